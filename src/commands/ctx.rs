@@ -1,0 +1,113 @@
+//! `Ctx`: what a command sees while it runs on a shard thread.
+//!
+//! Fields: `held` are the shards this unit holds exclusively (its home shard's data and any
+//! lent to it), indexed by shard; a key on a shard not held is `CommandError::NotHeld`. The
+//! context lives on one shard thread for the duration of one unit and is never sent.
+
+use crate::error::{CmdResult, CommandError};
+use crate::keyspace::Db;
+use crate::server::Server;
+use crate::shard::{ShardData, ShardLocal};
+use bytes::Bytes;
+
+/// One applied write, as the deterministic command that reproduces it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Effect {
+    pub db: u16,
+    pub args: Vec<Bytes>,
+}
+
+pub struct Ctx<'a> {
+    pub(crate) held: &'a mut [Option<Box<ShardData>>],
+    pub server: &'a Server,
+    /// The shard thread running this unit.
+    pub home: usize,
+    pub local: &'a mut ShardLocal,
+    /// The selected database.
+    pub db: usize,
+    /// The client's protocol (2 or 3).
+    pub resp: u8,
+    pub client_id: u64,
+    /// Where effects go; `None` when nothing consumes them (no followers, no log).
+    pub effects: Option<&'a mut Vec<Effect>>,
+    /// Count of changes made, as Redis's `server.dirty`.
+    pub dirty: u64,
+    pub(crate) custom_effect: bool,
+    pub in_script: bool,
+    pub in_multi: bool,
+}
+
+impl<'a> Ctx<'a> {
+    /// The database holding `key`, on whichever held shard owns its slot.
+    #[inline]
+    pub fn db(&mut self, key: &[u8]) -> CmdResult<&mut Db> {
+        let shard = self.server.slots.shard_of_key(key).index();
+        let db = self.db;
+        match self.held.get_mut(shard).and_then(|s| s.as_mut()) {
+            Some(data) => Ok(&mut data.dbs[db]),
+            None => Err(CommandError::NotHeld(shard)),
+        }
+    }
+
+    /// Database `index` of `key`'s shard (MOVE, SWAPDB-like cross-db access).
+    pub fn db_index(&mut self, key: &[u8], index: usize) -> CmdResult<&mut Db> {
+        let shard = self.server.slots.shard_of_key(key).index();
+        match self.held.get_mut(shard).and_then(|s| s.as_mut()) {
+            Some(data) => data
+                .dbs
+                .get_mut(index)
+                .ok_or_else(|| CommandError::err("ERR DB index is out of range")),
+            None => Err(CommandError::NotHeld(shard)),
+        }
+    }
+
+    /// Every held shard, in ascending order (keyspace-wide commands hold them all).
+    pub fn held_shards(&mut self) -> impl Iterator<Item = &mut ShardData> {
+        self.held.iter_mut().filter_map(|s| s.as_deref_mut())
+    }
+
+    /// Whether this unit holds every shard.
+    pub fn holds_all(&self) -> bool {
+        self.held.iter().all(|s| s.is_some())
+    }
+
+    /// Number of shards in the server.
+    pub fn shard_count(&self) -> usize {
+        self.held.len()
+    }
+
+    /// Records that the data changed (`n` changes), so the command's effect is kept.
+    pub fn dirty(&mut self, n: u64) {
+        self.dirty += n;
+    }
+
+    /// Records `args` as this command's effect instead of the command as it was called (for
+    /// non-deterministic or relative-time commands). May be called several times.
+    pub fn propagate(&mut self, args: Vec<Bytes>) {
+        self.custom_effect = true;
+        let db = self.db as u16;
+        if let Some(e) = self.effects.as_deref_mut() {
+            e.push(Effect { db, args });
+        }
+    }
+
+    pub(crate) fn propagate_args(&mut self, args: &[Bytes]) {
+        let db = self.db as u16;
+        if let Some(e) = self.effects.as_deref_mut() {
+            e.push(Effect {
+                db,
+                args: args.to_vec(),
+            });
+        }
+    }
+
+    /// Whether effects are being collected (lets commands skip building custom effects).
+    pub fn wants_effects(&self) -> bool {
+        self.effects.is_some()
+    }
+
+    /// The current time in unix milliseconds, fixed for the whole unit.
+    pub fn now(&self) -> u64 {
+        self.local.now
+    }
+}

@@ -1,0 +1,188 @@
+//! The command table and the execution context commands run in.
+//!
+//! Each family file (`strings.rs`, `keys.rs`, …) exports `COMMANDS`, a table of [`Command`]s:
+//! name, arity, flags, key positions, and how it runs. A shard command is a plain function
+//! `fn(&mut Ctx, &[Bytes]) -> CmdResult<Reply>`: it parses its arguments (rejecting leftovers),
+//! executes against the shards the context holds, and returns a `Reply`. No I/O, no await.
+//!
+//! Architecture Invariant: commands never see sockets or channels. The router decides which
+//! shards a command needs from the table alone (key positions), before it runs.
+
+pub mod args;
+pub mod ctx;
+pub mod keys;
+pub mod strings;
+pub mod table;
+
+pub use args::*;
+pub use ctx::{Ctx, Effect};
+pub use table::*;
+
+use crate::error::CommandError;
+use crate::protocol::Reply;
+use bytes::Bytes;
+
+/// Every family's table, in COMMAND LIST order.
+pub fn families() -> Vec<&'static [Command]> {
+    vec![strings::COMMANDS, keys::COMMANDS, server_side::COMMANDS]
+}
+
+/// Commands answered by the connection layer (they need per-client state or send units of
+/// their own); listed here so COMMAND, arity checks and ACL categories know them.
+pub mod server_side {
+    use super::flags::*;
+    use super::*;
+    pub const COMMANDS: &[Command] = &[
+        Command::conn("ping", -1, FAST | STALE | LOADING, Group::Connection),
+        Command::conn("echo", 2, FAST | STALE | LOADING, Group::Connection),
+        Command::conn(
+            "hello",
+            -1,
+            FAST | STALE | LOADING | NO_AUTH | NOSCRIPT,
+            Group::Connection,
+        ),
+        Command::conn(
+            "auth",
+            -2,
+            FAST | STALE | LOADING | NO_AUTH | NOSCRIPT,
+            Group::Connection,
+        ),
+        Command::conn("select", 2, FAST | STALE | LOADING, Group::Connection),
+        Command::conn(
+            "quit",
+            -1,
+            FAST | STALE | LOADING | NO_AUTH | NOSCRIPT,
+            Group::Connection,
+        ),
+        Command::conn(
+            "reset",
+            1,
+            FAST | STALE | LOADING | NO_AUTH | NOSCRIPT,
+            Group::Connection,
+        ),
+        Command::conn("client", -2, 0, Group::Connection).subs(&[
+            Command::conn("id", 2, NOSCRIPT | LOADING | STALE, Group::Connection),
+            Command::conn("setname", 3, NOSCRIPT | LOADING | STALE, Group::Connection),
+            Command::conn("getname", 2, NOSCRIPT | LOADING | STALE, Group::Connection),
+            Command::conn(
+                "list",
+                -2,
+                ADMIN | NOSCRIPT | LOADING | STALE,
+                Group::Connection,
+            ),
+            Command::conn("info", 2, NOSCRIPT | LOADING | STALE, Group::Connection),
+            Command::conn(
+                "kill",
+                -3,
+                ADMIN | NOSCRIPT | LOADING | STALE,
+                Group::Connection,
+            ),
+            Command::conn("help", 2, LOADING | STALE, Group::Connection),
+        ]),
+        Command::conn("command", -1, STALE | LOADING, Group::Server).subs(&[
+            Command::conn("count", 2, LOADING | STALE, Group::Server),
+            Command::conn("list", -2, LOADING | STALE, Group::Server),
+            Command::conn("info", -2, LOADING | STALE, Group::Server),
+            Command::conn("docs", -2, LOADING | STALE, Group::Server),
+            Command::conn("getkeys", -3, LOADING | STALE, Group::Server),
+        ]),
+        Command::conn("time", 1, FAST | STALE | LOADING, Group::Server),
+    ];
+}
+
+/// Runs one command on the shards `ctx` holds, recording its effect and waking what waits on
+/// the keys it changed. The single entry point for clients, transactions and scripts.
+pub fn call(ctx: &mut Ctx<'_>, cmd: CmdRef, args: &[Bytes]) -> Reply {
+    let f = match cmd.cmd.run {
+        Run::Shard(f) => f,
+        Run::Conn => return Reply::Error(format!("ERR '{}' cannot run here", cmd.cmd.name)),
+    };
+    let dirty_before = ctx.dirty;
+    ctx.custom_effect = false;
+    let started = std::time::Instant::now();
+    let result = f(ctx, args);
+    let failed = matches!(result, Err(_)) || matches!(result, Ok(Reply::Error(_)));
+    ctx.server.shards[ctx.home]
+        .stats
+        .record(cmd.id, started.elapsed().as_micros() as u64, failed);
+    if ctx.dirty != dirty_before {
+        for i in cmd.cmd.key_indices(args) {
+            if let Ok(db) = ctx.db(&args[i]) {
+                if !db.waiters.is_empty() {
+                    db.signal(&args[i]);
+                }
+            }
+        }
+        if !ctx.custom_effect {
+            ctx.propagate_args(args);
+        }
+    }
+    match result {
+        Ok(r) => r,
+        Err(e) => Reply::Error(e.to_string()),
+    }
+}
+
+/// Looks a command up by name (any case), resolving container commands to their subcommand.
+pub fn lookup(args: &[Bytes]) -> Result<CmdRef, CommandError> {
+    let name = &args[0];
+    let Some(top) = table::find(name) else {
+        return Err(CommandError::UnknownCommand {
+            name: lossy_trunc(name, 128),
+            args: unknown_args(&args[1..]),
+        });
+    };
+    if top.cmd.subcommands.is_empty() {
+        check_arity(top.cmd, args.len(), top.cmd.name)?;
+        return Ok(top);
+    }
+    if args.len() < 2 {
+        check_arity(top.cmd, args.len(), top.cmd.name)?;
+        return Ok(top);
+    }
+    match table::find_sub(top, &args[1]) {
+        Some(sub) => {
+            check_arity(
+                sub.cmd,
+                args.len(),
+                &format!("{}|{}", top.cmd.name, sub.cmd.name),
+            )?;
+            Ok(sub)
+        }
+        None => Err(CommandError::Other(
+            format!(
+                "ERR unknown subcommand '{}'. Try {} HELP.",
+                lossy_trunc(&args[1], 128),
+                top.cmd.name.to_ascii_uppercase()
+            )
+            .into(),
+        )),
+    }
+}
+
+fn check_arity(cmd: &Command, n: usize, full: &str) -> Result<(), CommandError> {
+    let a = cmd.arity;
+    if (a > 0 && n as i32 != a) || (a < 0 && (n as i32) < -a) {
+        return Err(CommandError::WrongArity(full.to_string()));
+    }
+    Ok(())
+}
+
+/// Redis quotes the arguments until the quoted text reaches 128 bytes.
+fn unknown_args(args: &[Bytes]) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut len = 0;
+    for a in args {
+        if len >= 128 {
+            break;
+        }
+        let s = lossy_trunc(a, 128 - len);
+        len += s.len() + 3;
+        out.push(s);
+    }
+    out
+}
+
+fn lossy_trunc(b: &[u8], n: usize) -> String {
+    String::from_utf8_lossy(&b[..b.len().min(n)]).into_owned()
+}

@@ -1,0 +1,336 @@
+//! Command metadata: the static tables and their lookup.
+
+use super::Ctx;
+use crate::error::CmdResult;
+use crate::protocol::Reply;
+use bytes::Bytes;
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+pub type ShardFn = fn(&mut Ctx<'_>, &[Bytes]) -> CmdResult<Reply>;
+
+/// Command flags, named after Redis's (`COMMAND INFO` prints them).
+pub mod flags {
+    pub const WRITE: u32 = 1 << 0;
+    pub const READONLY: u32 = 1 << 1;
+    pub const DENYOOM: u32 = 1 << 2;
+    pub const ADMIN: u32 = 1 << 3;
+    pub const PUBSUB: u32 = 1 << 4;
+    pub const NOSCRIPT: u32 = 1 << 5;
+    pub const BLOCKING: u32 = 1 << 6;
+    pub const LOADING: u32 = 1 << 7;
+    pub const STALE: u32 = 1 << 8;
+    pub const SKIP_MONITOR: u32 = 1 << 9;
+    pub const SKIP_SLOWLOG: u32 = 1 << 10;
+    pub const FAST: u32 = 1 << 11;
+    pub const NO_AUTH: u32 = 1 << 12;
+    pub const MAY_REPLICATE: u32 = 1 << 13;
+    pub const NO_MULTI: u32 = 1 << 14;
+    pub const MOVABLE_KEYS: u32 = 1 << 15;
+    pub const ALLOW_BUSY: u32 = 1 << 16;
+    /// Needs every shard (KEYS, SCAN, DBSIZE, FLUSHALL, RANDOMKEY …).
+    pub const KEYSPACE: u32 = 1 << 17;
+    pub const NONDETERMINISTIC: u32 = 1 << 18;
+
+    pub const NAMES: &[(u32, &str)] = &[
+        (WRITE, "write"),
+        (READONLY, "readonly"),
+        (DENYOOM, "denyoom"),
+        (ADMIN, "admin"),
+        (PUBSUB, "pubsub"),
+        (NOSCRIPT, "noscript"),
+        (BLOCKING, "blocking"),
+        (LOADING, "loading"),
+        (STALE, "stale"),
+        (SKIP_MONITOR, "skip_monitor"),
+        (SKIP_SLOWLOG, "skip_slowlog"),
+        (FAST, "fast"),
+        (NO_AUTH, "no_auth"),
+        (MAY_REPLICATE, "may_replicate"),
+        (NO_MULTI, "no_multi"),
+        (MOVABLE_KEYS, "movablekeys"),
+        (ALLOW_BUSY, "allow_busy"),
+    ];
+}
+
+/// The documentation group (COMMAND DOCS `group`, and the ACL category derived from it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Group {
+    Generic,
+    String,
+    List,
+    Set,
+    SortedSet,
+    Hash,
+    Transactions,
+    Connection,
+    Server,
+    Scripting,
+    Cluster,
+    Bitmap,
+    PubSub,
+}
+
+impl Group {
+    pub fn name(self) -> &'static str {
+        match self {
+            Group::Generic => "generic",
+            Group::String => "string",
+            Group::List => "list",
+            Group::Set => "set",
+            Group::SortedSet => "sorted-set",
+            Group::Hash => "hash",
+            Group::Transactions => "transactions",
+            Group::Connection => "connection",
+            Group::Server => "server",
+            Group::Scripting => "scripting",
+            Group::Cluster => "cluster",
+            Group::Bitmap => "bitmap",
+            Group::PubSub => "pubsub",
+        }
+    }
+}
+
+/// Where the keys of a command are.
+#[derive(Clone, Copy)]
+pub enum Keys {
+    None,
+    /// `first..=last` (negative `last` counts from the end) every `step` arguments.
+    Range {
+        first: i32,
+        last: i32,
+        step: i32,
+    },
+    /// A count at argument `at`, then that many keys starting at `at + 1` (EVAL, ZUNIONSTORE's
+    /// sources, …), plus optionally one fixed key at `extra` (ZUNIONSTORE's destination).
+    Numkeys {
+        at: usize,
+        extra: Option<usize>,
+    },
+    /// Anything else (SORT's STORE, XREAD's STREAMS, MIGRATE): the function finds them.
+    Custom(fn(&[Bytes]) -> Vec<usize>),
+}
+
+#[derive(Clone, Copy)]
+pub enum Run {
+    /// Runs on the shard(s) owning its keys (every shard for `KEYSPACE` commands).
+    Shard(ShardFn),
+    /// Answered by the connection layer (`server::connection`), by name.
+    Conn,
+}
+
+pub struct Command {
+    /// Lowercase name.
+    pub name: &'static str,
+    /// Redis arity: exact if positive, a minimum if negative (the name counts).
+    pub arity: i32,
+    pub flags: u32,
+    pub keys: Keys,
+    pub run: Run,
+    pub group: Group,
+    pub subcommands: &'static [Command],
+}
+
+impl Command {
+    pub const fn new(
+        name: &'static str,
+        arity: i32,
+        flags: u32,
+        group: Group,
+        f: ShardFn,
+    ) -> Command {
+        Command {
+            name,
+            arity,
+            flags,
+            keys: Keys::None,
+            run: Run::Shard(f),
+            group,
+            subcommands: &[],
+        }
+    }
+
+    pub const fn conn(name: &'static str, arity: i32, flags: u32, group: Group) -> Command {
+        Command {
+            name,
+            arity,
+            flags,
+            keys: Keys::None,
+            run: Run::Conn,
+            group,
+            subcommands: &[],
+        }
+    }
+
+    /// Keys at `first..=last` every `step` (use `last = -1` for "to the end").
+    pub const fn keys(mut self, first: i32, last: i32, step: i32) -> Command {
+        self.keys = Keys::Range { first, last, step };
+        self
+    }
+
+    pub const fn numkeys(mut self, at: usize, extra: Option<usize>) -> Command {
+        self.keys = Keys::Numkeys { at, extra };
+        self.flags |= flags::MOVABLE_KEYS;
+        self
+    }
+
+    pub const fn custom_keys(mut self, f: fn(&[Bytes]) -> Vec<usize>) -> Command {
+        self.keys = Keys::Custom(f);
+        self.flags |= flags::MOVABLE_KEYS;
+        self
+    }
+
+    pub const fn subs(mut self, subs: &'static [Command]) -> Command {
+        self.subcommands = subs;
+        self
+    }
+
+    pub fn has(&self, flag: u32) -> bool {
+        self.flags & flag != 0
+    }
+
+    /// The positions of this command's keys in `args`. Out-of-range counts yield no keys; the
+    /// command itself reports the error when it runs.
+    pub fn key_indices(&self, args: &[Bytes]) -> KeyIter {
+        match self.keys {
+            Keys::None => KeyIter::range(0, 0, 1),
+            Keys::Range { first, last, step } => {
+                let n = args.len() as i32;
+                let last = if last < 0 { n + last } else { last.min(n - 1) };
+                KeyIter::range(
+                    first as usize,
+                    (last + 1).max(first) as usize,
+                    step.max(1) as usize,
+                )
+            }
+            Keys::Numkeys { at, extra } => {
+                let count = args
+                    .get(at)
+                    .and_then(|c| std::str::from_utf8(c).ok())
+                    .and_then(|c| c.parse::<i64>().ok())
+                    .filter(|&c| c >= 0 && (at + 1 + c as usize) <= args.len())
+                    .unwrap_or(0) as usize;
+                let mut v: Vec<usize> = extra.into_iter().filter(|&e| e < args.len()).collect();
+                v.extend(at + 1..at + 1 + count);
+                KeyIter::list(v)
+            }
+            Keys::Custom(f) => KeyIter::list(f(args)),
+        }
+    }
+
+    /// `(first, last, step)` as COMMAND INFO reports them.
+    pub fn legacy_key_spec(&self) -> (i64, i64, i64) {
+        match self.keys {
+            Keys::Range { first, last, step } => (first as i64, last as i64, step as i64),
+            _ => (0, 0, 0),
+        }
+    }
+}
+
+/// Key positions without allocating in the common (range) case.
+pub enum KeyIter {
+    Range(std::iter::StepBy<std::ops::Range<usize>>),
+    List(std::vec::IntoIter<usize>),
+}
+
+impl KeyIter {
+    fn range(from: usize, to: usize, step: usize) -> KeyIter {
+        KeyIter::Range((from..to).step_by(step))
+    }
+    fn list(v: Vec<usize>) -> KeyIter {
+        KeyIter::List(v.into_iter())
+    }
+}
+
+impl Iterator for KeyIter {
+    type Item = usize;
+    fn next(&mut self) -> Option<usize> {
+        match self {
+            KeyIter::Range(r) => r.next(),
+            KeyIter::List(l) => l.next(),
+        }
+    }
+}
+
+/// A command resolved from the table, with a dense id for per-command statistics.
+#[derive(Clone, Copy)]
+pub struct CmdRef {
+    pub id: u16,
+    pub cmd: &'static Command,
+}
+
+struct Registry {
+    by_name: HashMap<&'static str, CmdRef>,
+    subs: HashMap<(&'static str, &'static str), CmdRef>,
+    all: Vec<CmdRef>,
+    /// Full names (`config|get` for subcommands), indexed by id.
+    full_names: Vec<String>,
+}
+
+fn registry() -> &'static Registry {
+    static REG: OnceLock<Registry> = OnceLock::new();
+    REG.get_or_init(|| {
+        let mut r = Registry {
+            by_name: HashMap::new(),
+            subs: HashMap::new(),
+            all: Vec::new(),
+            full_names: Vec::new(),
+        };
+        for fam in super::families() {
+            for cmd in fam {
+                let id = r.all.len() as u16;
+                let c = CmdRef { id, cmd };
+                r.all.push(c);
+                r.full_names.push(cmd.name.to_string());
+                r.by_name.insert(cmd.name, c);
+                for sub in cmd.subcommands {
+                    let id = r.all.len() as u16;
+                    let s = CmdRef { id, cmd: sub };
+                    r.all.push(s);
+                    r.full_names.push(format!("{}|{}", cmd.name, sub.name));
+                    r.subs.insert((cmd.name, sub.name), s);
+                }
+            }
+        }
+        r
+    })
+}
+
+fn lower<'a>(name: &[u8], buf: &'a mut [u8; 64]) -> Option<&'a str> {
+    if name.len() > buf.len() {
+        return None;
+    }
+    for (d, s) in buf.iter_mut().zip(name) {
+        *d = s.to_ascii_lowercase();
+    }
+    std::str::from_utf8(&buf[..name.len()]).ok()
+}
+
+/// Finds a top-level command by name, in any case.
+pub fn find(name: &[u8]) -> Option<CmdRef> {
+    let mut buf = [0u8; 64];
+    let n = lower(name, &mut buf)?;
+    registry().by_name.get(n).copied()
+}
+
+/// Finds a subcommand of a container command.
+pub fn find_sub(top: CmdRef, name: &[u8]) -> Option<CmdRef> {
+    let mut buf = [0u8; 64];
+    let n = lower(name, &mut buf)?;
+    registry().subs.get(&(top.cmd.name, n)).copied()
+}
+
+/// Every command and subcommand, ids in order.
+pub fn all_commands() -> &'static [CmdRef] {
+    &registry().all
+}
+
+/// Number of ids handed out (the size of per-command statistic arrays).
+pub fn command_count() -> usize {
+    registry().all.len()
+}
+
+/// `name` or `container|sub`.
+pub fn full_name(id: u16) -> &'static str {
+    &registry().full_names[id as usize]
+}

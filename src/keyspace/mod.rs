@@ -1,0 +1,276 @@
+//! The data one shard owns: databases of keys and values, expiry, key watchers.
+//!
+//! Architecture Invariant: no tokio, no Lua, no I/O here. A `Db` is plain data touched by
+//! exactly one thread at a time (its shard, or the shard it is lent to).
+
+mod dict;
+pub mod glob;
+mod str;
+pub mod zset;
+
+pub use dict::Dict;
+pub use str::Str;
+pub use zset::ZSet;
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+pub type Hasher = foldhash::fast::RandomState;
+pub type List = VecDeque<Str>;
+pub type Hash = hashbrown::HashMap<Str, Str, Hasher>;
+pub type Set = hashbrown::HashSet<Str, Hasher>;
+
+#[derive(Clone, Debug)]
+pub enum Value {
+    Str(Str),
+    List(Box<List>),
+    Hash(Box<Hash>),
+    Set(Box<Set>),
+    ZSet(Box<ZSet>),
+}
+
+impl Value {
+    /// The name TYPE reports.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Value::Str(_) => "string",
+            Value::List(_) => "list",
+            Value::Hash(_) => "hash",
+            Value::Set(_) => "set",
+            Value::ZSet(_) => "zset",
+        }
+    }
+
+    /// Whether a container is empty (Redis never keeps an empty container key).
+    pub fn is_empty_container(&self) -> bool {
+        match self {
+            Value::Str(_) => false,
+            Value::List(l) => l.is_empty(),
+            Value::Hash(h) => h.is_empty(),
+            Value::Set(s) => s.is_empty(),
+            Value::ZSet(z) => z.is_empty(),
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Entry {
+    pub value: Value,
+    /// Last access, in seconds of the server clock (OBJECT IDLETIME).
+    pub atime: u32,
+}
+
+/// Something waiting on a key: a WATCH flag set on modification, or a blocked client woken
+/// when the key may have become servable.
+#[derive(Clone)]
+pub enum Waiter {
+    Watch(Arc<AtomicBool>),
+    Block(Arc<tokio::sync::Notify>),
+}
+
+/// One logical database on one shard.
+#[derive(Default)]
+pub struct Db {
+    pub keys: Dict<Entry>,
+    /// Absolute expiry in unix milliseconds, for keys that have one.
+    pub expires: Dict<u64>,
+    /// Keys with waiters; empty on the fast path.
+    pub waiters: hashbrown::HashMap<Str, Vec<Waiter>, Hasher>,
+    /// Keys deleted by lazy or active expiry since the shard last drained them (they become
+    /// DEL effects for followers).
+    pub expired: Vec<Str>,
+    /// Followers do not delete expired keys themselves; they hide them until the leader's DEL.
+    pub passive_expiry: bool,
+    /// Current time (unix ms) and clock (seconds), set by the shard before each unit so every
+    /// command of a unit (a script, a transaction) sees one time.
+    pub now: u64,
+    pub clock: u32,
+}
+
+impl Db {
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    /// Whether `key` has an expiry in the past. Does not delete it.
+    pub fn is_expired(&self, key: &[u8]) -> bool {
+        if self.expires.is_empty() {
+            return false;
+        }
+        matches!(self.expires.get(key), Some(&at) if at <= self.now)
+    }
+
+    /// Deletes `key` if it has expired; true if it did (or would, on a follower).
+    fn expire_if_needed(&mut self, key: &[u8]) -> bool {
+        if !self.is_expired(key) {
+            return false;
+        }
+        if !self.passive_expiry {
+            if let Some((k, _)) = self.keys.remove(key) {
+                self.expires.remove(key);
+                self.signal(&k);
+                self.expired.push(k);
+            }
+        }
+        true
+    }
+
+    /// Looks a key up for reading, applying lazy expiry and touching its access time.
+    pub fn get(&mut self, key: &[u8]) -> Option<&Value> {
+        self.get_mut(key).map(|v| &*v)
+    }
+
+    /// Looks a key up for writing, applying lazy expiry and touching its access time.
+    pub fn get_mut(&mut self, key: &[u8]) -> Option<&mut Value> {
+        if self.expire_if_needed(key) {
+            return None;
+        }
+        let clock = self.clock;
+        self.keys.get_mut(key).map(|e| {
+            e.atime = clock;
+            &mut e.value
+        })
+    }
+
+    /// Looks a key up without touching its access time (OBJECT, TYPE-like peeks).
+    pub fn peek(&mut self, key: &[u8]) -> Option<&Entry> {
+        if self.expire_if_needed(key) {
+            return None;
+        }
+        self.keys.get(key)
+    }
+
+    pub fn contains(&mut self, key: &[u8]) -> bool {
+        !self.expire_if_needed(key) && self.keys.contains_key(key)
+    }
+
+    /// Sets `key` to `value`, dropping any expiry (SET semantics without KEEPTTL).
+    pub fn set(&mut self, key: &[u8], value: Value) {
+        self.expires.remove(key);
+        self.set_keep_ttl(key, value);
+    }
+
+    /// Sets `key` to `value`, keeping its expiry if it has one.
+    pub fn set_keep_ttl(&mut self, key: &[u8], value: Value) {
+        let entry = Entry {
+            value,
+            atime: self.clock,
+        };
+        match self.keys.get_mut(key) {
+            Some(e) => *e = entry,
+            None => {
+                self.keys.insert(Str::new(key), entry);
+            }
+        }
+    }
+
+    /// Removes `key` (and its expiry). Expired keys count as absent.
+    pub fn remove(&mut self, key: &[u8]) -> Option<Value> {
+        if self.expire_if_needed(key) {
+            return None;
+        }
+        let (_, e) = self.keys.remove(key)?;
+        if !self.expires.is_empty() {
+            self.expires.remove(key);
+        }
+        Some(e.value)
+    }
+
+    /// Removes `key` if its container value became empty. Call after popping or deleting members.
+    pub fn remove_if_empty(&mut self, key: &[u8]) {
+        if matches!(self.keys.get(key), Some(e) if e.value.is_empty_container()) {
+            self.keys.remove(key);
+            self.expires.remove(key);
+        }
+    }
+
+    /// Absolute expiry of a live key, if any.
+    pub fn expire_at(&self, key: &[u8]) -> Option<u64> {
+        if self.expires.is_empty() {
+            return None;
+        }
+        self.expires.get(key).copied()
+    }
+
+    /// Sets an absolute expiry on an existing key. An expiry in the past deletes the key
+    /// (as Redis does) and returns false.
+    pub fn set_expire(&mut self, key: &[u8], at_ms: u64) -> bool {
+        if at_ms <= self.now && !self.passive_expiry {
+            self.remove(key);
+            return false;
+        }
+        match self.keys.get_key_value(key) {
+            Some((k, _)) => {
+                let k = k.clone();
+                self.expires.insert(k, at_ms);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Drops the expiry of `key`; true if it had one.
+    pub fn persist(&mut self, key: &[u8]) -> bool {
+        self.expires.remove(key).is_some()
+    }
+
+    pub fn flush(&mut self) {
+        self.keys.clear();
+        self.expires.clear();
+        self.signal_all();
+    }
+
+    /// Deletes up to `budget` expired keys, sampling the expiry table from `cursor`.
+    /// Returns the next cursor.
+    pub fn active_expire(&mut self, cursor: u64, budget: usize) -> u64 {
+        let now = self.now;
+        let mut dead = Vec::new();
+        let next = self.expires.scan(cursor, budget, |k, &at| {
+            if at <= now {
+                dead.push(k.clone());
+            }
+        });
+        for k in dead {
+            self.expire_if_needed(&k);
+        }
+        next
+    }
+
+    /// Registers a waiter on `key`.
+    pub fn add_waiter(&mut self, key: &[u8], w: Waiter) {
+        self.waiters.entry(Str::new(key)).or_default().push(w);
+    }
+
+    /// Tells everything waiting on `key` that it changed: WATCH flags are set, blocked clients
+    /// are woken to retry. Waiters whose owner has gone are dropped.
+    pub fn signal(&mut self, key: &[u8]) {
+        if self.waiters.is_empty() {
+            return;
+        }
+        if let Some(ws) = self.waiters.remove(key) {
+            for w in ws {
+                match w {
+                    Waiter::Watch(f) => f.store(true, Ordering::Release),
+                    Waiter::Block(n) => n.notify_one(),
+                }
+            }
+        }
+    }
+
+    /// Signals every waiter (FLUSHDB, SWAPDB).
+    pub fn signal_all(&mut self) {
+        for (_, ws) in self.waiters.drain() {
+            for w in ws {
+                match w {
+                    Waiter::Watch(f) => f.store(true, Ordering::Release),
+                    Waiter::Block(n) => n.notify_one(),
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,376 @@
+//! Incremental request decoding.
+//!
+//! Invariant: bytes are consumed from the input buffer as soon as they form a complete element
+//! (a count line, a bulk, an inline line), so a large pipeline or a huge bulk is never rescanned:
+//! the decoder remembers how far it got and what it is waiting for. "Not enough data yet" is
+//! `Ok(None)`, never an error.
+
+use bytes::{Buf, Bytes, BytesMut};
+
+/// `proto-max-bulk-len` default, as in Redis.
+pub const DEFAULT_MAX_BULK_LEN: i64 = 512 * 1024 * 1024;
+/// Longest inline command or count line Redis accepts without a newline.
+const MAX_INLINE: usize = 64 * 1024;
+/// Largest multibulk count (Redis: INT_MAX).
+const MAX_MULTIBULK: i64 = i32::MAX as i64;
+
+/// A protocol violation. `Display` is the exact error line Redis sends before closing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProtocolError {
+    InvalidMultibulkLength,
+    InvalidBulkLength,
+    UnauthenticatedMultibulkLength,
+    UnauthenticatedBulkLength,
+    ExpectedDollar(u8),
+    UnbalancedQuotes,
+    TooBigInline,
+    TooBigMbulkCount,
+    TooBigBulkCount,
+}
+
+impl std::fmt::Display for ProtocolError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use ProtocolError::*;
+        let s = match self {
+            InvalidMultibulkLength => "invalid multibulk length",
+            InvalidBulkLength => "invalid bulk length",
+            UnauthenticatedMultibulkLength => "unauthenticated multibulk length",
+            UnauthenticatedBulkLength => "unauthenticated bulk length",
+            ExpectedDollar(c) => {
+                return write!(f, "ERR Protocol error: expected '$', got '{}'", *c as char)
+            }
+            UnbalancedQuotes => "unbalanced quotes in request",
+            TooBigInline => "too big inline request",
+            TooBigMbulkCount => "too big mbulk count string",
+            TooBigBulkCount => "too big bulk count string",
+        };
+        write!(f, "ERR Protocol error: {s}")
+    }
+}
+
+#[derive(Debug)]
+enum State {
+    /// Between commands.
+    Idle,
+    /// Inside a multibulk: `remaining` arguments still to read; `bulk` is the announced length
+    /// of the next bulk once its `$` line has been read.
+    Multibulk {
+        remaining: usize,
+        bulk: Option<usize>,
+    },
+}
+
+/// Decodes client requests (multibulk and inline) from a growing buffer.
+#[derive(Debug)]
+pub struct RequestDecoder {
+    state: State,
+    args: Vec<Bytes>,
+    /// Bytes of the buffer already searched for a newline without finding one.
+    scanned: usize,
+    pub max_bulk_len: i64,
+    /// Before authentication Redis caps counts at 10 and bulks at 16384 bytes.
+    pub authenticated: bool,
+}
+
+impl Default for RequestDecoder {
+    fn default() -> Self {
+        RequestDecoder::new(DEFAULT_MAX_BULK_LEN)
+    }
+}
+
+impl RequestDecoder {
+    pub fn new(max_bulk_len: i64) -> RequestDecoder {
+        RequestDecoder {
+            state: State::Idle,
+            args: Vec::new(),
+            scanned: 0,
+            max_bulk_len,
+            authenticated: true,
+        }
+    }
+
+    /// How many more bytes the decoder needs at least before it can make progress; lets the
+    /// connection reserve space for a large bulk in one go.
+    pub fn wanted(&self) -> usize {
+        match self.state {
+            State::Multibulk { bulk: Some(n), .. } => n + 2,
+            _ => 0,
+        }
+    }
+
+    /// Decodes the next complete command. Empty commands (`*0`, blank inline lines) are skipped.
+    pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Vec<Bytes>>, ProtocolError> {
+        loop {
+            match self.state {
+                State::Idle => {
+                    if buf.is_empty() {
+                        return Ok(None);
+                    }
+                    if buf[0] == b'*' {
+                        let Some(line) = self.take_line(buf, ProtocolError::TooBigMbulkCount)?
+                        else {
+                            return Ok(None);
+                        };
+                        let n = parse_i64(&line[1..])
+                            .filter(|&n| n <= MAX_MULTIBULK)
+                            .ok_or(ProtocolError::InvalidMultibulkLength)?;
+                        if n > 10 && !self.authenticated {
+                            return Err(ProtocolError::UnauthenticatedMultibulkLength);
+                        }
+                        if n <= 0 {
+                            continue;
+                        }
+                        self.args = Vec::with_capacity((n as usize).min(1024));
+                        self.state = State::Multibulk {
+                            remaining: n as usize,
+                            bulk: None,
+                        };
+                    } else {
+                        let Some(line) = self.take_line(buf, ProtocolError::TooBigInline)? else {
+                            return Ok(None);
+                        };
+                        let args = split_inline(&line)?;
+                        if args.is_empty() {
+                            continue;
+                        }
+                        return Ok(Some(args));
+                    }
+                }
+                State::Multibulk { remaining, bulk } => {
+                    let len = match bulk {
+                        Some(len) => len,
+                        None => {
+                            if buf.is_empty() {
+                                return Ok(None);
+                            }
+                            if buf[0] != b'$' {
+                                return Err(ProtocolError::ExpectedDollar(buf[0]));
+                            }
+                            let Some(line) = self.take_line(buf, ProtocolError::TooBigBulkCount)?
+                            else {
+                                return Ok(None);
+                            };
+                            let n = parse_i64(&line[1..])
+                                .filter(|&n| n >= 0 && n <= self.max_bulk_len)
+                                .ok_or(ProtocolError::InvalidBulkLength)?;
+                            if n > 16384 && !self.authenticated {
+                                return Err(ProtocolError::UnauthenticatedBulkLength);
+                            }
+                            self.state = State::Multibulk {
+                                remaining,
+                                bulk: Some(n as usize),
+                            };
+                            n as usize
+                        }
+                    };
+                    if buf.len() < len + 2 {
+                        return Ok(None);
+                    }
+                    let arg = buf.split_to(len).freeze();
+                    // Redis does not check the two bytes after a bulk; neither do we.
+                    buf.advance(2);
+                    self.args.push(arg);
+                    if remaining == 1 {
+                        self.state = State::Idle;
+                        return Ok(Some(std::mem::take(&mut self.args)));
+                    }
+                    self.state = State::Multibulk {
+                        remaining: remaining - 1,
+                        bulk: None,
+                    };
+                }
+            }
+        }
+    }
+
+    /// Takes one `\n`-terminated line (without `\r\n`) off the buffer, remembering how much was
+    /// searched when the newline is not there yet.
+    fn take_line(
+        &mut self,
+        buf: &mut BytesMut,
+        too_big: ProtocolError,
+    ) -> Result<Option<BytesMut>, ProtocolError> {
+        let from = self.scanned.min(buf.len());
+        match buf[from..].iter().position(|&b| b == b'\n') {
+            Some(i) => {
+                self.scanned = 0;
+                let mut line = buf.split_to(from + i + 1);
+                line.truncate(from + i);
+                if line.last() == Some(&b'\r') {
+                    line.truncate(line.len() - 1);
+                }
+                Ok(Some(line))
+            }
+            None => {
+                if buf.len() > MAX_INLINE {
+                    return Err(too_big);
+                }
+                self.scanned = buf.len();
+                Ok(None)
+            }
+        }
+    }
+}
+
+fn parse_i64(s: &[u8]) -> Option<i64> {
+    std::str::from_utf8(s).ok()?.parse().ok()
+}
+
+fn hex_val(c: u8) -> Option<u8> {
+    (c as char).to_digit(16).map(|d| d as u8)
+}
+
+/// Splits an inline command line as Redis's `sdssplitargs` does: whitespace-separated words,
+/// double quotes with C escapes (`\n`, `\xHH`, …), single quotes with `\'`.
+pub fn split_inline(line: &[u8]) -> Result<Vec<Bytes>, ProtocolError> {
+    let mut args = Vec::new();
+    let mut i = 0;
+    let n = line.len();
+    loop {
+        while i < n && line[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        if i >= n {
+            return Ok(args);
+        }
+        let mut cur = Vec::new();
+        let (mut inq, mut insq) = (false, false);
+        loop {
+            if inq {
+                if i >= n {
+                    return Err(ProtocolError::UnbalancedQuotes);
+                }
+                if line[i] == b'\\'
+                    && i + 3 < n
+                    && line[i + 1] == b'x'
+                    && hex_val(line[i + 2]).is_some()
+                    && hex_val(line[i + 3]).is_some()
+                {
+                    cur.push(
+                        hex_val(line[i + 2]).unwrap_or(0) * 16 + hex_val(line[i + 3]).unwrap_or(0),
+                    );
+                    i += 3;
+                } else if line[i] == b'\\' && i + 1 < n {
+                    i += 1;
+                    cur.push(match line[i] {
+                        b'n' => b'\n',
+                        b'r' => b'\r',
+                        b't' => b'\t',
+                        b'b' => 8,
+                        b'a' => 7,
+                        c => c,
+                    });
+                } else if line[i] == b'"' {
+                    if i + 1 < n && !line[i + 1].is_ascii_whitespace() {
+                        return Err(ProtocolError::UnbalancedQuotes);
+                    }
+                    i += 1;
+                    break;
+                } else {
+                    cur.push(line[i]);
+                }
+            } else if insq {
+                if i >= n {
+                    return Err(ProtocolError::UnbalancedQuotes);
+                }
+                if line[i] == b'\\' && i + 1 < n && line[i + 1] == b'\'' {
+                    i += 1;
+                    cur.push(b'\'');
+                } else if line[i] == b'\'' {
+                    if i + 1 < n && !line[i + 1].is_ascii_whitespace() {
+                        return Err(ProtocolError::UnbalancedQuotes);
+                    }
+                    i += 1;
+                    break;
+                } else {
+                    cur.push(line[i]);
+                }
+            } else {
+                if i >= n {
+                    break;
+                }
+                match line[i] {
+                    b' ' | b'\n' | b'\r' | b'\t' | 0 => break,
+                    b'"' => inq = true,
+                    b'\'' => insq = true,
+                    c => cur.push(c),
+                }
+            }
+            i += 1;
+        }
+        args.push(Bytes::from(cur));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decode_all(input: &[u8]) -> (Vec<Vec<Bytes>>, Option<ProtocolError>) {
+        let mut d = RequestDecoder::default();
+        let mut buf = BytesMut::from(input);
+        let mut out = Vec::new();
+        loop {
+            match d.decode(&mut buf) {
+                Ok(Some(a)) => out.push(a),
+                Ok(None) => return (out, None),
+                Err(e) => return (out, Some(e)),
+            }
+        }
+    }
+
+    #[test]
+    fn multibulk_and_inline() {
+        let (cmds, err) =
+            decode_all(b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\nPING\r\nSET a \"b c\\x41\"\r\n*0\r\n");
+        assert!(err.is_none());
+        assert_eq!(cmds.len(), 3);
+        assert_eq!(cmds[0], vec![Bytes::from("GET"), Bytes::from("k")]);
+        assert_eq!(cmds[1], vec![Bytes::from("PING")]);
+        assert_eq!(cmds[2][2], Bytes::from("b cA"));
+    }
+
+    #[test]
+    fn byte_by_byte() {
+        let input = b"*3\r\n$3\r\nSET\r\n$5\r\nhello\r\n$10\r\n0123456789\r\n";
+        let mut d = RequestDecoder::default();
+        let mut buf = BytesMut::new();
+        let mut got = None;
+        for &b in input.iter() {
+            buf.extend_from_slice(&[b]);
+            if let Some(a) = d.decode(&mut buf).unwrap() {
+                got = Some(a);
+            }
+        }
+        assert_eq!(got.unwrap()[2], Bytes::from("0123456789"));
+        assert!(buf.is_empty());
+    }
+
+    #[test]
+    fn errors() {
+        assert_eq!(
+            decode_all(b"*x\r\n").1,
+            Some(ProtocolError::InvalidMultibulkLength)
+        );
+        assert_eq!(
+            decode_all(b"*1\r\n$-5\r\n").1,
+            Some(ProtocolError::InvalidBulkLength)
+        );
+        assert_eq!(
+            decode_all(b"*1\r\n$600000000\r\n").1,
+            Some(ProtocolError::InvalidBulkLength)
+        );
+        assert_eq!(
+            decode_all(b"*1\r\n+x\r\n").1,
+            Some(ProtocolError::ExpectedDollar(b'+'))
+        );
+        assert_eq!(
+            decode_all(b"SET \"a\r\n").1,
+            Some(ProtocolError::UnbalancedQuotes)
+        );
+        assert_eq!(
+            ProtocolError::ExpectedDollar(b'+').to_string(),
+            "ERR Protocol error: expected '$', got '+'"
+        );
+    }
+}

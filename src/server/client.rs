@@ -1,0 +1,119 @@
+//! The registry of connected clients (CLIENT LIST / KILL / INFO, INFO clients).
+//!
+//! Invariant: a `ClientInfo` is written by its own connection task and read by others; fields
+//! others read are atomics or behind a short mutex never held across an await.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering::Relaxed};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+pub struct ClientInfo {
+    pub id: u64,
+    pub addr: SocketAddr,
+    pub laddr: SocketAddr,
+    pub created: Instant,
+    pub last_interaction_ms: AtomicU64,
+    pub db: AtomicU64,
+    pub resp: AtomicU8,
+    pub name: Mutex<String>,
+    pub last_cmd: Mutex<String>,
+    pub multi: AtomicU64,
+    /// Set by CLIENT KILL; the connection closes at its next wake-up.
+    pub killed: AtomicBool,
+    pub kill_notify: tokio::sync::Notify,
+}
+
+impl ClientInfo {
+    pub fn idle_secs(&self) -> u64 {
+        let now = self.created.elapsed().as_millis() as u64;
+        now.saturating_sub(self.last_interaction_ms.load(Relaxed)) / 1000
+    }
+
+    pub fn touch(&self) {
+        self.last_interaction_ms
+            .store(self.created.elapsed().as_millis() as u64, Relaxed);
+    }
+
+    /// One CLIENT LIST line (without the newline), fields as Redis 7.0 prints them.
+    pub fn describe(&self) -> String {
+        let name = self.name.lock().map(|n| n.clone()).unwrap_or_default();
+        let cmd = self.last_cmd.lock().map(|n| n.clone()).unwrap_or_default();
+        let multi = self.multi.load(Relaxed);
+        format!(
+            "id={} addr={} laddr={} fd=8 name={} age={} idle={} flags=N db={} sub=0 psub=0 ssub=0 multi={} qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=1024 rbp=0 obl=0 oll=0 omem=0 tot-mem=1024 events=r cmd={} user=default redir=-1 resp={}",
+            self.id,
+            self.addr,
+            self.laddr,
+            name,
+            self.created.elapsed().as_secs(),
+            self.idle_secs(),
+            self.db.load(Relaxed),
+            if multi == 0 { -1 } else { multi as i64 - 1 },
+            if cmd.is_empty() { "NULL".to_string() } else { cmd },
+            self.resp.load(Relaxed),
+        )
+    }
+
+    pub fn kill(&self) {
+        self.killed.store(true, Relaxed);
+        self.kill_notify.notify_one();
+    }
+}
+
+#[derive(Default)]
+pub struct Clients {
+    next_id: AtomicU64,
+    map: Mutex<BTreeMap<u64, Arc<ClientInfo>>>,
+}
+
+impl Clients {
+    pub fn register(&self, addr: SocketAddr, laddr: SocketAddr) -> Arc<ClientInfo> {
+        let id = self.next_id.fetch_add(1, Relaxed) + 1;
+        let c = Arc::new(ClientInfo {
+            id,
+            addr,
+            laddr,
+            created: Instant::now(),
+            last_interaction_ms: AtomicU64::new(0),
+            db: AtomicU64::new(0),
+            resp: AtomicU8::new(2),
+            name: Mutex::new(String::new()),
+            last_cmd: Mutex::new(String::new()),
+            multi: AtomicU64::new(0),
+            killed: AtomicBool::new(false),
+            kill_notify: tokio::sync::Notify::new(),
+        });
+        if let Ok(mut m) = self.map.lock() {
+            m.insert(id, c.clone());
+        }
+        c
+    }
+
+    pub fn unregister(&self, id: u64) {
+        if let Ok(mut m) = self.map.lock() {
+            m.remove(&id);
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.map.lock().map(|m| m.len()).unwrap_or(0)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// A snapshot of all clients, in id order.
+    pub fn all(&self) -> Vec<Arc<ClientInfo>> {
+        self.map
+            .lock()
+            .map(|m| m.values().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    pub fn get(&self, id: u64) -> Option<Arc<ClientInfo>> {
+        self.map.lock().ok().and_then(|m| m.get(&id).cloned())
+    }
+}

@@ -1,0 +1,554 @@
+//! Commands answered by the connection layer: they read or change per-client state, or look at
+//! the server as a whole. `dispatch` maps a command name to its handler.
+
+use super::connection::Conn;
+use crate::commands::{self, flags, int_arg, is, CmdRef, Command, Keys};
+use crate::error::CommandError;
+use crate::protocol::Reply;
+use bytes::Bytes;
+use std::sync::atomic::Ordering::Relaxed;
+
+pub const VERSION: &str = "7.2.0";
+
+/// Runs a connection-level command. `None` means the handler already wrote its reply.
+pub async fn dispatch(conn: &mut Conn, cmd: CmdRef, args: Vec<Bytes>) -> Option<Reply> {
+    let r = match cmd.cmd.name {
+        "ping" => Ok(match args.len() {
+            1 => Reply::status("PONG"),
+            _ => Reply::Bulk(args[1].clone()),
+        }),
+        "echo" => Ok(Reply::Bulk(args[1].clone())),
+        "select" => select(conn, &args),
+        "quit" => {
+            conn.close = true;
+            Ok(Reply::ok())
+        }
+        "reset" => {
+            conn.db = 0;
+            conn.resp = 2;
+            conn.info.db.store(0, Relaxed);
+            conn.info.resp.store(2, Relaxed);
+            if let Ok(mut n) = conn.info.name.lock() {
+                n.clear();
+            }
+            conn.authenticated = conn.server.config().requirepass.is_none();
+            Ok(Reply::status("RESET"))
+        }
+        "auth" => auth(conn, &args),
+        "hello" => hello(conn, &args),
+        "time" => {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or_default();
+            Ok(Reply::Array(vec![
+                Reply::bulk_str(&now.as_secs().to_string()),
+                Reply::bulk_str(&now.subsec_micros().to_string()),
+            ]))
+        }
+        "id" | "setname" | "getname" | "list" | "info" | "kill" if is_client(cmd) => {
+            client(conn, cmd, &args)
+        }
+        "count" | "list" | "info" | "docs" | "getkeys" if is_command(cmd) => command(cmd, &args),
+        "command" => command_all(),
+        "help" if is_client(cmd) => Ok(help(&[
+            "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            "ID",
+            "    Return the ID of the current connection.",
+            "GETNAME",
+            "    Return the name of the current connection.",
+            "KILL <ip:port>",
+            "    Kill connection made from <ip:port>.",
+            "LIST [TYPE (NORMAL|MASTER|REPLICA|PUBSUB)]",
+            "    Return information about client connections.",
+            "SETNAME <name>",
+            "    Assign the name <name> to the current connection.",
+            "HELP",
+            "    Print this help.",
+        ])),
+        other => Err(CommandError::err(format!(
+            "ERR command '{other}' is not available yet"
+        ))),
+    };
+    Some(r.unwrap_or_else(|e| Reply::Error(e.to_string())))
+}
+
+fn is_client(cmd: CmdRef) -> bool {
+    commands::full_name(cmd.id).starts_with("client|")
+}
+
+fn is_command(cmd: CmdRef) -> bool {
+    commands::full_name(cmd.id).starts_with("command|")
+}
+
+pub fn help(lines: &[&str]) -> Reply {
+    Reply::Array(
+        lines
+            .iter()
+            .map(|l| Reply::Status(Bytes::copy_from_slice(l.as_bytes())))
+            .collect(),
+    )
+}
+
+fn select(conn: &mut Conn, args: &[Bytes]) -> Result<Reply, CommandError> {
+    let idx = int_arg(&args[1])?;
+    if idx < 0 || idx as usize >= conn.server.config().databases {
+        return Err(CommandError::err("ERR DB index is out of range"));
+    }
+    conn.db = idx as usize;
+    conn.info.db.store(idx as u64, Relaxed);
+    Ok(Reply::ok())
+}
+
+fn check_password(conn: &Conn, user: Option<&[u8]>, pass: &[u8]) -> Result<(), CommandError> {
+    let cfg = conn.server.config();
+    let user_ok = user.is_none_or(|u| u == b"default");
+    match &cfg.requirepass {
+        Some(p) if user_ok && p.as_bytes() == pass => Ok(()),
+        None if user_ok => Ok(()),
+        _ => Err(CommandError::err(
+            "WRONGPASS invalid username-password pair or user is disabled.",
+        )),
+    }
+}
+
+fn auth(conn: &mut Conn, args: &[Bytes]) -> Result<Reply, CommandError> {
+    if args.len() > 3 {
+        return Err(CommandError::Syntax);
+    }
+    if args.len() == 2 && conn.server.config().requirepass.is_none() {
+        return Err(CommandError::err(
+            "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?",
+        ));
+    }
+    let (user, pass) = if args.len() == 3 {
+        (Some(&args[1][..]), &args[2])
+    } else {
+        (None, &args[1])
+    };
+    check_password(conn, user, pass)?;
+    conn.authenticated = true;
+    Ok(Reply::ok())
+}
+
+fn hello(conn: &mut Conn, args: &[Bytes]) -> Result<Reply, CommandError> {
+    let mut proto = None;
+    let mut i = 1;
+    if args.len() > 1 {
+        let v = commands::parse_i64(&args[1]).ok_or_else(|| {
+            CommandError::err("ERR Protocol version is not an integer or out of range")
+        })?;
+        if !(2..=3).contains(&v) {
+            return Err(CommandError::err("NOPROTO unsupported protocol version"));
+        }
+        proto = Some(v as u8);
+        i = 2;
+    }
+    let mut name = None;
+    while i < args.len() {
+        let more = args.len() - i - 1;
+        if is(&args[i], "AUTH") && more >= 2 {
+            check_password(conn, Some(&args[i + 1]), &args[i + 2])?;
+            conn.authenticated = true;
+            i += 3;
+        } else if is(&args[i], "SETNAME") && more >= 1 {
+            let n = &args[i + 1];
+            if n.iter().any(|&c| c <= b' ' || c > b'~') {
+                return Err(CommandError::err(
+                    "ERR Client names cannot contain spaces, newlines or special characters.",
+                ));
+            }
+            name = Some(String::from_utf8_lossy(n).into_owned());
+            i += 2;
+        } else {
+            return Err(CommandError::err(format!(
+                "ERR Syntax error in HELLO option '{}'",
+                String::from_utf8_lossy(&args[i])
+            )));
+        }
+    }
+    if !conn.authenticated {
+        return Err(CommandError::err("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time"));
+    }
+    if let Some(n) = name {
+        if let Ok(mut cur) = conn.info.name.lock() {
+            *cur = n;
+        }
+    }
+    if let Some(p) = proto {
+        conn.resp = p;
+        conn.info.resp.store(p, Relaxed);
+    }
+    Ok(Reply::Map(vec![
+        (Reply::bulk_str("server"), Reply::bulk_str("redis")),
+        (Reply::bulk_str("version"), Reply::bulk_str(VERSION)),
+        (Reply::bulk_str("proto"), Reply::Int(conn.resp as i64)),
+        (Reply::bulk_str("id"), Reply::Int(conn.info.id as i64)),
+        (Reply::bulk_str("mode"), Reply::bulk_str("standalone")),
+        (Reply::bulk_str("role"), Reply::bulk_str("master")),
+        (Reply::bulk_str("modules"), Reply::Array(vec![])),
+    ]))
+}
+
+fn client(conn: &mut Conn, cmd: CmdRef, args: &[Bytes]) -> Result<Reply, CommandError> {
+    match cmd.cmd.name {
+        "id" => Ok(Reply::Int(conn.info.id as i64)),
+        "getname" => {
+            let n = conn.info.name.lock().map(|n| n.clone()).unwrap_or_default();
+            Ok(if n.is_empty() {
+                Reply::Nil
+            } else {
+                Reply::bulk_str(&n)
+            })
+        }
+        "setname" => {
+            let n = &args[2];
+            if n.iter().any(|&c| c <= b' ' || c > b'~') {
+                return Err(CommandError::err(
+                    "ERR Client names cannot contain spaces, newlines or special characters.",
+                ));
+            }
+            if let Ok(mut cur) = conn.info.name.lock() {
+                *cur = String::from_utf8_lossy(n).into_owned();
+            }
+            Ok(Reply::ok())
+        }
+        "info" => Ok(Reply::Verbatim(
+            "txt",
+            Bytes::from(conn.info.describe() + "\n"),
+        )),
+        "list" => {
+            let mut s = String::new();
+            let mut ids: Option<Vec<u64>> = None;
+            let mut i = 2;
+            while i < args.len() {
+                if is(&args[i], "ID") {
+                    let mut v = Vec::new();
+                    for a in &args[i + 1..] {
+                        let id = commands::parse_i64(a)
+                            .filter(|&x| x > 0)
+                            .ok_or_else(|| CommandError::err("ERR Invalid client ID"))?;
+                        v.push(id as u64);
+                    }
+                    if v.is_empty() {
+                        return Err(CommandError::Syntax);
+                    }
+                    ids = Some(v);
+                    break;
+                } else if is(&args[i], "TYPE") && i + 1 < args.len() {
+                    let t = String::from_utf8_lossy(&args[i + 1]).to_ascii_lowercase();
+                    if !["normal", "master", "replica", "slave", "pubsub"].contains(&t.as_str()) {
+                        return Err(CommandError::err(format!("ERR Unknown client type '{t}'")));
+                    }
+                    if t != "normal" {
+                        return Ok(Reply::Verbatim("txt", Bytes::new()));
+                    }
+                    i += 2;
+                } else {
+                    return Err(CommandError::Syntax);
+                }
+            }
+            for c in conn.server.clients.all() {
+                if ids.as_ref().is_some_and(|v| !v.contains(&c.id)) {
+                    continue;
+                }
+                s.push_str(&c.describe());
+                s.push('\n');
+            }
+            Ok(Reply::Verbatim("txt", Bytes::from(s)))
+        }
+        "kill" => client_kill(conn, args),
+        _ => Err(CommandError::Syntax),
+    }
+}
+
+fn client_kill(conn: &mut Conn, args: &[Bytes]) -> Result<Reply, CommandError> {
+    let clients = conn.server.clients.all();
+    if args.len() == 3 {
+        let addr = String::from_utf8_lossy(&args[2]).into_owned();
+        return match clients.iter().find(|c| c.addr.to_string() == addr) {
+            Some(c) => {
+                if c.id == conn.info.id {
+                    conn.close = true;
+                } else {
+                    c.kill();
+                }
+                Ok(Reply::ok())
+            }
+            None => Err(CommandError::err("ERR No such client")),
+        };
+    }
+    let mut filters: Vec<(String, String)> = Vec::new();
+    let mut i = 2;
+    while i < args.len() {
+        if i + 1 >= args.len() {
+            return Err(CommandError::Syntax);
+        }
+        filters.push((
+            String::from_utf8_lossy(&args[i]).to_ascii_lowercase(),
+            String::from_utf8_lossy(&args[i + 1]).into_owned(),
+        ));
+        i += 2;
+    }
+    let mut skipme = true;
+    for (k, v) in &filters {
+        match k.as_str() {
+            "id" => {
+                if commands::parse_i64(v.as_bytes())
+                    .filter(|&x| x > 0)
+                    .is_none()
+                {
+                    return Err(CommandError::err("ERR client-id should be greater than 0"));
+                }
+            }
+            "addr" | "laddr" | "user" => {}
+            "type" => {
+                if !["normal", "master", "replica", "slave", "pubsub"]
+                    .contains(&v.to_ascii_lowercase().as_str())
+                {
+                    return Err(CommandError::err(format!("ERR Unknown client type '{v}'")));
+                }
+            }
+            "skipme" => match v.to_ascii_lowercase().as_str() {
+                "yes" => skipme = true,
+                "no" => skipme = false,
+                _ => return Err(CommandError::Syntax),
+            },
+            _ => return Err(CommandError::Syntax),
+        }
+    }
+    let mut killed = 0;
+    for c in clients {
+        let matches = filters.iter().all(|(k, v)| match k.as_str() {
+            "id" => c.id.to_string() == *v,
+            "addr" => c.addr.to_string() == *v,
+            "laddr" => c.laddr.to_string() == *v,
+            "user" => v == "default",
+            "type" => v.eq_ignore_ascii_case("normal"),
+            _ => true,
+        });
+        if !matches {
+            continue;
+        }
+        if c.id == conn.info.id {
+            if skipme {
+                continue;
+            }
+            conn.close = true;
+        } else {
+            c.kill();
+        }
+        killed += 1;
+    }
+    Ok(Reply::Int(killed))
+}
+
+fn command_all() -> Result<Reply, CommandError> {
+    Ok(Reply::Array(
+        commands::all_commands()
+            .iter()
+            .filter(|c| !commands::full_name(c.id).contains('|'))
+            .map(|c| command_info(c.cmd, c.id))
+            .collect(),
+    ))
+}
+
+fn command(cmd: CmdRef, args: &[Bytes]) -> Result<Reply, CommandError> {
+    let top_level = || {
+        commands::all_commands()
+            .iter()
+            .filter(|c| !commands::full_name(c.id).contains('|'))
+    };
+    match cmd.cmd.name {
+        "count" => Ok(Reply::Int(top_level().count() as i64)),
+        "list" => Ok(Reply::Array(
+            top_level().map(|c| Reply::bulk_str(c.cmd.name)).collect(),
+        )),
+        "info" => {
+            if args.len() == 2 {
+                return command_all();
+            }
+            Ok(Reply::Array(
+                args[2..]
+                    .iter()
+                    .map(|n| match resolve(n) {
+                        Some(c) => command_info(c.cmd, c.id),
+                        None => Reply::NilArray,
+                    })
+                    .collect(),
+            ))
+        }
+        "docs" => {
+            let cmds: Vec<CmdRef> = if args.len() == 2 {
+                top_level().copied().collect()
+            } else {
+                args[2..].iter().filter_map(|n| resolve(n)).collect()
+            };
+            Ok(Reply::Map(
+                cmds.iter()
+                    .map(|c| {
+                        (
+                            Reply::bulk_str(commands::full_name(c.id)),
+                            Reply::Map(vec![
+                                (Reply::bulk_str("summary"), Reply::bulk_str(c.cmd.name)),
+                                (Reply::bulk_str("since"), Reply::bulk_str("1.0.0")),
+                                (
+                                    Reply::bulk_str("group"),
+                                    Reply::bulk_str(c.cmd.group.name()),
+                                ),
+                            ]),
+                        )
+                    })
+                    .collect(),
+            ))
+        }
+        "getkeys" => {
+            let target = &args[2..];
+            let c = commands::lookup(target).map_err(|e| match e {
+                CommandError::UnknownCommand { .. } => {
+                    CommandError::err("ERR Invalid command specified")
+                }
+                CommandError::WrongArity(_) => {
+                    CommandError::err("ERR Invalid number of arguments specified for command")
+                }
+                other => other,
+            })?;
+            let keys: Vec<Reply> = c
+                .cmd
+                .key_indices(target)
+                .map(|i| Reply::Bulk(target[i].clone()))
+                .collect();
+            if keys.is_empty() {
+                return Err(CommandError::err("ERR The command has no key arguments"));
+            }
+            Ok(Reply::Array(keys))
+        }
+        _ => Err(CommandError::Syntax),
+    }
+}
+
+/// `name` or `container|sub`.
+fn resolve(name: &[u8]) -> Option<CmdRef> {
+    let s = String::from_utf8_lossy(name).to_ascii_lowercase();
+    match s.split_once('|') {
+        Some((top, sub)) => {
+            commands::find(top.as_bytes()).and_then(|t| commands::find_sub(t, sub.as_bytes()))
+        }
+        None => commands::find(s.as_bytes()),
+    }
+}
+
+/// One COMMAND INFO entry, in Redis 7's ten-field shape.
+fn command_info(cmd: &Command, id: u16) -> Reply {
+    let (first, last, step) = cmd.legacy_key_spec();
+    let flag_names: Vec<Reply> = flags::NAMES
+        .iter()
+        .filter(|(f, _)| cmd.flags & f != 0)
+        .map(|(_, n)| Reply::Status(Bytes::from_static(n.as_bytes())))
+        .collect();
+    let mut cats = vec![];
+    cats.push(if cmd.has(flags::WRITE) {
+        "@write"
+    } else {
+        "@read"
+    });
+    cats.push(match cmd.group {
+        commands::Group::Generic => "@keyspace",
+        commands::Group::String => "@string",
+        commands::Group::List => "@list",
+        commands::Group::Set => "@set",
+        commands::Group::SortedSet => "@sortedset",
+        commands::Group::Hash => "@hash",
+        commands::Group::Transactions => "@transaction",
+        commands::Group::Connection => "@connection",
+        commands::Group::Scripting => "@scripting",
+        commands::Group::Bitmap => "@bitmap",
+        commands::Group::PubSub => "@pubsub",
+        _ => "@admin",
+    });
+    if cmd.has(flags::FAST) {
+        cats.push("@fast");
+    } else {
+        cats.push("@slow");
+    }
+    let key_specs: Vec<Reply> = match cmd.keys {
+        Keys::Range { first, last, step } => vec![key_spec(
+            cmd,
+            Reply::Map(vec![(Reply::bulk_str("index"), Reply::Int(first as i64))]),
+            "index",
+            Reply::Map(vec![
+                (
+                    Reply::bulk_str("lastkey"),
+                    Reply::Int(if last < 0 {
+                        last as i64
+                    } else {
+                        (last - first) as i64
+                    }),
+                ),
+                (Reply::bulk_str("keystep"), Reply::Int(step as i64)),
+                (Reply::bulk_str("limit"), Reply::Int(0)),
+            ]),
+            "range",
+        )],
+        Keys::Numkeys { at, .. } => vec![key_spec(
+            cmd,
+            Reply::Map(vec![(Reply::bulk_str("index"), Reply::Int(at as i64))]),
+            "index",
+            Reply::Map(vec![
+                (Reply::bulk_str("keynumidx"), Reply::Int(0)),
+                (Reply::bulk_str("firstkey"), Reply::Int(1)),
+                (Reply::bulk_str("keystep"), Reply::Int(1)),
+            ]),
+            "keynum",
+        )],
+        _ => vec![],
+    };
+    let subs: Vec<Reply> = cmd
+        .subcommands
+        .iter()
+        .filter_map(|s| {
+            commands::find(cmd.name.as_bytes())
+                .and_then(|t| commands::find_sub(t, s.name.as_bytes()))
+        })
+        .map(|s| command_info(s.cmd, s.id))
+        .collect();
+    Reply::Array(vec![
+        Reply::bulk_str(commands::full_name(id)),
+        Reply::Int(cmd.arity as i64),
+        Reply::Set(flag_names),
+        Reply::Int(first),
+        Reply::Int(last),
+        Reply::Int(step),
+        Reply::Set(
+            cats.into_iter()
+                .map(|c| Reply::Status(Bytes::from_static(c.as_bytes())))
+                .collect(),
+        ),
+        Reply::Set(vec![]),
+        Reply::Array(key_specs),
+        Reply::Array(subs),
+    ])
+}
+
+fn key_spec(cmd: &Command, bs: Reply, bs_type: &str, fk: Reply, fk_type: &str) -> Reply {
+    let flag = if cmd.has(flags::WRITE) { "RW" } else { "RO" };
+    Reply::Map(vec![
+        (
+            Reply::bulk_str("flags"),
+            Reply::Set(vec![Reply::status(flag)]),
+        ),
+        (
+            Reply::bulk_str("begin_search"),
+            Reply::Map(vec![
+                (Reply::bulk_str("type"), Reply::bulk_str(bs_type)),
+                (Reply::bulk_str("spec"), bs),
+            ]),
+        ),
+        (
+            Reply::bulk_str("find_keys"),
+            Reply::Map(vec![
+                (Reply::bulk_str("type"), Reply::bulk_str(fk_type)),
+                (Reply::bulk_str("spec"), fk),
+            ]),
+        ),
+    ])
+}

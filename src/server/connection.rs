@@ -1,0 +1,237 @@
+//! One client connection: read, decode, route, await the shards, reply.
+//!
+//! Invariant: replies leave in request order. Consecutive commands for the same single shard
+//! are sent as one batch; anything else (a multi-shard command, a connection command, an error)
+//! first waits for the pending batch, so ordering never depends on shard timing. The task only
+//! awaits; it never blocks a thread, so a busy shard delays only the clients waiting on it.
+
+use super::client::ClientInfo;
+use super::conn_cmds;
+use super::Server;
+use crate::commands::{self, flags, CmdRef, Run};
+use crate::protocol::{Reply, RequestDecoder};
+use crate::shard::{Request, ShardMsg, Work};
+use bytes::{Bytes, BytesMut};
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// Flush replies to the socket once this much is buffered, even mid-pipeline.
+const OUT_FLUSH: usize = 256 * 1024;
+/// Most commands in one batch.
+const MAX_BATCH: usize = 512;
+
+pub const BUSY_ERR: &str =
+    "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.";
+
+/// Per-client state.
+pub struct Conn {
+    pub server: Arc<Server>,
+    pub info: Arc<ClientInfo>,
+    pub db: usize,
+    pub resp: u8,
+    pub authenticated: bool,
+    /// Set by QUIT, protocol errors and CLIENT KILL of self: close after the replies go out.
+    pub close: bool,
+    pub out: BytesMut,
+    pending: Vec<(CmdRef, Vec<Bytes>)>,
+    pending_shard: usize,
+}
+
+pub async fn handle(server: Arc<Server>, stream: TcpStream, peer: SocketAddr) {
+    let laddr = stream.local_addr().unwrap_or(peer);
+    let info = server.clients.register(peer, laddr);
+    let id = info.id;
+    let mut conn = Conn {
+        authenticated: server.config().requirepass.is_none(),
+        server: server.clone(),
+        info,
+        db: 0,
+        resp: 2,
+        close: false,
+        out: BytesMut::with_capacity(16 * 1024),
+        pending: Vec::new(),
+        pending_shard: usize::MAX,
+    };
+    if let Err(e) = conn.run(stream).await {
+        tracing::debug!(client = id, error = %e, "connection ended");
+    }
+    server.clients.unregister(id);
+}
+
+impl Conn {
+    async fn run(&mut self, mut stream: TcpStream) -> std::io::Result<()> {
+        let mut decoder = RequestDecoder::new(self.server.config().proto_max_bulk_len);
+        decoder.authenticated = self.authenticated;
+        let mut buf = BytesMut::with_capacity(16 * 1024);
+        loop {
+            buf.reserve(decoder.wanted().clamp(16 * 1024, 64 * 1024 * 1024));
+            let timeout = self.server.config().timeout;
+            let read = async {
+                if timeout > 0 {
+                    tokio::time::timeout(
+                        std::time::Duration::from_secs(timeout),
+                        stream.read_buf(&mut buf),
+                    )
+                    .await
+                    .unwrap_or(Ok(0))
+                } else {
+                    stream.read_buf(&mut buf).await
+                }
+            };
+            let n = tokio::select! {
+                r = read => r?,
+                _ = self.info.kill_notify.notified() => 0,
+            };
+            if n == 0 || self.info.killed.load(Relaxed) {
+                return Ok(());
+            }
+            self.server
+                .stats
+                .net_input_bytes
+                .fetch_add(n as u64, Relaxed);
+            self.info.touch();
+            loop {
+                match decoder.decode(&mut buf) {
+                    Ok(Some(args)) => {
+                        self.process(args).await;
+                        decoder.authenticated = self.authenticated;
+                        if self.close {
+                            break;
+                        }
+                        if self.out.len() >= OUT_FLUSH {
+                            self.flush_pending().await;
+                            self.write_out(&mut stream).await?;
+                        }
+                    }
+                    Ok(None) => break,
+                    Err(e) => {
+                        self.flush_pending().await;
+                        Reply::Error(e.to_string()).encode(self.resp, &mut self.out);
+                        self.close = true;
+                        break;
+                    }
+                }
+            }
+            self.flush_pending().await;
+            self.write_out(&mut stream).await?;
+            if self.close {
+                return Ok(());
+            }
+        }
+    }
+
+    async fn write_out(&mut self, stream: &mut TcpStream) -> std::io::Result<()> {
+        if !self.out.is_empty() {
+            self.server
+                .stats
+                .net_output_bytes
+                .fetch_add(self.out.len() as u64, Relaxed);
+            stream.write_all(&self.out).await?;
+            self.out.clear();
+        }
+        Ok(())
+    }
+
+    /// Appends a reply in order (after whatever batch is pending).
+    pub async fn reply(&mut self, r: Reply) {
+        self.flush_pending().await;
+        r.encode(self.resp, &mut self.out);
+    }
+
+    /// Sends the pending single-shard batch and appends its replies.
+    pub async fn flush_pending(&mut self) {
+        if self.pending.is_empty() {
+            return;
+        }
+        let calls = std::mem::take(&mut self.pending);
+        let shard = self.pending_shard;
+        self.pending_shard = usize::MAX;
+        let bytes = self.run_unit(vec![shard], Work::Calls(calls)).await;
+        self.out.extend_from_slice(&bytes);
+    }
+
+    /// Runs a unit on `shards` (ascending) and returns its encoded reply.
+    pub async fn run_unit(&mut self, shards: Vec<usize>, work: Work) -> Bytes {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let home = shards[0];
+        let req = Request {
+            shards,
+            db: self.db,
+            resp: self.resp,
+            client_id: self.info.id,
+            work,
+            reply: tx,
+        };
+        if self.server.shards[home]
+            .tx
+            .send(ShardMsg::Run(req))
+            .is_err()
+        {
+            return Reply::error("ERR shard is not running").to_bytes(self.resp);
+        }
+        rx.await
+            .unwrap_or_else(|_| Reply::error("ERR shard is not running").to_bytes(self.resp))
+    }
+
+    /// Runs a closure as a unit on `shards` and returns its encoded reply.
+    pub async fn run_job(
+        &mut self,
+        shards: Vec<usize>,
+        job: impl FnOnce(&mut commands::Ctx<'_>) -> Reply + Send + 'static,
+    ) -> Bytes {
+        self.run_unit(shards, Work::Job(Box::new(job))).await
+    }
+
+    /// Whether any of `shards` is running a script past the busy threshold.
+    pub fn busy(&self, shards: &[usize]) -> bool {
+        shards
+            .iter()
+            .any(|&s| self.server.shards[s].busy.load(Relaxed))
+    }
+
+    async fn process(&mut self, args: Vec<Bytes>) {
+        self.server.stats.commands_processed.fetch_add(1, Relaxed);
+        let cmd = match commands::lookup(&args) {
+            Ok(c) => c,
+            Err(e) => return self.reply(Reply::Error(e.to_string())).await,
+        };
+        if !self.authenticated && !cmd.cmd.has(flags::NO_AUTH) {
+            return self
+                .reply(Reply::error("NOAUTH Authentication required."))
+                .await;
+        }
+        match cmd.cmd.run {
+            Run::Shard(_) => {
+                let shards = self.server.route(cmd.cmd, &args);
+                if self.busy(&shards) && !cmd.cmd.has(flags::ALLOW_BUSY) {
+                    return self.reply(Reply::error(BUSY_ERR)).await;
+                }
+                if shards.len() == 1 {
+                    if self.pending_shard != shards[0] || self.pending.len() >= MAX_BATCH {
+                        self.flush_pending().await;
+                        self.pending_shard = shards[0];
+                    }
+                    self.pending.push((cmd, args));
+                } else {
+                    self.flush_pending().await;
+                    let bytes = self.run_unit(shards, Work::Calls(vec![(cmd, args)])).await;
+                    self.out.extend_from_slice(&bytes);
+                }
+            }
+            Run::Conn => {
+                self.flush_pending().await;
+                if let Ok(mut c) = self.info.last_cmd.lock() {
+                    c.clear();
+                    c.push_str(commands::full_name(cmd.id));
+                }
+                let r = conn_cmds::dispatch(self, cmd, args).await;
+                if let Some(r) = r {
+                    r.encode(self.resp, &mut self.out);
+                }
+            }
+        }
+    }
+}

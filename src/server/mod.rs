@@ -1,0 +1,191 @@
+//! The server: shared state, the listener, and start-up/shutdown.
+//!
+//! Shutdown order (SHUTDOWN, SIGTERM, SIGINT):
+//! 1. stop accepting connections;
+//! 2. let in-flight units finish (shards drain their queues);
+//! 3. stop the shard threads;
+//! 4. exit.
+
+pub mod client;
+mod conn_cmds;
+pub mod connection;
+
+use crate::config::Config;
+use crate::shard::{self, ShardHandle};
+use crate::slot::SlotMap;
+use arc_swap::ArcSwap;
+use client::Clients;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
+use std::time::Instant;
+use tokio::net::TcpListener;
+
+/// Server-wide counters (INFO stats).
+#[derive(Default)]
+pub struct ServerStats {
+    pub connections_received: AtomicU64,
+    pub rejected_connections: AtomicU64,
+    pub commands_processed: AtomicU64,
+    pub net_input_bytes: AtomicU64,
+    pub net_output_bytes: AtomicU64,
+}
+
+pub struct Server {
+    config: ArcSwap<Config>,
+    pub slots: SlotMap,
+    pub shards: Vec<ShardHandle>,
+    pub clients: Clients,
+    pub stats: ServerStats,
+    pub started: Instant,
+    pub started_unix_ms: u64,
+    pub run_id: String,
+    pub port: u16,
+    effects_wanted: AtomicBool,
+    pub shutdown: tokio::sync::Notify,
+}
+
+impl Server {
+    /// The current configuration (cheap: one atomic load).
+    pub fn config(&self) -> arc_swap::Guard<Arc<Config>> {
+        self.config.load()
+    }
+
+    /// Replaces the configuration (CONFIG SET).
+    pub fn update_config(&self, f: impl FnOnce(&mut Config)) {
+        let mut c = (**self.config.load()).clone();
+        f(&mut c);
+        self.config.store(Arc::new(c));
+    }
+
+    /// Seconds since start, the clock of OBJECT IDLETIME.
+    pub fn clock_secs(&self) -> u32 {
+        self.started.elapsed().as_secs() as u32
+    }
+
+    /// Whether anything consumes effects (followers, the append-only log).
+    pub fn effects_wanted(&self) -> bool {
+        self.effects_wanted.load(Relaxed)
+    }
+
+    /// Hands a unit's effects to the effect stream.
+    pub fn publish_effects(&self, _effects: Vec<crate::commands::Effect>) {}
+
+    /// The shards a command needs, ascending. Keyspace-wide commands need all of them; a
+    /// command without keys runs on shard 0.
+    pub fn route(&self, cmd: &crate::commands::Command, args: &[bytes::Bytes]) -> Vec<usize> {
+        if cmd.has(crate::commands::flags::KEYSPACE) {
+            return (0..self.shards.len()).collect();
+        }
+        let mut out: Vec<usize> = Vec::with_capacity(1);
+        for i in cmd.key_indices(args) {
+            let s = self.slots.shard_of_key(&args[i]).index();
+            if !out.contains(&s) {
+                out.push(s);
+            }
+        }
+        if out.is_empty() {
+            out.push(0);
+        }
+        out.sort_unstable();
+        out
+    }
+}
+
+/// A running server.
+pub struct Running {
+    pub server: Arc<Server>,
+    pub addr: std::net::SocketAddr,
+    threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl Running {
+    /// Stops the shard threads (step 3 of the shutdown order) and waits for them.
+    pub fn join(self) {
+        for s in &self.server.shards {
+            let _ = s.tx.send(shard::ShardMsg::Stop);
+        }
+        for t in self.threads {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Binds the listener, starts the shards and serves connections until shutdown is notified.
+pub async fn serve(config: Config) -> std::io::Result<()> {
+    let (running, listener) = start(config).await?;
+    let server = running.server.clone();
+    tokio::select! {
+        _ = accept_loop(server.clone(), listener) => {}
+        _ = server.shutdown.notified() => {}
+    }
+    tokio::task::spawn_blocking(move || running.join())
+        .await
+        .ok();
+    Ok(())
+}
+
+/// Binds and starts everything; the caller drives [`accept_loop`].
+pub async fn start(config: Config) -> std::io::Result<(Running, TcpListener)> {
+    let addr = std::net::SocketAddr::new(config.bind[0], config.port);
+    let listener = TcpListener::bind(addr).await?;
+    let local = listener.local_addr()?;
+    let n = config.shard_count();
+    let (handles, receivers) = shard::channels(n);
+    let server = Arc::new(Server {
+        slots: SlotMap::new(n),
+        shards: handles,
+        clients: Clients::default(),
+        stats: ServerStats::default(),
+        started: Instant::now(),
+        started_unix_ms: shard::unix_ms(),
+        run_id: (0..40)
+            .map(|_| format!("{:x}", rand::random::<u8>() % 16))
+            .collect(),
+        port: local.port(),
+        effects_wanted: AtomicBool::new(false),
+        shutdown: tokio::sync::Notify::new(),
+        config: ArcSwap::from_pointee(config),
+    });
+    let threads = receivers
+        .into_iter()
+        .enumerate()
+        .map(|(i, rx)| shard::spawn(server.clone(), i, rx))
+        .collect();
+    tracing::info!(%local, shards = n, "luagate ready to accept connections");
+    // One line on stdout for scripts and tests that start us on port 0.
+    println!("luagate listening on {local}");
+    Ok((
+        Running {
+            server,
+            addr: local,
+            threads,
+        },
+        listener,
+    ))
+}
+
+pub async fn accept_loop(server: Arc<Server>, listener: TcpListener) {
+    loop {
+        let (stream, peer) = match listener.accept().await {
+            Ok(x) => x,
+            Err(e) => {
+                tracing::warn!(error = %e, "accept failed");
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                continue;
+            }
+        };
+        server.stats.connections_received.fetch_add(1, Relaxed);
+        if server.clients.len() >= server.config().maxclients {
+            server.stats.rejected_connections.fetch_add(1, Relaxed);
+            use tokio::io::AsyncWriteExt;
+            let mut s = stream;
+            let _ = s.write_all(b"-ERR max number of clients reached\r\n").await;
+            continue;
+        }
+        let _ = stream.set_nodelay(true);
+        let server = server.clone();
+        tokio::spawn(async move {
+            connection::handle(server, stream, peer).await;
+        });
+    }
+}
