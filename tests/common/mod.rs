@@ -257,3 +257,83 @@ pub fn reply_len(b: &[u8]) -> Option<usize> {
         _ => None,
     }
 }
+
+/// Splits an array reply into its elements' raw bytes (None if not an array).
+pub fn array_items(reply: &[u8]) -> Option<Vec<Vec<u8>>> {
+    if !matches!(reply.first(), Some(b'*') | Some(b'~')) {
+        return None;
+    }
+    let line_end = reply.windows(2).position(|w| w == b"\r\n")?;
+    let n: i64 = std::str::from_utf8(&reply[1..line_end]).ok()?.parse().ok()?;
+    let mut pos = line_end + 2;
+    let mut out = Vec::new();
+    for _ in 0..n.max(0) {
+        let l = reply_len(&reply[pos..])?;
+        out.push(reply[pos..pos + l].to_vec());
+        pos += l;
+    }
+    Some(out)
+}
+
+/// Differential testing: the same commands against luagate and a reference redis-server,
+/// replies compared byte for byte.
+pub struct Diff {
+    pub lg: Proc,
+    pub reference: Proc,
+    pub a: Raw,
+    pub b: Raw,
+}
+
+impl Diff {
+    /// luagate with 4 shards (so multi-key commands cross shards) against redis-server.
+    pub fn new() -> Diff {
+        Diff::with_flags(&["--shards", "4"], &[])
+    }
+
+    pub fn with_flags(lg_flags: &[&str], ref_flags: &[&str]) -> Diff {
+        let lg = luagate(lg_flags);
+        let reference = redis_reference(ref_flags);
+        let a = lg.raw();
+        let b = reference.raw();
+        Diff { lg, reference, a, b }
+    }
+
+    /// Runs one command on both servers and returns (luagate, redis) replies.
+    pub fn both(&mut self, args: &[&str]) -> (Vec<u8>, Vec<u8>) {
+        (self.a.cmd(args), self.b.cmd(args))
+    }
+
+    /// Runs one command on both and asserts identical bytes; returns the reply.
+    #[track_caller]
+    pub fn check(&mut self, args: &[&str]) -> Vec<u8> {
+        let (x, y) = self.both(args);
+        assert_eq!(
+            String::from_utf8_lossy(&x),
+            String::from_utf8_lossy(&y),
+            "luagate (left) and redis-server (right) differ on {args:?}"
+        );
+        x
+    }
+
+    /// `check` for every command in order.
+    #[track_caller]
+    pub fn check_all(&mut self, cmds: &[&[&str]]) {
+        for c in cmds {
+            self.check(c);
+        }
+    }
+
+    /// Like `check`, but an array reply's elements may come in any order (SMEMBERS, KEYS…).
+    #[track_caller]
+    pub fn check_unordered(&mut self, args: &[&str]) {
+        let (x, y) = self.both(args);
+        match (array_items(&x), array_items(&y)) {
+            (Some(mut p), Some(mut q)) => {
+                p.sort();
+                q.sort();
+                assert_eq!(p, q, "unordered replies differ on {args:?}");
+            }
+            _ => assert_eq!(String::from_utf8_lossy(&x), String::from_utf8_lossy(&y), "replies differ on {args:?}"),
+        }
+    }
+}
