@@ -11,6 +11,7 @@
 pub mod args;
 pub mod ctx;
 pub mod keys;
+pub mod lists;
 pub mod strings;
 pub mod table;
 
@@ -24,7 +25,12 @@ use bytes::Bytes;
 
 /// Every family's table, in COMMAND LIST order.
 pub fn families() -> Vec<&'static [Command]> {
-    vec![strings::COMMANDS, keys::COMMANDS, server_side::COMMANDS]
+    vec![
+        strings::COMMANDS,
+        keys::COMMANDS,
+        lists::COMMANDS,
+        server_side::COMMANDS,
+    ]
 }
 
 /// Commands answered by the connection layer (they need per-client state or send units of

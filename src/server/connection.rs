@@ -96,7 +96,7 @@ impl Conn {
             loop {
                 match decoder.decode(&mut buf) {
                     Ok(Some(args)) => {
-                        self.process(args).await;
+                        self.process(args, Some(&stream)).await;
                         decoder.authenticated = self.authenticated;
                         if self.close {
                             break;
@@ -192,7 +192,9 @@ impl Conn {
             .any(|&s| self.server.shards[s].busy.load(Relaxed))
     }
 
-    async fn process(&mut self, args: Vec<Bytes>) {
+    /// Runs one command. `sock` (absent when there is no client socket) lets a blocking
+    /// command flush earlier replies and notice the client leaving while it waits.
+    async fn process(&mut self, args: Vec<Bytes>, sock: Option<&TcpStream>) {
         self.server.stats.commands_processed.fetch_add(1, Relaxed);
         let cmd = match commands::lookup(&args) {
             Ok(c) => c,
@@ -208,6 +210,10 @@ impl Conn {
                 let shards = self.server.route(cmd.cmd, &args);
                 if self.busy(&shards) && !cmd.cmd.has(flags::ALLOW_BUSY) {
                     return self.reply(Reply::error(BUSY_ERR)).await;
+                }
+                if cmd.cmd.has(flags::BLOCKING) {
+                    self.flush_pending().await;
+                    return super::blocking::run(self, cmd, args, shards, sock).await;
                 }
                 if shards.len() == 1 {
                     if self.pending_shard != shards[0] || self.pending.len() >= MAX_BATCH {

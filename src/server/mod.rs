@@ -6,6 +6,7 @@
 //! 3. stop the shard threads;
 //! 4. exit.
 
+pub mod blocking;
 pub mod client;
 mod conn_cmds;
 pub mod connection;
@@ -42,6 +43,8 @@ pub struct Server {
     pub port: u16,
     effects_wanted: AtomicBool,
     pub shutdown: tokio::sync::Notify,
+    /// Clients waiting in blocking commands, per key (`blocking`).
+    pub blocked: blocking::Blocked,
 }
 
 impl Server {
@@ -144,6 +147,7 @@ pub async fn start(config: Config) -> std::io::Result<(Running, TcpListener)> {
         port: local.port(),
         effects_wanted: AtomicBool::new(false),
         shutdown: tokio::sync::Notify::new(),
+        blocked: blocking::Blocked::default(),
         config: ArcSwap::from_pointee(config),
     });
     let threads = receivers

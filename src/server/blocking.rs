@@ -1,0 +1,455 @@
+//! Blocking commands (BLPOP, BLMOVE, BLMPOP, BZPOPMIN …): waiting for keys outside MULTI and
+//! scripts.
+//!
+//! A blocking command is an ordinary shard command whose function serves if it can and
+//! otherwise returns its timeout reply. [`run`] repeats it until it serves: each attempt is one
+//! unit over the shards of all the command's keys which tries the function and, if it could
+//! not serve, registers the client's `Notify` as a `Waiter::Block` on every key it waits on.
+//! Invariant (no lost wake-up): registration happens in the same unit as the failed attempt,
+//! so any later write to those keys runs after it and its `Db::signal` finds the waiter (a
+//! signal that fires before the client awaits leaves a permit in the `Notify`).
+//!
+//! Fairness: every call gets a ticket in arrival order. While waiting, the ticket is queued
+//! per (db, key) in [`Blocked`]. An attempt serves only from keys where no older ticket is
+//! queued, so when one push wakes several clients the oldest takes the element whatever order
+//! their retries reach the shard; the others re-wait and are woken again when the older
+//! client leaves the queue (served, timed out or gone). This is Redis's "first blocked, first
+//! served" per key. Unlike Redis, the woken clients are served by a later unit, not as part of
+//! the pushing command, so a non-blocking pop queued right behind the push (e.g. pipelined on
+//! the same connection) can take the element first.
+//!
+//! After the first attempt, a key holding a value of the wrong type is skipped rather than
+//! reported (Redis 7.0 keeps such a client blocked). Waiters never leak: a client that stops
+//! waiting removes its own, and registering prunes those whose owner has gone.
+
+use super::connection::Conn;
+use super::Server;
+use crate::commands::{self, parse_f64, CmdRef, Ctx};
+use crate::error::{CmdResult, CommandError};
+use crate::keyspace::{Db, Str, Waiter};
+use crate::protocol::Reply;
+use crate::shard::Work;
+use bytes::{Buf, Bytes};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::net::TcpStream;
+use tokio::sync::Notify;
+
+/// How one blocking command waits. Families list theirs (e.g. `commands::lists::BLOCK_SPECS`)
+/// and [`spec_for`] finds them by name.
+pub struct BlockSpec {
+    /// Checks every argument as the command does before it touches data (so errors come in
+    /// Redis's order) and returns the timeout in milliseconds, 0 meaning forever.
+    pub parse: fn(&[Bytes]) -> CmdResult<u64>,
+    /// Positions of the keys the command waits on (not e.g. BLMOVE's destination).
+    pub sources: fn(&[Bytes]) -> Vec<usize>,
+    /// The arguments with only the waited-on keys at `keep` (a non-empty, ordered subset of
+    /// `sources`), everything else unchanged.
+    pub narrow: fn(&[Bytes], &[usize]) -> Vec<Bytes>,
+    /// The type (`Value::type_name`) a key must hold to be served from.
+    pub kind: &'static str,
+    /// The reply on timeout; also what the shard function returns when it cannot serve.
+    pub timed_out: Reply,
+}
+
+/// The waiting rule of a blocking command, by its table name.
+pub fn spec_for(name: &str) -> Option<&'static BlockSpec> {
+    crate::commands::lists::BLOCK_SPECS
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, s)| s)
+}
+
+/// A timeout in seconds (a float) as Redis reads it: milliseconds rounded up, 0 = forever.
+/// Values whose milliseconds do not fit an i64 are "negative", as in Redis.
+pub fn parse_timeout(arg: &[u8]) -> CmdResult<u64> {
+    let secs = parse_f64(arg)
+        .ok_or_else(|| CommandError::err("ERR timeout is not a float or out of range"))?;
+    let ms = (secs * 1000.0).ceil();
+    if !(0.0..9.223_372_036_854_775_808e18).contains(&ms) {
+        return Err(CommandError::err("ERR timeout is negative"));
+    }
+    Ok(ms as u64)
+}
+
+// ---- key layouts shared by blocking commands ----
+
+/// `CMD key [key ...] timeout` (BLPOP, BRPOP, BZPOPMIN, BZPOPMAX).
+pub fn sources_before_timeout(args: &[Bytes]) -> Vec<usize> {
+    (1..args.len().saturating_sub(1)).collect()
+}
+
+pub fn narrow_before_timeout(args: &[Bytes], keep: &[usize]) -> Vec<Bytes> {
+    let mut v = vec![args[0].clone()];
+    v.extend(keep.iter().map(|&i| args[i].clone()));
+    v.push(args[args.len() - 1].clone());
+    v
+}
+
+/// `CMD source destination ...` (BLMOVE, BRPOPLPUSH): only the source is waited on.
+pub fn source_first(_args: &[Bytes]) -> Vec<usize> {
+    vec![1]
+}
+
+pub fn narrow_first(args: &[Bytes], _keep: &[usize]) -> Vec<Bytes> {
+    args.to_vec()
+}
+
+fn numkeys_at2(args: &[Bytes]) -> usize {
+    args.get(2)
+        .and_then(|n| commands::parse_i64(n))
+        .and_then(|n| usize::try_from(n).ok())
+        .map_or(0, |n| n.min(args.len().saturating_sub(3)))
+}
+
+/// `CMD timeout numkeys key [key ...] ...` (BLMPOP, BZMPOP).
+pub fn sources_numkeys_at2(args: &[Bytes]) -> Vec<usize> {
+    (3..3 + numkeys_at2(args)).collect()
+}
+
+pub fn narrow_numkeys_at2(args: &[Bytes], keep: &[usize]) -> Vec<Bytes> {
+    let n = numkeys_at2(args);
+    let mut v = vec![
+        args[0].clone(),
+        args[1].clone(),
+        Bytes::from(keep.len().to_string()),
+    ];
+    v.extend(keep.iter().map(|&i| args[i].clone()));
+    v.extend(args[3 + n..].iter().cloned());
+    v
+}
+
+// ---- the per-key queues of waiting clients ----
+
+type Queue = BTreeMap<u64, Arc<Notify>>;
+
+/// Who waits on which key, oldest first (see the module comment on fairness).
+#[derive(Default)]
+pub struct Blocked {
+    next_ticket: AtomicU64,
+    waiting: AtomicUsize,
+    queues: Mutex<HashMap<usize, HashMap<Bytes, Queue>>>,
+}
+
+impl Blocked {
+    /// Clients waiting right now (INFO's `blocked_clients`).
+    pub fn blocked_clients(&self) -> usize {
+        self.waiting.load(Relaxed)
+    }
+
+    fn ticket(&self) -> u64 {
+        self.next_ticket.fetch_add(1, Relaxed)
+    }
+
+    fn queues(&self) -> std::sync::MutexGuard<'_, HashMap<usize, HashMap<Bytes, Queue>>> {
+        self.queues.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Whether a client older than `ticket` waits on `key`.
+    fn has_older(&self, db: usize, key: &[u8], ticket: u64) -> bool {
+        let q = self.queues();
+        q.get(&db)
+            .and_then(|keys| keys.get(key))
+            .and_then(|queue| queue.keys().next())
+            .is_some_and(|&oldest| oldest < ticket)
+    }
+
+    fn join(&self, db: usize, keys: &[Bytes], ticket: u64, notify: &Arc<Notify>) {
+        let mut q = self.queues();
+        let per_db = q.entry(db).or_default();
+        for k in keys {
+            per_db
+                .entry(k.clone())
+                .or_default()
+                .insert(ticket, notify.clone());
+        }
+    }
+
+    /// Removes `ticket` from its queues and wakes whoever is now oldest on each key, since it
+    /// may have been held back by this client.
+    fn leave(&self, db: usize, keys: &[Bytes], ticket: u64) {
+        let mut q = self.queues();
+        let Some(per_db) = q.get_mut(&db) else {
+            return;
+        };
+        for k in keys {
+            let Some(queue) = per_db.get_mut(k) else {
+                continue;
+            };
+            if queue.remove(&ticket).is_none() {
+                continue;
+            }
+            match queue.values().next() {
+                Some(next) => next.notify_one(),
+                None => {
+                    per_db.remove(k);
+                }
+            }
+        }
+        if per_db.is_empty() {
+            q.remove(&db);
+        }
+    }
+}
+
+/// Keeps a waiting client's queue entries exactly as long as it waits, even if its task is
+/// dropped mid-wait.
+struct Membership {
+    server: Arc<Server>,
+    db: usize,
+    keys: Arc<Vec<Bytes>>,
+    ticket: u64,
+    counted: bool,
+}
+
+impl Membership {
+    fn count_waiting(&mut self) {
+        if !self.counted {
+            self.counted = true;
+            self.server.blocked.waiting.fetch_add(1, Relaxed);
+        }
+    }
+}
+
+impl Drop for Membership {
+    fn drop(&mut self) {
+        self.server.blocked.leave(self.db, &self.keys, self.ticket);
+        if self.counted {
+            self.server.blocked.waiting.fetch_sub(1, Relaxed);
+        }
+    }
+}
+
+// ---- waiters in the keyspace ----
+
+fn is_mine(w: &Waiter, me: &Arc<Notify>) -> bool {
+    matches!(w, Waiter::Block(n) if Arc::ptr_eq(n, me))
+}
+
+/// Registers `me` on `key`, replacing an earlier registration of its own and dropping
+/// waiters whose client has gone (only the keyspace still holds their `Notify`).
+fn register(db: &mut Db, key: &[u8], me: &Arc<Notify>) {
+    let ws = db.waiters.entry(Str::new(key)).or_default();
+    ws.retain(|w| match w {
+        Waiter::Block(n) => !Arc::ptr_eq(n, me) && Arc::strong_count(n) > 1,
+        Waiter::Watch(_) => true,
+    });
+    ws.push(Waiter::Block(me.clone()));
+}
+
+fn unregister(db: &mut Db, key: &[u8], me: &Arc<Notify>) {
+    if let Some(ws) = db.waiters.get_mut(key) {
+        ws.retain(|w| !is_mine(w, me));
+        if ws.is_empty() {
+            db.waiters.remove(key);
+        }
+    }
+}
+
+/// What one attempt needs; moved into the unit.
+struct Attempt {
+    cmd: CmdRef,
+    spec: &'static BlockSpec,
+    args: Arc<Vec<Bytes>>,
+    sources: Arc<Vec<usize>>,
+    keys: Arc<Vec<Bytes>>,
+    ticket: u64,
+    notify: Arc<Notify>,
+    first: bool,
+}
+
+impl Attempt {
+    /// Runs inside the unit: serves (returning the reply) or registers the client's waiters.
+    fn run(&self, ctx: &mut Ctx<'_>) -> Option<Reply> {
+        let db = ctx.db;
+        let mut keep = Vec::with_capacity(self.sources.len());
+        for &i in self.sources.iter() {
+            let key = &self.args[i];
+            let kind = match ctx.db(key) {
+                Ok(d) => d.peek(key).map(|e| e.value.type_name()),
+                Err(_) => None,
+            };
+            let usable = match kind {
+                None => true,
+                Some(kind) => {
+                    (self.first || kind == self.spec.kind)
+                        && !ctx.server.blocked.has_older(db, key, self.ticket)
+                }
+            };
+            if usable {
+                keep.push(i);
+            }
+        }
+        if !keep.is_empty() {
+            let reply = if keep.len() == self.sources.len() {
+                commands::call(ctx, self.cmd, &self.args)
+            } else {
+                let narrowed = (self.spec.narrow)(&self.args, &keep);
+                commands::call(ctx, self.cmd, &narrowed)
+            };
+            if reply != self.spec.timed_out {
+                ctx.server.blocked.leave(db, &self.keys, self.ticket);
+                for k in self.keys.iter() {
+                    if let Ok(d) = ctx.db(k) {
+                        unregister(d, k, &self.notify);
+                    }
+                }
+                return Some(reply);
+            }
+        }
+        ctx.server
+            .blocked
+            .join(db, &self.keys, self.ticket, &self.notify);
+        for k in self.keys.iter() {
+            if let Ok(d) = ctx.db(k) {
+                register(d, k, &self.notify);
+            }
+        }
+        None
+    }
+}
+
+enum End {
+    TimedOut,
+    Gone,
+}
+
+/// Runs a BLOCKING command for a client (not in MULTI): serves it now, or waits for its keys
+/// until served, timed out, killed or disconnected. `shards` are the command's routed shards;
+/// `sock` lets a waiting client's earlier replies go out and its disconnection be noticed.
+pub async fn run(
+    conn: &mut Conn,
+    cmd: CmdRef,
+    args: Vec<Bytes>,
+    shards: Vec<usize>,
+    sock: Option<&TcpStream>,
+) {
+    let spec = spec_for(cmd.cmd.name);
+    let timeout = spec.map(|s| (s.parse)(&args));
+    let (Some(spec), Some(Ok(timeout_ms))) = (spec, timeout) else {
+        // Unknown waiting rule or bad arguments: the shard function answers (and counts it).
+        let bytes = conn.run_unit(shards, Work::Calls(vec![(cmd, args)])).await;
+        conn.out.extend_from_slice(&bytes);
+        return;
+    };
+    let deadline = (timeout_ms > 0)
+        .then(|| Instant::now().checked_add(Duration::from_millis(timeout_ms)))
+        .flatten();
+    let server = conn.server.clone();
+    let sources: Arc<Vec<usize>> = Arc::new((spec.sources)(&args));
+    let keys: Arc<Vec<Bytes>> = Arc::new(sources.iter().map(|&i| args[i].clone()).collect());
+    let ticket = server.blocked.ticket();
+    let mut member = Membership {
+        server: server.clone(),
+        db: conn.db,
+        keys: keys.clone(),
+        ticket,
+        counted: false,
+    };
+    let notify = Arc::new(Notify::new());
+    let args = Arc::new(args);
+    let mut first = true;
+    let end = loop {
+        let served = Arc::new(AtomicBool::new(false));
+        let attempt = Attempt {
+            cmd,
+            spec,
+            args: args.clone(),
+            sources: sources.clone(),
+            keys: keys.clone(),
+            ticket,
+            notify: notify.clone(),
+            first,
+        };
+        let flag = served.clone();
+        let bytes = conn
+            .run_job(shards.clone(), move |ctx| match attempt.run(ctx) {
+                Some(r) => {
+                    flag.store(true, Relaxed);
+                    r
+                }
+                None => Reply::Nil,
+            })
+            .await;
+        if served.load(Relaxed) {
+            conn.out.extend_from_slice(&bytes);
+            return;
+        }
+        if first {
+            first = false;
+            member.count_waiting();
+            // Replies pipelined before this command must not wait behind it.
+            if let Some(s) = sock {
+                if write_now(conn, s).await.is_err() {
+                    break End::Gone;
+                }
+            }
+        }
+        let sleep = async {
+            match deadline {
+                Some(d) => tokio::time::sleep_until(d.into()).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            _ = notify.notified() => {}
+            _ = sleep => break End::TimedOut,
+            _ = conn.info.kill_notify.notified() => break End::Gone,
+            _ = peer_gone(sock) => break End::Gone,
+        }
+        if conn.info.killed.load(Relaxed) {
+            break End::Gone;
+        }
+    };
+    // Leave the queues first so younger clients held back by this one can go on.
+    drop(member);
+    let me = notify.clone();
+    let waited = keys.clone();
+    conn.run_job(shards, move |ctx| {
+        for k in waited.iter() {
+            if let Ok(d) = ctx.db(k) {
+                unregister(d, k, &me);
+            }
+        }
+        Reply::Nil
+    })
+    .await;
+    match end {
+        End::TimedOut => spec.timed_out.encode(conn.resp, &mut conn.out),
+        End::Gone => conn.close = true,
+    }
+}
+
+/// Writes the buffered replies now, through a shared reference to the socket.
+async fn write_now(conn: &mut Conn, sock: &TcpStream) -> std::io::Result<()> {
+    while !conn.out.is_empty() {
+        sock.writable().await?;
+        match sock.try_write(&conn.out) {
+            Ok(n) => {
+                conn.server
+                    .stats
+                    .net_output_bytes
+                    .fetch_add(n as u64, Relaxed);
+                conn.out.advance(n);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// Completes when the peer has closed the connection. Once unread input is pending the
+/// closing cannot be seen without reading it, so this then never completes (the client is
+/// found gone at its next read instead).
+async fn peer_gone(sock: Option<&TcpStream>) {
+    if let Some(s) = sock {
+        let mut b = [0u8; 1];
+        if !matches!(s.peek(&mut b).await, Ok(n) if n > 0) {
+            return;
+        }
+    }
+    std::future::pending::<()>().await
+}
