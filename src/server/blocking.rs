@@ -50,7 +50,10 @@ pub struct BlockSpec {
     pub narrow: fn(&[Bytes], &[usize]) -> Vec<Bytes>,
     /// The type (`Value::type_name`) a key must hold to be served from.
     pub kind: &'static str,
-    /// The reply on timeout; also what the shard function returns when it cannot serve.
+    /// What the shard function returns when it cannot serve (its reply in MULTI).
+    pub not_served: Reply,
+    /// The reply on timeout (Redis 7.0 sends a null array for every blocking list command,
+    /// even BLMOVE, whose MULTI form answers a null bulk).
     pub timed_out: Reply,
 }
 
@@ -68,7 +71,8 @@ pub fn parse_timeout(arg: &[u8]) -> CmdResult<u64> {
     let secs = parse_f64(arg)
         .ok_or_else(|| CommandError::err("ERR timeout is not a float or out of range"))?;
     let ms = (secs * 1000.0).ceil();
-    if !(0.0..9.223_372_036_854_775_808e18).contains(&ms) {
+    // `i64::MAX as f64` rounds to 2^63, the first value that no longer fits.
+    if !(0.0..i64::MAX as f64).contains(&ms) {
         return Err(CommandError::err("ERR timeout is negative"));
     }
     Ok(ms as u64)
@@ -123,7 +127,8 @@ pub fn narrow_numkeys_at2(args: &[Bytes], keep: &[usize]) -> Vec<Bytes> {
 
 // ---- the per-key queues of waiting clients ----
 
-type Queue = BTreeMap<u64, Arc<Notify>>;
+/// Waiting clients on one key by ticket, with the type they wait for.
+type Queue = BTreeMap<u64, (&'static str, Arc<Notify>)>;
 
 /// Who waits on which key, oldest first (see the module comment on fairness).
 #[derive(Default)]
@@ -147,28 +152,28 @@ impl Blocked {
         self.queues.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Whether a client older than `ticket` waits on `key`.
-    fn has_older(&self, db: usize, key: &[u8], ticket: u64) -> bool {
+    /// Whether a client older than `ticket` waits on `key` for a value of type `kind` (one
+    /// waiting for another type would never take this value, so it must not hold anyone back).
+    fn has_older(&self, db: usize, key: &[u8], ticket: u64, kind: &str) -> bool {
         let q = self.queues();
         q.get(&db)
             .and_then(|keys| keys.get(key))
-            .and_then(|queue| queue.keys().next())
-            .is_some_and(|&oldest| oldest < ticket)
+            .is_some_and(|queue| queue.range(..ticket).any(|(_, (k, _))| *k == kind))
     }
 
-    fn join(&self, db: usize, keys: &[Bytes], ticket: u64, notify: &Arc<Notify>) {
+    fn join(&self, db: usize, keys: &[Bytes], ticket: u64, kind: &'static str, n: &Arc<Notify>) {
         let mut q = self.queues();
         let per_db = q.entry(db).or_default();
         for k in keys {
             per_db
                 .entry(k.clone())
                 .or_default()
-                .insert(ticket, notify.clone());
+                .insert(ticket, (kind, n.clone()));
         }
     }
 
-    /// Removes `ticket` from its queues and wakes whoever is now oldest on each key, since it
-    /// may have been held back by this client.
+    /// Removes `ticket` from its queues and wakes whoever is now oldest on each key (for each
+    /// type waited for), since it may have been held back by this client.
     fn leave(&self, db: usize, keys: &[Bytes], ticket: u64) {
         let mut q = self.queues();
         let Some(per_db) = q.get_mut(&db) else {
@@ -181,10 +186,15 @@ impl Blocked {
             if queue.remove(&ticket).is_none() {
                 continue;
             }
-            match queue.values().next() {
-                Some(next) => next.notify_one(),
-                None => {
-                    per_db.remove(k);
+            if queue.is_empty() {
+                per_db.remove(k);
+                continue;
+            }
+            let mut woken: Vec<&str> = Vec::new();
+            for (kind, n) in queue.values() {
+                if !woken.contains(kind) {
+                    woken.push(kind);
+                    n.notify_one();
                 }
             }
         }
@@ -275,7 +285,7 @@ impl Attempt {
                 None => true,
                 Some(kind) => {
                     (self.first || kind == self.spec.kind)
-                        && !ctx.server.blocked.has_older(db, key, self.ticket)
+                        && !ctx.server.blocked.has_older(db, key, self.ticket, kind)
                 }
             };
             if usable {
@@ -289,7 +299,7 @@ impl Attempt {
                 let narrowed = (self.spec.narrow)(&self.args, &keep);
                 commands::call(ctx, self.cmd, &narrowed)
             };
-            if reply != self.spec.timed_out {
+            if reply != self.spec.not_served {
                 ctx.server.blocked.leave(db, &self.keys, self.ticket);
                 for k in self.keys.iter() {
                     if let Ok(d) = ctx.db(k) {
@@ -301,7 +311,7 @@ impl Attempt {
         }
         ctx.server
             .blocked
-            .join(db, &self.keys, self.ticket, &self.notify);
+            .join(db, &self.keys, self.ticket, self.spec.kind, &self.notify);
         for k in self.keys.iter() {
             if let Ok(d) = ctx.db(k) {
                 register(d, k, &self.notify);
@@ -452,4 +462,57 @@ async fn peer_gone(sock: Option<&TcpStream>) {
         }
     }
     std::future::pending::<()>().await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(a: &[&str]) -> Vec<Bytes> {
+        a.iter()
+            .map(|s| Bytes::copy_from_slice(s.as_bytes()))
+            .collect()
+    }
+
+    #[test]
+    fn timeouts_as_redis_reads_them() {
+        assert_eq!(parse_timeout(b"0"), Ok(0));
+        assert_eq!(parse_timeout(b"1.5"), Ok(1500));
+        // Rounded up to whole milliseconds, so a tiny timeout still times out...
+        assert_eq!(parse_timeout(b"0.0001"), Ok(1));
+        // ...and a tiny negative one rounds to 0, which waits forever.
+        assert_eq!(parse_timeout(b"-0.0001"), Ok(0));
+        let neg = Err(CommandError::err("ERR timeout is negative"));
+        assert_eq!(parse_timeout(b"-1"), neg);
+        assert_eq!(parse_timeout(b"inf"), neg);
+        assert_eq!(parse_timeout(b"9223372036854776"), neg);
+        let bad = Err(CommandError::err(
+            "ERR timeout is not a float or out of range",
+        ));
+        assert_eq!(parse_timeout(b"nan"), bad);
+        assert_eq!(parse_timeout(b"1x"), bad);
+        assert_eq!(parse_timeout(b""), bad);
+    }
+
+    #[test]
+    fn narrowing_keeps_everything_but_the_dropped_keys() {
+        let a = args(&["BLPOP", "a", "b", "c", "5"]);
+        assert_eq!(sources_before_timeout(&a), vec![1, 2, 3]);
+        assert_eq!(
+            narrow_before_timeout(&a, &[1, 3]),
+            args(&["BLPOP", "a", "c", "5"])
+        );
+        let m = args(&["BLMPOP", "0", "3", "a", "b", "c", "LEFT", "COUNT", "2"]);
+        assert_eq!(sources_numkeys_at2(&m), vec![3, 4, 5]);
+        assert_eq!(
+            narrow_numkeys_at2(&m, &[4]),
+            args(&["BLMPOP", "0", "1", "b", "LEFT", "COUNT", "2"])
+        );
+        // A numkeys larger than the arguments never indexes past them.
+        let bad = args(&["BLMPOP", "0", "9", "a"]);
+        assert_eq!(sources_numkeys_at2(&bad), vec![3]);
+        let mv = args(&["BLMOVE", "s", "d", "LEFT", "LEFT", "0"]);
+        assert_eq!(source_first(&mv), vec![1]);
+        assert_eq!(narrow_first(&mv, &[1]), mv);
+    }
 }

@@ -1,0 +1,367 @@
+//! Blocking list commands with several clients. Each scenario runs against luagate (4 shards)
+//! and the reference redis-server and the replies every client saw must be identical; most
+//! also assert the expected replies outright. Pauses only order the clients (a client must be
+//! blocked before another pushes); nothing asserts how fast anything is.
+mod common;
+
+use common::{Proc, Raw};
+use std::time::Duration;
+
+/// Long enough for a command sent on one connection to have been processed (and blocked).
+const SETTLE: Duration = Duration::from_millis(150);
+
+fn settle() {
+    std::thread::sleep(SETTLE);
+}
+
+fn s(b: Vec<u8>) -> String {
+    String::from_utf8_lossy(&b).into_owned()
+}
+
+/// Sends a command without waiting for its reply.
+fn send(c: &mut Raw, args: &[&str]) {
+    let a: Vec<&[u8]> = args.iter().map(|x| x.as_bytes()).collect();
+    c.send_cmd(&a);
+}
+
+fn read(c: &mut Raw) -> String {
+    s(c.read_reply().expect("reply"))
+}
+
+/// Runs `scenario` on luagate (4 shards) and on redis-server; the transcripts must match.
+fn on_both(scenario: impl Fn(&Proc) -> Vec<String>) -> Vec<String> {
+    let lg = common::luagate_shards(4);
+    let reference = common::redis_reference(&[]);
+    let ours = scenario(&lg);
+    let theirs = scenario(&reference);
+    assert_eq!(
+        ours, theirs,
+        "luagate (left) and redis-server (right) differ"
+    );
+    ours
+}
+
+/// Keys that live on `n` different shards of a 4-shard luagate.
+fn keys_on_distinct_shards(n: usize) -> Vec<String> {
+    let map = luagate::slot::SlotMap::new(4);
+    let mut seen = Vec::new();
+    let mut out = Vec::new();
+    for i in 0..1000 {
+        let k = format!("key{i}");
+        let shard = map.shard_of_key(k.as_bytes()).index();
+        if !seen.contains(&shard) {
+            seen.push(shard);
+            out.push(k);
+            if out.len() == n {
+                return out;
+            }
+        }
+    }
+    panic!("no {n} keys on distinct shards");
+}
+
+#[test]
+fn push_wakes_each_blocking_command() {
+    let t = on_both(|p| {
+        let mut log = Vec::new();
+        let cases: &[(&[&str], &[&str])] = &[
+            (&["BLPOP", "k", "0"], &["RPUSH", "k", "a", "b"]),
+            (&["BRPOP", "k2", "k3", "5"], &["LPUSH", "k3", "x"]),
+            (
+                &["BLMOVE", "src", "dst", "RIGHT", "LEFT", "0"],
+                &["RPUSH", "src", "1", "2"],
+            ),
+            (&["BRPOPLPUSH", "src2", "dst", "0"], &["RPUSH", "src2", "3"]),
+            (
+                &["BLMPOP", "0", "2", "m1", "m2", "RIGHT", "COUNT", "3"],
+                &["RPUSH", "m2", "p", "q"],
+            ),
+        ];
+        for (block, push) in cases {
+            let mut a = p.raw();
+            let mut b = p.raw();
+            send(&mut a, block);
+            settle();
+            log.push(b.cmd_str(push));
+            log.push(read(&mut a));
+        }
+        let mut c = p.raw();
+        for k in ["k", "src", "dst", "src2", "m2"] {
+            log.push(c.cmd_str(&["LRANGE", k, "0", "-1"]));
+        }
+        log
+    });
+    assert_eq!(t[1], "*2\r\n$1\r\nk\r\n$1\r\na\r\n");
+    assert_eq!(t[3], "*2\r\n$2\r\nk3\r\n$1\r\nx\r\n");
+    assert_eq!(t[5], "$1\r\n2\r\n");
+    assert_eq!(t[7], "$1\r\n3\r\n");
+    assert_eq!(t[9], "*2\r\n$2\r\nm2\r\n*2\r\n$1\r\nq\r\n$1\r\np\r\n");
+}
+
+#[test]
+fn timeouts_give_each_commands_null_reply() {
+    let t = on_both(|p| {
+        let mut c = p.raw();
+        let mut log = Vec::new();
+        for resp in ["2", "3"] {
+            c.cmd(&["HELLO", resp]);
+            log.push(c.cmd_str(&["BLPOP", "nokey", "0.1"]));
+            log.push(c.cmd_str(&["BRPOP", "nokey", "other", "0.05"]));
+            log.push(c.cmd_str(&["BLMOVE", "nokey", "d", "LEFT", "LEFT", "0.1"]));
+            log.push(c.cmd_str(&["BRPOPLPUSH", "nokey", "d", "0.0001"]));
+            log.push(c.cmd_str(&["BLMPOP", "0.1", "1", "nokey", "LEFT"]));
+            log.push(c.cmd_str(&["EXISTS", "d"]));
+        }
+        log
+    });
+    assert_eq!(
+        &t[..6],
+        &["*-1\r\n", "*-1\r\n", "*-1\r\n", "*-1\r\n", "*-1\r\n", ":0\r\n"]
+    );
+    assert_eq!(&t[6..11], &["_\r\n", "_\r\n", "_\r\n", "_\r\n", "_\r\n"]);
+}
+
+#[test]
+fn blocked_clients_are_served_in_arrival_order() {
+    let t = on_both(|p| {
+        let mut clients: Vec<Raw> = (0..5).map(|_| p.raw()).collect();
+        for c in clients.iter_mut() {
+            send(c, &["BLPOP", "q", "0"]);
+            settle();
+        }
+        let mut pusher = p.raw();
+        let mut log = vec![pusher.cmd_str(&["RPUSH", "q", "a", "b", "c"])];
+        // The three oldest get one element each, in order; the younger ones still wait.
+        for c in clients.iter_mut().take(3) {
+            log.push(read(c));
+        }
+        log.push(pusher.cmd_str(&["RPUSH", "q", "d"]));
+        log.push(read(&mut clients[3]));
+        log.push(pusher.cmd_str(&["LPUSH", "q", "e"]));
+        log.push(read(&mut clients[4]));
+        log.push(pusher.cmd_str(&["EXISTS", "q"]));
+        log
+    });
+    assert_eq!(t[1], "*2\r\n$1\r\nq\r\n$1\r\na\r\n");
+    assert_eq!(t[2], "*2\r\n$1\r\nq\r\n$1\r\nb\r\n");
+    assert_eq!(t[3], "*2\r\n$1\r\nq\r\n$1\r\nc\r\n");
+    assert_eq!(t[5], "*2\r\n$1\r\nq\r\n$1\r\nd\r\n");
+}
+
+#[test]
+fn one_push_at_a_time_goes_to_the_oldest() {
+    on_both(|p| {
+        let mut a = p.raw();
+        let mut b = p.raw();
+        let mut pusher = p.raw();
+        send(&mut a, &["BRPOP", "q", "0"]);
+        settle();
+        send(&mut b, &["BRPOP", "other", "q", "0"]);
+        settle();
+        let mut log = vec![pusher.cmd_str(&["LPUSH", "q", "first"])];
+        log.push(read(&mut a));
+        log.push(pusher.cmd_str(&["LPUSH", "q", "second"]));
+        log.push(read(&mut b));
+        log
+    });
+}
+
+#[test]
+fn a_younger_client_on_another_key_is_not_held_back() {
+    on_both(|p| {
+        let mut a = p.raw();
+        let mut b = p.raw();
+        let mut pusher = p.raw();
+        send(&mut a, &["BLPOP", "k1", "0"]);
+        settle();
+        send(&mut b, &["BLPOP", "k1", "k2", "0"]);
+        settle();
+        let mut log = vec![pusher.cmd_str(&["RPUSH", "k2", "x"])];
+        log.push(read(&mut b));
+        log.push(pusher.cmd_str(&["RPUSH", "k1", "y"]));
+        log.push(read(&mut a));
+        log
+    });
+}
+
+/// Two keys filled back to back: the older client takes the key it waits on even if the
+/// younger one (waiting on both) retries first.
+#[test]
+fn an_older_client_keeps_its_key_when_both_fill() {
+    let k = keys_on_distinct_shards(2);
+    on_both(|p| {
+        let mut log = Vec::new();
+        for round in 0..3 {
+            let mut a = p.raw();
+            let mut b = p.raw();
+            let mut pusher = p.raw();
+            send(&mut a, &["BLPOP", &k[0], "0"]);
+            settle();
+            if round % 2 == 0 {
+                send(&mut b, &["BLPOP", &k[0], &k[1], "0"]);
+            } else {
+                send(
+                    &mut b,
+                    &["BLMPOP", "0", "2", &k[0], &k[1], "LEFT", "COUNT", "2"],
+                );
+            }
+            settle();
+            let mut batch = common::encode_cmd(&[b"RPUSH", k[0].as_bytes(), b"first"]);
+            batch.extend(common::encode_cmd(&[b"RPUSH", k[1].as_bytes(), b"second"]));
+            pusher.send(&batch);
+            log.push(read(&mut pusher));
+            log.push(read(&mut pusher));
+            log.push(read(&mut a));
+            log.push(read(&mut b));
+        }
+        log
+    });
+}
+
+#[test]
+fn cross_shard_blmove_and_multi_shard_blpop() {
+    let k = keys_on_distinct_shards(4);
+    let t = on_both(|p| {
+        let mut a = p.raw();
+        let mut b = p.raw();
+        let mut log = Vec::new();
+        send(&mut a, &["BLMOVE", &k[0], &k[1], "LEFT", "RIGHT", "0"]);
+        settle();
+        log.push(b.cmd_str(&["RPUSH", &k[0], "moved"]));
+        log.push(read(&mut a));
+        log.push(b.cmd_str(&["LRANGE", &k[1], "0", "-1"]));
+        log.push(b.cmd_str(&["EXISTS", &k[0]]));
+        send(&mut a, &["BLPOP", &k[0], &k[2], &k[3], "0"]);
+        settle();
+        log.push(b.cmd_str(&["RPUSH", &k[3], "last"]));
+        log.push(read(&mut a));
+        send(
+            &mut a,
+            &[
+                "BLMPOP", "0", "3", &k[0], &k[2], &k[3], "LEFT", "COUNT", "5",
+            ],
+        );
+        settle();
+        log.push(b.cmd_str(&["RPUSH", &k[2], "u", "v"]));
+        log.push(read(&mut a));
+        log
+    });
+    assert_eq!(t[1], "$5\r\nmoved\r\n");
+    assert_eq!(
+        t[5],
+        format!("*2\r\n${}\r\n{}\r\n$4\r\nlast\r\n", k[3].len(), k[3])
+    );
+}
+
+#[test]
+fn a_blocked_client_does_not_stop_others() {
+    let k = keys_on_distinct_shards(4);
+    on_both(|p| {
+        let mut blocked = p.raw();
+        let mut other = p.raw();
+        send(&mut blocked, &["BLPOP", &k[0], "0"]);
+        settle();
+        let mut log = Vec::new();
+        for key in &k {
+            log.push(other.cmd_str(&["SET", &format!("{key}s"), "v"]));
+            log.push(other.cmd_str(&["RPUSH", &format!("{key}l"), "v"]));
+            log.push(other.cmd_str(&["LLEN", key]));
+        }
+        log.push(other.cmd_str(&["PING"]));
+        log.push(other.cmd_str(&["BLPOP", &k[1], "0.05"]));
+        log.push(other.cmd_str(&["RPUSH", &k[0], "go"]));
+        log.push(read(&mut blocked));
+        log
+    });
+}
+
+#[test]
+fn replies_before_a_blocking_command_are_not_held_back() {
+    on_both(|p| {
+        let mut a = p.raw();
+        let mut b = p.raw();
+        let mut batch = common::encode_cmd(&[b"PING"]);
+        batch.extend(common::encode_cmd(&[b"RPUSH", b"x", b"1"]));
+        batch.extend(common::encode_cmd(&[b"BLPOP", b"k", b"0"]));
+        a.send(&batch);
+        // These arrive while BLPOP still waits (it waits forever until the push below).
+        let mut log = vec![read(&mut a), read(&mut a)];
+        log.push(b.cmd_str(&["RPUSH", "k", "v"]));
+        log.push(read(&mut a));
+        log
+    });
+}
+
+#[test]
+fn a_client_that_leaves_while_blocked_takes_nothing() {
+    on_both(|p| {
+        let mut log = Vec::new();
+        {
+            let mut gone = p.raw();
+            send(&mut gone, &["BLPOP", "k", "0"]);
+            settle();
+        }
+        settle();
+        let mut c = p.raw();
+        let id = c.cmd_str(&["CLIENT", "ID"]);
+        let _ = id;
+        let mut killed = p.raw();
+        let kid = killed.cmd_str(&["CLIENT", "ID"]);
+        let kid = kid.trim_start_matches(':').trim().to_string();
+        send(&mut killed, &["BLMOVE", "k", "d", "LEFT", "LEFT", "0"]);
+        settle();
+        log.push(c.cmd_str(&["CLIENT", "KILL", "ID", &kid]));
+        assert!(killed.is_closed());
+        log.push(c.cmd_str(&["RPUSH", "k", "v"]));
+        settle();
+        log.push(c.cmd_str(&["LRANGE", "k", "0", "-1"]));
+        log.push(c.cmd_str(&["EXISTS", "d"]));
+        log
+    });
+}
+
+#[test]
+fn type_changes_while_blocked() {
+    on_both(|p| {
+        let mut a = p.raw();
+        let mut b = p.raw();
+        let mut log = Vec::new();
+        // A key turned into a string is skipped; the client stays blocked (Redis 7.0).
+        send(&mut a, &["BLPOP", "k1", "k2", "0"]);
+        settle();
+        log.push(b.cmd_str(&["SET", "k1", "str"]));
+        settle();
+        log.push(b.cmd_str(&["RPUSH", "k2", "x"]));
+        log.push(read(&mut a));
+        // BLMOVE whose destination became a string reports WRONGTYPE and moves nothing.
+        send(&mut a, &["BLMOVE", "src", "dst", "LEFT", "LEFT", "0"]);
+        settle();
+        log.push(b.cmd_str(&["SET", "dst", "str"]));
+        log.push(b.cmd_str(&["RPUSH", "src", "y"]));
+        log.push(read(&mut a));
+        log.push(b.cmd_str(&["LRANGE", "src", "0", "-1"]));
+        log
+    });
+}
+
+#[test]
+fn many_waiters_each_get_exactly_one_element() {
+    const N: usize = 12;
+    let t = on_both(|p| {
+        let mut clients: Vec<Raw> = (0..N).map(|_| p.raw()).collect();
+        for c in clients.iter_mut() {
+            send(c, &["BLPOP", "q", "0"]);
+        }
+        settle();
+        let mut pusher = p.raw();
+        for i in 0..N {
+            pusher.cmd(&["RPUSH", "q", &format!("e{i:02}")]);
+        }
+        let mut got: Vec<String> = clients.iter_mut().map(read).collect();
+        got.sort();
+        got.push(pusher.cmd_str(&["EXISTS", "q"]));
+        got
+    });
+    assert_eq!(t.len(), N + 1);
+    assert_eq!(t[N], ":0\r\n");
+}
