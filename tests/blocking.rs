@@ -365,3 +365,22 @@ fn many_waiters_each_get_exactly_one_element() {
     assert_eq!(t.len(), N + 1);
     assert_eq!(t[N], ":0\r\n");
 }
+
+#[test]
+fn waiting_is_per_database() {
+    on_both(|p| {
+        let mut a = p.raw();
+        let mut b = p.raw();
+        let mut log = vec![a.cmd_str(&["SELECT", "1"])];
+        send(&mut a, &["BLPOP", "k", "0"]);
+        settle();
+        // A push to the same name in database 0 is not for the waiter in database 1.
+        log.push(b.cmd_str(&["RPUSH", "k", "db0"]));
+        log.push(b.cmd_str(&["SELECT", "1"]));
+        log.push(b.cmd_str(&["RPUSH", "k", "db1"]));
+        log.push(read(&mut a));
+        log.push(b.cmd_str(&["SELECT", "0"]));
+        log.push(b.cmd_str(&["LRANGE", "k", "0", "-1"]));
+        log
+    });
+}

@@ -300,10 +300,13 @@ impl Attempt {
                 commands::call(ctx, self.cmd, &narrowed)
             };
             if reply != self.spec.not_served {
-                ctx.server.blocked.leave(db, &self.keys, self.ticket);
-                for k in self.keys.iter() {
-                    if let Ok(d) = ctx.db(k) {
-                        unregister(d, k, &self.notify);
+                // Only a retry can have joined queues or registered waiters.
+                if !self.first {
+                    ctx.server.blocked.leave(db, &self.keys, self.ticket);
+                    for k in self.keys.iter() {
+                        if let Ok(d) = ctx.db(k) {
+                            unregister(d, k, &self.notify);
+                        }
                     }
                 }
                 return Some(reply);
