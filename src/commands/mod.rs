@@ -9,8 +9,14 @@
 //! shards a command needs from the table alone (key positions), before it runs.
 
 pub mod args;
+pub mod coll_scan;
 pub mod ctx;
+pub mod hashes;
 pub mod keys;
+pub mod ldouble;
+pub mod pick;
+pub mod sets;
+pub mod setops;
 pub mod strings;
 pub mod table;
 
@@ -24,7 +30,14 @@ use bytes::Bytes;
 
 /// Every family's table, in COMMAND LIST order.
 pub fn families() -> Vec<&'static [Command]> {
-    vec![strings::COMMANDS, keys::COMMANDS, server_side::COMMANDS]
+    vec![
+        strings::COMMANDS,
+        keys::COMMANDS,
+        hashes::COMMANDS,
+        sets::COMMANDS,
+        setops::COMMANDS,
+        server_side::COMMANDS,
+    ]
 }
 
 /// Commands answered by the connection layer (they need per-client state or send units of
