@@ -149,7 +149,7 @@ mod tests {
     fn full_iteration_under_changes() {
         let mut set: hashbrown::HashSet<u64, foldhash::fast::RandomState> = Default::default();
         set.extend(0..5000u64);
-        let hasher = set.hasher().clone();
+        let hasher = *set.hasher();
         let mut seen = HashSet::new();
         let mut cursor = 0;
         for round in 0..10_000 {

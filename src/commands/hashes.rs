@@ -74,7 +74,7 @@ fn bulk(s: &Str) -> Reply {
 }
 
 fn set_pairs(ctx: &mut Ctx<'_>, args: &[Bytes], name: &str) -> CmdResult<i64> {
-    if args.len() % 2 != 0 {
+    if !args.len().is_multiple_of(2) {
         return Err(CommandError::WrongArity(name.into()));
     }
     let key = &args[1];
@@ -109,10 +109,12 @@ fn hsetnx(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
 }
 
 fn hget(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
-    Ok(match get_hash(ctx, &args[1])?.and_then(|h| h.get(&args[2][..])) {
-        Some(v) => bulk(v),
-        None => Reply::Nil,
-    })
+    Ok(
+        match get_hash(ctx, &args[1])?.and_then(|h| h.get(&args[2][..])) {
+            Some(v) => bulk(v),
+            None => Reply::Nil,
+        },
+    )
 }
 
 fn hmget(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
@@ -142,7 +144,8 @@ fn hkeys(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
 fn hvals(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
     let h = get_hash(ctx, &args[1])?;
     Ok(Reply::Array(
-        h.map(|h| h.values().map(bulk).collect()).unwrap_or_default(),
+        h.map(|h| h.values().map(bulk).collect())
+            .unwrap_or_default(),
     ))
 }
 
@@ -167,12 +170,14 @@ fn hdel(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
 fn hexists(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
     let h = get_hash(ctx, &args[1])?;
     Ok(Reply::Int(
-        h.is_some_and(|h| h.contains_key(&args[2][..])) as i64,
+        h.is_some_and(|h| h.contains_key(&args[2][..])) as i64
     ))
 }
 
 fn hlen(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
-    Ok(Reply::Int(get_hash(ctx, &args[1])?.map_or(0, |h| h.len()) as i64))
+    Ok(Reply::Int(
+        get_hash(ctx, &args[1])?.map_or(0, |h| h.len()) as i64
+    ))
 }
 
 fn hstrlen(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
@@ -188,8 +193,9 @@ fn hincrby(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
     let db = ctx.db(key)?;
     let cur = match field_value(db, key, field)? {
         None => 0,
-        Some(v) => parse_i64(&v)
-            .ok_or_else(|| CommandError::err("ERR hash value is not an integer"))?,
+        Some(v) => {
+            parse_i64(&v).ok_or_else(|| CommandError::err("ERR hash value is not an integer"))?
+        }
     };
     let new = cur.checked_add(incr).ok_or(CommandError::Overflow)?;
     hash_for_write(db, key)?.insert(Str::new(field), Str::from_i64(new));
@@ -209,7 +215,7 @@ fn hincrbyfloat(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
         Some(v) => LongDouble::parse(&v)
             .ok_or_else(|| CommandError::err("ERR hash value is not a float"))?,
     };
-    let sum = cur.add(incr);
+    let sum = cur + incr;
     if !sum.is_finite() {
         return Err(CommandError::err(
             "ERR increment would produce NaN or Infinity",

@@ -15,8 +15,8 @@ pub mod hashes;
 pub mod keys;
 pub mod ldouble;
 pub mod pick;
-pub mod sets;
 pub mod setops;
+pub mod sets;
 pub mod strings;
 pub mod table;
 

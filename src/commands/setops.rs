@@ -7,7 +7,7 @@
 //! read before it is replaced. An empty result deletes the destination.
 
 use super::flags::*;
-use super::sets::get_set;
+use super::sets::{get_set, intset_order};
 use super::*;
 use crate::error::{CmdResult, CommandError};
 use crate::keyspace::{Set, Str, Value};
@@ -100,7 +100,14 @@ fn compute(ctx: &mut Ctx<'_>, op: Op, keys: &[Bytes]) -> CmdResult<Set> {
 }
 
 fn reply_set(set: Set) -> Reply {
-    Reply::Set(set.iter().map(|m| Reply::Bulk(m.to_bytes())).collect())
+    let mut members: Vec<&Str> = set.iter().collect();
+    intset_order(&mut members);
+    Reply::Set(
+        members
+            .into_iter()
+            .map(|m| Reply::Bulk(m.to_bytes()))
+            .collect(),
+    )
 }
 
 fn store(ctx: &mut Ctx<'_>, op: Op, args: &[Bytes]) -> CmdResult<Reply> {

@@ -24,7 +24,14 @@ pub const COMMANDS: &[Command] = &[
     Command::new("smismember", -3, READONLY | FAST, S, smismember).keys(1, 1, 1),
     Command::new("scard", 2, READONLY | FAST, S, scard).keys(1, 1, 1),
     Command::new("spop", -2, WRITE | FAST | NONDETERMINISTIC, S, spop).keys(1, 1, 1),
-    Command::new("srandmember", -2, READONLY | NONDETERMINISTIC, S, srandmember).keys(1, 1, 1),
+    Command::new(
+        "srandmember",
+        -2,
+        READONLY | NONDETERMINISTIC,
+        S,
+        srandmember,
+    )
+    .keys(1, 1, 1),
     Command::new("smove", 4, WRITE | FAST, S, smove).keys(1, 2, 1),
     Command::new("sscan", -3, READONLY | NONDETERMINISTIC, S, sscan).keys(1, 1, 1),
 ];
@@ -76,10 +83,7 @@ fn rng(ctx: &mut Ctx<'_>) -> rand::rngs::SmallRng {
 fn sadd(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
     let key = &args[1];
     let set = set_for_write(ctx.db(key)?, key)?;
-    let added = args[2..]
-        .iter()
-        .filter(|m| set.insert(Str::new(m)))
-        .count();
+    let added = args[2..].iter().filter(|m| set.insert(Str::new(m))).count();
     ctx.dirty(added as u64);
     Ok(Reply::Int(added as i64))
 }
@@ -99,17 +103,17 @@ fn srem(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
 }
 
 fn smembers(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
-    let set = get_set(ctx, &args[1])?;
-    Ok(Reply::Set(
-        set.map(|s| s.iter().map(bulk).collect())
-            .unwrap_or_default(),
-    ))
+    let mut members: Vec<&Str> = get_set(ctx, &args[1])?
+        .map(|s| s.iter().collect())
+        .unwrap_or_default();
+    intset_order(&mut members);
+    Ok(Reply::Set(members.into_iter().map(bulk).collect()))
 }
 
 fn sismember(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
     let set = get_set(ctx, &args[1])?;
     Ok(Reply::Int(
-        set.is_some_and(|s| s.contains(&args[2][..])) as i64,
+        set.is_some_and(|s| s.contains(&args[2][..])) as i64
     ))
 }
 
@@ -124,7 +128,9 @@ fn smismember(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
 }
 
 fn scard(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
-    Ok(Reply::Int(get_set(ctx, &args[1])?.map_or(0, |s| s.len()) as i64))
+    Ok(Reply::Int(
+        get_set(ctx, &args[1])?.map_or(0, |s| s.len()) as i64
+    ))
 }
 
 fn spop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
@@ -153,8 +159,15 @@ fn spop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
     };
     let popped: Vec<Str> = match count {
         Some(0) => return Ok(Reply::Set(vec![])),
-        None => pick::one(set.iter(), &mut rng).into_iter().cloned().collect(),
-        Some(k) if k >= set.len() as u64 => set.drain().collect(),
+        None => pick::one(set.iter(), &mut rng)
+            .into_iter()
+            .cloned()
+            .collect(),
+        Some(k) if k >= set.len() as u64 => {
+            let mut all: Vec<Str> = set.drain().collect();
+            intset_order(&mut all);
+            all
+        }
         Some(k) => pick::distinct(set.iter(), k as usize, &mut rng)
             .into_iter()
             .cloned()
@@ -200,7 +213,9 @@ fn srandmember(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
     };
     let members: Vec<&Str> = if count >= 0 {
         if count as u64 >= set.len() as u64 {
-            set.iter().collect()
+            let mut all: Vec<&Str> = set.iter().collect();
+            intset_order(&mut all);
+            all
         } else {
             pick::distinct(set.iter(), count as usize, &mut rng)
         }
@@ -236,6 +251,14 @@ fn intset_like(set: &Set) -> bool {
     set.len() <= INTSET_ENTRIES && set.iter().all(|m| parse_i64(m).is_some())
 }
 
+/// Puts a whole set's members in the order Redis lists them: an intset is kept sorted, so
+/// small all-integer sets come out by value; any other order is the table's, left as is.
+pub fn intset_order<T: AsRef<[u8]>>(members: &mut [T]) {
+    if members.len() <= INTSET_ENTRIES && members.iter().all(|m| parse_i64(m.as_ref()).is_some()) {
+        members.sort_by_key(|m| parse_i64(m.as_ref()));
+    }
+}
+
 fn sscan(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
     let cursor = coll_scan::parse_cursor(&args[2])?;
     let Some(set) = get_set(ctx, &args[1])? else {
@@ -243,14 +266,18 @@ fn sscan(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
     };
     let opts = coll_scan::parse_opts(args, 3)?;
     let hasher = set.hasher();
-    let (got, next) = coll_scan::step(
+    let whole = intset_like(set);
+    let (mut got, next) = coll_scan::step(
         set.iter(),
         |m| hasher.hash_one(m.as_bytes()),
         set.len(),
         cursor,
         opts.count,
-        intset_like(set),
+        whole,
     );
+    if whole {
+        intset_order(&mut got);
+    }
     let out = got
         .into_iter()
         .filter(|m| opts.matches(m))

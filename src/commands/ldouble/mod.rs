@@ -80,9 +80,13 @@ impl LongDouble {
         };
         (v.class != Class::Inf).then_some(v)
     }
+}
+
+impl std::ops::Add for LongDouble {
+    type Output = LongDouble;
 
     /// The exactly rounded sum.
-    pub fn add(self, o: LongDouble) -> LongDouble {
+    fn add(self, o: LongDouble) -> LongDouble {
         use Class::*;
         match (self.class, o.class) {
             (Nan, _) | (_, Nan) => LongDouble {
@@ -117,7 +121,9 @@ impl LongDouble {
             }
         }
     }
+}
 
+impl LongDouble {
     /// Redis's human form: `%.17Lf` with trailing zeros (and a bare dot) removed, `-0` as `0`.
     pub fn to_human(&self) -> String {
         let (mant, exp) = match self.class {
@@ -351,7 +357,7 @@ mod tests {
     fn incr(a: &str, b: &str) -> String {
         let x = LongDouble::parse(a.as_bytes()).expect("a");
         let y = LongDouble::parse(b.as_bytes()).expect("b");
-        x.add(y).to_human()
+        (x + y).to_human()
     }
 
     #[test]
@@ -377,18 +383,41 @@ mod tests {
     #[test]
     fn refusals() {
         for s in [
-            "", " 1", "1 ", "1e", "nan", "-nan", "0x", "0x1p", ".", "e5", "1e-4951", "1e4933",
-            "1.2e4932", "0x1p-16446", "0x1.ffffffffffffffffp16383", "1\0", "--1", "infx",
+            "",
+            " 1",
+            "1 ",
+            "1e",
+            "nan",
+            "-nan",
+            "0x",
+            "0x1p",
+            ".",
+            "e5",
+            "1e-4951",
+            "1e4933",
+            "1.2e4932",
+            "0x1p-16446",
+            "0x1.ffffffffffffffffp16383",
+            "1\0",
+            "--1",
+            "infx",
         ] {
             assert!(LongDouble::parse(s.as_bytes()).is_none(), "{s:?}");
         }
         for s in [
-            "inf", "-Infinity", "0x1p-16445", "1.5e-4940", "2.5e-4950", "1e-320",
-            "0x1.fffffffffffffffep16383", "1.1897314953572317650e4932", "0e-99999",
+            "inf",
+            "-Infinity",
+            "0x1p-16445",
+            "1.5e-4940",
+            "2.5e-4950",
+            "1e-320",
+            "0x1.fffffffffffffffep16383",
+            "1.1897314953572317650e4932",
+            "0e-99999",
         ] {
             assert!(LongDouble::parse(s.as_bytes()).is_some(), "{s:?}");
         }
         let max = LongDouble::parse(b"1e4932").expect("max");
-        assert!(!max.add(max).is_finite());
+        assert!(!(max + max).is_finite());
     }
 }
