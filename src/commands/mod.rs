@@ -9,9 +9,15 @@
 //! shards a command needs from the table alone (key positions), before it runs.
 
 pub mod args;
+pub mod coll_scan;
 pub mod ctx;
+pub mod hashes;
 pub mod keys;
 pub mod lists;
+pub mod ldouble;
+pub mod pick;
+pub mod setops;
+pub mod sets;
 pub mod strings;
 pub mod table;
 
@@ -29,6 +35,9 @@ pub fn families() -> Vec<&'static [Command]> {
         strings::COMMANDS,
         keys::COMMANDS,
         lists::COMMANDS,
+        hashes::COMMANDS,
+        sets::COMMANDS,
+        setops::COMMANDS,
         server_side::COMMANDS,
     ]
 }
