@@ -11,6 +11,7 @@
 pub mod args;
 pub mod ctx;
 pub mod keys;
+pub mod longdouble;
 pub mod strings;
 pub mod table;
 
