@@ -9,9 +9,15 @@
 //! shards a command needs from the table alone (key positions), before it runs.
 
 pub mod args;
+pub mod bits;
+pub mod counters;
 pub mod ctx;
+pub mod expire;
 pub mod keys;
+pub mod keyspace_cmds;
 pub mod longdouble;
+pub mod object;
+pub mod ranges;
 pub mod strings;
 pub mod table;
 
@@ -25,7 +31,15 @@ use bytes::Bytes;
 
 /// Every family's table, in COMMAND LIST order.
 pub fn families() -> Vec<&'static [Command]> {
-    vec![strings::COMMANDS, keys::COMMANDS, server_side::COMMANDS]
+    vec![
+        strings::COMMANDS,
+        bits::COMMANDS,
+        keys::COMMANDS,
+        expire::COMMANDS,
+        keyspace_cmds::COMMANDS,
+        object::COMMANDS,
+        server_side::COMMANDS,
+    ]
 }
 
 /// Commands answered by the connection layer (they need per-client state or send units of
