@@ -173,7 +173,11 @@ fn ttl_generic(ctx: &mut Ctx<'_>, key: &[u8], ms: bool, absolute: bool) -> CmdRe
     };
     let at = at.min(i64::MAX as u64) as i64;
     let t = if absolute { at } else { (at - now).max(0) };
-    Ok(Reply::Int(if ms { t } else { (t + 500) / 1000 }))
+    Ok(Reply::Int(if ms {
+        t
+    } else {
+        ((t as i128 + 500) / 1000) as i64
+    }))
 }
 
 fn ttl(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
