@@ -22,14 +22,26 @@ fn scan_reply(r: &[u8]) -> (String, Vec<Vec<u8>>) {
 fn check_scan(d: &mut Diff, args: &[&str]) {
     let (x, y) = d.both(args);
     if x.starts_with(b"-") || y.starts_with(b"-") {
-        assert_eq!(String::from_utf8_lossy(&x), String::from_utf8_lossy(&y), "{args:?}");
+        assert_eq!(
+            String::from_utf8_lossy(&x),
+            String::from_utf8_lossy(&y),
+            "{args:?}"
+        );
         return;
     }
-    assert_eq!(scan_reply(&x), scan_reply(&y), "scan replies differ on {args:?}");
+    assert_eq!(
+        scan_reply(&x),
+        scan_reply(&y),
+        "scan replies differ on {args:?}"
+    );
 }
 
 fn bulk_str(r: &[u8]) -> String {
-    String::from_utf8_lossy(r).lines().nth(1).unwrap_or("").to_string()
+    String::from_utf8_lossy(r)
+        .lines()
+        .nth(1)
+        .unwrap_or("")
+        .to_string()
 }
 
 /// Whether luagate already answers `cmd` (other families may not be merged yet).
@@ -273,7 +285,9 @@ fn keys_scan_randomkey_dbsize() {
         &["RANDOMKEY"],
         &["DBSIZE"],
         &["KEYS", "*"],
-        &["MSET", "k1", "1", "k2", "2", "h3", "3", "key:a", "x", "key:b", "y", "k*x", "z"],
+        &[
+            "MSET", "k1", "1", "k2", "2", "h3", "3", "key:a", "x", "key:b", "y", "k*x", "z",
+        ],
         &["DBSIZE"],
         &["KEYS"],
         &["KEYS", "*", "x"],
@@ -291,7 +305,9 @@ fn keys_scan_randomkey_dbsize() {
         &["SCAN", "18446744073709551616"],
         &["SCAN", "x", "COUNT", "0"],
     ]);
-    for p in ["*", "k*", "k?", "key:*", "k[12]", "k[^1]", "k\\*x", "*x", "nomatch*", "K*"] {
+    for p in [
+        "*", "k*", "k?", "key:*", "k[12]", "k[^1]", "k\\*x", "*x", "nomatch*", "K*",
+    ] {
         d.check_unordered(&["KEYS", p]);
     }
     check_scan(&mut d, &["SCAN", "0"]);
@@ -299,7 +315,12 @@ fn keys_scan_randomkey_dbsize() {
     check_scan(&mut d, &["SCAN", "00"]);
     check_scan(&mut d, &["SCAN", "0", "COUNT", "100"]);
     check_scan(&mut d, &["SCAN", "0", "MATCH", "k*", "COUNT", "100"]);
-    check_scan(&mut d, &["SCAN", "0", "match", "key:*", "count", "100", "type", "string"]);
+    check_scan(
+        &mut d,
+        &[
+            "SCAN", "0", "match", "key:*", "count", "100", "type", "string",
+        ],
+    );
     check_scan(&mut d, &["SCAN", "0", "TYPE", "STRING"]);
     check_scan(&mut d, &["SCAN", "0", "TYPE", "list"]);
     check_scan(&mut d, &["SCAN", "0", "TYPE", "foo"]);
@@ -433,11 +454,18 @@ fn other_type_encodings() {
         ]);
     }
     check_scan(&mut d, &["SCAN", "0", "TYPE", "set", "COUNT", "100"]);
-    check_scan(&mut d, &["SCAN", "0", "TYPE", "hash", "MATCH", "h*", "COUNT", "100"]);
+    check_scan(
+        &mut d,
+        &["SCAN", "0", "TYPE", "hash", "MATCH", "h*", "COUNT", "100"],
+    );
 }
 
 /// Full SCAN from 0 on a luagate connection; returns every key seen (bounded rounds).
-fn full_scan(c: &mut common::Raw, extra: &[&str], mut during: impl FnMut(&mut common::Raw, usize)) -> Vec<String> {
+fn full_scan(
+    c: &mut common::Raw,
+    extra: &[&str],
+    mut during: impl FnMut(&mut common::Raw, usize),
+) -> Vec<String> {
     let mut cursor = "0".to_string();
     let mut seen = Vec::new();
     for round in 0..100_000 {
@@ -456,11 +484,8 @@ fn full_scan(c: &mut common::Raw, extra: &[&str], mut during: impl FnMut(&mut co
     panic!("scan did not finish");
 }
 
-#[test]
-fn scan_is_complete_across_four_shards() {
-    let s = common::luagate_shards(4);
-    let mut c = s.raw();
-    let n = 5000;
+/// `key:0..n` with their index as value, in MSET batches.
+fn load_keys(c: &mut common::Raw, n: usize) {
     for chunk in (0..n).collect::<Vec<_>>().chunks(500) {
         let mut args = vec!["MSET".to_string()];
         for i in chunk {
@@ -470,65 +495,87 @@ fn scan_is_complete_across_four_shards() {
         let a: Vec<&str> = args.iter().map(|s| s.as_str()).collect();
         assert_eq!(c.cmd(&a), b"+OK\r\n");
     }
-    // Keys added and removed while scanning (forcing resizes) must not hide stable ones.
-    let seen = full_scan(&mut c, &["COUNT", "50"], |c, round| {
+}
+
+#[test]
+fn scan_is_complete_across_four_shards() {
+    let s = common::luagate_shards(4);
+    let mut c = s.raw();
+    let n = 5000;
+    load_keys(&mut c, n);
+    // Growth while scanning (every shard's table resizes): stable keys are all returned.
+    let seen: HashSet<String> = full_scan(&mut c, &["COUNT", "50"], |c, round| {
         if round < 40 {
             for j in 0..200 {
                 c.cmd(&["SET", &format!("tmp:{round}:{j}"), "x"]);
             }
-        } else if round == 40 {
-            c.cmd(&["FLUSHDB"]);
-            c.cmd(&["SET", "after", "flush"]);
         }
-    });
-    let seen: HashSet<String> = seen.into_iter().collect();
-    // A FLUSHDB mid-scan drops the stable keys too; redo it cleanly and check completeness.
-    let _ = seen;
-    c.cmd(&["FLUSHDB"]);
-    for chunk in (0..n).collect::<Vec<_>>().chunks(500) {
-        let mut args = vec!["MSET".to_string()];
-        for i in chunk {
-            args.push(format!("key:{i}"));
-            args.push(i.to_string());
-        }
-        let a: Vec<&str> = args.iter().map(|s| s.as_str()).collect();
-        c.cmd(&a);
+    })
+    .into_iter()
+    .collect();
+    for i in 0..n {
+        assert!(
+            seen.contains(&format!("key:{i}")),
+            "missed key:{i} while growing"
+        );
     }
-    let seen = full_scan(&mut c, &["COUNT", "37"], |c, round| {
+    // Churn (adds then deletes, so tables grow and shrink) while scanning.
+    let seen: HashSet<String> = full_scan(&mut c, &["COUNT", "37"], |c, round| {
         if round % 3 == 0 && round < 300 {
             for j in 0..100 {
-                c.cmd(&["SET", &format!("tmp:{round}:{j}"), "x"]);
+                c.cmd(&["SET", &format!("churn:{round}:{j}"), "x"]);
             }
         }
         if round % 3 == 1 && round < 300 {
             for j in 0..100 {
-                c.cmd(&["DEL", &format!("tmp:{}:{j}", round - 1)]);
+                c.cmd(&["DEL", &format!("churn:{}:{j}", round - 1)]);
             }
         }
-    });
-    let seen: HashSet<String> = seen.into_iter().collect();
+    })
+    .into_iter()
+    .collect();
     for i in 0..n {
-        assert!(seen.contains(&format!("key:{i}")), "missed key:{i}");
+        assert!(
+            seen.contains(&format!("key:{i}")),
+            "missed key:{i} under churn"
+        );
     }
+    // A FLUSHDB in the middle just ends the scan early and cleanly.
+    full_scan(&mut c, &["COUNT", "10"], |c, round| {
+        if round == 5 {
+            c.cmd(&["FLUSHDB"]);
+        }
+    });
+    load_keys(&mut c, n);
     // MATCH filters after visiting; every match still comes back.
-    let matched: HashSet<String> = full_scan(&mut c, &["MATCH", "key:1*", "COUNT", "100"], |_, _| {})
-        .into_iter()
-        .collect();
+    let matched: HashSet<String> =
+        full_scan(&mut c, &["MATCH", "key:1*", "COUNT", "100"], |_, _| {})
+            .into_iter()
+            .collect();
     let want: HashSet<String> = (0..n)
         .map(|i| format!("key:{i}"))
         .filter(|k| k.starts_with("key:1"))
         .collect();
     assert_eq!(matched, want);
     // TYPE filters after matching.
-    let typed = full_scan(&mut c, &["MATCH", "key:2*", "TYPE", "string", "COUNT", "1000"], |_, _| {});
-    assert_eq!(typed.len(), (0..n).filter(|i| i.to_string().starts_with('2')).count());
-    assert!(full_scan(&mut c, &["TYPE", "list"], |_, _| {}).is_empty());
-    // Default COUNT, and COUNT 1, also finish.
-    assert!(full_scan(&mut c, &[], |_, _| {}).len() >= n);
-    assert_eq!(
-        c.cmd(&["DBSIZE"]),
-        format!(":{}\r\n", c.cmd_str(&["KEYS", "*"]).lines().next().unwrap().trim_start_matches('*')).into_bytes()
+    let typed = full_scan(
+        &mut c,
+        &["MATCH", "key:2*", "TYPE", "string", "COUNT", "1000"],
+        |_, _| {},
     );
+    assert_eq!(
+        typed.len(),
+        (0..n).filter(|i| i.to_string().starts_with('2')).count()
+    );
+    assert!(full_scan(&mut c, &["TYPE", "list"], |_, _| {}).is_empty());
+    // Default COUNT and COUNT 1 also finish, with each key at least once.
+    for extra in [&[][..], &["COUNT", "1"][..]] {
+        let all: HashSet<String> = full_scan(&mut c, extra, |_, _| {}).into_iter().collect();
+        assert_eq!(all.len(), n, "{extra:?}");
+    }
+    assert_eq!(c.cmd(&["DBSIZE"]), format!(":{n}\r\n").into_bytes());
+    let keys = c.cmd(&["KEYS", "*"]);
+    assert_eq!(array_items(&keys).unwrap().len(), n);
 }
 
 #[test]
@@ -603,7 +650,11 @@ fn mset_mget_are_atomic_across_shards() {
     for _ in 0..300 {
         let r = c.cmd(&args);
         let items = array_items(&r).unwrap();
-        assert!(items.windows(2).all(|w| w[0] == w[1]), "torn MGET: {}", String::from_utf8_lossy(&r));
+        assert!(
+            items.windows(2).all(|w| w[0] == w[1]),
+            "torn MGET: {}",
+            String::from_utf8_lossy(&r)
+        );
     }
     writer.join().unwrap();
     // RENAME across shards moves the value in one step: never both or neither visible.
@@ -644,8 +695,16 @@ fn flush_and_swap_invalidate_watch() {
     // A watched key that does not exist is not touched by FLUSHDB (Redis 7.0).
     both(&mut d, &[&["WATCH", "nokey"]], &["FLUSHDB"]);
     both(&mut d, &[&["SET", "x", "1"], &["WATCH", "x"]], &["FLUSHDB"]);
-    both(&mut d, &[&["SET", "y", "1"], &["WATCH", "y"]], &["FLUSHALL"]);
-    both(&mut d, &[&["SET", "z", "1"], &["WATCH", "z"]], &["SWAPDB", "0", "1"]);
+    both(
+        &mut d,
+        &[&["SET", "y", "1"], &["WATCH", "y"]],
+        &["FLUSHALL"],
+    );
+    both(
+        &mut d,
+        &[&["SET", "z", "1"], &["WATCH", "z"]],
+        &["SWAPDB", "0", "1"],
+    );
     both(&mut d, &[&["WATCH", "z"]], &["SWAPDB", "0", "1"]);
     both(&mut d, &[&["WATCH", "q"]], &["SWAPDB", "0", "1"]);
 }

@@ -14,7 +14,9 @@ fn check_bytes(d: &mut Diff, args: &[&[u8]]) {
         String::from_utf8_lossy(&x),
         String::from_utf8_lossy(&y),
         "differ on {:?}",
-        args.iter().map(|a| String::from_utf8_lossy(a)).collect::<Vec<_>>()
+        args.iter()
+            .map(|a| String::from_utf8_lossy(a))
+            .collect::<Vec<_>>()
     );
 }
 
@@ -158,7 +160,9 @@ fn mget_mset_msetnx_across_shards() {
         &["MSETNX", "a", "1", "b"],
         &["MSET", "a", "1", "a", "2"],
         &["GET", "a"],
-        &["MSET", "k1", "v1", "k2", "v2", "k3", "v3", "k4", "v4", "k5", "v5"],
+        &[
+            "MSET", "k1", "v1", "k2", "v2", "k3", "v3", "k4", "v4", "k5", "v5",
+        ],
         &["MGET", "k1", "k2", "k3", "k4", "k5", "nope", "a"],
         &["MSETNX", "c", "1", "c", "2"],
         &["GET", "c"],
@@ -294,7 +298,12 @@ fn append_strlen_ranges() {
         &["GETRANGE", "nope", "x", "-1"],
         &["SUBSTR", "a", "0", "3"],
         &["GETRANGE", "a", "9223372036854775807", "1"],
-        &["GETRANGE", "a", "-9223372036854775808", "-9223372036854775808"],
+        &[
+            "GETRANGE",
+            "a",
+            "-9223372036854775808",
+            "-9223372036854775808",
+        ],
         &["GETRANGE", "a", "0", "-100"],
         &["SET", "e", ""],
         &["GETRANGE", "e", "0", "-1"],
@@ -413,8 +422,20 @@ fn bitcount_bitpos() {
         &["BITCOUNT", "nope", "0", "1", "foo"],
         &["BITCOUNT", "nope", "x", "1"],
         &["BITCOUNT", "s", "0", "-1", "BIT"],
-        &["BITCOUNT", "s", "-9223372036854775808", "9223372036854775807", "bit"],
-        &["BITCOUNT", "s", "9223372036854775807", "9223372036854775807", "bit"],
+        &[
+            "BITCOUNT",
+            "s",
+            "-9223372036854775808",
+            "9223372036854775807",
+            "bit",
+        ],
+        &[
+            "BITCOUNT",
+            "s",
+            "9223372036854775807",
+            "9223372036854775807",
+            "bit",
+        ],
         &["BITCOUNT", "ff", "-100", "-50"],
         &["BITCOUNT", "ff", "-100", "-50", "bit"],
         &["BITCOUNT", "ff", "-100", "-200"],

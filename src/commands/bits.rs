@@ -145,11 +145,7 @@ fn count_bits(s: &[u8], lo: u64, hi: u64) -> u64 {
 fn bitpos(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
     let want = match int_arg(&args[2])? {
         b @ (0 | 1) => b == 1,
-        _ => {
-            return Err(CommandError::err(
-                "ERR The bit argument must be 1 or 0.",
-            ))
-        }
+        _ => return Err(CommandError::err("ERR The bit argument must be 1 or 0.")),
     };
     let s = match ctx.db(&args[1])?.get(&args[1]) {
         None => return Ok(Reply::Int(if want { -1 } else { 0 })),

@@ -59,7 +59,7 @@ pub fn incrbyfloat(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
         Some(_) => return Err(CommandError::WrongType),
     };
     let incr = LongDouble::parse(&args[2]).ok_or(CommandError::NotFloat)?;
-    let sum = cur.add(incr);
+    let sum = cur.plus(incr);
     if !sum.is_finite() {
         return Err(CommandError::err(
             "ERR increment would produce NaN or Infinity",

@@ -14,8 +14,22 @@ pub const COMMANDS: &[Command] = &[
     Command::new("pexpire", -3, WRITE | FAST, Group::Generic, pexpire).keys(1, 1, 1),
     Command::new("expireat", -3, WRITE | FAST, Group::Generic, expireat).keys(1, 1, 1),
     Command::new("pexpireat", -3, WRITE | FAST, Group::Generic, pexpireat).keys(1, 1, 1),
-    Command::new("ttl", 2, READONLY | FAST, Group::Generic, ttl).keys(1, 1, 1),
-    Command::new("pttl", 2, READONLY | FAST, Group::Generic, pttl).keys(1, 1, 1),
+    Command::new(
+        "ttl",
+        2,
+        READONLY | FAST | NONDETERMINISTIC,
+        Group::Generic,
+        ttl,
+    )
+    .keys(1, 1, 1),
+    Command::new(
+        "pttl",
+        2,
+        READONLY | FAST | NONDETERMINISTIC,
+        Group::Generic,
+        pttl,
+    )
+    .keys(1, 1, 1),
     Command::new("expiretime", 2, READONLY | FAST, Group::Generic, expiretime).keys(1, 1, 1),
     Command::new(
         "pexpiretime",
@@ -73,7 +87,12 @@ const XX: u8 = 2;
 const GT: u8 = 4;
 const LT: u8 = 8;
 
-fn expire_generic(ctx: &mut Ctx<'_>, args: &[Bytes], kind: ExpireArg, name: &str) -> CmdResult<Reply> {
+fn expire_generic(
+    ctx: &mut Ctx<'_>,
+    args: &[Bytes],
+    kind: ExpireArg,
+    name: &str,
+) -> CmdResult<Reply> {
     let key = &args[1];
     let mut flags = 0u8;
     for opt in &args[3..] {

@@ -15,7 +15,13 @@ use rand::Rng;
 
 pub const COMMANDS: &[Command] = &[
     Command::new("keys", 2, READONLY | KEYSPACE, Group::Generic, keys),
-    Command::new("scan", -2, READONLY | KEYSPACE, Group::Generic, scan),
+    Command::new(
+        "scan",
+        -2,
+        READONLY | KEYSPACE | NONDETERMINISTIC,
+        Group::Generic,
+        scan,
+    ),
     Command::new(
         "randomkey",
         1,
@@ -94,8 +100,7 @@ fn parse_cursor(b: &[u8]) -> Option<u64> {
 }
 
 fn scan(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
-    let cursor =
-        parse_cursor(&args[1]).ok_or_else(|| CommandError::err("ERR invalid cursor"))?;
+    let cursor = parse_cursor(&args[1]).ok_or_else(|| CommandError::err("ERR invalid cursor"))?;
     let mut count: usize = 10;
     let mut pattern: Option<&[u8]> = None;
     let mut typ: Option<&[u8]> = None;
@@ -128,7 +133,8 @@ fn scan(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
         let mut picked: Vec<Str> = Vec::new();
         let next = db.keys.scan(c, count - visited, |k, e| {
             visited += 1;
-            let type_ok = typ.is_none_or(|t| t.eq_ignore_ascii_case(e.value.type_name().as_bytes()));
+            let type_ok =
+                typ.is_none_or(|t| t.eq_ignore_ascii_case(e.value.type_name().as_bytes()));
             if type_ok && pattern.is_none_or(|p| glob_match(p, k, false)) {
                 picked.push(k.clone());
             }

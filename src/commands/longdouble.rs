@@ -19,7 +19,10 @@ const MAX_CHARS: usize = 5 * 1024;
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Kind {
     /// `mant * 2^exp`; `mant == 0` is a (signed) zero.
-    Finite { mant: u64, exp: i32 },
+    Finite {
+        mant: u64,
+        exp: i32,
+    },
     Inf,
     NaN,
 }
@@ -97,7 +100,7 @@ impl LongDouble {
     }
 
     /// The sum, rounded to nearest-even (NaN for inf + -inf).
-    pub fn add(self, o: LongDouble) -> LongDouble {
+    pub fn plus(self, o: LongDouble) -> LongDouble {
         match (self.kind, o.kind) {
             (Kind::NaN, _) | (_, Kind::NaN) => LongDouble {
                 neg: false,
@@ -605,7 +608,7 @@ mod tests {
     fn incr(a: &str, b: &str) -> Option<String> {
         let x = LongDouble::parse(a.as_bytes())?;
         let y = LongDouble::parse(b.as_bytes())?;
-        let s = x.add(y);
+        let s = x.plus(y);
         s.is_finite().then(|| s.to_human())
     }
 

@@ -13,10 +13,31 @@ use crate::keyspace::{Str, Value};
 
 pub const COMMANDS: &[Command] = &[
     Command::new("object", -2, 0, Group::Generic, container).subs(&[
-        Command::new("encoding", 3, READONLY, Group::Generic, encoding).keys(2, 2, 1),
-        Command::new("freq", 3, READONLY, Group::Generic, freq).keys(2, 2, 1),
-        Command::new("idletime", 3, READONLY, Group::Generic, idletime).keys(2, 2, 1),
-        Command::new("refcount", 3, READONLY, Group::Generic, refcount).keys(2, 2, 1),
+        Command::new(
+            "encoding",
+            3,
+            READONLY | NONDETERMINISTIC,
+            Group::Generic,
+            encoding,
+        )
+        .keys(2, 2, 1),
+        Command::new("freq", 3, READONLY | NONDETERMINISTIC, Group::Generic, freq).keys(2, 2, 1),
+        Command::new(
+            "idletime",
+            3,
+            READONLY | NONDETERMINISTIC,
+            Group::Generic,
+            idletime,
+        )
+        .keys(2, 2, 1),
+        Command::new(
+            "refcount",
+            3,
+            READONLY | NONDETERMINISTIC,
+            Group::Generic,
+            refcount,
+        )
+        .keys(2, 2, 1),
         Command::new("help", 2, LOADING | STALE, Group::Generic, object_help),
     ]),
     Command::new("memory", -2, 0, Group::Server, container).subs(&[
@@ -76,8 +97,7 @@ pub fn encoding_of(v: &Value) -> &'static str {
         Value::List(_) => "quicklist",
         Value::Hash(h) => {
             let small = h.len() <= HASH_MAX_ENTRIES
-                && h
-                    .iter()
+                && h.iter()
                     .all(|(f, v)| f.len() <= HASH_MAX_VALUE && v.len() <= HASH_MAX_VALUE);
             if small {
                 "listpack"
@@ -93,8 +113,8 @@ pub fn encoding_of(v: &Value) -> &'static str {
             }
         }
         Value::ZSet(z) => {
-            let small = z.len() <= ZSET_MAX_ENTRIES
-                && z.scores.keys().all(|m| m.len() <= ZSET_MAX_VALUE);
+            let small =
+                z.len() <= ZSET_MAX_ENTRIES && z.scores.keys().all(|m| m.len() <= ZSET_MAX_VALUE);
             if small {
                 "listpack"
             } else {
@@ -187,7 +207,12 @@ fn str_cost(s: &Str) -> usize {
 }
 
 /// Sums `cost` over up to `samples` items (all if 0) and scales to `len` items.
-fn sampled<I: Iterator>(it: I, len: usize, samples: usize, cost: impl Fn(I::Item) -> usize) -> usize {
+fn sampled<I: Iterator>(
+    it: I,
+    len: usize,
+    samples: usize,
+    cost: impl Fn(I::Item) -> usize,
+) -> usize {
     let take = if samples == 0 { len } else { samples.min(len) };
     if take == 0 {
         return 0;
@@ -201,12 +226,18 @@ fn value_usage(v: &Value, samples: usize) -> usize {
     const BOX: usize = 16;
     match v {
         Value::Str(s) => s.heap_size(),
-        Value::List(l) => BOX + l.capacity() * 24 + sampled(l.iter(), l.len(), samples, |s| s.heap_size()),
+        Value::List(l) => {
+            BOX + l.capacity() * 24 + sampled(l.iter(), l.len(), samples, |s| s.heap_size())
+        }
         Value::Hash(h) => {
             BOX + h.capacity() * 49
-                + sampled(h.iter(), h.len(), samples, |(f, v)| f.heap_size() + v.heap_size())
+                + sampled(h.iter(), h.len(), samples, |(f, v)| {
+                    f.heap_size() + v.heap_size()
+                })
         }
-        Value::Set(s) => BOX + s.capacity() * 25 + sampled(s.iter(), s.len(), samples, |m| m.heap_size()),
+        Value::Set(s) => {
+            BOX + s.capacity() * 25 + sampled(s.iter(), s.len(), samples, |m| m.heap_size())
+        }
         Value::ZSet(z) => {
             BOX + z.len() * 96 + sampled(z.scores.keys(), z.len(), samples, |m| 2 * m.heap_size())
         }
@@ -237,4 +268,63 @@ fn usage(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
         }
         None => Reply::Nil,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keyspace::{Hash, List, Set, ZSet};
+    use std::sync::Arc;
+
+    fn s(b: &str) -> Str {
+        Str::new(b.as_bytes())
+    }
+
+    #[test]
+    fn string_forms() {
+        assert_eq!(string_encoding(&s("123")), "int");
+        assert_eq!(string_encoding(&s("-9223372036854775808")), "int");
+        assert_eq!(string_encoding(&s("12345678901234567890")), "embstr");
+        assert_eq!(string_encoding(&s("-0")), "embstr");
+        assert_eq!(string_encoding(&s(&"x".repeat(44))), "embstr");
+        assert_eq!(string_encoding(&s(&"x".repeat(45))), "raw");
+        assert_eq!(
+            string_encoding(&Str::Shared(Arc::from(&b"1"[..]))),
+            "embstr"
+        );
+        assert_eq!(
+            string_encoding(&Str::Growable(Box::new(b"1".to_vec()))),
+            "raw"
+        );
+    }
+
+    #[test]
+    fn container_thresholds() {
+        let mut h = Hash::default();
+        for i in 0..HASH_MAX_ENTRIES {
+            h.insert(Str::from_i64(i as i64), s("v"));
+        }
+        assert_eq!(encoding_of(&Value::Hash(Box::new(h.clone()))), "listpack");
+        h.insert(s("one more"), s("v"));
+        assert_eq!(encoding_of(&Value::Hash(Box::new(h))), "hashtable");
+        let mut h = Hash::default();
+        h.insert(s("f"), s(&"v".repeat(65)));
+        assert_eq!(encoding_of(&Value::Hash(Box::new(h))), "hashtable");
+
+        let mut set = Set::default();
+        set.insert(s("1"));
+        set.insert(s("-5"));
+        assert_eq!(encoding_of(&Value::Set(Box::new(set.clone()))), "intset");
+        set.insert(s("01"));
+        assert_eq!(encoding_of(&Value::Set(Box::new(set))), "hashtable");
+
+        let mut z = ZSet::default();
+        z.scores.insert(s("a"), 1.0);
+        assert_eq!(encoding_of(&Value::ZSet(Box::new(z.clone()))), "listpack");
+        z.scores.insert(s(&"m".repeat(65)), 1.0);
+        assert_eq!(encoding_of(&Value::ZSet(Box::new(z))), "skiplist");
+
+        let l: List = [s("a")].into_iter().collect();
+        assert_eq!(encoding_of(&Value::List(Box::new(l))), "quicklist");
+    }
 }

@@ -318,7 +318,7 @@ fn mget(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
 }
 
 fn mset_pairs<'a>(args: &'a [Bytes], name: &str) -> CmdResult<std::slice::ChunksExact<'a, Bytes>> {
-    if args.len() % 2 == 0 {
+    if args.len().is_multiple_of(2) {
         return Err(CommandError::WrongArity(name.to_string()));
     }
     Ok(args[1..].chunks_exact(2))
