@@ -18,6 +18,13 @@ pub mod ldouble;
 pub mod pick;
 pub mod setops;
 pub mod sets;
+pub mod bits;
+pub mod counters;
+pub mod expire;
+pub mod keyspace_cmds;
+pub mod longdouble;
+pub mod object;
+pub mod ranges;
 pub mod strings;
 pub mod table;
 
@@ -38,6 +45,10 @@ pub fn families() -> Vec<&'static [Command]> {
         hashes::COMMANDS,
         sets::COMMANDS,
         setops::COMMANDS,
+        bits::COMMANDS,
+        expire::COMMANDS,
+        keyspace_cmds::COMMANDS,
+        object::COMMANDS,
         server_side::COMMANDS,
     ]
 }

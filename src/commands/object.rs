@@ -1,0 +1,330 @@
+//! Introspection of one key: OBJECT (ENCODING, REFCOUNT, IDLETIME, FREQ, HELP) and MEMORY
+//! (USAGE, HELP).
+//!
+//! Invariant: nothing here touches a key's access time, and encodings are derived from the
+//! current value with Redis 7.0's default thresholds (a string's form records how it was
+//! made: growable = edited in place = `raw`; shared and short = a non-integer plain string).
+
+use super::flags::*;
+use super::keys::peek_value;
+use super::*;
+use crate::error::{CmdResult, CommandError};
+use crate::keyspace::{Str, Value};
+
+pub const COMMANDS: &[Command] = &[
+    Command::new("object", -2, 0, Group::Generic, container).subs(&[
+        Command::new(
+            "encoding",
+            3,
+            READONLY | NONDETERMINISTIC,
+            Group::Generic,
+            encoding,
+        )
+        .keys(2, 2, 1),
+        Command::new("freq", 3, READONLY | NONDETERMINISTIC, Group::Generic, freq).keys(2, 2, 1),
+        Command::new(
+            "idletime",
+            3,
+            READONLY | NONDETERMINISTIC,
+            Group::Generic,
+            idletime,
+        )
+        .keys(2, 2, 1),
+        Command::new(
+            "refcount",
+            3,
+            READONLY | NONDETERMINISTIC,
+            Group::Generic,
+            refcount,
+        )
+        .keys(2, 2, 1),
+        Command::new("help", 2, LOADING | STALE, Group::Generic, object_help),
+    ]),
+    Command::new("memory", -2, 0, Group::Server, container).subs(&[
+        Command::new("usage", -3, READONLY, Group::Server, usage).keys(2, 2, 1),
+        Command::new("help", 2, LOADING | STALE, Group::Server, memory_help),
+    ]),
+];
+
+/// Redis 7.0 defaults: `hash-max-listpack-entries` 512 (as the reference build reports),
+/// `hash-max-listpack-value` 64, `zset-max-listpack-entries` 128, `zset-max-listpack-value`
+/// 64, `set-max-intset-entries` 512.
+const HASH_MAX_ENTRIES: usize = 512;
+const HASH_MAX_VALUE: usize = 64;
+const ZSET_MAX_ENTRIES: usize = 128;
+const ZSET_MAX_VALUE: usize = 64;
+const SET_MAX_INTSET: usize = 512;
+/// Strings up to this length are allocated with their object header (`embstr`).
+const EMBSTR_MAX: usize = 44;
+/// Redis shares the integer objects 0..10000; their refcount reads as `INT_MAX`.
+const SHARED_INTEGERS: i64 = 10000;
+
+/// Never runs: the dispatcher resolves OBJECT/MEMORY to a subcommand or reports it unknown.
+fn container(_ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
+    Err(CommandError::err(format!(
+        "ERR unknown subcommand '{}'. Try {} HELP.",
+        String::from_utf8_lossy(args.get(1).map_or(&b""[..], |a| &a[..])),
+        String::from_utf8_lossy(&args[0]).to_ascii_uppercase()
+    )))
+}
+
+fn help(lines: &[&'static str]) -> Reply {
+    Reply::Array(lines.iter().map(|l| Reply::status(l)).collect())
+}
+
+/// The integer a string holds if Redis would store it as an `int` object.
+fn int_value(s: &Str) -> Option<i64> {
+    match s {
+        Str::Inline { .. } if s.len() <= 20 => parse_i64(s),
+        _ => None,
+    }
+}
+
+pub fn string_encoding(s: &Str) -> &'static str {
+    match s {
+        Str::Growable(_) => "raw",
+        _ if int_value(s).is_some() => "int",
+        _ if s.len() <= EMBSTR_MAX => "embstr",
+        _ => "raw",
+    }
+}
+
+/// The encoding Redis 7.0 would report for `v`.
+pub fn encoding_of(v: &Value) -> &'static str {
+    match v {
+        Value::Str(s) => string_encoding(s),
+        // 7.0 keeps every list as a quicklist (listpack lists came in 7.2).
+        Value::List(_) => "quicklist",
+        Value::Hash(h) => {
+            let small = h.len() <= HASH_MAX_ENTRIES
+                && h.iter()
+                    .all(|(f, v)| f.len() <= HASH_MAX_VALUE && v.len() <= HASH_MAX_VALUE);
+            if small {
+                "listpack"
+            } else {
+                "hashtable"
+            }
+        }
+        Value::Set(s) => {
+            if s.len() <= SET_MAX_INTSET && s.iter().all(|m| parse_i64(m).is_some()) {
+                "intset"
+            } else {
+                "hashtable"
+            }
+        }
+        Value::ZSet(z) => {
+            let small =
+                z.len() <= ZSET_MAX_ENTRIES && z.scores.keys().all(|m| m.len() <= ZSET_MAX_VALUE);
+            if small {
+                "listpack"
+            } else {
+                "skiplist"
+            }
+        }
+    }
+}
+
+fn encoding(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
+    Ok(match peek_value(ctx, &args[2])? {
+        Some(v) => Reply::bulk(encoding_of(v).as_bytes()),
+        None => Reply::Nil,
+    })
+}
+
+fn refcount(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
+    Ok(match peek_value(ctx, &args[2])? {
+        Some(Value::Str(s)) if int_value(s).is_some_and(|i| (0..SHARED_INTEGERS).contains(&i)) => {
+            Reply::Int(i32::MAX as i64)
+        }
+        Some(_) => Reply::Int(1),
+        None => Reply::Nil,
+    })
+}
+
+fn idletime(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
+    let db = ctx.db(&args[2])?;
+    let clock = db.clock;
+    Ok(match db.peek(&args[2]) {
+        Some(e) => Reply::Int(clock.saturating_sub(e.atime) as i64),
+        None => Reply::Nil,
+    })
+}
+
+fn freq(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
+    // Access frequency is only tracked under an LFU maxmemory policy, which luagate lacks.
+    match peek_value(ctx, &args[2])? {
+        None => Ok(Reply::Nil),
+        Some(_) => Err(CommandError::err(
+            "ERR An LFU maxmemory policy is not selected, access frequency not tracked. \
+             Please note that when switching between policies at runtime LRU and LFU data \
+             will take some time to adjust.",
+        )),
+    }
+}
+
+fn object_help(_ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult<Reply> {
+    Ok(help(&[
+        "OBJECT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "ENCODING <key>",
+        "    Return the kind of internal representation used in order to store the value",
+        "    associated with a <key>.",
+        "FREQ <key>",
+        "    Return the access frequency index of the <key>. The returned integer is",
+        "    proportional to the logarithm of the recent access frequency of the key.",
+        "IDLETIME <key>",
+        "    Return the idle time of the <key>, that is the approximated number of",
+        "    seconds elapsed since the last access to the key.",
+        "REFCOUNT <key>",
+        "    Return the number of references of the value associated with the specified",
+        "    <key>.",
+        "HELP",
+        "    Prints this help.",
+    ]))
+}
+
+fn memory_help(_ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult<Reply> {
+    Ok(help(&[
+        "MEMORY <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "DOCTOR",
+        "    Return memory problems reports.",
+        "MALLOC-STATS",
+        "    Return internal statistics report from the memory allocator.",
+        "PURGE",
+        "    Attempt to purge dirty pages for reclamation by the allocator.",
+        "STATS",
+        "    Return information about the memory usage of the server.",
+        "USAGE <key> [SAMPLES <count>]",
+        "    Return memory in bytes used by <key> and its value. Nested values are",
+        "    sampled up to <count> times (default: 5, 0 means sample all).",
+        "HELP",
+        "    Prints this help.",
+    ]))
+}
+
+/// Bytes a stored string costs: the 24-byte `Str` plus what it owns on the heap.
+fn str_cost(s: &Str) -> usize {
+    std::mem::size_of::<Str>() + s.heap_size()
+}
+
+/// Sums `cost` over up to `samples` items (all if 0) and scales to `len` items.
+fn sampled<I: Iterator>(
+    it: I,
+    len: usize,
+    samples: usize,
+    cost: impl Fn(I::Item) -> usize,
+) -> usize {
+    let take = if samples == 0 { len } else { samples.min(len) };
+    if take == 0 {
+        return 0;
+    }
+    let sum: usize = it.take(take).map(cost).sum();
+    sum / take * len
+}
+
+/// An estimate of the memory `v` uses, sampling at most `samples` elements (0 = all).
+fn value_usage(v: &Value, samples: usize) -> usize {
+    const BOX: usize = 16;
+    match v {
+        Value::Str(s) => s.heap_size(),
+        Value::List(l) => {
+            BOX + l.capacity() * 24 + sampled(l.iter(), l.len(), samples, |s| s.heap_size())
+        }
+        Value::Hash(h) => {
+            BOX + h.capacity() * 49
+                + sampled(h.iter(), h.len(), samples, |(f, v)| {
+                    f.heap_size() + v.heap_size()
+                })
+        }
+        Value::Set(s) => {
+            BOX + s.capacity() * 25 + sampled(s.iter(), s.len(), samples, |m| m.heap_size())
+        }
+        Value::ZSet(z) => {
+            BOX + z.len() * 96 + sampled(z.scores.keys(), z.len(), samples, |m| 2 * m.heap_size())
+        }
+    }
+}
+
+fn usage(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
+    let mut samples: usize = 5;
+    let mut a = ArgCursor::new(args, 3);
+    while let Some(opt) = a.next() {
+        if is(opt, "SAMPLES") && a.remaining() > 0 {
+            let n = a.next_i64()?;
+            if n < 0 {
+                return Err(CommandError::Syntax);
+            }
+            samples = n.min(usize::MAX as i64) as usize;
+        } else {
+            return Err(CommandError::Syntax);
+        }
+    }
+    let key = &args[2];
+    Ok(match peek_value(ctx, key)? {
+        Some(v) => {
+            // Key, entry and table slot, plus the value itself.
+            let entry = std::mem::size_of::<crate::keyspace::Entry>() + 8;
+            let key_cost = key.len().saturating_sub(22) + str_cost(&Str::new(b""));
+            Reply::Int((entry + key_cost + value_usage(v, samples)) as i64)
+        }
+        None => Reply::Nil,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keyspace::{Hash, List, Set, ZSet};
+    use std::sync::Arc;
+
+    fn s(b: &str) -> Str {
+        Str::new(b.as_bytes())
+    }
+
+    #[test]
+    fn string_forms() {
+        assert_eq!(string_encoding(&s("123")), "int");
+        assert_eq!(string_encoding(&s("-9223372036854775808")), "int");
+        assert_eq!(string_encoding(&s("12345678901234567890")), "embstr");
+        assert_eq!(string_encoding(&s("-0")), "embstr");
+        assert_eq!(string_encoding(&s(&"x".repeat(44))), "embstr");
+        assert_eq!(string_encoding(&s(&"x".repeat(45))), "raw");
+        assert_eq!(
+            string_encoding(&Str::Shared(Arc::from(&b"1"[..]))),
+            "embstr"
+        );
+        assert_eq!(
+            string_encoding(&Str::Growable(Box::new(b"1".to_vec()))),
+            "raw"
+        );
+    }
+
+    #[test]
+    fn container_thresholds() {
+        let mut h = Hash::default();
+        for i in 0..HASH_MAX_ENTRIES {
+            h.insert(Str::from_i64(i as i64), s("v"));
+        }
+        assert_eq!(encoding_of(&Value::Hash(Box::new(h.clone()))), "listpack");
+        h.insert(s("one more"), s("v"));
+        assert_eq!(encoding_of(&Value::Hash(Box::new(h))), "hashtable");
+        let mut h = Hash::default();
+        h.insert(s("f"), s(&"v".repeat(65)));
+        assert_eq!(encoding_of(&Value::Hash(Box::new(h))), "hashtable");
+
+        let mut set = Set::default();
+        set.insert(s("1"));
+        set.insert(s("-5"));
+        assert_eq!(encoding_of(&Value::Set(Box::new(set.clone()))), "intset");
+        set.insert(s("01"));
+        assert_eq!(encoding_of(&Value::Set(Box::new(set))), "hashtable");
+
+        let mut z = ZSet::default();
+        z.scores.insert(s("a"), 1.0);
+        assert_eq!(encoding_of(&Value::ZSet(Box::new(z.clone()))), "listpack");
+        z.scores.insert(s(&"m".repeat(65)), 1.0);
+        assert_eq!(encoding_of(&Value::ZSet(Box::new(z))), "skiplist");
+
+        let l: List = [s("a")].into_iter().collect();
+        assert_eq!(encoding_of(&Value::List(Box::new(l))), "quicklist");
+    }
+}
