@@ -13,6 +13,7 @@ pub mod ctx;
 pub mod keys;
 pub mod strings;
 pub mod table;
+pub mod zsets;
 
 pub use args::*;
 pub use ctx::{Ctx, Effect};
@@ -24,7 +25,12 @@ use bytes::Bytes;
 
 /// Every family's table, in COMMAND LIST order.
 pub fn families() -> Vec<&'static [Command]> {
-    vec![strings::COMMANDS, keys::COMMANDS, server_side::COMMANDS]
+    vec![
+        strings::COMMANDS,
+        keys::COMMANDS,
+        zsets::COMMANDS,
+        server_side::COMMANDS,
+    ]
 }
 
 /// Commands answered by the connection layer (they need per-client state or send units of

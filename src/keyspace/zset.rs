@@ -62,6 +62,15 @@ impl ZSet {
         }
     }
 
+    /// An empty set already in the large (skiplist) encoding, for results Redis builds that
+    /// way.
+    pub fn skiplist() -> ZSet {
+        ZSet {
+            listpack: false,
+            ..ZSet::new()
+        }
+    }
+
     pub fn len(&self) -> usize {
         self.list.len()
     }

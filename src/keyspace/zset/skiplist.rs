@@ -367,7 +367,11 @@ impl SkipList {
         }
         for (&id, &pos) in &pos_of {
             let n = &self.nodes[id as usize];
-            let lv = if id == HEAD { self.level } else { n.links.len() };
+            let lv = if id == HEAD {
+                self.level
+            } else {
+                n.links.len()
+            };
             for i in 0..lv {
                 let l = n.links[i];
                 if l.next == NIL {
@@ -392,7 +396,10 @@ mod tests {
         }
         l.check();
         for i in 0..200 {
-            assert_eq!(l.rank(i as f64, Str::from_i64(i).as_bytes()), Some(i as usize));
+            assert_eq!(
+                l.rank(i as f64, Str::from_i64(i).as_bytes()),
+                Some(i as usize)
+            );
             let id = l.at(i as usize).unwrap();
             assert_eq!(l.get(id).1, i as f64);
         }
