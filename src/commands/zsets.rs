@@ -239,3 +239,113 @@ impl LexRange {
         (start, end.max(start))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use crate::keyspace::Db;
+    use crate::shard::{ShardData, ShardLocal};
+    use rand::SeedableRng;
+
+    /// Runs `cmds` in one unit on a single-shard context collecting effects; returns each
+    /// reply (RESP2 text) and the effects as command lines.
+    fn run_unit(cmds: &[&str]) -> (Vec<String>, Vec<String>) {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let cfg = Config {
+            port: 0,
+            shards: 1,
+            ..Config::default()
+        };
+        let (running, _listener) = rt.block_on(crate::server::start(cfg)).expect("start");
+        let server = running.server.clone();
+        let mut held = vec![Some(Box::new(ShardData {
+            id: 0,
+            dbs: (0..16).map(|_| Db::default()).collect(),
+        }))];
+        let mut local = ShardLocal {
+            id: 0,
+            rng: rand::rngs::SmallRng::seed_from_u64(1),
+            now: 0,
+        };
+        let mut effects = Vec::new();
+        let mut replies = Vec::new();
+        {
+            let mut ctx = Ctx {
+                held: &mut held,
+                server: &server,
+                home: 0,
+                local: &mut local,
+                db: 0,
+                resp: 2,
+                client_id: 1,
+                effects: Some(&mut effects),
+                dirty: 0,
+                custom_effect: false,
+                in_script: false,
+                in_multi: false,
+            };
+            for line in cmds {
+                let args: Vec<Bytes> = line
+                    .split_whitespace()
+                    .map(|a| Bytes::copy_from_slice(a.as_bytes()))
+                    .collect();
+                let cmd = lookup(&args).expect("known command");
+                let r = call(&mut ctx, cmd, &args);
+                replies.push(String::from_utf8_lossy(&r.to_bytes(2)).into_owned());
+            }
+        }
+        drop(server);
+        running.join();
+        let effects = effects
+            .iter()
+            .map(|e| {
+                e.args
+                    .iter()
+                    .map(|a| String::from_utf8_lossy(a).into_owned())
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .collect();
+        (replies, effects)
+    }
+
+    #[test]
+    fn pops_record_zrem_and_reads_record_nothing() {
+        let (replies, effects) = run_unit(&[
+            "ZADD z 1 a 2 b 3 c 4 d 5 e",
+            "ZADD z XX 1 nope",
+            "ZRANGE z 0 -1",
+            "ZRANDMEMBER z 2",
+            "ZPOPMIN z 2",
+            "ZPOPMAX z",
+            "ZMPOP 2 none z MAX COUNT 1",
+            "BZPOPMIN none z 0",
+            "BZMPOP 0 1 z MIN",
+            "BZPOPMIN z 0",
+            "ZREM z nope",
+            "ZINCRBY y 2 m",
+            "ZUNIONSTORE u 1 y",
+        ]);
+        assert_eq!(
+            replies[8], "*-1\r\n",
+            "empty blocking pop answers the null array"
+        );
+        assert_eq!(replies[9], "*-1\r\n");
+        assert_eq!(
+            effects,
+            vec![
+                "ZADD z 1 a 2 b 3 c 4 d 5 e",
+                "ZREM z a b",
+                "ZREM z e",
+                "ZREM z d",
+                "ZREM z c",
+                "ZINCRBY y 2 m",
+                "ZUNIONSTORE u 1 y",
+            ]
+        );
+    }
+}
