@@ -16,7 +16,8 @@ use super::*;
 use crate::error::{CmdResult, CommandError};
 use crate::keyspace::{Str, Value, ZSet};
 
-pub use num::timeout_ms;
+/// Blocking timeout validation (seconds → ms) with Redis's errors, for the blocking layer.
+pub use pop::timeout_arg;
 
 const G: Group = Group::SortedSet;
 
