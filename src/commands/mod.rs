@@ -27,6 +27,7 @@ pub mod object;
 pub mod ranges;
 pub mod strings;
 pub mod table;
+pub mod zsets;
 
 pub use args::*;
 pub use ctx::{Ctx, Effect};
@@ -49,6 +50,7 @@ pub fn families() -> Vec<&'static [Command]> {
         expire::COMMANDS,
         keyspace_cmds::COMMANDS,
         object::COMMANDS,
+        zsets::COMMANDS,
         server_side::COMMANDS,
     ]
 }
