@@ -29,7 +29,9 @@ fn check_config_get(d: &mut Diff, args: &[&str]) {
 /// The body of a bulk (or verbatim) INFO reply.
 fn info_text(reply: &[u8]) -> String {
     let s = String::from_utf8_lossy(reply).into_owned();
-    s.split_once("\r\n").map(|x| x.1.to_string()).unwrap_or_default()
+    s.split_once("\r\n")
+        .map(|x| x.1.to_string())
+        .unwrap_or_default()
 }
 
 /// Section titles of an INFO reply.
@@ -75,7 +77,10 @@ fn config_get_matches_redis() {
         d.check(&["CONFIG", "GET", p]);
     }
     check_config_get(&mut d, &["CONFIG", "GET", "maxmemory*"]);
-    check_config_get(&mut d, &["CONFIG", "GET", "timeout", "TIMEOUT", "hz", "nosuch"]);
+    check_config_get(
+        &mut d,
+        &["CONFIG", "GET", "timeout", "TIMEOUT", "hz", "nosuch"],
+    );
     check_config_get(&mut d, &["CONFIG", "GET", "*zzz*", "lua*"]);
     d.check_all(&[
         &["CONFIG", "GET"],
@@ -137,7 +142,16 @@ fn config_set_round_trips_and_is_atomic() {
         &["CONFIG", "SET", "maxmemory", "10KB"],
         &["CONFIG", "GET", "maxmemory"],
         // The alias and its parameter are one value; the last pair wins.
-        &["CONFIG", "SET", "timeout", "1", "lua-time-limit", "5", "busy-reply-threshold", "6"],
+        &[
+            "CONFIG",
+            "SET",
+            "timeout",
+            "1",
+            "lua-time-limit",
+            "5",
+            "busy-reply-threshold",
+            "6",
+        ],
         &["CONFIG", "GET", "lua-time-limit"],
         &["CONFIG", "GET", "busy-reply-threshold"],
         &["CONFIG", "SET", "hz", "0"],
@@ -153,7 +167,16 @@ fn config_set_round_trips_and_is_atomic() {
         &["CONFIG", "GET", "proto-max-bulk-len"],
         &["CONFIG", "SET", "hash-max-ziplist-entries", "64"],
         &["CONFIG", "GET", "hash-max-listpack-entries"],
-        &["CONFIG", "SET", "maxmemory", "0", "timeout", "0", "hz", "10"],
+        &[
+            "CONFIG",
+            "SET",
+            "maxmemory",
+            "0",
+            "timeout",
+            "0",
+            "hz",
+            "10",
+        ],
         &["CONFIG", "RESETSTAT"],
     ]);
 }
@@ -180,7 +203,8 @@ fn config_help_shape() {
     let mut c = s.raw();
     let r = c.cmd_str(&["CONFIG", "HELP"]);
     assert!(
-        r.starts_with("*") && r.contains("+CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:\r\n"),
+        r.starts_with("*")
+            && r.contains("+CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:\r\n"),
         "{r}"
     );
     assert!(r.ends_with("+HELP\r\n+    Print this help.\r\n"), "{r}");
@@ -232,7 +256,10 @@ fn info_fields_include_redis_field_names() {
     assert!(r.contains("luagate_version:"), "{r}");
     assert!(r.contains("redis_mode:standalone\r\n"), "{r}");
     assert!(r.contains(&format!("tcp_port:{}\r\n", d.lg.port)), "{r}");
-    assert!(r.contains(&format!("process_id:{}\r\n", d.lg.child.id())), "{r}");
+    assert!(
+        r.contains(&format!("process_id:{}\r\n", d.lg.child.id())),
+        "{r}"
+    );
     let r = d.a.cmd_str(&["INFO", "memory"]);
     assert!(r.contains("maxmemory_policy:noeviction\r\n"), "{r}");
     let used: u64 = r
@@ -273,7 +300,11 @@ fn info_keyspace_and_counters_after_writes() {
     std::thread::sleep(Duration::from_millis(20));
     d.check(&["GET", "e"]);
     let r = d.a.cmd_str(&["INFO", "stats"]);
-    for f in ["keyspace_hits:2\r\n", "keyspace_misses:2\r\n", "expired_keys:1\r\n"] {
+    for f in [
+        "keyspace_hits:2\r\n",
+        "keyspace_misses:2\r\n",
+        "expired_keys:1\r\n",
+    ] {
         assert!(r.contains(f), "missing {f:?} in {r}");
     }
     let r = d.a.cmd_str(&["INFO", "keyspace"]);
@@ -304,10 +335,7 @@ fn errorstats_and_commandstats_count_like_redis() {
             .lines()
             .filter_map(|l| {
                 let (name, v) = l.split_once(':')?;
-                let kept: Vec<&str> = v
-                    .split(',')
-                    .filter(|f| !f.starts_with("usec"))
-                    .collect();
+                let kept: Vec<&str> = v.split(',').filter(|f| !f.starts_with("usec")).collect();
                 Some((name.to_string(), kept.join(",")))
             })
             .filter(|(n, _)| n != "cmdstat_info")
@@ -417,8 +445,8 @@ fn debug_subcommands_match_redis() {
 fn debug_protocol_in_both_protocols() {
     let mut d = debug_diff();
     let types = [
-        "string", "integer", "double", "bignum", "null", "array", "set", "map", "true",
-        "false", "verbatim", "push",
+        "string", "integer", "double", "bignum", "null", "array", "set", "map", "true", "false",
+        "verbatim", "push",
     ];
     for t in types {
         d.check(&["DEBUG", "PROTOCOL", t]);

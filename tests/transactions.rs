@@ -17,7 +17,9 @@ fn spread_keys() -> Vec<String> {
             break;
         }
     }
-    out.into_iter().map(|k| k.expect("a key per shard")).collect()
+    out.into_iter()
+        .map(|k| k.expect("a key per shard"))
+        .collect()
 }
 
 /// A second pair of connections (luagate, reference) for a concurrent client.

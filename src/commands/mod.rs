@@ -124,11 +124,26 @@ pub mod server_side {
         Command::conn("config", -2, 0, Group::Server).subs(&[
             Command::conn("get", -3, ADMIN | NOSCRIPT | LOADING | STALE, Group::Server),
             Command::conn("set", -4, ADMIN | NOSCRIPT | LOADING | STALE, Group::Server),
-            Command::conn("resetstat", 2, ADMIN | NOSCRIPT | LOADING | STALE, Group::Server),
-            Command::conn("rewrite", 2, ADMIN | NOSCRIPT | LOADING | STALE, Group::Server),
+            Command::conn(
+                "resetstat",
+                2,
+                ADMIN | NOSCRIPT | LOADING | STALE,
+                Group::Server,
+            ),
+            Command::conn(
+                "rewrite",
+                2,
+                ADMIN | NOSCRIPT | LOADING | STALE,
+                Group::Server,
+            ),
             Command::conn("help", 2, LOADING | STALE, Group::Server),
         ]),
-        Command::conn("debug", -2, ADMIN | NOSCRIPT | LOADING | STALE, Group::Server),
+        Command::conn(
+            "debug",
+            -2,
+            ADMIN | NOSCRIPT | LOADING | STALE,
+            Group::Server,
+        ),
         Command::conn(
             "shutdown",
             -1,

@@ -287,11 +287,9 @@ impl Conn {
                 } else {
                     false
                 };
-                self.server.conn_stats.record(
-                    cmd.id,
-                    started.elapsed().as_micros() as u64,
-                    failed,
-                );
+                self.server
+                    .conn_stats
+                    .record(cmd.id, started.elapsed().as_micros() as u64, failed);
                 if let Some(r) = r {
                     r.encode(self.resp, &mut self.out);
                 }

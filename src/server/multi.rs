@@ -307,7 +307,10 @@ enum Step {
 
 enum Outcome {
     Aborted,
-    Done { replies: Vec<Option<Reply>>, db: usize },
+    Done {
+        replies: Vec<Option<Reply>>,
+        db: usize,
+    },
 }
 
 async fn exec(conn: &mut Conn) -> Result<Reply, CommandError> {
@@ -455,7 +458,8 @@ async fn encode_results(
             Some(r) => r.encode(conn.resp, &mut out),
             None => {
                 let Some((cmd, args)) = deferred.next() else {
-                    Reply::error("ERR internal: missing deferred command").encode(conn.resp, &mut out);
+                    Reply::error("ERR internal: missing deferred command")
+                        .encode(conn.resp, &mut out);
                     continue;
                 };
                 let started = std::time::Instant::now();

@@ -18,9 +18,15 @@ use std::sync::atomic::Ordering::Relaxed;
 #[derive(Clone, Copy)]
 enum Kind {
     Bool,
-    Int { min: i64, max: i64 },
+    Int {
+        min: i64,
+        max: i64,
+    },
     /// A byte count with an optional unit (`10mb`, `1gb`, `100k`).
-    Mem { min: u64, max: u64 },
+    Mem {
+        min: u64,
+        max: u64,
+    },
     Enum(&'static [&'static str]),
     Str,
 }
@@ -77,61 +83,246 @@ use Kind::*;
 static PARAMS: &[Param] = &[
     p("port", Int { min: 0, max: 65535 }, Immutable, ""),
     p("bind", Str, Immutable, ""),
-    p("databases", Int { min: 1, max: INT_MAX }, Immutable, ""),
+    p(
+        "databases",
+        Int {
+            min: 1,
+            max: INT_MAX,
+        },
+        Immutable,
+        "",
+    ),
     p("dir", Str, Protected, ""),
     p("requirepass", Str, Mutable, ""),
-    p("maxclients", Int { min: 1, max: u32::MAX as i64 }, Mutable, ""),
-    p("timeout", Int { min: 0, max: INT_MAX }, Mutable, ""),
-    p("tcp-keepalive", Int { min: 0, max: INT_MAX }, Mutable, ""),
-    p("proto-max-bulk-len", Mem { min: 1024 * 1024, max: i64::MAX as u64 }, Mutable, ""),
+    p(
+        "maxclients",
+        Int {
+            min: 1,
+            max: u32::MAX as i64,
+        },
+        Mutable,
+        "",
+    ),
+    p(
+        "timeout",
+        Int {
+            min: 0,
+            max: INT_MAX,
+        },
+        Mutable,
+        "",
+    ),
+    p(
+        "tcp-keepalive",
+        Int {
+            min: 0,
+            max: INT_MAX,
+        },
+        Mutable,
+        "",
+    ),
+    p(
+        "proto-max-bulk-len",
+        Mem {
+            min: 1024 * 1024,
+            max: i64::MAX as u64,
+        },
+        Mutable,
+        "",
+    ),
     aka(
-        p("busy-reply-threshold", Int { min: 0, max: i64::MAX }, Mutable, ""),
+        p(
+            "busy-reply-threshold",
+            Int {
+                min: 0,
+                max: i64::MAX,
+            },
+            Mutable,
+            "",
+        ),
         "lua-time-limit",
     ),
-    p("maxmemory", Mem { min: 0, max: u64::MAX }, Mutable, ""),
+    p(
+        "maxmemory",
+        Mem {
+            min: 0,
+            max: u64::MAX,
+        },
+        Mutable,
+        "",
+    ),
     p("maxmemory-policy", Enum(POLICIES), Mutable, ""),
-    p("enable-debug-command", Enum(&["no", "yes", "local"]), Immutable, ""),
+    p(
+        "enable-debug-command",
+        Enum(&["no", "yes", "local"]),
+        Immutable,
+        "",
+    ),
     p("appendonly", Bool, Mutable, ""),
     p("save", Str, Mutable, ""),
-    p("loglevel", Enum(&["debug", "verbose", "notice", "warning"]), Mutable, ""),
-    p("hz", Int { min: 0, max: INT_MAX }, Mutable, ""),
+    p(
+        "loglevel",
+        Enum(&["debug", "verbose", "notice", "warning"]),
+        Mutable,
+        "",
+    ),
+    p(
+        "hz",
+        Int {
+            min: 0,
+            max: INT_MAX,
+        },
+        Mutable,
+        "",
+    ),
     // Stored only.
     p("maxmemory-samples", Int { min: 1, max: 64 }, Mutable, "5"),
-    p("maxmemory-eviction-tenacity", Int { min: 0, max: 100 }, Mutable, "10"),
-    p("maxmemory-clients", Mem { min: 0, max: i64::MAX as u64 }, Mutable, "0"),
+    p(
+        "maxmemory-eviction-tenacity",
+        Int { min: 0, max: 100 },
+        Mutable,
+        "10",
+    ),
+    p(
+        "maxmemory-clients",
+        Mem {
+            min: 0,
+            max: i64::MAX as u64,
+        },
+        Mutable,
+        "0",
+    ),
     aka(
-        p("list-max-listpack-size", Int { min: i32::MIN as i64, max: INT_MAX }, Mutable, "-2"),
+        p(
+            "list-max-listpack-size",
+            Int {
+                min: i32::MIN as i64,
+                max: INT_MAX,
+            },
+            Mutable,
+            "-2",
+        ),
         "list-max-ziplist-size",
     ),
-    p("list-compress-depth", Int { min: 0, max: INT_MAX }, Mutable, "0"),
+    p(
+        "list-compress-depth",
+        Int {
+            min: 0,
+            max: INT_MAX,
+        },
+        Mutable,
+        "0",
+    ),
     aka(
-        p("hash-max-listpack-entries", Int { min: 0, max: i64::MAX }, Mutable, "512"),
+        p(
+            "hash-max-listpack-entries",
+            Int {
+                min: 0,
+                max: i64::MAX,
+            },
+            Mutable,
+            "512",
+        ),
         "hash-max-ziplist-entries",
     ),
     aka(
-        p("hash-max-listpack-value", Mem { min: 0, max: i64::MAX as u64 }, Mutable, "64"),
+        p(
+            "hash-max-listpack-value",
+            Mem {
+                min: 0,
+                max: i64::MAX as u64,
+            },
+            Mutable,
+            "64",
+        ),
         "hash-max-ziplist-value",
     ),
-    p("set-max-intset-entries", Int { min: 0, max: i64::MAX }, Mutable, "512"),
+    p(
+        "set-max-intset-entries",
+        Int {
+            min: 0,
+            max: i64::MAX,
+        },
+        Mutable,
+        "512",
+    ),
     aka(
-        p("zset-max-listpack-entries", Int { min: 0, max: i64::MAX }, Mutable, "128"),
+        p(
+            "zset-max-listpack-entries",
+            Int {
+                min: 0,
+                max: i64::MAX,
+            },
+            Mutable,
+            "128",
+        ),
         "zset-max-ziplist-entries",
     ),
     aka(
-        p("zset-max-listpack-value", Mem { min: 0, max: i64::MAX as u64 }, Mutable, "64"),
+        p(
+            "zset-max-listpack-value",
+            Mem {
+                min: 0,
+                max: i64::MAX as u64,
+            },
+            Mutable,
+            "64",
+        ),
         "zset-max-ziplist-value",
     ),
-    p("slowlog-log-slower-than", Int { min: -1, max: i64::MAX }, Mutable, "10000"),
-    p("slowlog-max-len", Int { min: 0, max: i64::MAX }, Mutable, "128"),
+    p(
+        "slowlog-log-slower-than",
+        Int {
+            min: -1,
+            max: i64::MAX,
+        },
+        Mutable,
+        "10000",
+    ),
+    p(
+        "slowlog-max-len",
+        Int {
+            min: 0,
+            max: i64::MAX,
+        },
+        Mutable,
+        "128",
+    ),
     p("latency-tracking", Bool, Mutable, "yes"),
     p("lazyfree-lazy-user-del", Bool, Mutable, "no"),
     p("notify-keyspace-events", Str, Mutable, ""),
-    p("appendfsync", Enum(&["always", "everysec", "no"]), Mutable, "everysec"),
+    p(
+        "appendfsync",
+        Enum(&["always", "everysec", "no"]),
+        Mutable,
+        "everysec",
+    ),
     p("daemonize", Bool, Immutable, "no"),
     p("protected-mode", Bool, Mutable, "yes"),
-    p("lfu-log-factor", Int { min: 0, max: INT_MAX }, Mutable, "10"),
-    p("lfu-decay-time", Int { min: 0, max: INT_MAX }, Mutable, "1"),
-    p("active-expire-effort", Int { min: 1, max: 10 }, Mutable, "1"),
+    p(
+        "lfu-log-factor",
+        Int {
+            min: 0,
+            max: INT_MAX,
+        },
+        Mutable,
+        "10",
+    ),
+    p(
+        "lfu-decay-time",
+        Int {
+            min: 0,
+            max: INT_MAX,
+        },
+        Mutable,
+        "1",
+    ),
+    p(
+        "active-expire-effort",
+        Int { min: 1, max: 10 },
+        Mutable,
+        "1",
+    ),
     p("activerehashing", Bool, Mutable, "yes"),
 ];
 
@@ -196,14 +387,18 @@ fn parse(p: &Param, v: &[u8]) -> Result<String, String> {
         Int { min, max } => {
             let n = parse_i64(v).ok_or("argument couldn't be parsed into an integer")?;
             if n < min || n > max {
-                return Err(format!("argument must be between {min} and {max} inclusive"));
+                return Err(format!(
+                    "argument must be between {min} and {max} inclusive"
+                ));
             }
             Ok(n.to_string())
         }
         Mem { min, max } => {
             let n = parse_memory(v).ok_or("argument must be a memory value")?;
             if n < min || n > max {
-                return Err(format!("argument must be between {min} and {max} inclusive"));
+                return Err(format!(
+                    "argument must be between {min} and {max} inclusive"
+                ));
             }
             Ok(n.to_string())
         }
@@ -318,7 +513,7 @@ pub fn get(conn: &Conn, args: &[Bytes]) -> Result<Reply, CommandError> {
 /// CONFIG SET name value [name value …], all or nothing.
 pub fn set(conn: &Conn, args: &[Bytes]) -> Result<Reply, CommandError> {
     let pairs = &args[2..];
-    if pairs.len() % 2 != 0 {
+    if !pairs.len().is_multiple_of(2) {
         return Err(CommandError::Syntax);
     }
     let failed = |name: &str, why: &str| {

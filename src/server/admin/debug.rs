@@ -97,12 +97,12 @@ pub async fn command(conn: &mut Conn, args: &[Bytes]) -> Result<Reply, CommandEr
         }
         ("protocol", 3) => protocol(conn.resp, &args[2]),
         ("set-active-expire", 3) => {
-            conn.server.active_expire.store(atoi(&args[2]) != 0, Relaxed);
+            conn.server
+                .active_expire
+                .store(atoi(&args[2]) != 0, Relaxed);
             Ok(Reply::ok())
         }
-        ("error", 3) => Ok(Reply::Error(
-            String::from_utf8_lossy(&args[2]).into_owned(),
-        )),
+        ("error", 3) => Ok(Reply::Error(String::from_utf8_lossy(&args[2]).into_owned())),
         ("populate", 3..=5) => populate(conn, args).await,
         _ => Err(CommandError::err(format!(
             "ERR unknown subcommand or wrong number of arguments for '{}'. Try DEBUG HELP.",
@@ -152,7 +152,9 @@ fn atoi(b: &[u8]) -> i64 {
     let n = b[sign..]
         .iter()
         .take_while(|c| c.is_ascii_digit())
-        .fold(0i64, |n, &c| n.saturating_mul(10).saturating_add((c - b'0') as i64));
+        .fold(0i64, |n, &c| {
+            n.saturating_mul(10).saturating_add((c - b'0') as i64)
+        });
     if neg {
         -n
     } else {
@@ -244,6 +246,8 @@ fn protocol(resp: u8, name: &[u8]) -> Result<Reply, CommandError> {
     Ok(match t.as_str() {
         "string" => Reply::bulk_str("Hello World"),
         "integer" => Reply::Int(12345),
+        // The sample value Redis sends, not an approximation of pi.
+        #[allow(clippy::approx_constant)]
         "double" => Reply::Double(3.141),
         "bignum" => Reply::BigNumber(Bytes::from_static(
             b"1234567999999999999999999999999999999",

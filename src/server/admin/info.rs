@@ -109,7 +109,7 @@ pub fn collect(ctx: &mut Ctx<'_>) -> Data {
         }
     }
     for (db, (sum, n)) in d.dbs.iter_mut().zip(ttl) {
-        db.2 = if n > 0 { sum / n } else { 0 };
+        db.2 = sum.checked_div(n).unwrap_or(0);
     }
     d
 }
@@ -134,7 +134,10 @@ pub async fn command(conn: &mut Conn, args: &[Bytes]) -> Reply {
     } else {
         None
     };
-    Reply::Verbatim("txt", Bytes::from(render(&conn.server, &sel, data.as_ref())))
+    Reply::Verbatim(
+        "txt",
+        Bytes::from(render(&conn.server, &sel, data.as_ref())),
+    )
 }
 
 /// Builds one section's text.
@@ -251,7 +254,10 @@ fn clients(server: &Server) -> Section {
         .f("maxclients", server.config().maxclients)
         .f("client_recent_max_input_buffer", 0)
         .f("client_recent_max_output_buffer", 0)
-        .f("blocked_clients", server.stats.blocked_clients.load(Relaxed))
+        .f(
+            "blocked_clients",
+            server.stats.blocked_clients.load(Relaxed),
+        )
         .f("tracking_clients", 0)
         .f("clients_in_timeout_table", 0);
     s
@@ -426,10 +432,15 @@ fn ops_per_sec(total: u64) -> u64 {
         return 0;
     };
     let now = Instant::now();
-    while q.len() > 1 && q.front().is_some_and(|(t, _)| now - *t > Duration::from_secs(5)) {
+    while q.len() > 1
+        && q.front()
+            .is_some_and(|(t, _)| now - *t > Duration::from_secs(5))
+    {
         q.pop_front();
     }
-    if q.back().is_none_or(|(t, _)| now - *t >= Duration::from_millis(100)) {
+    if q.back()
+        .is_none_or(|(t, _)| now - *t >= Duration::from_millis(100))
+    {
         q.push_back((now, total));
     }
     match q.front() {
@@ -442,7 +453,9 @@ fn ops_per_sec(total: u64) -> u64 {
 
 fn stats(server: &Server, data: Option<&Data>) -> Section {
     let st = &server.stats;
-    let d = data.map(|d| (d.hits, d.misses, d.expired)).unwrap_or((0, 0, 0));
+    let d = data
+        .map(|d| (d.hits, d.misses, d.expired))
+        .unwrap_or((0, 0, 0));
     let processed = st.commands_processed.load(Relaxed);
     let mut s = Section::new("Stats");
     s.f(
@@ -459,7 +472,10 @@ fn stats(server: &Server, data: Option<&Data>) -> Section {
     .f("instantaneous_output_kbps", "0.00")
     .f("instantaneous_input_repl_kbps", "0.00")
     .f("instantaneous_output_repl_kbps", "0.00")
-    .f("rejected_connections", st.rejected_connections.load(Relaxed))
+    .f(
+        "rejected_connections",
+        st.rejected_connections.load(Relaxed),
+    )
     .f("sync_full", 0)
     .f("sync_partial_ok", 0)
     .f("sync_partial_err", 0)
@@ -620,7 +636,10 @@ mod tests {
                 .map(|(_, s)| *s)
                 .collect::<Vec<_>>()
         };
-        assert_eq!(names(&["KEYSPACE", "server", "keyspace"]), ["server", "keyspace"]);
+        assert_eq!(
+            names(&["KEYSPACE", "server", "keyspace"]),
+            ["server", "keyspace"]
+        );
         assert_eq!(names(&["foo"]), Vec::<&str>::new());
         assert!(!names(&[]).contains(&"commandstats"));
         assert!(names(&["everything"]).contains(&"latencystats"));
