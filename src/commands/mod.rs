@@ -115,6 +115,70 @@ pub mod server_side {
             Command::conn("getkeys", -3, LOADING | STALE, Group::Server),
         ]),
         Command::conn("time", 1, FAST | STALE | LOADING, Group::Server),
+        // Transactions (src/server/multi.rs).
+        Command::conn(
+            "multi",
+            1,
+            NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY,
+            Group::Transactions,
+        ),
+        Command::conn(
+            "exec",
+            1,
+            NOSCRIPT | LOADING | STALE | SKIP_SLOWLOG,
+            Group::Transactions,
+        ),
+        Command::conn(
+            "discard",
+            1,
+            NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY,
+            Group::Transactions,
+        ),
+        Command::conn(
+            "watch",
+            -2,
+            NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY,
+            Group::Transactions,
+        )
+        .keys(1, -1, 1),
+        Command::conn(
+            "unwatch",
+            1,
+            NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY,
+            Group::Transactions,
+        ),
+        // Server administration (src/server/admin/).
+        Command::conn("info", -1, LOADING | STALE, Group::Server),
+        Command::conn("config", -2, 0, Group::Server).subs(&[
+            Command::conn("get", -3, ADMIN | NOSCRIPT | LOADING | STALE, Group::Server),
+            Command::conn("set", -4, ADMIN | NOSCRIPT | LOADING | STALE, Group::Server),
+            Command::conn(
+                "resetstat",
+                2,
+                ADMIN | NOSCRIPT | LOADING | STALE,
+                Group::Server,
+            ),
+            Command::conn(
+                "rewrite",
+                2,
+                ADMIN | NOSCRIPT | LOADING | STALE,
+                Group::Server,
+            ),
+            Command::conn("help", 2, LOADING | STALE, Group::Server),
+        ]),
+        Command::conn(
+            "debug",
+            -2,
+            ADMIN | NOSCRIPT | LOADING | STALE,
+            Group::Server,
+        ),
+        Command::conn(
+            "shutdown",
+            -1,
+            ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI | ALLOW_BUSY,
+            Group::Server,
+        ),
+        Command::conn("lastsave", 1, LOADING | STALE | FAST, Group::Server),
     ];
 }
 
@@ -129,7 +193,18 @@ pub fn call(ctx: &mut Ctx<'_>, cmd: CmdRef, args: &[Bytes]) -> Reply {
     ctx.custom_effect = false;
     let started = std::time::Instant::now();
     let result = f(ctx, args);
-    let failed = matches!(result, Err(_)) || matches!(result, Ok(Reply::Error(_)));
+    let failed = match &result {
+        Err(CommandError::NotHeld(_)) => false,
+        Err(e) => {
+            ctx.server.errors.record(&e.to_string());
+            true
+        }
+        Ok(Reply::Error(e)) => {
+            ctx.server.errors.record(e);
+            true
+        }
+        Ok(_) => false,
+    };
     ctx.server.shards[ctx.home]
         .stats
         .record(cmd.id, started.elapsed().as_micros() as u64, failed);

@@ -51,8 +51,6 @@ pub const COMMANDS: &[Command] = &[
 /// 64, `set-max-intset-entries` 512.
 const HASH_MAX_ENTRIES: usize = 512;
 const HASH_MAX_VALUE: usize = 64;
-const ZSET_MAX_ENTRIES: usize = 128;
-const ZSET_MAX_VALUE: usize = 64;
 const SET_MAX_INTSET: usize = 512;
 /// Strings up to this length are allocated with their object header (`embstr`).
 const EMBSTR_MAX: usize = 44;
@@ -112,15 +110,8 @@ pub fn encoding_of(v: &Value) -> &'static str {
                 "hashtable"
             }
         }
-        Value::ZSet(z) => {
-            let small =
-                z.len() <= ZSET_MAX_ENTRIES && z.scores.keys().all(|m| m.len() <= ZSET_MAX_VALUE);
-            if small {
-                "listpack"
-            } else {
-                "skiplist"
-            }
-        }
+        // The sorted set tracks Redis's one-way listpack → skiplist conversion itself.
+        Value::ZSet(z) => z.encoding(),
     }
 }
 
@@ -239,7 +230,7 @@ fn value_usage(v: &Value, samples: usize) -> usize {
             BOX + s.capacity() * 25 + sampled(s.iter(), s.len(), samples, |m| m.heap_size())
         }
         Value::ZSet(z) => {
-            BOX + z.len() * 96 + sampled(z.scores.keys(), z.len(), samples, |m| 2 * m.heap_size())
+            BOX + z.len() * 96 + sampled(z.iter().map(|(m, _)| m), z.len(), samples, |m| 2 * m.heap_size())
         }
     }
 }

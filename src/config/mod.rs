@@ -22,6 +22,13 @@ pub struct Config {
     pub enable_debug_command: String,
     pub maxmemory: u64,
     pub log_level: String,
+    /// Only `noeviction` is implemented; CONFIG SET refuses the others.
+    pub maxmemory_policy: String,
+    /// Background task frequency as Redis reports it (INFO `hz`); 1..=500.
+    pub hz: u64,
+    /// Parameters accepted and reported by CONFIG but with no effect on the server yet
+    /// (encoding thresholds, slowlog knobs …): name → canonical value. Absent means default.
+    pub knobs: std::collections::BTreeMap<String, String>,
 }
 
 impl Default for Config {
@@ -41,6 +48,9 @@ impl Default for Config {
             enable_debug_command: "no".into(),
             maxmemory: 0,
             log_level: "notice".into(),
+            maxmemory_policy: "noeviction".into(),
+            hz: 10,
+            knobs: Default::default(),
         }
     }
 }

@@ -86,6 +86,11 @@ pub struct Db {
     /// command of a unit (a script, a transaction) sees one time.
     pub now: u64,
     pub clock: u32,
+    /// INFO stats counters (`keyspace_hits`, `keyspace_misses`, `expired_keys`), read and
+    /// reset by a unit holding the shard.
+    pub stat_hits: u64,
+    pub stat_misses: u64,
+    pub stat_expired: u64,
 }
 
 impl Db {
@@ -113,6 +118,7 @@ impl Db {
         if !self.passive_expiry {
             if let Some((k, _)) = self.keys.remove(key) {
                 self.expires.remove(key);
+                self.stat_expired += 1;
                 self.signal(&k);
                 self.expired.push(k);
             }
@@ -121,8 +127,24 @@ impl Db {
     }
 
     /// Looks a key up for reading, applying lazy expiry and touching its access time.
+    /// Counts a keyspace hit or miss (reads only, as Redis's `lookupKeyRead`).
     pub fn get(&mut self, key: &[u8]) -> Option<&Value> {
-        self.get_mut(key).map(|v| &*v)
+        if self.expire_if_needed(key) {
+            self.stat_misses += 1;
+            return None;
+        }
+        let clock = self.clock;
+        match self.keys.get_mut(key) {
+            Some(e) => {
+                self.stat_hits += 1;
+                e.atime = clock;
+                Some(&e.value)
+            }
+            None => {
+                self.stat_misses += 1;
+                None
+            }
+        }
     }
 
     /// Looks a key up for writing, applying lazy expiry and touching its access time.

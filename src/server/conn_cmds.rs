@@ -12,6 +12,9 @@ pub const VERSION: &str = "7.2.0";
 
 /// Runs a connection-level command. `None` means the handler already wrote its reply.
 pub async fn dispatch(conn: &mut Conn, cmd: CmdRef, args: Vec<Bytes>) -> Option<Reply> {
+    if super::admin::owns(cmd) {
+        return super::admin::dispatch(conn, cmd, args).await;
+    }
     let r = match cmd.cmd.name {
         "ping" => Ok(match args.len() {
             1 => Reply::status("PONG"),
@@ -24,6 +27,7 @@ pub async fn dispatch(conn: &mut Conn, cmd: CmdRef, args: Vec<Bytes>) -> Option<
             Ok(Reply::ok())
         }
         "reset" => {
+            super::multi::discard(conn).await;
             conn.db = 0;
             conn.resp = 2;
             conn.info.db.store(0, Relaxed);

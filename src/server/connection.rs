@@ -7,7 +7,8 @@
 
 use super::client::ClientInfo;
 use super::conn_cmds;
-use super::Server;
+use super::multi::{self, TxState};
+use super::{admin, Server};
 use crate::commands::{self, flags, CmdRef, Run};
 use crate::protocol::{Reply, RequestDecoder};
 use crate::shard::{Request, ShardMsg, Work};
@@ -38,6 +39,8 @@ pub struct Conn {
     pub out: BytesMut,
     pending: Vec<(CmdRef, Vec<Bytes>)>,
     pending_shard: usize,
+    /// MULTI queue and WATCHed keys (src/server/multi.rs).
+    pub tx: TxState,
 }
 
 pub async fn handle(server: Arc<Server>, stream: TcpStream, peer: SocketAddr) {
@@ -54,10 +57,13 @@ pub async fn handle(server: Arc<Server>, stream: TcpStream, peer: SocketAddr) {
         out: BytesMut::with_capacity(16 * 1024),
         pending: Vec::new(),
         pending_shard: usize::MAX,
+        tx: TxState::default(),
     };
     if let Err(e) = conn.run(stream).await {
         tracing::debug!(client = id, error = %e, "connection ended");
     }
+    // Watched keys hold waiters on the shards: take them away.
+    multi::discard(&mut conn).await;
     server.clients.unregister(id);
 }
 
@@ -185,6 +191,34 @@ impl Conn {
         self.run_unit(shards, Work::Job(Box::new(job))).await
     }
 
+    /// Runs a closure as a unit on `shards` and returns its value (`None` if the shard is gone).
+    pub async fn run_job_value<T: Send + 'static>(
+        &mut self,
+        shards: Vec<usize>,
+        job: impl FnOnce(&mut commands::Ctx<'_>) -> T + Send + 'static,
+    ) -> Option<T> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.run_job(shards, move |ctx| {
+            let _ = tx.send(job(ctx));
+            Reply::Nil
+        })
+        .await;
+        rx.await.ok()
+    }
+
+    /// Replies to a command refused before it ran, counting it (rejected call, error code)
+    /// and, inside MULTI, failing the transaction.
+    pub async fn reject(&mut self, cmd: Option<CmdRef>, err: impl Into<String>) {
+        if let Some(c) = cmd {
+            self.server.conn_stats.reject(c.id);
+        }
+        let r = multi::on_reject(self, cmd, err.into()).await;
+        if let Reply::Error(e) = &r {
+            self.server.errors.record(e);
+        }
+        self.reply(r).await
+    }
+
     /// Whether any of `shards` is running a script past the busy threshold.
     pub fn busy(&self, shards: &[usize]) -> bool {
         shards
@@ -198,18 +232,32 @@ impl Conn {
         self.server.stats.commands_processed.fetch_add(1, Relaxed);
         let cmd = match commands::lookup(&args) {
             Ok(c) => c,
-            Err(e) => return self.reply(Reply::Error(e.to_string())).await,
+            Err(e) => return self.reject(named(&args), e.to_string()).await,
         };
+        if cmd.cmd.name == "debug" && !admin::debug_allowed(self) {
+            return self.reject(Some(cmd), admin::DEBUG_NOT_ALLOWED).await;
+        }
         if !self.authenticated && !cmd.cmd.has(flags::NO_AUTH) {
             return self
-                .reply(Reply::error("NOAUTH Authentication required."))
+                .reject(Some(cmd), "NOAUTH Authentication required.")
                 .await;
+        }
+        if self.tx.in_multi() {
+            if cmd.cmd.has(flags::NO_MULTI) {
+                return self
+                    .reject(Some(cmd), "ERR Command not allowed inside a transaction")
+                    .await;
+            }
+            if !multi::runs_now(cmd) {
+                self.flush_pending().await;
+                return multi::enqueue(self, cmd, args).await;
+            }
         }
         match cmd.cmd.run {
             Run::Shard(_) => {
                 let shards = self.server.route(cmd.cmd, &args);
                 if self.busy(&shards) && !cmd.cmd.has(flags::ALLOW_BUSY) {
-                    return self.reply(Reply::error(BUSY_ERR)).await;
+                    return self.reject(Some(cmd), BUSY_ERR).await;
                 }
                 if cmd.cmd.has(flags::BLOCKING) {
                     self.flush_pending().await;
@@ -233,11 +281,34 @@ impl Conn {
                     c.clear();
                     c.push_str(commands::full_name(cmd.id));
                 }
-                let r = conn_cmds::dispatch(self, cmd, args).await;
+                let started = std::time::Instant::now();
+                let r = if multi::owns(cmd) {
+                    multi::dispatch(self, cmd, args).await
+                } else {
+                    conn_cmds::dispatch(self, cmd, args).await
+                };
+                let failed = if let Some(Reply::Error(e)) = &r {
+                    self.server.errors.record(e);
+                    true
+                } else {
+                    false
+                };
+                self.server
+                    .conn_stats
+                    .record(cmd.id, started.elapsed().as_micros() as u64, failed);
                 if let Some(r) = r {
                     r.encode(self.resp, &mut self.out);
                 }
             }
         }
     }
+}
+
+/// The command a refused request names, if it exists (for its `rejected_calls`).
+fn named(args: &[Bytes]) -> Option<CmdRef> {
+    let top = commands::find(args.first()?)?;
+    if top.cmd.subcommands.is_empty() || args.len() < 2 {
+        return Some(top);
+    }
+    commands::find_sub(top, &args[1])
 }

@@ -7,9 +7,11 @@
 //! 4. exit.
 
 pub mod blocking;
+pub mod admin;
 pub mod client;
 mod conn_cmds;
 pub mod connection;
+pub mod multi;
 
 use crate::config::Config;
 use crate::shard::{self, ShardHandle};
@@ -29,6 +31,8 @@ pub struct ServerStats {
     pub commands_processed: AtomicU64,
     pub net_input_bytes: AtomicU64,
     pub net_output_bytes: AtomicU64,
+    /// Clients currently blocked (BLPOP …), for INFO clients.
+    pub blocked_clients: AtomicU64,
 }
 
 pub struct Server {
@@ -45,6 +49,13 @@ pub struct Server {
     pub shutdown: tokio::sync::Notify,
     /// Clients waiting in blocking commands, per key (`blocking`).
     pub blocked: blocking::Blocked,
+    /// Statistics of commands answered by connections (PING, MULTI, CONFIG …); shard commands
+    /// count on their shard. INFO commandstats sums both.
+    pub conn_stats: shard::ShardStats,
+    /// Error replies by code (INFO errorstats).
+    pub errors: shard::ErrorStats,
+    /// Cleared by DEBUG SET-ACTIVE-EXPIRE 0: shards then expire keys only when touched.
+    pub active_expire: AtomicBool,
 }
 
 impl Server {
@@ -120,11 +131,28 @@ pub async fn serve(config: Config) -> std::io::Result<()> {
     tokio::select! {
         _ = accept_loop(server.clone(), listener) => {}
         _ = server.shutdown.notified() => {}
+        _ = termination_signal() => {}
     }
     tokio::task::spawn_blocking(move || running.join())
         .await
         .ok();
     Ok(())
+}
+
+/// Resolves on SIGTERM or SIGINT (never, if the handlers cannot be installed).
+async fn termination_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+    tracing::info!("signal received, shutting down");
 }
 
 /// Binds and starts everything; the caller drives [`accept_loop`].
@@ -148,6 +176,9 @@ pub async fn start(config: Config) -> std::io::Result<(Running, TcpListener)> {
         effects_wanted: AtomicBool::new(false),
         shutdown: tokio::sync::Notify::new(),
         blocked: blocking::Blocked::default(),
+        conn_stats: shard::ShardStats::new(),
+        errors: shard::ErrorStats::default(),
+        active_expire: AtomicBool::new(true),
         config: ArcSwap::from_pointee(config),
     });
     let threads = receivers

@@ -12,7 +12,7 @@
 
 mod stats;
 
-pub use stats::{CmdStat, ShardStats};
+pub use stats::{CmdStat, ErrorStats, ShardStats};
 
 use crate::commands::{self, CmdRef, Ctx, Effect};
 use crate::keyspace::Db;
@@ -285,7 +285,10 @@ impl Shard {
         let start = Instant::now();
         let now = unix_ms();
         for (i, db) in data.dbs.iter_mut().enumerate() {
-            if db.expires.is_empty() || db.passive_expiry {
+            if db.expires.is_empty()
+                || db.passive_expiry
+                || !self.server.active_expire.load(Ordering::Relaxed)
+            {
                 continue;
             }
             db.now = now;

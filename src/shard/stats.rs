@@ -1,7 +1,9 @@
 //! Per-shard statistics: written only by the shard's own thread (relaxed atomics on lines no
 //! other writer touches), read by anyone (INFO, /metrics) without stopping the shard.
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Mutex;
 
 #[derive(Default)]
 pub struct CmdStat {
@@ -43,12 +45,65 @@ impl ShardStats {
         }
     }
 
+    /// A call refused before it ran (arity, NOAUTH, BUSY, not allowed in MULTI …).
+    pub fn reject(&self, id: u16) {
+        if let Some(s) = self.cmds.get(id as usize) {
+            s.rejected.fetch_add(1, Relaxed);
+        }
+    }
+
     pub fn reset(&self) {
         for s in &self.cmds {
             s.calls.store(0, Relaxed);
             s.usec.store(0, Relaxed);
             s.failed.store(0, Relaxed);
             s.rejected.store(0, Relaxed);
+        }
+    }
+}
+
+/// Most distinct error codes tracked (as Redis): past this, new codes are not counted apart.
+const MAX_ERROR_CODES: usize = 128;
+
+/// Error replies by code (INFO errorstats, `total_error_replies`). Errors are the slow path, so
+/// a short mutex is enough; the total is an atomic for cheap reads.
+#[derive(Default)]
+pub struct ErrorStats {
+    codes: Mutex<BTreeMap<String, u64>>,
+    total: AtomicU64,
+}
+
+impl ErrorStats {
+    /// Counts one error reply; `line` is the full error line (`ERR …`, `WRONGTYPE …`).
+    pub fn record(&self, line: &str) {
+        self.total.fetch_add(1, Relaxed);
+        let code = line.split(' ').next().unwrap_or("ERR");
+        let code = code.strip_prefix('-').unwrap_or(code);
+        if let Ok(mut m) = self.codes.lock() {
+            if let Some(n) = m.get_mut(code) {
+                *n += 1;
+            } else if m.len() < MAX_ERROR_CODES {
+                m.insert(code.to_string(), 1);
+            }
+        }
+    }
+
+    pub fn total(&self) -> u64 {
+        self.total.load(Relaxed)
+    }
+
+    /// `(code, count)` in code order.
+    pub fn snapshot(&self) -> Vec<(String, u64)> {
+        self.codes
+            .lock()
+            .map(|m| m.iter().map(|(k, v)| (k.clone(), *v)).collect())
+            .unwrap_or_default()
+    }
+
+    pub fn reset(&self) {
+        self.total.store(0, Relaxed);
+        if let Ok(mut m) = self.codes.lock() {
+            m.clear();
         }
     }
 }

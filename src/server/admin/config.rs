@@ -1,0 +1,631 @@
+//! CONFIG GET / SET / RESETSTAT / REWRITE / HELP over a table of parameters.
+//!
+//! Invariants: the table below is the one list of parameters CONFIG knows, each with Redis's
+//! type, bounds and mutability, so GET and SET agree and errors are Redis's. CONFIG SET is
+//! atomic: every pair is checked, then all are applied to one copy of the configuration that
+//! replaces the current one in a single store (readers never see half of a SET).
+
+use super::super::connection::Conn;
+use super::super::Server;
+use crate::commands::{is, parse_i64};
+use crate::config::Config;
+use crate::error::CommandError;
+use crate::keyspace::glob::glob_match;
+use crate::protocol::Reply;
+use bytes::Bytes;
+use std::sync::atomic::Ordering::Relaxed;
+
+#[derive(Clone, Copy)]
+enum Kind {
+    Bool,
+    Int {
+        min: i64,
+        max: i64,
+    },
+    /// A byte count with an optional unit (`10mb`, `1gb`, `100k`).
+    Mem {
+        min: u64,
+        max: u64,
+    },
+    Enum(&'static [&'static str]),
+    Str,
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Access {
+    Mutable,
+    Immutable,
+    /// Refused unless `enable-protected-configs` (which luagate keeps at `no`).
+    Protected,
+}
+
+struct Param {
+    name: &'static str,
+    alias: Option<&'static str>,
+    kind: Kind,
+    access: Access,
+    /// Default of a stored-only parameter (see `Config::knobs`).
+    default: &'static str,
+}
+
+const fn p(name: &'static str, kind: Kind, access: Access, default: &'static str) -> Param {
+    Param {
+        name,
+        alias: None,
+        kind,
+        access,
+        default,
+    }
+}
+
+const fn aka(mut param: Param, alias: &'static str) -> Param {
+    param.alias = Some(alias);
+    param
+}
+
+const INT_MAX: i64 = i32::MAX as i64;
+const POLICIES: &[&str] = &[
+    "volatile-lru",
+    "volatile-lfu",
+    "volatile-random",
+    "volatile-ttl",
+    "allkeys-lru",
+    "allkeys-lfu",
+    "allkeys-random",
+    "noeviction",
+];
+
+use Access::*;
+use Kind::*;
+
+/// Parameters with an effect on luagate come first; after them, ones only stored and reported
+/// (clients and test suites set them; they change nothing yet).
+static PARAMS: &[Param] = &[
+    p("port", Int { min: 0, max: 65535 }, Immutable, ""),
+    p("bind", Str, Immutable, ""),
+    p(
+        "databases",
+        Int {
+            min: 1,
+            max: INT_MAX,
+        },
+        Immutable,
+        "",
+    ),
+    p("dir", Str, Protected, ""),
+    p("requirepass", Str, Mutable, ""),
+    p(
+        "maxclients",
+        Int {
+            min: 1,
+            max: u32::MAX as i64,
+        },
+        Mutable,
+        "",
+    ),
+    p(
+        "timeout",
+        Int {
+            min: 0,
+            max: INT_MAX,
+        },
+        Mutable,
+        "",
+    ),
+    p(
+        "tcp-keepalive",
+        Int {
+            min: 0,
+            max: INT_MAX,
+        },
+        Mutable,
+        "",
+    ),
+    p(
+        "proto-max-bulk-len",
+        Mem {
+            min: 1024 * 1024,
+            max: i64::MAX as u64,
+        },
+        Mutable,
+        "",
+    ),
+    aka(
+        p(
+            "busy-reply-threshold",
+            Int {
+                min: 0,
+                max: i64::MAX,
+            },
+            Mutable,
+            "",
+        ),
+        "lua-time-limit",
+    ),
+    p(
+        "maxmemory",
+        Mem {
+            min: 0,
+            max: u64::MAX,
+        },
+        Mutable,
+        "",
+    ),
+    p("maxmemory-policy", Enum(POLICIES), Mutable, ""),
+    p(
+        "enable-debug-command",
+        Enum(&["no", "yes", "local"]),
+        Immutable,
+        "",
+    ),
+    p("appendonly", Bool, Mutable, ""),
+    p("save", Str, Mutable, ""),
+    p(
+        "loglevel",
+        Enum(&["debug", "verbose", "notice", "warning"]),
+        Mutable,
+        "",
+    ),
+    p(
+        "hz",
+        Int {
+            min: 0,
+            max: INT_MAX,
+        },
+        Mutable,
+        "",
+    ),
+    // Stored only.
+    p("maxmemory-samples", Int { min: 1, max: 64 }, Mutable, "5"),
+    p(
+        "maxmemory-eviction-tenacity",
+        Int { min: 0, max: 100 },
+        Mutable,
+        "10",
+    ),
+    p(
+        "maxmemory-clients",
+        Mem {
+            min: 0,
+            max: i64::MAX as u64,
+        },
+        Mutable,
+        "0",
+    ),
+    aka(
+        p(
+            "list-max-listpack-size",
+            Int {
+                min: i32::MIN as i64,
+                max: INT_MAX,
+            },
+            Mutable,
+            "-2",
+        ),
+        "list-max-ziplist-size",
+    ),
+    p(
+        "list-compress-depth",
+        Int {
+            min: 0,
+            max: INT_MAX,
+        },
+        Mutable,
+        "0",
+    ),
+    aka(
+        p(
+            "hash-max-listpack-entries",
+            Int {
+                min: 0,
+                max: i64::MAX,
+            },
+            Mutable,
+            "512",
+        ),
+        "hash-max-ziplist-entries",
+    ),
+    aka(
+        p(
+            "hash-max-listpack-value",
+            Mem {
+                min: 0,
+                max: i64::MAX as u64,
+            },
+            Mutable,
+            "64",
+        ),
+        "hash-max-ziplist-value",
+    ),
+    p(
+        "set-max-intset-entries",
+        Int {
+            min: 0,
+            max: i64::MAX,
+        },
+        Mutable,
+        "512",
+    ),
+    aka(
+        p(
+            "zset-max-listpack-entries",
+            Int {
+                min: 0,
+                max: i64::MAX,
+            },
+            Mutable,
+            "128",
+        ),
+        "zset-max-ziplist-entries",
+    ),
+    aka(
+        p(
+            "zset-max-listpack-value",
+            Mem {
+                min: 0,
+                max: i64::MAX as u64,
+            },
+            Mutable,
+            "64",
+        ),
+        "zset-max-ziplist-value",
+    ),
+    p(
+        "slowlog-log-slower-than",
+        Int {
+            min: -1,
+            max: i64::MAX,
+        },
+        Mutable,
+        "10000",
+    ),
+    p(
+        "slowlog-max-len",
+        Int {
+            min: 0,
+            max: i64::MAX,
+        },
+        Mutable,
+        "128",
+    ),
+    p("latency-tracking", Bool, Mutable, "yes"),
+    p("lazyfree-lazy-user-del", Bool, Mutable, "no"),
+    p("notify-keyspace-events", Str, Mutable, ""),
+    p(
+        "appendfsync",
+        Enum(&["always", "everysec", "no"]),
+        Mutable,
+        "everysec",
+    ),
+    p("daemonize", Bool, Immutable, "no"),
+    p("protected-mode", Bool, Mutable, "yes"),
+    p(
+        "lfu-log-factor",
+        Int {
+            min: 0,
+            max: INT_MAX,
+        },
+        Mutable,
+        "10",
+    ),
+    p(
+        "lfu-decay-time",
+        Int {
+            min: 0,
+            max: INT_MAX,
+        },
+        Mutable,
+        "1",
+    ),
+    p(
+        "active-expire-effort",
+        Int { min: 1, max: 10 },
+        Mutable,
+        "1",
+    ),
+    p("activerehashing", Bool, Mutable, "yes"),
+];
+
+/// A parameter by name or alias (any case), and the name it was found under.
+fn lookup(name: &[u8]) -> Option<(&'static Param, &'static str)> {
+    PARAMS.iter().find_map(|p| {
+        if is(name, p.name) {
+            Some((p, p.name))
+        } else {
+            p.alias.filter(|a| is(name, a)).map(|a| (p, a))
+        }
+    })
+}
+
+/// The current value of `p`, as CONFIG GET shows it.
+fn value(server: &Server, cfg: &Config, p: &Param) -> String {
+    match p.name {
+        "port" => server.port.to_string(),
+        "bind" => cfg
+            .bind
+            .iter()
+            .map(|a| a.to_string())
+            .collect::<Vec<_>>()
+            .join(" "),
+        "databases" => cfg.databases.to_string(),
+        "dir" => std::fs::canonicalize(&cfg.dir)
+            .map(|d| d.to_string_lossy().into_owned())
+            .unwrap_or_else(|_| cfg.dir.clone()),
+        "requirepass" => cfg.requirepass.clone().unwrap_or_default(),
+        "maxclients" => cfg.maxclients.to_string(),
+        "timeout" => cfg.timeout.to_string(),
+        "tcp-keepalive" => cfg.tcp_keepalive.to_string(),
+        "proto-max-bulk-len" => cfg.proto_max_bulk_len.to_string(),
+        "busy-reply-threshold" => cfg.busy_reply_threshold_ms.to_string(),
+        "maxmemory" => cfg.maxmemory.to_string(),
+        "maxmemory-policy" => cfg.maxmemory_policy.clone(),
+        "enable-debug-command" => cfg.enable_debug_command.clone(),
+        "appendonly" => "no".into(),
+        "save" => String::new(),
+        "loglevel" => cfg.log_level.clone(),
+        "hz" => cfg.hz.to_string(),
+        _ => cfg
+            .knobs
+            .get(p.name)
+            .cloned()
+            .unwrap_or_else(|| p.default.to_string()),
+    }
+}
+
+/// Checks `v` against `p`'s type and returns its canonical form, or Redis's reason.
+fn parse(p: &Param, v: &[u8]) -> Result<String, String> {
+    match p.kind {
+        Bool => {
+            if is(v, "yes") {
+                Ok("yes".into())
+            } else if is(v, "no") {
+                Ok("no".into())
+            } else {
+                Err("argument must be 'yes' or 'no'".into())
+            }
+        }
+        Int { min, max } => {
+            let n = parse_i64(v).ok_or("argument couldn't be parsed into an integer")?;
+            if n < min || n > max {
+                return Err(format!(
+                    "argument must be between {min} and {max} inclusive"
+                ));
+            }
+            Ok(n.to_string())
+        }
+        Mem { min, max } => {
+            let n = parse_memory(v).ok_or("argument must be a memory value")?;
+            if n < min || n > max {
+                return Err(format!(
+                    "argument must be between {min} and {max} inclusive"
+                ));
+            }
+            Ok(n.to_string())
+        }
+        Enum(options) => options
+            .iter()
+            .find(|o| is(v, o))
+            .map(|o| o.to_string())
+            .ok_or_else(|| {
+                format!(
+                    "argument(s) must be one of the following: {}",
+                    options.join(", ")
+                )
+            }),
+        Str => Ok(String::from_utf8_lossy(v).into_owned()),
+    }
+}
+
+/// A memory amount: digits and an optional unit (b, k, kb, m, mb, g, gb; any case).
+pub fn parse_memory(v: &[u8]) -> Option<u64> {
+    let digits = v.iter().take_while(|c| c.is_ascii_digit()).count();
+    let unit = std::str::from_utf8(&v[digits..]).ok()?.to_ascii_lowercase();
+    let mul: u64 = match unit.as_str() {
+        "" | "b" => 1,
+        "k" => 1000,
+        "kb" => 1024,
+        "m" => 1000 * 1000,
+        "mb" => 1024 * 1024,
+        "g" => 1000 * 1000 * 1000,
+        "gb" => 1024 * 1024 * 1024,
+        _ => return None,
+    };
+    let n: u64 = if digits == 0 {
+        0
+    } else {
+        std::str::from_utf8(&v[..digits]).ok()?.parse().ok()?
+    };
+    n.checked_mul(mul)
+}
+
+/// Stores a checked value into the configuration; refuses what luagate cannot do.
+fn apply(cfg: &mut Config, p: &Param, v: &str) -> Result<(), String> {
+    let int = || v.parse::<u64>().map_err(|_| "bad value".to_string());
+    match p.name {
+        "requirepass" => cfg.requirepass = (!v.is_empty()).then(|| v.to_string()),
+        "maxclients" => cfg.maxclients = int()? as usize,
+        "timeout" => cfg.timeout = int()?,
+        "tcp-keepalive" => cfg.tcp_keepalive = int()?,
+        "proto-max-bulk-len" => cfg.proto_max_bulk_len = int()? as i64,
+        "busy-reply-threshold" => cfg.busy_reply_threshold_ms = int()?,
+        "maxmemory" => cfg.maxmemory = int()?,
+        "maxmemory-policy" => {
+            if v != "noeviction" {
+                return Err("only the noeviction policy is supported".into());
+            }
+            cfg.maxmemory_policy = v.to_string();
+        }
+        "loglevel" => cfg.log_level = v.to_string(),
+        "hz" => cfg.hz = int()?.clamp(1, 500),
+        "appendonly" => {
+            if v != "no" {
+                return Err("appendonly is not supported".into());
+            }
+        }
+        "save" => {
+            if !v.trim().is_empty() {
+                return Err("RDB snapshots are not supported".into());
+            }
+        }
+        name => {
+            cfg.knobs.insert(name.to_string(), v.to_string());
+        }
+    }
+    Ok(())
+}
+
+/// CONFIG GET pattern [pattern …]: a map of every matching parameter (aliases included).
+pub fn get(conn: &Conn, args: &[Bytes]) -> Result<Reply, CommandError> {
+    let cfg = conn.server.config();
+    let mut out: Vec<(String, &Param)> = Vec::new();
+    let mut add = |key: String, p: &'static Param| {
+        if !out.iter().any(|(k, _)| k.eq_ignore_ascii_case(&key)) {
+            out.push((key, p));
+        }
+    };
+    for pat in &args[2..] {
+        if !pat.iter().any(|c| matches!(c, b'*' | b'?' | b'[')) {
+            if let Some((p, _)) = lookup(pat) {
+                add(String::from_utf8_lossy(pat).into_owned(), p);
+            }
+            continue;
+        }
+        for p in PARAMS {
+            for name in std::iter::once(p.name).chain(p.alias) {
+                if glob_match(pat, name.as_bytes(), true) {
+                    add(name.to_string(), p);
+                }
+            }
+        }
+    }
+    Ok(Reply::Map(
+        out.into_iter()
+            .map(|(k, p)| {
+                (
+                    Reply::bulk_str(&k),
+                    Reply::bulk_str(&value(&conn.server, &cfg, p)),
+                )
+            })
+            .collect(),
+    ))
+}
+
+/// CONFIG SET name value [name value …], all or nothing.
+pub fn set(conn: &Conn, args: &[Bytes]) -> Result<Reply, CommandError> {
+    let pairs = &args[2..];
+    if !pairs.len().is_multiple_of(2) {
+        return Err(CommandError::Syntax);
+    }
+    let failed = |name: &str, why: &str| {
+        CommandError::err(format!(
+            "ERR CONFIG SET failed (possibly related to argument '{name}') - {why}"
+        ))
+    };
+    let mut found: Vec<(&Param, &'static str, &[u8])> = Vec::new();
+    for (i, pair) in pairs.chunks(2).enumerate() {
+        let given = String::from_utf8_lossy(&pair[0]);
+        let (p, name) = lookup(&pair[0]).ok_or_else(|| {
+            CommandError::err(format!(
+                "ERR Unknown option or number of arguments for CONFIG SET - '{given}'"
+            ))
+        })?;
+        match p.access {
+            Immutable => return Err(failed(&given, "can't set immutable config")),
+            Protected => return Err(failed(&given, "can't set protected config")),
+            Mutable => {}
+        }
+        if pairs[..i * 2]
+            .chunks(2)
+            .any(|q| q[0].eq_ignore_ascii_case(&pair[0]))
+        {
+            return Err(failed(&given, "duplicate parameter"));
+        }
+        found.push((p, name, &pair[1]));
+    }
+    let mut checked = Vec::with_capacity(found.len());
+    for (p, name, v) in found {
+        checked.push((p, name, parse(p, v).map_err(|why| failed(name, &why))?));
+    }
+    let mut cfg = (**conn.server.config()).clone();
+    for (p, name, v) in &checked {
+        apply(&mut cfg, p, v).map_err(|why| failed(name, &why))?;
+    }
+    conn.server.update_config(|c| *c = cfg);
+    Ok(Reply::ok())
+}
+
+/// CONFIG RESETSTAT: zeroes the INFO counters (commandstats, errorstats, stats).
+pub async fn resetstat(conn: &mut Conn) -> Result<Reply, CommandError> {
+    let server = conn.server.clone();
+    for s in &server.shards {
+        s.stats.reset();
+    }
+    server.conn_stats.reset();
+    server.errors.reset();
+    let st = &server.stats;
+    for c in [
+        &st.connections_received,
+        &st.rejected_connections,
+        &st.commands_processed,
+        &st.net_input_bytes,
+        &st.net_output_bytes,
+    ] {
+        c.store(0, Relaxed);
+    }
+    let all: Vec<usize> = (0..server.shards.len()).collect();
+    conn.run_job_value(all, |ctx| {
+        for shard in ctx.held_shards() {
+            for db in &mut shard.dbs {
+                db.stat_hits = 0;
+                db.stat_misses = 0;
+                db.stat_expired = 0;
+            }
+        }
+    })
+    .await;
+    Ok(Reply::ok())
+}
+
+pub fn help() -> Reply {
+    super::super::conn_cmds::help(&[
+        "CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "GET <pattern>",
+        "    Return the values of the parameters matching the glob-like <pattern>.",
+        "SET <directive> <value>",
+        "    Set the parameter <directive> to <value>.",
+        "RESETSTAT",
+        "    Zero the statistics INFO reports.",
+        "REWRITE",
+        "    Rewrite the configuration file.",
+        "HELP",
+        "    Print this help.",
+    ])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn memory_values() {
+        assert_eq!(parse_memory(b"10"), Some(10));
+        assert_eq!(parse_memory(b"10KB"), Some(10240));
+        assert_eq!(parse_memory(b"1k"), Some(1000));
+        assert_eq!(parse_memory(b"2gb"), Some(2 << 30));
+        assert_eq!(parse_memory(b"1.5mb"), None);
+        assert_eq!(parse_memory(b"-1"), None);
+        assert_eq!(parse_memory(b"1x"), None);
+    }
+
+    #[test]
+    fn every_name_is_unique() {
+        let mut names: Vec<&str> = PARAMS
+            .iter()
+            .flat_map(|p| std::iter::once(p.name).chain(p.alias))
+            .collect();
+        let n = names.len();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), n);
+    }
+}
