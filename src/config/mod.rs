@@ -22,6 +22,11 @@ pub struct Config {
     pub enable_debug_command: String,
     pub maxmemory: u64,
     pub log_level: String,
+    /// Enforce Redis Cluster's single-slot rule on flagged scripts (`single-slot-scripts:
+    /// always`) even in standalone mode.
+    pub single_slot_scripts: bool,
+    /// Memory limit of each shard's Lua VM in bytes (`lua-memory-limit`); 0 = none.
+    pub lua_memory_limit: u64,
 }
 
 impl Default for Config {
@@ -41,6 +46,8 @@ impl Default for Config {
             enable_debug_command: "no".into(),
             maxmemory: 0,
             log_level: "notice".into(),
+            single_slot_scripts: false,
+            lua_memory_limit: 1 << 30,
         }
     }
 }
@@ -106,6 +113,22 @@ impl Config {
                     self.busy_reply_threshold_ms = value()?
                         .parse()
                         .map_err(|_| format!("{flag} needs milliseconds"))?
+                }
+                "single-slot-scripts" => {
+                    self.single_slot_scripts = match value()?.as_str() {
+                        "always" => true,
+                        "never" => false,
+                        other => {
+                            return Err(format!(
+                                "--single-slot-scripts: '{other}' is not always|never"
+                            ))
+                        }
+                    }
+                }
+                "lua-memory-limit" => {
+                    self.lua_memory_limit = value()?
+                        .parse()
+                        .map_err(|_| format!("{flag} needs a number of bytes"))?
                 }
                 _ => return Err(format!("unknown option '{flag}'")),
             }

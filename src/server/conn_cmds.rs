@@ -12,6 +12,9 @@ pub const VERSION: &str = "7.2.0";
 
 /// Runs a connection-level command. `None` means the handler already wrote its reply.
 pub async fn dispatch(conn: &mut Conn, cmd: CmdRef, args: Vec<Bytes>) -> Option<Reply> {
+    if cmd.cmd.group == commands::Group::Scripting {
+        return crate::scripting::eval::dispatch(conn, cmd, args).await;
+    }
     let r = match cmd.cmd.name {
         "ping" => Ok(match args.len() {
             1 => Reply::status("PONG"),

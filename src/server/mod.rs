@@ -7,7 +7,7 @@
 //! 4. exit.
 
 pub mod client;
-mod conn_cmds;
+pub(crate) mod conn_cmds;
 pub mod connection;
 
 use crate::config::Config;
@@ -34,6 +34,8 @@ pub struct Server {
     config: ArcSwap<Config>,
     pub slots: SlotMap,
     pub shards: Vec<ShardHandle>,
+    /// Script registry and per-shard script run state.
+    pub scripting: crate::scripting::Scripting,
     pub clients: Clients,
     pub stats: ServerStats,
     pub started: Instant,
@@ -134,6 +136,7 @@ pub async fn start(config: Config) -> std::io::Result<(Running, TcpListener)> {
     let server = Arc::new(Server {
         slots: SlotMap::new(n),
         shards: handles,
+        scripting: crate::scripting::Scripting::new(n),
         clients: Clients::default(),
         stats: ServerStats::default(),
         started: Instant::now(),
