@@ -107,7 +107,7 @@ fn to_reply(v: &Value, resp: u8, k: &ReplyKeys, depth: usize) -> Reply {
                 Reply::Nil
             }
         }
-        Value::Integer(i) => Reply::Int(*i as i64),
+        Value::Integer(i) => Reply::Int(*i),
         Value::Number(n) => Reply::Int(c_cast(*n)),
         Value::String(s) => Reply::Bulk(Bytes::copy_from_slice(&s.as_bytes())),
         Value::Table(t) => {
@@ -139,7 +139,10 @@ fn table_to_reply(t: &Table, resp: u8, k: &ReplyKeys, depth: usize) -> Reply {
     if let Value::Table(m) = field(&k.map) {
         let mut pairs = Vec::new();
         for (key, val) in m.pairs::<Value, Value>().flatten() {
-            pairs.push((to_reply(&key, resp, k, depth), to_reply(&val, resp, k, depth)));
+            pairs.push((
+                to_reply(&key, resp, k, depth),
+                to_reply(&val, resp, k, depth),
+            ));
         }
         return Reply::Map(pairs);
     }
@@ -340,7 +343,11 @@ mod tests {
             Reply::BigNumber(Bytes::from_static(b"12"))
         );
         assert_eq!(
-            eval(&lua, "return {verbatim_string={format='txt',string='hi'}}", 2),
+            eval(
+                &lua,
+                "return {verbatim_string={format='txt',string='hi'}}",
+                2
+            ),
             Reply::Verbatim("txt", Bytes::from_static(b"hi"))
         );
         assert_eq!(eval(&lua, "return function() end", 2), Reply::Nil);
@@ -389,18 +396,38 @@ mod tests {
             "return function(v) return v.err == 'ERR boom' end",
         );
         let m = Reply::Map(vec![(Reply::bulk_str("f"), Reply::bulk_str("v"))]);
-        check(m.clone(), 2, "return function(v) return v[1] == 'f' and v[2] == 'v' end");
+        check(
+            m.clone(),
+            2,
+            "return function(v) return v[1] == 'f' and v[2] == 'v' end",
+        );
         check(m, 3, "return function(v) return v.map.f == 'v' end");
         let s = Reply::Set(vec![Reply::bulk_str("m")]);
         check(s.clone(), 2, "return function(v) return v[1] == 'm' end");
         check(s, 3, "return function(v) return v.set.m == true end");
-        check(Reply::Double(1.5), 2, "return function(v) return v == '1.5' end");
-        check(Reply::Double(1.5), 3, "return function(v) return v.double == 1.5 end");
+        check(
+            Reply::Double(1.5),
+            2,
+            "return function(v) return v == '1.5' end",
+        );
+        check(
+            Reply::Double(1.5),
+            3,
+            "return function(v) return v.double == 1.5 end",
+        );
         check(Reply::Bool(true), 2, "return function(v) return v == 1 end");
-        check(Reply::Bool(false), 3, "return function(v) return v == false end");
+        check(
+            Reply::Bool(false),
+            3,
+            "return function(v) return v == false end",
+        );
         let big = Reply::BigNumber(Bytes::from_static(b"123"));
         check(big.clone(), 2, "return function(v) return v == '123' end");
-        check(big, 3, "return function(v) return v.big_number == '123' end");
+        check(
+            big,
+            3,
+            "return function(v) return v.big_number == '123' end",
+        );
         let vb = Reply::Verbatim("txt", Bytes::from_static(b"hi"));
         check(vb.clone(), 2, "return function(v) return v == 'hi' end");
         check(

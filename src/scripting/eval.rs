@@ -30,7 +30,8 @@ pub async fn dispatch(conn: &mut Conn, cmd: CmdRef, args: Vec<Bytes>) -> Option<
             args[2..]
                 .iter()
                 .map(|s| {
-                    let known = sha_key(s).is_some_and(|k| conn.server.scripting.registry.exists(&k));
+                    let known =
+                        sha_key(s).is_some_and(|k| conn.server.scripting.registry.exists(&k));
                     Reply::Int(known as i64)
                 })
                 .collect(),
@@ -151,6 +152,11 @@ async fn eval(conn: &mut Conn, name: &str, args: Vec<Bytes>) -> Option<Reply> {
             return None;
         }
         server.scripting.reruns.fetch_add(1, Relaxed);
+        tracing::debug!(
+            script = script.sha_str(),
+            ?needed,
+            "script runs again with more shards"
+        );
         for s in needed {
             script.footprint.add(s);
             shards.push(s);

@@ -83,11 +83,23 @@ mod tests {
         assert!(parse(b"#!lua\nreturn 1").unwrap().shebang);
         let f = parse(b"#!lua  flags=no-writes,allow-oom flags=no-cluster\n").unwrap();
         assert!(f.no_writes && f.allow_oom && f.no_cluster && !f.allow_stale);
-        assert_eq!(parse(b"#!lua flags=\nx").unwrap().no_writes, false);
-        assert_eq!(err("#!lua flags=bogus\n"), "ERR Unexpected flag in script shebang: bogus");
-        assert_eq!(err("#!lua flags=no-writes,\n"), "ERR Unexpected flag in script shebang: ");
-        assert_eq!(err("#!luax\n"), "ERR Unexpected engine in script shebang: #!luax");
-        assert_eq!(err("#!lua name=x\n"), "ERR Unknown lua shebang option: name=x");
+        assert!(!parse(b"#!lua flags=\nx").unwrap().no_writes);
+        assert_eq!(
+            err("#!lua flags=bogus\n"),
+            "ERR Unexpected flag in script shebang: bogus"
+        );
+        assert_eq!(
+            err("#!lua flags=no-writes,\n"),
+            "ERR Unexpected flag in script shebang: "
+        );
+        assert_eq!(
+            err("#!luax\n"),
+            "ERR Unexpected engine in script shebang: #!luax"
+        );
+        assert_eq!(
+            err("#!lua name=x\n"),
+            "ERR Unknown lua shebang option: name=x"
+        );
         assert_eq!(err("#!lua flags=no-writes"), "ERR Invalid script shebang");
         assert_eq!(err("#!"), "ERR Invalid script shebang");
     }

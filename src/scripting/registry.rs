@@ -257,7 +257,12 @@ mod tests {
 
     fn add(r: &Registry, body: &str, load: bool) -> Sha {
         let sha = sha1_hex(body.as_bytes());
-        r.insert(sha, Bytes::from(body.to_string()), ScriptFlags::default(), load);
+        r.insert(
+            sha,
+            Bytes::from(body.to_string()),
+            ScriptFlags::default(),
+            load,
+        );
         sha
     }
 
@@ -287,7 +292,12 @@ mod tests {
         assert_eq!(r.stats().evicted_scripts, 1);
         assert_eq!(r.stats().number_of_cached_scripts, EVAL_CACHE_MAX + 1);
         // Loading an EVAL script makes it permanent and frees an LRU place.
-        r.insert(first[2], Bytes::from_static(b"return 2"), ScriptFlags::default(), true);
+        r.insert(
+            first[2],
+            Bytes::from_static(b"return 2"),
+            ScriptFlags::default(),
+            true,
+        );
         for i in 0..10 {
             add(&r, &format!("return 'more{i}'"), false);
         }

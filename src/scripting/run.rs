@@ -17,12 +17,15 @@ use super::vm::{ScriptVm, SELF_SOURCE};
 use super::{CLEAN, IDLE, KILLED, WROTE};
 use crate::commands::{Ctx, Effect};
 use crate::protocol::Reply;
+use crate::server::connection::BUSY_ERR;
 use crate::server::Server;
+use crate::shard::{ShardMsg, Work};
 use bytes::Bytes;
+use bytes::BytesMut;
 use mlua::{ffi, MultiValue, Value};
 use std::cell::RefCell;
-use std::rc::Rc;
 use std::ffi::CStr;
+use std::rc::Rc;
 use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -42,9 +45,9 @@ pub struct ScriptJob {
 }
 
 pub(crate) const KILL_TEXT: &str = "ERR Script killed by user with SCRIPT KILL...";
-const KILL_RAISE: &CStr = c"Script killed by user with SCRIPT KILL...";
+const KILL_RAISE: &CStr = c"ERR Script killed by user with SCRIPT KILL...";
 pub(crate) const ABORT_TEXT: &str = "ERR script needs more shards; it will run again";
-const ABORT_RAISE: &CStr = c"script needs more shards; it will run again";
+const ABORT_RAISE: &CStr = c"ERR script needs more shards; it will run again";
 
 /// Redis's `redisLrand48`: the 48-bit linear congruential generator of drand48.
 pub(crate) struct Lrand48(u64);
@@ -91,6 +94,8 @@ pub(crate) struct RunState {
     busy: bool,
     pub(crate) rand: Lrand48,
     pub(crate) keys: Rc<ReplyKeys>,
+    /// Shard messages that arrived while busy, re-queued when the run ends.
+    deferred: Vec<ShardMsg>,
 }
 
 impl RunState {
@@ -144,7 +149,35 @@ impl RunState {
                 server.shards[s].busy.store(true, Relaxed);
             }
         }
+        if self.busy {
+            self.answer_waiting_busy();
+        }
         None
+    }
+
+    /// Units queued on this shard behind the busy script get -BUSY now, as Redis answers
+    /// commands while a script runs; shard messages (lending, stop) are kept for after the run.
+    fn answer_waiting_busy(&mut self) {
+        // SAFETY: called from the hook, while the unit's code is suspended in Lua and no
+        // callback holds the context.
+        let inbox = unsafe { (*self.ctx).local.inbox.clone() };
+        while let Ok(msg) = inbox.try_recv() {
+            match msg {
+                ShardMsg::Run(req) => {
+                    let busy = Reply::error(BUSY_ERR);
+                    let n = match &req.work {
+                        Work::Calls(calls) => calls.len(),
+                        Work::Job(_) => 1,
+                    };
+                    let mut out = BytesMut::new();
+                    for _ in 0..n {
+                        busy.encode(req.resp, &mut out);
+                    }
+                    let _ = req.reply.send(out.freeze());
+                }
+                other => self.deferred.push(other),
+            }
+        }
     }
 }
 
@@ -179,7 +212,10 @@ pub(crate) unsafe extern "C-unwind" fn hook(l: *mut ffi::lua_State, ar: *mut ffi
             return;
         }
     }
+    // An error table, as Redis raises it: no position is prepended when it crosses a coroutine.
+    ffi::lua_createtable(l, 0, 1);
     ffi::lua_pushstring(l, msg.as_ptr());
+    ffi::lua_setfield(l, -2, c"err".as_ptr());
     ffi::lua_error(l);
 }
 
@@ -217,7 +253,7 @@ pub fn run_script(ctx: &mut Ctx<'_>, job: &ScriptJob) -> Reply {
     let generation = scripting.registry.generation();
     let limit = cfg.lua_memory_limit;
     let mut vm = match ctx.local.script_vm.take() {
-        Some(vm) if vm.generation == generation => vm,
+        Some(vm) if vm.generation == generation && vm.healthy() => vm,
         _ => match ScriptVm::new(generation, limit) {
             Ok(vm) => Box::new(vm),
             Err(e) => return Reply::Error(format!("ERR Lua VM could not be created: {e}")),
@@ -225,7 +261,12 @@ pub fn run_script(ctx: &mut Ctx<'_>, job: &ScriptJob) -> Reply {
     };
     vm.set_memory_limit(limit);
     vm.prune(&scripting.registry);
-    let reply = run_in_vm(ctx, &mut vm, job, Duration::from_millis(cfg.busy_reply_threshold_ms));
+    let reply = run_in_vm(
+        ctx,
+        &mut vm,
+        job,
+        Duration::from_millis(cfg.busy_reply_threshold_ms),
+    );
     scripting.vm_memory[ctx.home].store(vm.lua.used_memory() as u64, Relaxed);
     ctx.local.script_vm = Some(vm);
     reply
@@ -273,16 +314,15 @@ fn run_in_vm(ctx: &mut Ctx<'_>, vm: &mut ScriptVm, job: &ScriptJob, threshold: D
         abort: None,
         killed: false,
         undo,
-        slot_rule: job.single_slot.then(|| {
-            job.keys
-                .first()
-                .map(|k| crate::slot::key_slot(k).get())
-        }),
+        slot_rule: job
+            .single_slot
+            .then(|| job.keys.first().map(|k| crate::slot::key_slot(k).get())),
         started: Instant::now(),
         threshold,
         busy: false,
         rand: Lrand48::initial(),
         keys: vm.keys.clone(),
+        deferred: Vec::new(),
     };
     RUN.with(|cell| *cell.borrow_mut() = Some(state));
     let result = vm.runner.call::<MultiValue>(func);
@@ -291,9 +331,12 @@ fn run_in_vm(ctx: &mut Ctx<'_>, vm: &mut ScriptVm, job: &ScriptJob, threshold: D
     ctx.in_script = false;
     ctx.resp = saved_resp;
     ctx.db = saved_db;
-    let Some(run) = run else {
+    let Some(mut run) = run else {
         return Reply::error("ERR script state lost");
     };
+    for msg in run.deferred.drain(..) {
+        let _ = server.shards[home].tx.send(msg);
+    }
     if run.killed || run.abort.is_some() {
         vm.hook_tripped = true;
     }
@@ -312,11 +355,12 @@ fn run_in_vm(ctx: &mut Ctx<'_>, vm: &mut ScriptVm, job: &ScriptJob, threshold: D
     wrap_effects(ctx, effects_start, saved_db);
     let reply = match result {
         Ok(values) => outcome(vm, script, values, run.resp),
-        Err(e) => Reply::Error(format!("ERR Error running script {}: {e}", script.sha_str())),
+        Err(e) => Reply::Error(format!(
+            "ERR Error running script {}: {e}",
+            script.sha_str()
+        )),
     };
-    if vm.memory_limit() > 0 && vm.lua.used_memory() as u64 > vm.memory_limit() / 2 {
-        let _ = vm.lua.gc_collect();
-    }
+    vm.after_run();
     reply
 }
 

@@ -50,7 +50,11 @@ impl UndoLog {
             return;
         };
         let entry = d.peek(key).cloned();
-        let expire_at = if entry.is_some() { d.expire_at(key) } else { None };
+        let expire_at = if entry.is_some() {
+            d.expire_at(key)
+        } else {
+            None
+        };
         self.seen.insert((db, key.clone()));
         self.saved.push(Saved {
             db,

@@ -27,26 +27,41 @@ pub const HOOK_EVERY: i32 = 10_000;
 /// file access, or a way out of the sandbox's environment).
 pub const GLOBALS: &[(&str, &str)] = &[
     ("assert", "raises an error; no side effect"),
-    ("collectgarbage", "Redis allows it; only affects this VM's memory"),
+    (
+        "collectgarbage",
+        "Redis allows it; only affects this VM's memory",
+    ),
     ("error", "raises an error"),
     ("gcinfo", "reads this VM's memory use"),
-    ("getmetatable", "protected tables answer with a read-only stand-in (__metatable)"),
+    (
+        "getmetatable",
+        "protected tables answer with a read-only stand-in (__metatable)",
+    ),
     ("rawequal", "pure"),
     ("select", "pure"),
     ("tonumber", "pure"),
     ("tostring", "pure"),
     ("type", "pure"),
     ("unpack", "pure"),
-    ("xpcall", "runs a function; the kill hook cannot be swallowed by it"),
+    (
+        "xpcall",
+        "runs a function; the kill hook cannot be swallowed by it",
+    ),
 ];
 
 /// Library tables handed to scripts as read-only copies. `math`, `os` and `redis` are built by
 /// the sandbox itself (seeded random, clock only, the host API); `pcall`, `rawget`, `rawset`,
 /// `setmetatable`, `next`, `pairs`, `ipairs`, `load` and `loadstring` are wrapped there.
 pub const LIBRARIES: &[(&str, &str)] = &[
-    ("string", "pure string functions (string.dump is harmless: bytecode cannot be loaded)"),
+    (
+        "string",
+        "pure string functions (string.dump is harmless: bytecode cannot be loaded)",
+    ),
     ("table", "pure table functions"),
-    ("coroutine", "coroutines inherit the hook, so they can be killed"),
+    (
+        "coroutine",
+        "coroutines inherit the hook, so they can be killed",
+    ),
     ("bit", "LuaBitOp, pure"),
     ("struct", "binary packing, pure"),
     ("cjson", "JSON, pure"),
@@ -75,11 +90,7 @@ impl ScriptVm {
         // see it (it is not in the allow-lists).
         let lua = unsafe {
             Lua::unsafe_new_with(
-                StdLib::TABLE
-                    | StdLib::STRING
-                    | StdLib::MATH
-                    | StdLib::OS
-                    | StdLib::DEBUG,
+                StdLib::TABLE | StdLib::STRING | StdLib::MATH | StdLib::OS | StdLib::DEBUG,
                 LuaOptions::default(),
             )
         };
@@ -120,6 +131,26 @@ impl ScriptVm {
 
     pub fn memory_limit(&self) -> u64 {
         self.memory_limit
+    }
+
+    /// Housekeeping after a run: a script may have stopped the collector (`collectgarbage`
+    /// is allowed, as in Redis), and one that hit the memory limit leaves garbage that only a
+    /// full collection frees; the collection itself needs memory, so the limit is lifted for it.
+    pub fn after_run(&mut self) {
+        self.lua.gc_restart();
+        let limit = self.memory_limit;
+        if limit > 0 && self.lua.used_memory() as u64 > limit / 2 {
+            let _ = self.lua.set_memory_limit(0);
+            let _ = self.lua.gc_collect();
+            let _ = self.lua.gc_collect();
+            let _ = self.lua.set_memory_limit(limit as usize);
+        }
+    }
+
+    /// False when the VM cannot run scripts any more (still over its memory limit after a full
+    /// collection); the shard then replaces it.
+    pub fn healthy(&self) -> bool {
+        self.memory_limit == 0 || (self.lua.used_memory() as u64) < self.memory_limit * 9 / 10
     }
 
     /// Installs the periodic hook again if a previous run switched it to every instruction.
@@ -189,7 +220,10 @@ fn compile(lua: &Lua, body: &[u8], env: Option<&Table>) -> Result<Function, Stri
     let rewritten;
     let src: &[u8] = if body.starts_with(b"#!") {
         // The shebang line is not Lua: compile an empty line in its place (same line numbers).
-        let rest = body.iter().position(|&b| b == b'\n').map_or(&[][..], |i| &body[i..]);
+        let rest = body
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(&[][..], |i| &body[i..]);
         rewritten = rest.to_vec();
         &rewritten
     } else if body.first() == Some(&27) {
@@ -219,10 +253,13 @@ thread_local! {
 
 /// Checks that `body` compiles; the error is Redis's exact line.
 pub fn check_compiles(body: &[u8]) -> Result<(), String> {
-    CHECKER.with(|c| {
-        let mut c = c.borrow_mut();
-        let lua = c.get_or_insert_with(|| Lua::new_with(StdLib::NONE, LuaOptions::default()).unwrap_or_else(|_| Lua::new()));
-        compile(lua, body, None).map(|_| ())
-    })
-    .map_err(|m| format!("ERR Error compiling script (new function): {m}"))
+    CHECKER
+        .with(|c| {
+            let mut c = c.borrow_mut();
+            let lua = c.get_or_insert_with(|| {
+                Lua::new_with(StdLib::NONE, LuaOptions::default()).unwrap_or_else(|_| Lua::new())
+            });
+            compile(lua, body, None).map(|_| ())
+        })
+        .map_err(|m| format!("ERR Error compiling script (new function): {m}"))
 }

@@ -41,6 +41,9 @@ pub struct ShardLocal {
     pub now: u64,
     /// This thread's Lua VM for scripts, created on first use (here, on this thread).
     pub script_vm: Option<Box<crate::scripting::ScriptVm>>,
+    /// This shard's own queue, so a script past `busy-reply-threshold` can answer what waits
+    /// behind it with -BUSY (as Redis answers while a script runs) instead of holding it.
+    pub inbox: Receiver<ShardMsg>,
 }
 
 pub type Job = Box<dyn FnOnce(&mut Ctx<'_>) -> Reply + Send>;
@@ -135,6 +138,7 @@ pub fn spawn(
                     rng: rand::rngs::SmallRng::from_entropy(),
                     now: unix_ms(),
                     script_vm: None,
+                    inbox: rx.clone(),
                 },
                 held: (0..server.shards.len()).map(|_| None).collect(),
                 expire_cursor: vec![0; databases],
