@@ -157,7 +157,7 @@ fn cross_shard_reruns_under_concurrent_load_never_show_partial_effects() {
     let mut c = s.raw();
     let deadline = Instant::now() + Duration::from_secs(60);
     let mut seen = 0;
-    while handles.iter().any(|h| !h.is_finished()) && Instant::now() < deadline {
+    loop {
         let r = c.cmd(&all);
         let items = common::array_items(&r).expect("array");
         assert_eq!(
@@ -167,6 +167,9 @@ fn cross_shard_reruns_under_concurrent_load_never_show_partial_effects() {
             String::from_utf8_lossy(&r)
         );
         seen += 1;
+        if handles.iter().all(|h| h.is_finished()) || Instant::now() >= deadline {
+            break;
+        }
     }
     for h in handles {
         h.join().unwrap();
