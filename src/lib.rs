@@ -12,12 +12,16 @@
 //! - [`keyspace`]: databases, values, expiry, glob matching, SCAN-able dictionaries.
 //! - [`config`]: configuration defaults and overrides.
 //! - [`error`]: `CommandError`, whose `Display` is the exact Redis error line.
+//! - [`scripting`]: the Lua scripting layer (EVAL, SCRIPT), one VM per shard thread;
+//!   [`lualibs`]: the Lua libraries scripts get (cjson, cmsgpack, struct, bit).
 
 pub mod commands;
 pub mod config;
 pub mod error;
 pub mod keyspace;
+pub mod lualibs;
 pub mod protocol;
+pub mod scripting;
 pub mod server;
 pub mod shard;
 pub mod slot;

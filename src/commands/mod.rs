@@ -52,6 +52,7 @@ pub fn families() -> Vec<&'static [Command]> {
         object::COMMANDS,
         zsets::COMMANDS,
         server_side::COMMANDS,
+        scripting_cmds::COMMANDS,
     ]
 }
 
@@ -179,6 +180,51 @@ pub mod server_side {
             Group::Server,
         ),
         Command::conn("lastsave", 1, LOADING | STALE | FAST, Group::Server),
+    ];
+}
+
+/// The scripting commands (answered by `scripting::eval` through the connection layer: they
+/// schedule their own units).
+pub mod scripting_cmds {
+    use super::flags::*;
+    use super::*;
+    pub const COMMANDS: &[Command] = &[
+        Command::conn(
+            "eval",
+            -3,
+            NOSCRIPT | SKIP_MONITOR | MAY_REPLICATE | STALE,
+            Group::Scripting,
+        )
+        .numkeys(2, None),
+        Command::conn(
+            "evalsha",
+            -3,
+            NOSCRIPT | SKIP_MONITOR | MAY_REPLICATE | STALE,
+            Group::Scripting,
+        )
+        .numkeys(2, None),
+        Command::conn(
+            "eval_ro",
+            -3,
+            NOSCRIPT | SKIP_MONITOR | STALE | READONLY,
+            Group::Scripting,
+        )
+        .numkeys(2, None),
+        Command::conn(
+            "evalsha_ro",
+            -3,
+            NOSCRIPT | SKIP_MONITOR | STALE | READONLY,
+            Group::Scripting,
+        )
+        .numkeys(2, None),
+        Command::conn("script", -2, 0, Group::Scripting).subs(&[
+            Command::conn("load", 3, NOSCRIPT | STALE, Group::Scripting),
+            Command::conn("exists", -3, NOSCRIPT, Group::Scripting),
+            Command::conn("flush", -2, NOSCRIPT, Group::Scripting),
+            Command::conn("kill", 2, NOSCRIPT | ALLOW_BUSY, Group::Scripting),
+            Command::conn("debug", 3, NOSCRIPT, Group::Scripting),
+            Command::conn("help", 2, LOADING | STALE, Group::Scripting),
+        ]),
     ];
 }
 

@@ -29,6 +29,11 @@ pub struct Config {
     /// Parameters accepted and reported by CONFIG but with no effect on the server yet
     /// (encoding thresholds, slowlog knobs …): name → canonical value. Absent means default.
     pub knobs: std::collections::BTreeMap<String, String>,
+    /// Enforce Redis Cluster's single-slot rule on flagged scripts (`single-slot-scripts:
+    /// always`) even in standalone mode.
+    pub single_slot_scripts: bool,
+    /// Memory limit of each shard's Lua VM in bytes (`lua-memory-limit`); 0 = none.
+    pub lua_memory_limit: u64,
 }
 
 impl Default for Config {
@@ -51,6 +56,8 @@ impl Default for Config {
             maxmemory_policy: "noeviction".into(),
             hz: 10,
             knobs: Default::default(),
+            single_slot_scripts: false,
+            lua_memory_limit: 1 << 30,
         }
     }
 }
@@ -116,6 +123,22 @@ impl Config {
                     self.busy_reply_threshold_ms = value()?
                         .parse()
                         .map_err(|_| format!("{flag} needs milliseconds"))?
+                }
+                "single-slot-scripts" => {
+                    self.single_slot_scripts = match value()?.as_str() {
+                        "always" => true,
+                        "never" => false,
+                        other => {
+                            return Err(format!(
+                                "--single-slot-scripts: '{other}' is not always|never"
+                            ))
+                        }
+                    }
+                }
+                "lua-memory-limit" => {
+                    self.lua_memory_limit = value()?
+                        .parse()
+                        .map_err(|_| format!("{flag} needs a number of bytes"))?
                 }
                 _ => return Err(format!("unknown option '{flag}'")),
             }

@@ -15,6 +15,9 @@ pub async fn dispatch(conn: &mut Conn, cmd: CmdRef, args: Vec<Bytes>) -> Option<
     if super::admin::owns(cmd) {
         return super::admin::dispatch(conn, cmd, args).await;
     }
+    if cmd.cmd.group == commands::Group::Scripting {
+        return crate::scripting::eval::dispatch(conn, cmd, args).await;
+    }
     let r = match cmd.cmd.name {
         "ping" => Ok(match args.len() {
             1 => Reply::status("PONG"),

@@ -9,7 +9,7 @@
 pub mod blocking;
 pub mod admin;
 pub mod client;
-mod conn_cmds;
+pub(crate) mod conn_cmds;
 pub mod connection;
 pub mod multi;
 
@@ -39,6 +39,8 @@ pub struct Server {
     config: ArcSwap<Config>,
     pub slots: SlotMap,
     pub shards: Vec<ShardHandle>,
+    /// Script registry and per-shard script run state.
+    pub scripting: crate::scripting::Scripting,
     pub clients: Clients,
     pub stats: ServerStats,
     pub started: Instant,
@@ -165,6 +167,7 @@ pub async fn start(config: Config) -> std::io::Result<(Running, TcpListener)> {
     let server = Arc::new(Server {
         slots: SlotMap::new(n),
         shards: handles,
+        scripting: crate::scripting::Scripting::new(n),
         clients: Clients::default(),
         stats: ServerStats::default(),
         started: Instant::now(),

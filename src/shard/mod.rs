@@ -39,6 +39,11 @@ pub struct ShardLocal {
     pub rng: rand::rngs::SmallRng,
     /// Unix ms at the start of the current unit.
     pub now: u64,
+    /// This thread's Lua VM for scripts, created on first use (here, on this thread).
+    pub script_vm: Option<Box<crate::scripting::ScriptVm>>,
+    /// This shard's own queue, so a script past `busy-reply-threshold` can answer what waits
+    /// behind it with -BUSY (as Redis answers while a script runs) instead of holding it.
+    pub inbox: Receiver<ShardMsg>,
 }
 
 pub type Job = Box<dyn FnOnce(&mut Ctx<'_>) -> Reply + Send>;
@@ -119,6 +124,8 @@ pub fn spawn(
 ) -> std::thread::JoinHandle<()> {
     std::thread::Builder::new()
         .name(format!("shard-{id}"))
+        // Room for the Lua VM and for converting deeply nested script replies.
+        .stack_size(16 << 20)
         .spawn(move || {
             let databases = server.config().databases;
             let mut shard = Shard {
@@ -130,6 +137,8 @@ pub fn spawn(
                     id,
                     rng: rand::rngs::SmallRng::from_entropy(),
                     now: unix_ms(),
+                    script_vm: None,
+                    inbox: rx.clone(),
                 },
                 held: (0..server.shards.len()).map(|_| None).collect(),
                 expire_cursor: vec![0; databases],

@@ -1,0 +1,301 @@
+//! The host side of the `redis` Lua library: the functions `sandbox.lua` wraps into
+//! `redis.call`, `redis.pcall`, `redis.log`, `redis.setresp`, … and `math.random`.
+//!
+//! Invariant: no function here raises a Lua error. Errors travel back as values
+//! `(error_table, raise)` and the Lua wrappers raise them, so scripts only ever see Redis's error
+//! tables and strings (never an mlua error object).
+
+use super::convert::{arg_bytes, error_table, error_text, reply_to_lua};
+use super::registry::sha1_hex;
+use super::run::{with_run, Lrand48, RunState, ABORT_TEXT, KILL_TEXT};
+use crate::commands::{self, flags, CmdRef, Ctx, Run};
+use crate::error::CommandError;
+use crate::protocol::Reply;
+use crate::server::conn_cmds::VERSION;
+use bytes::Bytes;
+use mlua::{Lua, MultiValue, Table, Value};
+
+const NO_ARGS: &str = "ERR Please specify at least one argument for this redis lib call";
+const BAD_ARG: &str = "ERR Lua redis lib command arguments must be strings or integers";
+
+/// Builds the table of host functions and constants the sandbox is created with.
+pub fn host_table(lua: &Lua) -> mlua::Result<Table> {
+    let host = lua.create_table()?;
+    host.set("self_source", super::vm::SELF_SOURCE)?;
+    host.set(
+        "call",
+        lua.create_function(|lua, mut args: MultiValue| {
+            let protected = matches!(args.pop_front(), Some(Value::Boolean(true)));
+            match with_run(|run| run.call(lua, protected, args)) {
+                Some(r) => r,
+                None => Ok((fail(lua, "ERR redis.call used outside a script")?, true)),
+            }
+        })?,
+    )?;
+    host.set(
+        "log",
+        lua.create_function(|_, (level, msg): (i64, mlua::String)| {
+            let msg = msg.to_string_lossy();
+            match level {
+                0 => tracing::debug!(target: "luagate::script", "{msg}"),
+                1 => tracing::debug!(target: "luagate::script", verbose = true, "{msg}"),
+                2 => tracing::info!(target: "luagate::script", "{msg}"),
+                _ => tracing::warn!(target: "luagate::script", "{msg}"),
+            }
+            Ok(())
+        })?,
+    )?;
+    host.set(
+        "setresp",
+        lua.create_function(|_, v: u8| {
+            with_run(|run| run.resp = v);
+            Ok(())
+        })?,
+    )?;
+    host.set(
+        "set_repl",
+        lua.create_function(|_, v: u8| {
+            with_run(|run| run.repl = v);
+            Ok(())
+        })?,
+    )?;
+    host.set(
+        "error_text",
+        lua.create_function(|_, s: mlua::String| Ok(error_text(&s.to_string_lossy())))?,
+    )?;
+    host.set(
+        "sha1hex",
+        lua.create_function(|lua, s: mlua::String| lua.create_string(sha1_hex(&s.as_bytes())))?,
+    )?;
+    host.set(
+        "acl_check",
+        lua.create_function(|lua, args: MultiValue| acl_check(lua, args))?,
+    )?;
+    host.set(
+        "rand",
+        lua.create_function(|_, ()| Ok(with_run(|run| run.rand.next_f64()).unwrap_or(0.0)))?,
+    )?;
+    host.set(
+        "seed",
+        lua.create_function(|_, seed: f64| {
+            with_run(|run| run.rand = Lrand48::seeded(seed as i64 as i32));
+            Ok(())
+        })?,
+    )?;
+    host.set("constants", constants(lua)?)?;
+    Ok(host)
+}
+
+fn constants(lua: &Lua) -> mlua::Result<Table> {
+    let c = lua.create_table()?;
+    for (i, name) in ["LOG_DEBUG", "LOG_VERBOSE", "LOG_NOTICE", "LOG_WARNING"]
+        .iter()
+        .enumerate()
+    {
+        c.set(*name, i as i64)?;
+    }
+    c.set("REPL_NONE", 0)?;
+    c.set("REPL_AOF", 1)?;
+    c.set("REPL_REPLICA", 2)?;
+    c.set("REPL_SLAVE", 2)?;
+    c.set("REPL_ALL", 3)?;
+    c.set("REDIS_VERSION", VERSION)?;
+    c.set("REDIS_VERSION_NUM", version_num(VERSION))?;
+    Ok(c)
+}
+
+/// `major.minor.patch` as `0x00MMmmpp`.
+fn version_num(v: &str) -> i64 {
+    v.split('.')
+        .take(3)
+        .map(|p| p.parse::<i64>().unwrap_or(0))
+        .fold(0, |acc, p| (acc << 8) | (p & 0xff))
+}
+
+fn fail(lua: &Lua, text: &str) -> mlua::Result<Value> {
+    Ok(Value::Table(error_table(lua, text)?))
+}
+
+fn args_bytes(args: &MultiValue) -> Result<Vec<Bytes>, &'static str> {
+    if args.is_empty() {
+        return Err(NO_ARGS);
+    }
+    args.iter().map(|v| arg_bytes(v).ok_or(BAD_ARG)).collect()
+}
+
+/// `redis.acl_check_cmd`: there are no ACL users, so any existing command is allowed.
+fn acl_check(lua: &Lua, args: MultiValue) -> mlua::Result<(Value, bool)> {
+    let argv = match args_bytes(&args) {
+        Ok(a) => a,
+        Err(e) => return Ok((fail(lua, e)?, true)),
+    };
+    let found = commands::find(&argv[0]).and_then(|top| {
+        if top.cmd.subcommands.is_empty() || argv.len() < 2 {
+            Some(top)
+        } else {
+            commands::find_sub(top, &argv[1])
+        }
+    });
+    match found {
+        Some(_) => Ok((Value::Boolean(true), false)),
+        None => Ok((
+            fail(lua, "ERR Invalid command passed to redis.acl_check_cmd()")?,
+            true,
+        )),
+    }
+}
+
+/// The shard index of a `CommandError::NotHeld` that reached a reply (see its `Display`).
+fn not_held(r: &Reply) -> Option<usize> {
+    match r {
+        Reply::Error(e) => e
+            .strip_prefix("ERR internal: shard ")?
+            .strip_suffix(" not held")?
+            .parse()
+            .ok(),
+        _ => None,
+    }
+}
+
+impl RunState {
+    fn ctx(&mut self) -> &mut Ctx<'static> {
+        // SAFETY: `ctx` points at the unit's context for the whole run, and this is only
+        // called from a Lua callback of that run, on the unit's thread, while the unit's own
+        // code is suspended inside the Lua call.
+        unsafe { &mut *self.ctx }
+    }
+
+    /// `redis.call` (raise on error) and `redis.pcall` (`protected`: return the error table).
+    pub(crate) fn call(
+        &mut self,
+        lua: &Lua,
+        protected: bool,
+        args: MultiValue,
+    ) -> mlua::Result<(Value, bool)> {
+        if self.abort.is_some() {
+            return Ok((fail(lua, ABORT_TEXT)?, true));
+        }
+        if self.killed {
+            return Ok((fail(lua, KILL_TEXT)?, true));
+        }
+        let refuse = |text: &str| Ok((fail(lua, text)?, !protected));
+        let argv = match args_bytes(&args) {
+            Ok(a) => a,
+            Err(e) => return refuse(e),
+        };
+        let cmd = match commands::lookup(&argv) {
+            Ok(c) => c,
+            Err(CommandError::WrongArity(_)) => {
+                return refuse("ERR Wrong number of args calling Redis command from script")
+            }
+            Err(_) => return refuse("ERR Unknown Redis command called from script"),
+        };
+        if cmd.cmd.has(flags::NOSCRIPT) {
+            return refuse("ERR This Redis command is not allowed from script");
+        }
+        if let Run::Conn = cmd.cmd.run {
+            return match self.conn_command(cmd, &argv) {
+                Some(r) => self.finish(lua, &r, protected),
+                None => refuse("ERR This Redis command is not allowed from script"),
+            };
+        }
+        if self.read_only && cmd.cmd.has(flags::WRITE) {
+            return refuse("ERR Write commands are not allowed from read-only scripts.");
+        }
+        if let Some(rule) = self.slot_rule.as_mut() {
+            for i in cmd.cmd.key_indices(&argv) {
+                let slot = crate::slot::key_slot(&argv[i]).get();
+                match *rule {
+                    None => *rule = Some(slot),
+                    Some(s) if s != slot => {
+                        return refuse(
+                            "ERR Script attempted to access keys that do not hash to the same slot",
+                        )
+                    }
+                    _ => {}
+                }
+            }
+        }
+        if let Some(missing) = self.missing_shards(cmd, &argv) {
+            self.abort = Some(missing);
+            return Ok((fail(lua, ABORT_TEXT)?, true));
+        }
+        if cmd.cmd.has(flags::WRITE) && !self.mark_write() {
+            return Ok((fail(lua, KILL_TEXT)?, true));
+        }
+        let (resp, repl) = (self.resp, self.repl);
+        let mut undo = self.undo.take();
+        let ctx = self.ctx();
+        if let (Some(u), true) = (undo.as_mut(), cmd.cmd.has(flags::WRITE)) {
+            u.record_command(ctx, cmd, &argv);
+        }
+        let saved_resp = std::mem::replace(&mut ctx.resp, resp);
+        let saved_effects = if repl == 0 { ctx.effects.take() } else { None };
+        let reply = commands::call(ctx, cmd, &argv);
+        ctx.resp = saved_resp;
+        if repl == 0 {
+            ctx.effects = saved_effects;
+        }
+        self.undo = undo;
+        if let Some(shard) = not_held(&reply) {
+            self.abort = Some(vec![shard]);
+            return Ok((fail(lua, ABORT_TEXT)?, true));
+        }
+        self.finish(lua, &reply, protected)
+    }
+
+    fn finish(&mut self, lua: &Lua, reply: &Reply, protected: bool) -> mlua::Result<(Value, bool)> {
+        let value = reply_to_lua(lua, reply, self.resp, &self.keys)?;
+        Ok((value, reply.is_error() && !protected))
+    }
+
+    /// Shards this command needs that the unit does not hold (`None` if it holds them all).
+    fn missing_shards(&mut self, cmd: CmdRef, argv: &[Bytes]) -> Option<Vec<usize>> {
+        let ctx = self.ctx();
+        let mut missing = Vec::new();
+        if cmd.cmd.has(flags::KEYSPACE) {
+            missing.extend((0..ctx.shard_count()).filter(|&s| ctx.held[s].is_none()));
+        } else {
+            for i in cmd.cmd.key_indices(argv) {
+                let s = ctx.server.slots.shard_of_key(&argv[i]).index();
+                if ctx.held[s].is_none() && !missing.contains(&s) {
+                    missing.push(s);
+                }
+            }
+        }
+        (!missing.is_empty()).then_some(missing)
+    }
+
+    /// The connection-level commands a script may call (they need no connection state).
+    fn conn_command(&mut self, cmd: CmdRef, argv: &[Bytes]) -> Option<Reply> {
+        let ctx = self.ctx();
+        Some(match cmd.cmd.name {
+            "ping" => match argv.len() {
+                1 => Reply::status("PONG"),
+                2 => Reply::Bulk(argv[1].clone()),
+                _ => Reply::Error(CommandError::WrongArity("ping".into()).to_string()),
+            },
+            "echo" => Reply::Bulk(argv[1].clone()),
+            "time" => {
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap_or_default();
+                Reply::Array(vec![
+                    Reply::bulk_str(&now.as_secs().to_string()),
+                    Reply::bulk_str(&now.subsec_micros().to_string()),
+                ])
+            }
+            "select" => match commands::parse_i64(&argv[1]) {
+                None => Reply::Error(CommandError::NotInteger.to_string()),
+                Some(i) if i < 0 || i as usize >= ctx.server.config().databases => {
+                    Reply::error("ERR DB index is out of range")
+                }
+                Some(i) => {
+                    ctx.db = i as usize;
+                    Reply::ok()
+                }
+            },
+            _ => return None,
+        })
+    }
+}

@@ -1,0 +1,453 @@
+//! Conversions between Redis replies and Lua values, both ways, RESP2 and RESP3, as Redis
+//! documents them ("Data type conversion" in the scripting docs).
+//!
+//! Invariant: the shape of a conversion depends only on the *script's* protocol (`redis.setresp`,
+//! 2 by default), never on the client's; the client's protocol is applied when the final `Reply`
+//! is encoded.
+
+use crate::protocol::format_double;
+use crate::protocol::Reply;
+use bytes::Bytes;
+use mlua::{Lua, Table, Value};
+
+/// Deepest table nesting converted to a reply; deeper levels become an error (Redis stops at its
+/// Lua C-stack limit with the same message).
+const MAX_DEPTH: usize = 1000;
+
+/// Pre-made key strings, so table conversions do not intern them on every call.
+pub struct ReplyKeys {
+    err: mlua::String,
+    ok: mlua::String,
+    double: mlua::String,
+    big_number: mlua::String,
+    map: mlua::String,
+    set: mlua::String,
+    verbatim_string: mlua::String,
+    format: mlua::String,
+    string: mlua::String,
+}
+
+impl ReplyKeys {
+    pub fn new(lua: &Lua) -> mlua::Result<ReplyKeys> {
+        Ok(ReplyKeys {
+            err: lua.create_string("err")?,
+            ok: lua.create_string("ok")?,
+            double: lua.create_string("double")?,
+            big_number: lua.create_string("big_number")?,
+            map: lua.create_string("map")?,
+            set: lua.create_string("set")?,
+            verbatim_string: lua.create_string("verbatim_string")?,
+            format: lua.create_string("format")?,
+            string: lua.create_string("string")?,
+        })
+    }
+}
+
+/// The `err` text Redis stores in a Lua error table for an error line: `-CODE msg` keeps its
+/// code, a line without the leading `-` gets `ERR`; surrounding CR/LF are trimmed.
+pub fn error_text(line: &str) -> String {
+    let (code, msg) = match line.strip_prefix('-') {
+        Some(rest) => match rest.find(' ') {
+            Some(i) => (&rest[..i], &rest[i + 1..]),
+            None => ("ERR", rest),
+        },
+        None => ("ERR", line),
+    };
+    format!("{code} {}", msg.trim_matches(|c| c == '\r' || c == '\n'))
+}
+
+/// A Lua error table `{err = text}`.
+pub fn error_table(lua: &Lua, text: &str) -> mlua::Result<Table> {
+    let t = lua.create_table()?;
+    t.raw_set("err", text)?;
+    Ok(t)
+}
+
+/// A `redis.call` argument as bytes: strings as they are, numbers as Redis 7.0 formats them
+/// (`%.17g`). Anything else is not an argument.
+pub fn arg_bytes(v: &Value) -> Option<Bytes> {
+    match v {
+        Value::String(s) => Some(Bytes::copy_from_slice(&s.as_bytes())),
+        Value::Integer(i) => Some(Bytes::from(format_double(*i as f64))),
+        Value::Number(n) => Some(Bytes::from(format_double(*n))),
+        _ => None,
+    }
+}
+
+/// C's `(long long)` cast as x86 does it: out-of-range and NaN give the minimum.
+fn c_cast(n: f64) -> i64 {
+    if (-9_223_372_036_854_775_808.0..9_223_372_036_854_775_808.0).contains(&n) {
+        n as i64
+    } else {
+        i64::MIN
+    }
+}
+
+fn sanitize_status(b: &[u8]) -> Bytes {
+    Bytes::from(
+        b.iter()
+            .map(|&c| if c == b'\r' || c == b'\n' { b' ' } else { c })
+            .collect::<Vec<u8>>(),
+    )
+}
+
+/// Converts a script's return value (or a nested element) to a reply.
+pub fn lua_to_reply(v: &Value, resp: u8, k: &ReplyKeys) -> Reply {
+    to_reply(v, resp, k, 0)
+}
+
+fn to_reply(v: &Value, resp: u8, k: &ReplyKeys, depth: usize) -> Reply {
+    match v {
+        Value::Boolean(b) => {
+            if resp >= 3 {
+                Reply::Bool(*b)
+            } else if *b {
+                Reply::Int(1)
+            } else {
+                Reply::Nil
+            }
+        }
+        Value::Integer(i) => Reply::Int(*i),
+        Value::Number(n) => Reply::Int(c_cast(*n)),
+        Value::String(s) => Reply::Bulk(Bytes::copy_from_slice(&s.as_bytes())),
+        Value::Table(t) => {
+            if depth >= MAX_DEPTH {
+                return Reply::error("ERR reached lua stack limit");
+            }
+            table_to_reply(t, resp, k, depth + 1)
+        }
+        _ => Reply::Nil,
+    }
+}
+
+fn table_to_reply(t: &Table, resp: u8, k: &ReplyKeys, depth: usize) -> Reply {
+    let field = |key: &mlua::String| t.raw_get::<Value>(key).unwrap_or(Value::Nil);
+    if let Value::String(e) = field(&k.err) {
+        return Reply::Error(String::from_utf8_lossy(&e.as_bytes()).into_owned());
+    }
+    if let Value::String(s) = field(&k.ok) {
+        return Reply::Status(sanitize_status(&s.as_bytes()));
+    }
+    match field(&k.double) {
+        Value::Number(n) => return Reply::Double(n),
+        Value::Integer(i) => return Reply::Double(i as f64),
+        _ => {}
+    }
+    if let Value::String(s) = field(&k.big_number) {
+        return Reply::BigNumber(Bytes::copy_from_slice(&s.as_bytes()));
+    }
+    if let Value::Table(m) = field(&k.map) {
+        let mut pairs = Vec::new();
+        for (key, val) in m.pairs::<Value, Value>().flatten() {
+            pairs.push((
+                to_reply(&key, resp, k, depth),
+                to_reply(&val, resp, k, depth),
+            ));
+        }
+        return Reply::Map(pairs);
+    }
+    if let Value::Table(s) = field(&k.set) {
+        let mut items = Vec::new();
+        for (key, _) in s.pairs::<Value, Value>().flatten() {
+            items.push(to_reply(&key, resp, k, depth));
+        }
+        return Reply::Set(items);
+    }
+    if let Value::Table(vt) = field(&k.verbatim_string) {
+        let fmt = vt.raw_get::<Value>(&k.format).unwrap_or(Value::Nil);
+        let text = vt.raw_get::<Value>(&k.string).unwrap_or(Value::Nil);
+        if let (Value::String(f), Value::String(s)) = (fmt, text) {
+            return Reply::Verbatim(
+                verbatim_format(&f.as_bytes()),
+                Bytes::copy_from_slice(&s.as_bytes()),
+            );
+        }
+    }
+    let mut items = Vec::new();
+    for i in 1.. {
+        match t.raw_get::<Value>(i) {
+            Ok(Value::Nil) | Err(_) => break,
+            Ok(v) => items.push(to_reply(&v, resp, k, depth)),
+        }
+    }
+    Reply::Array(items)
+}
+
+/// `Reply::Verbatim` holds a static format name; scripts may use any three letters, the usual
+/// ones are kept and anything else is sent as `txt`.
+fn verbatim_format(f: &[u8]) -> &'static str {
+    match f {
+        b"mkd" => "mkd",
+        _ => "txt",
+    }
+}
+
+/// Converts a command's reply to what `redis.call` returns in a script speaking `resp`.
+/// An error reply becomes `{err = …}` (the caller decides whether to raise it).
+pub fn reply_to_lua(lua: &Lua, r: &Reply, resp: u8, k: &ReplyKeys) -> mlua::Result<Value> {
+    let resp3 = resp >= 3;
+    Ok(match r {
+        Reply::Status(s) => {
+            let t = lua.create_table()?;
+            t.raw_set(&k.ok, lua.create_string(s)?)?;
+            Value::Table(t)
+        }
+        Reply::Error(e) => Value::Table(error_table(lua, &error_text(&format!("-{e}")))?),
+        Reply::Int(i) => Value::Number(*i as f64),
+        Reply::Bulk(b) => Value::String(lua.create_string(b)?),
+        Reply::Nil | Reply::NilArray => {
+            if resp3 {
+                Value::Nil
+            } else {
+                Value::Boolean(false)
+            }
+        }
+        Reply::Array(items) => Value::Table(array(lua, items, resp, k)?),
+        Reply::Set(items) => {
+            if resp3 {
+                let set = lua.create_table()?;
+                for it in items {
+                    let key = reply_to_lua(lua, it, resp, k)?;
+                    if !key.is_nil() {
+                        set.raw_set(key, true)?;
+                    }
+                }
+                wrap(lua, &k.set, set)?
+            } else {
+                Value::Table(array(lua, items, resp, k)?)
+            }
+        }
+        Reply::Map(pairs) => {
+            if resp3 {
+                let map = lua.create_table()?;
+                for (key, val) in pairs {
+                    let key = reply_to_lua(lua, key, resp, k)?;
+                    if !key.is_nil() {
+                        map.raw_set(key, reply_to_lua(lua, val, resp, k)?)?;
+                    }
+                }
+                wrap(lua, &k.map, map)?
+            } else {
+                let t = lua.create_table()?;
+                let mut i = 1;
+                for (key, val) in pairs {
+                    t.raw_set(i, reply_to_lua(lua, key, resp, k)?)?;
+                    t.raw_set(i + 1, reply_to_lua(lua, val, resp, k)?)?;
+                    i += 2;
+                }
+                Value::Table(t)
+            }
+        }
+        Reply::Double(d) => {
+            if resp3 {
+                let t = lua.create_table()?;
+                t.raw_set(&k.double, *d)?;
+                Value::Table(t)
+            } else {
+                Value::String(lua.create_string(format_double(*d))?)
+            }
+        }
+        Reply::Bool(b) => {
+            if resp3 {
+                Value::Boolean(*b)
+            } else {
+                Value::Number(if *b { 1.0 } else { 0.0 })
+            }
+        }
+        Reply::BigNumber(n) => {
+            let s = lua.create_string(n)?;
+            if resp3 {
+                let t = lua.create_table()?;
+                t.raw_set(&k.big_number, s)?;
+                Value::Table(t)
+            } else {
+                Value::String(s)
+            }
+        }
+        Reply::Verbatim(fmt, text) => {
+            let s = lua.create_string(text)?;
+            if resp3 {
+                let inner = lua.create_table()?;
+                inner.raw_set(&k.format, *fmt)?;
+                inner.raw_set(&k.string, s)?;
+                wrap(lua, &k.verbatim_string, inner)?
+            } else {
+                Value::String(s)
+            }
+        }
+        Reply::Raw(_) => Value::Table(error_table(
+            lua,
+            "ERR reply of this command cannot be passed to a script",
+        )?),
+    })
+}
+
+fn array(lua: &Lua, items: &[Reply], resp: u8, k: &ReplyKeys) -> mlua::Result<Table> {
+    let t = lua.create_table_with_capacity(items.len(), 0)?;
+    for (i, it) in items.iter().enumerate() {
+        let v = reply_to_lua(lua, it, resp, k)?;
+        if !v.is_nil() {
+            t.raw_set(i + 1, v)?;
+        }
+    }
+    Ok(t)
+}
+
+fn wrap(lua: &Lua, key: &mlua::String, inner: Table) -> mlua::Result<Value> {
+    let t = lua.create_table()?;
+    t.raw_set(key, inner)?;
+    Ok(Value::Table(t))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn eval(lua: &Lua, code: &str, resp: u8) -> Reply {
+        let k = ReplyKeys::new(lua).unwrap();
+        let v: Value = lua.load(code).eval().unwrap();
+        lua_to_reply(&v, resp, &k)
+    }
+
+    #[test]
+    fn lua_to_reply_shapes() {
+        let lua = Lua::new();
+        assert_eq!(eval(&lua, "return 3.99", 2), Reply::Int(3));
+        assert_eq!(eval(&lua, "return -3.99", 2), Reply::Int(-3));
+        assert_eq!(eval(&lua, "return 1e300", 2), Reply::Int(i64::MIN));
+        assert_eq!(eval(&lua, "return 0/0", 2), Reply::Int(i64::MIN));
+        assert_eq!(eval(&lua, "return true", 2), Reply::Int(1));
+        assert_eq!(eval(&lua, "return false", 2), Reply::Nil);
+        assert_eq!(eval(&lua, "return false", 3), Reply::Bool(false));
+        assert_eq!(
+            eval(&lua, "return {1,2,nil,4}", 2),
+            Reply::Array(vec![Reply::Int(1), Reply::Int(2)])
+        );
+        assert_eq!(eval(&lua, "return {err='x y'}", 2), Reply::error("x y"));
+        assert_eq!(
+            eval(&lua, "return {ok='a\\nb'}", 2),
+            Reply::Status(Bytes::from_static(b"a b"))
+        );
+        assert_eq!(eval(&lua, "return {err=5}", 2), Reply::Array(vec![]));
+        assert_eq!(eval(&lua, "return {double=1.5}", 2), Reply::Double(1.5));
+        assert_eq!(
+            eval(&lua, "return {map={a=1}}", 2),
+            Reply::Map(vec![(Reply::bulk_str("a"), Reply::Int(1))])
+        );
+        assert_eq!(
+            eval(&lua, "return {set={a=true}}", 2),
+            Reply::Set(vec![Reply::bulk_str("a")])
+        );
+        assert_eq!(
+            eval(&lua, "return {big_number='12'}", 2),
+            Reply::BigNumber(Bytes::from_static(b"12"))
+        );
+        assert_eq!(
+            eval(
+                &lua,
+                "return {verbatim_string={format='txt',string='hi'}}",
+                2
+            ),
+            Reply::Verbatim("txt", Bytes::from_static(b"hi"))
+        );
+        assert_eq!(eval(&lua, "return function() end", 2), Reply::Nil);
+    }
+
+    #[test]
+    fn self_reference_stops_at_the_depth_limit() {
+        // Shard threads have a large stack; so does this test's thread.
+        std::thread::Builder::new()
+            .stack_size(16 << 20)
+            .spawn(|| {
+                let lua = Lua::new();
+                let deep = eval(&lua, "local t = {} t[1] = t return t", 2);
+                let mut r = &deep;
+                let mut n = 0;
+                while let Reply::Array(v) = r {
+                    r = &v[0];
+                    n += 1;
+                }
+                assert_eq!(n, MAX_DEPTH);
+                assert_eq!(r, &Reply::error("ERR reached lua stack limit"));
+                // Dropping a deep reply recurses too.
+                drop(deep);
+            })
+            .unwrap()
+            .join()
+            .unwrap();
+    }
+
+    #[test]
+    fn reply_to_lua_shapes() {
+        let lua = Lua::new();
+        let k = ReplyKeys::new(&lua).unwrap();
+        let check = |r: Reply, resp: u8, code: &str| {
+            let v = reply_to_lua(&lua, &r, resp, &k).unwrap();
+            let f: mlua::Function = lua.load(code).eval().unwrap();
+            let ok: bool = f.call(v).unwrap();
+            assert!(ok, "{code} failed for {r:?} resp {resp}");
+        };
+        check(Reply::Nil, 2, "return function(v) return v == false end");
+        check(Reply::Nil, 3, "return function(v) return v == nil end");
+        check(Reply::ok(), 2, "return function(v) return v.ok == 'OK' end");
+        check(
+            Reply::error("ERR boom"),
+            2,
+            "return function(v) return v.err == 'ERR boom' end",
+        );
+        let m = Reply::Map(vec![(Reply::bulk_str("f"), Reply::bulk_str("v"))]);
+        check(
+            m.clone(),
+            2,
+            "return function(v) return v[1] == 'f' and v[2] == 'v' end",
+        );
+        check(m, 3, "return function(v) return v.map.f == 'v' end");
+        let s = Reply::Set(vec![Reply::bulk_str("m")]);
+        check(s.clone(), 2, "return function(v) return v[1] == 'm' end");
+        check(s, 3, "return function(v) return v.set.m == true end");
+        check(
+            Reply::Double(1.5),
+            2,
+            "return function(v) return v == '1.5' end",
+        );
+        check(
+            Reply::Double(1.5),
+            3,
+            "return function(v) return v.double == 1.5 end",
+        );
+        check(Reply::Bool(true), 2, "return function(v) return v == 1 end");
+        check(
+            Reply::Bool(false),
+            3,
+            "return function(v) return v == false end",
+        );
+        let big = Reply::BigNumber(Bytes::from_static(b"123"));
+        check(big.clone(), 2, "return function(v) return v == '123' end");
+        check(
+            big,
+            3,
+            "return function(v) return v.big_number == '123' end",
+        );
+        let vb = Reply::Verbatim("txt", Bytes::from_static(b"hi"));
+        check(vb.clone(), 2, "return function(v) return v == 'hi' end");
+        check(
+            vb,
+            3,
+            "return function(v) return v.verbatim_string.format == 'txt' and v.verbatim_string.string == 'hi' end",
+        );
+        check(
+            Reply::Array(vec![Reply::Int(1), Reply::Nil, Reply::Int(3)]),
+            3,
+            "return function(v) return v[1] == 1 and v[2] == nil and v[3] == 3 end",
+        );
+    }
+
+    #[test]
+    fn error_texts() {
+        assert_eq!(error_text("My Error"), "ERR My Error");
+        assert_eq!(error_text("-My Error"), "My Error");
+        assert_eq!(error_text("-x"), "ERR x");
+        assert_eq!(error_text(""), "ERR ");
+        assert_eq!(error_text("-ERR bad\r\n"), "ERR bad");
+    }
+}

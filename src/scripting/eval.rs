@@ -1,0 +1,251 @@
+//! The connection-level scripting commands: EVAL, EVALSHA, EVAL_RO, EVALSHA_RO and SCRIPT.
+//!
+//! Invariant: EVAL validates everything it can before any shard is involved (numkeys, shebang,
+//! compilation, `*_RO` flags, CROSSSLOT), then runs the script as one unit on the shards of its
+//! declared keys plus the script's remembered footprint, and runs it again with a wider set
+//! whenever a run reports it needed more (that run left nothing behind). Only the final run's
+//! reply reaches the client.
+
+use super::registry::{sha1_hex, sha_key, Script};
+use super::run::{run_script, ScriptJob};
+use super::{flags, vm, CLEAN, KILLED, WROTE};
+use crate::commands::{self, is, CmdRef};
+use crate::error::CommandError;
+use crate::protocol::Reply;
+use crate::server::connection::{Conn, BUSY_ERR};
+use crate::server::Server;
+use bytes::Bytes;
+use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed};
+use std::sync::{Arc, Mutex};
+
+const NOSCRIPT: &str = "NOSCRIPT No matching script. Please use EVAL.";
+
+/// Answers a scripting command; `None` when the reply was already appended to `conn.out`.
+pub async fn dispatch(conn: &mut Conn, cmd: CmdRef, args: Vec<Bytes>) -> Option<Reply> {
+    let full = commands::full_name(cmd.id);
+    let r = match full {
+        "eval" | "evalsha" | "eval_ro" | "evalsha_ro" => return eval(conn, full, args).await,
+        "script|load" => script_load(&conn.server, &args[2]),
+        "script|exists" => Ok(Reply::Array(
+            args[2..]
+                .iter()
+                .map(|s| {
+                    let known =
+                        sha_key(s).is_some_and(|k| conn.server.scripting.registry.exists(&k));
+                    Reply::Int(known as i64)
+                })
+                .collect(),
+        )),
+        "script|flush" => script_flush(&conn.server, &args),
+        "script|kill" => Ok(script_kill(&conn.server)),
+        "script|debug" => {
+            if ["YES", "SYNC", "NO"].iter().any(|w| is(&args[2], w)) {
+                Ok(Reply::ok())
+            } else {
+                Err(CommandError::err("ERR Use SCRIPT DEBUG YES/SYNC/NO"))
+            }
+        }
+        "script|help" => Ok(help()),
+        _ => Err(CommandError::Syntax),
+    };
+    Some(r.unwrap_or_else(|e| Reply::Error(e.to_string())))
+}
+
+fn numkeys(args: &[Bytes]) -> Result<usize, CommandError> {
+    let n = commands::parse_i64(&args[2]).ok_or(CommandError::NotInteger)?;
+    if n < 0 {
+        return Err(CommandError::err("ERR Number of keys can't be negative"));
+    }
+    if n as u64 > (args.len() - 3) as u64 {
+        return Err(CommandError::err(
+            "ERR Number of keys can't be greater than number of args",
+        ));
+    }
+    Ok(n as usize)
+}
+
+/// The registered script for an EVAL body, registering it (as evictable) on first sight.
+fn resolve_body(server: &Server, body: &Bytes) -> Result<Arc<Script>, CommandError> {
+    let registry = &server.scripting.registry;
+    let sha = sha1_hex(body);
+    if let Some(s) = registry.get(&sha) {
+        return Ok(s);
+    }
+    let f = flags::parse(body)?;
+    vm::check_compiles(body).map_err(CommandError::err)?;
+    Ok(registry.insert(sha, body.clone(), f, false))
+}
+
+async fn eval(conn: &mut Conn, name: &str, args: Vec<Bytes>) -> Option<Reply> {
+    let server = conn.server.clone();
+    let by_sha = name.starts_with("evalsha");
+    let ro_command = name.ends_with("_ro");
+    // Redis's order: a sha of the wrong length, numkeys, then the lookup.
+    let resolved = if by_sha {
+        match sha_key(&args[1]) {
+            None => Err(CommandError::err(NOSCRIPT)),
+            Some(k) => numkeys(&args).and_then(|n| {
+                let s = server.scripting.registry.get(&k);
+                s.map(|s| (s, n)).ok_or(CommandError::err(NOSCRIPT))
+            }),
+        }
+    } else {
+        numkeys(&args).and_then(|n| resolve_body(&server, &args[1]).map(|s| (s, n)))
+    };
+    let (script, n) = match resolved {
+        Ok(x) => x,
+        Err(e) => return Some(Reply::Error(e.to_string())),
+    };
+    let f = script.flags;
+    if ro_command && f.shebang && !f.no_writes {
+        return Some(Reply::error(
+            "ERR Can not execute a script with write flag using *_ro command.",
+        ));
+    }
+    let keys: Vec<Bytes> = args[3..3 + n].to_vec();
+    let argv: Vec<Bytes> = args[3 + n..].to_vec();
+    let slot_rule = f.shebang && server.config().single_slot_scripts;
+    if slot_rule {
+        let mut slots = keys.iter().map(|k| crate::slot::key_slot(k));
+        if let Some(first) = slots.next() {
+            if slots.any(|s| s != first) {
+                return Some(Reply::error(
+                    "CROSSSLOT Keys in request don't hash to the same slot",
+                ));
+            }
+        }
+    }
+    let mut shards: Vec<usize> = keys
+        .iter()
+        .map(|k| server.slots.shard_of_key(k).index())
+        .collect();
+    if shards.is_empty() {
+        // A script without declared keys starts on shard 0.
+        shards.push(0);
+    }
+    script.footprint.extend_into(&mut shards);
+    shards.sort_unstable();
+    shards.dedup();
+    let job = Arc::new(ScriptJob {
+        script: script.clone(),
+        keys,
+        argv,
+        read_only: ro_command || f.no_writes,
+        single_slot: slot_rule && !f.allow_cross_slot_keys,
+        needs: Arc::new(Mutex::new(Vec::new())),
+    });
+    // Every re-run holds at least one more shard than the last, so this ends.
+    for _ in 0..=server.shards.len() {
+        if conn.busy(&shards) {
+            return Some(Reply::error(BUSY_ERR));
+        }
+        let j = job.clone();
+        let bytes = conn
+            .run_job(shards.clone(), move |ctx| run_script(ctx, &j))
+            .await;
+        let needed = match job.needs.lock() {
+            Ok(mut n) => std::mem::take(&mut *n),
+            Err(_) => Vec::new(),
+        };
+        if needed.is_empty() {
+            conn.out.extend_from_slice(&bytes);
+            return None;
+        }
+        server.scripting.reruns.fetch_add(1, Relaxed);
+        tracing::debug!(
+            script = script.sha_str(),
+            ?needed,
+            "script runs again with more shards"
+        );
+        for s in needed {
+            script.footprint.add(s);
+            shards.push(s);
+        }
+        shards.sort_unstable();
+        shards.dedup();
+    }
+    Some(Reply::error("ERR script could not be scheduled"))
+}
+
+fn script_load(server: &Server, body: &Bytes) -> Result<Reply, CommandError> {
+    let sha = sha1_hex(body);
+    let registry = &server.scripting.registry;
+    if registry.exists(&sha) {
+        registry.insert(sha, body.clone(), flags::ScriptFlags::default(), true);
+    } else {
+        let f = flags::parse(body)?;
+        vm::check_compiles(body).map_err(CommandError::err)?;
+        registry.insert(sha, body.clone(), f, true);
+    }
+    Ok(Reply::Bulk(Bytes::copy_from_slice(&sha)))
+}
+
+fn script_flush(server: &Server, args: &[Bytes]) -> Result<Reply, CommandError> {
+    let ok = match args.len() {
+        2 => true,
+        3 => is(&args[2], "ASYNC") || is(&args[2], "SYNC"),
+        _ => false,
+    };
+    if !ok {
+        return Err(CommandError::err(
+            "ERR SCRIPT FLUSH only support SYNC|ASYNC option",
+        ));
+    }
+    server.scripting.registry.flush();
+    Ok(Reply::ok())
+}
+
+/// SCRIPT KILL: stops every busy script that has not written.
+fn script_kill(server: &Server) -> Reply {
+    let (mut busy, mut killed, mut unkillable) = (false, false, false);
+    for (home, info) in server.scripting.runs.iter().enumerate() {
+        if !info.busy.load(Relaxed) {
+            continue;
+        }
+        busy = true;
+        match info.state.compare_exchange(CLEAN, KILLED, AcqRel, Acquire) {
+            Ok(_) | Err(KILLED) => {
+                server.shards[home].kill.store(true, Relaxed);
+                killed = true;
+            }
+            Err(WROTE) => unkillable = true,
+            Err(_) => {}
+        }
+    }
+    if killed {
+        Reply::ok()
+    } else if unkillable {
+        Reply::error("UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command.")
+    } else {
+        let _ = busy;
+        Reply::error("NOTBUSY No scripts in execution right now.")
+    }
+}
+
+fn help() -> Reply {
+    const LINES: &[&str] = &[
+        "SCRIPT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "DEBUG (YES|SYNC|NO)",
+        "    Set the debug mode for subsequent scripts executed.",
+        "EXISTS <sha1> [<sha1> ...]",
+        "    Return information about the existence of the scripts in the script cache.",
+        "FLUSH [ASYNC|SYNC]",
+        "    Flush the Lua scripts cache. Very dangerous on replicas.",
+        "    When called without the optional mode argument, the behavior is determined by the",
+        "    lazyfree-lazy-user-flush configuration directive. Valid modes are:",
+        "    * ASYNC: Asynchronously flush the scripts cache.",
+        "    * SYNC: Synchronously flush the scripts cache.",
+        "KILL",
+        "    Kill the currently executing Lua script.",
+        "LOAD <script>",
+        "    Load a script into the scripts cache without executing it.",
+        "HELP",
+        "    Prints this help.",
+    ];
+    Reply::Array(
+        LINES
+            .iter()
+            .map(|l| Reply::Status(Bytes::from_static(l.as_bytes())))
+            .collect(),
+    )
+}

@@ -1,0 +1,462 @@
+//! Running one script inside a unit of work on its home shard.
+//!
+//! Invariants:
+//! - While a script runs, the thread-local `RUN` holds its state (the unit's `Ctx` as a raw
+//!   pointer, valid exactly for the duration of `run_script`); the Lua callbacks and the hook
+//!   reach the unit only through it, synchronously, on this thread.
+//! - A run that reaches a shard it does not hold becomes *aborted*: every later redis.call fails
+//!   and the hook raises at every instruction, so no `pcall` can keep it going; when it ends, its
+//!   writes are undone and its effects dropped, and the connection re-runs it with more shards.
+//! - A killed run (SCRIPT KILL) has written nothing; the hook raises at every instruction once
+//!   it is killed. Busy and kill flags are cleared when the run ends, whatever happens.
+
+use super::convert::{lua_to_reply, ReplyKeys};
+use super::registry::Script;
+use super::undo::UndoLog;
+use super::vm::{ScriptVm, SELF_SOURCE};
+use super::{CLEAN, IDLE, KILLED, WROTE};
+use crate::commands::{Ctx, Effect};
+use crate::protocol::Reply;
+use crate::server::connection::BUSY_ERR;
+use crate::server::Server;
+use crate::shard::{ShardMsg, Work};
+use bytes::Bytes;
+use bytes::BytesMut;
+use mlua::{ffi, MultiValue, Value};
+use std::cell::RefCell;
+use std::ffi::CStr;
+use std::rc::Rc;
+use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// What the connection sends to the home shard to run a script.
+pub struct ScriptJob {
+    pub script: Arc<Script>,
+    pub keys: Vec<Bytes>,
+    pub argv: Vec<Bytes>,
+    /// EVAL_RO / EVALSHA_RO, or a `no-writes` script.
+    pub read_only: bool,
+    /// The single-slot rule applies to this run (flagged script, `single-slot-scripts: always`,
+    /// no `allow-cross-slot-keys`).
+    pub single_slot: bool,
+    /// Filled by an aborted run with the shards it could not reach.
+    pub needs: Arc<Mutex<Vec<usize>>>,
+}
+
+pub(crate) const KILL_TEXT: &str = "ERR Script killed by user with SCRIPT KILL...";
+const KILL_RAISE: &CStr = c"ERR Script killed by user with SCRIPT KILL...";
+pub(crate) const ABORT_TEXT: &str = "ERR script needs more shards; it will run again";
+const ABORT_RAISE: &CStr = c"ERR script needs more shards; it will run again";
+
+/// Redis's `redisLrand48`: the 48-bit linear congruential generator of drand48.
+pub(crate) struct Lrand48(u64);
+
+impl Lrand48 {
+    /// The generator's state before any seeding; every script run starts from it, so a run's
+    /// `math.random` sequence is always the one Redis gives the first script after start.
+    pub(crate) fn initial() -> Lrand48 {
+        Lrand48(0x1234_ABCD_330E)
+    }
+
+    pub(crate) fn seeded(seed: i32) -> Lrand48 {
+        Lrand48(((seed as u32 as u64) << 16) | 0x330E)
+    }
+
+    fn next_u31(&mut self) -> u32 {
+        self.0 = 0x5DEE_CE66Du64.wrapping_mul(self.0).wrapping_add(0xB) & ((1 << 48) - 1);
+        (self.0 >> 17) as u32
+    }
+
+    /// A number in [0, 1), as Redis's math.random computes it.
+    pub(crate) fn next_f64(&mut self) -> f64 {
+        const MAX: u32 = i32::MAX as u32;
+        (self.next_u31() % MAX) as f64 / MAX as f64
+    }
+}
+
+pub(crate) struct RunState {
+    pub(crate) ctx: *mut Ctx<'static>,
+    server: *const Server,
+    pub(crate) home: usize,
+    held: Vec<usize>,
+    pub(crate) read_only: bool,
+    pub(crate) resp: u8,
+    pub(crate) repl: u8,
+    pub(crate) wrote: bool,
+    pub(crate) abort: Option<Vec<usize>>,
+    pub(crate) killed: bool,
+    pub(crate) undo: Option<UndoLog>,
+    /// `Some(slot)` while the single-slot rule applies (`Some(None)` before the first key).
+    pub(crate) slot_rule: Option<Option<u16>>,
+    started: Instant,
+    threshold: Duration,
+    busy: bool,
+    pub(crate) rand: Lrand48,
+    pub(crate) keys: Rc<ReplyKeys>,
+    /// Shard messages that arrived while busy, re-queued when the run ends.
+    deferred: Vec<ShardMsg>,
+}
+
+impl RunState {
+    pub(crate) fn server(&self) -> &Server {
+        // SAFETY: the server outlives every unit; set from the running unit's `Ctx`.
+        unsafe { &*self.server }
+    }
+
+    /// Marks the run as having written; fails if SCRIPT KILL got there first.
+    pub(crate) fn mark_write(&mut self) -> bool {
+        if self.wrote {
+            return true;
+        }
+        let state = &self.server().scripting.runs[self.home].state;
+        match state.compare_exchange(CLEAN, WROTE, AcqRel, Acquire) {
+            Ok(_) => {
+                self.wrote = true;
+                true
+            }
+            Err(KILLED) => {
+                self.killed = true;
+                false
+            }
+            Err(_) => {
+                self.wrote = true;
+                true
+            }
+        }
+    }
+
+    /// Called from the hook: updates busy state; returns the error to raise, if any.
+    fn on_hook(&mut self) -> Option<&'static CStr> {
+        if self.abort.is_some() {
+            return Some(ABORT_RAISE);
+        }
+        if self.killed {
+            return Some(KILL_RAISE);
+        }
+        // SAFETY: as in `server()`; a copy of the pointer so `self` stays free to update.
+        let server = unsafe { &*self.server };
+        if server.shards[self.home].kill.load(Relaxed)
+            && server.scripting.runs[self.home].state.load(Acquire) == KILLED
+        {
+            self.killed = true;
+            return Some(KILL_RAISE);
+        }
+        if !self.busy && self.started.elapsed() >= self.threshold {
+            self.busy = true;
+            server.scripting.runs[self.home].busy.store(true, Relaxed);
+            for &s in &self.held {
+                server.shards[s].busy.store(true, Relaxed);
+            }
+        }
+        if self.busy {
+            self.answer_waiting_busy();
+        }
+        None
+    }
+
+    /// Units queued on this shard behind the busy script get -BUSY now, as Redis answers
+    /// commands while a script runs; shard messages (lending, stop) are kept for after the run.
+    fn answer_waiting_busy(&mut self) {
+        // SAFETY: called from the hook, while the unit's code is suspended in Lua and no
+        // callback holds the context.
+        let inbox = unsafe { (*self.ctx).local.inbox.clone() };
+        while let Ok(msg) = inbox.try_recv() {
+            match msg {
+                ShardMsg::Run(req) => {
+                    let busy = Reply::error(BUSY_ERR);
+                    let n = match &req.work {
+                        Work::Calls(calls) => calls.len(),
+                        Work::Job(_) => 1,
+                    };
+                    let mut out = BytesMut::new();
+                    for _ in 0..n {
+                        busy.encode(req.resp, &mut out);
+                    }
+                    let _ = req.reply.send(out.freeze());
+                }
+                other => self.deferred.push(other),
+            }
+        }
+    }
+}
+
+thread_local! {
+    static RUN: RefCell<Option<RunState>> = const { RefCell::new(None) };
+}
+
+/// Runs `f` on the current run's state; `None` outside a run (or re-entered).
+pub(crate) fn with_run<R>(f: impl FnOnce(&mut RunState) -> R) -> Option<R> {
+    RUN.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut g) => g.as_mut().map(f),
+        Err(_) => None,
+    })
+}
+
+/// The VM hook. Periodically checks the busy deadline and SCRIPT KILL; once the run is killed or
+/// aborted it switches itself to every instruction and raises an error in the user's code each
+/// time, so no pcall, xpcall or coroutine can swallow it.
+///
+/// # Safety
+/// Called by Lua with a valid state and debug record. It raises (`lua_error`) only after every
+/// Rust value it created has been dropped.
+pub(crate) unsafe extern "C-unwind" fn hook(l: *mut ffi::lua_State, ar: *mut ffi::lua_Debug) {
+    let Some(Some(msg)) = with_run(|r| r.on_hook()) else {
+        return;
+    };
+    ffi::lua_sethook(l, Some(hook), ffi::LUA_MASKCOUNT, 1);
+    if ffi::lua_getinfo(l, c"S".as_ptr(), ar) != 0 && !(*ar).source.is_null() {
+        let source = CStr::from_ptr((*ar).source).to_bytes();
+        // The sandbox's own code (e.g. its error handler) must be allowed to finish.
+        if source == SELF_SOURCE.as_bytes() {
+            return;
+        }
+    }
+    // An error table, as Redis raises it: no position is prepended when it crosses a coroutine.
+    ffi::lua_createtable(l, 0, 1);
+    ffi::lua_pushstring(l, msg.as_ptr());
+    ffi::lua_setfield(l, -2, c"err".as_ptr());
+    ffi::lua_error(l);
+}
+
+/// Clears what a run set on shared state, even if the run unwinds.
+struct Cleanup<'s> {
+    server: &'s Server,
+    home: usize,
+    held: Vec<usize>,
+}
+
+impl Drop for Cleanup<'_> {
+    fn drop(&mut self) {
+        RUN.with(|cell| {
+            if let Ok(mut g) = cell.try_borrow_mut() {
+                g.take();
+            }
+        });
+        let info = &self.server.scripting.runs[self.home];
+        if info.busy.swap(false, Relaxed) {
+            for &s in &self.held {
+                self.server.shards[s].busy.store(false, Relaxed);
+            }
+        }
+        info.state.store(IDLE, Relaxed);
+        self.server.shards[self.home].kill.store(false, Relaxed);
+    }
+}
+
+/// Runs `job` in this unit and returns the script's reply (`Nil` for an aborted run, whose
+/// caller re-runs it).
+pub fn run_script(ctx: &mut Ctx<'_>, job: &ScriptJob) -> Reply {
+    let server = ctx.server;
+    let scripting = &server.scripting;
+    let cfg = server.config();
+    let generation = scripting.registry.generation();
+    let limit = cfg.lua_memory_limit;
+    let mut vm = match ctx.local.script_vm.take() {
+        Some(vm) if vm.generation == generation && vm.healthy() => vm,
+        _ => match ScriptVm::new(generation, limit) {
+            Ok(vm) => Box::new(vm),
+            Err(e) => return Reply::Error(format!("ERR Lua VM could not be created: {e}")),
+        },
+    };
+    vm.set_memory_limit(limit);
+    vm.prune(&scripting.registry);
+    let reply = run_in_vm(
+        ctx,
+        &mut vm,
+        job,
+        Duration::from_millis(cfg.busy_reply_threshold_ms),
+    );
+    scripting.vm_memory[ctx.home].store(vm.lua.used_memory() as u64, Relaxed);
+    ctx.local.script_vm = Some(vm);
+    reply
+}
+
+fn run_in_vm(ctx: &mut Ctx<'_>, vm: &mut ScriptVm, job: &ScriptJob, threshold: Duration) -> Reply {
+    let script = &job.script;
+    let func = match vm.function(script) {
+        Ok(f) => f,
+        Err(m) => return Reply::Error(format!("ERR Error compiling script (new function): {m}")),
+    };
+    if let Err(e) = set_args(vm, job) {
+        return Reply::Error(format!("ERR {e}"));
+    }
+    vm.arm_hook();
+    let server = ctx.server;
+    let home = ctx.home;
+    let held: Vec<usize> = ctx
+        .held
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| s.is_some())
+        .map(|(i, _)| i)
+        .collect();
+    let undo = (!ctx.holds_all()).then(UndoLog::default);
+    let effects_start = ctx.effects.as_ref().map_or(0, |e| e.len());
+    let (saved_resp, saved_db) = (ctx.resp, ctx.db);
+    ctx.in_script = true;
+    server.scripting.runs[home].state.store(CLEAN, Relaxed);
+    server.shards[home].kill.store(false, Relaxed);
+    let cleanup = Cleanup {
+        server,
+        home,
+        held: held.clone(),
+    };
+    let state = RunState {
+        ctx: (ctx as *mut Ctx<'_>).cast::<Ctx<'static>>(),
+        server: server as *const Server,
+        home,
+        held,
+        read_only: job.read_only,
+        resp: 2,
+        repl: 3,
+        wrote: false,
+        abort: None,
+        killed: false,
+        undo,
+        slot_rule: job
+            .single_slot
+            .then(|| job.keys.first().map(|k| crate::slot::key_slot(k).get())),
+        started: Instant::now(),
+        threshold,
+        busy: false,
+        rand: Lrand48::initial(),
+        keys: vm.keys.clone(),
+        deferred: Vec::new(),
+    };
+    RUN.with(|cell| *cell.borrow_mut() = Some(state));
+    let result = vm.runner.call::<MultiValue>(func);
+    let run = RUN.with(|cell| cell.borrow_mut().take());
+    drop(cleanup);
+    ctx.in_script = false;
+    ctx.resp = saved_resp;
+    ctx.db = saved_db;
+    let Some(mut run) = run else {
+        return Reply::error("ERR script state lost");
+    };
+    for msg in run.deferred.drain(..) {
+        let _ = server.shards[home].tx.send(msg);
+    }
+    if run.killed || run.abort.is_some() {
+        vm.hook_tripped = true;
+    }
+    if let Some(needed) = run.abort {
+        if let Some(undo) = run.undo {
+            undo.restore(ctx);
+        }
+        if let Some(e) = ctx.effects.as_deref_mut() {
+            e.truncate(effects_start);
+        }
+        if let Ok(mut n) = job.needs.lock() {
+            n.extend(needed);
+        }
+        return Reply::Nil;
+    }
+    wrap_effects(ctx, effects_start, saved_db);
+    let reply = match result {
+        Ok(values) => outcome(vm, script, values, run.resp),
+        Err(e) => Reply::Error(format!(
+            "ERR Error running script {}: {e}",
+            script.sha_str()
+        )),
+    };
+    vm.after_run();
+    reply
+}
+
+fn set_args(vm: &ScriptVm, job: &ScriptJob) -> mlua::Result<()> {
+    let lua = &vm.lua;
+    let keys = lua.create_table_with_capacity(job.keys.len(), 0)?;
+    for (i, k) in job.keys.iter().enumerate() {
+        keys.raw_set(i + 1, lua.create_string(k)?)?;
+    }
+    let argv = lua.create_table_with_capacity(job.argv.len(), 0)?;
+    for (i, a) in job.argv.iter().enumerate() {
+        argv.raw_set(i + 1, lua.create_string(a)?)?;
+    }
+    vm.globals.raw_set("KEYS", keys)?;
+    vm.globals.raw_set("ARGV", argv)
+}
+
+/// A script's writes are one atomic unit in the effect stream.
+fn wrap_effects(ctx: &mut Ctx<'_>, start: usize, db: usize) {
+    let Some(effects) = ctx.effects.as_deref_mut() else {
+        return;
+    };
+    if effects.len() - start > 1 {
+        let db = db as u16;
+        effects.insert(
+            start,
+            Effect {
+                db,
+                args: vec![Bytes::from_static(b"MULTI")],
+            },
+        );
+        effects.push(Effect {
+            db,
+            args: vec![Bytes::from_static(b"EXEC")],
+        });
+    }
+}
+
+/// The reply for what `xpcall` returned: the script's value, or its error with Redis 7's
+/// ` script: <sha>, on <source>:<line>.` suffix.
+fn outcome(vm: &ScriptVm, script: &Script, values: MultiValue, resp: u8) -> Reply {
+    let mut it = values.into_iter();
+    let ok = matches!(it.next(), Some(Value::Boolean(true)));
+    let value = it.next().unwrap_or(Value::Nil);
+    if ok {
+        return lua_to_reply(&value, resp, &vm.keys);
+    }
+    let sha = script.sha_str();
+    match value {
+        Value::Table(t) => {
+            let msg = match t.raw_get::<Value>("err") {
+                Ok(Value::String(s)) => String::from_utf8_lossy(&s.as_bytes()).into_owned(),
+                _ => "ERR the script raised an error without a message".to_string(),
+            };
+            let source = t.raw_get::<Option<mlua::String>>("source").ok().flatten();
+            let line = t.raw_get::<Option<i64>>("line").ok().flatten();
+            match (source, line) {
+                (Some(src), Some(line)) => Reply::Error(format!(
+                    "{msg} script: {sha}, on {}:{line}.",
+                    String::from_utf8_lossy(&src.as_bytes())
+                )),
+                _ => Reply::Error(msg),
+            }
+        }
+        other => {
+            let text = match &other {
+                Value::String(s) => String::from_utf8_lossy(&s.as_bytes()).into_owned(),
+                v => format!("{v:?}"),
+            };
+            let limit = vm.memory_limit();
+            if text.contains("not enough memory")
+                || (limit > 0 && vm.lua.used_memory() as u64 + (1 << 20) >= limit)
+            {
+                Reply::Error(format!(
+                    "ERR Lua VM memory limit exceeded (lua-memory-limit is {limit} bytes) script: {sha}"
+                ))
+            } else {
+                Reply::Error(format!("ERR {text} script: {sha}"))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lrand48_matches_redis() {
+        // Redis 7.0 after start: math.random(100) gives 40, 85, 36, 45.
+        let mut r = Lrand48::initial();
+        let got: Vec<i64> = (0..4)
+            .map(|_| (r.next_f64() * 100.0).floor() as i64 + 1)
+            .collect();
+        assert_eq!(got, vec![40, 85, 36, 45]);
+        let mut r = Lrand48::seeded(5);
+        assert_eq!((r.next_f64() * 100.0).floor() as i64 + 1, 53);
+    }
+}

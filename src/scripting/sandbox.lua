@@ -1,0 +1,302 @@
+-- The environment every script runs in (Redis 7's sandbox). This chunk runs once per VM, with
+-- the host's full standard library; user code can reach only what it builds. The allow-lists
+-- (and why each entry is there) live in vm.rs, which passes them in.
+--
+-- Read-only tables: stock Lua 5.1 has no read-only flag, so a protected table is an empty proxy
+-- whose metatable reads through to the real table and refuses writes; the wrapped rawset,
+-- setmetatable, next, pairs and ipairs know proxies, and no function ever returns a real table.
+local host, global_names, library_names = ...
+
+local type, error, tostring, tonumber, select, next = type, error, tostring, tonumber, select, next
+local rawget, rawset, setmetatable, getmetatable = rawget, rawset, setmetatable, getmetatable
+local pcall, xpcall, loadstring, load, setfenv = pcall, xpcall, loadstring, load, setfenv
+local pairs, ipairs = pairs, ipairs
+local getinfo, floor, byte, concat = debug.getinfo, math.floor, string.byte, table.concat
+local host_globals = _G
+local SELF = host.self_source
+-- keep(f): f behind a C frame (see vm.rs, make_keep). Errors raised inside f name level 3.
+local keep = host.keep
+
+-- proxy -> the real table it guards (weak: a proxy dies with whatever holds it)
+local guarded = setmetatable({}, { __mode = 'k' })
+
+local function deny_write() error('Attempt to modify a readonly table', 2) end
+local function deny_raw() error('Attempt to modify a readonly table', 0) end
+
+-- What getmetatable() shows for a protected table: an empty read-only table, itself protected.
+local shown_mt = {}
+local shown_meta = { __index = {}, __newindex = deny_write }
+setmetatable(shown_mt, shown_meta)
+shown_meta.__metatable = shown_mt
+guarded[shown_mt] = {}
+
+local function guard(real)
+  local proxy = {}
+  guarded[proxy] = real
+  setmetatable(proxy, { __index = real, __newindex = deny_write, __metatable = shown_mt })
+  return proxy
+end
+
+local function copy(t)
+  local c = {}
+  for k, v in next, t do c[k] = v end
+  return c
+end
+
+local function trunc(n)
+  if n >= 0 then return floor(n) end
+  return -floor(-n)
+end
+
+-- The real globals. Never handed out: scripts see `env`, a proxy of it.
+local G = {}
+local env = guard(G)
+setmetatable(G, {
+  __index = function(_, name)
+    error("Script attempted to access nonexistent global variable '" .. tostring(name) .. "'", 2)
+  end,
+})
+
+for _, name in ipairs(global_names) do
+  G[name] = host_globals[name]
+end
+
+for _, name in ipairs(library_names) do
+  local lib = host_globals[name]
+  if type(lib) == 'table' then G[name] = guard(copy(lib)) end
+end
+
+-- Argument checks with the stock messages, positioned on the script's line.
+local function check(fname, i, want, ...)
+  local v = select(i, ...)
+  local t = type(v)
+  if t == want or (want == 'string' and t == 'number') then return v end
+  local got = (select('#', ...) < i) and 'no value' or t
+  error('bad argument #' .. i .. " to '" .. fname .. "' (" .. want .. ' expected, got ' .. got .. ')', 4)
+end
+
+-- Proxy-aware raw access.
+local function real(t) return guarded[t] or t end
+G.rawget = keep(function(...)
+  local t, k = check('rawget', 1, 'table', ...), select(2, ...)
+  return rawget(real(t), k)
+end)
+G.rawset = keep(function(...)
+  local t, k, v = check('rawset', 1, 'table', ...), select(2, ...)
+  if guarded[t] then deny_raw() end
+  if k == nil then error('table index is nil', 3) end
+  return rawset(t, k, v)
+end)
+G.setmetatable = keep(function(...)
+  local t, mt = check('setmetatable', 1, 'table', ...), select(2, ...)
+  if mt ~= nil and type(mt) ~= 'table' then
+    error("bad argument #2 to 'setmetatable' (nil or table expected)", 3)
+  end
+  if guarded[t] then deny_raw() end
+  if getmetatable(t) ~= nil and rawget(getmetatable(t), '__metatable') ~= nil then
+    error('cannot change a protected metatable', 3)
+  end
+  return setmetatable(t, mt)
+end)
+local function guarded_next(t, k) return next(real(t), k) end
+G.next = keep(function(...)
+  local t, k = check('next', 1, 'table', ...), select(2, ...)
+  return next(real(t), k)
+end)
+G.pairs = keep(function(...)
+  local t = check('pairs', 1, 'table', ...)
+  if guarded[t] then return guarded_next, t, nil end
+  return next, t, nil
+end)
+local function guarded_inext(t, i)
+  i = i + 1
+  local v = rawget(guarded[t], i)
+  if v ~= nil then return i, v end
+end
+G.ipairs = keep(function(...)
+  local t = check('ipairs', 1, 'table', ...)
+  if guarded[t] then return guarded_inext, t, 0 end
+  return ipairs(t)
+end)
+
+-- pcall turns an error table carrying a string `err` into that string (Redis 7.0 does).
+local function pcall_result(ok, ...)
+  if ok then return ok, ... end
+  local e = ...
+  if type(e) == 'table' then
+    local m = rawget(e, 'err')
+    if type(m) == 'string' then return false, m end
+  end
+  return false, e
+end
+G.pcall = keep(function(...)
+  if select('#', ...) == 0 then return false end
+  return pcall_result(pcall(...))
+end)
+
+-- No bytecode: a chunk starting with ESC is parsed as text, failing as Redis's patched Lua does.
+local function safe_loadstring(s, name)
+  if type(s) == 'string' and byte(s, 1) == 27 then
+    local _, err = loadstring(' ' .. s, name or s)
+    return nil, err
+  end
+  local f, err = loadstring(s, name)
+  if f then setfenv(f, env) end
+  return f, err
+end
+G.loadstring = keep(function(...)
+  local s, name = check('loadstring', 1, 'string', ...), select(2, ...)
+  return safe_loadstring(s, name)
+end)
+G.load = keep(function(...)
+  local reader, name = check('load', 1, 'function', ...), select(2, ...)
+  local parts = {}
+  while true do
+    local piece = reader()
+    if piece == nil or piece == '' then break end
+    if type(piece) ~= 'string' then return nil, 'reader function must return a string' end
+    parts[#parts + 1] = piece
+  end
+  return safe_loadstring(concat(parts), name or '=(load)')
+end)
+
+-- math.random with Redis's generator, reseeded by the host before every run.
+local math_lib = copy(math)
+local rand, seed = host.rand, host.seed
+local function checkint(i, n, ...)
+  local v = select(i, ...)
+  local num = tonumber(v)
+  if num == nil then
+    local got = (i > n) and 'no value' or type(v)
+    error("bad argument #" .. i .. " to 'random' (number expected, got " .. got .. ")", 4)
+  end
+  return trunc(num)
+end
+math_lib.random = keep(function(...)
+  local n = select('#', ...)
+  local r = rand()
+  if n == 0 then return r end
+  if n == 1 then
+    local u = checkint(1, n, ...)
+    if u < 1 then error("bad argument #1 to 'random' (interval is empty)", 3) end
+    return floor(r * u) + 1
+  elseif n == 2 then
+    local l, u = checkint(1, n, ...), checkint(2, n, ...)
+    if l > u then error("bad argument #2 to 'random' (interval is empty)", 3) end
+    return floor(r * (u - l + 1)) + l
+  end
+  error('wrong number of arguments', 3)
+end)
+math_lib.randomseed = keep(function(...)
+  seed(checkint(1, select('#', ...), ...))
+end)
+G.math = guard(math_lib)
+
+-- os: only the CPU clock (for timing inside a script).
+G.os = guard({ clock = os.clock })
+
+-- The string metatable reads through the protected `string` and cannot be changed.
+local string_meta = getmetatable('')
+string_meta.__index = G.string
+string_meta.__metatable = guard({ __index = G.string })
+
+-- The redis library.
+local function fail(msg) error({ err = 'ERR ' .. msg }, 0) end
+local function raise_if(r, raise)
+  if raise then error(r, 0) end
+  return r
+end
+local call, log, setresp, set_repl = host.call, host.log, host.setresp, host.set_repl
+local error_text, sha1hex, acl_check = host.error_text, host.sha1hex, host.acl_check
+local R = {}
+for k, v in next, host.constants do R[k] = v end
+R.call = keep(function(...) return raise_if(call(false, ...)) end)
+R.pcall = keep(function(...) return raise_if(call(true, ...)) end)
+R.error_reply = keep(function(...)
+  local s = ...
+  if select('#', ...) ~= 1 or type(s) ~= 'string' then
+    return { err = 'ERR wrong number or type of arguments' }
+  end
+  if byte(s, 1) ~= 45 then s = '-' .. s end
+  return { err = error_text(s) }
+end)
+R.status_reply = keep(function(...)
+  local s = ...
+  if select('#', ...) ~= 1 or type(s) ~= 'string' then
+    return { err = 'ERR wrong number or type of arguments' }
+  end
+  return { ok = s }
+end)
+R.sha1hex = keep(function(...)
+  if select('#', ...) ~= 1 then fail('wrong number of arguments') end
+  local v = ...
+  if type(v) ~= 'string' and type(v) ~= 'number' then v = '' end
+  return sha1hex(tostring(v))
+end)
+R.log = keep(function(...)
+  local n = select('#', ...)
+  if n < 2 then fail('redis.log() requires two arguments or more.') end
+  local level = ...
+  if type(level) ~= 'number' then fail('First argument must be a number (log level).') end
+  level = trunc(level)
+  if level < 0 or level > 3 then fail('Invalid debug level.') end
+  local parts = {}
+  for i = 2, n do
+    local v = select(i, ...)
+    if type(v) == 'string' or type(v) == 'number' then parts[#parts + 1] = tostring(v) end
+  end
+  log(level, concat(parts, ' '))
+end)
+R.setresp = keep(function(...)
+  if select('#', ...) ~= 1 then fail('redis.setresp() requires one argument.') end
+  local v = tonumber((...))
+  v = v and trunc(v)
+  if v ~= 2 and v ~= 3 then fail('RESP version must be 2 or 3.') end
+  setresp(v)
+end)
+R.set_repl = keep(function(...)
+  if select('#', ...) ~= 1 then fail('redis.set_repl() requires two arguments.') end
+  local flags = trunc(tonumber((...)) or 0)
+  if flags < 0 or flags > 3 then
+    fail('Invalid replication flags. Use REPL_AOF, REPL_REPLICA, REPL_ALL or REPL_NONE.')
+  end
+  set_repl(flags)
+end)
+R.replicate_commands = function() return true end
+R.acl_check_cmd = keep(function(...) return raise_if(acl_check(...)) end)
+R.breakpoint = function() return false end
+R.debug = function() end
+G.redis = guard(R)
+
+G._G = env
+G._VERSION = host_globals._VERSION
+G.KEYS = {}
+G.ARGV = {}
+
+-- Errors become {err=, source=, line=}, naming the innermost frame of the user's code.
+local function handler(e)
+  local level = 2
+  local info = getinfo(level, 'Sl')
+  while info and (info.what == 'C' or info.what == 'tail' or info.source == SELF) do
+    level = level + 1
+    info = getinfo(level, 'Sl')
+  end
+  local msg
+  if type(e) == 'table' then
+    msg = rawget(real(e), 'err')
+    if type(msg) ~= 'string' then msg = nil end
+  else
+    local ok, text = pcall(tostring, e)
+    msg = 'ERR ' .. (ok and text or '?')
+  end
+  local out = { err = msg }
+  if info then
+    out.source = info.source
+    out.line = info.currentline
+  end
+  return out
+end
+
+local function run(f) return xpcall(f, handler) end
+
+return env, G, run

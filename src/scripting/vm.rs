@@ -1,0 +1,265 @@
+//! One Lua VM per shard thread: creation, the sandbox, the compile cache and the hook.
+//!
+//! Invariants:
+//! - A VM is created on its shard thread and never leaves it (`mlua::Lua` is not `Send`).
+//! - User code runs only inside the environment built by `sandbox.lua`, from the allow-lists
+//!   below; every function it compiles gets that environment.
+//! - A count hook is always installed, on the main Lua thread and therefore (inherited) on every
+//!   coroutine the script creates; `run::hook` decides what it does.
+
+use super::convert::ReplyKeys;
+use super::registry::{Script, Sha};
+use super::run;
+use mlua::{ffi, ChunkMode, Function, Lua, LuaOptions, StdLib, Table};
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+
+/// The chunk name of the sandbox code, so error positions and the kill hook can skip its frames.
+pub const SELF_SOURCE: &str = "=luagate_sandbox";
+const SANDBOX: &str = include_str!("sandbox.lua");
+
+/// Instructions between two runs of the hook (deadline, SCRIPT KILL, re-run checks).
+pub const HOOK_EVERY: i32 = 10_000;
+
+/// Base-library globals copied into the script environment as they are, with why each is safe.
+/// Absent on purpose: print, dofile, loadfile, require, module, getfenv, setfenv, newproxy (I/O,
+/// file access, or a way out of the sandbox's environment).
+pub const GLOBALS: &[(&str, &str)] = &[
+    ("assert", "raises an error; no side effect"),
+    (
+        "collectgarbage",
+        "Redis allows it; only affects this VM's memory",
+    ),
+    ("error", "raises an error"),
+    ("gcinfo", "reads this VM's memory use"),
+    (
+        "getmetatable",
+        "protected tables answer with a read-only stand-in (__metatable)",
+    ),
+    ("rawequal", "pure"),
+    ("select", "pure"),
+    ("tonumber", "pure"),
+    ("tostring", "pure"),
+    ("type", "pure"),
+    ("unpack", "pure"),
+    (
+        "xpcall",
+        "runs a function; the kill hook cannot be swallowed by it",
+    ),
+];
+
+/// Library tables handed to scripts as read-only copies. `math`, `os` and `redis` are built by
+/// the sandbox itself (seeded random, clock only, the host API); `pcall`, `rawget`, `rawset`,
+/// `setmetatable`, `next`, `pairs`, `ipairs`, `load` and `loadstring` are wrapped there.
+pub const LIBRARIES: &[(&str, &str)] = &[
+    (
+        "string",
+        "pure string functions (string.dump is harmless: bytecode cannot be loaded)",
+    ),
+    ("table", "pure table functions"),
+    (
+        "coroutine",
+        "coroutines inherit the hook, so they can be killed",
+    ),
+    ("bit", "LuaBitOp, pure"),
+    ("struct", "binary packing, pure"),
+    ("cjson", "JSON, pure"),
+    ("cmsgpack", "MessagePack, pure"),
+];
+
+pub struct ScriptVm {
+    pub(crate) lua: Lua,
+    /// The real script globals (KEYS and ARGV are set here before each run).
+    pub(crate) globals: Table,
+    /// `xpcall`s a function with the sandbox's error handler.
+    pub(crate) runner: Function,
+    pub(crate) keys: Rc<ReplyKeys>,
+    env: Table,
+    compiled: HashMap<Sha, Function>,
+    /// The registry generation the compile cache belongs to.
+    pub(crate) generation: u64,
+    memory_limit: u64,
+    /// The hook was switched to every instruction (after a kill or a re-run request).
+    pub(crate) hook_tripped: bool,
+}
+
+impl ScriptVm {
+    pub fn new(generation: u64, memory_limit: u64) -> mlua::Result<ScriptVm> {
+        // SAFETY: the debug library is needed by the sandbox's error handler only; scripts never
+        // see it (it is not in the allow-lists).
+        let lua = unsafe {
+            Lua::unsafe_new_with(
+                StdLib::TABLE | StdLib::STRING | StdLib::MATH | StdLib::OS | StdLib::DEBUG,
+                LuaOptions::default(),
+            )
+        };
+        crate::lualibs::register_all(&lua)?;
+        let host = super::api::host_table(&lua)?;
+        // SAFETY: `make_keep` follows the Lua C API contract (see its comment).
+        host.set("keep", unsafe { lua.create_c_function(make_keep)? })?;
+        let globals = lua.create_sequence_from(GLOBALS.iter().map(|(n, _)| *n))?;
+        let libraries = lua.create_sequence_from(LIBRARIES.iter().map(|(n, _)| *n))?;
+        let (env, real, runner): (Table, Table, Function) = lua
+            .load(SANDBOX)
+            .set_name(SELF_SOURCE)
+            .call((host, globals, libraries))?;
+        let keys = Rc::new(ReplyKeys::new(&lua)?);
+        let mut vm = ScriptVm {
+            lua,
+            globals: real,
+            runner,
+            keys,
+            env,
+            compiled: HashMap::new(),
+            generation,
+            memory_limit: 0,
+            hook_tripped: true,
+        };
+        vm.arm_hook();
+        vm.set_memory_limit(memory_limit);
+        Ok(vm)
+    }
+
+    /// Applies `lua-memory-limit` (0 = none).
+    pub fn set_memory_limit(&mut self, limit: u64) {
+        if limit != self.memory_limit {
+            let _ = self.lua.set_memory_limit(limit as usize);
+            self.memory_limit = limit;
+        }
+    }
+
+    pub fn memory_limit(&self) -> u64 {
+        self.memory_limit
+    }
+
+    /// Housekeeping after a run: a script may have stopped the collector (`collectgarbage`
+    /// is allowed, as in Redis), and one that hit the memory limit leaves garbage that only a
+    /// full collection frees; the collection itself needs memory, so the limit is lifted for it.
+    pub fn after_run(&mut self) {
+        self.lua.gc_restart();
+        let limit = self.memory_limit;
+        if limit > 0 && self.lua.used_memory() as u64 > limit / 2 {
+            let _ = self.lua.set_memory_limit(0);
+            let _ = self.lua.gc_collect();
+            let _ = self.lua.gc_collect();
+            let _ = self.lua.set_memory_limit(limit as usize);
+        }
+    }
+
+    /// False when the VM cannot run scripts any more (still over its memory limit after a full
+    /// collection); the shard then replaces it.
+    pub fn healthy(&self) -> bool {
+        self.memory_limit == 0 || (self.lua.used_memory() as u64) < self.memory_limit * 9 / 10
+    }
+
+    /// Installs the periodic hook again if a previous run switched it to every instruction.
+    pub fn arm_hook(&mut self) {
+        if !self.hook_tripped {
+            return;
+        }
+        // SAFETY: sets a C hook on this VM's main thread; `run::hook` only touches the
+        // thread-local run state and the Lua stack it is given.
+        let done = unsafe {
+            self.lua.exec_raw::<()>((), |state| {
+                ffi::lua_sethook(state, Some(run::hook), ffi::LUA_MASKCOUNT, HOOK_EVERY);
+            })
+        };
+        self.hook_tripped = done.is_err();
+    }
+
+    /// The compiled function of `script`, compiling it on first use in this VM.
+    pub fn function(&mut self, script: &Script) -> Result<Function, String> {
+        if let Some(f) = self.compiled.get(&script.sha) {
+            return Ok(f.clone());
+        }
+        let f = compile(&self.lua, &script.body, Some(&self.env))?;
+        self.compiled.insert(script.sha, f.clone());
+        Ok(f)
+    }
+
+    /// Drops compiled functions of scripts the registry no longer has, once the cache has
+    /// clearly outgrown it.
+    pub fn prune(&mut self, registry: &super::registry::Registry) {
+        if self.compiled.len() > registry.len() + 64 {
+            self.compiled.retain(|sha, _| registry.exists(sha));
+        }
+    }
+}
+
+/// `keep(f)` returns a C function that calls `f` with its arguments and returns its results.
+/// Every function the sandbox writes in Lua is handed out wrapped this way: a script's
+/// `return redis.call(...)` is then a call to a C function, which (unlike a Lua function) does
+/// not replace the script's frame in a tail call, so error positions still name the script's
+/// line, as they do in Redis where these functions are written in C.
+unsafe extern "C-unwind" fn make_keep(l: *mut ffi::lua_State) -> std::os::raw::c_int {
+    if ffi::lua_type(l, 1) != ffi::LUA_TFUNCTION {
+        ffi::lua_pushstring(l, c"keep: function expected".as_ptr());
+        ffi::lua_error(l);
+    }
+    ffi::lua_settop(l, 1);
+    ffi::lua_pushcclosure(l, keep_frame, 1);
+    1
+}
+
+unsafe extern "C-unwind" fn keep_frame(l: *mut ffi::lua_State) -> std::os::raw::c_int {
+    let n = ffi::lua_gettop(l);
+    if ffi::lua_checkstack(l, 1) == 0 {
+        ffi::lua_pushstring(l, c"stack overflow".as_ptr());
+        ffi::lua_error(l);
+    }
+    ffi::lua_pushvalue(l, ffi::lua_upvalueindex(1));
+    ffi::lua_insert(l, 1);
+    ffi::lua_call(l, n, ffi::LUA_MULTRET);
+    ffi::lua_gettop(l)
+}
+
+/// Compiles a script body as Redis does: chunk name `@user_script`, text only (a body starting
+/// with ESC is parsed as text and fails like Redis's patched Lua).
+fn compile(lua: &Lua, body: &[u8], env: Option<&Table>) -> Result<Function, String> {
+    let rewritten;
+    let src: &[u8] = if body.starts_with(b"#!") {
+        // The shebang line is not Lua: compile an empty line in its place (same line numbers).
+        let rest = body
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(&[][..], |i| &body[i..]);
+        rewritten = rest.to_vec();
+        &rewritten
+    } else if body.first() == Some(&27) {
+        rewritten = [b" ", body].concat();
+        &rewritten
+    } else {
+        body
+    };
+    let mut chunk = lua
+        .load(src)
+        .set_name("@user_script")
+        .set_mode(ChunkMode::Text);
+    if let Some(env) = env {
+        chunk = chunk.set_environment(env.clone());
+    }
+    chunk.into_function().map_err(|e| match e {
+        mlua::Error::SyntaxError { message, .. } => message,
+        other => other.to_string(),
+    })
+}
+
+thread_local! {
+    /// A bare Lua state per connection thread, used only to syntax-check new script bodies
+    /// before they enter the registry.
+    static CHECKER: RefCell<Option<Lua>> = const { RefCell::new(None) };
+}
+
+/// Checks that `body` compiles; the error is Redis's exact line.
+pub fn check_compiles(body: &[u8]) -> Result<(), String> {
+    CHECKER
+        .with(|c| {
+            let mut c = c.borrow_mut();
+            let lua = c.get_or_insert_with(|| {
+                Lua::new_with(StdLib::NONE, LuaOptions::default()).unwrap_or_else(|_| Lua::new())
+            });
+            compile(lua, body, None).map(|_| ())
+        })
+        .map_err(|m| format!("ERR Error compiling script (new function): {m}"))
+}
