@@ -5,7 +5,8 @@
 //! line, `EXPR<TAB>EXPECTED`. The case is evaluated as `return tostring(EXPR)` (that is the
 //! script body given to `EVAL ... 0`) and EXPECTED is the resulting bulk string with `\\`,
 //! `\n`, `\t`, `\r` and `\xNN` escapes. Blank lines and lines starting with `--` are
-//! comments.
+//! comments. `LUALIBS_CASES=<file>` runs another file instead; `LUALIBS_TRACE=1` prints each
+//! case before running it.
 
 use std::path::Path;
 
@@ -67,7 +68,11 @@ fn run_case(expr: &str) -> Result<Vec<u8>, String> {
 
 #[test]
 fn lualibs_match_redis() {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/lualibs_cases.txt");
+    // LUALIBS_CASES points at another file in the same format (e.g. a generated fuzz set).
+    let path = match std::env::var_os("LUALIBS_CASES") {
+        Some(p) => std::path::PathBuf::from(p),
+        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/lualibs_cases.txt"),
+    };
     let text = std::fs::read_to_string(&path).expect("read cases file");
     let mut failures = Vec::new();
     let mut total = 0;

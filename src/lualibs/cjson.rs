@@ -16,8 +16,8 @@ use mlua::ffi;
 
 use super::cjson_decode;
 use super::raw::{
-    arg_error, arg_error_owned, c_f64_to_i32, format_g, guarded, new_buffer, push_bytes,
-    raise_owned, set_field, str_at, type_name_at, L,
+    arg_error, arg_error_owned, c_f64_to_i32, format_g, guarded, push_bytes, raise_owned,
+    set_field, str_at, type_name_at, L,
 };
 
 /// Per-instance settings, stored in a plain userdata (no finaliser needed).
@@ -291,8 +291,15 @@ unsafe fn array_length(l: L, cfg: &Config) -> Enc<i32> {
     Ok(max)
 }
 
-/// Appends the value on top of the stack (left in place).
-unsafe fn append_value(l: L, cfg: &Config, depth: i32, out: &mut Vec<u8>) -> Enc<()> {
+/// A table being written: arrays know the next index, objects iterate with `lua_next`
+/// (their current key sits on the Lua stack above the table).
+enum Open {
+    Array { next: i32, len: i32 },
+    Object { first: bool },
+}
+
+/// Appends a scalar on top of the stack; Ok(false) when it is a table (not handled here).
+unsafe fn append_scalar(l: L, cfg: &Config, out: &mut Vec<u8>) -> Enc<bool> {
     match ffi::lua_type(l, -1) {
         ffi::LUA_TSTRING => append_string(out, str_at(l, -1)),
         ffi::LUA_TNUMBER => append_number(l, cfg, out, -1)?,
@@ -301,67 +308,95 @@ unsafe fn append_value(l: L, cfg: &Config, depth: i32, out: &mut Vec<u8>) -> Enc
         } else {
             b"false"
         }),
-        ffi::LUA_TTABLE => {
-            let depth = depth + 1;
-            if depth > cfg.encode_max_depth || ffi::lua_checkstack(l, 3) == 0 {
-                return Err(EncodeError::Nesting(depth));
-            }
-            let len = array_length(l, cfg)?;
-            if len > 0 {
-                append_array(l, cfg, depth, out, len)?;
-            } else {
-                append_object(l, cfg, depth, out)?;
-            }
-        }
+        ffi::LUA_TTABLE => return Ok(false),
         ffi::LUA_TNIL => out.extend_from_slice(b"null"),
         ffi::LUA_TLIGHTUSERDATA if ffi::lua_touserdata(l, -1).is_null() => {
             out.extend_from_slice(b"null")
         }
         _ => return Err(value_error(l, -1, "type not supported")),
     }
-    Ok(())
+    Ok(true)
 }
 
-unsafe fn append_array(l: L, cfg: &Config, depth: i32, out: &mut Vec<u8>, len: i32) -> Enc<()> {
-    out.push(b'[');
-    for i in 1..=len {
-        if i > 1 {
-            out.push(b',');
+/// Serialises the value on top of the stack. Iterative (an explicit list of open tables)
+/// so depth is bounded by `encode_max_depth` and the Lua stack check, not the native
+/// stack; the Lua stack holds exactly what lua-cjson's recursion holds at each level.
+unsafe fn append_value(l: L, cfg: &Config, out: &mut Vec<u8>) -> Enc<()> {
+    let mut open: Vec<Open> = Vec::new();
+    let mut depth: i32 = 0;
+    loop {
+        // The value on top: write a scalar, or open a table.
+        let mut complete = append_scalar(l, cfg, out)?;
+        if !complete {
+            depth += 1;
+            if depth > cfg.encode_max_depth || ffi::lua_checkstack(l, 3) == 0 {
+                return Err(EncodeError::Nesting(depth));
+            }
+            let len = array_length(l, cfg)?;
+            if len > 0 {
+                out.push(b'[');
+                open.push(Open::Array { next: 1, len });
+            } else {
+                out.push(b'{');
+                ffi::lua_pushnil(l);
+                open.push(Open::Object { first: true });
+            }
         }
-        ffi::lua_rawgeti_(l, -1, i);
-        let r = append_value(l, cfg, depth, out);
-        ffi::lua_settop(l, -2);
-        r?;
+        // Pop finished values and close finished tables until the next value is on top.
+        loop {
+            let Some(top) = open.last_mut() else {
+                return Ok(());
+            };
+            if complete {
+                ffi::lua_settop(l, -2);
+            }
+            match top {
+                Open::Array { next, len } => {
+                    if *next > *len {
+                        out.push(b']');
+                    } else {
+                        if *next > 1 {
+                            out.push(b',');
+                        }
+                        ffi::lua_rawgeti_(l, -1, *next);
+                        *next += 1;
+                        break;
+                    }
+                }
+                Open::Object { first } => {
+                    if ffi::lua_next(l, -2) == 0 {
+                        out.push(b'}');
+                    } else {
+                        if !*first {
+                            out.push(b',');
+                        }
+                        *first = false;
+                        append_key(l, cfg, out)?;
+                        break;
+                    }
+                }
+            }
+            open.pop();
+            depth -= 1;
+            complete = true;
+        }
     }
-    out.push(b']');
-    Ok(())
 }
 
-unsafe fn append_object(l: L, cfg: &Config, depth: i32, out: &mut Vec<u8>) -> Enc<()> {
-    out.push(b'{');
-    let mut first = true;
-    ffi::lua_pushnil(l);
-    while ffi::lua_next(l, -2) != 0 {
-        if !first {
-            out.push(b',');
+/// Writes the key at -2 (with the following colon) for an object member.
+unsafe fn append_key(l: L, cfg: &Config, out: &mut Vec<u8>) -> Enc<()> {
+    match ffi::lua_type(l, -2) {
+        ffi::LUA_TNUMBER => {
+            out.push(b'"');
+            append_number(l, cfg, out, -2)?;
+            out.extend_from_slice(b"\":");
         }
-        first = false;
-        match ffi::lua_type(l, -2) {
-            ffi::LUA_TNUMBER => {
-                out.push(b'"');
-                append_number(l, cfg, out, -2)?;
-                out.extend_from_slice(b"\":");
-            }
-            ffi::LUA_TSTRING => {
-                append_string(out, str_at(l, -2));
-                out.push(b':');
-            }
-            _ => return Err(value_error(l, -2, "table key must be a number or string")),
+        ffi::LUA_TSTRING => {
+            append_string(out, str_at(l, -2));
+            out.push(b':');
         }
-        append_value(l, cfg, depth, out)?;
-        ffi::lua_settop(l, -2);
+        _ => return Err(value_error(l, -2, "table key must be a number or string")),
     }
-    out.push(b'}');
     Ok(())
 }
 
@@ -371,11 +406,13 @@ unsafe extern "C-unwind" fn encode(l: L) -> c_int {
         if ffi::lua_gettop(l) != 1 {
             arg_error(l, 1, b"expected 1 argument");
         }
-        let out = new_buffer(l);
-        ffi::lua_pushvalue(l, 1);
-        let msg = match append_value(l, &cfg, 0, out) {
+        // The argument is the top of the stack, as in lua-cjson; the output buffer is
+        // Rust-owned and freed before any error is raised.
+        let mut out = Vec::new();
+        let result = append_value(l, &cfg, &mut out);
+        let msg = match result {
             Ok(()) => {
-                push_bytes(l, &out[..]);
+                push_bytes(l, &out);
                 return 1;
             }
             Err(EncodeError::Value(ty, reason)) => format!("Cannot serialise {ty}: {reason}"),
@@ -383,6 +420,7 @@ unsafe extern "C-unwind" fn encode(l: L) -> c_int {
                 format!("Cannot serialise, excessive nesting ({depth})")
             }
         };
+        drop(out);
         raise_owned(l, msg)
     })
 }

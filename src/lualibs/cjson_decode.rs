@@ -5,14 +5,16 @@
 //! as NUL-terminated: a NUL byte ends the document wherever it appears. Numbers are parsed
 //! with the platform `strtod` (so hex, inf/nan and leading zeros behave as in Redis unless
 //! `decode_invalid_numbers` is off), `null` becomes the NULL lightuserdata `cjson.null`, and
-//! decoded strings are assembled in a scratch userdata so an error never leaks memory.
+//! the parser keeps nothing on the Lua stack beyond what the C library keeps there (so the
+//! Lua stack limit cuts nesting at the same depth). Its own state is freed before any error
+//! is raised; only an allocation failure inside Lua could unwind past it.
 
 use std::ffi::{c_char, c_int};
 
 use mlua::ffi;
 
 use super::cjson::{config, Config};
-use super::raw::{arg_error, check_bytes, guarded, new_scratch, push_bytes, raise, L};
+use super::raw::{arg_error, check_bytes, guarded, push_bytes, raise, L};
 
 #[derive(Clone, Copy, PartialEq)]
 enum Tok {
@@ -66,9 +68,8 @@ struct Parser<'a> {
     ptr: usize,
     cfg: Config,
     depth: i32,
-    /// Scratch space for the string token being decoded (never longer than the input).
-    tmp: &'a mut [u8],
-    tmp_len: usize,
+    /// The string token being decoded (never longer than the input).
+    tmp: Vec<u8>,
 }
 
 fn hex_value(b: u8) -> Option<u32> {
@@ -89,10 +90,7 @@ impl Parser<'_> {
     }
 
     fn push_tmp(&mut self, b: u8) {
-        if let Some(slot) = self.tmp.get_mut(self.tmp_len) {
-            *slot = b;
-            self.tmp_len += 1;
-        }
+        self.tmp.push(b);
     }
 
     /// Decodes `\uXXXX` (or a surrogate pair) at `ptr` into UTF-8; false when invalid.
@@ -140,7 +138,7 @@ impl Parser<'_> {
     /// byte (the NUL that ended it, or the backslash of a bad escape).
     fn string_token(&mut self) -> (Tok, usize) {
         self.ptr += 1;
-        self.tmp_len = 0;
+        self.tmp.clear();
         loop {
             let ch = self.at(self.ptr);
             match ch {
@@ -278,88 +276,114 @@ impl Parser<'_> {
     }
 
     unsafe fn push_tmp_string(&self, l: L) {
-        push_bytes(l, &self.tmp[..self.tmp_len]);
+        push_bytes(l, &self.tmp);
     }
 
-    unsafe fn object(&mut self, l: L) -> Parse<()> {
-        self.descend(l, 3)?;
-        ffi::lua_createtable(l, 0, 0);
-        let (mut tok, mut idx) = self.next_token();
-        if tok == Tok::ObjEnd {
-            self.depth -= 1;
-            return Ok(());
+    /// Inside an object, after `{` or `,`: the key, the colon, and the token that starts
+    /// the member's value (returned).
+    unsafe fn member_key(&mut self, l: L, tok: Tok, idx: usize) -> Parse<(Tok, usize)> {
+        if tok != Tok::Str {
+            return Err(ParseError::Unexpected("object key string", tok, idx));
         }
-        loop {
-            if tok != Tok::Str {
-                return Err(ParseError::Unexpected("object key string", tok, idx));
-            }
-            self.push_tmp_string(l);
-            let (colon, cidx) = self.next_token();
-            if colon != Tok::Colon {
-                return Err(ParseError::Unexpected("colon", colon, cidx));
-            }
-            let (vtok, vidx) = self.next_token();
-            self.value(l, vtok, vidx)?;
-            ffi::lua_rawset(l, -3);
-            let (sep, sidx) = self.next_token();
-            if sep == Tok::ObjEnd {
-                self.depth -= 1;
-                return Ok(());
-            }
-            if sep != Tok::Comma {
-                return Err(ParseError::Unexpected("comma or object end", sep, sidx));
-            }
-            (tok, idx) = self.next_token();
+        self.push_tmp_string(l);
+        let (colon, cidx) = self.next_token();
+        if colon != Tok::Colon {
+            return Err(ParseError::Unexpected("colon", colon, cidx));
         }
-    }
-
-    unsafe fn array(&mut self, l: L) -> Parse<()> {
-        self.descend(l, 2)?;
-        ffi::lua_createtable(l, 0, 0);
-        let (mut tok, mut idx) = self.next_token();
-        if tok == Tok::ArrEnd {
-            self.depth -= 1;
-            return Ok(());
-        }
-        let mut i: c_int = 1;
-        loop {
-            self.value(l, tok, idx)?;
-            ffi::lua_rawseti_(l, -2, i);
-            i = i.wrapping_add(1);
-            let (sep, sidx) = self.next_token();
-            if sep == Tok::ArrEnd {
-                self.depth -= 1;
-                return Ok(());
-            }
-            if sep != Tok::Comma {
-                return Err(ParseError::Unexpected("comma or array end", sep, sidx));
-            }
-            (tok, idx) = self.next_token();
-        }
-    }
-
-    unsafe fn value(&mut self, l: L, tok: Tok, idx: usize) -> Parse<()> {
-        match tok {
-            Tok::Str => self.push_tmp_string(l),
-            Tok::Number(n) => ffi::lua_pushnumber(l, n),
-            Tok::Bool(b) => ffi::lua_pushboolean(l, b as c_int),
-            Tok::ObjBegin => self.object(l)?,
-            Tok::ArrBegin => self.array(l)?,
-            Tok::Null => ffi::lua_pushlightuserdata(l, std::ptr::null_mut()),
-            _ => return Err(ParseError::Unexpected("value", tok, idx)),
-        }
-        Ok(())
+        Ok(self.next_token())
     }
 }
 
+/// An open container while parsing: objects hold their pending key on the Lua stack,
+/// arrays the index the next element goes to.
+enum Open {
+    Object,
+    Array(c_int),
+}
+
+/// Parses one JSON text and leaves its value on the Lua stack. Iterative (an explicit
+/// stack of open containers), so nesting depth is bounded only by the Lua stack checks,
+/// never by the native stack. Lua stack usage per level is the C library's (table, plus
+/// key and value for objects), so depth limits fall at the same places.
 unsafe fn parse(l: L, p: &mut Parser) -> Parse<()> {
-    let (tok, idx) = p.next_token();
-    p.value(l, tok, idx)?;
-    let (tok, idx) = p.next_token();
-    if tok != Tok::End {
-        return Err(ParseError::Unexpected("the end", tok, idx));
+    let mut open: Vec<Open> = Vec::new();
+    let (mut tok, mut idx) = p.next_token();
+    loop {
+        // A value starts at `tok`: push a scalar, or open a container.
+        let mut complete = true;
+        match tok {
+            Tok::Str => p.push_tmp_string(l),
+            Tok::Number(n) => ffi::lua_pushnumber(l, n),
+            Tok::Bool(b) => ffi::lua_pushboolean(l, b as c_int),
+            Tok::Null => ffi::lua_pushlightuserdata(l, std::ptr::null_mut()),
+            Tok::ObjBegin => {
+                p.descend(l, 3)?;
+                ffi::lua_createtable(l, 0, 0);
+                let (t, i) = p.next_token();
+                if t == Tok::ObjEnd {
+                    p.depth -= 1;
+                } else {
+                    (tok, idx) = p.member_key(l, t, i)?;
+                    open.push(Open::Object);
+                    complete = false;
+                }
+            }
+            Tok::ArrBegin => {
+                p.descend(l, 2)?;
+                ffi::lua_createtable(l, 0, 0);
+                let (t, i) = p.next_token();
+                if t == Tok::ArrEnd {
+                    p.depth -= 1;
+                } else {
+                    (tok, idx) = (t, i);
+                    open.push(Open::Array(1));
+                    complete = false;
+                }
+            }
+            _ => return Err(ParseError::Unexpected("value", tok, idx)),
+        }
+        // Store completed values into their containers, closing containers as they end,
+        // until a new value has to be parsed (or the top-level value is done).
+        while complete {
+            let Some(top) = open.last_mut() else {
+                let (t, i) = p.next_token();
+                if t != Tok::End {
+                    return Err(ParseError::Unexpected("the end", t, i));
+                }
+                return Ok(());
+            };
+            let (sep, sidx);
+            match top {
+                Open::Object => {
+                    ffi::lua_rawset(l, -3);
+                    (sep, sidx) = p.next_token();
+                    if sep == Tok::Comma {
+                        let (t, i) = p.next_token();
+                        (tok, idx) = p.member_key(l, t, i)?;
+                        complete = false;
+                    } else if sep != Tok::ObjEnd {
+                        return Err(ParseError::Unexpected("comma or object end", sep, sidx));
+                    }
+                }
+                Open::Array(i) => {
+                    ffi::lua_rawseti_(l, -2, *i);
+                    *i = i.wrapping_add(1);
+                    (sep, sidx) = p.next_token();
+                    if sep == Tok::Comma {
+                        (tok, idx) = p.next_token();
+                        complete = false;
+                    } else if sep != Tok::ArrEnd {
+                        return Err(ParseError::Unexpected("comma or array end", sep, sidx));
+                    }
+                }
+            }
+            if complete {
+                // The container just ended: it is now a completed value of its parent.
+                open.pop();
+                p.depth -= 1;
+            }
+        }
     }
-    Ok(())
 }
 
 pub(crate) unsafe extern "C-unwind" fn decode(l: L) -> c_int {
@@ -375,16 +399,17 @@ pub(crate) unsafe extern "C-unwind" fn decode(l: L) -> c_int {
             raise(l, b"JSON parser does not support UTF-16 or UTF-32");
         }
         let data = std::slice::from_raw_parts(text.as_ptr(), text.len() + 1);
-        let tmp = new_scratch(l, text.len());
         let mut p = Parser {
             data,
             ptr: 0,
             cfg,
             depth: 0,
-            tmp,
-            tmp_len: 0,
+            tmp: Vec::with_capacity(text.len()),
         };
-        let err = match parse(l, &mut p) {
+        let result = parse(l, &mut p);
+        // Everything the parser owns is freed before a possible raise.
+        drop(p);
+        let err = match result {
             Ok(()) => return 1,
             Err(e) => e,
         };

@@ -203,6 +203,10 @@ enum DecodeError {
     Eof,
     /// A type byte this library does not understand.
     BadFormat,
+    /// `luaL_checkstack` failed: "stack overflow (<what>)".
+    Stack(&'static str),
+    /// `lua_settable` would raise this for the decoded key ("table index is nil"/"NaN").
+    BadKey(&'static str),
 }
 
 struct Cursor<'a> {
@@ -236,68 +240,39 @@ unsafe fn push_str(l: L, c: &mut Cursor, header: usize, len: usize) -> Result<()
     Ok(())
 }
 
-unsafe fn decode_array(l: L, c: &mut Cursor, len: u64) -> Result<(), DecodeError> {
-    ffi::lua_createtable(l, 0, 0);
-    super::raw::check_stack(l, 1, "in function mp_decode_to_lua_array");
-    for index in 1..=len {
-        ffi::lua_pushnumber(l, index as f64);
-        decode_value(l, c)?;
-        ffi::lua_settable(l, -3);
-    }
-    Ok(())
+/// What one type byte decodes to: a value already pushed, or a container header.
+enum Item {
+    Scalar,
+    Array(u64),
+    Map(u64),
 }
 
-unsafe fn decode_map(l: L, c: &mut Cursor, len: u64) -> Result<(), DecodeError> {
-    ffi::lua_createtable(l, 0, 0);
-    for _ in 0..len {
-        decode_value(l, c)?;
-        decode_value(l, c)?;
-        ffi::lua_settable(l, -3);
-    }
-    Ok(())
-}
-
-/// Decodes one value at the cursor and pushes it.
-unsafe fn decode_value(l: L, c: &mut Cursor) -> Result<(), DecodeError> {
+/// Decodes the scalar or container header at the cursor (pushing scalars).
+unsafe fn decode_item(l: L, c: &mut Cursor) -> Result<Item, DecodeError> {
     let tag = c.need(1)?[0];
-    super::raw::check_stack(l, 1, TOO_MANY_VALUES);
+    if ffi::lua_checkstack(l, 1) == 0 {
+        return Err(DecodeError::Stack(TOO_MANY_VALUES));
+    }
+    // Integer forms: (value, encoded length).
+    let int = match tag {
+        0xcc => Some((c.be(1, 1)? as i64, 2)),
+        0xd0 => Some((c.be(1, 1)? as u8 as i8 as i64, 2)),
+        0xcd => Some((c.be(1, 2)? as i64, 3)),
+        0xd1 => Some((c.be(1, 2)? as u16 as i16 as i64, 3)),
+        0xce => Some((c.be(1, 4)? as i64, 5)),
+        0xd2 => Some((c.be(1, 4)? as u32 as i32 as i64, 5)),
+        // Pushed as a signed integer: values >= 2^63 come back negative.
+        0xcf => Some((c.be(1, 8)? as i64, 9)),
+        _ if tag & 0x80 == 0 => Some((tag as i64, 1)),
+        _ if tag & 0xe0 == 0xe0 => Some((tag as i8 as i64, 1)),
+        _ => None,
+    };
+    if let Some((v, len)) = int {
+        ffi::lua_pushinteger(l, v);
+        c.pos += len;
+        return Ok(Item::Scalar);
+    }
     match tag {
-        0xcc => {
-            let v = c.be(1, 1)?;
-            ffi::lua_pushinteger(l, v as i64);
-            c.pos += 2;
-        }
-        0xd0 => {
-            let v = c.be(1, 1)? as u8 as i8;
-            ffi::lua_pushinteger(l, v as i64);
-            c.pos += 2;
-        }
-        0xcd => {
-            let v = c.be(1, 2)?;
-            ffi::lua_pushinteger(l, v as i64);
-            c.pos += 3;
-        }
-        0xd1 => {
-            let v = c.be(1, 2)? as u16 as i16;
-            ffi::lua_pushinteger(l, v as i64);
-            c.pos += 3;
-        }
-        0xce => {
-            let v = c.be(1, 4)?;
-            ffi::lua_pushinteger(l, v as i64);
-            c.pos += 5;
-        }
-        0xd2 => {
-            let v = c.be(1, 4)? as u32 as i32;
-            ffi::lua_pushinteger(l, v as i64);
-            c.pos += 5;
-        }
-        0xcf => {
-            // Pushed as a signed integer: values >= 2^63 come back negative.
-            let v = c.be(1, 8)?;
-            ffi::lua_pushinteger(l, v as i64);
-            c.pos += 9;
-        }
         0xd3 => {
             let v = c.be(1, 8)? as i64;
             ffi::lua_pushnumber(l, v as f64);
@@ -321,58 +296,113 @@ unsafe fn decode_value(l: L, c: &mut Cursor) -> Result<(), DecodeError> {
             ffi::lua_pushnumber(l, v);
             c.pos += 9;
         }
-        0xd9 => {
-            let n = c.be(1, 1)? as usize;
-            push_str(l, c, 2, n)?;
-        }
-        0xda => {
-            let n = c.be(1, 2)? as usize;
-            push_str(l, c, 3, n)?;
-        }
-        0xdb => {
-            let n = c.be(1, 4)? as usize;
-            push_str(l, c, 5, n)?;
-        }
-        0xdc => {
-            let n = c.be(1, 2)?;
-            c.pos += 3;
-            decode_array(l, c, n)?;
-        }
-        0xdd => {
-            let n = c.be(1, 4)?;
-            c.pos += 5;
-            decode_array(l, c, n)?;
-        }
-        0xde => {
-            let n = c.be(1, 2)?;
-            c.pos += 3;
-            decode_map(l, c, n)?;
-        }
-        0xdf => {
-            let n = c.be(1, 4)?;
-            c.pos += 5;
-            decode_map(l, c, n)?;
-        }
-        _ if tag & 0x80 == 0 => {
-            ffi::lua_pushinteger(l, tag as i64);
-            c.pos += 1;
-        }
-        _ if tag & 0xe0 == 0xe0 => {
-            ffi::lua_pushinteger(l, tag as i8 as i64);
-            c.pos += 1;
+        0xd9 => push_str(l, c, 2, c.be(1, 1)? as usize)?,
+        0xda => push_str(l, c, 3, c.be(1, 2)? as usize)?,
+        0xdb => push_str(l, c, 5, c.be(1, 4)? as usize)?,
+        0xdc..=0xdf => {
+            let width = if tag & 1 == 0 { 2 } else { 4 };
+            let n = c.be(1, width)?;
+            c.pos += 1 + width;
+            return Ok(if tag <= 0xdd {
+                Item::Array(n)
+            } else {
+                Item::Map(n)
+            });
         }
         _ if tag & 0xe0 == 0xa0 => push_str(l, c, 1, (tag & 0x1f) as usize)?,
         _ if tag & 0xf0 == 0x90 => {
             c.pos += 1;
-            decode_array(l, c, (tag & 0xf) as u64)?;
+            return Ok(Item::Array((tag & 0xf) as u64));
         }
         _ if tag & 0xf0 == 0x80 => {
             c.pos += 1;
-            decode_map(l, c, (tag & 0xf) as u64)?;
+            return Ok(Item::Map((tag & 0xf) as u64));
         }
         _ => return Err(DecodeError::BadFormat),
     }
+    Ok(Item::Scalar)
+}
+
+/// A table being filled: arrays count elements (their next index is on the Lua stack
+/// while an element is decoded), maps count pairs and note whether the key is pushed.
+enum Open {
+    Array { left: u64, index: u64 },
+    Map { left: u64, has_key: bool },
+}
+
+/// `lua_settable(l, -3)` on a fresh table, with the key checks Lua would raise for.
+unsafe fn store(l: L) -> Result<(), DecodeError> {
+    match ffi::lua_type(l, -2) {
+        ffi::LUA_TNIL => return Err(DecodeError::BadKey("table index is nil")),
+        ffi::LUA_TNUMBER if ffi::lua_tonumber(l, -2).is_nan() => {
+            return Err(DecodeError::BadKey("table index is NaN"))
+        }
+        _ => {}
+    }
+    ffi::lua_settable(l, -3);
     Ok(())
+}
+
+/// Decodes one complete value and pushes it. Iterative (explicit list of open tables) so
+/// hostile nesting is bounded by the Lua stack check, not the native stack; the Lua stack
+/// holds what lua-cmsgpack's recursion holds, so the same inputs overflow it.
+unsafe fn decode_value(l: L, c: &mut Cursor) -> Result<(), DecodeError> {
+    let mut open: Vec<Open> = Vec::new();
+    loop {
+        let mut complete = match decode_item(l, c)? {
+            Item::Scalar => true,
+            Item::Array(n) => {
+                ffi::lua_createtable(l, 0, 0);
+                if ffi::lua_checkstack(l, 1) == 0 {
+                    return Err(DecodeError::Stack("in function mp_decode_to_lua_array"));
+                }
+                open.push(Open::Array { left: n, index: 1 });
+                false
+            }
+            Item::Map(n) => {
+                ffi::lua_createtable(l, 0, 0);
+                open.push(Open::Map {
+                    left: n,
+                    has_key: false,
+                });
+                false
+            }
+        };
+        loop {
+            let Some(top) = open.last_mut() else {
+                return Ok(());
+            };
+            match top {
+                Open::Array { left, index } => {
+                    if complete {
+                        store(l)?;
+                    }
+                    if *left > 0 {
+                        *left -= 1;
+                        ffi::lua_pushnumber(l, *index as f64);
+                        *index += 1;
+                        break;
+                    }
+                }
+                Open::Map { left, has_key } => {
+                    if complete {
+                        if !*has_key {
+                            *has_key = true;
+                            break;
+                        }
+                        store(l)?;
+                        *has_key = false;
+                    }
+                    if *left > 0 {
+                        *left -= 1;
+                        break;
+                    }
+                }
+            }
+            open.pop();
+            complete = true;
+        }
+    }
 }
 
 /// Shared body of unpack / unpack_one / unpack_limit. With neither a limit nor an offset it
@@ -410,6 +440,13 @@ unsafe fn unpack_full(l: L, limit: i64, offset: i64) -> c_int {
             Ok(()) => {}
             Err(DecodeError::Eof) => raise(l, b"Missing bytes in input."),
             Err(DecodeError::BadFormat) => raise(l, b"Bad data format in input."),
+            Err(DecodeError::Stack(what)) => raise_owned(l, format!("stack overflow ({what})")),
+            // Raised by the VM in the C library: no position prefix.
+            Err(DecodeError::BadKey(msg)) => {
+                ffi::lua_settop(l, 0);
+                push_bytes(l, msg.as_bytes());
+                ffi::lua_error(l)
+            }
         }
         count += 1;
     }

@@ -147,20 +147,12 @@ pub(crate) unsafe fn new_buffer<'a>(l: L) -> &'a mut Vec<u8> {
     &mut *p
 }
 
-/// Pushes a userdata of `size` scratch bytes (zeroed) and returns them.
-pub(crate) unsafe fn new_scratch<'a>(l: L, size: usize) -> &'a mut [u8] {
-    let size = size.max(1);
-    let p = ffi::lua_newuserdata(l, size) as *mut u8;
-    std::ptr::write_bytes(p, 0, size);
-    std::slice::from_raw_parts_mut(p, size)
-}
-
 // ---- C conversions the libraries rely on (x86-64 semantics) ----------------------------
 
 /// `(int64_t)d` as compiled for x86-64 (`cvttsd2si`): NaN and out-of-range values give
 /// INT64_MIN instead of Rust's saturation.
 pub(crate) fn c_f64_to_i64(d: f64) -> i64 {
-    if d.is_nan() || d >= 9_223_372_036_854_775_808.0 || d < -9_223_372_036_854_775_808.0 {
+    if d.is_nan() || !(-9_223_372_036_854_775_808.0..9_223_372_036_854_775_808.0).contains(&d) {
         i64::MIN
     } else {
         d as i64
