@@ -1,14 +1,17 @@
 //! Thin helpers over the raw Lua 5.1 C API shared by the script libraries.
 //!
-//! Invariant: every error leaves through `lua_error` (a longjmp) only after all Rust values
-//! that own heap memory have been dropped or handed to Lua. Work buffers therefore live in
-//! Lua userdata ([`new_buffer`]) whose `__gc` frees them, and messages are copied onto the
-//! Lua stack before the raise. Functions here never panic on script input.
+//! Invariant: a library function raises (`lua_error`, a longjmp) only when no Rust value
+//! that owns heap memory is live in the frames it jumps over. Codecs keep their working
+//! state in Rust and report failures as `Result`s, raising only after that state is dropped;
+//! functions whose argument checks raise mid-work (`struct.pack`, `cmsgpack.pack`) write
+//! into a Lua userdata buffer ([`new_buffer`]) whose `__gc` frees it. The one exception is
+//! an out-of-memory error inside Lua itself, which can only leak, never dangle. Messages are
+//! copied onto the Lua stack before the raise. Nothing here panics on script input.
 //!
 //! The libraries are written against the C API (not mlua's safe layer) because Redis'
 //! observable behaviour depends on it: errors are plain strings carrying `luaL_where`
-//! positions, `luaL_argerror` names the function the way the call site spells it, and table
-//! writes may raise `table index is nil` exactly where the C libraries raise it.
+//! positions, `luaL_argerror` names the function the way the call site spells it, and the
+//! Lua stack limit cuts deep nesting at the same depth as in Redis.
 
 use std::ffi::{c_char, c_int, c_void};
 
