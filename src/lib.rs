@@ -10,6 +10,7 @@
 //! - [`commands`]: the command table and one file per command family; each command parses its
 //!   arguments and executes against a [`commands::Ctx`], returning a [`protocol::Reply`].
 //! - [`keyspace`]: databases, values, expiry, glob matching, SCAN-able dictionaries.
+//! - [`lualibs`]: the `cjson`, `cmsgpack`, `struct` and `bit` libraries scripts see.
 //! - [`config`]: configuration defaults and overrides.
 //! - [`error`]: `CommandError`, whose `Display` is the exact Redis error line.
 //! - [`scripting`]: the Lua scripting layer (EVAL, SCRIPT), one VM per shard thread;
