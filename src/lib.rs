@@ -11,7 +11,8 @@
 //!   arguments and executes against a [`commands::Ctx`], returning a [`protocol::Reply`].
 //! - [`keyspace`]: databases, values, expiry, glob matching, SCAN-able dictionaries.
 //! - [`lualibs`]: the `cjson`, `cmsgpack`, `struct` and `bit` libraries scripts see.
-//! - [`config`]: configuration defaults and overrides.
+//! - [`config`]: configuration: defaults, YAML file, environment, flags.
+//! - [`metrics`]: Prometheus metrics and the /metrics, /healthz, /readyz HTTP endpoints.
 //! - [`error`]: `CommandError`, whose `Display` is the exact Redis error line.
 //! - [`scripting`]: the Lua scripting layer (EVAL, SCRIPT), one VM per shard thread;
 //!   [`lualibs`]: the Lua libraries scripts get (cjson, cmsgpack, struct, bit).
@@ -20,6 +21,7 @@ pub mod commands;
 pub mod config;
 pub mod error;
 pub mod keyspace;
+pub mod metrics;
 pub mod lualibs;
 pub mod protocol;
 pub mod scripting;

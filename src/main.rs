@@ -1,24 +1,27 @@
-//! The `luagate` binary: parse flags, set up logging, run the server. No logic here.
+//! The `luagate` binary: read the configuration, set up logging, run the server. No logic here.
 
 use luagate::config::Config;
+
+const USAGE: &str = "usage: luagate [--config PATH] [--port N] [--bind ADDR] [--shards N] [--dir PATH]
+               [--metrics-port N] [--<config-key> VALUE ...]
+Every key of config/default.yaml is also a flag (--busy-reply-threshold 5000) and an
+environment variable (LUAGATE_BUSY_REPLY_THRESHOLD=5000). Flags beat the environment,
+which beats the file, which beats the built-in defaults.";
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.iter().any(|a| a == "--help" || a == "-h") {
-        println!("usage: luagate [--port N] [--bind ADDR] [--shards N] [--dir PATH] [--requirepass PASS]");
+        println!("{USAGE}");
         return;
     }
-    let mut config = Config::default();
-    if let Err(e) = config.apply_args(&args) {
-        eprintln!("luagate: {e}");
-        std::process::exit(2);
-    }
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("LUAGATE_LOG")
-                .unwrap_or_else(|_| "info".into()),
-        )
-        .init();
+    let config = match Config::load(&args, std::env::vars().collect()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("luagate: {e}");
+            std::process::exit(2);
+        }
+    };
+    init_logging(&config);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("io")
@@ -27,5 +30,22 @@ fn main() {
     if let Err(e) = runtime.block_on(luagate::server::serve(config)) {
         eprintln!("luagate: {e}");
         std::process::exit(1);
+    }
+}
+
+fn init_logging(config: &Config) {
+    // Redis's levels mapped onto tracing's; LUAGATE_LOG (an EnvFilter) wins when set.
+    let level = match config.log_level.as_str() {
+        "debug" => "debug",
+        "verbose" => "info",
+        "warning" => "warn",
+        _ => "info",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("LUAGATE_LOG").unwrap_or_else(|_| level.into());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if config.log_format == "json" {
+        builder.json().init();
+    } else {
+        builder.init();
     }
 }

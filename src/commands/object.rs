@@ -310,9 +310,9 @@ mod tests {
         assert_eq!(encoding_of(&Value::Set(Box::new(set))), "hashtable");
 
         let mut z = ZSet::default();
-        z.scores.insert(s("a"), 1.0);
+        z.insert(b"a", 1.0);
         assert_eq!(encoding_of(&Value::ZSet(Box::new(z.clone()))), "listpack");
-        z.scores.insert(s(&"m".repeat(65)), 1.0);
+        z.insert("m".repeat(65).as_bytes(), 1.0);
         assert_eq!(encoding_of(&Value::ZSet(Box::new(z))), "skiplist");
 
         let l: List = [s("a")].into_iter().collect();

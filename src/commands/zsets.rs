@@ -271,6 +271,8 @@ mod tests {
             id: 0,
             rng: rand::rngs::SmallRng::seed_from_u64(1),
             now: 0,
+            script_vm: None,
+            inbox: crossbeam_channel::unbounded().1,
         };
         let mut effects = Vec::new();
         let mut replies = Vec::new();

@@ -1,26 +1,44 @@
-//! Server configuration: built-in defaults and command-line overrides.
+//! Server configuration: built-in defaults, the YAML file, the environment and the command line,
+//! applied in that order (later wins).
 //!
-//! Invariant: `Config::default()` is the one source of default values.
+//! Invariant: `Config::default()` is the one source of default values, and
+//! `config/default.yaml` spells out exactly those values (a test compares them). Unknown keys
+//! and bad values are errors that name the file, line and column; nothing is silently ignored.
 
+mod file;
+
+pub use file::{load_file, ConfigError};
+
+use serde::{Deserialize, Serialize};
 use std::net::IpAddr;
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
 pub struct Config {
+    /// Addresses to listen on (the first is used for now).
     pub bind: Vec<IpAddr>,
     pub port: u16,
     /// Number of shard threads; 0 means one per available core.
     pub shards: usize,
     pub databases: usize,
+    /// Data directory (function libraries, later the log and snapshots).
     pub dir: String,
+    /// Password of the default user; null means none.
     pub requirepass: Option<String>,
     pub maxclients: usize,
     /// Idle client timeout in seconds; 0 disables.
     pub timeout: u64,
     pub tcp_keepalive: u64,
     pub proto_max_bulk_len: i64,
+    /// Milliseconds after which a running script makes its shard answer -BUSY.
+    #[serde(rename = "busy-reply-threshold")]
     pub busy_reply_threshold_ms: u64,
+    /// `no`, `yes` or `local`, as Redis's `enable-debug-command`.
     pub enable_debug_command: String,
+    /// Bytes; 0 means no limit.
     pub maxmemory: u64,
+    /// `debug`, `verbose`, `notice` or `warning`.
+    #[serde(rename = "loglevel")]
     pub log_level: String,
     /// Only `noeviction` is implemented; CONFIG SET refuses the others.
     pub maxmemory_policy: String,
@@ -28,18 +46,28 @@ pub struct Config {
     pub hz: u64,
     /// Parameters accepted and reported by CONFIG but with no effect on the server yet
     /// (encoding thresholds, slowlog knobs …): name → canonical value. Absent means default.
+    #[serde(skip)]
     pub knobs: std::collections::BTreeMap<String, String>,
-    /// Enforce Redis Cluster's single-slot rule on flagged scripts (`single-slot-scripts:
-    /// always`) even in standalone mode.
+    /// Enforce Redis Cluster's single-slot rule on flagged scripts even in standalone mode
+    /// (`single-slot-scripts: always`; `cluster` = only in cluster mode).
+    #[serde(with = "always_or_cluster")]
     pub single_slot_scripts: bool,
-    /// Memory limit of each shard's Lua VM in bytes (`lua-memory-limit`); 0 = none.
+    /// Memory limit of each shard's Lua VM in bytes; 0 = none.
     pub lua_memory_limit: u64,
+    /// `text` or `json`.
+    pub log_format: String,
+    /// Address and port of the HTTP listener for /metrics, /healthz and /readyz; port 0
+    /// disables it.
+    pub metrics_bind: IpAddr,
+    pub metrics_port: u16,
+    /// Seconds SHUTDOWN / SIGTERM waits for in-flight work.
+    pub shutdown_timeout: u64,
 }
 
 impl Default for Config {
     fn default() -> Self {
         Config {
-            bind: vec!["127.0.0.1".parse().expect("literal address")],
+            bind: vec![IpAddr::from([127, 0, 0, 1])],
             port: 6379,
             shards: 0,
             databases: 16,
@@ -58,9 +86,57 @@ impl Default for Config {
             knobs: Default::default(),
             single_slot_scripts: false,
             lua_memory_limit: 1 << 30,
+            log_format: "text".into(),
+            metrics_bind: IpAddr::from([127, 0, 0, 1]),
+            metrics_port: 9121,
+            shutdown_timeout: 10,
         }
     }
 }
+
+/// `single-slot-scripts` is spelled `always` or `cluster` in files and flags.
+mod always_or_cluster {
+    use serde::{Deserialize, Deserializer, Serializer};
+    pub fn serialize<S: Serializer>(v: &bool, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(if *v { "always" } else { "cluster" })
+    }
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+        match String::deserialize(d)?.as_str() {
+            "always" => Ok(true),
+            "cluster" | "never" => Ok(false),
+            other => Err(serde::de::Error::custom(format!(
+                "single-slot-scripts must be always or cluster, not '{other}'"
+            ))),
+        }
+    }
+}
+
+/// Flags that take a value, with the config key each one sets.
+const FLAGS: &[&str] = &[
+    "bind",
+    "port",
+    "shards",
+    "databases",
+    "dir",
+    "requirepass",
+    "maxclients",
+    "timeout",
+    "tcp-keepalive",
+    "proto-max-bulk-len",
+    "busy-reply-threshold",
+    "lua-time-limit",
+    "lua-memory-limit",
+    "enable-debug-command",
+    "maxmemory",
+    "maxmemory-policy",
+    "single-slot-scripts",
+    "loglevel",
+    "hz",
+    "log-format",
+    "metrics-bind",
+    "metrics-port",
+    "shutdown-timeout",
+];
 
 impl Config {
     /// The shard count to use: configured, or one per available core.
@@ -68,81 +144,162 @@ impl Config {
         if self.shards > 0 {
             self.shards
         } else {
-            std::thread::available_parallelism()
-                .map(|n| n.get())
-                .unwrap_or(1)
+            std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
         }
     }
 
-    /// Applies `--flag value` overrides. Returns a usage error message on bad input.
+    /// Sets one key from its string form (flags, environment, CONFIG SET). `name` is the
+    /// kebab-case key; aliases are resolved here.
+    pub fn set(&mut self, name: &str, value: &str) -> Result<(), String> {
+        let name = match name {
+            "lua-time-limit" => "busy-reply-threshold",
+            n => n,
+        };
+        // Reuse the YAML schema for parsing and validation: one key, one value.
+        let parsed = if name == "bind" {
+            serde_yaml::Value::Sequence(value.split_whitespace().map(|a| serde_yaml::Value::String(a.to_string())).collect())
+        } else {
+            match serde_yaml::from_str::<serde_yaml::Value>(value) {
+            Ok(v @ (serde_yaml::Value::Number(_) | serde_yaml::Value::Bool(_))) => v,
+            _ => serde_yaml::Value::String(value.to_string()),
+            }
+        };
+        let mut current = serde_yaml::to_value(&*self).map_err(|e| e.to_string())?;
+        let Some(cur) = current.as_mapping_mut() else { return Err("config is not a mapping".into()) };
+        let key = serde_yaml::Value::String(name.to_string());
+        let is_string = match cur.get(&key) {
+            None => return Err(format!("unknown option '{name}'")),
+            // `requirepass` is null when unset; it is still a string key.
+            Some(v) => v.is_string() || v.is_null(),
+        };
+        cur.insert(key, stringify_if_needed(is_string, parsed));
+        let mut next: Config = serde_yaml::from_value(current).map_err(|e| format!("{name}: {e}"))?;
+        next.knobs = self.knobs.clone();
+        next.validate()?;
+        *self = next;
+        Ok(())
+    }
+
+    /// Checks values serde cannot (ranges, enumerations).
+    pub fn validate(&self) -> Result<(), String> {
+        if self.bind.is_empty() {
+            return Err("bind: no address given".into());
+        }
+        if self.databases == 0 {
+            return Err("databases must be at least 1".into());
+        }
+        if self.proto_max_bulk_len < 1024 * 1024 {
+            return Err("proto-max-bulk-len must be at least 1mb".into());
+        }
+        let one_of = |key: &str, v: &str, allowed: &[&str]| {
+            if allowed.contains(&v) {
+                Ok(())
+            } else {
+                Err(format!("{key} must be one of {}", allowed.join(", ")))
+            }
+        };
+        one_of("enable-debug-command", &self.enable_debug_command, &["no", "yes", "local"])?;
+        one_of("maxmemory-policy", &self.maxmemory_policy, &["noeviction"])?;
+        one_of("loglevel", &self.log_level, &["debug", "verbose", "notice", "warning"])?;
+        one_of("log-format", &self.log_format, &["text", "json"])?;
+        Ok(())
+    }
+
+    /// Applies `--flag value` overrides. `--config PATH` is handled by [`Config::load`].
     pub fn apply_args(&mut self, args: &[String]) -> Result<(), String> {
         let mut it = args.iter();
         while let Some(flag) = it.next() {
-            let name = flag.trim_start_matches("--");
-            if !flag.starts_with("--") {
+            let Some(name) = flag.strip_prefix("--") else {
                 return Err(format!("unexpected argument '{flag}'"));
-            }
-            let mut value = || {
-                it.next()
-                    .cloned()
-                    .ok_or_else(|| format!("{flag} needs a value"))
             };
-            match name {
-                "port" => {
-                    self.port = value()?
-                        .parse()
-                        .map_err(|_| "--port needs a number 0-65535".to_string())?
-                }
-                "bind" => {
-                    self.bind = value()?
-                        .split_whitespace()
-                        .map(|a| {
-                            a.parse()
-                                .map_err(|_| format!("--bind: '{a}' is not an IP address"))
-                        })
-                        .collect::<Result<_, _>>()?
-                }
-                "shards" => {
-                    self.shards = value()?
-                        .parse()
-                        .map_err(|_| "--shards needs a number".to_string())?
-                }
-                "databases" => {
-                    self.databases = value()?
-                        .parse()
-                        .map_err(|_| "--databases needs a number".to_string())?;
-                    if self.databases == 0 {
-                        return Err("--databases must be at least 1".into());
-                    }
-                }
-                "dir" => self.dir = value()?,
-                "requirepass" => self.requirepass = Some(value()?),
-                "enable-debug-command" => self.enable_debug_command = value()?,
-                "loglevel" => self.log_level = value()?,
-                "busy-reply-threshold" | "lua-time-limit" => {
-                    self.busy_reply_threshold_ms = value()?
-                        .parse()
-                        .map_err(|_| format!("{flag} needs milliseconds"))?
-                }
-                "single-slot-scripts" => {
-                    self.single_slot_scripts = match value()?.as_str() {
-                        "always" => true,
-                        "never" => false,
-                        other => {
-                            return Err(format!(
-                                "--single-slot-scripts: '{other}' is not always|never"
-                            ))
-                        }
-                    }
-                }
-                "lua-memory-limit" => {
-                    self.lua_memory_limit = value()?
-                        .parse()
-                        .map_err(|_| format!("{flag} needs a number of bytes"))?
-                }
-                _ => return Err(format!("unknown option '{flag}'")),
+            if name == "config" {
+                it.next();
+                continue;
+            }
+            if !FLAGS.contains(&name) {
+                return Err(format!("unknown option '{flag}'"));
+            }
+            let value = it.next().ok_or_else(|| format!("{flag} needs a value"))?;
+            self.set(name, value)?;
+        }
+        Ok(())
+    }
+
+    /// Applies `LUAGATE_<KEY>` environment variables (`LUAGATE_PORT`, `LUAGATE_METRICS_PORT`, …).
+    pub fn apply_env(&mut self, vars: impl Iterator<Item = (String, String)>) -> Result<(), String> {
+        for (k, v) in vars {
+            let Some(rest) = k.strip_prefix("LUAGATE_") else { continue };
+            if rest == "LOG" {
+                continue; // the log filter, read by main
+            }
+            let name = rest.to_ascii_lowercase().replace('_', "-");
+            if name == "config" {
+                continue;
+            }
+            if FLAGS.contains(&name.as_str()) {
+                self.set(&name, &v).map_err(|e| format!("environment {k}: {e}"))?;
+            } else {
+                return Err(format!("environment {k}: unknown option '{name}'"));
             }
         }
         Ok(())
+    }
+
+    /// Defaults, then `--config PATH` (or `LUAGATE_CONFIG`), then the environment, then flags.
+    pub fn load(args: &[String], env: Vec<(String, String)>) -> Result<Config, String> {
+        let path = args
+            .windows(2)
+            .find(|w| w[0] == "--config")
+            .map(|w| w[1].clone())
+            .or_else(|| env.iter().find(|(k, _)| k == "LUAGATE_CONFIG").map(|(_, v)| v.clone()));
+        let mut config = match path {
+            Some(p) => load_file(std::path::Path::new(&p)).map_err(|e| e.to_string())?,
+            None => Config::default(),
+        };
+        config.apply_env(env.into_iter())?;
+        config.apply_args(args)?;
+        config.validate()?;
+        Ok(config)
+    }
+}
+
+/// String-typed keys keep numeric-looking values as strings (`requirepass: 123`).
+fn stringify_if_needed(is_string: bool, v: serde_yaml::Value) -> serde_yaml::Value {
+    match (is_string, &v) {
+        (true, serde_yaml::Value::Number(n)) => serde_yaml::Value::String(n.to_string()),
+        (true, serde_yaml::Value::Bool(b)) => serde_yaml::Value::String(if *b { "yes" } else { "no" }.into()),
+        _ => v,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_yaml_equals_builtin_defaults() {
+        let text = include_str!("../../config/default.yaml");
+        let parsed: Config = serde_yaml::from_str(text).expect("config/default.yaml parses");
+        assert_eq!(parsed, Config::default());
+        // Every key is spelled out in the file, not left to defaults.
+        let map: serde_yaml::Mapping = serde_yaml::from_str(text).expect("mapping");
+        let all = serde_yaml::to_value(Config::default()).expect("value");
+        for k in all.as_mapping().expect("mapping").keys() {
+            assert!(map.contains_key(k), "config/default.yaml lacks {k:?}");
+        }
+    }
+
+    #[test]
+    fn flags_env_and_errors() {
+        let mut c = Config::default();
+        c.apply_args(&["--port".into(), "7000".into(), "--shards".into(), "3".into()]).unwrap();
+        assert_eq!((c.port, c.shards), (7000, 3));
+        c.apply_env(vec![("LUAGATE_METRICS_PORT".to_string(), "9999".to_string())].into_iter()).unwrap();
+        assert_eq!(c.metrics_port, 9999);
+        assert!(c.apply_args(&["--port".into(), "x".into()]).is_err());
+        assert!(c.apply_args(&["--nope".into(), "1".into()]).is_err());
+        c.set("requirepass", "123").unwrap();
+        assert_eq!(c.requirepass.as_deref(), Some("123"));
+        assert!(c.set("loglevel", "loud").is_err());
     }
 }

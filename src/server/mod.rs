@@ -1,10 +1,11 @@
 //! The server: shared state, the listener, and start-up/shutdown.
 //!
 //! Shutdown order (SHUTDOWN, SIGTERM, SIGINT):
-//! 1. stop accepting connections;
-//! 2. let in-flight units finish (shards drain their queues);
-//! 3. stop the shard threads;
-//! 4. exit.
+//! 1. report not-ready on /readyz;
+//! 2. stop accepting connections;
+//! 3. let in-flight units finish: each shard's stop message queues behind the work already
+//!    sent to it; wait for the shard threads up to `shutdown-timeout` seconds;
+//! 4. exit with status 0.
 
 pub mod blocking;
 pub mod admin;
@@ -58,6 +59,10 @@ pub struct Server {
     pub errors: shard::ErrorStats,
     /// Cleared by DEBUG SET-ACTIVE-EXPIRE 0: shards then expire keys only when touched.
     pub active_expire: AtomicBool,
+    /// Counters with no better owner (scripts, replication), exported by `metrics`.
+    pub counters: crate::metrics::Counters,
+    /// True once shards run and data is loaded; false again when shutting down.
+    ready: AtomicBool,
 }
 
 impl Server {
@@ -71,6 +76,14 @@ impl Server {
         let mut c = (**self.config.load()).clone();
         f(&mut c);
         self.config.store(Arc::new(c));
+    }
+
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Relaxed)
+    }
+
+    pub fn set_ready(&self, ready: bool) {
+        self.ready.store(ready, Relaxed);
     }
 
     /// Seconds since start, the clock of OBJECT IDLETIME.
@@ -130,14 +143,25 @@ impl Running {
 pub async fn serve(config: Config) -> std::io::Result<()> {
     let (running, listener) = start(config).await?;
     let server = running.server.clone();
+    let cfg = server.config();
+    if cfg.metrics_port != 0 {
+        let l = TcpListener::bind((cfg.metrics_bind, cfg.metrics_port)).await?;
+        tracing::info!(addr = %l.local_addr()?, "metrics listening");
+        tokio::spawn(crate::metrics::serve_http(server.clone(), l));
+    }
+    server.set_ready(true);
     tokio::select! {
         _ = accept_loop(server.clone(), listener) => {}
         _ = server.shutdown.notified() => {}
         _ = termination_signal() => {}
     }
-    tokio::task::spawn_blocking(move || running.join())
-        .await
-        .ok();
+    // Steps 1-2: not ready; the accept loop above is gone.
+    server.set_ready(false);
+    let deadline = std::time::Duration::from_secs(cfg.shutdown_timeout);
+    let join = tokio::task::spawn_blocking(move || running.join());
+    if tokio::time::timeout(deadline, join).await.is_err() {
+        tracing::warn!("in-flight work did not finish within shutdown-timeout; exiting anyway");
+    }
     Ok(())
 }
 
@@ -163,7 +187,7 @@ pub async fn start(config: Config) -> std::io::Result<(Running, TcpListener)> {
     let listener = TcpListener::bind(addr).await?;
     let local = listener.local_addr()?;
     let n = config.shard_count();
-    let (handles, receivers) = shard::channels(n);
+    let (handles, receivers) = shard::channels(n, config.databases);
     let server = Arc::new(Server {
         slots: SlotMap::new(n),
         shards: handles,
@@ -179,9 +203,11 @@ pub async fn start(config: Config) -> std::io::Result<(Running, TcpListener)> {
         effects_wanted: AtomicBool::new(false),
         shutdown: tokio::sync::Notify::new(),
         blocked: blocking::Blocked::default(),
-        conn_stats: shard::ShardStats::new(),
+        conn_stats: shard::ShardStats::new(0),
         errors: shard::ErrorStats::default(),
         active_expire: AtomicBool::new(true),
+        counters: crate::metrics::Counters::default(),
+        ready: AtomicBool::new(false),
         config: ArcSwap::from_pointee(config),
     });
     let threads = receivers

@@ -12,7 +12,7 @@
 
 mod stats;
 
-pub use stats::{CmdStat, ErrorStats, ShardStats};
+pub use stats::{CmdStat, ErrorStats, ShardStats, LATENCY_BUCKETS};
 
 use crate::commands::{self, CmdRef, Ctx, Effect};
 use crate::keyspace::Db;
@@ -88,12 +88,12 @@ pub struct ShardHandle {
 }
 
 impl ShardHandle {
-    pub fn new(tx: Sender<ShardMsg>) -> ShardHandle {
+    pub fn new(tx: Sender<ShardMsg>, databases: usize) -> ShardHandle {
         ShardHandle {
             tx,
             busy: AtomicBool::new(false),
             kill: AtomicBool::new(false),
-            stats: ShardStats::new(),
+            stats: ShardStats::new(databases),
         }
     }
 }
@@ -107,11 +107,11 @@ pub fn unix_ms() -> u64 {
 
 /// Creates the channel pairs for `n` shards (handles go into the `Server`, receivers to
 /// [`spawn`]).
-pub fn channels(n: usize) -> (Vec<ShardHandle>, Vec<Receiver<ShardMsg>>) {
+pub fn channels(n: usize, databases: usize) -> (Vec<ShardHandle>, Vec<Receiver<ShardMsg>>) {
     (0..n)
         .map(|_| {
             let (tx, rx) = crossbeam_channel::unbounded();
-            (ShardHandle::new(tx), rx)
+            (ShardHandle::new(tx, databases), rx)
         })
         .unzip()
 }
@@ -291,6 +291,13 @@ impl Shard {
         let Some(data) = self.data.as_mut() else {
             return;
         };
+        // Gauges for INFO and /metrics, read by other threads without a unit.
+        let stats = &self.server.shards[self.local.id].stats;
+        for (i, db) in data.dbs.iter().enumerate() {
+            stats.keys[i].store(db.len() as u64, Ordering::Relaxed);
+            stats.expiring[i].store(db.expires.len() as u64, Ordering::Relaxed);
+        }
+        stats.queue_depth.store(self.rx.len() as u64, Ordering::Relaxed);
         let start = Instant::now();
         let now = unix_ms();
         for (i, db) in data.dbs.iter_mut().enumerate() {

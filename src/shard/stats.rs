@@ -5,33 +5,52 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Mutex;
 
+/// Upper bounds (seconds) of the command latency histogram buckets; the last bucket is +Inf.
+pub const LATENCY_BUCKETS: [f64; 14] = [
+    0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.25, 1.0, 5.0,
+];
+
 #[derive(Default)]
 pub struct CmdStat {
     pub calls: AtomicU64,
     pub usec: AtomicU64,
     pub failed: AtomicU64,
     pub rejected: AtomicU64,
+    /// Non-cumulative counts per latency bucket (`LATENCY_BUCKETS`, then +Inf).
+    pub buckets: [AtomicU64; LATENCY_BUCKETS.len() + 1],
 }
 
 pub struct ShardStats {
     pub cmds: Vec<CmdStat>,
     pub units: AtomicU64,
     pub queue_depth: AtomicU64,
+    /// Keys and keys with an expiry per database, refreshed by the shard's cron.
+    pub keys: Vec<AtomicU64>,
+    pub expiring: Vec<AtomicU64>,
+    /// Bytes the shard's Lua VM uses, refreshed by the cron.
+    pub lua_bytes: AtomicU64,
+    /// Microseconds the shard spent in scripts past the busy threshold.
+    pub busy_usec: AtomicU64,
 }
 
 impl Default for ShardStats {
     fn default() -> Self {
-        ShardStats::new()
+        ShardStats::new(0)
     }
 }
 
 impl ShardStats {
-    pub fn new() -> ShardStats {
+    /// Statistics for a shard with `databases` databases (0 for connection-side counters).
+    pub fn new(databases: usize) -> ShardStats {
         let n = crate::commands::command_count();
         ShardStats {
             cmds: (0..n).map(|_| CmdStat::default()).collect(),
             units: AtomicU64::new(0),
             queue_depth: AtomicU64::new(0),
+            keys: (0..databases).map(|_| AtomicU64::new(0)).collect(),
+            expiring: (0..databases).map(|_| AtomicU64::new(0)).collect(),
+            lua_bytes: AtomicU64::new(0),
+            busy_usec: AtomicU64::new(0),
         }
     }
 
@@ -42,6 +61,9 @@ impl ShardStats {
             if failed {
                 s.failed.fetch_add(1, Relaxed);
             }
+            let secs = usec as f64 / 1e6;
+            let b = LATENCY_BUCKETS.iter().position(|&ub| secs <= ub).unwrap_or(LATENCY_BUCKETS.len());
+            s.buckets[b].fetch_add(1, Relaxed);
         }
     }
 
@@ -58,6 +80,9 @@ impl ShardStats {
             s.usec.store(0, Relaxed);
             s.failed.store(0, Relaxed);
             s.rejected.store(0, Relaxed);
+            for b in &s.buckets {
+                b.store(0, Relaxed);
+            }
         }
     }
 }
