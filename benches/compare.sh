@@ -82,9 +82,9 @@ run_one() {
   local args setup port pid before after out rps
   args=$(echo "$spec" | cut -d'|' -f2)
   setup=$(echo "$spec" | cut -d'|' -f3)
-  port=$(free_port)
-  start_server "$kind" "$port" "$SERVER_CPUS" "$SHARDS"
+  start_server "$kind" "$SERVER_CPUS" "$SHARDS"
   pid=$SERVER_PID
+  port=$SERVER_PORT
   if [ -n "$setup" ]; then
     eval "redis-cli -p $port $setup" >/dev/null
   fi
@@ -99,6 +99,7 @@ run_one() {
       'BEGIN {printf "%s %.9f", r, t / hz / n}')
   else
     RES="n/a"
+    echo "    $kind: $(grep -m1 -iE 'error' <<<"$out" || echo "redis-benchmark failed or timed out")" >&2
   fi
   stop_server "$pid"
 }
@@ -144,9 +145,10 @@ for spec in "${ROWS[@]}"; do
   for pipe in 1 16; do
     r="$name|$pipe|redis"; l="$name|$pipe|luagate"
     if [ -n "${NA[$r]:-}" ] || [ -n "${NA[$l]:-}" ]; then
-      printf '%-16s %3s %12s %12s %9s %12s %12s %9s\n' "$name" "$pipe" \
-        "$([ -n "${NA[$r]:-}" ] && echo n/a || med "${RPS[$r]}")" \
-        "$([ -n "${NA[$l]:-}" ] && echo n/a || med "${RPS[$l]}")" n/a n/a n/a n/a
+      rr=n/a; lr=n/a
+      [ -z "${NA[$r]:-}" ] && rr=$(med "${RPS[$r]}" | awk '{printf "%.0f", $1}')
+      [ -z "${NA[$l]:-}" ] && lr=$(med "${RPS[$l]}" | awk '{printf "%.0f", $1}')
+      printf '%-16s %3s %12s %12s %9s %12s %12s %9s\n' "$name" "$pipe" "$rr" "$lr" n/a n/a n/a n/a
       continue
     fi
     rr=$(med "${RPS[$r]}"); lr=$(med "${RPS[$l]}")
@@ -158,6 +160,6 @@ for spec in "${ROWS[@]}"; do
 done
 echo "compare.sh: load average at end: $(cut -d' ' -f1-3 /proc/loadavg);" \
   "took $(($(date +%s) - START))s"
-if [ ${#NA[@]} -gt 0 ]; then
+if [ -n "${NA[*]:-}" ]; then
   echo "n/a: the server answered the row's command with an error (not implemented there)."
 fi

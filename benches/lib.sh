@@ -12,7 +12,7 @@ WORKDIR="$(mktemp -d -t luagate-bench.XXXXXX)"
 stop_all() {
   local p
   for p in "${STARTED[@]}"; do
-    kill "$p" 2>/dev/null && wait "$p" 2>/dev/null
+    kill "$p" 2>/dev/null && wait "$p" 2>/dev/null || true
   done
   STARTED=()
   rm -rf "$WORKDIR"
@@ -27,11 +27,13 @@ ensure_luagate() {
   [ -x "$REDIS_SERVER" ] || { echo "no redis-server (run scripts/deps.sh)" >&2; exit 1; }
 }
 
-# A loopback port nothing listens on.
+# A loopback port nothing listens on, below the ephemeral range: benchmark clients open and
+# close thousands of connections, and a listener cannot bind a port a live client socket uses.
 free_port() {
-  local p
+  local low p
+  low=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
   for _ in $(seq 1 200); do
-    p=$((20000 + RANDOM % 40000))
+    p=$((10000 + RANDOM % (low - 10000)))
     if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
       echo "$p"
       return
@@ -41,34 +43,41 @@ free_port() {
   exit 1
 }
 
-# start_server KIND PORT [CPU_LIST] [SHARDS]: starts redis or luagate empty, in the foreground
-# of a background job (never daemonized, so its pid is ours), and waits until it answers PING.
-# Sets SERVER_PID.
+# start_server KIND [CPU_LIST] [SHARDS]: starts redis or luagate, empty, on a free port, in the
+# foreground of a background job (never daemonized, so its pid is ours), and waits until it
+# answers PING. Sets SERVER_PID and SERVER_PORT. Retries on another port if the server dies
+# (another process may take the port between the check and the bind).
 start_server() {
-  local kind=$1 port=$2 cpus=${3:-} shards=${4:-}
-  local pin=()
+  local kind=$1 cpus=${2:-} shards=${3:-}
+  local pin=() port
   [ -n "$cpus" ] && pin=(taskset -c "$cpus")
-  if [ "$kind" = redis ]; then
-    "${pin[@]}" "$REDIS_SERVER" --port "$port" --bind 127.0.0.1 --save '' --appendonly no \
-      --dir "$WORKDIR" --daemonize no --logfile "" >/dev/null 2>&1 &
-  else
-    local extra=()
-    [ -n "$shards" ] && extra=(--shards "$shards")
-    LUAGATE_LOG=warn "${pin[@]}" "$LUAGATE_BIN" --port "$port" --bind 127.0.0.1 "${extra[@]}" \
-      >/dev/null 2>&1 &
-  fi
-  SERVER_PID=$!
-  STARTED+=("$SERVER_PID")
-  for _ in $(seq 1 100); do
-    if [ "$(redis-cli -p "$port" PING 2>/dev/null)" = "PONG" ]; then return 0; fi
-    sleep 0.05
+  for _ in 1 2 3 4 5; do
+    port=$(free_port)
+    if [ "$kind" = redis ]; then
+      "${pin[@]}" "$REDIS_SERVER" --port "$port" --bind 127.0.0.1 --save '' --appendonly no \
+        --dir "$WORKDIR" --daemonize no --logfile "" >/dev/null 2>&1 &
+    else
+      local extra=()
+      [ -n "$shards" ] && extra=(--shards "$shards")
+      LUAGATE_LOG=warn "${pin[@]}" "$LUAGATE_BIN" --port "$port" --bind 127.0.0.1 \
+        "${extra[@]}" >/dev/null 2>&1 &
+    fi
+    SERVER_PID=$!
+    SERVER_PORT=$port
+    STARTED+=("$SERVER_PID")
+    for _ in $(seq 1 200); do
+      if [ "$(redis-cli -p "$port" PING 2>/dev/null)" = "PONG" ]; then return 0; fi
+      kill -0 "$SERVER_PID" 2>/dev/null || break
+      sleep 0.05
+    done
+    stop_server "$SERVER_PID"
   done
-  echo "$kind did not start on port $port" >&2
+  echo "$kind did not start" >&2
   exit 1
 }
 
 stop_server() {
-  kill "$1" 2>/dev/null && wait "$1" 2>/dev/null
+  kill "$1" 2>/dev/null && wait "$1" 2>/dev/null || true
   local keep=() p
   for p in "${STARTED[@]}"; do [ "$p" != "$1" ] && keep+=("$p"); done
   STARTED=("${keep[@]}")

@@ -47,8 +47,8 @@ settled_rss() {
 
 measure() {
   local kind=$1 port before after n
-  port=$(free_port)
-  start_server "$kind" "$port" "" "$SHARDS"
+  start_server "$kind" "" "$SHARDS"
+  port=$SERVER_PORT
   sleep 0.5
   before=$(settled_rss "$SERVER_PID")
   redis-cli -p "$port" --pipe <"$LOAD" >/dev/null

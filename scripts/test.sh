@@ -3,11 +3,11 @@
 # every test, and fails if any test left a process behind. `.ci/run` runs exactly this.
 #
 # Build profile: `ci` (Cargo.toml): optimized like release but without LTO, with 16 codegen
-# units, no debug info and with debug assertions and overflow checks kept on. Measured on this
-# 2-core machine from an empty target dir (see README, "Tests"): it costs about as much CPU as a
-# debug build's first compile, links each extra test binary in under a second (release with
-# thin LTO: ~6 s each), and the servers the tests start run at release speed, so load and
-# concurrency tests exercise real interleavings instead of a slow debug binary.
+# units, no debug info, and with debug assertions and overflow checks kept on. Measured on this
+# 2-core machine from an empty target dir (README, "Tests"): its first build costs about a
+# minute more CPU than a debug build's, each extra test binary links in under a second
+# (release with thin LTO: ~6 s each), and the servers the tests start run at release speed, so
+# load and concurrency tests exercise real interleavings instead of a slow debug binary.
 # LUAGATE_TEST_PROFILE=dev (or release) overrides it.
 #
 # Other knobs: NEXTEST_TEST_THREADS (default in .config/nextest.toml), LUAGATE_NO_NEXTEST=1
@@ -28,7 +28,14 @@ stamp "deps"
 cargo build --profile "$PROFILE" --lib --bins --tests --benches
 stamp "build ($PROFILE)"
 
-# 3. Run the tests in their own session, so that afterwards every process any test started
+# 3. Doc tests, which nextest does not run: only when src/ has a Rust code block in its docs
+#    (compiling doctests costs time, and most docs here use ```text).
+if grep -rqE '^\s*//[/!] ```(rust)?\s*$' src; then
+  cargo test --profile "$PROFILE" --doc
+  stamp "doc tests"
+fi
+
+# 4. Run the tests in their own session, so that afterwards every process any test started
 #    (servers included) can be found by session id, whatever became of its parent.
 LOG=$(mktemp -t luagate-test.XXXXXX)
 cleanup() { rm -f "$LOG"; }
@@ -67,7 +74,7 @@ wait "$TAIL_PID" 2>/dev/null
 set -e
 stamp "tests"
 
-# 4. Nothing may outlive the suite: list, kill and fail on leftovers of the test session.
+# 5. Nothing may outlive the suite: list, kill and fail on leftovers of the test session.
 if [ -n "$SID" ] && [ "$SID" != "0" ]; then
   LEFT=$(ps -o pid=,args= -s "$SID" 2>/dev/null || true)
   if [ -n "$LEFT" ]; then
@@ -78,7 +85,7 @@ if [ -n "$SID" ] && [ "$SID" != "0" ]; then
   fi
 fi
 
-# 5. One plain closing line with the counts, whichever runner ran.
+# 6. One plain closing line with the counts, whichever runner ran.
 count() { { grep -oE "[0-9]+ $1" || true; } | awk '{s+=$1} END {print s+0}'; }
 if grep -qE 'tests? run:' "$LOG"; then
   LINE=$(grep -E 'tests? run:' "$LOG" | tail -1)
