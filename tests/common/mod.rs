@@ -264,10 +264,7 @@ pub fn array_items(reply: &[u8]) -> Option<Vec<Vec<u8>>> {
         return None;
     }
     let line_end = reply.windows(2).position(|w| w == b"\r\n")?;
-    let n: i64 = std::str::from_utf8(&reply[1..line_end])
-        .ok()?
-        .parse()
-        .ok()?;
+    let n: i64 = std::str::from_utf8(&reply[1..line_end]).ok()?.parse().ok()?;
     let mut pos = line_end + 2;
     let mut out = Vec::new();
     for _ in 0..n.max(0) {
@@ -298,12 +295,7 @@ impl Diff {
         let reference = redis_reference(ref_flags);
         let a = lg.raw();
         let b = reference.raw();
-        Diff {
-            lg,
-            reference,
-            a,
-            b,
-        }
+        Diff { lg, reference, a, b }
     }
 
     /// Runs one command on both servers and returns (luagate, redis) replies.
@@ -341,11 +333,7 @@ impl Diff {
                 q.sort();
                 assert_eq!(p, q, "unordered replies differ on {args:?}");
             }
-            _ => assert_eq!(
-                String::from_utf8_lossy(&x),
-                String::from_utf8_lossy(&y),
-                "replies differ on {args:?}"
-            ),
+            _ => assert_eq!(String::from_utf8_lossy(&x), String::from_utf8_lossy(&y), "replies differ on {args:?}"),
         }
     }
 }
