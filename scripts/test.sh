@@ -2,12 +2,12 @@
 # The whole test suite, from a fresh clone: installs what the tests need, builds once, runs
 # every test, and fails if any test left a process behind. `.ci/run` runs exactly this.
 #
-# Build profile: `ci` (Cargo.toml): optimized like release but without LTO, with 16 codegen
-# units, no debug info, and with debug assertions and overflow checks kept on. Measured on this
-# 2-core machine from an empty target dir (README, "Tests"): its first build costs about a
-# minute more CPU than a debug build's, each extra test binary links in under a second
-# (release with thin LTO: ~6 s each), and the servers the tests start run at release speed, so
-# load and concurrency tests exercise real interleavings instead of a slow debug binary.
+# Build profile: `ci` (Cargo.toml): unoptimized like `dev`, with line tables only for our crate
+# and no debug info for dependencies. Measured from a fresh clone on this 2-core machine
+# (README, "Tests"): on a trial merge of seven helper branches (157 tests), optimized builds cost
+# 2x the CPU to build and saved 3 s of a 11 s test run; release with thin LTO also pays ~6 s
+# of link per test binary. Build time dominates, so the suite builds cheap. Speed is measured
+# by benches/compare.sh on a release build, never in the tests.
 # LUAGATE_TEST_PROFILE=dev (or release) overrides it.
 #
 # Other knobs: NEXTEST_TEST_THREADS (default in .config/nextest.toml), LUAGATE_NO_NEXTEST=1
