@@ -384,3 +384,24 @@ fn waiting_is_per_database() {
         log
     });
 }
+
+/// The sorted-set blocking pops plug into the same machinery as the list ones.
+#[test]
+fn bzpopmin_and_bzmpop_wake_on_zadd() {
+    let s = common::luagate_shards(4);
+    let mut waiter = s.raw();
+    let mut pusher = s.raw();
+    waiter.send_cmd(&[b"BZPOPMIN", b"zq", b"5"]);
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    assert_eq!(pusher.cmd(&["ZADD", "zq", "2", "b", "1", "a"]), b":2\r\n");
+    assert_eq!(
+        waiter.read_reply().unwrap(),
+        b"*3\r\n$2\r\nzq\r\n$1\r\na\r\n$1\r\n1\r\n"
+    );
+    waiter.send_cmd(&[b"BZMPOP", b"5", b"2", b"zx", b"zq", b"MAX"]);
+    assert_eq!(
+        waiter.read_reply().unwrap(),
+        b"*2\r\n$2\r\nzq\r\n*1\r\n*2\r\n$1\r\nb\r\n$1\r\n2\r\n"
+    );
+    assert_eq!(waiter.cmd(&["BZPOPMAX", "zq", "0.1"]), b"*-1\r\n");
+}

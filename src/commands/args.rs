@@ -85,6 +85,8 @@ impl<'a> ArgCursor<'a> {
         self.args.get(self.pos)
     }
 
+    // Not an `Iterator`: a cursor that also peeks, eats keywords and rejects leftovers.
+    #[allow(clippy::should_implement_trait)]
     pub fn next(&mut self) -> Option<&'a Bytes> {
         let a = self.args.get(self.pos);
         if a.is_some() {

@@ -9,22 +9,22 @@
 //! shards a command needs from the table alone (key positions), before it runs.
 
 pub mod args;
+pub mod bits;
 pub mod coll_scan;
+pub mod counters;
 pub mod ctx;
+pub mod expire;
 pub mod hashes;
 pub mod keys;
-pub mod lists;
-pub mod ldouble;
-pub mod pick;
-pub mod setops;
-pub mod sets;
-pub mod bits;
-pub mod counters;
-pub mod expire;
 pub mod keyspace_cmds;
+pub mod ldouble;
+pub mod lists;
 pub mod longdouble;
 pub mod object;
+pub mod pick;
 pub mod ranges;
+pub mod setops;
+pub mod sets;
 pub mod strings;
 pub mod table;
 pub mod zsets;

@@ -241,6 +241,43 @@ impl LexRange {
     }
 }
 
+/// How the blocking sorted-set pops wait (`server::blocking` drives them).
+pub static BLOCK_SPECS: [(&str, crate::server::blocking::BlockSpec); 3] = [
+    ("bzpopmin", bzpop_spec()),
+    ("bzpopmax", bzpop_spec()),
+    (
+        "bzmpop",
+        crate::server::blocking::BlockSpec {
+            parse: bzmpop_timeout,
+            sources: crate::server::blocking::sources_numkeys_at2,
+            narrow: crate::server::blocking::narrow_numkeys_at2,
+            kind: "zset",
+            not_served: Reply::NilArray,
+            timed_out: Reply::NilArray,
+        },
+    ),
+];
+
+const fn bzpop_spec() -> crate::server::blocking::BlockSpec {
+    crate::server::blocking::BlockSpec {
+        parse: bzpop_timeout,
+        sources: crate::server::blocking::sources_before_timeout,
+        narrow: crate::server::blocking::narrow_before_timeout,
+        kind: "zset",
+        not_served: Reply::NilArray,
+        timed_out: Reply::NilArray,
+    }
+}
+
+fn bzpop_timeout(args: &[Bytes]) -> CmdResult<u64> {
+    timeout_arg(&args[args.len() - 1])
+}
+
+/// BZMPOP's other arguments are checked by the command itself on its first attempt.
+fn bzmpop_timeout(args: &[Bytes]) -> CmdResult<u64> {
+    timeout_arg(&args[1])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -11,6 +11,7 @@ use super::run::{run_script, ScriptJob};
 use super::{flags, vm, CLEAN, KILLED, WROTE};
 use crate::commands::{self, is, CmdRef};
 use crate::error::CommandError;
+use crate::metrics::{Origin, Outcome};
 use crate::protocol::Reply;
 use crate::server::connection::{Conn, BUSY_ERR};
 use crate::server::Server;
@@ -134,9 +135,15 @@ async fn eval(conn: &mut Conn, name: &str, args: Vec<Bytes>) -> Option<Reply> {
         single_slot: slot_rule && !f.allow_cross_slot_keys,
         needs: Arc::new(Mutex::new(Vec::new())),
     });
+    let origin = if by_sha {
+        Origin::Evalsha
+    } else {
+        Origin::Eval
+    };
     // Every re-run holds at least one more shard than the last, so this ends.
     for _ in 0..=server.shards.len() {
         if conn.busy(&shards) {
+            server.counters.script_run(origin, Outcome::Busy);
             return Some(Reply::error(BUSY_ERR));
         }
         let j = job.clone();
@@ -148,6 +155,7 @@ async fn eval(conn: &mut Conn, name: &str, args: Vec<Bytes>) -> Option<Reply> {
             Err(_) => Vec::new(),
         };
         if needed.is_empty() {
+            server.counters.script_run(origin, outcome_of(&bytes));
             conn.out.extend_from_slice(&bytes);
             return None;
         }
@@ -165,6 +173,17 @@ async fn eval(conn: &mut Conn, name: &str, args: Vec<Bytes>) -> Option<Reply> {
         shards.dedup();
     }
     Some(Reply::error("ERR script could not be scheduled"))
+}
+
+/// How a run ended, from its encoded reply (for metrics).
+pub(crate) fn outcome_of(reply: &[u8]) -> Outcome {
+    if reply.starts_with(b"-ERR Script killed") {
+        Outcome::Killed
+    } else if reply.first() == Some(&b'-') {
+        Outcome::Error
+    } else {
+        Outcome::Ok
+    }
 }
 
 fn script_load(server: &Server, body: &Bytes) -> Result<Reply, CommandError> {

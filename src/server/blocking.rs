@@ -61,6 +61,7 @@ pub struct BlockSpec {
 pub fn spec_for(name: &str) -> Option<&'static BlockSpec> {
     crate::commands::lists::BLOCK_SPECS
         .iter()
+        .chain(crate::commands::zsets::BLOCK_SPECS.iter())
         .find(|(n, _)| *n == name)
         .map(|(_, s)| s)
 }

@@ -7,8 +7,8 @@
 //!    sent to it; wait for the shard threads up to `shutdown-timeout` seconds;
 //! 4. exit with status 0.
 
-pub mod blocking;
 pub mod admin;
+pub mod blocking;
 pub mod client;
 pub(crate) mod conn_cmds;
 pub mod connection;
@@ -150,6 +150,8 @@ pub async fn serve(config: Config) -> std::io::Result<()> {
         tokio::spawn(crate::metrics::serve_http(server.clone(), l));
     }
     server.set_ready(true);
+    // One line on stdout for scripts and tests that start us on port 0.
+    println!("luagate listening on {}", running.addr);
     tokio::select! {
         _ = accept_loop(server.clone(), listener) => {}
         _ = server.shutdown.notified() => {}
@@ -216,8 +218,6 @@ pub async fn start(config: Config) -> std::io::Result<(Running, TcpListener)> {
         .map(|(i, rx)| shard::spawn(server.clone(), i, rx))
         .collect();
     tracing::info!(%local, shards = n, "luagate ready to accept connections");
-    // One line on stdout for scripts and tests that start us on port 0.
-    println!("luagate listening on {local}");
     Ok((
         Running {
             server,

@@ -297,7 +297,9 @@ impl Shard {
             stats.keys[i].store(db.len() as u64, Ordering::Relaxed);
             stats.expiring[i].store(db.expires.len() as u64, Ordering::Relaxed);
         }
-        stats.queue_depth.store(self.rx.len() as u64, Ordering::Relaxed);
+        stats
+            .queue_depth
+            .store(self.rx.len() as u64, Ordering::Relaxed);
         let start = Instant::now();
         let now = unix_ms();
         for (i, db) in data.dbs.iter_mut().enumerate() {

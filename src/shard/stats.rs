@@ -7,7 +7,8 @@ use std::sync::Mutex;
 
 /// Upper bounds (seconds) of the command latency histogram buckets; the last bucket is +Inf.
 pub const LATENCY_BUCKETS: [f64; 14] = [
-    0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.25, 1.0, 5.0,
+    0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.25,
+    1.0, 5.0,
 ];
 
 #[derive(Default)]
@@ -27,10 +28,6 @@ pub struct ShardStats {
     /// Keys and keys with an expiry per database, refreshed by the shard's cron.
     pub keys: Vec<AtomicU64>,
     pub expiring: Vec<AtomicU64>,
-    /// Bytes the shard's Lua VM uses, refreshed by the cron.
-    pub lua_bytes: AtomicU64,
-    /// Microseconds the shard spent in scripts past the busy threshold.
-    pub busy_usec: AtomicU64,
 }
 
 impl Default for ShardStats {
@@ -49,8 +46,6 @@ impl ShardStats {
             queue_depth: AtomicU64::new(0),
             keys: (0..databases).map(|_| AtomicU64::new(0)).collect(),
             expiring: (0..databases).map(|_| AtomicU64::new(0)).collect(),
-            lua_bytes: AtomicU64::new(0),
-            busy_usec: AtomicU64::new(0),
         }
     }
 
@@ -62,7 +57,10 @@ impl ShardStats {
                 s.failed.fetch_add(1, Relaxed);
             }
             let secs = usec as f64 / 1e6;
-            let b = LATENCY_BUCKETS.iter().position(|&ub| secs <= ub).unwrap_or(LATENCY_BUCKETS.len());
+            let b = LATENCY_BUCKETS
+                .iter()
+                .position(|&ub| secs <= ub)
+                .unwrap_or(LATENCY_BUCKETS.len());
             s.buckets[b].fetch_add(1, Relaxed);
         }
     }

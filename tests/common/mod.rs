@@ -47,7 +47,8 @@ impl Proc {
 /// Starts luagate with extra flags (`--port 0` is added) and waits until it listens.
 pub fn luagate(extra: &[&str]) -> Proc {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_luagate"));
-    cmd.args(["--port", "0", "--bind", "127.0.0.1"]).args(extra);
+    cmd.args(["--port", "0", "--bind", "127.0.0.1", "--metrics-port", "0"])
+        .args(extra);
     cmd.stdout(Stdio::piped())
         .stderr(Stdio::null())
         .env("LUAGATE_LOG", "warn");
