@@ -1,8 +1,11 @@
 //! One client connection: read, decode, route, await the shards, reply.
 //!
 //! Invariant: replies leave in request order. Consecutive commands for the same single shard
-//! are sent as one batch; anything else (a multi-shard command, a connection command, an error)
-//! first waits for the pending batch, so ordering never depends on shard timing. The task only
+//! are sent as one batch; batches for different shards of one pipeline are in flight together
+//! (each shard still sees this client's commands in order, and single-shard commands of one
+//! client on different shards cannot observe each other). Anything else (a multi-shard unit, a
+//! connection command, an error) first waits for every batch in flight, so ordering never
+//! depends on shard timing. The task only
 //! awaits; it never blocks a thread, so a busy shard delays only the clients waiting on it.
 
 use super::client::ClientInfo;
@@ -39,6 +42,8 @@ pub struct Conn {
     pub out: BytesMut,
     pending: Vec<(CmdRef, Vec<Bytes>)>,
     pending_shard: usize,
+    /// Batches sent and not yet answered, in request order.
+    inflight: std::collections::VecDeque<tokio::sync::oneshot::Receiver<Bytes>>,
     /// MULTI queue and WATCHed keys (src/server/multi.rs).
     pub tx: TxState,
 }
@@ -57,6 +62,7 @@ pub async fn handle(server: Arc<Server>, stream: TcpStream, peer: SocketAddr) {
         out: BytesMut::with_capacity(16 * 1024),
         pending: Vec::new(),
         pending_shard: usize::MAX,
+        inflight: std::collections::VecDeque::new(),
         tx: TxState::default(),
     };
     if let Err(e) = conn.run(stream).await {
@@ -147,20 +153,39 @@ impl Conn {
         r.encode(self.resp, &mut self.out);
     }
 
-    /// Sends the pending single-shard batch and appends its replies.
+    /// Sends the pending single-shard batch and every earlier one, and appends all their
+    /// replies in order.
     pub async fn flush_pending(&mut self) {
+        self.send_pending();
+        while let Some(rx) = self.inflight.pop_front() {
+            let bytes = rx
+                .await
+                .unwrap_or_else(|_| Reply::error("ERR shard is not running").to_bytes(self.resp));
+            self.out.extend_from_slice(&bytes);
+        }
+    }
+
+    /// Sends the pending batch without waiting for it.
+    fn send_pending(&mut self) {
         if self.pending.is_empty() {
             return;
         }
         let calls = std::mem::take(&mut self.pending);
         let shard = self.pending_shard;
         self.pending_shard = usize::MAX;
-        let bytes = self.run_unit(vec![shard], Work::Calls(calls)).await;
-        self.out.extend_from_slice(&bytes);
+        let rx = self.send_unit(vec![shard], Work::Calls(calls));
+        self.inflight.push_back(rx);
     }
 
     /// Runs a unit on `shards` (ascending) and returns its encoded reply.
     pub async fn run_unit(&mut self, shards: Vec<usize>, work: Work) -> Bytes {
+        self.send_unit(shards, work)
+            .await
+            .unwrap_or_else(|_| Reply::error("ERR shard is not running").to_bytes(self.resp))
+    }
+
+    /// Queues a unit on its home shard; the receiver yields its encoded reply.
+    fn send_unit(&mut self, shards: Vec<usize>, work: Work) -> tokio::sync::oneshot::Receiver<Bytes> {
         let (tx, rx) = tokio::sync::oneshot::channel();
         let home = shards[0];
         let req = Request {
@@ -171,15 +196,10 @@ impl Conn {
             work,
             reply: tx,
         };
-        if self.server.shards[home]
-            .tx
-            .send(ShardMsg::Run(req))
-            .is_err()
-        {
-            return Reply::error("ERR shard is not running").to_bytes(self.resp);
-        }
-        rx.await
-            .unwrap_or_else(|_| Reply::error("ERR shard is not running").to_bytes(self.resp))
+        // A send error drops the request and its sender: the receiver then reports the shard
+        // as not running.
+        let _ = self.server.shards[home].tx.send(ShardMsg::Run(req));
+        rx
     }
 
     /// Runs a closure as a unit on `shards` and returns its encoded reply.
@@ -234,7 +254,7 @@ impl Conn {
             Ok(c) => c,
             Err(e) => return self.reject(named(&args), e.to_string()).await,
         };
-        if cmd.cmd.name == "debug" && !admin::debug_allowed(self) {
+        if commands::full_name(cmd.id) == "debug" && !admin::debug_allowed(self) {
             return self.reject(Some(cmd), admin::DEBUG_NOT_ALLOWED).await;
         }
         if !self.authenticated && !cmd.cmd.has(flags::NO_AUTH) {
@@ -265,7 +285,7 @@ impl Conn {
                 }
                 if shards.len() == 1 {
                     if self.pending_shard != shards[0] || self.pending.len() >= MAX_BATCH {
-                        self.flush_pending().await;
+                        self.send_pending();
                         self.pending_shard = shards[0];
                     }
                     self.pending.push((cmd, args));
