@@ -230,7 +230,10 @@ fn value_usage(v: &Value, samples: usize) -> usize {
             BOX + s.capacity() * 25 + sampled(s.iter(), s.len(), samples, |m| m.heap_size())
         }
         Value::ZSet(z) => {
-            BOX + z.len() * 96 + sampled(z.iter().map(|(m, _)| m), z.len(), samples, |m| 2 * m.heap_size())
+            BOX + z.len() * 96
+                + sampled(z.iter().map(|(m, _)| m), z.len(), samples, |m| {
+                    2 * m.heap_size()
+                })
         }
     }
 }

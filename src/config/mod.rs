@@ -62,6 +62,20 @@ pub struct Config {
     pub metrics_port: u16,
     /// Seconds SHUTDOWN / SIGTERM waits for in-flight work.
     pub shutdown_timeout: u64,
+    /// `host:port` of the leader to follow at start; null = start as a leader.
+    pub replicaof: Option<String>,
+    /// Password sent to the leader when it requires one.
+    pub masterauth: Option<String>,
+    /// Bytes of effect stream kept for partial resynchronization of followers.
+    pub repl_backlog_size: u64,
+    /// `yes`: a follower whose link is down still answers with its data; `no`: -MASTERDOWN.
+    pub replica_serve_stale_data: String,
+    /// `yes` writes the effect stream to an append-only log under `dir` and loads it at start.
+    pub appendonly: String,
+    /// `always`, `everysec` or `no`.
+    pub appendfsync: String,
+    /// File name of the append-only log inside `dir`.
+    pub appendfilename: String,
 }
 
 impl Default for Config {
@@ -90,6 +104,13 @@ impl Default for Config {
             metrics_bind: IpAddr::from([127, 0, 0, 1]),
             metrics_port: 9121,
             shutdown_timeout: 10,
+            replicaof: None,
+            masterauth: None,
+            repl_backlog_size: 1 << 20,
+            replica_serve_stale_data: "yes".into(),
+            appendonly: "no".into(),
+            appendfsync: "everysec".into(),
+            appendfilename: "appendonly.aof".into(),
         }
     }
 }
@@ -136,6 +157,13 @@ const FLAGS: &[&str] = &[
     "metrics-bind",
     "metrics-port",
     "shutdown-timeout",
+    "replicaof",
+    "masterauth",
+    "repl-backlog-size",
+    "replica-serve-stale-data",
+    "appendonly",
+    "appendfsync",
+    "appendfilename",
 ];
 
 impl Config {
@@ -144,7 +172,9 @@ impl Config {
         if self.shards > 0 {
             self.shards
         } else {
-            std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1)
         }
     }
 
@@ -157,15 +187,22 @@ impl Config {
         };
         // Reuse the YAML schema for parsing and validation: one key, one value.
         let parsed = if name == "bind" {
-            serde_yaml::Value::Sequence(value.split_whitespace().map(|a| serde_yaml::Value::String(a.to_string())).collect())
+            serde_yaml::Value::Sequence(
+                value
+                    .split_whitespace()
+                    .map(|a| serde_yaml::Value::String(a.to_string()))
+                    .collect(),
+            )
         } else {
             match serde_yaml::from_str::<serde_yaml::Value>(value) {
-            Ok(v @ (serde_yaml::Value::Number(_) | serde_yaml::Value::Bool(_))) => v,
-            _ => serde_yaml::Value::String(value.to_string()),
+                Ok(v @ (serde_yaml::Value::Number(_) | serde_yaml::Value::Bool(_))) => v,
+                _ => serde_yaml::Value::String(value.to_string()),
             }
         };
         let mut current = serde_yaml::to_value(&*self).map_err(|e| e.to_string())?;
-        let Some(cur) = current.as_mapping_mut() else { return Err("config is not a mapping".into()) };
+        let Some(cur) = current.as_mapping_mut() else {
+            return Err("config is not a mapping".into());
+        };
         let key = serde_yaml::Value::String(name.to_string());
         let is_string = match cur.get(&key) {
             None => return Err(format!("unknown option '{name}'")),
@@ -173,7 +210,8 @@ impl Config {
             Some(v) => v.is_string() || v.is_null(),
         };
         cur.insert(key, stringify_if_needed(is_string, parsed));
-        let mut next: Config = serde_yaml::from_value(current).map_err(|e| format!("{name}: {e}"))?;
+        let mut next: Config =
+            serde_yaml::from_value(current).map_err(|e| format!("{name}: {e}"))?;
         next.knobs = self.knobs.clone();
         next.validate()?;
         *self = next;
@@ -198,10 +236,35 @@ impl Config {
                 Err(format!("{key} must be one of {}", allowed.join(", ")))
             }
         };
-        one_of("enable-debug-command", &self.enable_debug_command, &["no", "yes", "local"])?;
+        one_of(
+            "enable-debug-command",
+            &self.enable_debug_command,
+            &["no", "yes", "local"],
+        )?;
         one_of("maxmemory-policy", &self.maxmemory_policy, &["noeviction"])?;
-        one_of("loglevel", &self.log_level, &["debug", "verbose", "notice", "warning"])?;
+        one_of(
+            "loglevel",
+            &self.log_level,
+            &["debug", "verbose", "notice", "warning"],
+        )?;
         one_of("log-format", &self.log_format, &["text", "json"])?;
+        one_of(
+            "replica-serve-stale-data",
+            &self.replica_serve_stale_data,
+            &["yes", "no"],
+        )?;
+        one_of("appendonly", &self.appendonly, &["yes", "no"])?;
+        one_of(
+            "appendfsync",
+            &self.appendfsync,
+            &["always", "everysec", "no"],
+        )?;
+        if let Some(r) = &self.replicaof {
+            parse_host_port(r).ok_or_else(|| format!("replicaof must be host:port, not '{r}'"))?;
+        }
+        if self.repl_backlog_size < 16 * 1024 {
+            return Err("repl-backlog-size must be at least 16384".into());
+        }
         Ok(())
     }
 
@@ -226,9 +289,14 @@ impl Config {
     }
 
     /// Applies `LUAGATE_<KEY>` environment variables (`LUAGATE_PORT`, `LUAGATE_METRICS_PORT`, …).
-    pub fn apply_env(&mut self, vars: impl Iterator<Item = (String, String)>) -> Result<(), String> {
+    pub fn apply_env(
+        &mut self,
+        vars: impl Iterator<Item = (String, String)>,
+    ) -> Result<(), String> {
         for (k, v) in vars {
-            let Some(rest) = k.strip_prefix("LUAGATE_") else { continue };
+            let Some(rest) = k.strip_prefix("LUAGATE_") else {
+                continue;
+            };
             if rest == "LOG" {
                 continue; // the log filter, read by main
             }
@@ -237,7 +305,8 @@ impl Config {
                 continue;
             }
             if FLAGS.contains(&name.as_str()) {
-                self.set(&name, &v).map_err(|e| format!("environment {k}: {e}"))?;
+                self.set(&name, &v)
+                    .map_err(|e| format!("environment {k}: {e}"))?;
             } else {
                 return Err(format!("environment {k}: unknown option '{name}'"));
             }
@@ -251,7 +320,11 @@ impl Config {
             .windows(2)
             .find(|w| w[0] == "--config")
             .map(|w| w[1].clone())
-            .or_else(|| env.iter().find(|(k, _)| k == "LUAGATE_CONFIG").map(|(_, v)| v.clone()));
+            .or_else(|| {
+                env.iter()
+                    .find(|(k, _)| k == "LUAGATE_CONFIG")
+                    .map(|(_, v)| v.clone())
+            });
         let mut config = match path {
             Some(p) => load_file(std::path::Path::new(&p)).map_err(|e| e.to_string())?,
             None => Config::default(),
@@ -263,11 +336,20 @@ impl Config {
     }
 }
 
+/// Splits `host:port` (the last colon separates the port).
+pub fn parse_host_port(s: &str) -> Option<(String, u16)> {
+    let (h, p) = s.rsplit_once(':')?;
+    let port = p.parse().ok()?;
+    (!h.is_empty()).then(|| (h.to_string(), port))
+}
+
 /// String-typed keys keep numeric-looking values as strings (`requirepass: 123`).
 fn stringify_if_needed(is_string: bool, v: serde_yaml::Value) -> serde_yaml::Value {
     match (is_string, &v) {
         (true, serde_yaml::Value::Number(n)) => serde_yaml::Value::String(n.to_string()),
-        (true, serde_yaml::Value::Bool(b)) => serde_yaml::Value::String(if *b { "yes" } else { "no" }.into()),
+        (true, serde_yaml::Value::Bool(b)) => {
+            serde_yaml::Value::String(if *b { "yes" } else { "no" }.into())
+        }
         _ => v,
     }
 }
@@ -292,9 +374,16 @@ mod tests {
     #[test]
     fn flags_env_and_errors() {
         let mut c = Config::default();
-        c.apply_args(&["--port".into(), "7000".into(), "--shards".into(), "3".into()]).unwrap();
+        c.apply_args(&[
+            "--port".into(),
+            "7000".into(),
+            "--shards".into(),
+            "3".into(),
+        ])
+        .unwrap();
         assert_eq!((c.port, c.shards), (7000, 3));
-        c.apply_env(vec![("LUAGATE_METRICS_PORT".to_string(), "9999".to_string())].into_iter()).unwrap();
+        c.apply_env(vec![("LUAGATE_METRICS_PORT".to_string(), "9999".to_string())].into_iter())
+            .unwrap();
         assert_eq!(c.metrics_port, 9999);
         assert!(c.apply_args(&["--port".into(), "x".into()]).is_err());
         assert!(c.apply_args(&["--nope".into(), "1".into()]).is_err());

@@ -41,6 +41,10 @@ pub struct Conn {
     pending_shard: usize,
     /// MULTI queue and WATCHed keys (src/server/multi.rs).
     pub tx: TxState,
+    /// REPLCONF listening-port of a follower handshaking on this connection.
+    pub replica_port: u16,
+    /// Set by PSYNC/SYNC: the socket becomes a follower link once earlier replies are out.
+    pub psync: Option<crate::replication::cmds::PsyncRequest>,
 }
 
 pub async fn handle(server: Arc<Server>, stream: TcpStream, peer: SocketAddr) {
@@ -58,17 +62,23 @@ pub async fn handle(server: Arc<Server>, stream: TcpStream, peer: SocketAddr) {
         pending: Vec::new(),
         pending_shard: usize::MAX,
         tx: TxState::default(),
+        replica_port: 0,
+        psync: None,
     };
-    if let Err(e) = conn.run(stream).await {
+    let mut stream = stream;
+    if let Err(e) = conn.run(&mut stream).await {
         tracing::debug!(client = id, error = %e, "connection ended");
     }
     // Watched keys hold waiters on the shards: take them away.
     multi::discard(&mut conn).await;
     server.clients.unregister(id);
+    if let Some(req) = conn.psync.take() {
+        crate::replication::leader::serve_replica(server, stream, req).await;
+    }
 }
 
 impl Conn {
-    async fn run(&mut self, mut stream: TcpStream) -> std::io::Result<()> {
+    async fn run(&mut self, stream: &mut TcpStream) -> std::io::Result<()> {
         let mut decoder = RequestDecoder::new(self.server.config().proto_max_bulk_len);
         decoder.authenticated = self.authenticated;
         let mut buf = BytesMut::with_capacity(16 * 1024);
@@ -102,14 +112,14 @@ impl Conn {
             loop {
                 match decoder.decode(&mut buf) {
                     Ok(Some(args)) => {
-                        self.process(args, Some(&stream)).await;
+                        self.process(args, Some(&*stream)).await;
                         decoder.authenticated = self.authenticated;
                         if self.close {
                             break;
                         }
                         if self.out.len() >= OUT_FLUSH {
                             self.flush_pending().await;
-                            self.write_out(&mut stream).await?;
+                            self.write_out(stream).await?;
                         }
                     }
                     Ok(None) => break,
@@ -122,7 +132,7 @@ impl Conn {
                 }
             }
             self.flush_pending().await;
-            self.write_out(&mut stream).await?;
+            self.write_out(stream).await?;
             if self.close {
                 return Ok(());
             }
@@ -241,6 +251,9 @@ impl Conn {
             return self
                 .reject(Some(cmd), "NOAUTH Authentication required.")
                 .await;
+        }
+        if let Some(e) = self.server.repl.refuse(&self.server, cmd) {
+            return self.reject(Some(cmd), e).await;
         }
         if self.tx.in_multi() {
             if cmd.cmd.has(flags::NO_MULTI) {

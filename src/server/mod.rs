@@ -7,8 +7,8 @@
 //!    sent to it; wait for the shard threads up to `shutdown-timeout` seconds;
 //! 4. exit with status 0.
 
-pub mod blocking;
 pub mod admin;
+pub mod blocking;
 pub mod client;
 pub(crate) mod conn_cmds;
 pub mod connection;
@@ -63,6 +63,8 @@ pub struct Server {
     pub counters: crate::metrics::Counters,
     /// True once shards run and data is loaded; false again when shutting down.
     ready: AtomicBool,
+    /// The effect stream, followers and the leader link (src/replication).
+    pub repl: crate::replication::Replication,
 }
 
 impl Server {
@@ -96,8 +98,17 @@ impl Server {
         self.effects_wanted.load(Relaxed)
     }
 
+    /// From now on units collect effects (a follower attached, or the log is on). Never turned
+    /// off again: a unit that reads it as set must find its effects consumed.
+    pub fn want_effects(&self) {
+        self.effects_wanted.store(true, Relaxed);
+    }
+
     /// Hands a unit's effects to the effect stream.
-    pub fn publish_effects(&self, _effects: Vec<crate::commands::Effect>) {}
+    pub fn publish_effects(&self, effects: Vec<crate::commands::Effect>) {
+        let offset = self.repl.stream.publish(&effects);
+        self.counters.replication_offset.store(offset, Relaxed);
+    }
 
     /// The shards a command needs, ascending. Keyspace-wide commands need all of them; a
     /// command without keys runs on shard 0.
@@ -148,6 +159,13 @@ pub async fn serve(config: Config) -> std::io::Result<()> {
         let l = TcpListener::bind((cfg.metrics_bind, cfg.metrics_port)).await?;
         tracing::info!(addr = %l.local_addr()?, "metrics listening");
         tokio::spawn(crate::metrics::serve_http(server.clone(), l));
+    }
+    if let Some((host, port)) = cfg
+        .replicaof
+        .as_deref()
+        .and_then(crate::config::parse_host_port)
+    {
+        crate::replication::follower::start(&server, host, port).await;
     }
     server.set_ready(true);
     tokio::select! {
@@ -208,6 +226,7 @@ pub async fn start(config: Config) -> std::io::Result<(Running, TcpListener)> {
         active_expire: AtomicBool::new(true),
         counters: crate::metrics::Counters::default(),
         ready: AtomicBool::new(false),
+        repl: crate::replication::Replication::new(config.repl_backlog_size as usize),
         config: ArcSwap::from_pointee(config),
     });
     let threads = receivers

@@ -7,7 +7,8 @@ use std::sync::Mutex;
 
 /// Upper bounds (seconds) of the command latency histogram buckets; the last bucket is +Inf.
 pub const LATENCY_BUCKETS: [f64; 14] = [
-    0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.25, 1.0, 5.0,
+    0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.25,
+    1.0, 5.0,
 ];
 
 #[derive(Default)]
@@ -62,7 +63,10 @@ impl ShardStats {
                 s.failed.fetch_add(1, Relaxed);
             }
             let secs = usec as f64 / 1e6;
-            let b = LATENCY_BUCKETS.iter().position(|&ub| secs <= ub).unwrap_or(LATENCY_BUCKETS.len());
+            let b = LATENCY_BUCKETS
+                .iter()
+                .position(|&ub| secs <= ub)
+                .unwrap_or(LATENCY_BUCKETS.len());
             s.buckets[b].fetch_add(1, Relaxed);
         }
     }
