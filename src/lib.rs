@@ -23,6 +23,7 @@ pub mod error;
 pub mod keyspace;
 pub mod lualibs;
 pub mod metrics;
+pub mod persistence;
 pub mod protocol;
 pub mod replication;
 pub mod scripting;

@@ -234,6 +234,12 @@ pub async fn start(config: Config) -> std::io::Result<(Running, TcpListener)> {
         .enumerate()
         .map(|(i, rx)| shard::spawn(server.clone(), i, rx))
         .collect();
+    if server.config().appendonly == "yes" {
+        if let Err(e) = crate::persistence::aof::start(&server).await {
+            tracing::error!(error = %e, "cannot start");
+            return Err(std::io::Error::other(e));
+        }
+    }
     tracing::info!(%local, shards = n, "luagate ready to accept connections");
     // One line on stdout for scripts and tests that start us on port 0.
     println!("luagate listening on {local}");
