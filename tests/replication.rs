@@ -314,3 +314,34 @@ fn lazily_expired_key_is_deleted_before_the_write_that_found_it() {
     assert_eq!(fr.cmd_str(&["TTL", "k"]), ":-1\r\n");
     assert_eq!(digest(&mut fr), digest(&mut lr));
 }
+
+#[test]
+fn masterdown_while_the_link_is_down_when_stale_data_is_refused() {
+    let dead = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = dead.local_addr().expect("addr").port();
+    drop(dead);
+    let f = luagate(&[
+        "--metrics-port",
+        "0",
+        "--replica-serve-stale-data",
+        "no",
+        "--replicaof",
+        &format!("127.0.0.1:{port}"),
+    ]);
+    let mut fr = f.raw();
+    assert_eq!(
+        fr.cmd_str(&["GET", "a"]),
+        "-MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.\r\n"
+    );
+    assert_eq!(fr.cmd_str(&["PING"]), "+PONG\r\n");
+    assert_eq!(
+        info_field(&mut fr, "master_link_status").as_deref(),
+        Some("down")
+    );
+    assert_eq!(
+        fr.cmd_str(&["CONFIG", "SET", "replica-serve-stale-data", "yes"]),
+        "+OK\r\n"
+    );
+    assert_eq!(fr.cmd_str(&["GET", "a"]), "$-1\r\n");
+    assert!(fr.cmd_str(&["ROLE"]).contains("connect"));
+}

@@ -180,7 +180,7 @@ async fn wait(conn: &mut Conn, args: &[Bytes]) -> Result<Reply, CommandError> {
 }
 
 fn replconf(conn: &mut Conn, args: &[Bytes]) -> Result<Reply, CommandError> {
-    if args.len() % 2 == 0 {
+    if args.len().is_multiple_of(2) {
         return Err(CommandError::Syntax);
     }
     for pair in args[1..].chunks(2) {

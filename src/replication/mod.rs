@@ -107,6 +107,15 @@ impl Replication {
             .and_then(|f| f.as_ref().map(|f| f.link.clone()))
     }
 
+    /// False while this node follows a leader it has not synchronized with or lost its link
+    /// to (/readyz reports not-ready then).
+    pub fn in_sync(&self) -> bool {
+        match self.link() {
+            None => true,
+            Some(l) => l.synced.load(Relaxed) && l.up.load(Relaxed),
+        }
+    }
+
     pub fn next_replica_id(&self) -> u64 {
         self.next_id.fetch_add(1, Relaxed)
     }
