@@ -17,6 +17,27 @@ pub struct Effect {
     pub args: Vec<Bytes>,
 }
 
+/// The name of expiry DELs; its address (a `static` is unique) tells them from client DELs.
+static EXPIRY_DEL: [u8; 3] = *b"DEL";
+
+impl Effect {
+    /// The DEL that replicates the expiry of `key`.
+    pub fn expiry_del(db: u16, key: Bytes) -> Effect {
+        Effect {
+            db,
+            args: vec![Bytes::from_static(&EXPIRY_DEL), key],
+        }
+    }
+
+    /// Whether this is an expiry DEL (kept even when a script's run is undone: the undo
+    /// does not bring expired keys back).
+    pub fn is_expiry(&self) -> bool {
+        self.args
+            .first()
+            .is_some_and(|a| a.as_ptr() == EXPIRY_DEL.as_ptr())
+    }
+}
+
 pub struct Ctx<'a> {
     pub(crate) held: &'a mut [Option<Box<ShardData>>],
     pub server: &'a Server,
@@ -98,6 +119,26 @@ impl<'a> Ctx<'a> {
                 db,
                 args: args.to_vec(),
             });
+        }
+    }
+
+    /// Turns keys expired since the last drain into DEL effects placed at `at` (before the
+    /// effects of the command that found them expired, as the expiry happened first).
+    pub(crate) fn expiry_effects_at(&mut self, at: usize) {
+        let Some(effects) = self.effects.as_deref_mut() else {
+            return;
+        };
+        let mut dels = Vec::new();
+        for d in self.held.iter_mut().flatten() {
+            for (i, db) in d.dbs.iter_mut().enumerate() {
+                for k in db.expired.drain(..) {
+                    dels.push(Effect::expiry_del(i as u16, k.to_bytes()));
+                }
+            }
+        }
+        if !dels.is_empty() {
+            let at = at.min(effects.len());
+            effects.splice(at..at, dels);
         }
     }
 

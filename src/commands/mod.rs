@@ -53,6 +53,7 @@ pub fn families() -> Vec<&'static [Command]> {
         zsets::COMMANDS,
         server_side::COMMANDS,
         scripting_cmds::COMMANDS,
+        crate::replication::cmds::COMMANDS,
     ]
 }
 
@@ -237,6 +238,7 @@ pub fn call(ctx: &mut Ctx<'_>, cmd: CmdRef, args: &[Bytes]) -> Reply {
     };
     let dirty_before = ctx.dirty;
     ctx.custom_effect = false;
+    let effects_before = ctx.effects.as_ref().map(|e| e.len());
     let started = std::time::Instant::now();
     let result = f(ctx, args);
     let failed = match &result {
@@ -265,6 +267,9 @@ pub fn call(ctx: &mut Ctx<'_>, cmd: CmdRef, args: &[Bytes]) -> Reply {
         if !ctx.custom_effect {
             ctx.propagate_args(args);
         }
+    }
+    if let Some(at) = effects_before {
+        ctx.expiry_effects_at(at);
     }
     match result {
         Ok(r) => r,

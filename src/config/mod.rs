@@ -62,6 +62,20 @@ pub struct Config {
     pub metrics_port: u16,
     /// Seconds SHUTDOWN / SIGTERM waits for in-flight work.
     pub shutdown_timeout: u64,
+    /// `host:port` of the leader to follow at start; null = start as a leader.
+    pub replicaof: Option<String>,
+    /// Password sent to the leader when it requires one.
+    pub masterauth: Option<String>,
+    /// Bytes of effect stream kept for partial resynchronization of followers.
+    pub repl_backlog_size: u64,
+    /// `yes`: a follower whose link is down still answers with its data; `no`: -MASTERDOWN.
+    pub replica_serve_stale_data: String,
+    /// `yes` writes the effect stream to an append-only log under `dir` and loads it at start.
+    pub appendonly: String,
+    /// `always`, `everysec` or `no`.
+    pub appendfsync: String,
+    /// File name of the append-only log inside `dir`.
+    pub appendfilename: String,
 }
 
 impl Default for Config {
@@ -90,6 +104,13 @@ impl Default for Config {
             metrics_bind: IpAddr::from([127, 0, 0, 1]),
             metrics_port: 9121,
             shutdown_timeout: 10,
+            replicaof: None,
+            masterauth: None,
+            repl_backlog_size: 1 << 20,
+            replica_serve_stale_data: "yes".into(),
+            appendonly: "no".into(),
+            appendfsync: "everysec".into(),
+            appendfilename: "appendonly.aof".into(),
         }
     }
 }
@@ -136,6 +157,13 @@ const FLAGS: &[&str] = &[
     "metrics-bind",
     "metrics-port",
     "shutdown-timeout",
+    "replicaof",
+    "masterauth",
+    "repl-backlog-size",
+    "replica-serve-stale-data",
+    "appendonly",
+    "appendfsync",
+    "appendfilename",
 ];
 
 impl Config {
@@ -220,6 +248,23 @@ impl Config {
             &["debug", "verbose", "notice", "warning"],
         )?;
         one_of("log-format", &self.log_format, &["text", "json"])?;
+        one_of(
+            "replica-serve-stale-data",
+            &self.replica_serve_stale_data,
+            &["yes", "no"],
+        )?;
+        one_of("appendonly", &self.appendonly, &["yes", "no"])?;
+        one_of(
+            "appendfsync",
+            &self.appendfsync,
+            &["always", "everysec", "no"],
+        )?;
+        if let Some(r) = &self.replicaof {
+            parse_host_port(r).ok_or_else(|| format!("replicaof must be host:port, not '{r}'"))?;
+        }
+        if self.repl_backlog_size < 16 * 1024 {
+            return Err("repl-backlog-size must be at least 16384".into());
+        }
         Ok(())
     }
 
@@ -289,6 +334,13 @@ impl Config {
         config.validate()?;
         Ok(config)
     }
+}
+
+/// Splits `host:port` (the last colon separates the port).
+pub fn parse_host_port(s: &str) -> Option<(String, u16)> {
+    let (h, p) = s.rsplit_once(':')?;
+    let port = p.parse().ok()?;
+    (!h.is_empty()).then(|| (h.to_string(), port))
 }
 
 /// String-typed keys keep numeric-looking values as strings (`requirepass: 123`).

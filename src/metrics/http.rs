@@ -51,7 +51,9 @@ async fn handle(server: Arc<Server>, mut stream: TcpStream) -> std::io::Result<(
                 super::render(&server),
             ),
             "/healthz" => ("200 OK", "text/plain", "ok\n".to_string()),
-            "/readyz" if server.is_ready() => ("200 OK", "text/plain", "ready\n".to_string()),
+            "/readyz" if server.is_ready() && server.repl.in_sync() => {
+                ("200 OK", "text/plain", "ready\n".to_string())
+            }
             "/readyz" => (
                 "503 Service Unavailable",
                 "text/plain",

@@ -326,7 +326,10 @@ pub fn gather(server: &Server) -> Vec<MetricFamily> {
         "luagate_ready",
         "1 when the server is ready to serve.",
         MetricType::GAUGE,
-        vec![gauge(&[], server.is_ready() as u8 as f64)],
+        vec![gauge(
+            &[],
+            (server.is_ready() && server.repl.in_sync()) as u8 as f64,
+        )],
     ));
     fams.retain(|f| !f.get_metric().is_empty());
     fams

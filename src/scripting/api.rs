@@ -202,6 +202,9 @@ impl RunState {
         if self.read_only && cmd.cmd.has(flags::WRITE) {
             return refuse("ERR Write commands are not allowed from read-only scripts.");
         }
+        if cmd.cmd.has(flags::WRITE) && self.server().repl.is_follower() {
+            return refuse(crate::replication::READONLY_ERR);
+        }
         if let Some(rule) = self.slot_rule.as_mut() {
             for i in cmd.cmd.key_indices(&argv) {
                 let slot = crate::slot::key_slot(&argv[i]).get();

@@ -103,6 +103,12 @@ async fn eval(conn: &mut Conn, name: &str, args: Vec<Bytes>) -> Option<Reply> {
             "ERR Can not execute a script with write flag using *_ro command.",
         ));
     }
+    if server.repl.is_follower() && f.shebang && !f.no_writes {
+        return Some(Reply::error(crate::replication::READONLY_ERR));
+    }
+    if !by_sha && server.effects_wanted() {
+        server.repl.stream.publish_script(script.sha, &script.body);
+    }
     let keys: Vec<Bytes> = args[3..3 + n].to_vec();
     let argv: Vec<Bytes> = args[3 + n..].to_vec();
     let slot_rule = f.shebang && server.config().single_slot_scripts;
@@ -196,7 +202,16 @@ fn script_load(server: &Server, body: &Bytes) -> Result<Reply, CommandError> {
         vm::check_compiles(body).map_err(CommandError::err)?;
         registry.insert(sha, body.clone(), f, true);
     }
+    // Followers and the log learn the body, so EVALSHA works after failover and restart.
+    if server.effects_wanted() {
+        server.repl.stream.publish_script(sha, body);
+    }
     Ok(Reply::Bulk(Bytes::copy_from_slice(&sha)))
+}
+
+/// SCRIPT LOAD of a body that came from a leader's stream or the log.
+pub fn load_body(server: &Server, body: &Bytes) -> Result<(), CommandError> {
+    script_load(server, body).map(|_| ())
 }
 
 fn script_flush(server: &Server, args: &[Bytes]) -> Result<Reply, CommandError> {

@@ -227,6 +227,11 @@ impl Registry {
         script
     }
 
+    /// Every registered script (snapshots carry their bodies).
+    pub fn all(&self) -> Vec<Arc<Script>> {
+        self.snap.load().scripts.values().cloned().collect()
+    }
+
     /// SCRIPT FLUSH: forgets every script.
     pub fn flush(&self) {
         let _w = self.write.lock().unwrap_or_else(|e| e.into_inner());

@@ -345,7 +345,9 @@ fn run_in_vm(ctx: &mut Ctx<'_>, vm: &mut ScriptVm, job: &ScriptJob, threshold: D
             undo.restore(ctx);
         }
         if let Some(e) = ctx.effects.as_deref_mut() {
-            e.truncate(effects_start);
+            // Keys it found expired stay deleted (the undo does not restore them).
+            let kept: Vec<Effect> = e.drain(effects_start..).filter(|x| x.is_expiry()).collect();
+            e.extend(kept);
         }
         if let Ok(mut n) = job.needs.lock() {
             n.extend(needed);

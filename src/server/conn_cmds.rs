@@ -12,6 +12,9 @@ pub const VERSION: &str = "7.2.0";
 
 /// Runs a connection-level command. `None` means the handler already wrote its reply.
 pub async fn dispatch(conn: &mut Conn, cmd: CmdRef, args: Vec<Bytes>) -> Option<Reply> {
+    if crate::replication::cmds::owns(cmd) {
+        return crate::replication::cmds::dispatch(conn, cmd, args).await;
+    }
     if super::admin::owns(cmd) {
         return super::admin::dispatch(conn, cmd, args).await;
     }

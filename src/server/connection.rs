@@ -46,6 +46,10 @@ pub struct Conn {
     inflight: std::collections::VecDeque<tokio::sync::oneshot::Receiver<Bytes>>,
     /// MULTI queue and WATCHed keys (src/server/multi.rs).
     pub tx: TxState,
+    /// REPLCONF listening-port of a follower handshaking on this connection.
+    pub replica_port: u16,
+    /// Set by PSYNC/SYNC: the socket becomes a follower link once earlier replies are out.
+    pub psync: Option<crate::replication::cmds::PsyncRequest>,
 }
 
 pub async fn handle(server: Arc<Server>, stream: TcpStream, peer: SocketAddr) {
@@ -64,17 +68,23 @@ pub async fn handle(server: Arc<Server>, stream: TcpStream, peer: SocketAddr) {
         pending_shard: usize::MAX,
         inflight: std::collections::VecDeque::new(),
         tx: TxState::default(),
+        replica_port: 0,
+        psync: None,
     };
-    if let Err(e) = conn.run(stream).await {
+    let mut stream = stream;
+    if let Err(e) = conn.run(&mut stream).await {
         tracing::debug!(client = id, error = %e, "connection ended");
     }
     // Watched keys hold waiters on the shards: take them away.
     multi::discard(&mut conn).await;
     server.clients.unregister(id);
+    if let Some(req) = conn.psync.take() {
+        crate::replication::leader::serve_replica(server, stream, req).await;
+    }
 }
 
 impl Conn {
-    async fn run(&mut self, mut stream: TcpStream) -> std::io::Result<()> {
+    async fn run(&mut self, stream: &mut TcpStream) -> std::io::Result<()> {
         let mut decoder = RequestDecoder::new(self.server.config().proto_max_bulk_len);
         decoder.authenticated = self.authenticated;
         let mut buf = BytesMut::with_capacity(16 * 1024);
@@ -108,14 +118,14 @@ impl Conn {
             loop {
                 match decoder.decode(&mut buf) {
                     Ok(Some(args)) => {
-                        self.process(args, Some(&stream)).await;
+                        self.process(args, Some(&*stream)).await;
                         decoder.authenticated = self.authenticated;
                         if self.close {
                             break;
                         }
                         if self.out.len() >= OUT_FLUSH {
                             self.flush_pending().await;
-                            self.write_out(&mut stream).await?;
+                            self.write_out(stream).await?;
                         }
                     }
                     Ok(None) => break,
@@ -128,7 +138,7 @@ impl Conn {
                 }
             }
             self.flush_pending().await;
-            self.write_out(&mut stream).await?;
+            self.write_out(stream).await?;
             if self.close {
                 return Ok(());
             }
@@ -185,7 +195,11 @@ impl Conn {
     }
 
     /// Queues a unit on its home shard; the receiver yields its encoded reply.
-    fn send_unit(&mut self, shards: Vec<usize>, work: Work) -> tokio::sync::oneshot::Receiver<Bytes> {
+    fn send_unit(
+        &mut self,
+        shards: Vec<usize>,
+        work: Work,
+    ) -> tokio::sync::oneshot::Receiver<Bytes> {
         let (tx, rx) = tokio::sync::oneshot::channel();
         let home = shards[0];
         let req = Request {
@@ -261,6 +275,9 @@ impl Conn {
             return self
                 .reject(Some(cmd), "NOAUTH Authentication required.")
                 .await;
+        }
+        if let Some(e) = self.server.repl.refuse(&self.server, cmd) {
+            return self.reject(Some(cmd), e).await;
         }
         if self.tx.in_multi() {
             if cmd.cmd.has(flags::NO_MULTI) {

@@ -63,6 +63,8 @@ pub struct Server {
     pub counters: crate::metrics::Counters,
     /// True once shards run and data is loaded; false again when shutting down.
     ready: AtomicBool,
+    /// The effect stream, followers and the leader link (src/replication).
+    pub repl: crate::replication::Replication,
 }
 
 impl Server {
@@ -96,8 +98,17 @@ impl Server {
         self.effects_wanted.load(Relaxed)
     }
 
+    /// From now on units collect effects (a follower attached, or the log is on). Never turned
+    /// off again: a unit that reads it as set must find its effects consumed.
+    pub fn want_effects(&self) {
+        self.effects_wanted.store(true, Relaxed);
+    }
+
     /// Hands a unit's effects to the effect stream.
-    pub fn publish_effects(&self, _effects: Vec<crate::commands::Effect>) {}
+    pub fn publish_effects(&self, effects: Vec<crate::commands::Effect>) {
+        let offset = self.repl.stream.publish(&effects);
+        self.counters.replication_offset.store(offset, Relaxed);
+    }
 
     /// The shards a command needs, ascending. Keyspace-wide commands need all of them; a
     /// command without keys runs on shard 0.
@@ -148,6 +159,13 @@ pub async fn serve(config: Config) -> std::io::Result<()> {
         let l = TcpListener::bind((cfg.metrics_bind, cfg.metrics_port)).await?;
         tracing::info!(addr = %l.local_addr()?, "metrics listening");
         tokio::spawn(crate::metrics::serve_http(server.clone(), l));
+    }
+    if let Some((host, port)) = cfg
+        .replicaof
+        .as_deref()
+        .and_then(crate::config::parse_host_port)
+    {
+        crate::replication::follower::start(&server, host, port).await;
     }
     server.set_ready(true);
     // One line on stdout for scripts and tests that start us on port 0.
@@ -210,6 +228,7 @@ pub async fn start(config: Config) -> std::io::Result<(Running, TcpListener)> {
         active_expire: AtomicBool::new(true),
         counters: crate::metrics::Counters::default(),
         ready: AtomicBool::new(false),
+        repl: crate::replication::Replication::new(config.repl_backlog_size as usize),
         config: ArcSwap::from_pointee(config),
     });
     let threads = receivers
@@ -217,6 +236,12 @@ pub async fn start(config: Config) -> std::io::Result<(Running, TcpListener)> {
         .enumerate()
         .map(|(i, rx)| shard::spawn(server.clone(), i, rx))
         .collect();
+    if server.config().appendonly == "yes" {
+        if let Err(e) = crate::persistence::aof::start(&server).await {
+            tracing::error!(error = %e, "cannot start");
+            return Err(std::io::Error::other(e));
+        }
+    }
     tracing::info!(%local, shards = n, "luagate ready to accept connections");
     Ok((
         Running {

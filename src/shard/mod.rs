@@ -266,15 +266,13 @@ impl Shard {
             for (i, dbx) in d.dbs.iter_mut().enumerate() {
                 for k in dbx.expired.drain(..) {
                     if collect {
-                        effects.push(Effect {
-                            db: i as u16,
-                            args: vec![Bytes::from_static(b"DEL"), k.to_bytes()],
-                        });
+                        effects.push(Effect::expiry_del(i as u16, k.to_bytes()));
                     }
                 }
             }
         }
         if collect && !effects.is_empty() {
+            // Still holding every shard of the unit: the stream's order matches the shards'.
             self.server.publish_effects(effects);
         }
         for (s, back) in returns {
@@ -324,10 +322,7 @@ impl Shard {
                 if self.server.effects_wanted() {
                     let effects = keys
                         .into_iter()
-                        .map(|k| Effect {
-                            db: i as u16,
-                            args: vec![Bytes::from_static(b"DEL"), k.to_bytes()],
-                        })
+                        .map(|k| Effect::expiry_del(i as u16, k.to_bytes()))
                         .collect();
                     self.server.publish_effects(effects);
                 }

@@ -297,6 +297,21 @@ static PARAMS: &[Param] = &[
         Mutable,
         "everysec",
     ),
+    p("appendfilename", Str, Immutable, "appendonly.aof"),
+    aka(
+        p("replica-serve-stale-data", Bool, Mutable, "yes"),
+        "slave-serve-stale-data",
+    ),
+    p(
+        "repl-backlog-size",
+        Mem {
+            min: 16 * 1024,
+            max: i64::MAX as u64,
+        },
+        Immutable,
+        "1048576",
+    ),
+    p("masterauth", Str, Mutable, ""),
     p("daemonize", Bool, Immutable, "no"),
     p("protected-mode", Bool, Mutable, "yes"),
     p(
@@ -360,7 +375,12 @@ fn value(server: &Server, cfg: &Config, p: &Param) -> String {
         "maxmemory" => cfg.maxmemory.to_string(),
         "maxmemory-policy" => cfg.maxmemory_policy.clone(),
         "enable-debug-command" => cfg.enable_debug_command.clone(),
-        "appendonly" => "no".into(),
+        "appendonly" => cfg.appendonly.clone(),
+        "appendfsync" => cfg.appendfsync.clone(),
+        "appendfilename" => cfg.appendfilename.clone(),
+        "replica-serve-stale-data" => cfg.replica_serve_stale_data.clone(),
+        "repl-backlog-size" => cfg.repl_backlog_size.to_string(),
+        "masterauth" => cfg.masterauth.clone().unwrap_or_default(),
         "save" => String::new(),
         "loglevel" => cfg.log_level.clone(),
         "hz" => cfg.hz.to_string(),
@@ -458,10 +478,13 @@ fn apply(cfg: &mut Config, p: &Param, v: &str) -> Result<(), String> {
         "loglevel" => cfg.log_level = v.to_string(),
         "hz" => cfg.hz = int()?.clamp(1, 500),
         "appendonly" => {
-            if v != "no" {
-                return Err("appendonly is not supported".into());
+            if v != cfg.appendonly {
+                return Err("appendonly is set at start (flag or config file)".into());
             }
         }
+        "appendfsync" => cfg.appendfsync = v.to_string(),
+        "replica-serve-stale-data" => cfg.replica_serve_stale_data = v.to_string(),
+        "masterauth" => cfg.masterauth = (!v.is_empty()).then(|| v.to_string()),
         "save" => {
             if !v.trim().is_empty() {
                 return Err("RDB snapshots are not supported".into());

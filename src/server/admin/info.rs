@@ -476,8 +476,11 @@ fn stats(server: &Server, data: Option<&Data>) -> Section {
         "rejected_connections",
         st.rejected_connections.load(Relaxed),
     )
-    .f("sync_full", 0)
-    .f("sync_partial_ok", 0)
+    .f("sync_full", server.repl.full_syncs_served.load(Relaxed))
+    .f(
+        "sync_partial_ok",
+        server.repl.partial_syncs_served.load(Relaxed),
+    )
     .f("sync_partial_err", 0)
     .f("expired_keys", d.2)
     .f("expired_stale_perc", "0.00")
@@ -518,18 +521,106 @@ fn stats(server: &Server, data: Option<&Data>) -> Section {
 }
 
 fn replication(server: &Server) -> Section {
+    use std::sync::atomic::Ordering::Relaxed;
+    let repl = &server.repl;
     let mut s = Section::new("Replication");
-    s.f("role", "master")
-        .f("connected_slaves", 0)
-        .f("master_failover_state", "no-failover")
-        .f("master_replid", &server.run_id)
+    let now = crate::shard::unix_ms();
+    let follow = repl
+        .follow
+        .lock()
+        .ok()
+        .and_then(|f| f.as_ref().map(|f| (f.host.clone(), f.port, f.link.clone())));
+    match &follow {
+        Some((host, port, link)) => {
+            let up = link.up.load(Relaxed);
+            let off = link.offset.load(Relaxed);
+            let last_io = link.last_io_ms.load(Relaxed);
+            let state = *link.state.lock().unwrap_or_else(|e| e.into_inner());
+            s.f("role", "slave")
+                .f("master_host", host)
+                .f("master_port", port)
+                .f("master_link_status", if up { "up" } else { "down" })
+                .f(
+                    "master_last_io_seconds_ago",
+                    if up && last_io > 0 {
+                        (now.saturating_sub(last_io) / 1000) as i64
+                    } else {
+                        -1
+                    },
+                )
+                .f("master_sync_in_progress", (state == "sync") as u8)
+                .f("slave_read_repl_offset", off)
+                .f("slave_repl_offset", off);
+            if !up {
+                let since = link.down_since_ms.load(Relaxed);
+                s.f(
+                    "master_link_down_since_seconds",
+                    if since > 0 {
+                        (now.saturating_sub(since) / 1000) as i64
+                    } else {
+                        -1
+                    },
+                );
+            }
+            s.f("slave_priority", 100)
+                .f("slave_read_only", 1)
+                .f("replica_announced", 1);
+        }
+        None => {
+            s.f("role", "master");
+        }
+    }
+    let replicas: Vec<_> = repl.replicas();
+    s.f("connected_slaves", replicas.len());
+    for (i, r) in replicas.iter().enumerate() {
+        let state = if r.online.load(Relaxed) {
+            "online"
+        } else {
+            "wait_bgsave"
+        };
+        let lag = now.saturating_sub(r.last_ack_ms.load(Relaxed)) / 1000;
+        s.f(
+            &format!("slave{i}"),
+            format!(
+                "ip={},port={},state={state},offset={},lag={lag}",
+                r.ip,
+                r.port,
+                r.ack.load(Relaxed)
+            ),
+        );
+    }
+    let (replid, offset, start, histlen, size) = repl.stream.with(|st| {
+        (
+            st.replid.clone(),
+            st.offset,
+            st.backlog_start(),
+            st.backlog_len(),
+            st.capacity(),
+        )
+    });
+    // A follower reports its leader's history; a leader its own stream.
+    let (replid, offset) = match &follow {
+        Some((_, _, link)) => (
+            link.master_replid
+                .lock()
+                .map(|r| r.clone())
+                .unwrap_or_default(),
+            link.offset.load(Relaxed),
+        ),
+        None => (replid, offset),
+    };
+    s.f("master_failover_state", "no-failover")
+        .f("master_replid", replid)
         .f("master_replid2", "0".repeat(40))
-        .f("master_repl_offset", 0)
+        .f("master_repl_offset", offset)
         .f("second_repl_offset", -1)
-        .f("repl_backlog_active", 0)
-        .f("repl_backlog_size", 1048576)
-        .f("repl_backlog_first_byte_offset", 0)
-        .f("repl_backlog_histlen", 0);
+        .f("repl_backlog_active", (server.effects_wanted()) as u8)
+        .f("repl_backlog_size", size)
+        .f(
+            "repl_backlog_first_byte_offset",
+            if histlen > 0 { start + 1 } else { 0 },
+        )
+        .f("repl_backlog_histlen", histlen);
     s
 }
 

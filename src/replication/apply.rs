@@ -1,0 +1,178 @@
+//! Applying a leader's stream on a follower, one atomic unit at a time.
+//!
+//! Invariant: a unit (one command, or everything between MULTI and EXEC) runs as one shard
+//! unit holding every shard its commands touch, so a reader on the follower sees all of it or
+//! none of it. While a unit is applied, its databases' clock reads 0: nothing looks expired,
+//! so the leader's commands act on exactly the keys the leader had (the leader sends a DEL
+//! for every key it expires).
+
+use crate::commands::{self, Run};
+use crate::server::Server;
+use bytes::Bytes;
+use std::sync::Arc;
+
+/// One command of a unit, with its database.
+pub type UnitCmd = (u16, Vec<Bytes>);
+
+/// Splits a command stream into units and tracks the selected database.
+pub struct Applier {
+    pub db: u16,
+    multi: Option<(u16, Vec<UnitCmd>)>,
+}
+
+/// What one command of the stream completed.
+pub enum Fed {
+    /// Still inside MULTI: nothing to apply, and no unit boundary.
+    Inside,
+    /// A unit boundary; apply the unit if there is one.
+    Boundary(Option<Vec<UnitCmd>>),
+}
+
+impl Applier {
+    pub fn new(db: u16) -> Applier {
+        Applier { db, multi: None }
+    }
+
+    pub fn feed(&mut self, args: Vec<Bytes>) -> Fed {
+        let name = args
+            .first()
+            .map(|a| a.to_ascii_uppercase())
+            .unwrap_or_default();
+        let db = match &mut self.multi {
+            Some((db, _)) => db,
+            None => &mut self.db,
+        };
+        match &name[..] {
+            b"SELECT" => {
+                if let Some(n) = args.get(1).and_then(|a| commands::parse_i64(a)) {
+                    *db = n as u16;
+                }
+                if self.multi.is_some() {
+                    Fed::Inside
+                } else {
+                    Fed::Boundary(None)
+                }
+            }
+            b"MULTI" => {
+                self.multi = Some((self.db, Vec::new()));
+                Fed::Inside
+            }
+            b"EXEC" => match self.multi.take() {
+                Some((db, cmds)) => {
+                    self.db = db;
+                    Fed::Boundary(Some(cmds))
+                }
+                None => Fed::Boundary(None),
+            },
+            _ => match &mut self.multi {
+                Some((db, cmds)) => {
+                    cmds.push((*db, args));
+                    Fed::Inside
+                }
+                None => Fed::Boundary(Some(vec![(self.db, args)])),
+            },
+        }
+    }
+}
+
+/// Applies one unit. Script bodies go to the registry; data commands run as one shard unit.
+pub async fn apply(server: &Arc<Server>, unit: Vec<UnitCmd>) {
+    let mut shards: Vec<usize> = Vec::new();
+    let mut calls = Vec::with_capacity(unit.len());
+    for (db, args) in unit {
+        if args.len() == 3
+            && args[0].eq_ignore_ascii_case(b"SCRIPT")
+            && args[1].eq_ignore_ascii_case(b"LOAD")
+        {
+            if let Err(e) = crate::scripting::eval::load_body(server, &args[2]) {
+                tracing::warn!(error = %e, "replicated script body does not load");
+            }
+            continue;
+        }
+        let cmd = match commands::lookup(&args) {
+            Ok(c) if matches!(c.cmd.run, Run::Shard(_)) => c,
+            _ => {
+                tracing::warn!(command = %String::from_utf8_lossy(&args[0]), "replicated command not applicable; skipped");
+                continue;
+            }
+        };
+        for s in server.route(cmd.cmd, &args) {
+            if !shards.contains(&s) {
+                shards.push(s);
+            }
+        }
+        calls.push((db, cmd, args));
+    }
+    if calls.is_empty() {
+        return;
+    }
+    shards.sort_unstable();
+    super::run_on(server, shards, move |ctx| {
+        for s in ctx.held_shards() {
+            for d in &mut s.dbs {
+                d.now = 0;
+            }
+        }
+        for (db, cmd, args) in calls {
+            ctx.db = db as usize;
+            if let crate::protocol::Reply::Error(e) = commands::call(ctx, cmd, &args) {
+                tracing::warn!(error = %e, "replicated command failed");
+            }
+        }
+    })
+    .await;
+}
+
+/// Replaces the whole dataset with a snapshot's commands, as one unit holding every shard.
+pub async fn load_snapshot(server: &Arc<Server>, payload: Bytes) -> Result<(), String> {
+    let mut decoder = crate::protocol::RequestDecoder::new(i64::MAX);
+    decoder.authenticated = true;
+    let mut buf = bytes::BytesMut::from(&payload[..]);
+    let mut applier = Applier::new(0);
+    let mut units = Vec::new();
+    while !buf.is_empty() {
+        match decoder.decode(&mut buf) {
+            Ok(Some(args)) => {
+                if let Fed::Boundary(Some(u)) = applier.feed(args) {
+                    units.extend(u);
+                }
+            }
+            Ok(None) => return Err("snapshot ends in the middle of a command".into()),
+            Err(e) => return Err(format!("snapshot does not parse: {e}")),
+        }
+    }
+    let flush: Vec<Bytes> = vec![Bytes::from_static(b"FLUSHALL")];
+    let mut all = vec![(0u16, flush)];
+    all.extend(units);
+    // Script bodies first (outside the data unit), then the data in one unit on every shard.
+    let (scripts, data): (Vec<_>, Vec<_>) = all
+        .into_iter()
+        .partition(|(_, a)| a.len() == 3 && a[0].eq_ignore_ascii_case(b"SCRIPT"));
+    apply(server, scripts).await;
+    let n = server.shards.len();
+    let mut calls = Vec::with_capacity(data.len());
+    for (db, args) in data {
+        match commands::lookup(&args) {
+            Ok(c) if matches!(c.cmd.run, Run::Shard(_)) => calls.push((db, c, args)),
+            _ => {
+                return Err(format!(
+                    "snapshot holds an unknown command {}",
+                    String::from_utf8_lossy(&args[0])
+                ))
+            }
+        }
+    }
+    super::run_on(server, (0..n).collect(), move |ctx| {
+        for s in ctx.held_shards() {
+            for d in &mut s.dbs {
+                d.now = 0;
+            }
+        }
+        for (db, cmd, args) in calls {
+            ctx.db = db as usize;
+            commands::call(ctx, cmd, &args);
+        }
+    })
+    .await
+    .ok_or_else(|| "shards are not running".to_string())
+}

@@ -1,0 +1,201 @@
+//! REPLICAOF / SLAVEOF, ROLE, WAIT, and the follower's handshake commands (REPLCONF, PSYNC,
+//! SYNC), answered by the connection layer.
+//!
+//! Invariant: PSYNC/SYNC never reply here; they mark the connection, which then hands its
+//! socket to `leader::serve_replica` once the replies before it have been written.
+
+use super::{follower, ReplicaInfo};
+use crate::commands::{self, flags::*, int_arg, is, CmdRef, Command, Group};
+use crate::error::CommandError;
+use crate::protocol::Reply;
+use crate::server::connection::Conn;
+use bytes::Bytes;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+
+pub const COMMANDS: &[Command] = &[
+    Command::conn(
+        "replicaof",
+        3,
+        ADMIN | NOSCRIPT | STALE | NO_MULTI,
+        Group::Server,
+    ),
+    Command::conn(
+        "slaveof",
+        3,
+        ADMIN | NOSCRIPT | STALE | NO_MULTI,
+        Group::Server,
+    ),
+    Command::conn("role", 1, NOSCRIPT | LOADING | STALE | FAST, Group::Server),
+    Command::conn("wait", 3, NOSCRIPT, Group::Generic),
+    Command::conn(
+        "replconf",
+        -1,
+        ADMIN | NOSCRIPT | LOADING | STALE | ALLOW_BUSY,
+        Group::Server,
+    ),
+    Command::conn("psync", -3, ADMIN | NOSCRIPT | NO_MULTI, Group::Server),
+    Command::conn("sync", 1, ADMIN | NOSCRIPT | NO_MULTI, Group::Server),
+];
+
+/// Whether `cmd` is answered here.
+pub fn owns(cmd: CmdRef) -> bool {
+    matches!(
+        cmd.cmd.name,
+        "replicaof" | "slaveof" | "role" | "wait" | "replconf" | "psync" | "sync"
+    ) && cmd.cmd.group != Group::Scripting
+}
+
+/// A PSYNC request waiting for the connection to hand over its socket.
+pub struct PsyncRequest {
+    pub replid: String,
+    /// The next byte the follower wants (its offset + 1), or -1 for a full sync.
+    pub offset: i64,
+    pub listening_port: u16,
+}
+
+pub async fn dispatch(conn: &mut Conn, cmd: CmdRef, args: Vec<Bytes>) -> Option<Reply> {
+    let r = match cmd.cmd.name {
+        "replicaof" | "slaveof" => replicaof(conn, &args).await,
+        "role" => Ok(role(conn)),
+        "wait" => wait(conn, &args).await,
+        "replconf" => replconf(conn, &args),
+        "psync" | "sync" => {
+            let (replid, offset) = if cmd.cmd.name == "psync" {
+                let off = commands::parse_i64(&args[2]).unwrap_or(-1);
+                (String::from_utf8_lossy(&args[1]).into_owned(), off)
+            } else {
+                ("?".to_string(), -1)
+            };
+            if conn.server.repl.is_follower() {
+                // Chained followers are not supported: a follower has no stream of its own
+                // that matches its leader's offsets.
+                return Some(Reply::error(
+                    "ERR Can't SYNC while not connected with my master",
+                ));
+            }
+            conn.psync = Some(PsyncRequest {
+                replid,
+                offset,
+                listening_port: conn.replica_port,
+            });
+            conn.close = true;
+            return None;
+        }
+        _ => Err(CommandError::Syntax),
+    };
+    Some(r.unwrap_or_else(|e| Reply::Error(e.to_string())))
+}
+
+async fn replicaof(conn: &mut Conn, args: &[Bytes]) -> Result<Reply, CommandError> {
+    let server = conn.server.clone();
+    if is(&args[1], "NO") && is(&args[2], "ONE") {
+        follower::stop(&server, true).await;
+        return Ok(Reply::ok());
+    }
+    let port = commands::parse_i64(&args[2])
+        .filter(|p| (0..=65535).contains(p))
+        .ok_or_else(|| CommandError::err("ERR Invalid master port"))?;
+    let host = String::from_utf8_lossy(&args[1]).into_owned();
+    if let Ok(f) = server.repl.follow.lock() {
+        if let Some(f) = f.as_ref() {
+            if f.host.eq_ignore_ascii_case(&host) && f.port == port as u16 {
+                return Ok(Reply::status("OK Already connected to specified master"));
+            }
+        }
+    }
+    follower::start(&server, host, port as u16).await;
+    Ok(Reply::ok())
+}
+
+fn role(conn: &Conn) -> Reply {
+    let server = &conn.server;
+    let bulk = |s: &str| Reply::bulk_str(s);
+    if let (Some(link), Ok(f)) = (server.repl.link(), server.repl.follow.lock()) {
+        if let Some(f) = f.as_ref() {
+            let state = *link.state.lock().unwrap_or_else(|e| e.into_inner());
+            let offset = if link.synced.load(Relaxed) {
+                link.offset.load(Relaxed) as i64
+            } else {
+                -1
+            };
+            return Reply::Array(vec![
+                bulk("slave"),
+                bulk(&f.host),
+                Reply::Int(f.port as i64),
+                bulk(state),
+                Reply::Int(offset),
+            ]);
+        }
+    }
+    let replicas = server
+        .repl
+        .replicas()
+        .iter()
+        .filter(|r| r.online.load(Relaxed))
+        .map(|r| {
+            Reply::Array(vec![
+                bulk(&r.ip),
+                bulk(&r.port.to_string()),
+                bulk(&r.ack.load(Relaxed).to_string()),
+            ])
+        })
+        .collect();
+    Reply::Array(vec![
+        bulk("master"),
+        Reply::Int(server.repl.stream.offset() as i64),
+        Reply::Array(replicas),
+    ])
+}
+
+/// WAIT numreplicas timeout: blocks until that many followers acknowledged everything
+/// published so far (which includes this client's writes), or the timeout (ms; 0 = forever).
+async fn wait(conn: &mut Conn, args: &[Bytes]) -> Result<Reply, CommandError> {
+    let want = int_arg(&args[1])?;
+    let timeout = int_arg(&args[2])?;
+    if timeout < 0 {
+        return Err(CommandError::err("ERR timeout is negative"));
+    }
+    let server = conn.server.clone();
+    if server.repl.is_follower() {
+        return Err(CommandError::err(
+            "ERR WAIT cannot be used with replica instances. Please also note that since Redis 4.0 if a replica is configured to be writable (which is not the default) writes to replicas are just local and are not propagated.",
+        ));
+    }
+    let target = server.repl.stream.offset();
+    let count = |rs: &[Arc<ReplicaInfo>]| {
+        rs.iter()
+            .filter(|r| r.online.load(Relaxed) && r.ack.load(Relaxed) >= target)
+            .count() as i64
+    };
+    let deadline = (timeout > 0)
+        .then(|| std::time::Instant::now() + std::time::Duration::from_millis(timeout as u64));
+    loop {
+        let n = count(&server.repl.replicas());
+        if n >= want || deadline.is_some_and(|d| std::time::Instant::now() >= d) {
+            return Ok(Reply::Int(n));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+    }
+}
+
+fn replconf(conn: &mut Conn, args: &[Bytes]) -> Result<Reply, CommandError> {
+    if args.len().is_multiple_of(2) {
+        return Err(CommandError::Syntax);
+    }
+    for pair in args[1..].chunks(2) {
+        if is(&pair[0], "listening-port") {
+            let p = int_arg(&pair[1])?;
+            conn.replica_port = p.clamp(0, 65535) as u16;
+        } else if !["capa", "ip-address", "ack", "getack"]
+            .iter()
+            .any(|w| is(&pair[0], w))
+        {
+            return Err(CommandError::err(format!(
+                "ERR Unrecognized REPLCONF option: {}",
+                String::from_utf8_lossy(&pair[0])
+            )));
+        }
+    }
+    Ok(Reply::ok())
+}

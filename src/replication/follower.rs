@@ -1,0 +1,248 @@
+//! The follower task: connect to the leader, handshake, synchronize (full or partial), then
+//! apply the live stream unit by unit, acknowledging what it applied; reconnect on failure.
+//!
+//! Invariant: `LinkState::offset` is the leader offset at the end of the last unit this node
+//! applied whole (plus any SELECT after it), so a partial resync asks for exactly the next
+//! unit. Bytes of a unit not yet complete when the link drops are discarded and asked again.
+
+use super::apply::{self, Applier, Fed};
+use super::{Follow, LinkState};
+use crate::server::Server;
+use bytes::BytesMut;
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+
+/// How long the follower waits before reconnecting after a failure.
+const RETRY: Duration = Duration::from_millis(200);
+
+/// Makes this node follow `host:port` (stopping any previous link).
+pub async fn start(server: &Arc<Server>, host: String, port: u16) {
+    stop(server, false).await;
+    let running = Arc::new(AtomicBool::new(true));
+    let stop_notify = Arc::new(tokio::sync::Notify::new());
+    let link = Arc::new(LinkState::default());
+    *link.state.lock().unwrap_or_else(|e| e.into_inner()) = "connect";
+    link.down_since_ms.store(crate::shard::unix_ms(), Relaxed);
+    if let Ok(mut f) = server.repl.follow.lock() {
+        *f = Some(Follow {
+            host: host.clone(),
+            port,
+            running: running.clone(),
+            stop: stop_notify.clone(),
+            link: link.clone(),
+        });
+    }
+    server.repl.set_follower(true);
+    super::set_passive_expiry(server, true).await;
+    tracing::info!(%host, port, "following a leader");
+    let server = server.clone();
+    tokio::spawn(async move {
+        while running.load(Relaxed) {
+            tokio::select! {
+                r = session(&server, &host, port, &link) => {
+                    if let Err(e) = r {
+                        tracing::info!(error = %e, "link with the leader is down");
+                    }
+                }
+                _ = stop_notify.notified() => {}
+            }
+            if link.up.swap(false, Relaxed) {
+                link.down_since_ms.store(crate::shard::unix_ms(), Relaxed);
+            }
+            *link.state.lock().unwrap_or_else(|e| e.into_inner()) = "connect";
+            if running.load(Relaxed) {
+                tokio::time::sleep(RETRY).await;
+            }
+        }
+    });
+}
+
+/// Stops following; with `promote`, this node becomes a leader (REPLICAOF NO ONE): it starts
+/// a new history and expires keys itself again.
+pub async fn stop(server: &Arc<Server>, promote: bool) {
+    let old = server.repl.follow.lock().ok().and_then(|mut f| f.take());
+    if let Some(f) = old {
+        f.running.store(false, Relaxed);
+        f.stop.notify_one();
+        tracing::info!(host = %f.host, port = f.port, "stopped following");
+    }
+    if promote && server.repl.is_follower() {
+        server.repl.set_follower(false);
+        server.repl.stream.with(|s| s.new_history(None, None));
+        super::set_passive_expiry(server, false).await;
+    }
+}
+
+/// One connection to the leader, until it fails.
+async fn session(
+    server: &Arc<Server>,
+    host: &str,
+    port: u16,
+    link: &Arc<LinkState>,
+) -> std::io::Result<()> {
+    set_state(link, "connecting");
+    let sock = tokio::time::timeout(Duration::from_secs(3), TcpStream::connect((host, port)))
+        .await
+        .map_err(|_| std::io::Error::other("connect timed out"))??;
+    let _ = sock.set_nodelay(true);
+    let mut sock = BufReader::new(sock);
+    let masterauth = server.config().masterauth.clone();
+    if let Some(pass) = masterauth {
+        command(&mut sock, &["AUTH", &pass]).await?;
+    }
+    command(&mut sock, &["PING"]).await?;
+    let my_port = server.port.to_string();
+    command(&mut sock, &["REPLCONF", "listening-port", &my_port]).await?;
+    command(&mut sock, &["REPLCONF", "capa", "psync2"]).await?;
+    let (replid, next) = if link.synced.load(Relaxed) {
+        let id = link
+            .master_replid
+            .lock()
+            .map(|s| s.clone())
+            .unwrap_or_default();
+        (id, (link.offset.load(Relaxed) + 1).to_string())
+    } else {
+        ("?".to_string(), "-1".to_string())
+    };
+    set_state(link, "sync");
+    send(&mut sock, &["PSYNC", &replid, &next]).await?;
+    let line = read_line(&mut sock).await?;
+    if let Some(rest) = line.strip_prefix("+FULLRESYNC ") {
+        let mut parts = rest.split_whitespace();
+        let id = parts.next().unwrap_or_default().to_string();
+        let offset: u64 = parts
+            .next()
+            .and_then(|o| o.parse().ok())
+            .ok_or_else(|| bad("FULLRESYNC without an offset"))?;
+        let len_line = read_line(&mut sock).await?;
+        let len: usize = len_line
+            .strip_prefix('$')
+            .and_then(|l| l.parse().ok())
+            .ok_or_else(|| bad("snapshot length missing"))?;
+        let mut payload = vec![0u8; len];
+        sock.read_exact(&mut payload).await?;
+        apply::load_snapshot(server, payload.into())
+            .await
+            .map_err(std::io::Error::other)?;
+        if let Ok(mut r) = link.master_replid.lock() {
+            *r = id;
+        }
+        link.offset.store(offset, Relaxed);
+        link.db.store(0, Relaxed);
+        link.synced.store(true, Relaxed);
+        link.full_syncs.fetch_add(1, Relaxed);
+        tracing::info!(offset, bytes = len, "full synchronization done");
+    } else if let Some(rest) = line.strip_prefix("+CONTINUE") {
+        let id = rest.trim();
+        if !id.is_empty() {
+            if let Ok(mut r) = link.master_replid.lock() {
+                *r = id.to_string();
+            }
+        }
+        link.partial_syncs.fetch_add(1, Relaxed);
+        tracing::info!(
+            offset = link.offset.load(Relaxed),
+            "partial resynchronization"
+        );
+    } else {
+        return Err(bad(&format!("unexpected PSYNC reply: {line}")));
+    }
+    set_state(link, "connected");
+    link.up.store(true, Relaxed);
+    stream(server, sock, link).await
+}
+
+/// Applies the live stream until the link fails.
+async fn stream(
+    server: &Arc<Server>,
+    mut sock: BufReader<TcpStream>,
+    link: &Arc<LinkState>,
+) -> std::io::Result<()> {
+    let mut applier = Applier::new(link.db.load(Relaxed) as u16);
+    let mut decoder = crate::protocol::RequestDecoder::new(i64::MAX);
+    decoder.authenticated = true;
+    let mut buf = BytesMut::with_capacity(64 * 1024);
+    // Bytes consumed since the last unit boundary.
+    let mut pending: u64 = 0;
+    let mut ack_tick = tokio::time::interval(Duration::from_secs(1));
+    let mut acked = u64::MAX;
+    loop {
+        let n = tokio::select! {
+            n = sock.read_buf(&mut buf) => n?,
+            _ = ack_tick.tick() => {
+                let off = link.offset.load(Relaxed);
+                ack(&mut sock, off).await?;
+                acked = off;
+                continue;
+            }
+        };
+        if n == 0 {
+            return Err(std::io::Error::other("leader closed the link"));
+        }
+        link.last_io_ms.store(crate::shard::unix_ms(), Relaxed);
+        loop {
+            let before = buf.len();
+            let args = match decoder.decode(&mut buf) {
+                Ok(Some(a)) => a,
+                Ok(None) => break,
+                Err(e) => return Err(bad(&format!("stream does not parse: {e}"))),
+            };
+            pending += (before - buf.len()) as u64;
+            if let Fed::Boundary(unit) = applier.feed(args) {
+                if let Some(unit) = unit {
+                    apply::apply(server, unit).await;
+                }
+                link.offset.fetch_add(pending, Relaxed);
+                link.db.store(applier.db as u64, Relaxed);
+                pending = 0;
+            }
+        }
+        let off = link.offset.load(Relaxed);
+        if off != acked {
+            ack(&mut sock, off).await?;
+            acked = off;
+        }
+    }
+}
+
+async fn ack(sock: &mut BufReader<TcpStream>, offset: u64) -> std::io::Result<()> {
+    send(sock, &["REPLCONF", "ACK", &offset.to_string()]).await
+}
+
+fn set_state(link: &LinkState, s: &'static str) {
+    *link.state.lock().unwrap_or_else(|e| e.into_inner()) = s;
+}
+
+fn bad(msg: &str) -> std::io::Error {
+    std::io::Error::new(std::io::ErrorKind::InvalidData, msg.to_string())
+}
+
+async fn send(sock: &mut BufReader<TcpStream>, args: &[&str]) -> std::io::Result<()> {
+    let mut out = BytesMut::new();
+    super::stream::put_command(&mut out, args);
+    sock.get_mut().write_all(&out).await
+}
+
+/// Sends a handshake command and requires a non-error reply.
+async fn command(sock: &mut BufReader<TcpStream>, args: &[&str]) -> std::io::Result<()> {
+    send(sock, args).await?;
+    let line = read_line(sock).await?;
+    if line.starts_with('-') {
+        return Err(bad(&format!("{} refused: {line}", args[0])));
+    }
+    Ok(())
+}
+
+async fn read_line(sock: &mut BufReader<TcpStream>) -> std::io::Result<String> {
+    let mut line = String::new();
+    let n = tokio::time::timeout(Duration::from_secs(30), sock.read_line(&mut line))
+        .await
+        .map_err(|_| bad("leader did not answer"))??;
+    if n == 0 {
+        return Err(bad("leader closed the link"));
+    }
+    Ok(line.trim_end().to_string())
+}

@@ -1,0 +1,136 @@
+//! The leader's side of one follower link: choose partial or full synchronization, send it,
+//! then forward the live stream and read the follower's acknowledgements.
+//!
+//! Invariant: the follower receives a contiguous stream: either the backlog from the offset
+//! it asked for, or a snapshot taken at offset O followed by every unit published after O.
+//! In both cases the subscription starts under the stream's lock at exactly that offset.
+
+use super::cmds::PsyncRequest;
+use super::stream::Subscriber;
+use super::{all_shards, run_on, snapshot, ReplicaInfo};
+use crate::server::Server;
+use bytes::{Bytes, BytesMut};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+pub async fn serve_replica(server: Arc<Server>, mut sock: TcpStream, req: PsyncRequest) {
+    let id = server.repl.next_replica_id();
+    let ip = sock
+        .peer_addr()
+        .map(|a| a.ip().to_string())
+        .unwrap_or_default();
+    let info = Arc::new(ReplicaInfo {
+        id,
+        ip,
+        port: req.listening_port,
+        ack: AtomicU64::new(0),
+        online: AtomicBool::new(false),
+        last_ack_ms: AtomicU64::new(crate::shard::unix_ms()),
+    });
+    if let Ok(mut r) = server.repl.replicas.lock() {
+        r.push(info.clone());
+    }
+    server.want_effects();
+    let r = link(&server, &mut sock, &req, &info).await;
+    if let Err(e) = r {
+        tracing::info!(replica = id, error = %e, "follower link closed");
+    }
+    if let Ok(mut r) = server.repl.replicas.lock() {
+        r.retain(|x| x.id != id);
+    }
+    server
+        .repl
+        .stream
+        .with(|s| s.subscribers.retain(|x| x.id != id));
+}
+
+async fn link(
+    server: &Arc<Server>,
+    sock: &mut TcpStream,
+    req: &PsyncRequest,
+    info: &Arc<ReplicaInfo>,
+) -> std::io::Result<()> {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Bytes>();
+    let id = info.id;
+    // Partial: same history, and the backlog still holds the next byte it wants.
+    let partial = server.repl.stream.with(|s| {
+        if req.offset < 1 || req.replid != s.replid {
+            return None;
+        }
+        let from = (req.offset - 1) as u64;
+        let tail = s.since(from)?;
+        s.subscribers.push(Subscriber { id, tx: tx.clone() });
+        Some((s.replid.clone(), tail, from))
+    });
+    match partial {
+        Some((replid, tail, from)) => {
+            server.repl.partial_syncs_served.fetch_add(1, Relaxed);
+            info.ack.store(from, Relaxed);
+            tracing::info!(replica = id, from, "partial resynchronization");
+            sock.write_all(format!("+CONTINUE {replid}\r\n").as_bytes())
+                .await?;
+            sock.write_all(&tail).await?;
+        }
+        None => {
+            server.repl.full_syncs_served.fetch_add(1, Relaxed);
+            let sub = tx.clone();
+            let snap = run_on(server, all_shards(server), move |ctx| {
+                snapshot::build(ctx, Some((id, sub)))
+            })
+            .await
+            .ok_or_else(|| std::io::Error::other("shards are not running"))?;
+            tracing::info!(
+                replica = id,
+                offset = snap.offset,
+                bytes = snap.payload.len(),
+                "full synchronization"
+            );
+            let head = format!(
+                "+FULLRESYNC {} {}\r\n${}\r\n",
+                snap.replid,
+                snap.offset,
+                snap.payload.len()
+            );
+            sock.write_all(head.as_bytes()).await?;
+            sock.write_all(&snap.payload).await?;
+        }
+    }
+    drop(tx);
+    info.online.store(true, Relaxed);
+    let (mut rd, mut wr) = sock.split();
+    let mut inbuf = BytesMut::with_capacity(4096);
+    let mut decoder = crate::protocol::RequestDecoder::new(1 << 20);
+    decoder.authenticated = true;
+    let mut out = BytesMut::new();
+    loop {
+        tokio::select! {
+            chunk = rx.recv() => {
+                let Some(chunk) = chunk else { return Ok(()) };
+                out.clear();
+                out.extend_from_slice(&chunk);
+                while out.len() < 1 << 20 {
+                    match rx.try_recv() {
+                        Ok(more) => out.extend_from_slice(&more),
+                        Err(_) => break,
+                    }
+                }
+                wr.write_all(&out).await?;
+            }
+            n = rd.read_buf(&mut inbuf) => {
+                if n? == 0 {
+                    return Ok(());
+                }
+                while let Ok(Some(args)) = decoder.decode(&mut inbuf) {
+                    if args.len() == 3 && args[0].eq_ignore_ascii_case(b"REPLCONF") && args[1].eq_ignore_ascii_case(b"ACK") {
+                        if let Some(off) = crate::commands::parse_i64(&args[2]) {
+                            info.ack.store(off.max(0) as u64, Relaxed);
+                            info.last_ack_ms.store(crate::shard::unix_ms(), Relaxed);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

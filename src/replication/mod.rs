@@ -1,0 +1,186 @@
+//! Replication: the effect stream (`stream`), the leader side that feeds followers from it
+//! (`leader`), the follower side that applies a leader's stream (`follower`, `apply`), the
+//! full-sync snapshot (`snapshot`) and the commands (`cmds`: REPLICAOF, ROLE, WAIT, …).
+//!
+//! Invariant: a node is either a leader or a follower of exactly one leader; the role lives in
+//! `Replication::follow` (None = leader). Followers refuse client writes and never expire keys
+//! themselves (their databases use passive expiry); every change on a follower comes from its
+//! leader's stream, applied one whole unit at a time.
+
+pub mod apply;
+pub mod cmds;
+pub mod follower;
+pub mod leader;
+pub mod snapshot;
+pub mod stream;
+
+use crate::commands::{flags, CmdRef, Ctx};
+use crate::protocol::Reply;
+use crate::server::Server;
+use crate::shard::{Request, ShardMsg, Work};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex};
+
+pub const READONLY_ERR: &str = "READONLY You can't write against a read only replica.";
+pub const MASTERDOWN_ERR: &str =
+    "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.";
+
+/// A follower attached to this node.
+pub struct ReplicaInfo {
+    pub id: u64,
+    pub ip: String,
+    pub port: u16,
+    /// Last offset the follower acknowledged (REPLCONF ACK).
+    pub ack: AtomicU64,
+    /// True once the full sync (or partial resync) has been sent.
+    pub online: AtomicBool,
+    /// Unix ms of the last ACK.
+    pub last_ack_ms: AtomicU64,
+}
+
+/// What a follower knows about its leader.
+pub struct Follow {
+    pub host: String,
+    pub port: u16,
+    /// Cleared to stop the follower task (REPLICAOF to another leader or NO ONE).
+    pub running: Arc<AtomicBool>,
+    pub stop: Arc<tokio::sync::Notify>,
+    pub link: Arc<LinkState>,
+}
+
+/// The follower task's view of its link, shared with INFO and ROLE.
+#[derive(Default)]
+pub struct LinkState {
+    pub up: AtomicBool,
+    /// `connect`, `connecting`, `sync`, `connected`.
+    pub state: Mutex<&'static str>,
+    /// The leader's replid and the offset of the stream applied so far.
+    pub master_replid: Mutex<String>,
+    pub offset: AtomicU64,
+    /// Whether `offset` is meaningful (false until the first sync).
+    pub synced: AtomicBool,
+    pub last_io_ms: AtomicU64,
+    pub down_since_ms: AtomicU64,
+    /// The database the leader's stream last selected (kept across reconnects so a partial
+    /// resync continues where the stream was).
+    pub db: AtomicU64,
+    pub full_syncs: AtomicU64,
+    pub partial_syncs: AtomicU64,
+}
+
+pub struct Replication {
+    pub stream: stream::Stream,
+    pub follow: Mutex<Option<Follow>>,
+    is_follower: AtomicBool,
+    pub replicas: Mutex<Vec<Arc<ReplicaInfo>>>,
+    next_id: AtomicU64,
+    pub full_syncs_served: AtomicU64,
+    pub partial_syncs_served: AtomicU64,
+}
+
+impl Replication {
+    pub fn new(backlog: usize) -> Replication {
+        Replication {
+            stream: stream::Stream::new(backlog),
+            follow: Mutex::new(None),
+            is_follower: AtomicBool::new(false),
+            replicas: Mutex::new(Vec::new()),
+            next_id: AtomicU64::new(1),
+            full_syncs_served: AtomicU64::new(0),
+            partial_syncs_served: AtomicU64::new(0),
+        }
+    }
+
+    pub fn is_follower(&self) -> bool {
+        self.is_follower.load(Relaxed)
+    }
+
+    pub(crate) fn set_follower(&self, on: bool) {
+        self.is_follower.store(on, Relaxed);
+    }
+
+    /// The follower's link, if this node follows a leader.
+    pub fn link(&self) -> Option<Arc<LinkState>> {
+        self.follow
+            .lock()
+            .ok()
+            .and_then(|f| f.as_ref().map(|f| f.link.clone()))
+    }
+
+    /// False while this node follows a leader it has not synchronized with or lost its link
+    /// to (/readyz reports not-ready then).
+    pub fn in_sync(&self) -> bool {
+        match self.link() {
+            None => true,
+            Some(l) => l.synced.load(Relaxed) && l.up.load(Relaxed),
+        }
+    }
+
+    pub fn next_replica_id(&self) -> u64 {
+        self.next_id.fetch_add(1, Relaxed)
+    }
+
+    pub fn replicas(&self) -> Vec<Arc<ReplicaInfo>> {
+        self.replicas.lock().map(|r| r.clone()).unwrap_or_default()
+    }
+
+    /// Why a client command must be refused on this node, if it must (READONLY on a follower,
+    /// MASTERDOWN while its link is down and stale data may not be served).
+    pub fn refuse(&self, server: &Server, cmd: CmdRef) -> Option<&'static str> {
+        if !self.is_follower() {
+            return None;
+        }
+        if cmd.cmd.has(flags::WRITE) {
+            return Some(READONLY_ERR);
+        }
+        if !cmd.cmd.has(flags::STALE) && server.config().replica_serve_stale_data == "no" {
+            if let Some(link) = self.link() {
+                if !link.up.load(Relaxed) {
+                    return Some(MASTERDOWN_ERR);
+                }
+            }
+        }
+        None
+    }
+}
+
+/// Runs `job` as one unit holding `shards` (ascending) and returns its value, from any task.
+pub async fn run_on<T: Send + 'static>(
+    server: &Arc<Server>,
+    shards: Vec<usize>,
+    job: impl FnOnce(&mut Ctx<'_>) -> T + Send + 'static,
+) -> Option<T> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let (reply, _ignored) = tokio::sync::oneshot::channel();
+    let home = *shards.first()?;
+    let req = Request {
+        shards,
+        db: 0,
+        resp: 2,
+        client_id: 0,
+        work: Work::Job(Box::new(move |ctx| {
+            let _ = tx.send(job(ctx));
+            Reply::Nil
+        })),
+        reply,
+    };
+    server.shards[home].tx.send(ShardMsg::Run(req)).ok()?;
+    rx.await.ok()
+}
+
+/// Every shard index, ascending.
+pub fn all_shards(server: &Server) -> Vec<usize> {
+    (0..server.shards.len()).collect()
+}
+
+/// Switches every database between active expiry (leader) and passive expiry (follower).
+pub async fn set_passive_expiry(server: &Arc<Server>, passive: bool) {
+    run_on(server, all_shards(server), move |ctx| {
+        for s in ctx.held_shards() {
+            for db in &mut s.dbs {
+                db.passive_expiry = passive;
+            }
+        }
+    })
+    .await;
+}

@@ -1,0 +1,281 @@
+//! The effect stream: every applied write, in one total order, as RESP commands with byte
+//! offsets.
+//!
+//! Invariants:
+//! - `offset` counts every byte ever published under the current `replid`; it only grows.
+//! - A published unit is contiguous in the stream and atomic: a unit of several commands is
+//!   written as `MULTI … EXEC` (inner MULTI/EXEC markers from transactions and scripts are
+//!   flattened first), so a reader that applies whole units never sees half of one.
+//! - `SELECT n` precedes a command whenever its database differs from the previous command's
+//!   (and after `reset_db`, before the first command), so the stream is self-describing from
+//!   any unit boundary a follower may start at.
+//! - The backlog holds the last `capacity` bytes (`backlog_start..offset`).
+//! - Publishing happens under one mutex, called by a unit while it still holds its shards, so
+//!   the order is consistent with every shard's own order and with multi-shard units.
+
+use crate::commands::Effect;
+use bytes::{BufMut, Bytes, BytesMut};
+use std::collections::VecDeque;
+use std::sync::Mutex;
+use tokio::sync::mpsc::UnboundedSender;
+
+/// Something written alongside the stream (the append-only log).
+pub trait Sink: Send {
+    /// Called with each unit's bytes, in order, under the stream's lock.
+    fn write(&mut self, unit: &[u8]);
+}
+
+pub struct Subscriber {
+    pub id: u64,
+    pub tx: UnboundedSender<Bytes>,
+}
+
+pub struct Inner {
+    pub replid: String,
+    pub offset: u64,
+    backlog: VecDeque<u8>,
+    capacity: usize,
+    /// Database of the last command written, `None` when the next one must SELECT.
+    db: Option<u16>,
+    pub subscribers: Vec<Subscriber>,
+    pub sink: Option<Box<dyn Sink>>,
+    /// Script bodies already sent under this replid (re-sent only when new).
+    scripts_sent: hashbrown::HashSet<[u8; 40]>,
+}
+
+pub struct Stream {
+    inner: Mutex<Inner>,
+}
+
+/// A fresh random 40-hex-digit replication id.
+pub fn new_replid() -> String {
+    (0..40)
+        .map(|_| format!("{:x}", rand::random::<u8>() % 16))
+        .collect()
+}
+
+impl Stream {
+    pub fn new(capacity: usize) -> Stream {
+        Stream {
+            inner: Mutex::new(Inner {
+                replid: new_replid(),
+                offset: 0,
+                backlog: VecDeque::new(),
+                capacity: capacity.max(1),
+                db: None,
+                subscribers: Vec::new(),
+                sink: None,
+                scripts_sent: Default::default(),
+            }),
+        }
+    }
+
+    /// Runs `f` with the stream locked (snapshots pin their offset this way).
+    pub fn with<T>(&self, f: impl FnOnce(&mut Inner) -> T) -> T {
+        let mut g = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        f(&mut g)
+    }
+
+    /// Appends one unit's effects; returns the offset after it.
+    pub fn publish(&self, effects: &[Effect]) -> u64 {
+        self.with(|s| s.publish(effects))
+    }
+
+    /// Publishes `SCRIPT LOAD body` unless this body already went out under this replid.
+    pub fn publish_script(&self, sha: [u8; 40], body: &Bytes) {
+        self.with(|s| {
+            if s.scripts_sent.insert(sha) {
+                s.publish(&[Effect {
+                    db: 0,
+                    args: vec![
+                        Bytes::from_static(b"SCRIPT"),
+                        Bytes::from_static(b"LOAD"),
+                        body.clone(),
+                    ],
+                }]);
+            }
+        })
+    }
+
+    pub fn offset(&self) -> u64 {
+        self.with(|s| s.offset)
+    }
+
+    pub fn replid(&self) -> String {
+        self.with(|s| s.replid.clone())
+    }
+}
+
+impl Inner {
+    pub fn publish(&mut self, effects: &[Effect]) -> u64 {
+        let bytes = self.encode(effects);
+        if bytes.is_empty() {
+            return self.offset;
+        }
+        self.append(bytes);
+        self.offset
+    }
+
+    fn append(&mut self, bytes: Bytes) {
+        self.offset += bytes.len() as u64;
+        self.backlog.extend(bytes.iter());
+        let excess = self.backlog.len().saturating_sub(self.capacity);
+        if excess > 0 {
+            self.backlog.drain(..excess);
+        }
+        if let Some(sink) = self.sink.as_mut() {
+            sink.write(&bytes);
+        }
+        self.subscribers
+            .retain(|s| s.tx.send(bytes.clone()).is_ok());
+    }
+
+    /// Offset of the first byte still in the backlog.
+    pub fn backlog_start(&self) -> u64 {
+        self.offset - self.backlog.len() as u64
+    }
+
+    pub fn backlog_len(&self) -> usize {
+        self.backlog.len()
+    }
+
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    pub fn set_capacity(&mut self, capacity: usize) {
+        self.capacity = capacity.max(1);
+        let excess = self.backlog.len().saturating_sub(self.capacity);
+        self.backlog.drain(..excess);
+    }
+
+    /// The stream from offset `from` to now, if the backlog still holds it.
+    pub fn since(&self, from: u64) -> Option<Bytes> {
+        if from < self.backlog_start() || from > self.offset {
+            return None;
+        }
+        let skip = (from - self.backlog_start()) as usize;
+        let (a, b) = self.backlog.as_slices();
+        let mut out = BytesMut::with_capacity(self.backlog.len() - skip);
+        if skip < a.len() {
+            out.extend_from_slice(&a[skip..]);
+            out.extend_from_slice(b);
+        } else {
+            out.extend_from_slice(&b[skip - a.len()..]);
+        }
+        Some(out.freeze())
+    }
+
+    /// The next command written states its database again (a new reader starts here).
+    pub fn reset_db(&mut self) {
+        self.db = None;
+    }
+
+    /// Starts a new history (promotion, or a follower taking its leader's data): new replid,
+    /// empty backlog. The offset keeps growing so readers of the old id can tell it changed.
+    pub fn new_history(&mut self, replid: Option<String>, offset: Option<u64>) {
+        self.replid = replid.unwrap_or_else(new_replid);
+        if let Some(o) = offset {
+            self.offset = o;
+        }
+        self.backlog.clear();
+        self.db = None;
+        self.scripts_sent.clear();
+    }
+
+    /// Marks script bodies as already known to readers (they came in a snapshot).
+    pub fn scripts_known(&mut self, shas: impl IntoIterator<Item = [u8; 40]>) {
+        self.scripts_sent.extend(shas);
+    }
+
+    fn encode(&mut self, effects: &[Effect]) -> Bytes {
+        let cmds: Vec<&Effect> = effects.iter().filter(|e| !is_marker(e)).collect();
+        let mut out = BytesMut::new();
+        if cmds.is_empty() {
+            return out.freeze();
+        }
+        let wrap = cmds.len() > 1;
+        if wrap {
+            put_command(&mut out, &[b"MULTI"]);
+        }
+        for e in cmds {
+            if self.db != Some(e.db) {
+                let n = e.db.to_string();
+                put_command(&mut out, &[b"SELECT", n.as_bytes()]);
+                self.db = Some(e.db);
+            }
+            put_command(&mut out, &e.args);
+        }
+        if wrap {
+            put_command(&mut out, &[b"EXEC"]);
+        }
+        out.freeze()
+    }
+}
+
+/// MULTI/EXEC markers added by transactions and scripts (the stream wraps units itself).
+fn is_marker(e: &Effect) -> bool {
+    e.args.len() == 1
+        && (e.args[0].eq_ignore_ascii_case(b"MULTI") || e.args[0].eq_ignore_ascii_case(b"EXEC"))
+}
+
+/// Encodes one command as a RESP array of bulk strings.
+pub fn put_command<A: AsRef<[u8]>>(out: &mut BytesMut, args: &[A]) {
+    out.put_u8(b'*');
+    out.put_slice(args.len().to_string().as_bytes());
+    out.put_slice(b"\r\n");
+    for a in args {
+        let a = a.as_ref();
+        out.put_u8(b'$');
+        out.put_slice(a.len().to_string().as_bytes());
+        out.put_slice(b"\r\n");
+        out.put_slice(a);
+        out.put_slice(b"\r\n");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn eff(db: u16, args: &[&str]) -> Effect {
+        Effect {
+            db,
+            args: args
+                .iter()
+                .map(|a| Bytes::copy_from_slice(a.as_bytes()))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn units_select_wrap_and_backlog() {
+        let s = Stream::new(1024);
+        let o1 = s.publish(&[eff(0, &["SET", "a", "1"])]);
+        let text = s.with(|i| i.since(0)).unwrap();
+        assert_eq!(
+            &text[..],
+            b"*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n*3\r\n$3\r\nSET\r\n$1\r\na\r\n$1\r\n1\r\n"
+        );
+        assert_eq!(o1, text.len() as u64);
+        // A transaction's markers are flattened; the unit is wrapped once; db change selects.
+        s.publish(&[
+            eff(0, &["MULTI"]),
+            eff(0, &["DEL", "a"]),
+            eff(2, &["SET", "b", "2"]),
+            eff(2, &["EXEC"]),
+        ]);
+        let tail = s.with(|i| i.since(o1)).unwrap();
+        let t = String::from_utf8_lossy(&tail);
+        assert!(t.starts_with("*1\r\n$5\r\nMULTI\r\n*2\r\n$3\r\nDEL"), "{t}");
+        assert!(t.contains("SELECT\r\n$1\r\n2\r\n*3\r\n$3\r\nSET"), "{t}");
+        assert!(t.ends_with("*1\r\n$4\r\nEXEC\r\n"), "{t}");
+        // The backlog keeps only the last 64 bytes.
+        s.with(|i| {
+            i.set_capacity(64);
+            assert_eq!(i.backlog_len(), 64);
+            assert!(i.since(0).is_none());
+            assert_eq!(i.since(i.offset).unwrap().len(), 0);
+        });
+    }
+}

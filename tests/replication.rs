@@ -1,0 +1,347 @@
+//! Followers: full sync, the live stream (commands, MULTI/EXEC, scripts), READONLY, promotion
+//! with EVALSHA, partial resync after a broken link, expiry ordering.
+
+mod common;
+
+use common::{luagate, Proc, Raw};
+use rand::{Rng, SeedableRng};
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::time::{Duration, Instant};
+
+fn leader() -> Proc {
+    luagate(&[
+        "--shards",
+        "4",
+        "--enable-debug-command",
+        "yes",
+        "--metrics-port",
+        "0",
+    ])
+}
+
+fn follower(of: &Proc, shards: &str) -> Proc {
+    luagate(&[
+        "--shards",
+        shards,
+        "--enable-debug-command",
+        "yes",
+        "--metrics-port",
+        "0",
+        "--replicaof",
+        &of.addr(),
+    ])
+}
+
+fn info_field(r: &mut Raw, field: &str) -> Option<String> {
+    let text = r.cmd_str(&["INFO", "replication"]);
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{field}:")))
+        .map(|v| v.trim().to_string())
+}
+
+/// Waits (bounded) until the follower is up and has applied everything the leader published.
+fn wait_synced(leader: &mut Raw, follower: &mut Raw) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let lo = info_field(leader, "master_repl_offset");
+        let up = info_field(follower, "master_link_status");
+        let fo = info_field(follower, "slave_repl_offset");
+        if up.as_deref() == Some("up") && lo.is_some() && lo == fo {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "follower did not catch up: leader {lo:?}, follower {up:?} {fo:?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn digest(r: &mut Raw) -> String {
+    r.cmd_str(&["DEBUG", "DIGEST"])
+}
+
+const SCRIPT: &str = "local n = redis.call('INCR', KEYS[1]) \
+    redis.call('SET', 'undeclared:' .. ARGV[1], n) \
+    redis.call('HSET', 'h:' .. ARGV[1], 'n', n) \
+    return n";
+
+fn workload(r: &mut Raw, seed: u64, n: usize) {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    for i in 0..n {
+        let k = format!("k{}", rng.gen_range(0..50));
+        let v = rng.gen_range(0..1000).to_string();
+        let reply = match rng.gen_range(0..14) {
+            0 => r.cmd_str(&["SET", &k, &v]),
+            1 => r.cmd_str(&["INCRBYFLOAT", &format!("f{}", rng.gen_range(0..5)), "1.5"]),
+            2 => r.cmd_str(&["RPUSH", &format!("l{}", rng.gen_range(0..5)), &v]),
+            3 => r.cmd_str(&["HSET", &format!("h{}", rng.gen_range(0..5)), &k, &v]),
+            4 => r.cmd_str(&["SADD", &format!("s{}", rng.gen_range(0..5)), &v]),
+            5 => r.cmd_str(&["ZADD", &format!("z{}", rng.gen_range(0..5)), &v, &k]),
+            6 => r.cmd_str(&["DEL", &k]),
+            7 => r.cmd_str(&["EXPIRE", &k, "1000"]),
+            8 => r.cmd_str(&["SPOP", &format!("s{}", rng.gen_range(0..5))]),
+            9 => {
+                r.cmd(&["MULTI"]);
+                r.cmd(&["SET", &k, &v]);
+                r.cmd(&["INCR", &format!("c{}", rng.gen_range(0..5))]);
+                r.cmd(&["LPUSH", &format!("l{}", rng.gen_range(0..5)), &v]);
+                r.cmd_str(&["EXEC"])
+            }
+            10 => r.cmd_str(&[
+                "EVAL",
+                SCRIPT,
+                "1",
+                &format!("c{}", rng.gen_range(0..5)),
+                &v,
+            ]),
+            11 => {
+                r.cmd_str(&["SELECT", "3"])
+                    + &r.cmd_str(&["SET", &k, &v])
+                    + &r.cmd_str(&["SELECT", "0"])
+            }
+            12 => r.cmd_str(&["ZPOPMIN", &format!("z{}", rng.gen_range(0..5))]),
+            _ => r.cmd_str(&["MSET", &k, &v, &format!("m{i}"), &v]),
+        };
+        assert!(!reply.starts_with("-ERR"), "command failed: {reply}");
+    }
+}
+
+#[test]
+fn leader_and_two_followers_converge() {
+    let l = leader();
+    let mut lr = l.raw();
+    // Data before the followers attach travels in the snapshot.
+    workload(&mut lr, 1, 300);
+    lr.cmd(&["SCRIPT", "LOAD", "return 'loaded'"]);
+    let f1 = follower(&l, "4");
+    let f2 = follower(&l, "2");
+    let (mut r1, mut r2) = (f1.raw(), f2.raw());
+    wait_synced(&mut lr, &mut r1);
+    wait_synced(&mut lr, &mut r2);
+    // Then the live stream, from two clients at once.
+    let port = l.port;
+    let t = std::thread::spawn(move || workload(&mut Raw::connect(port), 2, 600));
+    workload(&mut lr, 3, 600);
+    t.join().expect("second writer");
+    wait_synced(&mut lr, &mut r1);
+    wait_synced(&mut lr, &mut r2);
+    let d = digest(&mut lr);
+    assert_eq!(digest(&mut r1), d);
+    assert_eq!(digest(&mut r2), d);
+    assert_eq!(r1.cmd_str(&["DBSIZE"]), lr.cmd_str(&["DBSIZE"]));
+    // Roles.
+    assert!(info_field(&mut lr, "connected_slaves").as_deref() == Some("2"));
+    assert!(r1.cmd_str(&["ROLE"]).contains("slave"));
+    assert!(lr.cmd_str(&["ROLE"]).starts_with("*3\r\n$6\r\nmaster"));
+    // WAIT counts both followers.
+    lr.cmd(&["SET", "waited", "1"]);
+    assert_eq!(lr.cmd_str(&["WAIT", "2", "5000"]), ":2\r\n");
+}
+
+#[test]
+fn followers_refuse_writes_and_allow_read_only_scripts() {
+    let l = leader();
+    let mut lr = l.raw();
+    lr.cmd(&["SET", "a", "1"]);
+    let f = follower(&l, "4");
+    let mut fr = f.raw();
+    wait_synced(&mut lr, &mut fr);
+    let ro = "-READONLY You can't write against a read only replica.\r\n";
+    assert_eq!(fr.cmd_str(&["SET", "a", "2"]), ro);
+    assert_eq!(fr.cmd_str(&["GET", "a"]), "$1\r\n1\r\n");
+    assert_eq!(
+        fr.cmd_str(&["EVAL_RO", "return redis.call('GET', KEYS[1])", "1", "a"]),
+        "$1\r\n1\r\n"
+    );
+    assert_eq!(
+        fr.cmd_str(&[
+            "EVAL",
+            "#!lua flags=no-writes\nreturn redis.call('GET', KEYS[1])",
+            "1",
+            "a"
+        ]),
+        "$1\r\n1\r\n"
+    );
+    assert_eq!(
+        fr.cmd_str(&[
+            "EVAL",
+            "#!lua\nreturn redis.call('SET', KEYS[1], 'x')",
+            "1",
+            "a"
+        ]),
+        ro
+    );
+    let e = fr.cmd_str(&["EVAL", "return redis.call('SET', KEYS[1], 'x')", "1", "a"]);
+    assert!(
+        e.starts_with("-READONLY You can't write against a read only replica."),
+        "{e}"
+    );
+    // A transaction with a write is refused as a whole.
+    fr.cmd(&["MULTI"]);
+    assert_eq!(fr.cmd_str(&["SET", "a", "3"]), ro);
+    assert!(fr.cmd_str(&["EXEC"]).starts_with("-EXECABORT"));
+    assert_eq!(fr.cmd_str(&["GET", "a"]), "$1\r\n1\r\n");
+}
+
+#[test]
+fn promotion_keeps_scripts() {
+    let l = leader();
+    let mut lr = l.raw();
+    let f = follower(&l, "4");
+    let mut fr = f.raw();
+    wait_synced(&mut lr, &mut fr);
+    let sha_loaded = lr.cmd_str(&["SCRIPT", "LOAD", "return redis.call('INCR', KEYS[1])"]);
+    let sha_loaded = sha_loaded.lines().nth(1).expect("sha").to_string();
+    lr.cmd(&[
+        "EVAL",
+        "return redis.call('SET', KEYS[1], ARGV[1])",
+        "1",
+        "x",
+        "v",
+    ]);
+    let sha_eval = lr.cmd_str(&[
+        "SCRIPT",
+        "LOAD",
+        "return redis.call('SET', KEYS[1], ARGV[1])",
+    ]);
+    let sha_eval = sha_eval.lines().nth(1).expect("sha").to_string();
+    wait_synced(&mut lr, &mut fr);
+    assert_eq!(fr.cmd_str(&["REPLICAOF", "NO", "ONE"]), "+OK\r\n");
+    assert_eq!(fr.cmd_str(&["EVALSHA", &sha_loaded, "1", "n"]), ":1\r\n");
+    assert_eq!(
+        fr.cmd_str(&["EVALSHA", &sha_eval, "1", "y", "w"]),
+        "+OK\r\n"
+    );
+    assert_eq!(fr.cmd_str(&["GET", "x"]), "$1\r\nv\r\n");
+    assert_eq!(info_field(&mut fr, "role").as_deref(), Some("master"));
+}
+
+/// Forwards connections to `to`; `cut()` breaks every forwarded connection.
+struct Proxy {
+    port: u16,
+    conns: std::sync::Arc<std::sync::Mutex<Vec<TcpStream>>>,
+}
+
+impl Proxy {
+    fn new(to: u16) -> Proxy {
+        let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = l.local_addr().expect("addr").port();
+        let conns = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let c = conns.clone();
+        std::thread::spawn(move || {
+            for s in l.incoming().flatten() {
+                let Ok(up) = TcpStream::connect(("127.0.0.1", to)) else {
+                    continue;
+                };
+                for (mut a, mut b) in [
+                    (s.try_clone().unwrap(), up.try_clone().unwrap()),
+                    (up.try_clone().unwrap(), s.try_clone().unwrap()),
+                ] {
+                    std::thread::spawn(move || {
+                        let mut buf = [0u8; 16384];
+                        while let Ok(n) = a.read(&mut buf) {
+                            if n == 0 || b.write_all(&buf[..n]).is_err() {
+                                break;
+                            }
+                        }
+                        let _ = b.shutdown(std::net::Shutdown::Both);
+                    });
+                }
+                c.lock().unwrap().extend([s, up]);
+            }
+        });
+        Proxy { port, conns }
+    }
+
+    fn cut(&self) {
+        for s in self.conns.lock().unwrap().drain(..) {
+            let _ = s.shutdown(std::net::Shutdown::Both);
+        }
+    }
+}
+
+#[test]
+fn partial_resync_after_a_broken_link() {
+    let l = leader();
+    let mut lr = l.raw();
+    let proxy = Proxy::new(l.port);
+    let f = luagate(&[
+        "--shards",
+        "2",
+        "--enable-debug-command",
+        "yes",
+        "--metrics-port",
+        "0",
+        "--replicaof",
+        &format!("127.0.0.1:{}", proxy.port),
+    ]);
+    let mut fr = f.raw();
+    workload(&mut lr, 7, 100);
+    wait_synced(&mut lr, &mut fr);
+    proxy.cut();
+    // Writes while the link is down land in the backlog.
+    workload(&mut lr, 8, 100);
+    wait_synced(&mut lr, &mut fr);
+    let stats = lr.cmd_str(&["INFO", "stats"]);
+    assert!(stats.contains("sync_full:1\r\n"), "{stats}");
+    assert!(stats.contains("sync_partial_ok:1\r\n"), "{stats}");
+    assert_eq!(digest(&mut fr), digest(&mut lr));
+}
+
+#[test]
+fn lazily_expired_key_is_deleted_before_the_write_that_found_it() {
+    let l = leader();
+    let mut lr = l.raw();
+    lr.cmd(&["DEBUG", "SET-ACTIVE-EXPIRE", "0"]);
+    let f = follower(&l, "4");
+    let mut fr = f.raw();
+    lr.cmd(&["SET", "k", "old", "PX", "50"]);
+    wait_synced(&mut lr, &mut fr);
+    std::thread::sleep(Duration::from_millis(100));
+    // SET on the expired key: the follower must end with the new value, not a deleted key.
+    lr.cmd(&["SET", "k", "new"]);
+    lr.cmd(&[
+        "EVAL",
+        "redis.call('SET', KEYS[1], 'x') return redis.call('GET', KEYS[2])",
+        "2",
+        "k2",
+        "k",
+    ]);
+    wait_synced(&mut lr, &mut fr);
+    assert_eq!(fr.cmd_str(&["GET", "k"]), "$3\r\nnew\r\n");
+    assert_eq!(fr.cmd_str(&["TTL", "k"]), ":-1\r\n");
+    assert_eq!(digest(&mut fr), digest(&mut lr));
+}
+
+#[test]
+fn masterdown_while_the_link_is_down_when_stale_data_is_refused() {
+    let dead = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = dead.local_addr().expect("addr").port();
+    drop(dead);
+    let f = luagate(&[
+        "--metrics-port",
+        "0",
+        "--replica-serve-stale-data",
+        "no",
+        "--replicaof",
+        &format!("127.0.0.1:{port}"),
+    ]);
+    let mut fr = f.raw();
+    assert_eq!(
+        fr.cmd_str(&["GET", "a"]),
+        "-MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.\r\n"
+    );
+    assert_eq!(fr.cmd_str(&["PING"]), "+PONG\r\n");
+    assert_eq!(
+        info_field(&mut fr, "master_link_status").as_deref(),
+        Some("down")
+    );
+    assert_eq!(
+        fr.cmd_str(&["CONFIG", "SET", "replica-serve-stale-data", "yes"]),
+        "+OK\r\n"
+    );
+    assert_eq!(fr.cmd_str(&["GET", "a"]), "$-1\r\n");
+    assert!(fr.cmd_str(&["ROLE"]).contains("connect"));
+}
