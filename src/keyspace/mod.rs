@@ -296,3 +296,14 @@ impl Db {
         }
     }
 }
+
+#[cfg(test)]
+mod size_tests {
+    #[test]
+    fn entry_is_compact() {
+        // The keyspace's per-key cost: a key (24 bytes) and an entry per table slot.
+        assert_eq!(std::mem::size_of::<super::Str>(), 24);
+        assert_eq!(std::mem::size_of::<super::Value>(), 24);
+        assert_eq!(std::mem::size_of::<super::Entry>(), 32);
+    }
+}
