@@ -6,8 +6,10 @@
 //! and bad values are errors that name the file, line and column; nothing is silently ignored.
 
 mod file;
+mod rewrite;
 
 pub use file::{load_file, ConfigError};
+pub use rewrite::{rewrite_file, rewrite_text};
 
 use serde::{Deserialize, Serialize};
 use std::net::IpAddr;
@@ -62,6 +64,13 @@ pub struct Config {
     pub metrics_port: u16,
     /// Seconds SHUTDOWN / SIGTERM waits for in-flight work.
     pub shutdown_timeout: u64,
+    /// Commands running at least this many microseconds go to the slow log; -1 disables it.
+    pub slowlog_log_slower_than: i64,
+    /// Most entries the slow log keeps.
+    pub slowlog_max_len: u64,
+    /// The file the configuration was read from (CONFIG REWRITE writes it back).
+    #[serde(skip)]
+    pub source: Option<std::path::PathBuf>,
 }
 
 impl Default for Config {
@@ -90,6 +99,9 @@ impl Default for Config {
             metrics_bind: IpAddr::from([127, 0, 0, 1]),
             metrics_port: 9121,
             shutdown_timeout: 10,
+            slowlog_log_slower_than: 10000,
+            slowlog_max_len: 128,
+            source: None,
         }
     }
 }
@@ -136,6 +148,8 @@ const FLAGS: &[&str] = &[
     "metrics-bind",
     "metrics-port",
     "shutdown-timeout",
+    "slowlog-log-slower-than",
+    "slowlog-max-len",
 ];
 
 impl Config {
@@ -175,6 +189,7 @@ impl Config {
         cur.insert(key, stringify_if_needed(is_string, parsed));
         let mut next: Config = serde_yaml::from_value(current).map_err(|e| format!("{name}: {e}"))?;
         next.knobs = self.knobs.clone();
+        next.source = self.source.clone();
         next.validate()?;
         *self = next;
         Ok(())
@@ -202,6 +217,9 @@ impl Config {
         one_of("maxmemory-policy", &self.maxmemory_policy, &["noeviction"])?;
         one_of("loglevel", &self.log_level, &["debug", "verbose", "notice", "warning"])?;
         one_of("log-format", &self.log_format, &["text", "json"])?;
+        if self.slowlog_log_slower_than < -1 {
+            return Err("slowlog-log-slower-than must be -1 or more".into());
+        }
         Ok(())
     }
 
@@ -253,7 +271,11 @@ impl Config {
             .map(|w| w[1].clone())
             .or_else(|| env.iter().find(|(k, _)| k == "LUAGATE_CONFIG").map(|(_, v)| v.clone()));
         let mut config = match path {
-            Some(p) => load_file(std::path::Path::new(&p)).map_err(|e| e.to_string())?,
+            Some(p) => {
+                let mut c = load_file(std::path::Path::new(&p)).map_err(|e| e.to_string())?;
+                c.source = Some(p.into());
+                c
+            }
             None => Config::default(),
         };
         config.apply_env(env.into_iter())?;

@@ -175,6 +175,56 @@ static PARAMS: &[Param] = &[
         Mutable,
         "",
     ),
+    p(
+        "slowlog-log-slower-than",
+        Int {
+            min: -1,
+            max: i64::MAX,
+        },
+        Mutable,
+        "",
+    ),
+    p(
+        "slowlog-max-len",
+        Int {
+            min: 0,
+            max: i64::MAX,
+        },
+        Mutable,
+        "",
+    ),
+    // luagate's own parameters, under their configuration file names.
+    p(
+        "lua-memory-limit",
+        Mem {
+            min: 0,
+            max: i64::MAX as u64,
+        },
+        Mutable,
+        "",
+    ),
+    p("single-slot-scripts", Enum(&["always", "cluster"]), Mutable, ""),
+    p(
+        "shutdown-timeout",
+        Int {
+            min: 0,
+            max: INT_MAX,
+        },
+        Mutable,
+        "",
+    ),
+    p(
+        "shards",
+        Int {
+            min: 0,
+            max: INT_MAX,
+        },
+        Immutable,
+        "",
+    ),
+    p("log-format", Enum(&["text", "json"]), Immutable, ""),
+    p("metrics-bind", Str, Immutable, ""),
+    p("metrics-port", Int { min: 0, max: 65535 }, Immutable, ""),
     // Stored only.
     p("maxmemory-samples", Int { min: 1, max: 64 }, Mutable, "5"),
     p(
@@ -270,24 +320,6 @@ static PARAMS: &[Param] = &[
         ),
         "zset-max-ziplist-value",
     ),
-    p(
-        "slowlog-log-slower-than",
-        Int {
-            min: -1,
-            max: i64::MAX,
-        },
-        Mutable,
-        "10000",
-    ),
-    p(
-        "slowlog-max-len",
-        Int {
-            min: 0,
-            max: i64::MAX,
-        },
-        Mutable,
-        "128",
-    ),
     p("latency-tracking", Bool, Mutable, "yes"),
     p("lazyfree-lazy-user-del", Bool, Mutable, "no"),
     p("notify-keyspace-events", Str, Mutable, ""),
@@ -364,6 +396,15 @@ fn value(server: &Server, cfg: &Config, p: &Param) -> String {
         "save" => String::new(),
         "loglevel" => cfg.log_level.clone(),
         "hz" => cfg.hz.to_string(),
+        "slowlog-log-slower-than" => cfg.slowlog_log_slower_than.to_string(),
+        "slowlog-max-len" => cfg.slowlog_max_len.to_string(),
+        "lua-memory-limit" => cfg.lua_memory_limit.to_string(),
+        "single-slot-scripts" => if cfg.single_slot_scripts { "always" } else { "cluster" }.into(),
+        "shutdown-timeout" => cfg.shutdown_timeout.to_string(),
+        "shards" => server.shards.len().to_string(),
+        "log-format" => cfg.log_format.clone(),
+        "metrics-bind" => cfg.metrics_bind.to_string(),
+        "metrics-port" => cfg.metrics_port.to_string(),
         _ => cfg
             .knobs
             .get(p.name)
@@ -457,6 +498,13 @@ fn apply(cfg: &mut Config, p: &Param, v: &str) -> Result<(), String> {
         }
         "loglevel" => cfg.log_level = v.to_string(),
         "hz" => cfg.hz = int()?.clamp(1, 500),
+        "slowlog-log-slower-than" => {
+            cfg.slowlog_log_slower_than = v.parse().map_err(|_| "bad value".to_string())?
+        }
+        "slowlog-max-len" => cfg.slowlog_max_len = int()?,
+        "lua-memory-limit" => cfg.lua_memory_limit = int()?,
+        "single-slot-scripts" => cfg.single_slot_scripts = v == "always",
+        "shutdown-timeout" => cfg.shutdown_timeout = int()?,
         "appendonly" => {
             if v != "no" {
                 return Err("appendonly is not supported".into());
@@ -583,6 +631,23 @@ pub async fn resetstat(conn: &mut Conn) -> Result<Reply, CommandError> {
         }
     })
     .await;
+    Ok(Reply::ok())
+}
+
+/// CONFIG REWRITE: the running values go back into the file given with `--config`. The
+/// stored-only parameters have no place in the file and are not written.
+pub fn rewrite(conn: &Conn) -> Result<Reply, CommandError> {
+    let cfg = conn.server.config();
+    let Some(path) = cfg.source.as_deref() else {
+        return Err(CommandError::err(
+            "ERR The server is running without a config file",
+        ));
+    };
+    crate::config::rewrite_file(path, &cfg).map_err(|e| {
+        tracing::warn!(error = %e, path = %path.display(), "CONFIG REWRITE failed");
+        CommandError::err(format!("ERR Rewriting config file: {e}"))
+    })?;
+    tracing::info!(path = %path.display(), "configuration rewritten");
     Ok(Reply::ok())
 }
 
