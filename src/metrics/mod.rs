@@ -39,10 +39,8 @@ const OUTCOMES: [&str; 4] = ["ok", "error", "killed", "busy"];
 #[derive(Default)]
 pub struct Counters {
     scripts: [[AtomicU64; 4]; 3],
-    /// Scripts re-run with a wider set of shards after reaching an undeclared key.
-    pub script_reruns: AtomicU64,
-    pub scripts_evicted: AtomicU64,
-    pub scripts_cached: AtomicU64,
+    /// Function libraries loaded (FUNCTION LOAD, a later issue; 0 until then). Script
+    /// cache size, evictions and re-runs are read from `Scripting`, which owns them.
     pub function_libraries: AtomicU64,
     pub replication_offset: AtomicU64,
 }
@@ -119,20 +117,23 @@ pub fn gather(server: &Server) -> Vec<MetricFamily> {
     let (mut processed, mut failed, mut hist) = (Vec::new(), Vec::new(), Vec::new());
     for c in crate::commands::all_commands() {
         let id = c.id as usize;
-        let calls: u64 = shards.iter().map(|s| s.stats.cmds[id].calls.load(Relaxed)).sum();
+        // Shard commands count on their shard, connection commands (EVAL, PING, …) on
+        // `conn_stats`: each command is in exactly one of them.
+        let all_stats = || shards.iter().map(|s| &s.stats).chain(std::iter::once(&server.conn_stats));
+        let calls: u64 = all_stats().map(|s| s.cmds[id].calls.load(Relaxed)).sum();
         if calls == 0 {
             continue;
         }
         let name = crate::commands::full_name(c.id);
-        let fails: u64 = shards.iter().map(|s| s.stats.cmds[id].failed.load(Relaxed)).sum();
-        let usec: u64 = shards.iter().map(|s| s.stats.cmds[id].usec.load(Relaxed)).sum();
+        let fails: u64 = all_stats().map(|s| s.cmds[id].failed.load(Relaxed)).sum();
+        let usec: u64 = all_stats().map(|s| s.cmds[id].usec.load(Relaxed)).sum();
         processed.push(counter(&[("command", name)], calls as f64));
         failed.push(counter(&[("command", name)], fails as f64));
         let mut h = Histogram::default();
         let mut cumulative = 0;
         let mut buckets = Vec::new();
         for (i, ub) in LATENCY_BUCKETS.iter().enumerate() {
-            cumulative += shards.iter().map(|s| s.stats.cmds[id].buckets[i].load(Relaxed)).sum::<u64>();
+            cumulative += all_stats().map(|s| s.cmds[id].buckets[i].load(Relaxed)).sum::<u64>();
             let mut b = Bucket::default();
             b.set_upper_bound(*ub);
             b.set_cumulative_count(cumulative);
@@ -191,7 +192,8 @@ pub fn gather(server: &Server) -> Vec<MetricFamily> {
             keys.push(gauge(&[("shard", &shard), ("db", &dbs)], n as f64));
             expiring.push(gauge(&[("shard", &shard), ("db", &dbs)], e as f64));
         }
-        lua.push(gauge(&[("shard", &shard)], s.stats.lua_bytes.load(Relaxed) as f64));
+        let vm = server.scripting.vm_memory.get(i).map(|m| m.load(Relaxed)).unwrap_or(0);
+        lua.push(gauge(&[("shard", &shard)], vm as f64));
         busy.push(counter(&[("shard", &shard)], s.stats.busy_usec.load(Relaxed) as f64 / 1e6));
         queue.push(gauge(&[("shard", &shard)], s.tx.len() as f64));
     }
@@ -209,6 +211,7 @@ pub fn gather(server: &Server) -> Vec<MetricFamily> {
 
     // Scripting.
     let c = &server.counters;
+    let si = server.scripting.info();
     let mut runs = Vec::new();
     for (o, origin) in ORIGINS.iter().enumerate() {
         for (r, outcome) in OUTCOMES.iter().enumerate() {
@@ -220,14 +223,14 @@ pub fn gather(server: &Server) -> Vec<MetricFamily> {
         "luagate_scripts_reruns_total",
         "Scripts re-run with more shards after reaching an undeclared key.",
         MetricType::COUNTER,
-        vec![counter(&[], c.script_reruns.load(Relaxed) as f64)],
+        vec![counter(&[], si.scripts_reruns as f64)],
     ));
-    fams.push(family("luagate_scripts_cached", "Scripts in the script cache.", MetricType::GAUGE, vec![gauge(&[], c.scripts_cached.load(Relaxed) as f64)]));
+    fams.push(family("luagate_scripts_cached", "Scripts in the script cache.", MetricType::GAUGE, vec![gauge(&[], si.number_of_cached_scripts as f64)]));
     fams.push(family(
         "luagate_scripts_evicted_total",
         "EVAL scripts evicted from the cache.",
         MetricType::COUNTER,
-        vec![counter(&[], c.scripts_evicted.load(Relaxed) as f64)],
+        vec![counter(&[], si.evicted_scripts as f64)],
     ));
     fams.push(family(
         "luagate_functions_libraries",

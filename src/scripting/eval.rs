@@ -12,6 +12,7 @@ use super::{flags, vm, CLEAN, KILLED, WROTE};
 use crate::commands::{self, is, CmdRef};
 use crate::error::CommandError;
 use crate::protocol::Reply;
+use crate::metrics::{Origin, Outcome};
 use crate::server::connection::{Conn, BUSY_ERR};
 use crate::server::Server;
 use bytes::Bytes;
@@ -135,8 +136,10 @@ async fn eval(conn: &mut Conn, name: &str, args: Vec<Bytes>) -> Option<Reply> {
         needs: Arc::new(Mutex::new(Vec::new())),
     });
     // Every re-run holds at least one more shard than the last, so this ends.
+    let origin = if by_sha { Origin::Evalsha } else { Origin::Eval };
     for _ in 0..=server.shards.len() {
         if conn.busy(&shards) {
+            server.counters.script_run(origin, Outcome::Busy);
             return Some(Reply::error(BUSY_ERR));
         }
         let j = job.clone();
@@ -148,6 +151,7 @@ async fn eval(conn: &mut Conn, name: &str, args: Vec<Bytes>) -> Option<Reply> {
             Err(_) => Vec::new(),
         };
         if needed.is_empty() {
+            server.counters.script_run(origin, outcome_of(&bytes));
             conn.out.extend_from_slice(&bytes);
             return None;
         }
@@ -165,6 +169,15 @@ async fn eval(conn: &mut Conn, name: &str, args: Vec<Bytes>) -> Option<Reply> {
         shards.dedup();
     }
     Some(Reply::error("ERR script could not be scheduled"))
+}
+
+/// How a finished run ended, from its encoded reply (an error reply starts with `-`).
+fn outcome_of(reply: &[u8]) -> Outcome {
+    match reply.strip_prefix(b"-") {
+        Some(e) if e.starts_with(super::run::KILL_TEXT.as_bytes()) => Outcome::Killed,
+        Some(_) => Outcome::Error,
+        None => Outcome::Ok,
+    }
 }
 
 fn script_load(server: &Server, body: &Bytes) -> Result<Reply, CommandError> {
