@@ -189,6 +189,12 @@ pub fn command(conn: &Conn, sub: &str, args: &[Bytes]) -> Result<Reply, CommandE
     let log = &conn.server.slowlog;
     match sub {
         "slowlog|get" => {
+            if args.len() > 3 {
+                return Err(CommandError::err(format!(
+                    "ERR unknown subcommand or wrong number of arguments for '{}'. Try SLOWLOG HELP.",
+                    String::from_utf8_lossy(&args[1])
+                )));
+            }
             let count = match args.get(2) {
                 None => Some(10),
                 Some(a) => match parse_i64(a) {
@@ -201,9 +207,6 @@ pub fn command(conn: &Conn, sub: &str, args: &[Bytes]) -> Result<Reply, CommandE
                     }
                 },
             };
-            if args.len() > 3 {
-                return Err(CommandError::Syntax);
-            }
             Ok(log.get(count))
         }
         "slowlog|len" => Ok(Reply::Int(log.len() as i64)),
