@@ -2,7 +2,8 @@
 
 use luagate::config::Config;
 
-const USAGE: &str = "usage: luagate [--config PATH] [--port N] [--bind ADDR] [--shards N] [--dir PATH]
+const USAGE: &str =
+    "usage: luagate [--config PATH] [--port N] [--bind ADDR] [--shards N] [--dir PATH]
                [--metrics-port N] [--<config-key> VALUE ...]
 Every key of config/default.yaml is also a flag (--busy-reply-threshold 5000) and an
 environment variable (LUAGATE_BUSY_REPLY_THRESHOLD=5000). Flags beat the environment,
@@ -44,8 +45,11 @@ fn init_logging(config: &Config) {
         "warning" => "warn",
         _ => "info",
     };
-    let filter = tracing_subscriber::EnvFilter::try_from_env("LUAGATE_LOG").unwrap_or_else(|_| level.into());
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_env("LUAGATE_LOG").unwrap_or_else(|_| level.into());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     if config.log_format == "json" {
         builder.json().init();
     } else {

@@ -43,7 +43,8 @@ fn yaml_docs(p: &Path) -> Vec<serde_yaml::Value> {
     let text = std::fs::read_to_string(p).expect("read");
     let mut docs = Vec::new();
     for d in serde_yaml::Deserializer::from_str(&text) {
-        let v = serde::Deserialize::deserialize(d).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+        let v =
+            serde::Deserialize::deserialize(d).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
         if !matches!(v, serde_yaml::Value::Null) {
             docs.push(v);
         }
@@ -66,21 +67,39 @@ fn every_file_parses() {
         match ext(&p) {
             "yaml" | "yml" => {
                 for d in yaml_docs(&p) {
-                    assert!(d.get("apiVersion").is_some() && d.get("kind").is_some(), "{}: a document without apiVersion/kind", p.display());
+                    assert!(
+                        d.get("apiVersion").is_some() && d.get("kind").is_some(),
+                        "{}: a document without apiVersion/kind",
+                        p.display()
+                    );
                 }
                 yaml += 1;
             }
             "json" => {
                 let text = std::fs::read_to_string(&p).expect("read");
-                serde_json::from_str::<serde_json::Value>(&text).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+                serde_json::from_str::<serde_json::Value>(&text)
+                    .unwrap_or_else(|e| panic!("{}: {e}", p.display()));
                 json += 1;
             }
             _ => {}
         }
     }
-    assert!(yaml >= 6 && json >= 1, "expected manifests and a dashboard under deploy/");
-    let kinds: BTreeSet<String> = k8s_docs().iter().filter_map(|(_, d)| d.get("kind")?.as_str().map(String::from)).collect();
-    for k in ["ConfigMap", "Deployment", "StatefulSet", "Service", "PodMonitor", "PrometheusRule"] {
+    assert!(
+        yaml >= 6 && json >= 1,
+        "expected manifests and a dashboard under deploy/"
+    );
+    let kinds: BTreeSet<String> = k8s_docs()
+        .iter()
+        .filter_map(|(_, d)| d.get("kind")?.as_str().map(String::from))
+        .collect();
+    for k in [
+        "ConfigMap",
+        "Deployment",
+        "StatefulSet",
+        "Service",
+        "PodMonitor",
+        "PrometheusRule",
+    ] {
         assert!(kinds.contains(k), "no {k} under deploy/");
     }
 }
@@ -91,9 +110,17 @@ fn dockerfile_is_multi_stage_non_root_with_health_check() {
     let froms = text.lines().filter(|l| l.starts_with("FROM ")).count();
     assert!(froms >= 2, "multi-stage build expected");
     assert!(text.contains("debian:bookworm-slim"));
-    let user = text.lines().find_map(|l| l.strip_prefix("USER ")).expect("USER");
-    assert!(!user.starts_with("root") && !user.starts_with('0'), "runs as root: {user}");
-    assert!(text.lines().any(|l| l.starts_with("EXPOSE") && l.contains("6379") && l.contains("9121")));
+    let user = text
+        .lines()
+        .find_map(|l| l.strip_prefix("USER "))
+        .expect("USER");
+    assert!(
+        !user.starts_with("root") && !user.starts_with('0'),
+        "runs as root: {user}"
+    );
+    assert!(text
+        .lines()
+        .any(|l| l.starts_with("EXPOSE") && l.contains("6379") && l.contains("9121")));
     assert!(text.contains("HEALTHCHECK") && text.contains("/healthz"));
 }
 
@@ -101,15 +128,28 @@ fn dockerfile_is_multi_stage_non_root_with_health_check() {
 fn luagate_containers() -> Vec<(String, serde_yaml::Value)> {
     let mut out = Vec::new();
     for (p, d) in k8s_docs() {
-        let Some(spec) = d.get("spec").and_then(|s| s.get("template")).and_then(|t| t.get("spec")) else { continue };
+        let Some(spec) = d
+            .get("spec")
+            .and_then(|s| s.get("template"))
+            .and_then(|t| t.get("spec"))
+        else {
+            continue;
+        };
         for list in ["containers", "initContainers"] {
-            for c in spec.get(list).and_then(|l| l.as_sequence()).into_iter().flatten() {
+            for c in spec
+                .get(list)
+                .and_then(|l| l.as_sequence())
+                .into_iter()
+                .flatten()
+            {
                 if c.get("name").and_then(|n| n.as_str()) == Some("luagate") {
                     out.push((p.display().to_string(), c.clone()));
                 }
             }
             assert_eq!(
-                spec.get("securityContext").and_then(|s| s.get("runAsNonRoot")).and_then(|v| v.as_bool()),
+                spec.get("securityContext")
+                    .and_then(|s| s.get("runAsNonRoot"))
+                    .and_then(|v| v.as_bool()),
                 Some(true),
                 "{}: pod securityContext.runAsNonRoot",
                 p.display()
@@ -122,21 +162,53 @@ fn luagate_containers() -> Vec<(String, serde_yaml::Value)> {
 #[test]
 fn luagate_containers_are_locked_down_and_probed() {
     let containers = luagate_containers();
-    assert!(containers.len() >= 2, "sidecar and StatefulSet containers expected");
+    assert!(
+        containers.len() >= 2,
+        "sidecar and StatefulSet containers expected"
+    );
     for (file, c) in containers {
-        let sc = c.get("securityContext").unwrap_or_else(|| panic!("{file}: no securityContext"));
-        assert_eq!(sc.get("runAsNonRoot").and_then(|v| v.as_bool()), Some(true), "{file}");
-        assert_eq!(sc.get("readOnlyRootFilesystem").and_then(|v| v.as_bool()), Some(true), "{file}");
-        assert_eq!(sc.get("allowPrivilegeEscalation").and_then(|v| v.as_bool()), Some(false), "{file}");
-        let drop = sc.get("capabilities").and_then(|c| c.get("drop")).and_then(|d| d.as_sequence());
-        assert!(drop.is_some_and(|d| d.iter().any(|x| x.as_str() == Some("ALL"))), "{file}: capabilities.drop ALL");
+        let sc = c
+            .get("securityContext")
+            .unwrap_or_else(|| panic!("{file}: no securityContext"));
+        assert_eq!(
+            sc.get("runAsNonRoot").and_then(|v| v.as_bool()),
+            Some(true),
+            "{file}"
+        );
+        assert_eq!(
+            sc.get("readOnlyRootFilesystem").and_then(|v| v.as_bool()),
+            Some(true),
+            "{file}"
+        );
+        assert_eq!(
+            sc.get("allowPrivilegeEscalation").and_then(|v| v.as_bool()),
+            Some(false),
+            "{file}"
+        );
+        let drop = sc
+            .get("capabilities")
+            .and_then(|c| c.get("drop"))
+            .and_then(|d| d.as_sequence());
+        assert!(
+            drop.is_some_and(|d| d.iter().any(|x| x.as_str() == Some("ALL"))),
+            "{file}: capabilities.drop ALL"
+        );
         let path = |probe: &str| {
-            c.get(probe).and_then(|p| p.get("httpGet")).and_then(|h| h.get("path")).and_then(|p| p.as_str()).map(String::from)
+            c.get(probe)
+                .and_then(|p| p.get("httpGet"))
+                .and_then(|h| h.get("path"))
+                .and_then(|p| p.as_str())
+                .map(String::from)
         };
         assert_eq!(path("livenessProbe").as_deref(), Some("/healthz"), "{file}");
         assert_eq!(path("readinessProbe").as_deref(), Some("/readyz"), "{file}");
-        let res = c.get("resources").unwrap_or_else(|| panic!("{file}: no resources"));
-        assert!(res.get("requests").is_some() && res.get("limits").is_some(), "{file}: requests and limits");
+        let res = c
+            .get("resources")
+            .unwrap_or_else(|| panic!("{file}: no resources"));
+        assert!(
+            res.get("requests").is_some() && res.get("limits").is_some(),
+            "{file}: requests and limits"
+        );
     }
 }
 
@@ -149,13 +221,16 @@ fn configmap_files_are_valid_luagate_configs() {
         }
         let data = d.get("data").and_then(|x| x.as_mapping()).expect("data");
         for (k, v) in data {
-            let (Some(name), Some(text)) = (k.as_str(), v.as_str()) else { continue };
+            let (Some(name), Some(text)) = (k.as_str(), v.as_str()) else {
+                continue;
+            };
             if !name.ends_with(".yaml") {
                 continue;
             }
-            let c: luagate::config::Config =
-                serde_yaml::from_str(text).unwrap_or_else(|e| panic!("{} {name}: {e}", p.display()));
-            c.validate().unwrap_or_else(|e| panic!("{} {name}: {e}", p.display()));
+            let c: luagate::config::Config = serde_yaml::from_str(text)
+                .unwrap_or_else(|e| panic!("{} {name}: {e}", p.display()));
+            c.validate()
+                .unwrap_or_else(|e| panic!("{} {name}: {e}", p.display()));
             n += 1;
         }
     }
@@ -169,9 +244,12 @@ fn metric_names(text: &str) -> BTreeSet<String> {
     let mut i = 0;
     while let Some(pos) = text[i..].find("luagate_") {
         let start = i + pos;
-        let boundary = start == 0 || !(b[start - 1].is_ascii_alphanumeric() || b[start - 1] == b'_');
+        let boundary =
+            start == 0 || !(b[start - 1].is_ascii_alphanumeric() || b[start - 1] == b'_');
         let mut end = start + "luagate_".len();
-        while end < b.len() && (b[end].is_ascii_lowercase() || b[end].is_ascii_digit() || b[end] == b'_') {
+        while end < b.len()
+            && (b[end].is_ascii_lowercase() || b[end].is_ascii_digit() || b[end] == b'_')
+        {
             end += 1;
         }
         if boundary && end > start + "luagate_".len() {
@@ -190,7 +268,10 @@ fn referenced_metrics_exist_on_the_real_server() {
             referenced.extend(metric_names(&text));
         }
     }
-    assert!(referenced.len() >= 15, "too few metrics referenced: {referenced:?}");
+    assert!(
+        referenced.len() >= 15,
+        "too few metrics referenced: {referenced:?}"
+    );
 
     // Commands of several kinds, so that every family (including per-command ones) appears.
     let node = node::start(&["--shards", "2"], &[]);
@@ -204,7 +285,10 @@ fn referenced_metrics_exist_on_the_real_server() {
         .filter(|l| !l.starts_with('#') && !l.is_empty())
         .filter_map(|l| l.split(['{', ' ']).next().map(String::from))
         .collect();
-    let missing: Vec<&String> = referenced.iter().filter(|m| !exported.contains(*m)).collect();
+    let missing: Vec<&String> = referenced
+        .iter()
+        .filter(|m| !exported.contains(*m))
+        .collect();
     assert!(missing.is_empty(), "deploy/ references metrics the server does not export: {missing:?}\nexported: {exported:?}");
 }
 
@@ -217,7 +301,8 @@ fn alert_rules_pass_promtool() {
         }
         // The operator's spec is a plain Prometheus rules file.
         let spec = d.get("spec").expect("spec");
-        let file = std::env::temp_dir().join(format!("luagate-rules-{}-{n}.yaml", std::process::id()));
+        let file =
+            std::env::temp_dir().join(format!("luagate-rules-{}-{n}.yaml", std::process::id()));
         std::fs::write(&file, serde_yaml::to_string(spec).expect("yaml")).expect("write");
         let out = std::process::Command::new("promtool")
             .args(["check", "rules"])
@@ -239,6 +324,11 @@ fn alert_rules_pass_promtool() {
 
 #[test]
 fn metric_name_scanner() {
-    let names = metric_names(r#"rate(luagate_a_total[5m]) + x_luagate_b + luagate_c_bucket{le="1"} luagate-config"#);
-    assert_eq!(names.into_iter().collect::<Vec<_>>(), vec!["luagate_a_total", "luagate_c_bucket"]);
+    let names = metric_names(
+        r#"rate(luagate_a_total[5m]) + x_luagate_b + luagate_c_bucket{le="1"} luagate-config"#,
+    );
+    assert_eq!(
+        names.into_iter().collect::<Vec<_>>(),
+        vec!["luagate_a_total", "luagate_c_bucket"]
+    );
 }

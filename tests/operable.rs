@@ -17,14 +17,19 @@ use std::time::{Duration, Instant};
 /// The value of the sample `series` (`name{labels}` exactly as exposed), if present.
 fn sample(body: &str, series: &str) -> Option<f64> {
     body.lines()
-        .find_map(|l| l.strip_prefix(series).and_then(|rest| rest.strip_prefix(' ')))
+        .find_map(|l| {
+            l.strip_prefix(series)
+                .and_then(|rest| rest.strip_prefix(' '))
+        })
         .and_then(|v| v.trim().parse().ok())
 }
 
 /// Sum of every sample of family `name` (any labels).
 fn family_sum(body: &str, name: &str) -> f64 {
     body.lines()
-        .filter(|l| l.starts_with(name) && matches!(l.as_bytes().get(name.len()), Some(b'{') | Some(b' ')))
+        .filter(|l| {
+            l.starts_with(name) && matches!(l.as_bytes().get(name.len()), Some(b'{') | Some(b' '))
+        })
         .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
         .sum()
 }
@@ -38,8 +43,15 @@ fn promtool_check(body: &str) {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("promtool is required (Debian package `prometheus`; bash scripts/deps.sh installs it)");
-    child.stdin.take().expect("stdin").write_all(body.as_bytes()).expect("write");
+        .expect(
+            "promtool is required (Debian package `prometheus`; bash scripts/deps.sh installs it)",
+        );
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(body.as_bytes())
+        .expect("write");
     let out = child.wait_with_output().expect("promtool");
     assert!(
         out.status.success(),
@@ -64,11 +76,23 @@ fn exit_code(p: &mut Proc, secs: u64) -> Option<i32> {
 #[test]
 fn health_endpoints() {
     let node = start(&["--shards", "2"], &[]);
-    assert_eq!(http(node.metrics, "GET", "/healthz"), Some((200, "ok\n".into())));
-    assert_eq!(http(node.metrics, "GET", "/readyz"), Some((200, "ready\n".into())));
+    assert_eq!(
+        http(node.metrics, "GET", "/healthz"),
+        Some((200, "ok\n".into()))
+    );
+    assert_eq!(
+        http(node.metrics, "GET", "/readyz"),
+        Some((200, "ready\n".into()))
+    );
     assert_eq!(http(node.metrics, "GET", "/nope").map(|r| r.0), Some(404));
-    assert_eq!(http(node.metrics, "POST", "/metrics").map(|r| r.0), Some(405));
-    assert_eq!(http(node.metrics, "HEAD", "/healthz"), Some((200, String::new())));
+    assert_eq!(
+        http(node.metrics, "POST", "/metrics").map(|r| r.0),
+        Some(405)
+    );
+    assert_eq!(
+        http(node.metrics, "HEAD", "/healthz"),
+        Some((200, String::new()))
+    );
 }
 
 #[test]
@@ -84,13 +108,44 @@ fn metric_values_follow_commands_and_pass_promtool() {
     c.cmd(&["EVAL", "return 1", "0"]);
     c.cmd(&["EVAL", "return redis.call('nope')", "0"]);
     let body = scrape(&node);
-    assert_eq!(sample(&body, r#"luagate_commands_processed_total{command="set"}"#), Some(21.0), "{body}");
-    assert_eq!(sample(&body, r#"luagate_commands_processed_total{command="get"}"#), Some(1.0));
-    assert_eq!(sample(&body, r#"luagate_commands_failed_total{command="incr"}"#), Some(1.0));
-    assert_eq!(sample(&body, r#"luagate_commands_processed_total{command="eval"}"#), Some(2.0));
-    assert_eq!(sample(&body, r#"luagate_command_duration_seconds_count{command="set"}"#), Some(21.0));
-    assert_eq!(sample(&body, r#"luagate_scripts_executions_total{origin="eval",outcome="ok"}"#), Some(1.0));
-    assert_eq!(sample(&body, r#"luagate_scripts_executions_total{origin="eval",outcome="error"}"#), Some(1.0));
+    assert_eq!(
+        sample(&body, r#"luagate_commands_processed_total{command="set"}"#),
+        Some(21.0),
+        "{body}"
+    );
+    assert_eq!(
+        sample(&body, r#"luagate_commands_processed_total{command="get"}"#),
+        Some(1.0)
+    );
+    assert_eq!(
+        sample(&body, r#"luagate_commands_failed_total{command="incr"}"#),
+        Some(1.0)
+    );
+    assert_eq!(
+        sample(&body, r#"luagate_commands_processed_total{command="eval"}"#),
+        Some(2.0)
+    );
+    assert_eq!(
+        sample(
+            &body,
+            r#"luagate_command_duration_seconds_count{command="set"}"#
+        ),
+        Some(21.0)
+    );
+    assert_eq!(
+        sample(
+            &body,
+            r#"luagate_scripts_executions_total{origin="eval",outcome="ok"}"#
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        sample(
+            &body,
+            r#"luagate_scripts_executions_total{origin="eval",outcome="error"}"#
+        ),
+        Some(1.0)
+    );
     assert_eq!(sample(&body, "luagate_scripts_cached"), Some(2.0));
     assert_eq!(sample(&body, "luagate_ready"), Some(1.0));
     assert_eq!(sample(&body, "luagate_connections_current"), Some(1.0));
@@ -101,9 +156,13 @@ fn metric_values_follow_commands_and_pass_promtool() {
     let mut last = String::new();
     let settled = eventually(5, || {
         last = scrape(&node);
-        family_sum(&last, "luagate_keyspace_keys") == 21.0 && family_sum(&last, "luagate_keyspace_expiring_keys") == 1.0
+        family_sum(&last, "luagate_keyspace_keys") == 21.0
+            && family_sum(&last, "luagate_keyspace_expiring_keys") == 1.0
     });
-    assert!(settled, "keyspace gauges never reached 21 keys / 1 expiring:\n{last}");
+    assert!(
+        settled,
+        "keyspace gauges never reached 21 keys / 1 expiring:\n{last}"
+    );
     promtool_check(&last);
 }
 
@@ -129,7 +188,12 @@ fn refused(args: &[&str], env: &[(&str, &str)]) -> (i32, String) {
     while Instant::now() < deadline {
         if let Ok(Some(st)) = child.try_wait() {
             let mut err = String::new();
-            child.stderr.take().expect("stderr").read_to_string(&mut err).ok();
+            child
+                .stderr
+                .take()
+                .expect("stderr")
+                .read_to_string(&mut err)
+                .ok();
             return (st.code().unwrap_or(-1), err);
         }
         std::thread::sleep(Duration::from_millis(20));
@@ -141,7 +205,10 @@ fn refused(args: &[&str], env: &[(&str, &str)]) -> (i32, String) {
 
 #[test]
 fn config_file_errors_name_file_line_and_column() {
-    let p = write_temp("unknown.yaml", "port: 0\n# comment\nshards: 2\nno-such-key: 1\n");
+    let p = write_temp(
+        "unknown.yaml",
+        "port: 0\n# comment\nshards: 2\nno-such-key: 1\n",
+    );
     let (code, err) = refused(&["--config", p.to_str().unwrap()], &[]);
     assert_ne!(code, 0);
     assert!(err.contains(p.to_str().unwrap()), "{err}");
@@ -173,15 +240,24 @@ fn config_get(node: &Node, key: &str) -> String {
 
 #[test]
 fn flags_and_environment_override_the_file() {
-    let p = write_temp("override.yaml", "busy-reply-threshold: 1234\nmaxclients: 77\ntimeout: 5\n");
+    let p = write_temp(
+        "override.yaml",
+        "busy-reply-threshold: 1234\nmaxclients: 77\ntimeout: 5\n",
+    );
     let path = p.to_str().unwrap();
-    let node = start(&["--config", path, "--maxclients", "88"], &[("LUAGATE_TIMEOUT", "9")]);
+    let node = start(
+        &["--config", path, "--maxclients", "88"],
+        &[("LUAGATE_TIMEOUT", "9")],
+    );
     assert_eq!(config_get(&node, "busy-reply-threshold"), "1234");
     assert_eq!(config_get(&node, "maxclients"), "88");
     assert_eq!(config_get(&node, "timeout"), "9");
     drop(node);
     // Flags also beat the environment.
-    let node = start(&["--config", path, "--timeout", "3"], &[("LUAGATE_TIMEOUT", "9")]);
+    let node = start(
+        &["--config", path, "--timeout", "3"],
+        &[("LUAGATE_TIMEOUT", "9")],
+    );
     assert_eq!(config_get(&node, "timeout"), "3");
     // LUAGATE_CONFIG names the file.
     drop(node);
@@ -202,7 +278,10 @@ fn every_file_in_config_dir_parses() {
         n += 1;
     }
     for name in ["default", "standalone", "sidecar", "leader", "follower"] {
-        assert!(dir.join(format!("{name}.yaml")).exists(), "config/{name}.yaml missing");
+        assert!(
+            dir.join(format!("{name}.yaml")).exists(),
+            "config/{name}.yaml missing"
+        );
     }
     assert!(n >= 5);
 }
@@ -211,11 +290,20 @@ fn every_file_in_config_dir_parses() {
 fn config_speaks_luagate_keys() {
     let node = start(&["--shards", "2"], &[]);
     let mut c = node.proc.raw();
-    assert_eq!(c.cmd_str(&["CONFIG", "SET", "lua-memory-limit", "64mb"]), "+OK\r\n");
+    assert_eq!(
+        c.cmd_str(&["CONFIG", "SET", "lua-memory-limit", "64mb"]),
+        "+OK\r\n"
+    );
     assert_eq!(config_get(&node, "lua-memory-limit"), "67108864");
-    assert_eq!(c.cmd_str(&["CONFIG", "SET", "single-slot-scripts", "always"]), "+OK\r\n");
+    assert_eq!(
+        c.cmd_str(&["CONFIG", "SET", "single-slot-scripts", "always"]),
+        "+OK\r\n"
+    );
     assert_eq!(config_get(&node, "single-slot-scripts"), "always");
-    assert_eq!(c.cmd_str(&["CONFIG", "SET", "slowlog-max-len", "5"]), "+OK\r\n");
+    assert_eq!(
+        c.cmd_str(&["CONFIG", "SET", "slowlog-max-len", "5"]),
+        "+OK\r\n"
+    );
     assert_eq!(config_get(&node, "slowlog-max-len"), "5");
     assert_eq!(config_get(&node, "shards"), "2");
     for key in ["shards", "metrics-port", "log-format", "port"] {
@@ -226,7 +314,10 @@ fn config_speaks_luagate_keys() {
     }
     let got = c.cmd_str(&["CONFIG", "GET", "slowlog-*"]);
     assert!(got.starts_with("*4\r\n"), "{got}");
-    assert_eq!(c.cmd_str(&["CONFIG", "REWRITE"]), "-ERR The server is running without a config file\r\n");
+    assert_eq!(
+        c.cmd_str(&["CONFIG", "REWRITE"]),
+        "-ERR The server is running without a config file\r\n"
+    );
 }
 
 #[test]
@@ -234,10 +325,20 @@ fn config_rewrite_writes_the_running_values_back() {
     let p = write_temp("rewrite.yaml", "# keep me\nbusy-reply-threshold: 5000\n");
     let node = start(&["--config", p.to_str().unwrap()], &[]);
     let mut c = node.proc.raw();
-    c.cmd(&["CONFIG", "SET", "busy-reply-threshold", "250", "slowlog-log-slower-than", "-1"]);
+    c.cmd(&[
+        "CONFIG",
+        "SET",
+        "busy-reply-threshold",
+        "250",
+        "slowlog-log-slower-than",
+        "-1",
+    ]);
     assert_eq!(c.cmd_str(&["CONFIG", "REWRITE"]), "+OK\r\n");
     let text = std::fs::read_to_string(&p).expect("read");
-    assert!(text.starts_with("# keep me\nbusy-reply-threshold: 250\n"), "{text}");
+    assert!(
+        text.starts_with("# keep me\nbusy-reply-threshold: 250\n"),
+        "{text}"
+    );
     let back = luagate::config::load_file(&p).expect("rewritten file parses");
     assert_eq!(back.busy_reply_threshold_ms, 250);
     assert_eq!(back.slowlog_log_slower_than, -1);
@@ -253,10 +354,24 @@ fn sigterm(p: &Proc) {
 fn sigterm_turns_not_ready_then_exits_zero() {
     // A script that never ends keeps the shard busy, so shutdown waits out its deadline and
     // /readyz can be seen saying 503 meanwhile.
-    let mut node = start(&["--shards", "1", "--shutdown-timeout", "3", "--busy-reply-threshold", "100"], &[]);
+    let mut node = start(
+        &[
+            "--shards",
+            "1",
+            "--shutdown-timeout",
+            "3",
+            "--busy-reply-threshold",
+            "100",
+        ],
+        &[],
+    );
     let mut c = node.proc.raw();
     c.send(&common::encode_cmd(&[b"EVAL", b"while true do end", b"0"]));
-    assert!(eventually(5, || node.proc.raw().cmd_str(&["GET", "k"]).starts_with("-BUSY")));
+    assert!(eventually(5, || node
+        .proc
+        .raw()
+        .cmd_str(&["GET", "k"])
+        .starts_with("-BUSY")));
     assert_eq!(http(node.metrics, "GET", "/readyz").map(|r| r.0), Some(200));
     sigterm(&node.proc);
     let saw_503 = eventually(3, || match http(node.metrics, "GET", "/readyz") {
@@ -266,7 +381,10 @@ fn sigterm_turns_not_ready_then_exits_zero() {
     });
     assert!(saw_503, "/readyz stayed ready after SIGTERM");
     assert_eq!(exit_code(&mut node.proc, 20), Some(0));
-    assert!(http(node.metrics, "GET", "/healthz").is_none(), "metrics port still open after exit");
+    assert!(
+        http(node.metrics, "GET", "/healthz").is_none(),
+        "metrics port still open after exit"
+    );
 }
 
 #[test]
@@ -284,6 +402,9 @@ fn shutdown_command_exits_zero() {
     let mut c = node.proc.raw();
     c.cmd(&["SET", "a", "1"]);
     c.send(&common::encode_cmd(&[b"SHUTDOWN", b"NOSAVE"]));
-    assert!(c.read_reply().is_none(), "SHUTDOWN should close the connection without a reply");
+    assert!(
+        c.read_reply().is_none(),
+        "SHUTDOWN should close the connection without a reply"
+    );
     assert_eq!(exit_code(&mut node.proc, 15), Some(0));
 }

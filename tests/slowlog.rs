@@ -23,7 +23,10 @@ fn parse(b: &[u8]) -> (V, usize) {
         b':' => (V::Int(head.parse().expect("int")), after),
         b'$' => {
             let n: usize = head.parse().expect("len");
-            (V::Str(String::from_utf8_lossy(&b[after..after + n]).into_owned()), after + n + 2)
+            (
+                V::Str(String::from_utf8_lossy(&b[after..after + n]).into_owned()),
+                after + n + 2,
+            )
         }
         b'*' => {
             let n: usize = head.parse().expect("len");
@@ -43,7 +46,9 @@ fn parse(b: &[u8]) -> (V, usize) {
 /// SLOWLOG GET's entries with what differs between servers masked: ids made relative to the
 /// oldest shown, timestamp and duration zeroed, a client's port replaced.
 fn masked(reply: &[u8]) -> Vec<V> {
-    let V::Arr(entries) = parse(reply).0 else { panic!("not an array: {}", String::from_utf8_lossy(reply)) };
+    let V::Arr(entries) = parse(reply).0 else {
+        panic!("not an array: {}", String::from_utf8_lossy(reply))
+    };
     let min_id = entries
         .iter()
         .filter_map(|e| match e {
@@ -58,9 +63,15 @@ fn masked(reply: &[u8]) -> Vec<V> {
     entries
         .into_iter()
         .map(|e| {
-            let V::Arr(mut f) = e else { panic!("entry is not an array") };
+            let V::Arr(mut f) = e else {
+                panic!("entry is not an array")
+            };
             assert_eq!(f.len(), 6, "entry fields: {f:?}");
-            assert!(matches!(f[1], V::Int(t) if t > 1_600_000_000), "timestamp: {:?}", f[1]);
+            assert!(
+                matches!(f[1], V::Int(t) if t > 1_600_000_000),
+                "timestamp: {:?}",
+                f[1]
+            );
             assert!(matches!(f[2], V::Int(d) if d >= 0), "duration: {:?}", f[2]);
             if let V::Int(id) = f[0] {
                 f[0] = V::Int(id - min_id);
@@ -79,7 +90,10 @@ fn masked(reply: &[u8]) -> Vec<V> {
 }
 
 fn diff() -> Diff {
-    let mut d = Diff::with_flags(&["--shards", "4", "--slowlog-log-slower-than", "0"], &["--slowlog-log-slower-than", "0"]);
+    let mut d = Diff::with_flags(
+        &["--shards", "4", "--slowlog-log-slower-than", "0"],
+        &["--slowlog-log-slower-than", "0"],
+    );
     d.check(&["SLOWLOG", "RESET"]);
     d
 }
@@ -94,7 +108,9 @@ fn check_log(d: &mut Diff, args: &[&str]) {
 fn entries_match_redis() {
     let mut d = diff();
     let long = "a".repeat(200);
-    let many: Vec<String> = std::iter::once("MSET".to_string()).chain((0..34).map(|i| format!("k{i}"))).collect();
+    let many: Vec<String> = std::iter::once("MSET".to_string())
+        .chain((0..34).map(|i| format!("k{i}")))
+        .collect();
     let many: Vec<&str> = many.iter().map(|s| s.as_str()).collect();
     d.check(&["CLIENT", "SETNAME", "foo"]);
     d.check(&["SET", "k", &long]);

@@ -258,10 +258,14 @@ pub fn call(ctx: &mut Ctx<'_>, cmd: CmdRef, args: &[Bytes]) -> Reply {
         Ok(_) => false,
     };
     let usec = started.elapsed().as_micros() as u64;
-    ctx.server.shards[ctx.home].stats.record(cmd.id, usec, failed);
+    ctx.server.shards[ctx.home]
+        .stats
+        .record(cmd.id, usec, failed);
     if ctx.server.slowlog.is_slow(usec) && !cmd.cmd.has(flags::SKIP_SLOWLOG) {
         let (server, client, in_script) = (ctx.server, ctx.client_id, ctx.in_script);
-        ctx.server.slowlog.push(args, usec, || slow_caller(server, client, in_script));
+        ctx.server
+            .slowlog
+            .push(args, usec, || slow_caller(server, client, in_script));
     }
     if ctx.dirty != dirty_before {
         for i in cmd.cmd.key_indices(args) {
@@ -282,7 +286,11 @@ pub fn call(ctx: &mut Ctx<'_>, cmd: CmdRef, args: &[Bytes]) -> Reply {
 }
 
 /// Who ran a slow command: its client, or Redis's placeholder for a script's calls.
-fn slow_caller(server: &crate::server::Server, client: u64, in_script: bool) -> crate::server::admin::slowlog::Caller {
+fn slow_caller(
+    server: &crate::server::Server,
+    client: u64,
+    in_script: bool,
+) -> crate::server::admin::slowlog::Caller {
     use crate::server::admin::slowlog::Caller;
     match server.clients.get(client).filter(|_| !in_script) {
         Some(c) => Caller {

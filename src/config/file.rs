@@ -16,7 +16,10 @@ impl std::fmt::Display for ConfigError {
 }
 
 pub fn load_file(path: &Path) -> Result<Config, ConfigError> {
-    let err = |message: String| ConfigError { path: path.display().to_string(), message };
+    let err = |message: String| ConfigError {
+        path: path.display().to_string(),
+        message,
+    };
     let text = std::fs::read_to_string(path).map_err(|e| err(format!("cannot read: {e}")))?;
     if text.trim().is_empty() {
         return Ok(Config::default());
@@ -24,7 +27,12 @@ pub fn load_file(path: &Path) -> Result<Config, ConfigError> {
     let config: Config = serde_yaml::from_str(&text).map_err(|e| {
         // serde_yaml's message already says "at line L column C"; keep it whole.
         match e.location() {
-            Some(loc) => err(format!("line {} column {}: {}", loc.line(), loc.column(), strip_location(&e.to_string()))),
+            Some(loc) => err(format!(
+                "line {} column {}: {}",
+                loc.line(),
+                loc.column(),
+                strip_location(&e.to_string())
+            )),
             None => err(e.to_string()),
         }
     })?;

@@ -158,7 +158,9 @@ impl Config {
         if self.shards > 0 {
             self.shards
         } else {
-            std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1)
         }
     }
 
@@ -171,15 +173,22 @@ impl Config {
         };
         // Reuse the YAML schema for parsing and validation: one key, one value.
         let parsed = if name == "bind" {
-            serde_yaml::Value::Sequence(value.split_whitespace().map(|a| serde_yaml::Value::String(a.to_string())).collect())
+            serde_yaml::Value::Sequence(
+                value
+                    .split_whitespace()
+                    .map(|a| serde_yaml::Value::String(a.to_string()))
+                    .collect(),
+            )
         } else {
             match serde_yaml::from_str::<serde_yaml::Value>(value) {
-            Ok(v @ (serde_yaml::Value::Number(_) | serde_yaml::Value::Bool(_))) => v,
-            _ => serde_yaml::Value::String(value.to_string()),
+                Ok(v @ (serde_yaml::Value::Number(_) | serde_yaml::Value::Bool(_))) => v,
+                _ => serde_yaml::Value::String(value.to_string()),
             }
         };
         let mut current = serde_yaml::to_value(&*self).map_err(|e| e.to_string())?;
-        let Some(cur) = current.as_mapping_mut() else { return Err("config is not a mapping".into()) };
+        let Some(cur) = current.as_mapping_mut() else {
+            return Err("config is not a mapping".into());
+        };
         let key = serde_yaml::Value::String(name.to_string());
         let is_string = match cur.get(&key) {
             None => return Err(format!("unknown option '{name}'")),
@@ -187,7 +196,8 @@ impl Config {
             Some(v) => v.is_string() || v.is_null(),
         };
         cur.insert(key, stringify_if_needed(is_string, parsed));
-        let mut next: Config = serde_yaml::from_value(current).map_err(|e| format!("{name}: {e}"))?;
+        let mut next: Config =
+            serde_yaml::from_value(current).map_err(|e| format!("{name}: {e}"))?;
         next.knobs = self.knobs.clone();
         next.source = self.source.clone();
         next.validate()?;
@@ -213,9 +223,17 @@ impl Config {
                 Err(format!("{key} must be one of {}", allowed.join(", ")))
             }
         };
-        one_of("enable-debug-command", &self.enable_debug_command, &["no", "yes", "local"])?;
+        one_of(
+            "enable-debug-command",
+            &self.enable_debug_command,
+            &["no", "yes", "local"],
+        )?;
         one_of("maxmemory-policy", &self.maxmemory_policy, &["noeviction"])?;
-        one_of("loglevel", &self.log_level, &["debug", "verbose", "notice", "warning"])?;
+        one_of(
+            "loglevel",
+            &self.log_level,
+            &["debug", "verbose", "notice", "warning"],
+        )?;
         one_of("log-format", &self.log_format, &["text", "json"])?;
         if self.slowlog_log_slower_than < -1 {
             return Err("slowlog-log-slower-than must be -1 or more".into());
@@ -244,9 +262,14 @@ impl Config {
     }
 
     /// Applies `LUAGATE_<KEY>` environment variables (`LUAGATE_PORT`, `LUAGATE_METRICS_PORT`, …).
-    pub fn apply_env(&mut self, vars: impl Iterator<Item = (String, String)>) -> Result<(), String> {
+    pub fn apply_env(
+        &mut self,
+        vars: impl Iterator<Item = (String, String)>,
+    ) -> Result<(), String> {
         for (k, v) in vars {
-            let Some(rest) = k.strip_prefix("LUAGATE_") else { continue };
+            let Some(rest) = k.strip_prefix("LUAGATE_") else {
+                continue;
+            };
             if rest == "LOG" {
                 continue; // the log filter, read by main
             }
@@ -255,7 +278,8 @@ impl Config {
                 continue;
             }
             if FLAGS.contains(&name.as_str()) {
-                self.set(&name, &v).map_err(|e| format!("environment {k}: {e}"))?;
+                self.set(&name, &v)
+                    .map_err(|e| format!("environment {k}: {e}"))?;
             } else {
                 return Err(format!("environment {k}: unknown option '{name}'"));
             }
@@ -269,7 +293,11 @@ impl Config {
             .windows(2)
             .find(|w| w[0] == "--config")
             .map(|w| w[1].clone())
-            .or_else(|| env.iter().find(|(k, _)| k == "LUAGATE_CONFIG").map(|(_, v)| v.clone()));
+            .or_else(|| {
+                env.iter()
+                    .find(|(k, _)| k == "LUAGATE_CONFIG")
+                    .map(|(_, v)| v.clone())
+            });
         let mut config = match path {
             Some(p) => {
                 let mut c = load_file(std::path::Path::new(&p)).map_err(|e| e.to_string())?;
@@ -289,7 +317,9 @@ impl Config {
 fn stringify_if_needed(is_string: bool, v: serde_yaml::Value) -> serde_yaml::Value {
     match (is_string, &v) {
         (true, serde_yaml::Value::Number(n)) => serde_yaml::Value::String(n.to_string()),
-        (true, serde_yaml::Value::Bool(b)) => serde_yaml::Value::String(if *b { "yes" } else { "no" }.into()),
+        (true, serde_yaml::Value::Bool(b)) => {
+            serde_yaml::Value::String(if *b { "yes" } else { "no" }.into())
+        }
         _ => v,
     }
 }
@@ -314,9 +344,16 @@ mod tests {
     #[test]
     fn flags_env_and_errors() {
         let mut c = Config::default();
-        c.apply_args(&["--port".into(), "7000".into(), "--shards".into(), "3".into()]).unwrap();
+        c.apply_args(&[
+            "--port".into(),
+            "7000".into(),
+            "--shards".into(),
+            "3".into(),
+        ])
+        .unwrap();
         assert_eq!((c.port, c.shards), (7000, 3));
-        c.apply_env(vec![("LUAGATE_METRICS_PORT".to_string(), "9999".to_string())].into_iter()).unwrap();
+        c.apply_env(vec![("LUAGATE_METRICS_PORT".to_string(), "9999".to_string())].into_iter())
+            .unwrap();
         assert_eq!(c.metrics_port, 9999);
         assert!(c.apply_args(&["--port".into(), "x".into()]).is_err());
         assert!(c.apply_args(&["--nope".into(), "1".into()]).is_err());

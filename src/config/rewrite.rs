@@ -60,7 +60,9 @@ pub fn rewrite_file(path: &Path, config: &Config) -> Result<(), String> {
     })
 }
 
-fn yaml_map(config: &Config) -> Result<std::collections::BTreeMap<String, serde_yaml::Value>, String> {
+fn yaml_map(
+    config: &Config,
+) -> Result<std::collections::BTreeMap<String, serde_yaml::Value>, String> {
     let v = serde_yaml::to_value(config).map_err(|e| e.to_string())?;
     serde_yaml::from_value(v).map_err(|e| e.to_string())
 }
@@ -84,7 +86,10 @@ fn inline(v: &serde_yaml::Value) -> Result<String, String> {
         }
         // JSON strings are valid YAML scalars and always quoted, so "no" stays a string.
         serde_yaml::Value::String(s) => serde_json::to_string(s).map_err(|e| e.to_string())?,
-        other => serde_yaml::to_string(other).map_err(|e| e.to_string())?.trim_end().to_string(),
+        other => serde_yaml::to_string(other)
+            .map_err(|e| e.to_string())?
+            .trim_end()
+            .to_string(),
     };
     Ok(s)
 }
@@ -100,7 +105,10 @@ mod tests {
         c.busy_reply_threshold_ms = 250;
         c.requirepass = Some("no".into());
         let out = rewrite_text(text, &c).unwrap();
-        assert!(out.starts_with("# hello\nport: 7000\n# busy\nbusy-reply-threshold: 250\n"), "{out}");
+        assert!(
+            out.starts_with("# hello\nport: 7000\n# busy\nbusy-reply-threshold: 250\n"),
+            "{out}"
+        );
         assert!(out.contains("requirepass: \"no\"\n"), "{out}");
         let back: Config = serde_yaml::from_str(&out).unwrap();
         assert_eq!(back, c);

@@ -32,18 +32,31 @@ async fn handle(server: Arc<Server>, mut stream: TcpStream) -> std::io::Result<(
         }
         buf.extend_from_slice(&chunk[..n]);
     }
-    let line = String::from_utf8_lossy(&buf[..buf.iter().position(|&b| b == b'\r').unwrap_or(0)]).into_owned();
+    let line = String::from_utf8_lossy(&buf[..buf.iter().position(|&b| b == b'\r').unwrap_or(0)])
+        .into_owned();
     let mut parts = line.split_whitespace();
     let (method, path) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
     let path = path.split('?').next().unwrap_or("");
     let (status, ctype, body) = if method != "GET" && method != "HEAD" {
-        ("405 Method Not Allowed", "text/plain", "method not allowed\n".to_string())
+        (
+            "405 Method Not Allowed",
+            "text/plain",
+            "method not allowed\n".to_string(),
+        )
     } else {
         match path {
-            "/metrics" => ("200 OK", "text/plain; version=0.0.4; charset=utf-8", super::render(&server)),
+            "/metrics" => (
+                "200 OK",
+                "text/plain; version=0.0.4; charset=utf-8",
+                super::render(&server),
+            ),
             "/healthz" => ("200 OK", "text/plain", "ok\n".to_string()),
             "/readyz" if server.is_ready() => ("200 OK", "text/plain", "ready\n".to_string()),
-            "/readyz" => ("503 Service Unavailable", "text/plain", "not ready\n".to_string()),
+            "/readyz" => (
+                "503 Service Unavailable",
+                "text/plain",
+                "not ready\n".to_string(),
+            ),
             _ => ("404 Not Found", "text/plain", "not found\n".to_string()),
         }
     };

@@ -12,7 +12,9 @@ pub use http::serve as serve_http;
 
 use crate::server::Server;
 use crate::shard::LATENCY_BUCKETS;
-use prometheus::proto::{Bucket, Counter, Gauge, Histogram, LabelPair, Metric, MetricFamily, MetricType};
+use prometheus::proto::{
+    Bucket, Counter, Gauge, Histogram, LabelPair, Metric, MetricFamily, MetricType,
+};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 /// Where a script came from.
@@ -99,14 +101,20 @@ pub fn rss_bytes() -> u64 {
     let page = 4096;
     std::fs::read_to_string("/proc/self/statm")
         .ok()
-        .and_then(|s| s.split_whitespace().nth(1).and_then(|p| p.parse::<u64>().ok()))
+        .and_then(|s| {
+            s.split_whitespace()
+                .nth(1)
+                .and_then(|p| p.parse::<u64>().ok())
+        })
         .map(|pages| pages * page)
         .unwrap_or(0)
 }
 
 /// A snapshot of every metric, in Prometheus text format.
 pub fn render(server: &Server) -> String {
-    prometheus::TextEncoder::new().encode_to_string(&gather(server)).unwrap_or_default()
+    prometheus::TextEncoder::new()
+        .encode_to_string(&gather(server))
+        .unwrap_or_default()
 }
 
 pub fn gather(server: &Server) -> Vec<MetricFamily> {
@@ -119,7 +127,12 @@ pub fn gather(server: &Server) -> Vec<MetricFamily> {
         let id = c.id as usize;
         // Shard commands count on their shard, connection commands (EVAL, PING, …) on
         // `conn_stats`: each command is in exactly one of them.
-        let all_stats = || shards.iter().map(|s| &s.stats).chain(std::iter::once(&server.conn_stats));
+        let all_stats = || {
+            shards
+                .iter()
+                .map(|s| &s.stats)
+                .chain(std::iter::once(&server.conn_stats))
+        };
         let calls: u64 = all_stats().map(|s| s.cmds[id].calls.load(Relaxed)).sum();
         if calls == 0 {
             continue;
@@ -133,7 +146,9 @@ pub fn gather(server: &Server) -> Vec<MetricFamily> {
         let mut cumulative = 0;
         let mut buckets = Vec::new();
         for (i, ub) in LATENCY_BUCKETS.iter().enumerate() {
-            cumulative += all_stats().map(|s| s.cmds[id].buckets[i].load(Relaxed)).sum::<u64>();
+            cumulative += all_stats()
+                .map(|s| s.cmds[id].buckets[i].load(Relaxed))
+                .sum::<u64>();
             let mut b = Bucket::default();
             b.set_upper_bound(*ub);
             b.set_cumulative_count(cumulative);
@@ -147,12 +162,32 @@ pub fn gather(server: &Server) -> Vec<MetricFamily> {
         m.set_histogram(h);
         hist.push(m);
     }
-    fams.push(family("luagate_commands_processed_total", "Commands executed, by command.", MetricType::COUNTER, processed));
-    fams.push(family("luagate_commands_failed_total", "Commands that replied an error, by command.", MetricType::COUNTER, failed));
-    fams.push(family("luagate_command_duration_seconds", "Command execution time on the shard.", MetricType::HISTOGRAM, hist));
+    fams.push(family(
+        "luagate_commands_processed_total",
+        "Commands executed, by command.",
+        MetricType::COUNTER,
+        processed,
+    ));
+    fams.push(family(
+        "luagate_commands_failed_total",
+        "Commands that replied an error, by command.",
+        MetricType::COUNTER,
+        failed,
+    ));
+    fams.push(family(
+        "luagate_command_duration_seconds",
+        "Command execution time on the shard.",
+        MetricType::HISTOGRAM,
+        hist,
+    ));
 
     let st = &server.stats;
-    fams.push(family("luagate_connections_current", "Connected clients.", MetricType::GAUGE, vec![gauge(&[], server.clients.len() as f64)]));
+    fams.push(family(
+        "luagate_connections_current",
+        "Connected clients.",
+        MetricType::GAUGE,
+        vec![gauge(&[], server.clients.len() as f64)],
+    ));
     fams.push(family(
         "luagate_connections_received_total",
         "Connections accepted.",
@@ -179,7 +214,8 @@ pub fn gather(server: &Server) -> Vec<MetricFamily> {
     ));
 
     // Keyspace and shards.
-    let (mut keys, mut expiring, mut lua, mut busy, mut queue) = (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut keys, mut expiring, mut lua, mut busy, mut queue) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for (i, s) in shards.iter().enumerate() {
         let shard = i.to_string();
         for (db, k) in s.stats.keys.iter().enumerate() {
@@ -192,16 +228,49 @@ pub fn gather(server: &Server) -> Vec<MetricFamily> {
             keys.push(gauge(&[("shard", &shard), ("db", &dbs)], n as f64));
             expiring.push(gauge(&[("shard", &shard), ("db", &dbs)], e as f64));
         }
-        let vm = server.scripting.vm_memory.get(i).map(|m| m.load(Relaxed)).unwrap_or(0);
+        let vm = server
+            .scripting
+            .vm_memory
+            .get(i)
+            .map(|m| m.load(Relaxed))
+            .unwrap_or(0);
         lua.push(gauge(&[("shard", &shard)], vm as f64));
-        busy.push(counter(&[("shard", &shard)], s.stats.busy_usec.load(Relaxed) as f64 / 1e6));
+        busy.push(counter(
+            &[("shard", &shard)],
+            s.stats.busy_usec.load(Relaxed) as f64 / 1e6,
+        ));
         queue.push(gauge(&[("shard", &shard)], s.tx.len() as f64));
     }
-    fams.push(family("luagate_keyspace_keys", "Keys per shard and database.", MetricType::GAUGE, keys));
-    fams.push(family("luagate_keyspace_expiring_keys", "Keys with an expiry per shard and database.", MetricType::GAUGE, expiring));
-    fams.push(family("luagate_lua_memory_bytes", "Bytes used by each shard's Lua VM.", MetricType::GAUGE, lua));
-    fams.push(family("luagate_shard_busy_seconds_total", "Time shards spent in scripts past the busy threshold.", MetricType::COUNTER, busy));
-    fams.push(family("luagate_shard_queue_depth", "Units waiting in each shard's queue.", MetricType::GAUGE, queue));
+    fams.push(family(
+        "luagate_keyspace_keys",
+        "Keys per shard and database.",
+        MetricType::GAUGE,
+        keys,
+    ));
+    fams.push(family(
+        "luagate_keyspace_expiring_keys",
+        "Keys with an expiry per shard and database.",
+        MetricType::GAUGE,
+        expiring,
+    ));
+    fams.push(family(
+        "luagate_lua_memory_bytes",
+        "Bytes used by each shard's Lua VM.",
+        MetricType::GAUGE,
+        lua,
+    ));
+    fams.push(family(
+        "luagate_shard_busy_seconds_total",
+        "Time shards spent in scripts past the busy threshold.",
+        MetricType::COUNTER,
+        busy,
+    ));
+    fams.push(family(
+        "luagate_shard_queue_depth",
+        "Units waiting in each shard's queue.",
+        MetricType::GAUGE,
+        queue,
+    ));
     fams.push(family(
         "luagate_process_resident_memory_bytes",
         "Resident set size of the server process.",
@@ -215,17 +284,30 @@ pub fn gather(server: &Server) -> Vec<MetricFamily> {
     let mut runs = Vec::new();
     for (o, origin) in ORIGINS.iter().enumerate() {
         for (r, outcome) in OUTCOMES.iter().enumerate() {
-            runs.push(counter(&[("origin", origin), ("outcome", outcome)], c.scripts[o][r].load(Relaxed) as f64));
+            runs.push(counter(
+                &[("origin", origin), ("outcome", outcome)],
+                c.scripts[o][r].load(Relaxed) as f64,
+            ));
         }
     }
-    fams.push(family("luagate_scripts_executions_total", "Script and function runs by origin and outcome.", MetricType::COUNTER, runs));
+    fams.push(family(
+        "luagate_scripts_executions_total",
+        "Script and function runs by origin and outcome.",
+        MetricType::COUNTER,
+        runs,
+    ));
     fams.push(family(
         "luagate_scripts_reruns_total",
         "Scripts re-run with more shards after reaching an undeclared key.",
         MetricType::COUNTER,
         vec![counter(&[], si.scripts_reruns as f64)],
     ));
-    fams.push(family("luagate_scripts_cached", "Scripts in the script cache.", MetricType::GAUGE, vec![gauge(&[], si.number_of_cached_scripts as f64)]));
+    fams.push(family(
+        "luagate_scripts_cached",
+        "Scripts in the script cache.",
+        MetricType::GAUGE,
+        vec![gauge(&[], si.number_of_cached_scripts as f64)],
+    ));
     fams.push(family(
         "luagate_scripts_evicted_total",
         "EVAL scripts evicted from the cache.",
@@ -244,8 +326,18 @@ pub fn gather(server: &Server) -> Vec<MetricFamily> {
         MetricType::GAUGE,
         vec![gauge(&[], c.replication_offset.load(Relaxed) as f64)],
     ));
-    fams.push(family("luagate_up", "1 while the server runs.", MetricType::GAUGE, vec![gauge(&[], 1.0)]));
-    fams.push(family("luagate_ready", "1 when the server is ready to serve.", MetricType::GAUGE, vec![gauge(&[], server.is_ready() as u8 as f64)]));
+    fams.push(family(
+        "luagate_up",
+        "1 while the server runs.",
+        MetricType::GAUGE,
+        vec![gauge(&[], 1.0)],
+    ));
+    fams.push(family(
+        "luagate_ready",
+        "1 when the server is ready to serve.",
+        MetricType::GAUGE,
+        vec![gauge(&[], server.is_ready() as u8 as f64)],
+    ));
     fams.retain(|f| !f.get_metric().is_empty());
     fams
 }

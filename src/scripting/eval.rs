@@ -11,8 +11,8 @@ use super::run::{run_script, ScriptJob};
 use super::{flags, vm, CLEAN, KILLED, WROTE};
 use crate::commands::{self, is, CmdRef};
 use crate::error::CommandError;
-use crate::protocol::Reply;
 use crate::metrics::{Origin, Outcome};
+use crate::protocol::Reply;
 use crate::server::connection::{Conn, BUSY_ERR};
 use crate::server::Server;
 use bytes::Bytes;
@@ -136,7 +136,11 @@ async fn eval(conn: &mut Conn, name: &str, args: Vec<Bytes>) -> Option<Reply> {
         needs: Arc::new(Mutex::new(Vec::new())),
     });
     // Every re-run holds at least one more shard than the last, so this ends.
-    let origin = if by_sha { Origin::Evalsha } else { Origin::Eval };
+    let origin = if by_sha {
+        Origin::Evalsha
+    } else {
+        Origin::Eval
+    };
     for _ in 0..=server.shards.len() {
         if conn.busy(&shards) {
             server.counters.script_run(origin, Outcome::Busy);

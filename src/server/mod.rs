@@ -7,8 +7,8 @@
 //!    sent to it; wait for the shard threads up to `shutdown-timeout` seconds;
 //! 4. exit with status 0.
 
-pub mod blocking;
 pub mod admin;
+pub mod blocking;
 pub mod client;
 pub(crate) mod conn_cmds;
 pub mod connection;

@@ -16,7 +16,11 @@ pub struct Node {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
 }
 
 /// Starts luagate with `extra` flags and `env`, the metrics listener on a free port; reads
@@ -25,12 +29,19 @@ pub fn start(extra: &[&str], env: &[(&str, &str)]) -> Node {
     for _ in 0..5 {
         let metrics = free_port();
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_luagate"));
-        cmd.args(["--port", "0", "--bind", "127.0.0.1", "--metrics-port", &metrics.to_string()])
-            .args(extra)
-            .envs(env.iter().copied())
-            .env("LUAGATE_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null());
+        cmd.args([
+            "--port",
+            "0",
+            "--bind",
+            "127.0.0.1",
+            "--metrics-port",
+            &metrics.to_string(),
+        ])
+        .args(extra)
+        .envs(env.iter().copied())
+        .env("LUAGATE_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
         let mut child = cmd.spawn().expect("spawning luagate");
         let mut reader = BufReader::new(child.stdout.take().expect("stdout"));
         let (mut port, mut got_metrics) = (None, false);
@@ -39,7 +50,11 @@ pub fn start(extra: &[&str], env: &[(&str, &str)]) -> Node {
             if reader.read_line(&mut line).unwrap_or(0) == 0 {
                 break;
             }
-            let p = line.trim().rsplit(':').next().and_then(|p| p.parse::<u16>().ok());
+            let p = line
+                .trim()
+                .rsplit(':')
+                .next()
+                .and_then(|p| p.parse::<u16>().ok());
             if line.starts_with("luagate metrics listening on") {
                 got_metrics = p == Some(metrics);
             } else if line.starts_with("luagate listening on") {
@@ -53,7 +68,16 @@ pub fn start(extra: &[&str], env: &[(&str, &str)]) -> Node {
             }
         });
         match port {
-            Some(port) if got_metrics => return Node { proc: Proc { child, port, dir: None }, metrics },
+            Some(port) if got_metrics => {
+                return Node {
+                    proc: Proc {
+                        child,
+                        port,
+                        dir: None,
+                    },
+                    metrics,
+                }
+            }
             _ => {
                 let _ = child.kill();
                 let _ = child.wait();
@@ -71,7 +95,10 @@ pub fn http(port: u16, method: &str, path: &str) -> Option<(u16, String)> {
     let mut out = String::new();
     s.read_to_string(&mut out).ok()?;
     let status = out.split_whitespace().nth(1)?.parse().ok()?;
-    let body = out.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+    let body = out
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
     Some((status, body))
 }
 

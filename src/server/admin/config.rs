@@ -203,7 +203,12 @@ static PARAMS: &[Param] = &[
         Mutable,
         "",
     ),
-    p("single-slot-scripts", Enum(&["always", "cluster"]), Mutable, ""),
+    p(
+        "single-slot-scripts",
+        Enum(&["always", "cluster"]),
+        Mutable,
+        "",
+    ),
     p(
         "shutdown-timeout",
         Int {
@@ -399,7 +404,12 @@ fn value(server: &Server, cfg: &Config, p: &Param) -> String {
         "slowlog-log-slower-than" => cfg.slowlog_log_slower_than.to_string(),
         "slowlog-max-len" => cfg.slowlog_max_len.to_string(),
         "lua-memory-limit" => cfg.lua_memory_limit.to_string(),
-        "single-slot-scripts" => if cfg.single_slot_scripts { "always" } else { "cluster" }.into(),
+        "single-slot-scripts" => if cfg.single_slot_scripts {
+            "always"
+        } else {
+            "cluster"
+        }
+        .into(),
         "shutdown-timeout" => cfg.shutdown_timeout.to_string(),
         "shards" => server.shards.len().to_string(),
         "log-format" => cfg.log_format.clone(),

@@ -30,7 +30,9 @@ pub fn debug_allowed(conn: &Conn) -> bool {
 /// Whether `cmd` is answered here.
 pub fn owns(cmd: CmdRef) -> bool {
     let name = commands::full_name(cmd.id);
-    name.starts_with("config|") || name.starts_with("slowlog|") || matches!(name, "info" | "debug" | "shutdown" | "lastsave")
+    name.starts_with("config|")
+        || name.starts_with("slowlog|")
+        || matches!(name, "info" | "debug" | "shutdown" | "lastsave")
 }
 
 /// Runs one of this module's commands; `None` when no reply is due (SHUTDOWN).

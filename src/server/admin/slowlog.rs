@@ -58,7 +58,8 @@ impl SlowLog {
 
     /// Takes the threshold and length from `cfg`, dropping entries past the new length.
     pub fn configure(&self, cfg: &Config) {
-        self.threshold_us.store(cfg.slowlog_log_slower_than, Relaxed);
+        self.threshold_us
+            .store(cfg.slowlog_log_slower_than, Relaxed);
         self.max_len.store(cfg.slowlog_max_len, Relaxed);
         if let Ok(mut e) = self.entries.lock() {
             e.truncate(cfg.slowlog_max_len as usize);
@@ -254,6 +255,9 @@ mod tests {
         assert_eq!(got[3], "(redacted)");
         assert_eq!(got[5], "3");
         let got = entry_args(&b(&["hello", "3", "auth", "u", "p"]));
-        assert_eq!(&got[3..], &[Bytes::from("(redacted)"), Bytes::from("(redacted)")]);
+        assert_eq!(
+            &got[3..],
+            &[Bytes::from("(redacted)"), Bytes::from("(redacted)")]
+        );
     }
 }
