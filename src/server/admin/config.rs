@@ -193,7 +193,7 @@ static PARAMS: &[Param] = &[
         Mutable,
         "",
     ),
-    // luagate's own parameters, under their configuration file names.
+    // luagate's own parameters, under their configuration file names (see `OWN`).
     p(
         "lua-memory-limit",
         Mem {
@@ -361,6 +361,18 @@ static PARAMS: &[Param] = &[
         "1",
     ),
     p("activerehashing", Bool, Mutable, "yes"),
+];
+
+/// Parameters Redis does not have. CONFIG GET shows them only when asked by exact name, so
+/// that glob patterns (`CONFIG GET *`, `lua*`) answer exactly what Redis would.
+const OWN: &[&str] = &[
+    "lua-memory-limit",
+    "single-slot-scripts",
+    "shutdown-timeout",
+    "shards",
+    "log-format",
+    "metrics-bind",
+    "metrics-port",
 ];
 
 /// A parameter by name or alias (any case), and the name it was found under.
@@ -548,7 +560,7 @@ pub fn get(conn: &Conn, args: &[Bytes]) -> Result<Reply, CommandError> {
             }
             continue;
         }
-        for p in PARAMS {
+        for p in PARAMS.iter().filter(|p| !OWN.contains(&p.name)) {
             for name in std::iter::once(p.name).chain(p.alias) {
                 if glob_match(pat, name.as_bytes(), true) {
                     add(name.to_string(), p);
@@ -690,6 +702,13 @@ mod tests {
         assert_eq!(parse_memory(b"1.5mb"), None);
         assert_eq!(parse_memory(b"-1"), None);
         assert_eq!(parse_memory(b"1x"), None);
+    }
+
+    #[test]
+    fn own_parameters_are_in_the_table() {
+        for name in OWN {
+            assert!(lookup(name.as_bytes()).is_some(), "{name}");
+        }
     }
 
     #[test]
