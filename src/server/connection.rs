@@ -235,7 +235,7 @@ impl Conn {
             Ok(c) => c,
             Err(e) => return self.reject(named(&args), e.to_string()).await,
         };
-        if cmd.cmd.name == "debug" && !admin::debug_allowed(self) {
+        if commands::full_name(cmd.id) == "debug" && !admin::debug_allowed(self) {
             return self.reject(Some(cmd), admin::DEBUG_NOT_ALLOWED).await;
         }
         if !self.authenticated && !cmd.cmd.has(flags::NO_AUTH) {
