@@ -32,6 +32,9 @@ fn main() {
         eprintln!("luagate: {e}");
         std::process::exit(1);
     }
+    // `serve` already waited out shutdown-timeout; a shard still stuck in a script must not
+    // hold the exit (dropping the runtime would wait for it forever).
+    runtime.shutdown_timeout(std::time::Duration::from_millis(200));
 }
 
 fn init_logging(config: &Config) {

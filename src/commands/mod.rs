@@ -181,6 +181,12 @@ pub mod server_side {
             Group::Server,
         ),
         Command::conn("lastsave", 1, LOADING | STALE | FAST, Group::Server),
+        Command::conn("slowlog", -2, 0, Group::Server).subs(&[
+            Command::conn("get", -2, ADMIN | LOADING | STALE, Group::Server),
+            Command::conn("len", 2, ADMIN | LOADING | STALE, Group::Server),
+            Command::conn("reset", 2, ADMIN | LOADING | STALE, Group::Server),
+            Command::conn("help", 2, LOADING | STALE, Group::Server),
+        ]),
     ];
 }
 
@@ -253,9 +259,16 @@ pub fn call(ctx: &mut Ctx<'_>, cmd: CmdRef, args: &[Bytes]) -> Reply {
         }
         Ok(_) => false,
     };
+    let usec = started.elapsed().as_micros() as u64;
     ctx.server.shards[ctx.home]
         .stats
-        .record(cmd.id, started.elapsed().as_micros() as u64, failed);
+        .record(cmd.id, usec, failed);
+    if ctx.server.slowlog.is_slow(usec) && !cmd.cmd.has(flags::SKIP_SLOWLOG) {
+        let (server, client, in_script) = (ctx.server, ctx.client_id, ctx.in_script);
+        ctx.server
+            .slowlog
+            .push(args, usec, || slow_caller(server, client, in_script));
+    }
     if ctx.dirty != dirty_before {
         for i in cmd.cmd.key_indices(args) {
             if let Ok(db) = ctx.db(&args[i]) {
@@ -274,6 +287,25 @@ pub fn call(ctx: &mut Ctx<'_>, cmd: CmdRef, args: &[Bytes]) -> Reply {
     match result {
         Ok(r) => r,
         Err(e) => Reply::Error(e.to_string()),
+    }
+}
+
+/// Who ran a slow command: its client, or Redis's placeholder for a script's calls.
+fn slow_caller(
+    server: &crate::server::Server,
+    client: u64,
+    in_script: bool,
+) -> crate::server::admin::slowlog::Caller {
+    use crate::server::admin::slowlog::Caller;
+    match server.clients.get(client).filter(|_| !in_script) {
+        Some(c) => Caller {
+            addr: c.addr.to_string(),
+            name: c.name.lock().map(|n| n.clone()).unwrap_or_default(),
+        },
+        None => Caller {
+            addr: "?:0".into(),
+            name: String::new(),
+        },
     }
 }
 

@@ -6,8 +6,10 @@
 //! and bad values are errors that name the file, line and column; nothing is silently ignored.
 
 mod file;
+mod rewrite;
 
 pub use file::{load_file, ConfigError};
+pub use rewrite::{rewrite_file, rewrite_text};
 
 use serde::{Deserialize, Serialize};
 use std::net::IpAddr;
@@ -76,6 +78,13 @@ pub struct Config {
     pub appendfsync: String,
     /// File name of the append-only log inside `dir`.
     pub appendfilename: String,
+    /// Commands running at least this many microseconds go to the slow log; -1 disables it.
+    pub slowlog_log_slower_than: i64,
+    /// Most entries the slow log keeps.
+    pub slowlog_max_len: u64,
+    /// The file the configuration was read from (CONFIG REWRITE writes it back).
+    #[serde(skip)]
+    pub source: Option<std::path::PathBuf>,
 }
 
 impl Default for Config {
@@ -111,6 +120,9 @@ impl Default for Config {
             appendonly: "no".into(),
             appendfsync: "everysec".into(),
             appendfilename: "appendonly.aof".into(),
+            slowlog_log_slower_than: 10000,
+            slowlog_max_len: 128,
+            source: None,
         }
     }
 }
@@ -164,6 +176,8 @@ const FLAGS: &[&str] = &[
     "appendonly",
     "appendfsync",
     "appendfilename",
+    "slowlog-log-slower-than",
+    "slowlog-max-len",
 ];
 
 impl Config {
@@ -213,6 +227,7 @@ impl Config {
         let mut next: Config =
             serde_yaml::from_value(current).map_err(|e| format!("{name}: {e}"))?;
         next.knobs = self.knobs.clone();
+        next.source = self.source.clone();
         next.validate()?;
         *self = next;
         Ok(())
@@ -264,6 +279,9 @@ impl Config {
         }
         if self.repl_backlog_size < 16 * 1024 {
             return Err("repl-backlog-size must be at least 16384".into());
+        }
+        if self.slowlog_log_slower_than < -1 {
+            return Err("slowlog-log-slower-than must be -1 or more".into());
         }
         Ok(())
     }
@@ -326,7 +344,11 @@ impl Config {
                     .map(|(_, v)| v.clone())
             });
         let mut config = match path {
-            Some(p) => load_file(std::path::Path::new(&p)).map_err(|e| e.to_string())?,
+            Some(p) => {
+                let mut c = load_file(std::path::Path::new(&p)).map_err(|e| e.to_string())?;
+                c.source = Some(p.into());
+                c
+            }
             None => Config::default(),
         };
         config.apply_env(env.into_iter())?;

@@ -41,6 +41,8 @@ const OUTCOMES: [&str; 4] = ["ok", "error", "killed", "busy"];
 #[derive(Default)]
 pub struct Counters {
     scripts: [[AtomicU64; 4]; 3],
+    /// Function libraries loaded (FUNCTION LOAD, a later issue; 0 until then). Script
+    /// cache size, evictions and re-runs are read from `Scripting`, which owns them.
     pub function_libraries: AtomicU64,
     pub replication_offset: AtomicU64,
 }
@@ -123,31 +125,29 @@ pub fn gather(server: &Server) -> Vec<MetricFamily> {
     let (mut processed, mut failed, mut hist) = (Vec::new(), Vec::new(), Vec::new());
     for c in crate::commands::all_commands() {
         let id = c.id as usize;
-        let calls: u64 = shards
-            .iter()
-            .map(|s| s.stats.cmds[id].calls.load(Relaxed))
-            .sum();
+        // Shard commands count on their shard, connection commands (EVAL, PING, …) on
+        // `conn_stats`: each command is in exactly one of them.
+        let all_stats = || {
+            shards
+                .iter()
+                .map(|s| &s.stats)
+                .chain(std::iter::once(&server.conn_stats))
+        };
+        let calls: u64 = all_stats().map(|s| s.cmds[id].calls.load(Relaxed)).sum();
         if calls == 0 {
             continue;
         }
         let name = crate::commands::full_name(c.id);
-        let fails: u64 = shards
-            .iter()
-            .map(|s| s.stats.cmds[id].failed.load(Relaxed))
-            .sum();
-        let usec: u64 = shards
-            .iter()
-            .map(|s| s.stats.cmds[id].usec.load(Relaxed))
-            .sum();
+        let fails: u64 = all_stats().map(|s| s.cmds[id].failed.load(Relaxed)).sum();
+        let usec: u64 = all_stats().map(|s| s.cmds[id].usec.load(Relaxed)).sum();
         processed.push(counter(&[("command", name)], calls as f64));
         failed.push(counter(&[("command", name)], fails as f64));
         let mut h = Histogram::default();
         let mut cumulative = 0;
         let mut buckets = Vec::new();
         for (i, ub) in LATENCY_BUCKETS.iter().enumerate() {
-            cumulative += shards
-                .iter()
-                .map(|s| s.stats.cmds[id].buckets[i].load(Relaxed))
+            cumulative += all_stats()
+                .map(|s| s.cmds[id].buckets[i].load(Relaxed))
                 .sum::<u64>();
             let mut b = Bucket::default();
             b.set_upper_bound(*ub);
@@ -214,8 +214,8 @@ pub fn gather(server: &Server) -> Vec<MetricFamily> {
     ));
 
     // Keyspace and shards.
-    let (mut keys, mut expiring, mut lua, mut queue) =
-        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut keys, mut expiring, mut lua, mut busy, mut queue) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for (i, s) in shards.iter().enumerate() {
         let shard = i.to_string();
         for (db, k) in s.stats.keys.iter().enumerate() {
@@ -235,6 +235,10 @@ pub fn gather(server: &Server) -> Vec<MetricFamily> {
             .map(|m| m.load(Relaxed))
             .unwrap_or(0);
         lua.push(gauge(&[("shard", &shard)], vm as f64));
+        busy.push(counter(
+            &[("shard", &shard)],
+            s.stats.busy_usec.load(Relaxed) as f64 / 1e6,
+        ));
         queue.push(gauge(&[("shard", &shard)], s.tx.len() as f64));
     }
     fams.push(family(
@@ -254,6 +258,12 @@ pub fn gather(server: &Server) -> Vec<MetricFamily> {
         "Bytes used by each shard's Lua VM.",
         MetricType::GAUGE,
         lua,
+    ));
+    fams.push(family(
+        "luagate_shard_busy_seconds_total",
+        "Time shards spent in scripts past the busy threshold.",
+        MetricType::COUNTER,
+        busy,
     ));
     fams.push(family(
         "luagate_shard_queue_depth",
@@ -326,10 +336,7 @@ pub fn gather(server: &Server) -> Vec<MetricFamily> {
         "luagate_ready",
         "1 when the server is ready to serve.",
         MetricType::GAUGE,
-        vec![gauge(
-            &[],
-            (server.is_ready() && server.repl.in_sync()) as u8 as f64,
-        )],
+        vec![gauge(&[], server.is_ready() as u8 as f64)],
     ));
     fams.retain(|f| !f.get_metric().is_empty());
     fams

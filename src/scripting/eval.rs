@@ -181,14 +181,12 @@ async fn eval(conn: &mut Conn, name: &str, args: Vec<Bytes>) -> Option<Reply> {
     Some(Reply::error("ERR script could not be scheduled"))
 }
 
-/// How a run ended, from its encoded reply (for metrics).
-pub(crate) fn outcome_of(reply: &[u8]) -> Outcome {
-    if reply.starts_with(b"-ERR Script killed") {
-        Outcome::Killed
-    } else if reply.first() == Some(&b'-') {
-        Outcome::Error
-    } else {
-        Outcome::Ok
+/// How a finished run ended, from its encoded reply (an error reply starts with `-`).
+fn outcome_of(reply: &[u8]) -> Outcome {
+    match reply.strip_prefix(b"-") {
+        Some(e) if e.starts_with(super::run::KILL_TEXT.as_bytes()) => Outcome::Killed,
+        Some(_) => Outcome::Error,
+        None => Outcome::Ok,
     }
 }
 

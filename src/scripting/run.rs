@@ -92,6 +92,8 @@ pub(crate) struct RunState {
     started: Instant,
     threshold: Duration,
     busy: bool,
+    /// When busy time was last added to the shard's `busy_usec` (metrics).
+    busy_mark: Instant,
     pub(crate) rand: Lrand48,
     pub(crate) keys: Rc<ReplyKeys>,
     /// Shard messages that arrived while busy, re-queued when the run ends.
@@ -144,12 +146,20 @@ impl RunState {
         }
         if !self.busy && self.started.elapsed() >= self.threshold {
             self.busy = true;
+            self.busy_mark = self.started + self.threshold;
             server.scripting.runs[self.home].busy.store(true, Relaxed);
             for &s in &self.held {
                 server.shards[s].busy.store(true, Relaxed);
             }
         }
         if self.busy {
+            let now = Instant::now();
+            let spent = now.saturating_duration_since(self.busy_mark).as_micros() as u64;
+            server.shards[self.home]
+                .stats
+                .busy_usec
+                .fetch_add(spent, Relaxed);
+            self.busy_mark = now;
             self.answer_waiting_busy();
         }
         None
@@ -320,6 +330,7 @@ fn run_in_vm(ctx: &mut Ctx<'_>, vm: &mut ScriptVm, job: &ScriptJob, threshold: D
         started: Instant::now(),
         threshold,
         busy: false,
+        busy_mark: Instant::now(),
         rand: Lrand48::initial(),
         keys: vm.keys.clone(),
         deferred: Vec::new(),

@@ -293,7 +293,9 @@ impl Attempt {
                 keep.push(i);
             }
         }
-        if !keep.is_empty() {
+        // The first attempt always runs the command whole, so argument errors (BZMPOP's numkeys
+        // 0, say) are answered rather than waited on.
+        if self.first || !keep.is_empty() {
             let reply = if keep.len() == self.sources.len() {
                 commands::call(ctx, self.cmd, &self.args)
             } else {

@@ -8,6 +8,7 @@
 //! depends on shard timing. The task only
 //! awaits; it never blocks a thread, so a busy shard delays only the clients waiting on it.
 
+use super::admin::slowlog::Caller;
 use super::client::ClientInfo;
 use super::conn_cmds;
 use super::multi::{self, TxState};
@@ -318,6 +319,8 @@ impl Conn {
                     c.clear();
                     c.push_str(commands::full_name(cmd.id));
                 }
+                // Dispatch consumes the arguments; the slow log needs them afterwards.
+                let args_for_log = args.clone();
                 let started = std::time::Instant::now();
                 let r = if multi::owns(cmd) {
                     multi::dispatch(self, cmd, args).await
@@ -330,9 +333,15 @@ impl Conn {
                 } else {
                     false
                 };
-                self.server
-                    .conn_stats
-                    .record(cmd.id, started.elapsed().as_micros() as u64, failed);
+                let usec = started.elapsed().as_micros() as u64;
+                self.server.conn_stats.record(cmd.id, usec, failed);
+                if self.server.slowlog.is_slow(usec) && !cmd.cmd.has(flags::SKIP_SLOWLOG) {
+                    let info = self.info.clone();
+                    self.server.slowlog.push(&args_for_log, usec, || Caller {
+                        addr: info.addr.to_string(),
+                        name: info.name.lock().map(|n| n.clone()).unwrap_or_default(),
+                    });
+                }
                 if let Some(r) = r {
                     r.encode(self.resp, &mut self.out);
                 }

@@ -61,6 +61,8 @@ pub struct Server {
     pub active_expire: AtomicBool,
     /// Counters with no better owner (scripts, replication), exported by `metrics`.
     pub counters: crate::metrics::Counters,
+    /// SLOWLOG's entries and threshold.
+    pub slowlog: admin::slowlog::SlowLog,
     /// True once shards run and data is loaded; false again when shutting down.
     ready: AtomicBool,
     /// The effect stream, followers and the leader link (src/replication).
@@ -77,6 +79,7 @@ impl Server {
     pub fn update_config(&self, f: impl FnOnce(&mut Config)) {
         let mut c = (**self.config.load()).clone();
         f(&mut c);
+        self.slowlog.configure(&c);
         self.config.store(Arc::new(c));
     }
 
@@ -157,7 +160,10 @@ pub async fn serve(config: Config) -> std::io::Result<()> {
     let cfg = server.config();
     if cfg.metrics_port != 0 {
         let l = TcpListener::bind((cfg.metrics_bind, cfg.metrics_port)).await?;
-        tracing::info!(addr = %l.local_addr()?, "metrics listening");
+        let addr = l.local_addr()?;
+        tracing::info!(%addr, "metrics listening");
+        // A second stdout line, after the RESP one, for scripts and tests.
+        println!("luagate metrics listening on {addr}");
         tokio::spawn(crate::metrics::serve_http(server.clone(), l));
     }
     if let Some((host, port)) = cfg
@@ -177,7 +183,8 @@ pub async fn serve(config: Config) -> std::io::Result<()> {
     }
     // Steps 1-2: not ready; the accept loop above is gone.
     server.set_ready(false);
-    let deadline = std::time::Duration::from_secs(cfg.shutdown_timeout);
+    // Read now, not at start: CONFIG SET may have changed it.
+    let deadline = std::time::Duration::from_secs(server.config().shutdown_timeout);
     let join = tokio::task::spawn_blocking(move || running.join());
     if tokio::time::timeout(deadline, join).await.is_err() {
         tracing::warn!("in-flight work did not finish within shutdown-timeout; exiting anyway");
@@ -229,6 +236,7 @@ pub async fn start(config: Config) -> std::io::Result<(Running, TcpListener)> {
         counters: crate::metrics::Counters::default(),
         ready: AtomicBool::new(false),
         repl: crate::replication::Replication::new(config.repl_backlog_size as usize),
+        slowlog: admin::slowlog::SlowLog::new(&config),
         config: ArcSwap::from_pointee(config),
     });
     let threads = receivers

@@ -28,6 +28,8 @@ pub struct ShardStats {
     /// Keys and keys with an expiry per database, refreshed by the shard's cron.
     pub keys: Vec<AtomicU64>,
     pub expiring: Vec<AtomicU64>,
+    /// Microseconds this shard spent in scripts past the busy threshold.
+    pub busy_usec: AtomicU64,
 }
 
 impl Default for ShardStats {
@@ -46,6 +48,7 @@ impl ShardStats {
             queue_depth: AtomicU64::new(0),
             keys: (0..databases).map(|_| AtomicU64::new(0)).collect(),
             expiring: (0..databases).map(|_| AtomicU64::new(0)).collect(),
+            busy_usec: AtomicU64::new(0),
         }
     }
 

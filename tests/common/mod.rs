@@ -44,9 +44,12 @@ impl Proc {
     }
 }
 
-/// Starts luagate with extra flags (`--port 0` is added) and waits until it listens.
+/// Starts luagate with extra flags (`--port 0 --metrics-port 0` are added) and waits until it
+/// listens.
 pub fn luagate(extra: &[&str]) -> Proc {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_luagate"));
+    // No metrics listener unless a test asks (`extra` comes later and wins): concurrent
+    // servers would all want the default metrics port.
     cmd.args(["--port", "0", "--bind", "127.0.0.1", "--metrics-port", "0"])
         .args(extra);
     cmd.stdout(Stdio::piped())

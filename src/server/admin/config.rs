@@ -175,6 +175,61 @@ static PARAMS: &[Param] = &[
         Mutable,
         "",
     ),
+    p(
+        "slowlog-log-slower-than",
+        Int {
+            min: -1,
+            max: i64::MAX,
+        },
+        Mutable,
+        "",
+    ),
+    p(
+        "slowlog-max-len",
+        Int {
+            min: 0,
+            max: i64::MAX,
+        },
+        Mutable,
+        "",
+    ),
+    // luagate's own parameters, under their configuration file names (see `OWN`).
+    p(
+        "lua-memory-limit",
+        Mem {
+            min: 0,
+            max: i64::MAX as u64,
+        },
+        Mutable,
+        "",
+    ),
+    p(
+        "single-slot-scripts",
+        Enum(&["always", "cluster"]),
+        Mutable,
+        "",
+    ),
+    p(
+        "shutdown-timeout",
+        Int {
+            min: 0,
+            max: INT_MAX,
+        },
+        Mutable,
+        "",
+    ),
+    p(
+        "shards",
+        Int {
+            min: 0,
+            max: INT_MAX,
+        },
+        Immutable,
+        "",
+    ),
+    p("log-format", Enum(&["text", "json"]), Immutable, ""),
+    p("metrics-bind", Str, Immutable, ""),
+    p("metrics-port", Int { min: 0, max: 65535 }, Immutable, ""),
     // Stored only.
     p("maxmemory-samples", Int { min: 1, max: 64 }, Mutable, "5"),
     p(
@@ -270,24 +325,6 @@ static PARAMS: &[Param] = &[
         ),
         "zset-max-ziplist-value",
     ),
-    p(
-        "slowlog-log-slower-than",
-        Int {
-            min: -1,
-            max: i64::MAX,
-        },
-        Mutable,
-        "10000",
-    ),
-    p(
-        "slowlog-max-len",
-        Int {
-            min: 0,
-            max: i64::MAX,
-        },
-        Mutable,
-        "128",
-    ),
     p("latency-tracking", Bool, Mutable, "yes"),
     p("lazyfree-lazy-user-del", Bool, Mutable, "no"),
     p("notify-keyspace-events", Str, Mutable, ""),
@@ -341,6 +378,18 @@ static PARAMS: &[Param] = &[
     p("activerehashing", Bool, Mutable, "yes"),
 ];
 
+/// Parameters Redis does not have. CONFIG GET shows them only when asked by exact name, so
+/// that glob patterns (`CONFIG GET *`, `lua*`) answer exactly what Redis would.
+const OWN: &[&str] = &[
+    "lua-memory-limit",
+    "single-slot-scripts",
+    "shutdown-timeout",
+    "shards",
+    "log-format",
+    "metrics-bind",
+    "metrics-port",
+];
+
 /// A parameter by name or alias (any case), and the name it was found under.
 fn lookup(name: &[u8]) -> Option<(&'static Param, &'static str)> {
     PARAMS.iter().find_map(|p| {
@@ -384,6 +433,20 @@ fn value(server: &Server, cfg: &Config, p: &Param) -> String {
         "save" => String::new(),
         "loglevel" => cfg.log_level.clone(),
         "hz" => cfg.hz.to_string(),
+        "slowlog-log-slower-than" => cfg.slowlog_log_slower_than.to_string(),
+        "slowlog-max-len" => cfg.slowlog_max_len.to_string(),
+        "lua-memory-limit" => cfg.lua_memory_limit.to_string(),
+        "single-slot-scripts" => if cfg.single_slot_scripts {
+            "always"
+        } else {
+            "cluster"
+        }
+        .into(),
+        "shutdown-timeout" => cfg.shutdown_timeout.to_string(),
+        "shards" => server.shards.len().to_string(),
+        "log-format" => cfg.log_format.clone(),
+        "metrics-bind" => cfg.metrics_bind.to_string(),
+        "metrics-port" => cfg.metrics_port.to_string(),
         _ => cfg
             .knobs
             .get(p.name)
@@ -477,6 +540,13 @@ fn apply(cfg: &mut Config, p: &Param, v: &str) -> Result<(), String> {
         }
         "loglevel" => cfg.log_level = v.to_string(),
         "hz" => cfg.hz = int()?.clamp(1, 500),
+        "slowlog-log-slower-than" => {
+            cfg.slowlog_log_slower_than = v.parse().map_err(|_| "bad value".to_string())?
+        }
+        "slowlog-max-len" => cfg.slowlog_max_len = int()?,
+        "lua-memory-limit" => cfg.lua_memory_limit = int()?,
+        "single-slot-scripts" => cfg.single_slot_scripts = v == "always",
+        "shutdown-timeout" => cfg.shutdown_timeout = int()?,
         "appendonly" => {
             if v != cfg.appendonly {
                 return Err("appendonly is set at start (flag or config file)".into());
@@ -513,7 +583,7 @@ pub fn get(conn: &Conn, args: &[Bytes]) -> Result<Reply, CommandError> {
             }
             continue;
         }
-        for p in PARAMS {
+        for p in PARAMS.iter().filter(|p| !OWN.contains(&p.name)) {
             for name in std::iter::once(p.name).chain(p.alias) {
                 if glob_match(pat, name.as_bytes(), true) {
                     add(name.to_string(), p);
@@ -609,6 +679,23 @@ pub async fn resetstat(conn: &mut Conn) -> Result<Reply, CommandError> {
     Ok(Reply::ok())
 }
 
+/// CONFIG REWRITE: the running values go back into the file given with `--config`. The
+/// stored-only parameters have no place in the file and are not written.
+pub fn rewrite(conn: &Conn) -> Result<Reply, CommandError> {
+    let cfg = conn.server.config();
+    let Some(path) = cfg.source.as_deref() else {
+        return Err(CommandError::err(
+            "ERR The server is running without a config file",
+        ));
+    };
+    crate::config::rewrite_file(path, &cfg).map_err(|e| {
+        tracing::warn!(error = %e, path = %path.display(), "CONFIG REWRITE failed");
+        CommandError::err(format!("ERR Rewriting config file: {e}"))
+    })?;
+    tracing::info!(path = %path.display(), "configuration rewritten");
+    Ok(Reply::ok())
+}
+
 pub fn help() -> Reply {
     super::super::conn_cmds::help(&[
         "CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
@@ -638,6 +725,13 @@ mod tests {
         assert_eq!(parse_memory(b"1.5mb"), None);
         assert_eq!(parse_memory(b"-1"), None);
         assert_eq!(parse_memory(b"1x"), None);
+    }
+
+    #[test]
+    fn own_parameters_are_in_the_table() {
+        for name in OWN {
+            assert!(lookup(name.as_bytes()).is_some(), "{name}");
+        }
     }
 
     #[test]

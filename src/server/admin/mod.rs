@@ -1,4 +1,4 @@
-//! Server administration commands: INFO, CONFIG, DEBUG, SHUTDOWN, LASTSAVE.
+//! Server administration commands: INFO, CONFIG, SLOWLOG, DEBUG, SHUTDOWN, LASTSAVE.
 //!
 //! Invariant: these look at or change the server as a whole, never one client's state, so
 //! EXEC may run them after its unit (INFO, which reads the data, runs inside it). DEBUG is
@@ -8,6 +8,7 @@ pub mod config;
 pub mod debug;
 pub mod digest;
 pub mod info;
+pub mod slowlog;
 
 use super::connection::Conn;
 use crate::commands::{self, is, CmdRef};
@@ -29,7 +30,9 @@ pub fn debug_allowed(conn: &Conn) -> bool {
 /// Whether `cmd` is answered here.
 pub fn owns(cmd: CmdRef) -> bool {
     let name = commands::full_name(cmd.id);
-    name.starts_with("config|") || matches!(name, "info" | "debug" | "shutdown" | "lastsave")
+    name.starts_with("config|")
+        || name.starts_with("slowlog|")
+        || matches!(name, "info" | "debug" | "shutdown" | "lastsave")
 }
 
 /// Runs one of this module's commands; `None` when no reply is due (SHUTDOWN).
@@ -39,10 +42,11 @@ pub async fn dispatch(conn: &mut Conn, cmd: CmdRef, args: Vec<Bytes>) -> Option<
         "config|get" => config::get(conn, &args),
         "config|set" => config::set(conn, &args),
         "config|resetstat" => config::resetstat(conn).await,
-        "config|rewrite" => Err(CommandError::err(
-            "ERR The server is running without a config file",
-        )),
+        "config|rewrite" => config::rewrite(conn),
         "config|help" => Ok(config::help()),
+        sub @ ("slowlog|get" | "slowlog|len" | "slowlog|reset" | "slowlog|help") => {
+            slowlog::command(conn, sub, &args)
+        }
         "debug" => debug::command(conn, &args).await,
         "lastsave" => Ok(Reply::Int((conn.server.started_unix_ms / 1000) as i64)),
         "shutdown" => match shutdown(conn, &args) {
