@@ -159,7 +159,8 @@ redis.register_function('ver', function() return redis.REDIS_VERSION ~= nil end)
 redis.register_function('nested', function() return redis.register_function('z', function() end) end)\n\
 redis.register_function('bad', function() return redis.call('nosuch') end)\n\
 redis.register_function{function_name='ro', callback=function(k) return redis.call('set', k[1], 'x') end, flags={'no-writes'}}\n\
-redis.register_function('args', function(k, a) return {#k, #a, k[1], a[1]} end)"]);
+redis.register_function('args', function(k, a) return {#k, #a, k[1], a[1]} end)\n\
+redis.register_function('globalkeys', function() return KEYS end)"]);
     d.check_all(&[
         &["FCALL", "helper", "0"],
         &["FCALL", "glob", "0"],
@@ -170,6 +171,9 @@ redis.register_function('args', function(k, a) return {#k, #a, k[1], a[1]} end)"
         &["FCALL_RO", "ro", "1", "k"],
         &["FCALL", "args", "2", "k1", "k2", "a1"],
         &["FCALL_RO", "args", "0"],
+        &["EVAL", "return KEYS[1]", "1", "x"],
+        &["FCALL", "globalkeys", "1", "a"],
+        &["EVAL", "return ARGV[1]", "0", "y"],
     ]);
 }
 

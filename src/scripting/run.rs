@@ -387,8 +387,12 @@ fn run_in_vm(ctx: &mut Ctx<'_>, vm: &mut ScriptVm, job: &ScriptJob, threshold: D
     let result = match &job.target {
         Target::Script(_) => vm.runner.call::<MultiValue>(func),
         Target::Function { .. } => {
+            // A function gets its keys and arguments as parameters; KEYS and ARGV are not
+            // globals while it runs (the next EVAL sets them again).
             let keys = vm.globals.raw_get::<mlua::Value>("KEYS");
             let argv = vm.globals.raw_get::<mlua::Value>("ARGV");
+            let _ = vm.globals.raw_set("KEYS", mlua::Value::Nil);
+            let _ = vm.globals.raw_set("ARGV", mlua::Value::Nil);
             match (keys, argv) {
                 (Ok(k), Ok(a)) => vm.runner.call::<MultiValue>((func, k, a)),
                 (Err(e), _) | (_, Err(e)) => Err(e),
