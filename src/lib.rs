@@ -20,6 +20,7 @@
 pub mod commands;
 pub mod config;
 pub mod error;
+pub mod functions;
 pub mod keyspace;
 pub mod lualibs;
 pub mod metrics;

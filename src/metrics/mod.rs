@@ -41,9 +41,8 @@ const OUTCOMES: [&str; 4] = ["ok", "error", "killed", "busy"];
 #[derive(Default)]
 pub struct Counters {
     scripts: [[AtomicU64; 4]; 3],
-    /// Function libraries loaded (FUNCTION LOAD, a later issue; 0 until then). Script
-    /// cache size, evictions and re-runs are read from `Scripting`, which owns them.
-    pub function_libraries: AtomicU64,
+    // Script cache size, evictions, re-runs and function libraries are read from
+    // `Scripting`, which owns them.
     pub replication_offset: AtomicU64,
 }
 
@@ -318,7 +317,10 @@ pub fn gather(server: &Server) -> Vec<MetricFamily> {
         "luagate_functions_libraries",
         "Function libraries loaded.",
         MetricType::GAUGE,
-        vec![gauge(&[], c.function_libraries.load(Relaxed) as f64)],
+        vec![gauge(
+            &[],
+            server.scripting.functions.snapshot().libs.len() as f64,
+        )],
     ));
     fams.push(family(
         "luagate_replication_offset_bytes",

@@ -7,13 +7,13 @@
 //! reply reaches the client.
 
 use super::registry::{sha1_hex, sha_key, Script};
-use super::run::{run_script, ScriptJob};
+use super::run::{run_script, ScriptJob, Target};
 use super::{flags, vm, CLEAN, KILLED, WROTE};
 use crate::commands::{self, is, CmdRef};
 use crate::error::CommandError;
 use crate::metrics::{Origin, Outcome};
 use crate::protocol::Reply;
-use crate::server::connection::{Conn, BUSY_ERR};
+use crate::server::connection::Conn;
 use crate::server::Server;
 use bytes::Bytes;
 use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed};
@@ -26,6 +26,9 @@ pub async fn dispatch(conn: &mut Conn, cmd: CmdRef, args: Vec<Bytes>) -> Option<
     let full = commands::full_name(cmd.id);
     let r = match full {
         "eval" | "evalsha" | "eval_ro" | "evalsha_ro" => return eval(conn, full, args).await,
+        _ if full == "fcall" || full == "fcall_ro" || full.starts_with("function") => {
+            return crate::functions::cmds::dispatch(conn, full, args).await
+        }
         "script|load" => script_load(&conn.server, &args[2]),
         "script|exists" => Ok(Reply::Array(
             args[2..]
@@ -38,7 +41,7 @@ pub async fn dispatch(conn: &mut Conn, cmd: CmdRef, args: Vec<Bytes>) -> Option<
                 .collect(),
         )),
         "script|flush" => script_flush(&conn.server, &args),
-        "script|kill" => Ok(script_kill(&conn.server)),
+        "script|kill" => Ok(kill(&conn.server, false)),
         "script|debug" => {
             if ["YES", "SYNC", "NO"].iter().any(|w| is(&args[2], w)) {
                 Ok(Reply::ok())
@@ -53,7 +56,15 @@ pub async fn dispatch(conn: &mut Conn, cmd: CmdRef, args: Vec<Bytes>) -> Option<
 }
 
 fn numkeys(args: &[Bytes]) -> Result<usize, CommandError> {
-    let n = commands::parse_i64(&args[2]).ok_or(CommandError::NotInteger)?;
+    numkeys_with(args, CommandError::NotInteger)
+}
+
+/// `args[2]` as a key count (EVAL and FCALL differ only in the error for a non-number).
+pub(crate) fn numkeys_with(
+    args: &[Bytes],
+    not_number: CommandError,
+) -> Result<usize, CommandError> {
+    let n = commands::parse_i64(&args[2]).ok_or(not_number)?;
     if n < 0 {
         return Err(CommandError::err("ERR Number of keys can't be negative"));
     }
@@ -122,19 +133,8 @@ async fn eval(conn: &mut Conn, name: &str, args: Vec<Bytes>) -> Option<Reply> {
             }
         }
     }
-    let mut shards: Vec<usize> = keys
-        .iter()
-        .map(|k| server.slots.shard_of_key(k).index())
-        .collect();
-    if shards.is_empty() {
-        // A script without declared keys starts on shard 0.
-        shards.push(0);
-    }
-    script.footprint.extend_into(&mut shards);
-    shards.sort_unstable();
-    shards.dedup();
     let job = Arc::new(ScriptJob {
-        script: script.clone(),
+        target: Target::Script(script),
         keys,
         argv,
         read_only: ro_command || f.no_writes,
@@ -146,11 +146,37 @@ async fn eval(conn: &mut Conn, name: &str, args: Vec<Bytes>) -> Option<Reply> {
     } else {
         Origin::Eval
     };
+    schedule(conn, job, origin).await
+}
+
+/// Runs `job` as one unit on the shards of its declared keys plus its remembered footprint,
+/// again with more shards whenever a run reports it needed them. `None`: the reply was
+/// appended to `conn.out`.
+pub(crate) async fn schedule(
+    conn: &mut Conn,
+    job: Arc<ScriptJob>,
+    origin: Origin,
+) -> Option<Reply> {
+    let server = conn.server.clone();
+    let mut shards: Vec<usize> = job
+        .keys
+        .iter()
+        .map(|k| server.slots.shard_of_key(k).index())
+        .collect();
+    if shards.is_empty() {
+        // A script without declared keys starts on shard 0.
+        shards.push(0);
+    }
+    if let Some(fp) = job.target.footprint() {
+        fp.extend_into(&mut shards);
+    }
+    shards.sort_unstable();
+    shards.dedup();
     // Every re-run holds at least one more shard than the last, so this ends.
     for _ in 0..=server.shards.len() {
         if conn.busy(&shards) {
             server.counters.script_run(origin, Outcome::Busy);
-            return Some(Reply::error(BUSY_ERR));
+            return Some(Reply::error(server.scripting.busy_error()));
         }
         let j = job.clone();
         let bytes = conn
@@ -167,12 +193,14 @@ async fn eval(conn: &mut Conn, name: &str, args: Vec<Bytes>) -> Option<Reply> {
         }
         server.scripting.reruns.fetch_add(1, Relaxed);
         tracing::debug!(
-            script = script.sha_str(),
+            script = job.target.label(),
             ?needed,
             "script runs again with more shards"
         );
         for s in needed {
-            script.footprint.add(s);
+            if let Some(fp) = job.target.footprint() {
+                fp.add(s);
+            }
             shards.push(s);
         }
         shards.sort_unstable();
@@ -227,14 +255,18 @@ fn script_flush(server: &Server, args: &[Bytes]) -> Result<Reply, CommandError> 
     Ok(Reply::ok())
 }
 
-/// SCRIPT KILL: stops every busy script that has not written.
-fn script_kill(server: &Server) -> Reply {
-    let (mut busy, mut killed, mut unkillable) = (false, false, false);
+/// SCRIPT KILL (`functions` false) / FUNCTION KILL (true): stops every busy run of that kind
+/// that has not written. A busy run of the other kind gets that kind's BUSY error, as in Redis.
+pub(crate) fn kill(server: &Server, functions: bool) -> Reply {
+    let (mut killed, mut unkillable, mut other) = (false, false, false);
     for (home, info) in server.scripting.runs.iter().enumerate() {
         if !info.busy.load(Relaxed) {
             continue;
         }
-        busy = true;
+        if info.function.load(Relaxed) != functions {
+            other = true;
+            continue;
+        }
         match info.state.compare_exchange(CLEAN, KILLED, AcqRel, Acquire) {
             Ok(_) | Err(KILLED) => {
                 server.shards[home].kill.store(true, Relaxed);
@@ -248,8 +280,13 @@ fn script_kill(server: &Server) -> Reply {
         Reply::ok()
     } else if unkillable {
         Reply::error("UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command.")
+    } else if other {
+        Reply::error(if functions {
+            super::BUSY_SCRIPT
+        } else {
+            super::BUSY_FUNCTION
+        })
     } else {
-        let _ = busy;
         Reply::error("NOTBUSY No scripts in execution right now.")
     }
 }

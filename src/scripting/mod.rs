@@ -41,11 +41,30 @@ pub struct RunInfo {
     /// Past `busy-reply-threshold`.
     pub busy: AtomicBool,
     pub state: AtomicU8,
+    /// The run is a library function (FCALL), not an EVAL script.
+    pub function: AtomicBool,
+    /// The function running, for FUNCTION STATS.
+    pub current: std::sync::Mutex<Option<RunningFunction>>,
 }
+
+pub struct RunningFunction {
+    pub name: String,
+    pub command: Vec<bytes::Bytes>,
+    pub started: std::time::Instant,
+}
+
+/// BUSY for a script run by EVAL.
+pub const BUSY_SCRIPT: &str =
+    "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.";
+/// BUSY for a library function run by FCALL.
+pub const BUSY_FUNCTION: &str =
+    "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.";
 
 /// Server-wide scripting state.
 pub struct Scripting {
     pub registry: Registry,
+    /// Function libraries (FUNCTION / FCALL).
+    pub functions: crate::functions::Functions,
     /// Indexed by home shard.
     pub runs: Vec<RunInfo>,
     /// Bytes used by each shard's VM, updated after every run.
@@ -70,9 +89,24 @@ impl Scripting {
     pub fn new(shards: usize) -> Scripting {
         Scripting {
             registry: Registry::new(shards),
+            functions: crate::functions::Functions::new(shards),
             runs: (0..shards).map(|_| RunInfo::default()).collect(),
             vm_memory: (0..shards).map(|_| AtomicU64::new(0)).collect(),
             reruns: AtomicU64::new(0),
+        }
+    }
+
+    /// The BUSY error for a client blocked by a busy run: it names the KILL command that
+    /// applies (FUNCTION KILL while a function is the busy run).
+    pub fn busy_error(&self) -> &'static str {
+        let function_busy = self
+            .runs
+            .iter()
+            .any(|r| r.busy.load(Relaxed) && r.function.load(Relaxed));
+        if function_busy {
+            BUSY_FUNCTION
+        } else {
+            BUSY_SCRIPT
         }
     }
 

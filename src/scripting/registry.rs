@@ -54,7 +54,7 @@ pub struct Footprint {
 }
 
 impl Footprint {
-    fn new(shards: usize) -> Footprint {
+    pub fn new(shards: usize) -> Footprint {
         Footprint {
             words: (0..shards.div_ceil(64).max(1))
                 .map(|_| AtomicU64::new(0))

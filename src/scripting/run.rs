@@ -17,7 +17,6 @@ use super::vm::{ScriptVm, SELF_SOURCE};
 use super::{CLEAN, IDLE, KILLED, WROTE};
 use crate::commands::{Ctx, Effect};
 use crate::protocol::Reply;
-use crate::server::connection::BUSY_ERR;
 use crate::server::Server;
 use crate::shard::{ShardMsg, Work};
 use bytes::Bytes;
@@ -30,9 +29,39 @@ use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+/// What a job runs: an EVAL script, or a library function (FCALL).
+pub enum Target {
+    Script(Arc<Script>),
+    Function {
+        lib: Arc<crate::functions::Library>,
+        index: usize,
+        /// The FCALL command line, for FUNCTION STATS.
+        command: Vec<Bytes>,
+    },
+}
+
+impl Target {
+    /// What error suffixes name: the script's sha or the function's name.
+    pub fn label(&self) -> &str {
+        match self {
+            Target::Script(s) => s.sha_str(),
+            Target::Function { lib, index, .. } => {
+                lib.functions.get(*index).map_or("", |f| f.name.as_str())
+            }
+        }
+    }
+
+    pub fn footprint(&self) -> Option<&super::registry::Footprint> {
+        match self {
+            Target::Script(s) => Some(&s.footprint),
+            Target::Function { lib, index, .. } => lib.functions.get(*index).map(|f| &f.footprint),
+        }
+    }
+}
+
 /// What the connection sends to the home shard to run a script.
 pub struct ScriptJob {
-    pub script: Arc<Script>,
+    pub target: Target,
     pub keys: Vec<Bytes>,
     pub argv: Vec<Bytes>,
     /// EVAL_RO / EVALSHA_RO, or a `no-writes` script.
@@ -48,6 +77,7 @@ pub(crate) const KILL_TEXT: &str = "ERR Script killed by user with SCRIPT KILL..
 const KILL_RAISE: &CStr = c"ERR Script killed by user with SCRIPT KILL...";
 pub(crate) const ABORT_TEXT: &str = "ERR script needs more shards; it will run again";
 const ABORT_RAISE: &CStr = c"ERR script needs more shards; it will run again";
+const LOAD_TIMEOUT_RAISE: &CStr = c"ERR FUNCTION LOAD timeout";
 
 /// Redis's `redisLrand48`: the 48-bit linear congruential generator of drand48.
 pub(crate) struct Lrand48(u64);
@@ -171,10 +201,11 @@ impl RunState {
         // SAFETY: called from the hook, while the unit's code is suspended in Lua and no
         // callback holds the context.
         let inbox = unsafe { (*self.ctx).local.inbox.clone() };
+        let busy_text = self.server().scripting.busy_error();
         while let Ok(msg) = inbox.try_recv() {
             match msg {
                 ShardMsg::Run(req) => {
-                    let busy = Reply::error(BUSY_ERR);
+                    let busy = Reply::error(busy_text);
                     let n = match &req.work {
                         Work::Calls(calls) => calls.len(),
                         Work::Job(_) => 1,
@@ -211,8 +242,11 @@ pub(crate) fn with_run<R>(f: impl FnOnce(&mut RunState) -> R) -> Option<R> {
 /// Called by Lua with a valid state and debug record. It raises (`lua_error`) only after every
 /// Rust value it created has been dropped.
 pub(crate) unsafe extern "C-unwind" fn hook(l: *mut ffi::lua_State, ar: *mut ffi::lua_Debug) {
-    let Some(Some(msg)) = with_run(|r| r.on_hook()) else {
-        return;
+    let msg = match with_run(|r| r.on_hook()) {
+        Some(Some(msg)) => msg,
+        Some(None) => return,
+        None if crate::functions::loader::load_deadline_passed() => LOAD_TIMEOUT_RAISE,
+        None => return,
     };
     ffi::lua_sethook(l, Some(hook), ffi::LUA_MASKCOUNT, 1);
     if ffi::lua_getinfo(l, c"S".as_ptr(), ar) != 0 && !(*ar).source.is_null() {
@@ -250,6 +284,10 @@ impl Drop for Cleanup<'_> {
             }
         }
         info.state.store(IDLE, Relaxed);
+        info.function.store(false, Relaxed);
+        if let Ok(mut c) = info.current.lock() {
+            c.take();
+        }
         self.server.shards[self.home].kill.store(false, Relaxed);
     }
 }
@@ -271,6 +309,7 @@ pub fn run_script(ctx: &mut Ctx<'_>, job: &ScriptJob) -> Reply {
     };
     vm.set_memory_limit(limit);
     vm.prune(&scripting.registry);
+    crate::functions::loader::prune(&mut vm, &scripting.functions.snapshot());
     let reply = run_in_vm(
         ctx,
         &mut vm,
@@ -283,10 +322,19 @@ pub fn run_script(ctx: &mut Ctx<'_>, job: &ScriptJob) -> Reply {
 }
 
 fn run_in_vm(ctx: &mut Ctx<'_>, vm: &mut ScriptVm, job: &ScriptJob, threshold: Duration) -> Reply {
-    let script = &job.script;
-    let func = match vm.function(script) {
-        Ok(f) => f,
-        Err(m) => return Reply::Error(format!("ERR Error compiling script (new function): {m}")),
+    let func = match &job.target {
+        Target::Script(script) => match vm.function(script) {
+            Ok(f) => f,
+            Err(m) => {
+                return Reply::Error(format!("ERR Error compiling script (new function): {m}"))
+            }
+        },
+        Target::Function { lib, index, .. } => {
+            match crate::functions::loader::library_function(vm, lib, *index) {
+                Ok(f) => f,
+                Err(e) => return Reply::Error(e),
+            }
+        }
     };
     if let Err(e) = set_args(vm, job) {
         return Reply::Error(format!("ERR {e}"));
@@ -306,6 +354,17 @@ fn run_in_vm(ctx: &mut Ctx<'_>, vm: &mut ScriptVm, job: &ScriptJob, threshold: D
     let (saved_resp, saved_db) = (ctx.resp, ctx.db);
     ctx.in_script = true;
     server.scripting.runs[home].state.store(CLEAN, Relaxed);
+    if let Target::Function { command, .. } = &job.target {
+        let info = &server.scripting.runs[home];
+        info.function.store(true, Relaxed);
+        if let Ok(mut c) = info.current.lock() {
+            *c = Some(super::RunningFunction {
+                name: job.target.label().to_string(),
+                command: command.clone(),
+                started: Instant::now(),
+            });
+        }
+    }
     server.shards[home].kill.store(false, Relaxed);
     let cleanup = Cleanup {
         server,
@@ -336,7 +395,21 @@ fn run_in_vm(ctx: &mut Ctx<'_>, vm: &mut ScriptVm, job: &ScriptJob, threshold: D
         deferred: Vec::new(),
     };
     RUN.with(|cell| *cell.borrow_mut() = Some(state));
-    let result = vm.runner.call::<MultiValue>(func);
+    let result = match &job.target {
+        Target::Script(_) => vm.runner.call::<MultiValue>(func),
+        Target::Function { .. } => {
+            // A function gets its keys and arguments as parameters; KEYS and ARGV are not
+            // globals while it runs (the next EVAL sets them again).
+            let keys = vm.globals.raw_get::<mlua::Value>("KEYS");
+            let argv = vm.globals.raw_get::<mlua::Value>("ARGV");
+            let _ = vm.globals.raw_set("KEYS", mlua::Value::Nil);
+            let _ = vm.globals.raw_set("ARGV", mlua::Value::Nil);
+            match (keys, argv) {
+                (Ok(k), Ok(a)) => vm.runner.call::<MultiValue>((func, k, a)),
+                (Err(e), _) | (_, Err(e)) => Err(e),
+            }
+        }
+    };
     let run = RUN.with(|cell| cell.borrow_mut().take());
     drop(cleanup);
     ctx.in_script = false;
@@ -367,10 +440,10 @@ fn run_in_vm(ctx: &mut Ctx<'_>, vm: &mut ScriptVm, job: &ScriptJob, threshold: D
     }
     wrap_effects(ctx, effects_start, saved_db);
     let reply = match result {
-        Ok(values) => outcome(vm, script, values, run.resp),
+        Ok(values) => outcome(vm, job.target.label(), values, run.resp),
         Err(e) => Reply::Error(format!(
             "ERR Error running script {}: {e}",
-            script.sha_str()
+            job.target.label()
         )),
     };
     vm.after_run();
@@ -414,14 +487,13 @@ fn wrap_effects(ctx: &mut Ctx<'_>, start: usize, db: usize) {
 
 /// The reply for what `xpcall` returned: the script's value, or its error with Redis 7's
 /// ` script: <sha>, on <source>:<line>.` suffix.
-fn outcome(vm: &ScriptVm, script: &Script, values: MultiValue, resp: u8) -> Reply {
+fn outcome(vm: &ScriptVm, sha: &str, values: MultiValue, resp: u8) -> Reply {
     let mut it = values.into_iter();
     let ok = matches!(it.next(), Some(Value::Boolean(true)));
     let value = it.next().unwrap_or(Value::Nil);
     if ok {
         return lua_to_reply(&value, resp, &vm.keys);
     }
-    let sha = script.sha_str();
     match value {
         Value::Table(t) => {
             let msg = match t.raw_get::<Value>("err") {

@@ -297,6 +297,107 @@ local function handler(e)
   return out
 end
 
-local function run(f) return xpcall(f, handler) end
+-- run(f) for a script; run(f, keys, args) for a library function, called as f(keys, args).
+local function run(f, ...)
+  if select('#', ...) == 0 then return xpcall(f, handler) end
+  local keys, args = ...
+  return xpcall(function() return f(keys, args) end, handler)
+end
 
-return env, G, run
+-- Library environments (Redis Functions). A library body runs once in an environment that
+-- offers only `redis.register_function`, `redis.log` and the constants; the closures it creates
+-- keep that environment, so after the load it is switched (not replaced) to read through to the
+-- real globals, as a script's would.
+local find = string.find
+local FLAG_OK = {
+  ['no-writes'] = true, ['allow-oom'] = true, ['allow-stale'] = true,
+  ['no-cluster'] = true, ['allow-cross-slot-keys'] = true,
+}
+local BAD_NAME = 'Library names can only contain letters, numbers, or underscores(_) and must be at least one character long'
+local function load_fail(msg) error({ err = 'ERR ' .. msg }, 0) end
+
+local function read_named(t)
+  local name, callback, flags, desc
+  for k, v in next, real(t) do
+    if k == 'function_name' then
+      if type(v) ~= 'string' and type(v) ~= 'number' then
+        load_fail('function_name argument given to redis.register_function must be a string')
+      end
+      name = tostring(v)
+    elseif k == 'callback' then
+      if type(v) ~= 'function' then
+        load_fail('callback argument given to redis.register_function must be a function')
+      end
+      callback = v
+    elseif k == 'flags' then
+      if type(v) ~= 'table' then
+        load_fail('flags argument to redis.register_function must be a table representing function flags')
+      end
+      flags = v
+    elseif k == 'description' then
+      if type(v) ~= 'string' and type(v) ~= 'number' then
+        load_fail('description argument given to redis.register_function must be a string')
+      end
+      desc = tostring(v)
+    else
+      load_fail('unknown argument given to redis.register_function')
+    end
+  end
+  if name == nil then load_fail('redis.register_function must get a function name argument') end
+  if callback == nil then load_fail('redis.register_function must get a callback argument') end
+  return name, callback, flags, desc
+end
+
+local function library_env()
+  local regs, seen = {}, {}
+  local LR = {}
+  for k, v in next, host.constants do LR[k] = v end
+  LR.log = R.log
+  LR.register_function = keep(function(...)
+    local n = select('#', ...)
+    local name, callback, flags, desc
+    if n == 1 then
+      local t = ...
+      if type(t) ~= 'table' then
+        load_fail('calling redis.register_function with a single argument is only applicable to Lua table (representing named arguments).')
+      end
+      name, callback, flags, desc = read_named(t)
+    elseif n == 2 then
+      name, callback = ...
+      if type(name) ~= 'string' and type(name) ~= 'number' then
+        load_fail('first argument to redis.register_function must be a string')
+      end
+      name = tostring(name)
+      if type(callback) ~= 'function' then
+        load_fail('second argument to redis.register_function must be a function')
+      end
+    else
+      load_fail('wrong number of arguments to redis.register_function')
+    end
+    local list = {}
+    if flags ~= nil then
+      for _, f in next, real(flags) do
+        if type(f) ~= 'string' or not FLAG_OK[f] then load_fail('unknown flag given') end
+        list[#list + 1] = f
+      end
+    end
+    if name == '' or find(name, '[^%w_]') then load_fail(BAD_NAME) end
+    -- Within one library, names are compared as written (Redis does).
+    if seen[name] then load_fail('Function already exists in the library') end
+    seen[name] = true
+    regs[#regs + 1] = { name = name, callback = callback, flags = list, description = desc }
+  end)
+  setmetatable(LR, getmetatable(G))
+  local L = setmetatable({ redis = guard(LR) }, getmetatable(G))
+  local proxy, meta = {}, { __index = L, __newindex = deny_write, __metatable = shown_mt }
+  setmetatable(proxy, meta)
+  guarded[proxy] = L
+  local function open()
+    meta.__index = G
+    guarded[proxy] = G
+    return regs
+  end
+  return proxy, open
+end
+
+return env, G, run, library_env

@@ -77,6 +77,10 @@ pub struct ScriptVm {
     pub(crate) keys: Rc<ReplyKeys>,
     env: Table,
     compiled: HashMap<Sha, Function>,
+    /// `library_env()` from the sandbox: a fresh environment for one library body.
+    pub(crate) library_env: Function,
+    /// Libraries instantiated in this VM: library id → lowercase function name → callback.
+    pub(crate) libs: HashMap<u64, HashMap<String, Function>>,
     /// The registry generation the compile cache belongs to.
     pub(crate) generation: u64,
     memory_limit: u64,
@@ -100,7 +104,7 @@ impl ScriptVm {
         host.set("keep", unsafe { lua.create_c_function(make_keep)? })?;
         let globals = lua.create_sequence_from(GLOBALS.iter().map(|(n, _)| *n))?;
         let libraries = lua.create_sequence_from(LIBRARIES.iter().map(|(n, _)| *n))?;
-        let (env, real, runner): (Table, Table, Function) = lua
+        let (env, real, runner, library_env): (Table, Table, Function, Function) = lua
             .load(SANDBOX)
             .set_name(SELF_SOURCE)
             .call((host, globals, libraries))?;
@@ -112,6 +116,8 @@ impl ScriptVm {
             keys,
             env,
             compiled: HashMap::new(),
+            library_env,
+            libs: HashMap::new(),
             generation,
             memory_limit: 0,
             hook_tripped: true,
@@ -173,7 +179,7 @@ impl ScriptVm {
         if let Some(f) = self.compiled.get(&script.sha) {
             return Ok(f.clone());
         }
-        let f = compile(&self.lua, &script.body, Some(&self.env))?;
+        let f = compile(&self.lua, &script.body, "@user_script", Some(&self.env))?;
         self.compiled.insert(script.sha, f.clone());
         Ok(f)
     }
@@ -216,7 +222,12 @@ unsafe extern "C-unwind" fn keep_frame(l: *mut ffi::lua_State) -> std::os::raw::
 
 /// Compiles a script body as Redis does: chunk name `@user_script`, text only (a body starting
 /// with ESC is parsed as text and fails like Redis's patched Lua).
-fn compile(lua: &Lua, body: &[u8], env: Option<&Table>) -> Result<Function, String> {
+pub(crate) fn compile(
+    lua: &Lua,
+    body: &[u8],
+    name: &str,
+    env: Option<&Table>,
+) -> Result<Function, String> {
     let rewritten;
     let src: &[u8] = if body.starts_with(b"#!") {
         // The shebang line is not Lua: compile an empty line in its place (same line numbers).
@@ -232,10 +243,7 @@ fn compile(lua: &Lua, body: &[u8], env: Option<&Table>) -> Result<Function, Stri
     } else {
         body
     };
-    let mut chunk = lua
-        .load(src)
-        .set_name("@user_script")
-        .set_mode(ChunkMode::Text);
+    let mut chunk = lua.load(src).set_name(name).set_mode(ChunkMode::Text);
     if let Some(env) = env {
         chunk = chunk.set_environment(env.clone());
     }
@@ -259,7 +267,7 @@ pub fn check_compiles(body: &[u8]) -> Result<(), String> {
             let lua = c.get_or_insert_with(|| {
                 Lua::new_with(StdLib::NONE, LuaOptions::default()).unwrap_or_else(|_| Lua::new())
             });
-            compile(lua, body, None).map(|_| ())
+            compile(lua, body, "@user_script", None).map(|_| ())
         })
         .map_err(|m| format!("ERR Error compiling script (new function): {m}"))
 }

@@ -295,7 +295,8 @@ impl Conn {
             Run::Shard(_) => {
                 let shards = self.server.route(cmd.cmd, &args);
                 if self.busy(&shards) && !cmd.cmd.has(flags::ALLOW_BUSY) {
-                    return self.reject(Some(cmd), BUSY_ERR).await;
+                    let busy = self.server.scripting.busy_error();
+                    return self.reject(Some(cmd), busy).await;
                 }
                 if cmd.cmd.has(flags::BLOCKING) {
                     self.flush_pending().await;

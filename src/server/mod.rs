@@ -239,6 +239,15 @@ pub async fn start(config: Config) -> std::io::Result<(Running, TcpListener)> {
         slowlog: admin::slowlog::SlowLog::new(&config),
         config: ArcSwap::from_pointee(config),
     });
+    // Function libraries saved under `dir` come back before the first client; a damaged file
+    // stops the start-up instead of silently losing libraries.
+    let cfg = server.config();
+    let file = crate::functions::persist::path_in(&cfg.dir);
+    match server.scripting.functions.open(file, cfg.lua_memory_limit) {
+        Ok(n) if n > 0 => tracing::info!(libraries = n, "function libraries loaded"),
+        Ok(_) => {}
+        Err(e) => return Err(std::io::Error::other(e)),
+    }
     let threads = receivers
         .into_iter()
         .enumerate()

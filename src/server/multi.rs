@@ -372,7 +372,7 @@ async fn exec(conn: &mut Conn) -> Result<Reply, CommandError> {
         unwatch(conn).await;
         return Err(CommandError::err(format!(
             "EXECABORT Transaction discarded because of: {}",
-            super::connection::BUSY_ERR
+            conn.server.scripting.busy_error()
         )));
     }
     let outcome = conn

@@ -1,0 +1,285 @@
+//! The FUNCTION subcommands and FCALL / FCALL_RO.
+//!
+//! Invariant: FCALL validates everything it can before any shard is involved (function name,
+//! numkeys, `_RO` against the function's flags, CROSSSLOT), then hands the call to the EVAL
+//! scheduler; FUNCTION changes go through the registry, which persists before publishing.
+
+use super::registry::Policy;
+use crate::commands::is;
+use crate::error::CommandError;
+use crate::keyspace::glob::glob_match;
+use crate::protocol::Reply;
+use crate::scripting::eval::{kill, numkeys_with, schedule};
+use crate::scripting::run::{ScriptJob, Target};
+use crate::server::connection::Conn;
+use bytes::Bytes;
+use std::sync::{Arc, Mutex};
+
+/// Answers FCALL, FCALL_RO and FUNCTION; `None` when the reply was already appended.
+pub async fn dispatch(conn: &mut Conn, full: &str, args: Vec<Bytes>) -> Option<Reply> {
+    let server = conn.server.clone();
+    let functions = &server.scripting.functions;
+    let limit = server.config().lua_memory_limit;
+    let r: Result<Reply, String> = match full {
+        "fcall" | "fcall_ro" => return fcall(conn, full == "fcall_ro", args).await,
+        "function|load" => load_args(&args)
+            .and_then(|(replace, code)| functions.load(code, replace, limit))
+            .map(|name| Reply::Bulk(Bytes::from(name))),
+        "function|delete" => functions.delete(&args[2]).map(|_| Reply::ok()),
+        "function|list" => list(conn, &args),
+        "function|flush" => match args.len() {
+            2 => Ok(()),
+            3 if is(&args[2], "ASYNC") || is(&args[2], "SYNC") => Ok(()),
+            3 => Err("ERR FUNCTION FLUSH only supports SYNC|ASYNC option".into()),
+            _ => Err(syntax(&args[1])),
+        }
+        .and_then(|_| functions.flush())
+        .map(|_| Reply::ok()),
+        "function|dump" => Ok(Reply::Bulk(Bytes::from(functions.snapshot().dump()))),
+        "function|restore" => restore_policy(&args)
+            .and_then(|p| functions.restore(&args[2], p, limit))
+            .map(|_| Reply::ok()),
+        "function|stats" => Ok(stats(conn)),
+        "function|kill" => Ok(kill(&server, true)),
+        "function|help" => Ok(help()),
+        _ => Err(CommandError::Syntax.to_string()),
+    };
+    Some(r.unwrap_or_else(Reply::Error))
+}
+
+fn syntax(sub: &Bytes) -> String {
+    format!(
+        "ERR unknown subcommand or wrong number of arguments for '{}'. Try FUNCTION HELP.",
+        String::from_utf8_lossy(sub)
+    )
+}
+
+/// `FUNCTION LOAD [REPLACE] code`: the code is always the last argument.
+fn load_args(args: &[Bytes]) -> Result<(bool, Bytes), String> {
+    let code = args[args.len() - 1].clone();
+    let mut replace = false;
+    for a in &args[2..args.len() - 1] {
+        if is(a, "REPLACE") {
+            replace = true;
+        } else {
+            return Err(format!(
+                "ERR Unknown option given: {}",
+                String::from_utf8_lossy(a)
+            ));
+        }
+    }
+    Ok((replace, code))
+}
+
+fn restore_policy(args: &[Bytes]) -> Result<Policy, String> {
+    match args.len() {
+        3 => Ok(Policy::Append),
+        4 => {
+            let p = &args[3];
+            if is(p, "FLUSH") {
+                Ok(Policy::Flush)
+            } else if is(p, "APPEND") {
+                Ok(Policy::Append)
+            } else if is(p, "REPLACE") {
+                Ok(Policy::Replace)
+            } else {
+                Err("ERR Wrong restore policy given, value should be either FLUSH, APPEND or REPLACE.".into())
+            }
+        }
+        _ => Err(syntax(&args[1])),
+    }
+}
+
+fn bulk(s: &str) -> Reply {
+    Reply::bulk_str(s)
+}
+
+fn list(conn: &Conn, args: &[Bytes]) -> Result<Reply, String> {
+    let (mut pattern, mut with_code) = (None::<&Bytes>, false);
+    let mut i = 2;
+    while i < args.len() {
+        let a = &args[i];
+        if is(a, "WITHCODE") && !with_code {
+            with_code = true;
+        } else if is(a, "LIBRARYNAME") && pattern.is_none() {
+            i += 1;
+            pattern = Some(
+                args.get(i)
+                    .ok_or("ERR library name argument was not given")?,
+            );
+        } else {
+            return Err(format!(
+                "ERR Unknown argument {}",
+                String::from_utf8_lossy(a)
+            ));
+        }
+        i += 1;
+    }
+    let snap = conn.server.scripting.functions.snapshot();
+    let libs = snap
+        .libs
+        .values()
+        .filter(|l| pattern.is_none_or(|p| glob_match(p, l.name.as_bytes(), true)))
+        .map(|lib| {
+            let functions = lib
+                .functions
+                .iter()
+                .map(|f| {
+                    Reply::Map(vec![
+                        (bulk("name"), bulk(&f.name)),
+                        (
+                            bulk("description"),
+                            f.description.as_deref().map_or(Reply::Nil, bulk),
+                        ),
+                        (
+                            bulk("flags"),
+                            Reply::Set(f.flag_names().into_iter().map(Reply::status).collect()),
+                        ),
+                    ])
+                })
+                .collect();
+            let mut fields = vec![
+                (bulk("library_name"), bulk(&lib.name)),
+                (bulk("engine"), bulk("LUA")),
+                (bulk("functions"), Reply::Array(functions)),
+            ];
+            if with_code {
+                fields.push((bulk("library_code"), Reply::Bulk(lib.code.clone())));
+            }
+            Reply::Map(fields)
+        })
+        .collect();
+    Ok(Reply::Array(libs))
+}
+
+fn stats(conn: &Conn) -> Reply {
+    let scripting = &conn.server.scripting;
+    let running = scripting.runs.iter().find_map(|r| {
+        let c = r.current.lock().ok()?;
+        let f = c.as_ref()?;
+        Some(Reply::Map(vec![
+            (bulk("name"), bulk(&f.name)),
+            (
+                bulk("command"),
+                Reply::Array(f.command.iter().cloned().map(Reply::Bulk).collect()),
+            ),
+            (
+                bulk("duration_ms"),
+                Reply::Int(f.started.elapsed().as_millis() as i64),
+            ),
+        ]))
+    });
+    let snap = scripting.functions.snapshot();
+    Reply::Map(vec![
+        (bulk("running_script"), running.unwrap_or(Reply::Nil)),
+        (
+            bulk("engines"),
+            Reply::Map(vec![(
+                bulk("LUA"),
+                Reply::Map(vec![
+                    (bulk("libraries_count"), Reply::Int(snap.libs.len() as i64)),
+                    (
+                        bulk("functions_count"),
+                        Reply::Int(snap.function_count() as i64),
+                    ),
+                ]),
+            )]),
+        ),
+    ])
+}
+
+async fn fcall(conn: &mut Conn, ro_command: bool, args: Vec<Bytes>) -> Option<Reply> {
+    let server = conn.server.clone();
+    let Some((lib, index)) = server.scripting.functions.snapshot().function(&args[1]) else {
+        return Some(Reply::error("ERR Function not found"));
+    };
+    let n = match numkeys_with(&args, CommandError::err("ERR Bad number of keys provided")) {
+        Ok(n) => n,
+        Err(e) => return Some(Reply::Error(e.to_string())),
+    };
+    let Some(f) = lib.functions.get(index).map(|f| f.flags) else {
+        return Some(Reply::error("ERR Function not found"));
+    };
+    if ro_command && !f.no_writes {
+        return Some(Reply::error(
+            "ERR Can not execute a script with write flag using *_ro command.",
+        ));
+    }
+    let keys: Vec<Bytes> = args[3..3 + n].to_vec();
+    let argv: Vec<Bytes> = args[3 + n..].to_vec();
+    let slot_rule = server.config().single_slot_scripts;
+    if slot_rule && !f.allow_cross_slot_keys {
+        let mut slots = keys.iter().map(|k| crate::slot::key_slot(k));
+        if let Some(first) = slots.next() {
+            if slots.any(|s| s != first) {
+                return Some(Reply::error(
+                    "CROSSSLOT Keys in request don't hash to the same slot",
+                ));
+            }
+        }
+    }
+    let job = Arc::new(ScriptJob {
+        target: Target::Function {
+            lib,
+            index,
+            command: args,
+        },
+        keys,
+        argv,
+        read_only: ro_command || f.no_writes,
+        single_slot: slot_rule && !f.allow_cross_slot_keys,
+        needs: Arc::new(Mutex::new(Vec::new())),
+    });
+    schedule(conn, job, crate::metrics::Origin::Fcall).await
+}
+
+fn help() -> Reply {
+    const LINES: &[&str] = &[
+        "FUNCTION <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "LOAD [REPLACE] <FUNCTION CODE>",
+        "    Create a new library with the given library name and code.",
+        "DELETE <LIBRARY NAME>",
+        "    Delete the given library.",
+        "LIST [LIBRARYNAME PATTERN] [WITHCODE]",
+        "    Return general information on all the libraries:",
+        "    * Library name",
+        "    * The engine used to run the Library",
+        "    * Library description",
+        "    * Functions list",
+        "    * Library code (if WITHCODE is given)",
+        "    It also possible to get only function that matches a pattern using LIBRARYNAME argument.",
+        "STATS",
+        "    Return information about the current function running:",
+        "    * Function name",
+        "    * Command used to run the function",
+        "    * Duration in MS that the function is running",
+        "    If no function is running, return nil",
+        "    In addition, returns a list of available engines.",
+        "KILL",
+        "    Kill the current running function.",
+        "FLUSH [ASYNC|SYNC]",
+        "    Delete all the libraries.",
+        "    When called without the optional mode argument, the behavior is determined by the",
+        "    lazyfree-lazy-user-flush configuration directive. Valid modes are:",
+        "    * ASYNC: Asynchronously flush the libraries.",
+        "    * SYNC: Synchronously flush the libraries.",
+        "DUMP",
+        "    Return a serialized payload representing the current libraries, can be restored using FUNCTION RESTORE command",
+        "RESTORE <PAYLOAD> [FLUSH|APPEND|REPLACE]",
+        "    Restore the libraries represented by the given payload, it is possible to give a restore policy to",
+        "    control how to handle existing libraries (default APPEND):",
+        "    * FLUSH: delete all existing libraries.",
+        "    * APPEND: appends the restored libraries to the existing libraries. On collision, abort.",
+        "    * REPLACE: appends the restored libraries to the existing libraries, On collision, replace the old",
+        "      libraries with the new libraries (notice that even on this option there is a chance of failure",
+        "      in case of functions name collision with another library).",
+        "HELP",
+        "    Prints this help.",
+    ];
+    Reply::Array(
+        LINES
+            .iter()
+            .map(|l| Reply::Status(Bytes::from_static(l.as_bytes())))
+            .collect(),
+    )
+}
