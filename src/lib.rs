@@ -1,21 +1,31 @@
-//! luagate: a sharded, Redis-compatible server that hosts the Redis scripting layer.
+//! luagate: a sharded, Redis-compatible server that hosts the Redis Lua scripting layer.
 //!
-//! Crate map (data flows down this list):
-//! - [`server`]: the listener and connection tasks. A connection reads, decodes, routes each
-//!   command to the shard(s) owning its keys, awaits the reply and writes it, in order.
+//! Crate map (roughly in the order a request meets them; ARCHITECTURE.md has the details and
+//! the invariants):
+//! - [`config`]: defaults < YAML file < `LUAGATE_*` environment < flags; CONFIG REWRITE.
+//! - [`server`]: listener, connection tasks (decode, route, batch, await, reply in order),
+//!   connection commands, blocking commands, MULTI/EXEC/WATCH, and `admin` (INFO, CONFIG,
+//!   SLOWLOG, DEBUG, SHUTDOWN); start-up and the shutdown order.
 //! - [`protocol`]: RESP2/RESP3 request decoding and reply encoding. Knows no commands.
 //! - [`slot`]: key → hash slot → shard. The only place slots are computed.
 //! - [`shard`]: shard threads, each owning its keyspace slice; units of work; lending shards
-//!   to a unit that needs several (ascending order, deadlock-free).
+//!   to a unit that needs several (ascending order, deadlock-free); active expiry.
 //! - [`commands`]: the command table and one file per command family; each command parses its
 //!   arguments and executes against a [`commands::Ctx`], returning a [`protocol::Reply`].
-//! - [`keyspace`]: databases, values, expiry, glob matching, SCAN-able dictionaries.
+//! - [`keyspace`]: databases, values (strings, lists, hashes, sets, sorted sets), expiry, glob
+//!   matching, SCAN-able dictionaries. No tokio, no Lua.
+//! - [`scripting`]: EVAL/EVALSHA/SCRIPT: one Lua VM per shard thread, the sandbox, the
+//!   script registry (an arc-swap snapshot), re-runs with more shards for undeclared keys,
+//!   busy/kill. FUNCTION is in progress elsewhere.
 //! - [`lualibs`]: the `cjson`, `cmsgpack`, `struct` and `bit` libraries scripts see.
-//! - [`config`]: configuration: defaults, YAML file, environment, flags.
-//! - [`metrics`]: Prometheus metrics and the /metrics, /healthz, /readyz HTTP endpoints.
+//! - [`replication`]: the ordered effect stream with its backlog, the leader and follower
+//!   sides, snapshots for full sync, REPLICAOF/ROLE/WAIT.
+//! - [`persistence`]: the append-only log of the effect stream, replayed at start.
+//! - [`metrics`]: Prometheus metrics read from atomics at scrape time, and the /metrics,
+//!   /healthz, /readyz HTTP endpoints.
 //! - [`error`]: `CommandError`, whose `Display` is the exact Redis error line.
-//! - [`scripting`]: the Lua scripting layer (EVAL, SCRIPT), one VM per shard thread;
-//!   [`lualibs`]: the Lua libraries scripts get (cjson, cmsgpack, struct, bit).
+//!
+//! Not here yet: cluster mode (CLUSTER, `-MOVED`).
 
 pub mod commands;
 pub mod config;
