@@ -345,3 +345,39 @@ fn masterdown_while_the_link_is_down_when_stale_data_is_refused() {
     assert_eq!(fr.cmd_str(&["GET", "a"]), "$-1\r\n");
     assert!(fr.cmd_str(&["ROLE"]).contains("connect"));
 }
+
+/// Function libraries travel in the stream (and the full-sync snapshot): a follower runs
+/// FCALL_RO on them, refuses FUNCTION LOAD, and keeps them when promoted.
+#[test]
+fn functions_replicate_to_followers() {
+    let l = leader();
+    let mut lr = l.raw();
+    let lib = "#!lua name=rlib\nredis.register_function{function_name='get_it', callback=function(keys) return redis.call('GET', keys[1]) end, flags={'no-writes'}}\nredis.register_function('set_it', function(keys, args) return redis.call('SET', keys[1], args[1]) end)";
+    // Loaded before the follower exists: reaches it through the snapshot.
+    assert_eq!(lr.cmd_str(&["FUNCTION", "LOAD", lib]), "$4\r\nrlib\r\n");
+    let f = follower(&l, "2");
+    let mut fr = f.raw();
+    wait_synced(&mut lr, &mut fr);
+    assert_eq!(lr.cmd_str(&["FCALL", "set_it", "1", "fk", "v1"]), "+OK\r\n");
+    wait_synced(&mut lr, &mut fr);
+    assert_eq!(
+        fr.cmd_str(&["FCALL_RO", "get_it", "1", "fk"]),
+        "$2\r\nv1\r\n"
+    );
+    assert_eq!(
+        fr.cmd_str(&["FUNCTION", "LOAD", lib]),
+        "-READONLY You can't write against a read only replica.\r\n"
+    );
+    // A change after the sync reaches it through the live stream.
+    assert_eq!(lr.cmd_str(&["FUNCTION", "DELETE", "rlib"]), "+OK\r\n");
+    wait_synced(&mut lr, &mut fr);
+    assert_eq!(fr.cmd_str(&["FUNCTION", "LIST"]), "*0\r\n");
+    assert_eq!(lr.cmd_str(&["FUNCTION", "LOAD", lib]), "$4\r\nrlib\r\n");
+    wait_synced(&mut lr, &mut fr);
+    assert_eq!(fr.cmd_str(&["REPLICAOF", "NO", "ONE"]), "+OK\r\n");
+    assert_eq!(fr.cmd_str(&["FCALL", "set_it", "1", "fk", "v2"]), "+OK\r\n");
+    assert_eq!(
+        fr.cmd_str(&["FCALL_RO", "get_it", "1", "fk"]),
+        "$2\r\nv2\r\n"
+    );
+}

@@ -247,12 +247,12 @@ pub mod scripting_cmds {
         )
         .numkeys(2, None),
         Command::conn("function", -2, 0, Group::Scripting).subs(&[
-            Command::conn("load", -3, NOSCRIPT | DENYOOM, Group::Scripting),
-            Command::conn("delete", 3, NOSCRIPT, Group::Scripting),
+            Command::conn("load", -3, WRITE | NOSCRIPT | DENYOOM, Group::Scripting),
+            Command::conn("delete", 3, WRITE | NOSCRIPT, Group::Scripting),
             Command::conn("list", -2, NOSCRIPT, Group::Scripting),
-            Command::conn("flush", -2, NOSCRIPT, Group::Scripting),
+            Command::conn("flush", -2, WRITE | NOSCRIPT, Group::Scripting),
             Command::conn("dump", 2, NOSCRIPT, Group::Scripting),
-            Command::conn("restore", -3, NOSCRIPT | DENYOOM, Group::Scripting),
+            Command::conn("restore", -3, WRITE | NOSCRIPT | DENYOOM, Group::Scripting),
             Command::conn("stats", 2, NOSCRIPT | ALLOW_BUSY, Group::Scripting),
             Command::conn("kill", 2, NOSCRIPT | ALLOW_BUSY, Group::Scripting),
             Command::conn("help", 2, LOADING | STALE, Group::Scripting),

@@ -44,7 +44,34 @@ pub async fn dispatch(conn: &mut Conn, full: &str, args: Vec<Bytes>) -> Option<R
         "function|help" => Ok(help()),
         _ => Err(CommandError::Syntax.to_string()),
     };
+    if r.is_ok()
+        && matches!(
+            full,
+            "function|load" | "function|delete" | "function|flush" | "function|restore"
+        )
+    {
+        replicate(&server);
+    }
     Some(r.unwrap_or_else(Reply::Error))
+}
+
+/// Sends the whole library set down the effect stream as `FUNCTION RESTORE <dump> FLUSH`, so
+/// followers and the append-only log end up with exactly the leader's libraries (one idempotent
+/// command per change, whatever the change was).
+pub fn replicate(server: &crate::server::Server) {
+    if !server.effects_wanted() {
+        return;
+    }
+    let dump = Bytes::from(server.scripting.functions.snapshot().dump());
+    server.publish_effects(vec![crate::commands::Effect {
+        db: 0,
+        args: vec![
+            Bytes::from_static(b"FUNCTION"),
+            Bytes::from_static(b"RESTORE"),
+            dump,
+            Bytes::from_static(b"FLUSH"),
+        ],
+    }]);
 }
 
 fn syntax(sub: &Bytes) -> String {

@@ -89,6 +89,17 @@ pub async fn apply(server: &Arc<Server>, unit: Vec<UnitCmd>) {
             }
             continue;
         }
+        if args.len() == 4
+            && args[0].eq_ignore_ascii_case(b"FUNCTION")
+            && args[1].eq_ignore_ascii_case(b"RESTORE")
+        {
+            let limit = server.config().lua_memory_limit;
+            let functions = &server.scripting.functions;
+            if let Err(e) = functions.restore(&args[2], crate::functions::Policy::Flush, limit) {
+                tracing::warn!(error = %e, "replicated function libraries do not load");
+            }
+            continue;
+        }
         let cmd = match commands::lookup(&args) {
             Ok(c) if matches!(c.cmd.run, Run::Shard(_)) => c,
             _ => {
@@ -145,9 +156,10 @@ pub async fn load_snapshot(server: &Arc<Server>, payload: Bytes) -> Result<(), S
     let mut all = vec![(0u16, flush)];
     all.extend(units);
     // Script bodies first (outside the data unit), then the data in one unit on every shard.
-    let (scripts, data): (Vec<_>, Vec<_>) = all
-        .into_iter()
-        .partition(|(_, a)| a.len() == 3 && a[0].eq_ignore_ascii_case(b"SCRIPT"));
+    let (scripts, data): (Vec<_>, Vec<_>) = all.into_iter().partition(|(_, a)| {
+        (a.len() == 3 && a[0].eq_ignore_ascii_case(b"SCRIPT"))
+            || (a.len() == 4 && a[0].eq_ignore_ascii_case(b"FUNCTION"))
+    });
     apply(server, scripts).await;
     let n = server.shards.len();
     let mut calls = Vec::with_capacity(data.len());

@@ -34,6 +34,13 @@ pub fn build(ctx: &mut Ctx<'_>, subscribe: Option<(u64, UnboundedSender<Bytes>)>
         put_command(&mut out, &[&b"SCRIPT"[..], b"LOAD", &s.body]);
         shas.push(s.sha);
     }
+    let libs = server.scripting.functions.snapshot();
+    if !libs.libs.is_empty() {
+        put_command(
+            &mut out,
+            &[&b"FUNCTION"[..], b"RESTORE", &libs.dump(), b"FLUSH"],
+        );
+    }
     let databases = server.config().databases;
     for dbi in 0..databases {
         let mut selected = false;

@@ -18,6 +18,9 @@ impl Drop for Proc {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        if let Some(dir) = &self.dir {
+            let _ = std::fs::remove_dir_all(dir);
+        }
     }
 }
 
@@ -50,8 +53,26 @@ pub fn luagate(extra: &[&str]) -> Proc {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_luagate"));
     // No metrics listener unless a test asks (`extra` comes later and wins): concurrent
     // servers would all want the default metrics port.
-    cmd.args(["--port", "0", "--bind", "127.0.0.1", "--metrics-port", "0"])
-        .args(extra);
+    // A fresh data directory per server (function libraries, logs), so concurrent tests never
+    // share files; a test that restarts a server on its own directory passes `--dir` itself.
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "luagate-test-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    ));
+    std::fs::create_dir_all(&dir).expect("test data dir");
+    cmd.args([
+        "--port",
+        "0",
+        "--bind",
+        "127.0.0.1",
+        "--metrics-port",
+        "0",
+        "--dir",
+    ])
+    .arg(&dir)
+    .args(extra);
     cmd.stdout(Stdio::piped())
         .stderr(Stdio::null())
         .env("LUAGATE_LOG", "warn");
@@ -78,7 +99,7 @@ pub fn luagate(extra: &[&str]) -> Proc {
     Proc {
         child,
         port,
-        dir: None,
+        dir: Some(dir),
     }
 }
 
