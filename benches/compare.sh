@@ -27,6 +27,15 @@
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
+sha1() { printf '%s' "$1" | sha1sum | cut -d' ' -f1; }
+# Scripts for the scripting rows (no spaces in EVAL bodies: the row's arguments are words).
+S_RET1="return 1"
+S_INCR="return redis.call('INCR',KEYS[1])"
+S_FIVE="redis.call('SET',KEYS[1],ARGV[1]);redis.call('GET',KEYS[1]);redis.call('INCR',KEYS[2]);redis.call('HSET',KEYS[3],'f',ARGV[1]);return redis.call('GET',KEYS[2])"
+# The library has a newline after its shebang; rows name the variable, so `cut` sees one line
+# and the setup's eval expands it.
+FLIB=$'#!lua name=bench\nredis.register_function(\'zincr\', function(k, a) return redis.call(\'ZINCRBY\', k[1], 1, a[1]) end)\nredis.register_function{function_name=\'zsum\', callback=function(k) local s = 0 local r = redis.call(\'ZRANGE\', k[1], 0, 9, \'WITHSCORES\') for i = 2, #r, 2 do s = s + tonumber(r[i]) end return s end, flags={\'no-writes\'}}'
+
 ROWS=(
   "PING|-t ping_mbulk|"
   "SET|-t set|"
@@ -34,6 +43,12 @@ ROWS=(
   "INCR|-t incr|"
   "LPUSH|-t lpush|"
   "MSET (10 keys)|-t mset|"
+  "EVALSHA return 1|EVALSHA $(sha1 "$S_RET1") 0|SCRIPT LOAD \"$S_RET1\""
+  "EVALSHA INCR|EVALSHA $(sha1 "$S_INCR") 1 key:__rand_int__|SCRIPT LOAD \"$S_INCR\""
+  "EVALSHA 5 calls|EVALSHA $(sha1 "$S_FIVE") 3 {t}a:__rand_int__ {t}b:__rand_int__ {t}c:__rand_int__ v|SCRIPT LOAD \"$S_FIVE\""
+  "EVAL return(1)|EVAL return(1) 0|"
+  "FCALL zincr|FCALL zincr 1 zbench m:__rand_int__|FUNCTION LOAD \"\$FLIB\""
+  "FCALL_RO zsum|FCALL_RO zsum 1 zbench|FUNCTION LOAD \"\$FLIB\""
 )
 
 PINNED=0
