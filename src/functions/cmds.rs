@@ -232,6 +232,9 @@ async fn fcall(conn: &mut Conn, ro_command: bool, args: Vec<Bytes>) -> Option<Re
             "ERR Can not execute a script with write flag using *_ro command.",
         ));
     }
+    if !f.no_writes && !f.allow_oom && !ro_command && server.oom() {
+        return Some(Reply::error(crate::server::OOM_ERR));
+    }
     let keys: Vec<Bytes> = args[3..3 + n].to_vec();
     let argv: Vec<Bytes> = args[3 + n..].to_vec();
     let slot_rule = server.config().single_slot_scripts;
@@ -254,6 +257,7 @@ async fn fcall(conn: &mut Conn, ro_command: bool, args: Vec<Bytes>) -> Option<Re
         keys,
         argv,
         read_only: ro_command || f.no_writes,
+        allow_oom: f.allow_oom,
         single_slot: slot_rule && !f.allow_cross_slot_keys,
         needs: Arc::new(Mutex::new(Vec::new())),
     });

@@ -202,6 +202,11 @@ impl RunState {
         if self.read_only && cmd.cmd.has(flags::WRITE) {
             return refuse("ERR Write commands are not allowed from read-only scripts.");
         }
+        // As Redis: over maxmemory, a script that has not written yet may not start a write
+        // that needs memory (DEL and friends still run), unless it is flagged allow-oom.
+        if cmd.cmd.has(flags::DENYOOM) && !self.allow_oom && !self.wrote && self.server().oom() {
+            return refuse(crate::server::OOM_ERR);
+        }
         if cmd.cmd.has(flags::WRITE) && self.server().repl.is_follower() {
             return refuse(crate::replication::READONLY_ERR);
         }

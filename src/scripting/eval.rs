@@ -114,6 +114,11 @@ async fn eval(conn: &mut Conn, name: &str, args: Vec<Bytes>) -> Option<Reply> {
             "ERR Can not execute a script with write flag using *_ro command.",
         ));
     }
+    // A flagged script that may write is refused up front over maxmemory (unflagged ones fail
+    // at their first write that needs memory).
+    if f.shebang && !f.no_writes && !f.allow_oom && !ro_command && server.oom() {
+        return Some(Reply::error(crate::server::OOM_ERR));
+    }
     if server.repl.is_follower() && f.shebang && !f.no_writes {
         return Some(Reply::error(crate::replication::READONLY_ERR));
     }
@@ -138,6 +143,7 @@ async fn eval(conn: &mut Conn, name: &str, args: Vec<Bytes>) -> Option<Reply> {
         keys,
         argv,
         read_only: ro_command || f.no_writes,
+        allow_oom: f.allow_oom,
         single_slot: slot_rule && !f.allow_cross_slot_keys,
         needs: Arc::new(Mutex::new(Vec::new())),
     });

@@ -66,6 +66,8 @@ pub struct ScriptJob {
     pub argv: Vec<Bytes>,
     /// EVAL_RO / EVALSHA_RO, or a `no-writes` script.
     pub read_only: bool,
+    /// `allow-oom`: writes may run while used memory is over `maxmemory`.
+    pub allow_oom: bool,
     /// The single-slot rule applies to this run (flagged script, `single-slot-scripts: always`,
     /// no `allow-cross-slot-keys`).
     pub single_slot: bool,
@@ -111,6 +113,7 @@ pub(crate) struct RunState {
     pub(crate) home: usize,
     held: Vec<usize>,
     pub(crate) read_only: bool,
+    pub(crate) allow_oom: bool,
     pub(crate) resp: u8,
     pub(crate) repl: u8,
     pub(crate) wrote: bool,
@@ -377,6 +380,7 @@ fn run_in_vm(ctx: &mut Ctx<'_>, vm: &mut ScriptVm, job: &ScriptJob, threshold: D
         home,
         held,
         read_only: job.read_only,
+        allow_oom: job.allow_oom,
         resp: 2,
         repl: 3,
         wrote: false,

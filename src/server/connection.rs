@@ -280,6 +280,13 @@ impl Conn {
         if let Some(e) = self.server.repl.refuse(&self.server, cmd) {
             return self.reject(Some(cmd), e).await;
         }
+        // Over maxmemory Redis refuses writes that need memory, and inside MULTI everything but
+        // EXEC/DISCARD/QUIT/RESET (queueing itself takes memory).
+        let queues =
+            self.tx.in_multi() && !matches!(cmd.cmd.name, "exec" | "discard" | "quit" | "reset");
+        if (cmd.cmd.has(flags::DENYOOM) || queues) && self.server.oom() {
+            return self.reject(Some(cmd), super::OOM_ERR).await;
+        }
         if self.tx.in_multi() {
             if cmd.cmd.has(flags::NO_MULTI) {
                 return self

@@ -24,6 +24,9 @@ use std::sync::Arc;
 use std::time::Instant;
 use tokio::net::TcpListener;
 
+/// The reply to a write that needs memory while used memory is over `maxmemory`.
+pub const OOM_ERR: &str = "OOM command not allowed when used memory > 'maxmemory'.";
+
 /// Server-wide counters (INFO stats).
 #[derive(Default)]
 pub struct ServerStats {
@@ -65,6 +68,8 @@ pub struct Server {
     pub slowlog: admin::slowlog::SlowLog,
     /// True once shards run and data is loaded; false again when shutting down.
     ready: AtomicBool,
+    /// Allocator bytes in use, refreshed by shard 0's cron (the `maxmemory` check reads it).
+    pub used_memory: AtomicU64,
     /// The effect stream, followers and the leader link (src/replication).
     pub repl: crate::replication::Replication,
 }
@@ -81,6 +86,14 @@ impl Server {
         f(&mut c);
         self.slowlog.configure(&c);
         self.config.store(Arc::new(c));
+    }
+
+    /// Whether writes that need memory must be refused: `maxmemory` is set and the allocator's
+    /// in-use bytes (refreshed by shard 0 every cron tick) exceed it. Followers obey their
+    /// leader, not their own limit.
+    pub fn oom(&self) -> bool {
+        let max = self.config().maxmemory;
+        max > 0 && self.used_memory.load(Relaxed) > max && !self.repl.is_follower()
     }
 
     pub fn is_ready(&self) -> bool {
@@ -235,6 +248,7 @@ pub async fn start(config: Config) -> std::io::Result<(Running, TcpListener)> {
         active_expire: AtomicBool::new(true),
         counters: crate::metrics::Counters::default(),
         ready: AtomicBool::new(false),
+        used_memory: AtomicU64::new(admin::info::used_memory()),
         repl: crate::replication::Replication::new(config.repl_backlog_size as usize),
         slowlog: admin::slowlog::SlowLog::new(&config),
         config: ArcSwap::from_pointee(config),

@@ -298,6 +298,10 @@ impl Shard {
         stats
             .queue_depth
             .store(self.rx.len() as u64, Ordering::Relaxed);
+        if self.local.id == 0 {
+            let used = crate::server::admin::info::used_memory();
+            self.server.used_memory.store(used, Ordering::Relaxed);
+        }
         let start = Instant::now();
         let now = unix_ms();
         for (i, db) in data.dbs.iter_mut().enumerate() {
