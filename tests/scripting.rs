@@ -353,3 +353,18 @@ fn resp3_scripts_see_resp3_replies() {
         b"%1\r\n$1\r\nk\r\n~1\r\n$1\r\nm\r\n"
     );
 }
+
+/// INFO reports the script cache as Redis 7.4 names it, plus luagate's re-run counter.
+#[test]
+fn info_reports_the_script_cache() {
+    let s = common::luagate_shards(2);
+    let mut c = s.raw();
+    c.cmd(&["EVAL", "return 1", "0"]);
+    c.cmd(&["SCRIPT", "LOAD", "return 2"]);
+    let mem = c.cmd_str(&["INFO", "memory"]);
+    assert!(mem.contains("number_of_cached_scripts:2\r\n"), "{mem}");
+    assert!(!mem.contains("used_memory_scripts_eval:0\r\n"), "{mem}");
+    let stats = c.cmd_str(&["INFO", "stats"]);
+    assert!(stats.contains("evicted_scripts:0\r\n"), "{stats}");
+    assert!(stats.contains("luagate_scripts_reruns:"), "{stats}");
+}

@@ -317,6 +317,8 @@ pub fn used_memory() -> u64 {
 static PEAK: AtomicU64 = AtomicU64::new(0);
 
 fn memory(server: &Server) -> Section {
+    let si = server.scripting.info();
+    let libs = server.scripting.functions.snapshot();
     let cfg = server.config();
     let used = used_memory();
     let rss = rss();
@@ -343,19 +345,22 @@ fn memory(server: &Server) -> Section {
         .f("allocator_resident", rss)
         .f("total_system_memory", phys)
         .f("total_system_memory_human", human(phys))
-        .f("used_memory_lua", 0)
-        .f("used_memory_vm_eval", 0)
-        .f("used_memory_lua_human", "0B")
-        .f("used_memory_scripts_eval", 0)
-        .f("number_of_cached_scripts", 0)
-        .f("number_of_functions", 0)
-        .f("number_of_libraries", 0)
+        .f("used_memory_lua", si.used_memory_vm_eval)
+        .f("used_memory_vm_eval", si.used_memory_vm_eval)
+        .f("used_memory_lua_human", human(si.used_memory_vm_eval))
+        .f("used_memory_scripts_eval", si.used_memory_scripts_eval)
+        .f("number_of_cached_scripts", si.number_of_cached_scripts)
+        .f("number_of_functions", libs.functions.len())
+        .f("number_of_libraries", libs.libs.len())
         .f("used_memory_vm_functions", 0)
-        .f("used_memory_vm_total", 0)
-        .f("used_memory_vm_total_human", "0B")
+        .f("used_memory_vm_total", si.used_memory_vm_eval)
+        .f("used_memory_vm_total_human", human(si.used_memory_vm_eval))
         .f("used_memory_functions", 0)
-        .f("used_memory_scripts", 0)
-        .f("used_memory_scripts_human", "0B")
+        .f("used_memory_scripts", si.used_memory_scripts_eval)
+        .f(
+            "used_memory_scripts_human",
+            human(si.used_memory_scripts_eval),
+        )
         .f("maxmemory", cfg.maxmemory)
         .f("maxmemory_human", human(cfg.maxmemory))
         .f("maxmemory_policy", &cfg.maxmemory_policy)
@@ -488,6 +493,11 @@ fn stats(server: &Server, data: Option<&Data>) -> Section {
     .f("expire_cycle_cpu_milliseconds", 0)
     .f("evicted_keys", 0)
     .f("evicted_clients", 0)
+    .f("evicted_scripts", server.scripting.info().evicted_scripts)
+    .f(
+        "luagate_scripts_reruns",
+        server.scripting.info().scripts_reruns,
+    )
     .f("total_eviction_exceeded_time", 0)
     .f("current_eviction_exceeded_time", 0)
     .f("keyspace_hits", d.0)
