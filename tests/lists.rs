@@ -390,7 +390,6 @@ fn blocking_forms_that_do_not_wait() {
 
 /// Inside MULTI the blocking forms never wait: they answer their timeout reply at once.
 #[test]
-#[ignore = "needs MULTI/EXEC from the transactions branch; un-ignore after merge"]
 fn blocking_forms_inside_multi() {
     let mut d = Diff::new();
     for resp in ["2", "3"] {
