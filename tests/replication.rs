@@ -381,3 +381,42 @@ fn functions_replicate_to_followers() {
         "$2\r\nv2\r\n"
     );
 }
+
+/// A follower that stops reading is dropped once its queued stream passes
+/// `replica-output-buffer-limit`, instead of growing the leader's memory without bound.
+#[test]
+fn a_stalled_follower_is_dropped_past_its_output_limit() {
+    let l = luagate(&["--shards", "2", "--replica-output-buffer-limit", "1048576"]);
+    let mut lr = l.raw();
+    // A fake follower: handshake, then never read.
+    let mut fake = l.raw();
+    assert_eq!(
+        fake.cmd_str(&["REPLCONF", "listening-port", "1"]),
+        "+OK\r\n"
+    );
+    fake.send_cmd(&[b"PSYNC", b"?", b"-1"]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while info_field(&mut lr, "connected_slaves").as_deref() != Some("1") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the fake follower never attached"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // Far more than the socket buffers plus the limit.
+    let value = "x".repeat(100_000);
+    for i in 0..400 {
+        lr.cmd(&["SET", &format!("big{}", i % 50), &value]);
+        if info_field(&mut lr, "connected_slaves").as_deref() == Some("0") {
+            break;
+        }
+    }
+    while info_field(&mut lr, "connected_slaves").as_deref() != Some("0") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the stalled follower was kept"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert_eq!(lr.cmd_str(&["PING"]), "+PONG\r\n");
+}

@@ -64,6 +64,9 @@ pub struct Config {
     pub metrics_port: u16,
     /// Seconds SHUTDOWN / SIGTERM waits for in-flight work.
     pub shutdown_timeout: u64,
+    /// Bytes of effect stream a follower may have queued and unwritten before the leader
+    /// drops it (Redis: the hard limit of `client-output-buffer-limit replica`); 0 = none.
+    pub replica_output_buffer_limit: u64,
     /// `host:port` of the leader to follow at start; null = start as a leader.
     pub replicaof: Option<String>,
     /// Password sent to the leader when it requires one.
@@ -113,6 +116,7 @@ impl Default for Config {
             metrics_bind: IpAddr::from([127, 0, 0, 1]),
             metrics_port: 9121,
             shutdown_timeout: 10,
+            replica_output_buffer_limit: 256 << 20,
             replicaof: None,
             masterauth: None,
             repl_backlog_size: 1 << 20,
@@ -170,6 +174,7 @@ const FLAGS: &[&str] = &[
     "metrics-port",
     "shutdown-timeout",
     "replicaof",
+    "replica-output-buffer-limit",
     "masterauth",
     "repl-backlog-size",
     "replica-serve-stale-data",

@@ -54,6 +54,16 @@ async fn link(
 ) -> std::io::Result<()> {
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Bytes>();
     let id = info.id;
+    let pending = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let limit = server.config().replica_output_buffer_limit;
+    let dropped = Arc::new(tokio::sync::Notify::new());
+    let subscriber = |tx| Subscriber {
+        id,
+        tx,
+        pending: pending.clone(),
+        limit,
+        dropped: dropped.clone(),
+    };
     // Partial: same history, and the backlog still holds the next byte it wants.
     let partial = server.repl.stream.with(|s| {
         if req.offset < 1 || req.replid != s.replid {
@@ -61,7 +71,7 @@ async fn link(
         }
         let from = (req.offset - 1) as u64;
         let tail = s.since(from)?;
-        s.subscribers.push(Subscriber { id, tx: tx.clone() });
+        s.subscribers.push(subscriber(tx.clone()));
         Some((s.replid.clone(), tail, from))
     });
     match partial {
@@ -75,9 +85,9 @@ async fn link(
         }
         None => {
             server.repl.full_syncs_served.fetch_add(1, Relaxed);
-            let sub = tx.clone();
+            let sub = subscriber(tx.clone());
             let snap = run_on(server, all_shards(server), move |ctx| {
-                snapshot::build(ctx, Some((id, sub)))
+                snapshot::build(ctx, Some(sub))
             })
             .await
             .ok_or_else(|| std::io::Error::other("shards are not running"))?;
@@ -116,7 +126,11 @@ async fn link(
                         Err(_) => break,
                     }
                 }
-                wr.write_all(&out).await?;
+                tokio::select! {
+                    r = wr.write_all(&out) => r?,
+                    _ = dropped.notified() => return Ok(()),
+                }
+                pending.fetch_sub(out.len() as u64, Relaxed);
             }
             n = rd.read_buf(&mut inbuf) => {
                 if n? == 0 {

@@ -11,7 +11,6 @@ use crate::commands::Ctx;
 use crate::keyspace::Value;
 use crate::protocol::format_double;
 use bytes::{Bytes, BytesMut};
-use tokio::sync::mpsc::UnboundedSender;
 
 /// Elements per command when a collection is rebuilt.
 const CHUNK: usize = 256;
@@ -25,7 +24,7 @@ pub struct Snapshot {
 
 /// Serializes everything `ctx` holds (it must hold every shard); when `subscribe` is given,
 /// attaches it to the stream at the snapshot's offset.
-pub fn build(ctx: &mut Ctx<'_>, subscribe: Option<(u64, UnboundedSender<Bytes>)>) -> Snapshot {
+pub fn build(ctx: &mut Ctx<'_>, subscribe: Option<Subscriber>) -> Snapshot {
     let server = ctx.server;
     let mut out = BytesMut::new();
     let mut shas = Vec::new();
@@ -65,8 +64,8 @@ pub fn build(ctx: &mut Ctx<'_>, subscribe: Option<(u64, UnboundedSender<Bytes>)>
         }
     }
     server.repl.stream.with(|s| {
-        if let Some((id, tx)) = subscribe {
-            s.subscribers.push(Subscriber { id, tx });
+        if let Some(sub) = subscribe {
+            s.subscribers.push(sub);
             s.reset_db();
             s.scripts_known(shas);
         }

@@ -16,6 +16,8 @@
 use crate::commands::Effect;
 use bytes::{BufMut, Bytes, BytesMut};
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
 use std::sync::Mutex;
 use tokio::sync::mpsc::UnboundedSender;
 
@@ -28,6 +30,31 @@ pub trait Sink: Send {
 pub struct Subscriber {
     pub id: u64,
     pub tx: UnboundedSender<Bytes>,
+    /// Bytes sent to `tx` and not yet written to the follower's socket.
+    pub pending: Arc<AtomicU64>,
+    /// Most pending bytes before the follower is dropped (`replica-output-buffer-limit`;
+    /// 0 = no limit), so a stalled follower cannot grow the leader's memory without bound.
+    pub limit: u64,
+    /// Woken when the follower is dropped for its limit, so a write blocked on its stalled
+    /// socket is abandoned too.
+    pub dropped: Arc<tokio::sync::Notify>,
+}
+
+impl Subscriber {
+    /// Queues `bytes`; false when the follower is gone or over its limit (it is dropped).
+    fn offer(&self, bytes: &Bytes) -> bool {
+        let pending = self.pending.fetch_add(bytes.len() as u64, Relaxed) + bytes.len() as u64;
+        if self.limit > 0 && pending > self.limit {
+            tracing::warn!(
+                replica = self.id,
+                pending,
+                "follower over its output buffer limit; disconnecting it"
+            );
+            self.dropped.notify_one();
+            return false;
+        }
+        self.tx.send(bytes.clone()).is_ok()
+    }
 }
 
 pub struct Inner {
@@ -126,8 +153,7 @@ impl Inner {
         if let Some(sink) = self.sink.as_mut() {
             sink.write(&bytes);
         }
-        self.subscribers
-            .retain(|s| s.tx.send(bytes.clone()).is_ok());
+        self.subscribers.retain(|s| s.offer(&bytes));
     }
 
     /// Offset of the first byte still in the backlog.
