@@ -29,6 +29,7 @@ apt_packages() {
   { command -v redis-cli >/dev/null 2>&1 && command -v redis-benchmark >/dev/null 2>&1; } ||
     need+=(redis-tools)
   command -v taskset >/dev/null 2>&1 || need+=(util-linux)
+  command -v ss >/dev/null 2>&1 || need+=(iproute2)
   if [ ${#need[@]} -eq 0 ]; then return; fi
   echo "deps: installing ${need[*]}"
   apt_install "${need[@]}"

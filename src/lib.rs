@@ -32,6 +32,7 @@ pub mod config;
 pub mod error;
 pub mod functions;
 pub mod keyspace;
+pub mod logging;
 pub mod lualibs;
 pub mod metrics;
 pub mod persistence;

@@ -38,21 +38,5 @@ fn main() {
 }
 
 fn init_logging(config: &Config) {
-    // Redis's levels mapped onto tracing's; LUAGATE_LOG (an EnvFilter) wins when set.
-    let level = match config.log_level.as_str() {
-        "debug" => "debug",
-        "verbose" => "info",
-        "warning" => "warn",
-        _ => "info",
-    };
-    let filter =
-        tracing_subscriber::EnvFilter::try_from_env("LUAGATE_LOG").unwrap_or_else(|_| level.into());
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    if config.log_format == "json" {
-        builder.json().init();
-    } else {
-        builder.init();
-    }
+    luagate::logging::init(&config.log_level, config.log_format == "json");
 }

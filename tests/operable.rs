@@ -408,3 +408,72 @@ fn shutdown_command_exits_zero() {
     );
     assert_eq!(exit_code(&mut node.proc, 15), Some(0));
 }
+
+/// `tcp-keepalive` is applied to client sockets (the kernel shows a keepalive timer).
+#[test]
+fn tcp_keepalive_is_applied_to_client_sockets() {
+    let s = common::luagate(&["--tcp-keepalive", "120"]);
+    let mut c = s.raw();
+    assert_eq!(c.cmd(&["PING"]), b"+PONG\r\n");
+    let filter = format!("( sport = :{} )", s.port);
+    let out = std::process::Command::new("ss")
+        .args(["-tno", "state", "established", &filter])
+        .output()
+        .expect("ss (iproute2) runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("timer:(keepalive,"),
+        "no keepalive timer: {text}"
+    );
+}
+
+/// CONFIG SET loglevel changes what the running server logs (slow-log entries are INFO lines,
+/// hidden at `warning`).
+#[test]
+fn config_set_loglevel_takes_effect_live() {
+    let log = std::env::temp_dir().join(format!("luagate-loglevel-{}.log", std::process::id()));
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_luagate"))
+        .args([
+            "--port",
+            "0",
+            "--metrics-port",
+            "0",
+            "--loglevel",
+            "warning",
+        ])
+        .args(["--slowlog-log-slower-than", "0"])
+        .env_remove("LUAGATE_LOG")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::fs::File::create(&log).expect("log file"))
+        .spawn()
+        .expect("spawn");
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.take().expect("stdout")),
+        &mut line,
+    )
+    .expect("listening line");
+    let port: u16 = line
+        .trim()
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .expect("port");
+    let mut c = common::Raw::connect(port);
+    c.cmd(&["INCR", "n"]);
+    assert_eq!(c.cmd(&["CONFIG", "SET", "loglevel", "verbose"]), b"+OK\r\n");
+    c.cmd(&["DECR", "n"]);
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let _ = child.kill();
+    let _ = child.wait();
+    let text = std::fs::read_to_string(&log).unwrap_or_default();
+    let _ = std::fs::remove_file(&log);
+    assert!(
+        !text.contains("INCR"),
+        "logged before the level allowed it: {text}"
+    );
+    assert!(
+        text.contains("DECR"),
+        "not logged after CONFIG SET loglevel verbose: {text}"
+    );
+}

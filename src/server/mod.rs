@@ -303,6 +303,13 @@ pub async fn accept_loop(server: Arc<Server>, listener: TcpListener) {
             continue;
         }
         let _ = stream.set_nodelay(true);
+        // tcp-keepalive, as Redis applies it: probes after this many idle seconds.
+        let keepalive = server.config().tcp_keepalive;
+        if keepalive > 0 {
+            let ka =
+                socket2::TcpKeepalive::new().with_time(std::time::Duration::from_secs(keepalive));
+            let _ = socket2::SockRef::from(&stream).set_tcp_keepalive(&ka);
+        }
         let server = server.clone();
         tokio::spawn(async move {
             connection::handle(server, stream, peer).await;

@@ -643,6 +643,10 @@ pub fn set(conn: &Conn, args: &[Bytes]) -> Result<Reply, CommandError> {
     for (p, name, v) in &checked {
         apply(&mut cfg, p, v).map_err(|why| failed(name, &why))?;
     }
+    let level_changed = cfg.log_level != conn.server.config().log_level;
+    if level_changed {
+        crate::logging::set_level(&cfg.log_level);
+    }
     conn.server.update_config(|c| *c = cfg);
     Ok(Reply::ok())
 }
