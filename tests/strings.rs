@@ -276,6 +276,21 @@ fn incrbyfloat_long_double_semantics() {
     }
 }
 
+/// A NUL byte anywhere makes a value or an increment "not a valid float" (found by
+/// differential_random: a SETRANGE-padded value was read as 0).
+#[test]
+fn incrbyfloat_refuses_nul_bytes() {
+    let mut d = Diff::new();
+    d.check_all(&[&["SETRANGE", "pad", "3", "0"], &["INCRBYFLOAT", "pad", "0.5"]]);
+    check_bytes(&mut d, &[b"SET", b"one", b"1\x00"]);
+    check_bytes(&mut d, &[b"INCRBYFLOAT", b"one", b"1"]);
+    check_bytes(&mut d, &[b"SET", b"nul", b"\x00"]);
+    check_bytes(&mut d, &[b"INCRBYFLOAT", b"nul", b"1"]);
+    check_bytes(&mut d, &[b"INCRBYFLOAT", b"fresh", b"1\x00"]);
+    check_bytes(&mut d, &[b"INCRBYFLOAT", b"fresh", b"\x00"]);
+    d.check_all(&[&["EXISTS", "fresh"], &["GET", "pad"], &["GET", "one"]]);
+}
+
 #[test]
 fn append_strlen_ranges() {
     let mut d = Diff::new();
