@@ -411,6 +411,37 @@ fn setbit_getbit() {
     }
 }
 
+/// A SETBIT that neither grows the string nor flips the bit is no write: a WATCH on the key
+/// survives it (found by differential_random).
+#[test]
+fn setbit_without_change_keeps_watch() {
+    let mut d = Diff::new();
+    d.check_all(&[
+        &["SET", "b", "a"],
+        &["WATCH", "b"],
+        &["SETBIT", "b", "1", "1"],
+        &["SETBIT", "b", "0", "0"],
+        &["MULTI"],
+        &["GET", "b"],
+        &["EXEC"],
+        // Flipping a bit, or growing the string with a zero bit, is a write.
+        &["WATCH", "b"],
+        &["SETBIT", "b", "0", "1"],
+        &["MULTI"],
+        &["EXEC"],
+        &["WATCH", "b"],
+        &["SETBIT", "b", "20", "0"],
+        &["MULTI"],
+        &["EXEC"],
+        &["STRLEN", "b"],
+        &["WATCH", "nb"],
+        &["SETBIT", "nb", "0", "0"],
+        &["MULTI"],
+        &["EXEC"],
+        &["GET", "b"],
+    ]);
+}
+
 #[test]
 fn bitcount_bitpos() {
     let mut d = Diff::new();
