@@ -548,6 +548,25 @@ fn bitcount_bitpos() {
     }
 }
 
+/// Two negative indexes with start > end answer 0 before the unit word is read (found by
+/// differential_random); other bad units stay syntax errors.
+#[test]
+fn bitcount_empty_negative_range_ignores_unit() {
+    let mut d = Diff::new();
+    d.check_all(&[
+        &["SET", "k", "abc"],
+        &["BITCOUNT", "k", "-1", "-100", "WORD"],
+        &["BITCOUNT", "k", "-1", "-100", "x"],
+        &["BITCOUNT", "k", "-1", "-100", "BIT", "x"],
+        &["BITCOUNT", "k", "-5", "-2", "WORD"],
+        &["BITCOUNT", "k", "2", "-100", "WORD"],
+        &["BITCOUNT", "k", "-1", "-100", "BIT"],
+        &["BITPOS", "k", "1", "-1", "-100", "WORD"],
+        &["BITPOS", "k", "1", "-1", "-100", "BIT"],
+        &["BITCOUNT", "nokey", "-1", "-100", "WORD"],
+    ]);
+}
+
 #[test]
 fn string_encodings_and_refcount() {
     let mut d = Diff::new();

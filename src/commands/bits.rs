@@ -117,6 +117,11 @@ fn bitcount(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
         4 | 5 => {
             let start = int_arg(&args[2])?;
             let end = int_arg(&args[3])?;
+            // Redis 7.0 answers an empty range of two negative indexes before it reads the
+            // unit: `BITCOUNT k -1 -100 WORD` is 0, not a syntax error.
+            if start < 0 && end < 0 && start > end {
+                return Ok(Reply::Int(0));
+            }
             let bit = unit_is_bit(args.get(4))?;
             let len = s.len() as i64 * if bit { 8 } else { 1 };
             let Some((a, b)) = clamp_range(start, end, len) else {
