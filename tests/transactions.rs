@@ -294,3 +294,34 @@ fn client_list_shows_the_queue_length() {
     let list = other.cmd_str(&["CLIENT", "LIST"]);
     assert!(!list.contains("multi=2"), "{list}");
 }
+
+/// A store command touches only its destination: a WATCH on one of its source keys (present or
+/// missing) survives it (found by differential_random). COPY touches only the copy.
+#[test]
+fn store_commands_do_not_touch_their_sources() {
+    let mut d = Diff::new();
+    let k = spread_keys();
+    let stores: &[&[&str]] = &[
+        &["SUNIONSTORE", &k[0], &k[1], &k[2]],
+        &["SINTERSTORE", &k[0], &k[1], &k[2]],
+        &["SDIFFSTORE", &k[0], &k[1], &k[2]],
+        &["ZUNIONSTORE", &k[0], "2", &k[1], &k[2]],
+        &["ZINTERSTORE", &k[0], "2", &k[1], &k[2]],
+        &["ZDIFFSTORE", &k[0], "2", &k[1], &k[2]],
+        &["ZRANGESTORE", &k[0], &k[1], "0", "-1"],
+        &["COPY", &k[1], &k[0], "REPLACE"],
+    ];
+    for (i, store) in stores.iter().enumerate() {
+        // The destination exists (so an empty result deletes it); a source is a set or zset.
+        d.check(&["DEL", &k[0], &k[1]]);
+        d.check(&["SADD", &k[0], "x"]);
+        if i % 2 == 0 {
+            d.check(&["SADD", &k[1], "a", "b"]);
+        } else {
+            d.check(&["ZADD", &k[1], "1", "a"]);
+        }
+        d.check_all(&[&["WATCH", &k[1], &k[2]], store, &["MULTI"], &["EXEC"]]);
+        // The destination is touched.
+        d.check_all(&[&["WATCH", &k[0]], store, &["MULTI"], &["EXEC"]]);
+    }
+}

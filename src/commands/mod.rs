@@ -270,7 +270,18 @@ pub fn call(ctx: &mut Ctx<'_>, cmd: CmdRef, args: &[Bytes]) -> Reply {
             .push(args, usec, || slow_caller(server, client, in_script));
     }
     if ctx.dirty != dirty_before {
+        // Only the keys the command wrote are touched: a store command's sources are read, and
+        // signalling them would fail a WATCH on a source that Redis leaves valid.
+        let written: Option<usize> = match cmd.cmd.name {
+            "sinterstore" | "sunionstore" | "sdiffstore" | "zunionstore" | "zinterstore"
+            | "zdiffstore" | "zrangestore" => Some(1),
+            "copy" => Some(2),
+            _ => None,
+        };
         for i in cmd.cmd.key_indices(args) {
+            if written.is_some_and(|w| w != i) {
+                continue;
+            }
             if let Ok(db) = ctx.db(&args[i]) {
                 if !db.waiters.is_empty() {
                     db.signal(&args[i]);
