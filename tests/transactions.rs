@@ -325,3 +325,28 @@ fn store_commands_do_not_touch_their_sources() {
         d.check_all(&[&["WATCH", &k[0]], store, &["MULTI"], &["EXEC"]]);
     }
 }
+
+/// COPY … DB n touches the copy in database n, not the same name in the current database
+/// (found by differential_random).
+#[test]
+fn copy_to_another_db_touches_only_that_db() {
+    let mut d = Diff::new();
+    let k = spread_keys();
+    d.check_all(&[
+        &["SET", &k[0], "v"],
+        &["WATCH", &k[1]],
+        &["COPY", &k[0], &k[1], "DB", "1"],
+        &["MULTI"],
+        &["EXEC"],
+        &["WATCH", &k[1]],
+        &["COPY", &k[0], &k[1]],
+        &["MULTI"],
+        &["EXEC"],
+    ]);
+    let mut c = others(&d);
+    check2(&mut c, &["SELECT", "1"]);
+    check2(&mut c, &["WATCH", &k[1]]);
+    d.check(&["COPY", &k[0], &k[1], "DB", "1", "REPLACE"]);
+    check2(&mut c, &["MULTI"]);
+    check2(&mut c, &["EXEC"]);
+}

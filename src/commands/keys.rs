@@ -133,7 +133,6 @@ fn copy(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
         return Ok(Reply::Int(0));
     };
     let expire = db.expire_at(src);
-    let other_db = target != ctx.db;
     let tdb = ctx.db_index(dst, target)?;
     if tdb.contains(dst) {
         if !replace {
@@ -145,9 +144,9 @@ fn copy(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
     if let Some(at) = expire {
         tdb.set_expire(dst, at);
     }
-    if other_db {
-        tdb.signal(dst);
-    }
+    // COPY signals the copy itself, in whichever database it landed (the generic signal in
+    // `commands::call` would use the current one).
+    tdb.signal(dst);
     ctx.dirty(1);
     Ok(Reply::Int(1))
 }
