@@ -350,3 +350,25 @@ fn copy_to_another_db_touches_only_that_db() {
     check2(&mut c, &["MULTI"]);
     check2(&mut c, &["EXEC"]);
 }
+
+/// DEL and UNLINK touch only the keys they deleted: a WATCH on a missing key named in the same
+/// call survives (found by differential_random).
+#[test]
+fn del_touches_only_deleted_keys() {
+    let mut d = Diff::new();
+    let k = spread_keys();
+    for c in ["DEL", "UNLINK"] {
+        d.check_all(&[
+            &["SET", &k[0], "v"],
+            &["WATCH", &k[1]],
+            &[c, &k[0], &k[1], &k[2]],
+            &["MULTI"],
+            &["EXEC"],
+            &["SET", &k[1], "v"],
+            &["WATCH", &k[1]],
+            &[c, &k[0], &k[1]],
+            &["MULTI"],
+            &["EXEC"],
+        ]);
+    }
+}

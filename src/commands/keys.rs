@@ -26,7 +26,10 @@ pub const COMMANDS: &[Command] = &[
 fn del(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
     let mut n = 0;
     for k in &args[1..] {
-        if ctx.db(k)?.remove(k).is_some() {
+        let db = ctx.db(k)?;
+        if db.remove(k).is_some() {
+            // Only the keys deleted are touched (the generic signal would touch every one).
+            db.signal(k);
             n += 1;
         }
     }

@@ -275,9 +275,9 @@ pub fn call(ctx: &mut Ctx<'_>, cmd: CmdRef, args: &[Bytes]) -> Reply {
         let written: Option<usize> = match cmd.cmd.name {
             "sinterstore" | "sunionstore" | "sdiffstore" | "zunionstore" | "zinterstore"
             | "zdiffstore" | "zrangestore" => Some(1),
-            // Signals its destination itself (it may be in another database); index 0 is the
-            // command name, so no key matches.
-            "copy" => Some(0),
+            // These signal the keys they wrote themselves (COPY's may be in another database,
+            // DEL's are only the keys that existed); index 0 is the name, so no key matches.
+            "copy" | "del" | "unlink" => Some(0),
             _ => None,
         };
         for i in cmd.cmd.key_indices(args) {
