@@ -281,7 +281,10 @@ fn incrbyfloat_long_double_semantics() {
 #[test]
 fn incrbyfloat_refuses_nul_bytes() {
     let mut d = Diff::new();
-    d.check_all(&[&["SETRANGE", "pad", "3", "0"], &["INCRBYFLOAT", "pad", "0.5"]]);
+    d.check_all(&[
+        &["SETRANGE", "pad", "3", "0"],
+        &["INCRBYFLOAT", "pad", "0.5"],
+    ]);
     check_bytes(&mut d, &[b"SET", b"one", b"1\x00"]);
     check_bytes(&mut d, &[b"INCRBYFLOAT", b"one", b"1"]);
     check_bytes(&mut d, &[b"SET", b"nul", b"\x00"]);
