@@ -276,6 +276,24 @@ fn incrbyfloat_long_double_semantics() {
     }
 }
 
+/// A NUL byte anywhere makes a value or an increment "not a valid float" (found by
+/// differential_random: a SETRANGE-padded value was read as 0).
+#[test]
+fn incrbyfloat_refuses_nul_bytes() {
+    let mut d = Diff::new();
+    d.check_all(&[
+        &["SETRANGE", "pad", "3", "0"],
+        &["INCRBYFLOAT", "pad", "0.5"],
+    ]);
+    check_bytes(&mut d, &[b"SET", b"one", b"1\x00"]);
+    check_bytes(&mut d, &[b"INCRBYFLOAT", b"one", b"1"]);
+    check_bytes(&mut d, &[b"SET", b"nul", b"\x00"]);
+    check_bytes(&mut d, &[b"INCRBYFLOAT", b"nul", b"1"]);
+    check_bytes(&mut d, &[b"INCRBYFLOAT", b"fresh", b"1\x00"]);
+    check_bytes(&mut d, &[b"INCRBYFLOAT", b"fresh", b"\x00"]);
+    d.check_all(&[&["EXISTS", "fresh"], &["GET", "pad"], &["GET", "one"]]);
+}
+
 #[test]
 fn append_strlen_ranges() {
     let mut d = Diff::new();
@@ -396,6 +414,37 @@ fn setbit_getbit() {
     }
 }
 
+/// A SETBIT that neither grows the string nor flips the bit is no write: a WATCH on the key
+/// survives it (found by differential_random).
+#[test]
+fn setbit_without_change_keeps_watch() {
+    let mut d = Diff::new();
+    d.check_all(&[
+        &["SET", "b", "a"],
+        &["WATCH", "b"],
+        &["SETBIT", "b", "1", "1"],
+        &["SETBIT", "b", "0", "0"],
+        &["MULTI"],
+        &["GET", "b"],
+        &["EXEC"],
+        // Flipping a bit, or growing the string with a zero bit, is a write.
+        &["WATCH", "b"],
+        &["SETBIT", "b", "0", "1"],
+        &["MULTI"],
+        &["EXEC"],
+        &["WATCH", "b"],
+        &["SETBIT", "b", "20", "0"],
+        &["MULTI"],
+        &["EXEC"],
+        &["STRLEN", "b"],
+        &["WATCH", "nb"],
+        &["SETBIT", "nb", "0", "0"],
+        &["MULTI"],
+        &["EXEC"],
+        &["GET", "b"],
+    ]);
+}
+
 #[test]
 fn bitcount_bitpos() {
     let mut d = Diff::new();
@@ -500,6 +549,25 @@ fn bitcount_bitpos() {
             &["BITPOS", "l", "2"],
         ]);
     }
+}
+
+/// Two negative indexes with start > end answer 0 before the unit word is read (found by
+/// differential_random); other bad units stay syntax errors.
+#[test]
+fn bitcount_empty_negative_range_ignores_unit() {
+    let mut d = Diff::new();
+    d.check_all(&[
+        &["SET", "k", "abc"],
+        &["BITCOUNT", "k", "-1", "-100", "WORD"],
+        &["BITCOUNT", "k", "-1", "-100", "x"],
+        &["BITCOUNT", "k", "-1", "-100", "BIT", "x"],
+        &["BITCOUNT", "k", "-5", "-2", "WORD"],
+        &["BITCOUNT", "k", "2", "-100", "WORD"],
+        &["BITCOUNT", "k", "-1", "-100", "BIT"],
+        &["BITPOS", "k", "1", "-1", "-100", "WORD"],
+        &["BITPOS", "k", "1", "-1", "-100", "BIT"],
+        &["BITCOUNT", "nokey", "-1", "-100", "WORD"],
+    ]);
 }
 
 #[test]

@@ -294,3 +294,81 @@ fn client_list_shows_the_queue_length() {
     let list = other.cmd_str(&["CLIENT", "LIST"]);
     assert!(!list.contains("multi=2"), "{list}");
 }
+
+/// A store command touches only its destination: a WATCH on one of its source keys (present or
+/// missing) survives it (found by differential_random). COPY touches only the copy.
+#[test]
+fn store_commands_do_not_touch_their_sources() {
+    let mut d = Diff::new();
+    let k = spread_keys();
+    let stores: &[&[&str]] = &[
+        &["SUNIONSTORE", &k[0], &k[1], &k[2]],
+        &["SINTERSTORE", &k[0], &k[1], &k[2]],
+        &["SDIFFSTORE", &k[0], &k[1], &k[2]],
+        &["ZUNIONSTORE", &k[0], "2", &k[1], &k[2]],
+        &["ZINTERSTORE", &k[0], "2", &k[1], &k[2]],
+        &["ZDIFFSTORE", &k[0], "2", &k[1], &k[2]],
+        &["ZRANGESTORE", &k[0], &k[1], "0", "-1"],
+        &["COPY", &k[1], &k[0], "REPLACE"],
+    ];
+    for (i, store) in stores.iter().enumerate() {
+        // The destination exists (so an empty result deletes it); a source is a set or zset.
+        d.check(&["DEL", &k[0], &k[1]]);
+        d.check(&["SADD", &k[0], "x"]);
+        if i % 2 == 0 {
+            d.check(&["SADD", &k[1], "a", "b"]);
+        } else {
+            d.check(&["ZADD", &k[1], "1", "a"]);
+        }
+        d.check_all(&[&["WATCH", &k[1], &k[2]], store, &["MULTI"], &["EXEC"]]);
+        // The destination is touched.
+        d.check_all(&[&["WATCH", &k[0]], store, &["MULTI"], &["EXEC"]]);
+    }
+}
+
+/// COPY … DB n touches the copy in database n, not the same name in the current database
+/// (found by differential_random).
+#[test]
+fn copy_to_another_db_touches_only_that_db() {
+    let mut d = Diff::new();
+    let k = spread_keys();
+    d.check_all(&[
+        &["SET", &k[0], "v"],
+        &["WATCH", &k[1]],
+        &["COPY", &k[0], &k[1], "DB", "1"],
+        &["MULTI"],
+        &["EXEC"],
+        &["WATCH", &k[1]],
+        &["COPY", &k[0], &k[1]],
+        &["MULTI"],
+        &["EXEC"],
+    ]);
+    let mut c = others(&d);
+    check2(&mut c, &["SELECT", "1"]);
+    check2(&mut c, &["WATCH", &k[1]]);
+    d.check(&["COPY", &k[0], &k[1], "DB", "1", "REPLACE"]);
+    check2(&mut c, &["MULTI"]);
+    check2(&mut c, &["EXEC"]);
+}
+
+/// DEL and UNLINK touch only the keys they deleted: a WATCH on a missing key named in the same
+/// call survives (found by differential_random).
+#[test]
+fn del_touches_only_deleted_keys() {
+    let mut d = Diff::new();
+    let k = spread_keys();
+    for c in ["DEL", "UNLINK"] {
+        d.check_all(&[
+            &["SET", &k[0], "v"],
+            &["WATCH", &k[1]],
+            &[c, &k[0], &k[1], &k[2]],
+            &["MULTI"],
+            &["EXEC"],
+            &["SET", &k[1], "v"],
+            &["WATCH", &k[1]],
+            &[c, &k[0], &k[1]],
+            &["MULTI"],
+            &["EXEC"],
+        ]);
+    }
+}

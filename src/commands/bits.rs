@@ -40,10 +40,13 @@ fn setbit(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
     let db = ctx.db(key)?;
     let byte = (offset >> 3) as usize;
     let mask = 0x80u8 >> (offset & 7);
-    let old = match db.get_mut(key) {
+    // Like Redis 7.0, a SETBIT that neither grows the string nor flips the bit is not a write:
+    // no dirty mark, so WATCH stays valid and nothing is propagated.
+    let (old, changed) = match db.get_mut(key) {
         Some(Value::Str(s)) => {
             let v = s.make_mut();
-            if v.len() <= byte {
+            let grew = v.len() <= byte;
+            if grew {
                 v.resize(byte + 1, 0);
             }
             let old = v[byte] & mask != 0;
@@ -52,7 +55,7 @@ fn setbit(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
             } else {
                 v[byte] &= !mask;
             }
-            old
+            (old, grew || old != on)
         }
         Some(_) => return Err(CommandError::WrongType),
         None => {
@@ -61,10 +64,12 @@ fn setbit(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
                 v[byte] |= mask;
             }
             db.set(key, Value::Str(Str::Growable(Box::new(v))));
-            false
+            (false, true)
         }
     };
-    ctx.dirty(1);
+    if changed {
+        ctx.dirty(1);
+    }
     Ok(Reply::Int(old as i64))
 }
 
@@ -112,6 +117,11 @@ fn bitcount(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
         4 | 5 => {
             let start = int_arg(&args[2])?;
             let end = int_arg(&args[3])?;
+            // Redis 7.0 answers an empty range of two negative indexes before it reads the
+            // unit: `BITCOUNT k -1 -100 WORD` is 0, not a syntax error.
+            if start < 0 && end < 0 && start > end {
+                return Ok(Reply::Int(0));
+            }
             let bit = unit_is_bit(args.get(4))?;
             let len = s.len() as i64 * if bit { 8 } else { 1 };
             let Some((a, b)) = clamp_range(start, end, len) else {

@@ -26,7 +26,10 @@ pub const COMMANDS: &[Command] = &[
 fn del(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
     let mut n = 0;
     for k in &args[1..] {
-        if ctx.db(k)?.remove(k).is_some() {
+        let db = ctx.db(k)?;
+        if db.remove(k).is_some() {
+            // Only the keys deleted are touched (the generic signal would touch every one).
+            db.signal(k);
             n += 1;
         }
     }
@@ -133,7 +136,6 @@ fn copy(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
         return Ok(Reply::Int(0));
     };
     let expire = db.expire_at(src);
-    let other_db = target != ctx.db;
     let tdb = ctx.db_index(dst, target)?;
     if tdb.contains(dst) {
         if !replace {
@@ -145,9 +147,9 @@ fn copy(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
     if let Some(at) = expire {
         tdb.set_expire(dst, at);
     }
-    if other_db {
-        tdb.signal(dst);
-    }
+    // COPY signals the copy itself, in whichever database it landed (the generic signal in
+    // `commands::call` would use the current one).
+    tdb.signal(dst);
     ctx.dirty(1);
     Ok(Reply::Int(1))
 }

@@ -64,16 +64,12 @@ impl LongDouble {
     }
 
     /// Parses as Redis's `string2ld`: the whole input must be a number `strtold` accepts (no
-    /// leading space, no trailing bytes, no NaN, no overflow or underflow to zero). Like the C
-    /// code, the text ends at the first NUL byte.
+    /// leading space, no trailing bytes, no NaN, no overflow or underflow to zero). Every byte
+    /// must belong to the number: Redis 7.0 refuses a value holding a NUL byte ("1\0", "\0"),
+    /// it does not stop reading there.
     pub fn parse(b: &[u8]) -> Option<LongDouble> {
-        if b.is_empty() || b.len() >= MAX_CHARS {
+        if b.is_empty() || b.len() >= MAX_CHARS || b.contains(&0) {
             return None;
-        }
-        let b = &b[..b.iter().position(|&c| c == 0).unwrap_or(b.len())];
-        if b.is_empty() {
-            // strtold converts nothing and stops at the terminator: Redis takes that as 0.
-            return Some(LongDouble::zero(false));
         }
         if matches!(b[0], b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r') {
             return None;

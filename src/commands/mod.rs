@@ -295,7 +295,20 @@ pub fn call(ctx: &mut Ctx<'_>, cmd: CmdRef, args: &[Bytes]) -> Reply {
             .push(args, usec, || slow_caller(server, client, in_script));
     }
     if ctx.dirty != dirty_before {
+        // Only the keys the command wrote are touched: a store command's sources are read, and
+        // signalling them would fail a WATCH on a source that Redis leaves valid.
+        let written: Option<usize> = match cmd.cmd.name {
+            "sinterstore" | "sunionstore" | "sdiffstore" | "zunionstore" | "zinterstore"
+            | "zdiffstore" | "zrangestore" => Some(1),
+            // These signal the keys they wrote themselves (COPY's may be in another database,
+            // DEL's are only the keys that existed); index 0 is the name, so no key matches.
+            "copy" | "del" | "unlink" => Some(0),
+            _ => None,
+        };
         for i in cmd.cmd.key_indices(args) {
+            if written.is_some_and(|w| w != i) {
+                continue;
+            }
             if let Ok(db) = ctx.db(&args[i]) {
                 if !db.waiters.is_empty() {
                     db.signal(&args[i]);
