@@ -372,3 +372,30 @@ fn del_touches_only_deleted_keys() {
         ]);
     }
 }
+
+/// Scripts and functions queued in MULTI run in their place inside EXEC, like any command.
+#[test]
+fn scripts_queued_in_multi_run_in_order() {
+    let mut d = common::Diff::new();
+    d.check_all(&[
+        &["MULTI"],
+        &["EVAL", "return redis.call('SET', KEYS[1], ARGV[1])", "1", "k4", "first"],
+        &["SET", "k4", "second"],
+        &["EVAL", "return redis.call('GET', KEYS[1])", "1", "k4"],
+        &["EVAL", "redis.call('SET', 'undeclared', 'u') return redis.call('GET', 'other')", "0"],
+        &["EVALSHA", "ffffffffffffffffffffffffffffffffffffffff", "0"],
+        &["EVAL", "return 1", "-1"],
+        &["EVAL_RO", "return redis.call('SET', KEYS[1], 'x')", "1", "k4"],
+        &["EXEC"],
+        &["GET", "k4"],
+        &["GET", "undeclared"],
+        &["FUNCTION", "LOAD", "#!lua name=txlib\nredis.register_function('tx_set', function(k, a) return redis.call('SET', k[1], a[1]) end)"],
+        &["MULTI"],
+        &["FCALL", "tx_set", "1", "f1", "a"],
+        &["SET", "f1", "b"],
+        &["FCALL_RO", "tx_set", "1", "f1", "c"],
+        &["EXEC"],
+        &["GET", "f1"],
+        &["FUNCTION", "FLUSH"],
+    ]);
+}

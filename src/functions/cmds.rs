@@ -217,23 +217,36 @@ fn stats(conn: &Conn) -> Reply {
 
 async fn fcall(conn: &mut Conn, ro_command: bool, args: Vec<Bytes>) -> Option<Reply> {
     let server = conn.server.clone();
+    match prepare(&server, ro_command, args) {
+        Ok(job) => schedule(conn, job, crate::metrics::Origin::Fcall).await,
+        Err(r) => Some(r),
+    }
+}
+
+/// Everything FCALL checks before any shard is involved, giving the job to run; `Err` is the
+/// reply. Used by FCALL itself and by EXEC for calls queued in a transaction.
+pub(crate) fn prepare(
+    server: &std::sync::Arc<crate::server::Server>,
+    ro_command: bool,
+    args: Vec<Bytes>,
+) -> Result<Arc<ScriptJob>, Reply> {
     let Some((lib, index)) = server.scripting.functions.snapshot().function(&args[1]) else {
-        return Some(Reply::error("ERR Function not found"));
+        return Err(Reply::error("ERR Function not found"));
     };
     let n = match numkeys_with(&args, CommandError::err("ERR Bad number of keys provided")) {
         Ok(n) => n,
-        Err(e) => return Some(Reply::Error(e.to_string())),
+        Err(e) => return Err(Reply::Error(e.to_string())),
     };
     let Some(f) = lib.functions.get(index).map(|f| f.flags) else {
-        return Some(Reply::error("ERR Function not found"));
+        return Err(Reply::error("ERR Function not found"));
     };
     if ro_command && !f.no_writes {
-        return Some(Reply::error(
+        return Err(Reply::error(
             "ERR Can not execute a script with write flag using *_ro command.",
         ));
     }
     if !f.no_writes && !f.allow_oom && !ro_command && server.oom() {
-        return Some(Reply::error(crate::server::OOM_ERR));
+        return Err(Reply::error(crate::server::OOM_ERR));
     }
     let keys: Vec<Bytes> = args[3..3 + n].to_vec();
     let argv: Vec<Bytes> = args[3 + n..].to_vec();
@@ -242,7 +255,7 @@ async fn fcall(conn: &mut Conn, ro_command: bool, args: Vec<Bytes>) -> Option<Re
         let mut slots = keys.iter().map(|k| crate::slot::key_slot(k));
         if let Some(first) = slots.next() {
             if slots.any(|s| s != first) {
-                return Some(Reply::error(
+                return Err(Reply::error(
                     "CROSSSLOT Keys in request don't hash to the same slot",
                 ));
             }
@@ -261,7 +274,7 @@ async fn fcall(conn: &mut Conn, ro_command: bool, args: Vec<Bytes>) -> Option<Re
         single_slot: slot_rule && !f.allow_cross_slot_keys,
         needs: Arc::new(Mutex::new(Vec::new())),
     });
-    schedule(conn, job, crate::metrics::Origin::Fcall).await
+    Ok(job)
 }
 
 fn help() -> Reply {

@@ -90,6 +90,20 @@ fn resolve_body(server: &Server, body: &Bytes) -> Result<Arc<Script>, CommandErr
 
 async fn eval(conn: &mut Conn, name: &str, args: Vec<Bytes>) -> Option<Reply> {
     let server = conn.server.clone();
+    match prepare(&server, name, &args) {
+        Ok((job, origin)) => schedule(conn, job, origin).await,
+        Err(r) => Some(r),
+    }
+}
+
+/// Everything EVAL checks before any shard is involved (numkeys, NOSCRIPT, flags, OOM,
+/// READONLY, CROSSSLOT), giving the job to run; `Err` is the reply. Used by EVAL itself and
+/// by EXEC for scripts queued in a transaction.
+pub(crate) fn prepare(
+    server: &Arc<Server>,
+    name: &str,
+    args: &[Bytes],
+) -> Result<(Arc<ScriptJob>, Origin), Reply> {
     let by_sha = name.starts_with("evalsha");
     let ro_command = name.ends_with("_ro");
     // Redis's order: a sha of the wrong length, numkeys, then the lookup.
@@ -106,21 +120,21 @@ async fn eval(conn: &mut Conn, name: &str, args: Vec<Bytes>) -> Option<Reply> {
     };
     let (script, n) = match resolved {
         Ok(x) => x,
-        Err(e) => return Some(Reply::Error(e.to_string())),
+        Err(e) => return Err(Reply::Error(e.to_string())),
     };
     let f = script.flags;
     if ro_command && f.shebang && !f.no_writes {
-        return Some(Reply::error(
+        return Err(Reply::error(
             "ERR Can not execute a script with write flag using *_ro command.",
         ));
     }
     // A flagged script that may write is refused up front over maxmemory (unflagged ones fail
     // at their first write that needs memory).
     if f.shebang && !f.no_writes && !f.allow_oom && !ro_command && server.oom() {
-        return Some(Reply::error(crate::server::OOM_ERR));
+        return Err(Reply::error(crate::server::OOM_ERR));
     }
     if server.repl.is_follower() && f.shebang && !f.no_writes {
-        return Some(Reply::error(crate::replication::READONLY_ERR));
+        return Err(Reply::error(crate::replication::READONLY_ERR));
     }
     if !by_sha && server.effects_wanted() {
         server.repl.stream.publish_script(script.sha, &script.body);
@@ -132,7 +146,7 @@ async fn eval(conn: &mut Conn, name: &str, args: Vec<Bytes>) -> Option<Reply> {
         let mut slots = keys.iter().map(|k| crate::slot::key_slot(k));
         if let Some(first) = slots.next() {
             if slots.any(|s| s != first) {
-                return Some(Reply::error(
+                return Err(Reply::error(
                     "CROSSSLOT Keys in request don't hash to the same slot",
                 ));
             }
@@ -152,7 +166,7 @@ async fn eval(conn: &mut Conn, name: &str, args: Vec<Bytes>) -> Option<Reply> {
     } else {
         Origin::Eval
     };
-    schedule(conn, job, origin).await
+    Ok((job, origin))
 }
 
 /// Runs `job` as one unit on the shards of its declared keys plus its remembered footprint,

@@ -12,6 +12,9 @@
 //! - A client's watch waiters are removed from the shards at EXEC, DISCARD, UNWATCH, RESET and
 //!   disconnect; each WATCH epoch has its own flag, so a stale waiter can never fail a later
 //!   transaction.
+//! - Scripts and functions queued in a transaction (EVAL*, FCALL*) are checked at EXEC like
+//!   at the top level and run inside the unit in their place; the unit then holds every shard,
+//!   so a script reaches any key without the re-run EVAL uses outside transactions.
 //! - Connection-level commands queued in a transaction either run inside the unit, in order
 //!   (PING, ECHO, TIME, SELECT, LASTSAVE, UNWATCH, INFO: see [`in_unit`]), or, when they only
 //!   touch connection or server state (CLIENT, CONFIG, HELLO, DEBUG …), right after it, on the
@@ -253,6 +256,14 @@ type UnitFn = fn(&mut Ctx<'_>, &[Bytes]) -> Reply;
 /// Connection commands that run inside EXEC's unit, in order with the data commands, and
 /// whether they need every shard. Scripting commands that must be atomic with the
 /// transaction belong here too.
+/// EVAL, EVALSHA, their `_RO` forms, FCALL and FCALL_RO.
+fn script_call(cmd: CmdRef) -> bool {
+    matches!(
+        commands::full_name(cmd.id),
+        "eval" | "evalsha" | "eval_ro" | "evalsha_ro" | "fcall" | "fcall_ro"
+    )
+}
+
 fn in_unit(cmd: CmdRef) -> Option<(UnitFn, bool)> {
     Some(match commands::full_name(cmd.id) {
         "ping" => (unit_ping, false),
@@ -301,6 +312,11 @@ fn unit_select(ctx: &mut Ctx<'_>, a: &[Bytes]) -> Reply {
 enum Step {
     Call,
     Unit(UnitFn),
+    /// A script or function call queued in the transaction, run in its place; the unit holds
+    /// every shard, so it can reach any key without a re-run.
+    Script(Arc<crate::scripting::run::ScriptJob>),
+    /// A reply decided before the unit (a queued EVAL that failed its checks).
+    Reply(Reply),
     /// Runs on the connection after the unit.
     Deferred,
 }
@@ -343,6 +359,21 @@ async fn exec(conn: &mut Conn) -> Result<Reply, CommandError> {
                     need[s] = true;
                 }
                 plan.push((Step::Call, cmd, args));
+            }
+            Run::Conn if script_call(cmd) => {
+                let name = commands::full_name(cmd.id);
+                let job = if name.starts_with("fcall") {
+                    crate::functions::cmds::prepare(&conn.server, name == "fcall_ro", args.clone())
+                } else {
+                    crate::scripting::eval::prepare(&conn.server, name, &args).map(|(j, _)| j)
+                };
+                match job {
+                    Ok(job) => {
+                        need.iter_mut().for_each(|x| *x = true);
+                        plan.push((Step::Script(job), cmd, args));
+                    }
+                    Err(r) => plan.push((Step::Reply(r), cmd, args)),
+                }
             }
             Run::Conn => match in_unit(cmd) {
                 Some((f, all)) => {
@@ -415,6 +446,8 @@ fn run_unit(
             }
             Step::Deferred => None,
             Step::Call => Some(commands::call(ctx, *cmd, args)),
+            Step::Script(job) => Some(crate::scripting::run::run_script(ctx, job)),
+            Step::Reply(r) => Some(r.clone()),
         };
         replies.push(r);
     }

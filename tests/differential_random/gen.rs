@@ -306,18 +306,11 @@ impl Gen {
     }
 
     /// A single command fit for a transaction body: compared exactly (its reply ends up nested
-    /// in EXEC's array, where only exact comparison works) and not itself a sequence.
-    ///
-    /// EVAL is left out: luagate runs a script queued in MULTI after the transaction's other
-    /// commands instead of in its place (`MULTI; EVAL "redis.call('SET',KEYS[1],'a')" 1 k;
-    /// SET k b; EXEC` leaves `a`, Redis `b`). Known bug, not yet fixed; put EVAL back here
-    /// when it is.
+    /// in EXEC's array, where only exact comparison works) and not itself a sequence. Scripts
+    /// are included: EXEC runs them in their place.
     pub fn plain_command(&mut self) -> Vec<Vec<u8>> {
         loop {
             let g = self.pick();
-            if g.name.starts_with("EVAL") {
-                continue;
-            }
             if let (Order::Exact, Make::One(f)) = (g.order, &g.make) {
                 return f(self);
             }
