@@ -110,13 +110,13 @@ pub(crate) fn prepare(
     let resolved = if by_sha {
         match sha_key(&args[1]) {
             None => Err(CommandError::err(NOSCRIPT)),
-            Some(k) => numkeys(&args).and_then(|n| {
+            Some(k) => numkeys(args).and_then(|n| {
                 let s = server.scripting.registry.get(&k);
                 s.map(|s| (s, n)).ok_or(CommandError::err(NOSCRIPT))
             }),
         }
     } else {
-        numkeys(&args).and_then(|n| resolve_body(&server, &args[1]).map(|s| (s, n)))
+        numkeys(args).and_then(|n| resolve_body(server, &args[1]).map(|s| (s, n)))
     };
     let (script, n) = match resolved {
         Ok(x) => x,
