@@ -132,3 +132,65 @@ fn torn_tail_is_truncated_and_corruption_stops_start() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// BGREWRITEAOF replaces the log with a snapshot (much smaller after many overwrites) that
+/// still restores everything after kill -9: data, expiries, scripts and function libraries.
+#[test]
+fn bgrewriteaof_compacts_and_still_restores() {
+    let dir = tmpdir("rewrite");
+    let mut p = node(&dir, "always");
+    let mut r = p.raw();
+    let sha = r.cmd_str(&["SCRIPT", "LOAD", "return redis.call('INCR', KEYS[1])"]);
+    let sha = sha.lines().nth(1).expect("sha").to_string();
+    r.cmd(&[
+        "FUNCTION",
+        "LOAD",
+        "#!lua name=aoflib\nredis.register_function('aof_get', function(k) return redis.call('GET', k[1]) end)",
+    ]);
+    for i in 0..2000 {
+        r.cmd(&["SET", &format!("k{}", i % 10), &format!("value-{i}")]);
+    }
+    r.cmd(&["RPUSH", "list", "a", "b", "c"]);
+    r.cmd(&["HSET", "hash", "f", "v"]);
+    r.cmd(&["ZADD", "z", "1.5", "m"]);
+    r.cmd(&["SELECT", "3"]);
+    r.cmd(&["SET", "in3", "x", "EX", "1000"]);
+    r.cmd(&["SELECT", "0"]);
+    let log = dir.join("appendonly.aof");
+    let before = std::fs::metadata(&log).expect("log").len();
+    assert_eq!(
+        r.cmd_str(&["BGREWRITEAOF"]),
+        "+Background append only file rewriting started\r\n"
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while std::fs::metadata(&log).map(|m| m.len()).unwrap_or(before) >= before / 4 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the log was not rewritten"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // Writes after the rewrite land in the new log.
+    r.cmd(&["SET", "after", "1"]);
+    let digest = r.cmd_str(&["DEBUG", "DIGEST"]);
+    p.child.kill().expect("kill -9");
+    let _ = p.child.wait();
+    let p = node(&dir, "always");
+    let mut r = p.raw();
+    assert_eq!(r.cmd_str(&["DEBUG", "DIGEST"]), digest);
+    assert_eq!(r.cmd_str(&["EVALSHA", &sha, "1", "ctr"]), ":1\r\n");
+    assert_eq!(
+        r.cmd_str(&["FCALL", "aof_get", "1", "k9"]),
+        "$10\r\nvalue-1999\r\n"
+    );
+    r.cmd(&["SELECT", "3"]);
+    let ttl: i64 = r
+        .cmd_str(&["TTL", "in3"])
+        .trim()
+        .trim_start_matches(':')
+        .parse()
+        .expect("ttl");
+    assert!(ttl > 900 && ttl <= 1000, "expiry kept: {ttl}");
+    drop(p);
+    let _ = std::fs::remove_dir_all(&dir);
+}

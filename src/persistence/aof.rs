@@ -5,6 +5,10 @@
 //! - Units are written under the stream's lock, in stream order, by the unit that produced
 //!   them while it still holds its shards, so with `appendfsync always` a write is on disk
 //!   before its client gets a reply.
+//! - BGREWRITEAOF (and the size trigger: the log has doubled since the last rewrite and is over
+//!   64 MiB) replaces the log with a snapshot of the data, scripts and function libraries,
+//!   taken in a unit holding every shard; the file is swapped while that unit still holds them,
+//!   so no unit's effects fall between the snapshot and the new log.
 //! - At start the log is read unit by unit. A tail that ends inside a command or inside a
 //!   MULTI … EXEC block (a crash mid-write) is cut back to the last whole unit, with a
 //!   warning; no part of that unit is applied. Anything else that does not parse, or names a
@@ -18,8 +22,8 @@ use bytes::BytesMut;
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex};
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Fsync {
@@ -38,12 +42,26 @@ impl Fsync {
     }
 }
 
+/// State shared by the writer, the `everysec` fsync thread and rewrites.
+pub struct Shared {
+    /// Set when something was written since the last background fsync.
+    dirty: AtomicBool,
+    /// The file the fsync thread syncs (replaced by a rewrite).
+    syncer: Mutex<Option<File>>,
+    /// Bytes in the log, and in it right after the last rewrite (or load).
+    size: AtomicU64,
+    base: AtomicU64,
+    rewriting: AtomicBool,
+}
+
+/// Rewrite once the log is this big and has doubled since the last rewrite.
+const REWRITE_MIN: u64 = 64 << 20;
+
 /// The writer installed as the stream's sink.
 struct AofSink {
     file: File,
     server: std::sync::Weak<Server>,
-    /// Set when something was written since the last background fsync.
-    dirty: Arc<AtomicBool>,
+    shared: Arc<Shared>,
     failed: bool,
 }
 
@@ -55,6 +73,12 @@ impl Sink for AofSink {
                 self.failed = true;
             }
             return;
+        }
+        let size = self.shared.size.fetch_add(unit.len() as u64, Relaxed) + unit.len() as u64;
+        if size > REWRITE_MIN && size > 2 * self.shared.base.load(Relaxed) {
+            if let Some(server) = self.server.upgrade() {
+                start_rewrite(&server);
+            }
         }
         // The policy is read per write so CONFIG SET appendfsync applies at once.
         let policy = self
@@ -68,7 +92,7 @@ impl Sink for AofSink {
                     tracing::error!(error = %e, "fsync of the append-only log failed");
                 }
             }
-            Fsync::EverySec => self.dirty.store(true, Relaxed),
+            Fsync::EverySec => self.shared.dirty.store(true, Relaxed),
             Fsync::No => {}
         }
     }
@@ -90,19 +114,19 @@ pub async fn start(server: &Arc<Server>) -> Result<(), String> {
         .append(true)
         .open(&path)
         .map_err(|e| format!("cannot open the append-only log {}: {e}", path.display()))?;
-    let dirty = Arc::new(AtomicBool::new(false));
-    let syncer = file
-        .try_clone()
-        .map_err(|e| format!("cannot open the append-only log: {e}"))?;
-    server.repl.stream.with(|s| {
-        s.reset_db();
-        s.sink = Some(Box::new(AofSink {
-            file,
-            server: Arc::downgrade(server),
-            dirty: dirty.clone(),
-            failed: false,
-        }));
+    let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let shared = Arc::new(Shared {
+        dirty: AtomicBool::new(false),
+        syncer: Mutex::new(Some(
+            file.try_clone()
+                .map_err(|e| format!("cannot open the append-only log: {e}"))?,
+        )),
+        size: AtomicU64::new(size),
+        base: AtomicU64::new(size),
+        rewriting: AtomicBool::new(false),
     });
+    let _ = server.aof.set(shared.clone());
+    install(server, file, &shared);
     server.want_effects();
     // `everysec`: at most about a second of acknowledged writes is lost on a crash.
     let weak = Arc::downgrade(server);
@@ -113,13 +137,93 @@ pub async fn start(server: &Arc<Server>) -> Result<(), String> {
             if weak.upgrade().is_none() {
                 return;
             }
-            if dirty.swap(false, Relaxed) {
-                if let Err(e) = syncer.sync_data() {
-                    tracing::error!(error = %e, "fsync of the append-only log failed");
+            if shared.dirty.swap(false, Relaxed) {
+                if let Ok(guard) = shared.syncer.lock() {
+                    if let Some(Err(e)) = guard.as_ref().map(|f| f.sync_data()) {
+                        tracing::error!(error = %e, "fsync of the append-only log failed");
+                    }
                 }
             }
         })
         .map_err(|e| e.to_string())?;
+    Ok(())
+}
+
+/// Makes `file` the stream's sink.
+fn install(server: &Arc<Server>, file: File, shared: &Arc<Shared>) {
+    server.repl.stream.with(|s| {
+        s.reset_db();
+        s.sink = Some(Box::new(AofSink {
+            file,
+            server: Arc::downgrade(server),
+            shared: shared.clone(),
+            failed: false,
+        }));
+    });
+}
+
+/// Starts a background rewrite unless one runs or the log is off; false if it did not start.
+pub fn start_rewrite(server: &Arc<Server>) -> bool {
+    let Some(shared) = server.aof.get() else {
+        return false;
+    };
+    if shared.rewriting.swap(true, Relaxed) {
+        return false;
+    }
+    let server = server.clone();
+    let Ok(rt) = tokio::runtime::Handle::try_current() else {
+        shared.rewriting.store(false, Relaxed);
+        return false;
+    };
+    rt.spawn(async move {
+        if let Err(e) = rewrite(&server).await {
+            tracing::error!(error = %e, "rewriting the append-only log failed");
+        }
+        if let Some(s) = server.aof.get() {
+            s.rewriting.store(false, Relaxed);
+        }
+    });
+    true
+}
+
+/// Replaces the log with a snapshot: write a temporary file, fsync, rename over the log, fsync
+/// the directory, and make the new file the sink, all while holding every shard.
+async fn rewrite(server: &Arc<Server>) -> Result<(), String> {
+    let path = path(server);
+    let tmp = path.with_extension("rewrite.tmp");
+    let srv = server.clone();
+    let shards = crate::replication::all_shards(server);
+    let done = crate::replication::run_on(server, shards, move |ctx| -> Result<u64, String> {
+        let snap = crate::replication::snapshot::build(ctx, None);
+        let io = |e: std::io::Error| format!("{}: {e}", tmp.display());
+        let mut f = File::create(&tmp).map_err(io)?;
+        f.write_all(&snap.payload).map_err(io)?;
+        f.sync_all().map_err(io)?;
+        drop(f);
+        std::fs::rename(&tmp, &path).map_err(io)?;
+        if let Some(dir) = path.parent() {
+            if let Ok(d) = File::open(if dir.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                dir
+            }) {
+                let _ = d.sync_all();
+            }
+        }
+        let file = OpenOptions::new().append(true).open(&path).map_err(io)?;
+        let shared = srv.aof.get().ok_or("the append-only log is off")?.clone();
+        if let Ok(mut s) = shared.syncer.lock() {
+            *s = file.try_clone().ok();
+        }
+        let len = snap.payload.len() as u64;
+        shared.size.store(len, Relaxed);
+        shared.base.store(len.max(1), Relaxed);
+        install(&srv, file, &shared);
+        Ok(len)
+    })
+    .await
+    .ok_or("shards are not running")??;
+    tracing::info!(bytes = done, "append-only log rewritten");
     Ok(())
 }
 
@@ -146,6 +250,9 @@ pub fn parse(data: &[u8]) -> Result<Parsed, String> {
                 let known = (args.len() == 3
                     && args[0].eq_ignore_ascii_case(b"SCRIPT")
                     && args[1].eq_ignore_ascii_case(b"LOAD"))
+                    || (args.len() == 4
+                        && args[0].eq_ignore_ascii_case(b"FUNCTION")
+                        && args[1].eq_ignore_ascii_case(b"RESTORE"))
                     || ["SELECT", "MULTI", "EXEC"]
                         .iter()
                         .any(|n| args[0].eq_ignore_ascii_case(n.as_bytes()))

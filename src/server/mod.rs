@@ -68,6 +68,8 @@ pub struct Server {
     pub slowlog: admin::slowlog::SlowLog,
     /// True once shards run and data is loaded; false again when shutting down.
     ready: AtomicBool,
+    /// The append-only log's shared state, once it is on.
+    pub aof: std::sync::OnceLock<Arc<crate::persistence::aof::Shared>>,
     /// Allocator bytes in use, refreshed by shard 0's cron (the `maxmemory` check reads it).
     pub used_memory: AtomicU64,
     /// The effect stream, followers and the leader link (src/replication).
@@ -249,6 +251,7 @@ pub async fn start(config: Config) -> std::io::Result<(Running, TcpListener)> {
         counters: crate::metrics::Counters::default(),
         ready: AtomicBool::new(false),
         used_memory: AtomicU64::new(admin::info::used_memory()),
+        aof: std::sync::OnceLock::new(),
         repl: crate::replication::Replication::new(config.repl_backlog_size as usize),
         slowlog: admin::slowlog::SlowLog::new(&config),
         config: ArcSwap::from_pointee(config),

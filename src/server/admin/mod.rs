@@ -32,7 +32,10 @@ pub fn owns(cmd: CmdRef) -> bool {
     let name = commands::full_name(cmd.id);
     name.starts_with("config|")
         || name.starts_with("slowlog|")
-        || matches!(name, "info" | "debug" | "shutdown" | "lastsave")
+        || matches!(
+            name,
+            "info" | "debug" | "shutdown" | "lastsave" | "bgrewriteaof"
+        )
 }
 
 /// Runs one of this module's commands; `None` when no reply is due (SHUTDOWN).
@@ -49,6 +52,17 @@ pub async fn dispatch(conn: &mut Conn, cmd: CmdRef, args: Vec<Bytes>) -> Option<
         }
         "debug" => debug::command(conn, &args).await,
         "lastsave" => Ok(Reply::Int((conn.server.started_unix_ms / 1000) as i64)),
+        "bgrewriteaof" => match conn.server.aof.get() {
+            None => Err(CommandError::err(
+                "ERR the append-only log is off (appendonly no); luagate has no snapshot file to write instead",
+            )),
+            Some(_) if crate::persistence::aof::start_rewrite(&conn.server) => {
+                Ok(Reply::status("Background append only file rewriting started"))
+            }
+            Some(_) => Err(CommandError::err(
+                "ERR Background append only file rewriting already in progress",
+            )),
+        },
         "shutdown" => match shutdown(conn, &args) {
             Ok(()) => return None,
             Err(e) => Err(e),
