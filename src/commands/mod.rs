@@ -33,10 +33,10 @@ pub use args::*;
 pub use ctx::{Ctx, Effect};
 pub use table::*;
 
-use std::time::Instant;
 use crate::error::CommandError;
 use crate::protocol::Reply;
 use bytes::Bytes;
+use std::time::Instant;
 
 /// Every family's table, in COMMAND LIST order.
 pub fn families() -> Vec<&'static [Command]> {
