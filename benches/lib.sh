@@ -59,7 +59,9 @@ start_server() {
     else
       local extra=()
       [ -n "$shards" ] && extra=(--shards "$shards")
-      LUAGATE_LOG=warn "${pin[@]}" "$LUAGATE_BIN" --port "$port" --bind 127.0.0.1 \
+      # --metrics-port 0: the default fixed port may be taken by another luagate on the machine.
+      # Without LUAGATE_BIN: luagate reads LUAGATE_* variables as configuration keys.
+      LUAGATE_LOG=warn "${pin[@]}" env -u LUAGATE_BIN "$LUAGATE_BIN" --port "$port" --bind 127.0.0.1 --metrics-port 0 \
         "${extra[@]}" >/dev/null 2>&1 &
     fi
     SERVER_PID=$!

@@ -36,6 +36,7 @@ pub use table::*;
 use crate::error::CommandError;
 use crate::protocol::Reply;
 use bytes::Bytes;
+use std::time::Instant;
 
 /// Every family's table, in COMMAND LIST order.
 pub fn families() -> Vec<&'static [Command]> {
@@ -264,14 +265,28 @@ pub mod scripting_cmds {
 /// Runs one command on the shards `ctx` holds, recording its effect and waking what waits on
 /// the keys it changed. The single entry point for clients, transactions and scripts.
 pub fn call(ctx: &mut Ctx<'_>, cmd: CmdRef, args: &[Bytes]) -> Reply {
+    call_from(ctx, cmd, args, Instant::now()).0
+}
+
+/// [`call`] timed from `started`; also returns the instant it finished. A batch chains them
+/// (each call starts when the previous one finished), reading the clock once per command
+/// instead of twice: the clock read is a visible share of a cheap command's cost.
+pub fn call_from(
+    ctx: &mut Ctx<'_>,
+    cmd: CmdRef,
+    args: &[Bytes],
+    started: Instant,
+) -> (Reply, Instant) {
     let f = match cmd.cmd.run {
         Run::Shard(f) => f,
-        Run::Conn => return Reply::Error(format!("ERR '{}' cannot run here", cmd.cmd.name)),
+        Run::Conn => {
+            let r = Reply::Error(format!("ERR '{}' cannot run here", cmd.cmd.name));
+            return (r, started);
+        }
     };
     let dirty_before = ctx.dirty;
     ctx.custom_effect = false;
     let effects_before = ctx.effects.as_ref().map(|e| e.len());
-    let started = std::time::Instant::now();
     let result = f(ctx, args);
     let failed = match &result {
         Err(CommandError::NotHeld(_)) => false,
@@ -285,7 +300,8 @@ pub fn call(ctx: &mut Ctx<'_>, cmd: CmdRef, args: &[Bytes]) -> Reply {
         }
         Ok(_) => false,
     };
-    let usec = started.elapsed().as_micros() as u64;
+    let finished = Instant::now();
+    let usec = finished.saturating_duration_since(started).as_micros() as u64;
     ctx.server.shards[ctx.home]
         .stats
         .record(cmd.id, usec, failed);
@@ -323,10 +339,11 @@ pub fn call(ctx: &mut Ctx<'_>, cmd: CmdRef, args: &[Bytes]) -> Reply {
     if let Some(at) = effects_before {
         ctx.expiry_effects_at(at);
     }
-    match result {
+    let reply = match result {
         Ok(r) => r,
         Err(e) => Reply::Error(e.to_string()),
-    }
+    };
+    (reply, finished)
 }
 
 /// Who ran a slow command: its client, or Redis's placeholder for a script's calls.

@@ -259,9 +259,13 @@ pub struct CmdRef {
     pub cmd: &'static Command,
 }
 
+/// Name lookups run once per request: a fast (not DoS-hardened) hash is fine for a fixed set of
+/// keys that clients cannot add to.
+type NameMap<K> = HashMap<K, CmdRef, foldhash::fast::FixedState>;
+
 struct Registry {
-    by_name: HashMap<&'static str, CmdRef>,
-    subs: HashMap<(&'static str, &'static str), CmdRef>,
+    by_name: NameMap<&'static [u8]>,
+    subs: NameMap<(&'static str, &'static [u8])>,
     all: Vec<CmdRef>,
     /// Full names (`config|get` for subcommands), indexed by id.
     full_names: Vec<String>,
@@ -271,8 +275,8 @@ fn registry() -> &'static Registry {
     static REG: OnceLock<Registry> = OnceLock::new();
     REG.get_or_init(|| {
         let mut r = Registry {
-            by_name: HashMap::new(),
-            subs: HashMap::new(),
+            by_name: NameMap::default(),
+            subs: NameMap::default(),
             all: Vec::new(),
             full_names: Vec::new(),
         };
@@ -282,13 +286,13 @@ fn registry() -> &'static Registry {
                 let c = CmdRef { id, cmd };
                 r.all.push(c);
                 r.full_names.push(cmd.name.to_string());
-                r.by_name.insert(cmd.name, c);
+                r.by_name.insert(cmd.name.as_bytes(), c);
                 for sub in cmd.subcommands {
                     let id = r.all.len() as u16;
                     let s = CmdRef { id, cmd: sub };
                     r.all.push(s);
                     r.full_names.push(format!("{}|{}", cmd.name, sub.name));
-                    r.subs.insert((cmd.name, sub.name), s);
+                    r.subs.insert((cmd.name, sub.name.as_bytes()), s);
                 }
             }
         }
@@ -296,14 +300,15 @@ fn registry() -> &'static Registry {
     })
 }
 
-fn lower<'a>(name: &[u8], buf: &'a mut [u8; 64]) -> Option<&'a str> {
+/// `name` in lower case (names are ASCII: anything else simply matches nothing).
+fn lower<'a>(name: &[u8], buf: &'a mut [u8; 64]) -> Option<&'a [u8]> {
     if name.len() > buf.len() {
         return None;
     }
     for (d, s) in buf.iter_mut().zip(name) {
         *d = s.to_ascii_lowercase();
     }
-    std::str::from_utf8(&buf[..name.len()]).ok()
+    Some(&buf[..name.len()])
 }
 
 /// Finds a top-level command by name, in any case.

@@ -43,6 +43,8 @@ pub struct Conn {
     pub out: BytesMut,
     pending: Vec<(CmdRef, Vec<Bytes>)>,
     pending_shard: usize,
+    /// Scratch for routing each command (reused, so routing allocates nothing).
+    route: Vec<usize>,
     /// Batches sent and not yet answered, in request order.
     inflight: std::collections::VecDeque<tokio::sync::oneshot::Receiver<Bytes>>,
     /// MULTI queue and WATCHed keys (src/server/multi.rs).
@@ -67,6 +69,7 @@ pub async fn handle(server: Arc<Server>, stream: TcpStream, peer: SocketAddr) {
         out: BytesMut::with_capacity(16 * 1024),
         pending: Vec::new(),
         pending_shard: usize::MAX,
+        route: Vec::with_capacity(4),
         inflight: std::collections::VecDeque::new(),
         tx: TxState::default(),
         replica_port: 0,
@@ -300,8 +303,10 @@ impl Conn {
         }
         match cmd.cmd.run {
             Run::Shard(_) => {
-                let shards = self.server.route(cmd.cmd, &args);
+                let mut shards = std::mem::take(&mut self.route);
+                self.server.route_into(cmd.cmd, &args, &mut shards);
                 if self.busy(&shards) && !cmd.cmd.has(flags::ALLOW_BUSY) {
+                    self.route = shards;
                     let busy = self.server.scripting.busy_error();
                     return self.reject(Some(cmd), busy).await;
                 }
@@ -310,9 +315,11 @@ impl Conn {
                     return super::blocking::run(self, cmd, args, shards, sock).await;
                 }
                 if shards.len() == 1 {
-                    if self.pending_shard != shards[0] || self.pending.len() >= MAX_BATCH {
+                    let shard = shards[0];
+                    self.route = shards;
+                    if self.pending_shard != shard || self.pending.len() >= MAX_BATCH {
                         self.send_pending();
-                        self.pending_shard = shards[0];
+                        self.pending_shard = shard;
                     }
                     self.pending.push((cmd, args));
                 } else {

@@ -131,10 +131,29 @@ impl Server {
     /// The shards a command needs, ascending. Keyspace-wide commands need all of them; a
     /// command without keys runs on shard 0.
     pub fn route(&self, cmd: &crate::commands::Command, args: &[bytes::Bytes]) -> Vec<usize> {
-        if cmd.has(crate::commands::flags::KEYSPACE) {
-            return (0..self.shards.len()).collect();
+        let mut out = Vec::with_capacity(1);
+        self.route_into(cmd, args, &mut out);
+        out
+    }
+
+    /// [`Server::route`] into a reused buffer (cleared first): the connection's hot path
+    /// routes every command and should not allocate for it.
+    pub fn route_into(
+        &self,
+        cmd: &crate::commands::Command,
+        args: &[bytes::Bytes],
+        out: &mut Vec<usize>,
+    ) {
+        out.clear();
+        // One shard owns every key: nothing to hash.
+        if self.shards.len() == 1 {
+            out.push(0);
+            return;
         }
-        let mut out: Vec<usize> = Vec::with_capacity(1);
+        if cmd.has(crate::commands::flags::KEYSPACE) {
+            out.extend(0..self.shards.len());
+            return;
+        }
         for i in cmd.key_indices(args) {
             let s = self.slots.shard_of_key(&args[i]).index();
             if !out.contains(&s) {
@@ -145,7 +164,6 @@ impl Server {
             out.push(0);
         }
         out.sort_unstable();
-        out
     }
 }
 

@@ -252,9 +252,13 @@ impl Shard {
             let mut out = BytesMut::new();
             match work {
                 Work::Calls(calls) => {
+                    // A call's time also covers encoding the previous reply: one clock read
+                    // per command (see `call_from`).
+                    let mut t = Instant::now();
                     for (cmd, args) in calls {
-                        let r = commands::call(&mut ctx, cmd, &args);
+                        let (r, end) = commands::call_from(&mut ctx, cmd, &args, t);
                         r.encode(resp, &mut out);
+                        t = end;
                     }
                 }
                 Work::Job(job) => job(&mut ctx).encode(resp, &mut out),

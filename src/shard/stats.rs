@@ -11,6 +11,11 @@ pub const LATENCY_BUCKETS: [f64; 14] = [
     1.0, 5.0,
 ];
 
+/// `LATENCY_BUCKETS` in whole microseconds (all exact), so recording a call compares integers.
+const LATENCY_BUCKETS_USEC: [u64; LATENCY_BUCKETS.len()] = [
+    10, 25, 50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000, 50_000, 250_000, 1_000_000, 5_000_000,
+];
+
 #[derive(Default)]
 pub struct CmdStat {
     pub calls: AtomicU64,
@@ -59,10 +64,9 @@ impl ShardStats {
             if failed {
                 s.failed.fetch_add(1, Relaxed);
             }
-            let secs = usec as f64 / 1e6;
-            let b = LATENCY_BUCKETS
+            let b = LATENCY_BUCKETS_USEC
                 .iter()
-                .position(|&ub| secs <= ub)
+                .position(|&ub| usec <= ub)
                 .unwrap_or(LATENCY_BUCKETS.len());
             s.buckets[b].fetch_add(1, Relaxed);
         }
