@@ -251,15 +251,10 @@ pub(crate) fn prepare(
     let keys: Vec<Bytes> = args[3..3 + n].to_vec();
     let argv: Vec<Bytes> = args[3 + n..].to_vec();
     let slot_rule = server.config().single_slot_scripts;
+    // Unlike EVAL here, a function flagged allow-cross-slot-keys may also declare keys in
+    // several slots (the two disagree; which one Redis Cluster does is unverified).
     if slot_rule && !f.allow_cross_slot_keys {
-        let mut slots = keys.iter().map(|k| crate::slot::key_slot(k));
-        if let Some(first) = slots.next() {
-            if slots.any(|s| s != first) {
-                return Err(Reply::error(
-                    "CROSSSLOT Keys in request don't hash to the same slot",
-                ));
-            }
-        }
+        crate::scripting::eval::declared_keys_in_one_slot(&keys)?;
     }
     let job = Arc::new(ScriptJob {
         target: Target::Function {

@@ -96,6 +96,18 @@ async fn eval(conn: &mut Conn, name: &str, args: Vec<Bytes>) -> Option<Reply> {
     }
 }
 
+/// Under the single-slot rule, a flagged script's or function's declared keys must share one
+/// slot, as Redis Cluster routes the call.
+pub(crate) fn declared_keys_in_one_slot(keys: &[Bytes]) -> Result<(), Reply> {
+    let mut slots = keys.iter().map(|k| crate::slot::key_slot(k));
+    match slots.next() {
+        Some(first) if slots.any(|s| s != first) => Err(Reply::error(
+            "CROSSSLOT Keys in request don't hash to the same slot",
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// Everything EVAL checks before any shard is involved (numkeys, NOSCRIPT, flags, OOM,
 /// READONLY, CROSSSLOT), giving the job to run; `Err` is the reply. Used by EVAL itself and
 /// by EXEC for scripts queued in a transaction.
@@ -143,14 +155,7 @@ pub(crate) fn prepare(
     let argv: Vec<Bytes> = args[3 + n..].to_vec();
     let slot_rule = f.shebang && server.config().single_slot_scripts;
     if slot_rule {
-        let mut slots = keys.iter().map(|k| crate::slot::key_slot(k));
-        if let Some(first) = slots.next() {
-            if slots.any(|s| s != first) {
-                return Err(Reply::error(
-                    "CROSSSLOT Keys in request don't hash to the same slot",
-                ));
-            }
-        }
+        declared_keys_in_one_slot(&keys)?;
     }
     let job = Arc::new(ScriptJob {
         target: Target::Script(script),
