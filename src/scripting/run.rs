@@ -18,7 +18,7 @@ use super::{CLEAN, IDLE, KILLED, WROTE};
 use crate::commands::{Ctx, Effect};
 use crate::protocol::Reply;
 use crate::server::Server;
-use crate::shard::{ShardMsg, Work};
+use crate::shard::ShardMsg;
 use bytes::Bytes;
 use bytes::BytesMut;
 use mlua::{ffi, MultiValue, Value};
@@ -184,6 +184,7 @@ impl RunState {
             for &s in &self.held {
                 server.shards[s].busy.store(true, Relaxed);
             }
+            crate::shard::leave_io_worker();
         }
         if self.busy {
             let now = Instant::now();
@@ -204,19 +205,11 @@ impl RunState {
         // SAFETY: called from the hook, while the unit's code is suspended in Lua and no
         // callback holds the context.
         let inbox = unsafe { (*self.ctx).local.inbox.clone() };
-        let busy_text = self.server().scripting.busy_error();
         while let Ok(msg) = inbox.try_recv() {
             match msg {
                 ShardMsg::Run(req) => {
-                    let busy = Reply::error(busy_text);
-                    let n = match &req.work {
-                        Work::Calls(calls) => calls.len(),
-                        Work::Job(_) => 1,
-                    };
                     let mut out = BytesMut::new();
-                    for _ in 0..n {
-                        busy.encode(req.resp, &mut out);
-                    }
+                    crate::shard::busy_replies(self.server(), req.resp, &req.work, &mut out);
                     let _ = req.reply.send(out.freeze());
                 }
                 other => self.deferred.push(other),

@@ -1,12 +1,14 @@
-//! One client connection: read, decode, route, await the shards, reply.
+//! One client connection: read, decode, route, run or queue units, reply.
 //!
-//! Invariant: replies leave in request order. Consecutive commands for the same single shard
-//! are sent as one batch; batches for different shards of one pipeline are in flight together
-//! (each shard still sees this client's commands in order, and single-shard commands of one
-//! client on different shards cannot observe each other). Anything else (a multi-shard unit, a
+//! Invariant: replies leave in request order, and each shard runs this client's units in
+//! order. Consecutive commands for the same single shard form one batch. A unit runs inline,
+//! on this task, only when nothing of this client is in flight and every shard it needs is free
+//! (src/shard/hold.rs); otherwise it is queued on its home shard, and batches for different
+//! shards of one pipeline are then in flight together (single-shard commands of one client on
+//! different shards cannot observe each other). Anything else (a multi-shard unit, a
 //! connection command, an error) first waits for every batch in flight, so ordering never
-//! depends on shard timing. The task only
-//! awaits; it never blocks a thread, so a busy shard delays only the clients waiting on it.
+//! depends on shard timing. The task never waits for a shard: a busy shard delays only the
+//! clients waiting on it.
 
 use super::admin::slowlog::Caller;
 use super::client::ClientInfo;
@@ -15,7 +17,7 @@ use super::multi::{self, TxState};
 use super::{admin, Server};
 use crate::commands::{self, flags, CmdRef, Run};
 use crate::protocol::{Reply, RequestDecoder};
-use crate::shard::{Request, ShardMsg, Work};
+use crate::shard::{Hold, Request, Requester, ShardData, ShardMsg, Work};
 use bytes::{Bytes, BytesMut};
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering::Relaxed;
@@ -45,6 +47,8 @@ pub struct Conn {
     pending_shard: usize,
     /// Scratch for routing each command (reused, so routing allocates nothing).
     route: Vec<usize>,
+    /// Scratch slot table for units run inline (one slot per shard, all empty between units).
+    table: Vec<Option<Box<ShardData>>>,
     /// Batches sent and not yet answered, in request order.
     inflight: std::collections::VecDeque<tokio::sync::oneshot::Receiver<Bytes>>,
     /// MULTI queue and WATCHed keys (src/server/multi.rs).
@@ -70,6 +74,7 @@ pub async fn handle(server: Arc<Server>, stream: TcpStream, peer: SocketAddr) {
         pending: Vec::new(),
         pending_shard: usize::MAX,
         route: Vec::with_capacity(4),
+        table: (0..server.shards.len()).map(|_| None).collect(),
         inflight: std::collections::VecDeque::new(),
         tx: TxState::default(),
         replica_port: 0,
@@ -179,7 +184,7 @@ impl Conn {
         }
     }
 
-    /// Sends the pending batch without waiting for it.
+    /// Runs the pending batch inline or sends it, without waiting for it.
     fn send_pending(&mut self) {
         if self.pending.is_empty() {
             return;
@@ -187,15 +192,64 @@ impl Conn {
         let calls = std::mem::take(&mut self.pending);
         let shard = self.pending_shard;
         self.pending_shard = usize::MAX;
-        let rx = self.send_unit(vec![shard], Work::Calls(calls));
+        let work = if self.inflight.is_empty() {
+            // Nothing of ours is queued: running now keeps our order.
+            let (server, table, out) = (&*self.server, &mut self.table, &mut self.out);
+            match Hold::try_take(server, &[shard]) {
+                Some(hold) => {
+                    let who = Requester {
+                        db: self.db,
+                        resp: self.resp,
+                        client_id: self.info.id,
+                    };
+                    hold.run(server, table, who, Work::Calls(calls), out);
+                    return;
+                }
+                None => Work::Calls(calls),
+            }
+        } else {
+            Work::Calls(calls)
+        };
+        let rx = self.send_unit(vec![shard], work);
         self.inflight.push_back(rx);
     }
 
-    /// Runs a unit on `shards` (ascending) and returns its encoded reply.
+    /// Runs a unit on `shards` (ascending) and returns its encoded reply: inline when it can,
+    /// else on the home shard's thread.
     pub async fn run_unit(&mut self, shards: Vec<usize>, work: Work) -> Bytes {
+        let work = match self.try_inline(&shards, work) {
+            Ok(bytes) => return bytes,
+            Err(work) => work,
+        };
+        self.run_queued(shards, work).await
+    }
+
+    /// Runs a unit on the home shard's thread, never inline (for work that may block its
+    /// thread, such as DEBUG SLEEP).
+    pub async fn run_queued(&mut self, shards: Vec<usize>, work: Work) -> Bytes {
         self.send_unit(shards, work)
             .await
             .unwrap_or_else(|_| Reply::error("ERR shard is not running").to_bytes(self.resp))
+    }
+
+    /// Runs a unit now if nothing of this client is in flight and its shards are free;
+    /// otherwise hands the work back.
+    fn try_inline(&mut self, shards: &[usize], work: Work) -> Result<Bytes, Work> {
+        if !self.inflight.is_empty() || !self.pending.is_empty() {
+            return Err(work);
+        }
+        let server = &*self.server;
+        let Some(hold) = Hold::try_take(server, shards) else {
+            return Err(work);
+        };
+        let who = Requester {
+            db: self.db,
+            resp: self.resp,
+            client_id: self.info.id,
+        };
+        let mut out = BytesMut::new();
+        hold.run(server, &mut self.table, who, work, &mut out);
+        Ok(out.freeze())
     }
 
     /// Queues a unit on its home shard; the receiver yields its encoded reply.

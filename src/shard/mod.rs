@@ -1,28 +1,33 @@
-//! Shard threads: each owns its slice of the keyspace outright and runs units of work on it.
+//! Shards: each shard's slice of the keyspace, the thread that serves its queue, and the rules
+//! for who may touch its data.
 //!
-//! State: a shard's [`ShardData`] is a `Box` that only its thread touches, except while it is
-//! *lent*: a unit that needs several shards runs on the lowest of them (its *home*), which asks
-//! each other shard, in ascending order, to hand over its box; the lender then waits, doing
-//! nothing, until the box comes back. Ownership moves through channels, so there is no lock on
-//! the data path, and because every unit acquires in ascending shard order the wait-for graph
-//! only ever points upward: no deadlock (see ARCHITECTURE.md, "Atomicity across shards").
+//! State: a shard's [`ShardData`] and per-shard helpers ([`ShardLocal`], with its Lua VM) live in
+//! its [`ShardHandle::state`]. Whoever holds that owns the data for the time of one unit, and
+//! nothing touches the data without holding it. A unit is taken by one of two ways in
+//! (hold.rs): a connection task runs it *inline* when every shard it needs is free at that
+//! moment (no thread hand-off: the common case costs what it costs Redis), and otherwise queues
+//! it for the home shard's thread, which waits for the shards. Only shard threads ever wait,
+//! always in ascending shard order: no deadlock (ARCHITECTURE.md, "Atomicity across shards").
 //!
 //! Architecture Invariant: the only cross-thread types of the data path are here (`ShardMsg`,
-//! `Request`, the lend channels). Connection tasks never block on a shard: they await a oneshot.
+//! `Request`, `ShardState`). Connection tasks never block on a shard: they try, or they await a
+//! oneshot.
 
+mod hold;
 mod stats;
+
+pub use hold::{leave_io_worker, Hold, Requester};
 
 pub use stats::{CmdStat, ErrorStats, ShardStats, LATENCY_BUCKETS};
 
-use crate::commands::{self, CmdRef, Ctx, Effect};
+use crate::commands::{CmdRef, Effect};
 use crate::keyspace::Db;
-use crate::protocol::Reply;
 use crate::server::Server;
 use bytes::{Bytes, BytesMut};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use parking_lot::Mutex;
 use rand::SeedableRng;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{sync_channel, Receiver as SyncReceiver, SyncSender};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -32,21 +37,35 @@ pub struct ShardData {
     pub dbs: Vec<Db>,
 }
 
-/// State of a shard thread that never moves: per-thread helpers (and, with scripting, the Lua
-/// VM). Only the home shard's is visible to a unit.
+/// Per-shard helpers that travel with the data: whoever holds the shard uses them. Only the
+/// home shard's is visible to a unit.
 pub struct ShardLocal {
     pub id: usize,
     pub rng: rand::rngs::SmallRng,
     /// Unix ms at the start of the current unit.
     pub now: u64,
-    /// This thread's Lua VM for scripts, created on first use (here, on this thread).
+    /// This shard's Lua VM for scripts, created on first use.
     pub script_vm: Option<Box<crate::scripting::ScriptVm>>,
-    /// This shard's own queue, so a script past `busy-reply-threshold` can answer what waits
+    /// This shard's queue, so a script past `busy-reply-threshold` can answer what waits
     /// behind it with -BUSY (as Redis answers while a script runs) instead of holding it.
     pub inbox: Receiver<ShardMsg>,
 }
 
-pub type Job = Box<dyn FnOnce(&mut Ctx<'_>) -> Reply + Send>;
+// SAFETY: `ShardLocal` is not `Send` only because of the Lua VM (mlua's `Lua` and its handles
+// use non-atomic reference counts). The VM and every handle into it live inside this struct
+// (a run's own handles are dropped before its unit ends) and move between threads only with
+// the whole struct, inside the shard's mutex: one thread at a time touches them, and the mutex
+// orders one holder's accesses before the next one's. mlua keeps no thread-local state.
+unsafe impl Send for ShardLocal {}
+
+/// What the shard's mutex guards.
+pub struct ShardState {
+    /// `None` only while a unit holding the shard runs (the data is in its table then).
+    data: Option<Box<ShardData>>,
+    pub local: ShardLocal,
+}
+
+pub type Job = Box<dyn FnOnce(&mut crate::commands::Ctx<'_>) -> crate::protocol::Reply + Send>;
 
 pub enum Work {
     /// Commands run one after the other; their replies are concatenated.
@@ -55,7 +74,7 @@ pub enum Work {
     Job(Job),
 }
 
-/// A unit of work for one or more shards.
+/// A unit of work for one or more shards, queued on its home shard.
 pub struct Request {
     /// Shards the unit needs, ascending; the first is home and runs it.
     pub shards: Vec<usize>,
@@ -69,33 +88,33 @@ pub struct Request {
 
 pub enum ShardMsg {
     Run(Request),
-    /// Hand the data over through `give`, then wait for it on `back`.
-    Lend {
-        give: SyncSender<Box<ShardData>>,
-        back: SyncReceiver<Box<ShardData>>,
-    },
     Stop,
 }
 
-/// What other threads keep of a shard.
+/// One -BUSY per reply `work` would have given.
+pub fn busy_replies(server: &Server, resp: u8, work: &Work, out: &mut BytesMut) {
+    let busy = crate::protocol::Reply::error(server.scripting.busy_error());
+    let n = match work {
+        Work::Calls(calls) => calls.len(),
+        Work::Job(_) => 1,
+    };
+    for _ in 0..n {
+        busy.encode(resp, out);
+    }
+}
+
+/// A shard as every thread sees it.
 pub struct ShardHandle {
     pub tx: Sender<ShardMsg>,
+    /// The shard's data and helpers; hold.rs says who takes it and how.
+    pub state: Mutex<ShardState>,
+    /// Shard threads waiting for `state`: inline runners step aside while there are any.
+    waiting: AtomicUsize,
     /// Set while a script on this shard has run past `busy-reply-threshold`.
     pub busy: AtomicBool,
     /// Set by SCRIPT KILL / FUNCTION KILL; the script's hook sees it.
     pub kill: AtomicBool,
     pub stats: ShardStats,
-}
-
-impl ShardHandle {
-    pub fn new(tx: Sender<ShardMsg>, databases: usize) -> ShardHandle {
-        ShardHandle {
-            tx,
-            busy: AtomicBool::new(false),
-            kill: AtomicBool::new(false),
-            stats: ShardStats::new(databases),
-        }
-    }
 }
 
 pub fn unix_ms() -> u64 {
@@ -105,13 +124,34 @@ pub fn unix_ms() -> u64 {
         .unwrap_or(0)
 }
 
-/// Creates the channel pairs for `n` shards (handles go into the `Server`, receivers to
+/// Creates `n` shards with empty databases (handles go into the `Server`, receivers to
 /// [`spawn`]).
 pub fn channels(n: usize, databases: usize) -> (Vec<ShardHandle>, Vec<Receiver<ShardMsg>>) {
     (0..n)
-        .map(|_| {
+        .map(|id| {
             let (tx, rx) = crossbeam_channel::unbounded();
-            (ShardHandle::new(tx, databases), rx)
+            let state = ShardState {
+                data: Some(Box::new(ShardData {
+                    id,
+                    dbs: (0..databases).map(|_| Db::default()).collect(),
+                })),
+                local: ShardLocal {
+                    id,
+                    rng: rand::rngs::SmallRng::from_entropy(),
+                    now: unix_ms(),
+                    script_vm: None,
+                    inbox: rx.clone(),
+                },
+            };
+            let handle = ShardHandle {
+                tx,
+                state: Mutex::new(state),
+                waiting: AtomicUsize::new(0),
+                busy: AtomicBool::new(false),
+                kill: AtomicBool::new(false),
+                stats: ShardStats::new(databases),
+            };
+            (handle, rx)
         })
         .unzip()
 }
@@ -129,18 +169,8 @@ pub fn spawn(
         .spawn(move || {
             let databases = server.config().databases;
             let mut shard = Shard {
-                data: Some(Box::new(ShardData {
-                    id,
-                    dbs: (0..databases).map(|_| Db::default()).collect(),
-                })),
-                local: ShardLocal {
-                    id,
-                    rng: rand::rngs::SmallRng::from_entropy(),
-                    now: unix_ms(),
-                    script_vm: None,
-                    inbox: rx.clone(),
-                },
-                held: (0..server.shards.len()).map(|_| None).collect(),
+                id,
+                table: (0..server.shards.len()).map(|_| None).collect(),
                 expire_cursor: vec![0; databases],
                 server,
                 rx,
@@ -150,11 +180,12 @@ pub fn spawn(
         .expect("spawning a shard thread")
 }
 
+/// A shard thread: serves the units queued for it (those that could not run inline) and the
+/// shard's background work.
 struct Shard {
-    data: Option<Box<ShardData>>,
-    local: ShardLocal,
-    /// Reused slot table for units: `held[i]` is shard i's data while this shard holds it.
-    held: Vec<Option<Box<ShardData>>>,
+    id: usize,
+    /// Scratch slot table for units (see [`Hold::run`]).
+    table: Vec<Option<Box<ShardData>>>,
     expire_cursor: Vec<u64>,
     server: Arc<Server>,
     rx: Receiver<ShardMsg>,
@@ -172,16 +203,6 @@ impl Shard {
             let timeout = next_cron.saturating_duration_since(Instant::now());
             match self.rx.recv_timeout(timeout) {
                 Ok(ShardMsg::Run(req)) => self.run_request(req),
-                Ok(ShardMsg::Lend { give, back }) => {
-                    let data = self.data.take().expect("shard data present when not lent");
-                    if give.send(data).is_ok() {
-                        self.data = back.recv().ok();
-                    }
-                    if self.data.is_none() {
-                        tracing::error!(shard = self.local.id, "lent shard data never came back");
-                        return;
-                    }
-                }
                 Ok(ShardMsg::Stop) | Err(RecvTimeoutError::Disconnected) => return,
                 Err(RecvTimeoutError::Timeout) => {}
             }
@@ -201,100 +222,33 @@ impl Shard {
             work,
             reply,
         } = req;
-        let me = self.local.id;
-        debug_assert_eq!(shards.first(), Some(&me));
-        self.held[me] = self.data.take();
-        // Borrow the other shards in ascending order; give them back in the same order.
-        let mut returns = Vec::new();
-        for &s in shards.iter().skip(1) {
-            let (give_tx, give_rx) = sync_channel(1);
-            let (back_tx, back_rx) = sync_channel(1);
-            if self.server.shards[s]
-                .tx
-                .send(ShardMsg::Lend {
-                    give: give_tx,
-                    back: back_rx,
-                })
-                .is_ok()
-            {
-                if let Ok(data) = give_rx.recv() {
-                    self.held[s] = Some(data);
-                    returns.push((s, back_tx));
-                }
-            }
-        }
-        let now = unix_ms();
-        self.local.now = now;
-        let clock = self.server.clock_secs();
-        for d in self.held.iter_mut().flatten() {
-            for db in &mut d.dbs {
-                db.now = now;
-                db.clock = clock;
-            }
-        }
-        let mut effects: Vec<Effect> = Vec::new();
-        let collect = self.server.effects_wanted();
-        let out = {
-            let mut ctx = Ctx {
-                held: &mut self.held,
-                server: &self.server,
-                home: me,
-                local: &mut self.local,
-                db,
-                resp,
-                client_id,
-                effects: if collect { Some(&mut effects) } else { None },
-                dirty: 0,
-                custom_effect: false,
-                in_script: false,
-                in_multi: false,
-            };
-            let mut out = BytesMut::new();
-            match work {
-                Work::Calls(calls) => {
-                    // A call's time also covers encoding the previous reply: one clock read
-                    // per command (see `call_from`).
-                    let mut t = Instant::now();
-                    for (cmd, args) in calls {
-                        let (r, end) = commands::call_from(&mut ctx, cmd, &args, t);
-                        r.encode(resp, &mut out);
-                        t = end;
-                    }
-                }
-                Work::Job(job) => job(&mut ctx).encode(resp, &mut out),
-            }
-            out.freeze()
+        debug_assert_eq!(shards.first(), Some(&self.id));
+        let server = &*self.server;
+        let mut out = BytesMut::new();
+        let who = Requester {
+            db,
+            resp,
+            client_id,
         };
-        // Keys that expired while the unit ran become DEL effects (followers never expire).
-        for d in self.held.iter_mut().flatten() {
-            for (i, dbx) in d.dbs.iter_mut().enumerate() {
-                for k in dbx.expired.drain(..) {
-                    if collect {
-                        effects.push(Effect::expiry_del(i as u16, k.to_bytes()));
-                    }
-                }
-            }
+        match Hold::take(server, &shards) {
+            Ok(hold) => hold.run(server, &mut self.table, who, work, &mut out),
+            Err(hold::Busy) => busy_replies(server, resp, &work, &mut out),
         }
-        if collect && !effects.is_empty() {
-            // Still holding every shard of the unit: the stream's order matches the shards'.
-            self.server.publish_effects(effects);
-        }
-        for (s, back) in returns {
-            if let Some(data) = self.held[s].take() {
-                let _ = back.send(data);
-            }
-        }
-        self.data = self.held[me].take();
-        let _ = reply.send(out);
+        let _ = reply.send(out.freeze());
     }
 
-    /// Background work between units: bounded active expiry.
+    /// Background work between units: gauges and bounded active expiry.
     fn cron(&mut self) {
-        let Some(data) = self.data.as_mut() else {
+        let server = &*self.server;
+        let handle = &server.shards[self.id];
+        handle.waiting.fetch_add(1, Ordering::Relaxed);
+        let mut state = handle.state.lock();
+        handle.waiting.fetch_sub(1, Ordering::Relaxed);
+        let Some(data) = state.data.as_mut() else {
             return;
         };
         // Gauges for INFO and /metrics, read by other threads without a unit.
-        let stats = &self.server.shards[self.local.id].stats;
+        let stats = &handle.stats;
         for (i, db) in data.dbs.iter().enumerate() {
             stats.keys[i].store(db.len() as u64, Ordering::Relaxed);
             stats.expiring[i].store(db.expires.len() as u64, Ordering::Relaxed);
@@ -302,16 +256,16 @@ impl Shard {
         stats
             .queue_depth
             .store(self.rx.len() as u64, Ordering::Relaxed);
-        if self.local.id == 0 {
+        if self.id == 0 {
             let used = crate::server::admin::info::used_memory();
-            self.server.used_memory.store(used, Ordering::Relaxed);
+            server.used_memory.store(used, Ordering::Relaxed);
         }
         let start = Instant::now();
         let now = unix_ms();
         for (i, db) in data.dbs.iter_mut().enumerate() {
             if db.expires.is_empty()
                 || db.passive_expiry
-                || !self.server.active_expire.load(Ordering::Relaxed)
+                || !server.active_expire.load(Ordering::Relaxed)
             {
                 continue;
             }
@@ -327,15 +281,15 @@ impl Shard {
             }
             if !db.expired.is_empty() {
                 let keys: Vec<_> = db.expired.drain(..).collect();
-                if self.server.effects_wanted() {
+                if server.effects_wanted() {
                     let effects = keys
                         .into_iter()
                         .map(|k| Effect::expiry_del(i as u16, k.to_bytes()))
                         .collect();
-                    self.server.publish_effects(effects);
+                    // Published while the shard is held, like a unit's effects.
+                    server.publish_effects(effects);
                 }
             }
         }
-        let _ = Ordering::Relaxed;
     }
 }

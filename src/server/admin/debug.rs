@@ -29,7 +29,14 @@ pub async fn command(conn: &mut Conn, args: &[Bytes]) -> Result<Reply, CommandEr
             let secs = strtod(&args[2]);
             if secs > 0.0 {
                 let d = std::time::Duration::from_secs_f64(secs.min(1e9));
-                conn.run_job_value(all(conn), move |_| std::thread::sleep(d))
+                // On the shard threads: sleeping inline would stall this I/O thread's other
+                // clients, not just the shards (Redis stops everything; we stop the shards).
+                let shards = all(conn);
+                let sleep = move |_: &mut crate::commands::Ctx<'_>| {
+                    std::thread::sleep(d);
+                    Reply::Nil
+                };
+                conn.run_queued(shards, crate::shard::Work::Job(Box::new(sleep)))
                     .await;
             }
             Ok(Reply::ok())

@@ -1,0 +1,223 @@
+//! Taking shards for a unit of work, and running the unit while they are held.
+//!
+//! Invariant: a unit holds every shard it needs, from before its first command until its
+//! effects are published and its reply is encoded, so no other unit sees it half done. Shards
+//! are taken in ascending order. Only shard threads wait for a shard ([`Hold::take`]);
+//! connection tasks only try ([`Hold::try_take`]) and queue the unit when a shard is taken, so
+//! waits only ever point from lower to higher shards and no cycle (deadlock) can form.
+
+use super::{ShardData, ShardState, Work};
+use crate::commands::{self, Ctx, Effect};
+use crate::protocol::Reply;
+use crate::server::Server;
+use bytes::BytesMut;
+use parking_lot::MutexGuard;
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::{Duration, Instant};
+
+/// How often a shard thread waiting for a shard looks whether a script there went busy.
+const BUSY_POLL: Duration = Duration::from_millis(5);
+
+/// A shard a unit needs is running a script past `busy-reply-threshold`.
+pub struct Busy;
+
+/// Who a unit runs for.
+#[derive(Clone, Copy)]
+pub struct Requester {
+    pub db: usize,
+    pub resp: u8,
+    pub client_id: u64,
+}
+
+/// The shards of one unit, taken; dropping it gives them back.
+pub struct Hold<'a> {
+    home: usize,
+    first: MutexGuard<'a, ShardState>,
+    /// The other shards, ascending (empty, so not allocated, for single-shard units).
+    rest: Vec<(usize, MutexGuard<'a, ShardState>)>,
+}
+
+impl<'a> Hold<'a> {
+    /// Takes every shard in `shards` (ascending, non-empty) if each is free right now, without
+    /// waiting. A shard with queued units, or a shard thread waiting for it, counts as taken:
+    /// what waits goes first, so a stream of inline units cannot starve the queue.
+    pub fn try_take(server: &'a Server, shards: &[usize]) -> Option<Hold<'a>> {
+        let take = |s: usize| {
+            let h = &server.shards[s];
+            if h.waiting.load(Relaxed) != 0 || !h.tx.is_empty() {
+                return None;
+            }
+            h.state.try_lock()
+        };
+        let first = take(shards[0])?;
+        let mut rest = Vec::new();
+        for &s in &shards[1..] {
+            // On failure everything taken so far is dropped, that is, given back.
+            rest.push((s, take(s)?));
+        }
+        Some(Hold {
+            home: shards[0],
+            first,
+            rest,
+        })
+    }
+
+    /// Takes every shard in `shards` (ascending, non-empty), waiting for each. Shard threads
+    /// only: a connection task must never wait here. Gives up with [`Busy`] when a shard it
+    /// waits for is busy with a script, so the unit can be answered -BUSY now, as Redis answers
+    /// during a script, rather than after it.
+    pub fn take(server: &'a Server, shards: &[usize]) -> Result<Hold<'a>, Busy> {
+        let take = |s: usize| {
+            let h = &server.shards[s];
+            h.waiting.fetch_add(1, Relaxed);
+            let got = loop {
+                if let Some(g) = h.state.try_lock_for(BUSY_POLL) {
+                    break Ok(g);
+                }
+                if h.busy.load(Relaxed) {
+                    break Err(Busy);
+                }
+            };
+            h.waiting.fetch_sub(1, Relaxed);
+            got
+        };
+        let first = take(shards[0])?;
+        let mut rest = Vec::with_capacity(shards.len() - 1);
+        for &s in &shards[1..] {
+            rest.push((s, take(s)?));
+        }
+        Ok(Hold {
+            home: shards[0],
+            first,
+            rest,
+        })
+    }
+
+    /// Runs `work` on the held shards and appends its encoded replies to `out`. `table` is
+    /// scratch with one slot per shard of the server, all empty; it is left empty.
+    ///
+    /// A panic in a command is caught here: the shards get their data back and the caller an
+    /// error, so one bad command costs neither a shard nor the connection.
+    pub fn run(
+        mut self,
+        server: &Server,
+        table: &mut [Option<Box<ShardData>>],
+        who: Requester,
+        work: Work,
+        out: &mut BytesMut,
+    ) {
+        let me = self.home;
+        table[me] = self.first.data.take();
+        for (s, g) in &mut self.rest {
+            table[*s] = g.data.take();
+        }
+        let start = out.len();
+        let local = &mut self.first.local;
+        let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            execute(server, table, me, local, who, work, out)
+        }));
+        self.first.data = table[me].take();
+        for (s, g) in &mut self.rest {
+            g.data = table[*s].take();
+        }
+        if ran.is_err() {
+            tracing::error!(shard = me, "a command panicked; its unit was cut short");
+            out.truncate(start);
+            Reply::error("ERR internal error while running the command").encode(who.resp, out);
+        }
+    }
+}
+
+fn execute(
+    server: &Server,
+    table: &mut [Option<Box<ShardData>>],
+    me: usize,
+    local: &mut super::ShardLocal,
+    who: Requester,
+    work: Work,
+    out: &mut BytesMut,
+) {
+    let now = super::unix_ms();
+    local.now = now;
+    let clock = server.clock_secs();
+    for d in table.iter_mut().flatten() {
+        for db in &mut d.dbs {
+            db.now = now;
+            db.clock = clock;
+        }
+    }
+    let mut effects: Vec<Effect> = Vec::new();
+    let collect = server.effects_wanted();
+    {
+        let mut ctx = Ctx {
+            held: table,
+            server,
+            home: me,
+            local,
+            db: who.db,
+            resp: who.resp,
+            client_id: who.client_id,
+            effects: if collect { Some(&mut effects) } else { None },
+            dirty: 0,
+            custom_effect: false,
+            in_script: false,
+            in_multi: false,
+        };
+        match work {
+            Work::Calls(calls) => {
+                // A call's time also covers encoding the previous reply: one clock read per
+                // command (see `call_from`).
+                let mut t = Instant::now();
+                for (cmd, args) in calls {
+                    let (r, end) = commands::call_from(&mut ctx, cmd, &args, t);
+                    r.encode(who.resp, out);
+                    t = end;
+                }
+            }
+            Work::Job(job) => job(&mut ctx).encode(who.resp, out),
+        }
+    }
+    // Keys that expired while the unit ran become DEL effects (followers never expire).
+    for d in table.iter_mut().flatten() {
+        for (i, dbx) in d.dbs.iter_mut().enumerate() {
+            for k in dbx.expired.drain(..) {
+                if collect {
+                    effects.push(Effect::expiry_del(i as u16, k.to_bytes()));
+                }
+            }
+        }
+    }
+    if collect && !effects.is_empty() {
+        // Still holding every shard of the unit: the stream's order matches the shards'.
+        server.publish_effects(effects);
+    }
+}
+
+/// Called by a unit that has run long (a script past `busy-reply-threshold`): if it runs
+/// inline on an I/O worker, that worker's other connections move to a fresh thread, so they
+/// keep being served (-BUSY for this unit's shards, SCRIPT KILL, every other shard) while this
+/// thread stays in the unit, even when the runtime has a single worker.
+///
+/// `block_in_place` hands the worker's scheduler to a new thread and takes it back when its
+/// closure returns, unless the new thread has picked it up by then; so the closure waits
+/// (bounded) until a task spawned just before has run, which only the new thread can do.
+pub fn leave_io_worker() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    let Ok(handle) = Handle::try_current() else {
+        return; // a shard thread: its queue is answered from the script's hook
+    };
+    if handle.runtime_flavor() != RuntimeFlavor::MultiThread {
+        return;
+    }
+    let moved = Arc::new(AtomicBool::new(false));
+    let flag = moved.clone();
+    handle.spawn(async move { flag.store(true, Ordering::Release) });
+    tokio::task::block_in_place(|| {
+        let deadline = Instant::now() + Duration::from_millis(200);
+        while !moved.load(Ordering::Acquire) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_micros(100));
+        }
+    });
+}
