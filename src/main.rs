@@ -24,6 +24,7 @@ fn main() {
     };
     init_logging(&config);
     let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(config.io_worker_count())
         .enable_all()
         .thread_name("io")
         .build()

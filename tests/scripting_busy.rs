@@ -179,3 +179,38 @@ fn cross_shard_reruns_under_concurrent_load_never_show_partial_effects() {
     assert_eq!(String::from_utf8_lossy(&c.cmd(&all)), want);
     assert!(seen > 0);
 }
+
+/// With a single I/O worker, a script running inline on it must not hold the other
+/// connections: they get -BUSY for its shard, service on other shards, and SCRIPT KILL works.
+#[test]
+fn busy_script_on_the_only_io_worker_leaves_others_served() {
+    let s = common::luagate(&[
+        "--shards",
+        "2",
+        "--io-workers",
+        "1",
+        "--busy-reply-threshold",
+        "50",
+    ]);
+    let mut c = s.raw();
+    let k0 = key_on(0, 2, "w");
+    let k1 = key_on(1, 2, "w");
+    assert_eq!(
+        c.cmd(&["CONFIG", "GET", "io-workers"]),
+        b"*2\r\n$10\r\nio-workers\r\n$1\r\n1\r\n"
+    );
+    let h = eval_in_background(s.port, "while true do end", &[&k0]);
+    wait_busy(&mut c, &k0);
+    // A new connection is accepted and served while the script spins.
+    let mut fresh = s.raw();
+    assert_eq!(fresh.cmd(&["SET", &k1, "x"]), b"+OK\r\n");
+    assert_eq!(fresh.cmd(&["GET", &k0]), BUSY);
+    assert_eq!(fresh.cmd(&["SCRIPT", "KILL"]), b"+OK\r\n");
+    let r = String::from_utf8(h.join().unwrap()).unwrap();
+    assert!(
+        r.starts_with("-ERR Script killed by user with SCRIPT KILL"),
+        "{r}"
+    );
+    assert_eq!(c.cmd(&["GET", &k0]), b"$-1\r\n");
+    assert_eq!(c.cmd(&["GET", &k1]), b"$1\r\nx\r\n");
+}

@@ -22,6 +22,9 @@ pub struct Config {
     pub port: u16,
     /// Number of shard threads; 0 means one per available core.
     pub shards: usize,
+    /// Threads running connection tasks (and the units they run inline); 0 means one per
+    /// available core.
+    pub io_workers: usize,
     pub databases: usize,
     /// Data directory (function libraries, later the log and snapshots).
     pub dir: String,
@@ -96,6 +99,7 @@ impl Default for Config {
             bind: vec![IpAddr::from([127, 0, 0, 1])],
             port: 6379,
             shards: 0,
+            io_workers: 0,
             databases: 16,
             dir: ".".into(),
             requirepass: None,
@@ -153,6 +157,7 @@ const FLAGS: &[&str] = &[
     "bind",
     "port",
     "shards",
+    "io-workers",
     "databases",
     "dir",
     "requirepass",
@@ -190,6 +195,17 @@ impl Config {
     pub fn shard_count(&self) -> usize {
         if self.shards > 0 {
             self.shards
+        } else {
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1)
+        }
+    }
+
+    /// The I/O worker count to use: configured, or one per available core.
+    pub fn io_worker_count(&self) -> usize {
+        if self.io_workers > 0 {
+            self.io_workers
         } else {
             std::thread::available_parallelism()
                 .map(|n| n.get())

@@ -207,12 +207,15 @@ pub async fn serve(config: Config) -> std::io::Result<()> {
         crate::replication::follower::start(&server, host, port).await;
     }
     server.set_ready(true);
+    // Signal handlers go in before anyone learns we listen: a SIGTERM sent right after the
+    // line below must shut down gracefully, not kill the process.
+    let signals = termination_signal();
     // One line on stdout for scripts and tests that start us on port 0.
     println!("luagate listening on {}", running.addr);
     tokio::select! {
         _ = accept_loop(server.clone(), listener) => {}
         _ = server.shutdown.notified() => {}
-        _ = termination_signal() => {}
+        _ = signals => {}
     }
     // Steps 1-2: not ready; the accept loop above is gone.
     server.set_ready(false);
@@ -225,20 +228,24 @@ pub async fn serve(config: Config) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Resolves on SIGTERM or SIGINT (never, if the handlers cannot be installed).
-async fn termination_signal() {
+/// Installs the SIGTERM and SIGINT handlers now; the future resolves on either (never, if they
+/// cannot be installed).
+fn termination_signal() -> impl std::future::Future<Output = ()> {
     use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut term), Ok(mut int)) = (
+    let handlers = (
         signal(SignalKind::terminate()),
         signal(SignalKind::interrupt()),
-    ) else {
-        return std::future::pending().await;
-    };
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = int.recv() => {}
+    );
+    async move {
+        let (Ok(mut term), Ok(mut int)) = handlers else {
+            return std::future::pending().await;
+        };
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+        tracing::info!("signal received, shutting down");
     }
-    tracing::info!("signal received, shutting down");
 }
 
 /// Binds and starts everything; the caller drives [`accept_loop`].
