@@ -477,3 +477,16 @@ fn config_set_loglevel_takes_effect_live() {
         "not logged after CONFIG SET loglevel verbose: {text}"
     );
 }
+
+#[test]
+fn every_bind_address_listens_on_the_same_port() {
+    let p = common::luagate(&["--bind", "127.0.0.1 127.0.0.2"]);
+    for ip in ["127.0.0.1", "127.0.0.2"] {
+        let mut s = TcpStream::connect((ip, p.port)).expect("connect");
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        s.write_all(b"PING\r\n").unwrap();
+        let mut buf = [0u8; 7];
+        s.read_exact(&mut buf).unwrap();
+        assert_eq!(&buf, b"+PONG\r\n", "on {ip}");
+    }
+}

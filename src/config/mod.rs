@@ -17,7 +17,7 @@ use std::net::IpAddr;
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
 pub struct Config {
-    /// Addresses to listen on (the first is used for now).
+    /// Addresses to listen on, all on `port`.
     pub bind: Vec<IpAddr>,
     pub port: u16,
     /// Number of shard threads; 0 means one per available core.

@@ -171,6 +171,8 @@ impl Server {
 pub struct Running {
     pub server: Arc<Server>,
     pub addr: std::net::SocketAddr,
+    /// Listeners on the other `bind` addresses (same port as `addr`).
+    pub more_listeners: Vec<TcpListener>,
     threads: Vec<std::thread::JoinHandle<()>>,
 }
 
@@ -188,7 +190,11 @@ impl Running {
 
 /// Binds the listener, starts the shards and serves connections until shutdown is notified.
 pub async fn serve(config: Config) -> std::io::Result<()> {
-    let (running, listener) = start(config).await?;
+    let (mut running, listener) = start(config).await?;
+    let more_accepts: Vec<_> = std::mem::take(&mut running.more_listeners)
+        .into_iter()
+        .map(|l| tokio::spawn(accept_loop(running.server.clone(), l)))
+        .collect();
     let server = running.server.clone();
     let cfg = server.config();
     if cfg.metrics_port != 0 {
@@ -217,7 +223,10 @@ pub async fn serve(config: Config) -> std::io::Result<()> {
         _ = server.shutdown.notified() => {}
         _ = signals => {}
     }
-    // Steps 1-2: not ready; the accept loop above is gone.
+    // Steps 1-2: not ready; the accept loops are gone.
+    for a in more_accepts {
+        a.abort();
+    }
     server.set_ready(false);
     // Read now, not at start: CONFIG SET may have changed it.
     let deadline = std::time::Duration::from_secs(server.config().shutdown_timeout);
@@ -253,6 +262,15 @@ pub async fn start(config: Config) -> std::io::Result<(Running, TcpListener)> {
     let addr = std::net::SocketAddr::new(config.bind[0], config.port);
     let listener = TcpListener::bind(addr).await?;
     let local = listener.local_addr()?;
+    // Every other address listens on the same port (the one chosen for port 0 included).
+    let mut more_listeners = Vec::new();
+    for ip in config.bind.iter().skip(1) {
+        let addr = std::net::SocketAddr::new(*ip, local.port());
+        let l = TcpListener::bind(addr)
+            .await
+            .map_err(|e| std::io::Error::new(e.kind(), format!("cannot listen on {addr}: {e}")))?;
+        more_listeners.push(l);
+    }
     let n = config.shard_count();
     let (handles, receivers) = shard::channels(n, config.databases);
     let server = Arc::new(Server {
@@ -306,6 +324,7 @@ pub async fn start(config: Config) -> std::io::Result<(Running, TcpListener)> {
         Running {
             server,
             addr: local,
+            more_listeners,
             threads,
         },
         listener,
