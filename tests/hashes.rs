@@ -494,3 +494,38 @@ fn hscan_large_keeps_the_guarantee() {
         .collect();
     assert_eq!(matched, want);
 }
+
+/// Small hashes (a listpack in Redis) answer in insertion order: updates keep a field's place,
+/// deletes close the gap, re-added fields go last. Byte-for-byte, order included.
+#[test]
+fn small_hashes_keep_insertion_order() {
+    let mut d = Diff::new();
+    d.check_all(&[
+        &["HSET", "o", "z", "1", "a", "2", "m", "3", "b", "4"],
+        &["HGETALL", "o"],
+        &["HDEL", "o", "a"],
+        &["HSET", "o", "a", "5", "z", "9"],
+        &["HINCRBY", "o", "n", "7"],
+        &["HSETNX", "o", "c", "8"],
+        &["HINCRBYFLOAT", "o", "m", "0.5"],
+        &["HGETALL", "o"],
+        &["HKEYS", "o"],
+        &["HVALS", "o"],
+        &["HSCAN", "o", "0"],
+        &["HSCAN", "o", "0", "MATCH", "*", "COUNT", "1"],
+        &["HMSET", "o", "b", "x", "q", "y"],
+        &["HDEL", "o", "z", "q"],
+        &["HGETALL", "o"],
+    ]);
+    // 300 fields: still a listpack in Redis 7.0 (hash-max-listpack-entries 512), so HSCAN
+    // returns it whole, in order.
+    let mut args = vec!["HSET".to_string(), "big".to_string()];
+    for i in (0..300).rev() {
+        args.push(format!("f{i}"));
+        args.push(i.to_string());
+    }
+    let a: Vec<&str> = args.iter().map(|s| s.as_str()).collect();
+    d.check(&a);
+    d.check(&["HSCAN", "big", "0"]);
+    d.check(&["HKEYS", "big"]);
+}

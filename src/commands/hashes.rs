@@ -34,8 +34,8 @@ pub const COMMANDS: &[Command] = &[
     Command::new("hscan", -3, READONLY | NONDETERMINISTIC, H, hscan).keys(1, 1, 1),
 ];
 
-/// Redis keeps hashes up to this many fields as a listpack, which HSCAN returns whole.
-const LISTPACK_ENTRIES: usize = 128;
+/// Beyond this many fields Redis never keeps a hash as a listpack.
+const LISTPACK_ENTRIES: usize = 512;
 
 /// The hash at `key` for reading: `Ok(None)` if missing, WRONGTYPE if another type.
 pub fn get_hash<'a>(ctx: &'a mut Ctx<'_>, key: &[u8]) -> CmdResult<Option<&'a Hash>> {
@@ -156,7 +156,15 @@ fn hdel(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
         None => 0,
         Some(Value::Hash(h)) => args[2..]
             .iter()
-            .filter(|f| h.remove(&f[..]).is_some())
+            .filter(|f| {
+                // Small hashes keep their order, as a listpack does; a large one is a hash
+                // table in Redis (no order to keep), where O(n) shifting would hurt.
+                if h.len() <= LISTPACK_ENTRIES {
+                    h.shift_remove(&f[..]).is_some()
+                } else {
+                    h.swap_remove(&f[..]).is_some()
+                }
+            })
             .count(),
         Some(_) => return Err(CommandError::WrongType),
     };
@@ -295,7 +303,7 @@ fn hscan(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
         h.len(),
         cursor,
         opts.count,
-        h.len() <= LISTPACK_ENTRIES,
+        super::object::hash_is_listpack(h),
     );
     let mut out = Vec::with_capacity(got.len() * 2);
     for (k, v) in got {

@@ -87,6 +87,13 @@ pub fn string_encoding(s: &Str) -> &'static str {
     }
 }
 
+/// Whether Redis 7.0 would keep `h` as a listpack (ordered; HSCAN returns it whole).
+pub fn hash_is_listpack(h: &crate::keyspace::Hash) -> bool {
+    h.len() <= HASH_MAX_ENTRIES
+        && h.iter()
+            .all(|(f, v)| f.len() <= HASH_MAX_VALUE && v.len() <= HASH_MAX_VALUE)
+}
+
 /// The encoding Redis 7.0 would report for `v`.
 pub fn encoding_of(v: &Value) -> &'static str {
     match v {
@@ -94,10 +101,7 @@ pub fn encoding_of(v: &Value) -> &'static str {
         // 7.0 keeps every list as a quicklist (listpack lists came in 7.2).
         Value::List(_) => "quicklist",
         Value::Hash(h) => {
-            let small = h.len() <= HASH_MAX_ENTRIES
-                && h.iter()
-                    .all(|(f, v)| f.len() <= HASH_MAX_VALUE && v.len() <= HASH_MAX_VALUE);
-            if small {
+            if hash_is_listpack(h) {
                 "listpack"
             } else {
                 "hashtable"

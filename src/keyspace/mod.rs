@@ -18,7 +18,9 @@ use std::sync::Arc;
 
 pub type Hasher = foldhash::fast::RandomState;
 pub type List = VecDeque<Str>;
-pub type Hash = hashbrown::HashMap<Str, Str, Hasher>;
+/// Insertion-ordered, so a small hash answers HGETALL/HKEYS/HSCAN in the order Redis's listpack
+/// gives (fields deleted with `shift_remove`, which keeps the order of the rest).
+pub type Hash = indexmap::IndexMap<Str, Str, Hasher>;
 pub type Set = hashbrown::HashSet<Str, Hasher>;
 
 #[derive(Clone, Debug)]
