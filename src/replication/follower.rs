@@ -40,11 +40,20 @@ pub async fn start(server: &Arc<Server>, host: String, port: u16) {
     tracing::info!(%host, port, "following a leader");
     let server = server.clone();
     tokio::spawn(async move {
+        // The last failure logged: a link that keeps failing the same way (a wrong
+        // `masterauth`, a leader that is down) warns once, not at every retry.
+        let mut last_error = String::new();
         while running.load(Relaxed) {
             tokio::select! {
                 r = session(&server, &host, port, &link) => {
                     if let Err(e) = r {
-                        tracing::info!(error = %e, "link with the leader is down");
+                        let e = e.to_string();
+                        if e != last_error {
+                            tracing::warn!(error = %e, "link with the leader is down");
+                            last_error = e;
+                        } else {
+                            tracing::debug!(error = %e, "link with the leader is still down");
+                        }
                     }
                 }
                 _ = stop_notify.notified() => {}
@@ -185,12 +194,15 @@ async fn stream(
         link.last_io_ms.store(crate::shard::unix_ms(), Relaxed);
         loop {
             let before = buf.len();
-            let args = match decoder.decode(&mut buf) {
+            let decoded = decoder.decode(&mut buf);
+            // The decoder consumes the complete parts of a command it cannot finish yet, so
+            // count what left the buffer whatever it returned.
+            pending += (before - buf.len()) as u64;
+            let args = match decoded {
                 Ok(Some(a)) => a,
                 Ok(None) => break,
                 Err(e) => return Err(bad(&format!("stream does not parse: {e}"))),
             };
-            pending += (before - buf.len()) as u64;
             if let Fed::Boundary(unit) = applier.feed(args) {
                 if let Some(unit) = unit {
                     apply::apply(server, unit).await;
@@ -231,7 +243,12 @@ async fn command(sock: &mut BufReader<TcpStream>, args: &[&str]) -> std::io::Res
     send(sock, args).await?;
     let line = read_line(sock).await?;
     if line.starts_with('-') {
-        return Err(bad(&format!("{} refused: {line}", args[0])));
+        let hint = if line.starts_with("-NOAUTH") || line.starts_with("-WRONGPASS") {
+            " (check masterauth)"
+        } else {
+            ""
+        };
+        return Err(bad(&format!("the leader refused {}: {line}{hint}", args[0])));
     }
     Ok(())
 }
