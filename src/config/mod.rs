@@ -81,6 +81,9 @@ pub struct Config {
     pub appendfsync: String,
     /// File name of the append-only log inside `dir`.
     pub appendfilename: String,
+    /// File name of the snapshot (SAVE, BGSAVE, SHUTDOWN SAVE) inside `dir`. Its content is
+    /// luagate's own snapshot format, not Redis's RDB.
+    pub dbfilename: String,
     /// Commands running at least this many microseconds go to the slow log; -1 disables it.
     pub slowlog_log_slower_than: i64,
     /// Most entries the slow log keeps.
@@ -124,6 +127,7 @@ impl Default for Config {
             appendonly: "no".into(),
             appendfsync: "everysec".into(),
             appendfilename: "appendonly.aof".into(),
+            dbfilename: "dump.rdb".into(),
             slowlog_log_slower_than: 10000,
             slowlog_max_len: 128,
             source: None,
@@ -181,6 +185,7 @@ const FLAGS: &[&str] = &[
     "appendonly",
     "appendfsync",
     "appendfilename",
+    "dbfilename",
     "slowlog-log-slower-than",
     "slowlog-max-len",
 ];

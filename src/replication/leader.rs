@@ -87,24 +87,27 @@ async fn link(
             server.repl.full_syncs_served.fetch_add(1, Relaxed);
             let sub = subscriber(tx.clone());
             let snap = run_on(server, all_shards(server), move |ctx| {
-                snapshot::build(ctx, Some(sub))
+                snapshot::capture(ctx, |s| {
+                    s.subscribers.push(sub);
+                    s.reset_db();
+                })
             })
             .await
             .ok_or_else(|| std::io::Error::other("shards are not running"))?;
+            // Serialized after the shards are released (the live stream queues meanwhile).
+            let (replid, offset) = (snap.replid.clone(), snap.offset);
+            let payload = tokio::task::spawn_blocking(move || snap.payload())
+                .await
+                .map_err(std::io::Error::other)?;
             tracing::info!(
                 replica = id,
-                offset = snap.offset,
-                bytes = snap.payload.len(),
+                offset,
+                bytes = payload.len(),
                 "full synchronization"
             );
-            let head = format!(
-                "+FULLRESYNC {} {}\r\n${}\r\n",
-                snap.replid,
-                snap.offset,
-                snap.payload.len()
-            );
+            let head = format!("+FULLRESYNC {replid} {offset}\r\n${}\r\n", payload.len());
             sock.write_all(head.as_bytes()).await?;
-            sock.write_all(&snap.payload).await?;
+            sock.write_all(&payload).await?;
         }
     }
     drop(tx);

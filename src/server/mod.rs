@@ -74,6 +74,8 @@ pub struct Server {
     pub used_memory: AtomicU64,
     /// The effect stream, followers and the leader link (src/replication).
     pub repl: crate::replication::Replication,
+    /// Snapshot and log state: saves, rewrites, load progress (src/persistence).
+    pub persist: crate::persistence::State,
 }
 
 impl Server {
@@ -222,6 +224,7 @@ pub async fn serve(config: Config) -> std::io::Result<()> {
     if tokio::time::timeout(deadline, join).await.is_err() {
         tracing::warn!("in-flight work did not finish within shutdown-timeout; exiting anyway");
     }
+    crate::persistence::on_exit(&server);
     Ok(())
 }
 
@@ -270,6 +273,7 @@ pub async fn start(config: Config) -> std::io::Result<(Running, TcpListener)> {
         ready: AtomicBool::new(false),
         used_memory: AtomicU64::new(admin::info::used_memory()),
         aof: std::sync::OnceLock::new(),
+        persist: crate::persistence::State::new(),
         repl: crate::replication::Replication::new(config.repl_backlog_size as usize),
         slowlog: admin::slowlog::SlowLog::new(&config),
         config: ArcSwap::from_pointee(config),
@@ -288,11 +292,9 @@ pub async fn start(config: Config) -> std::io::Result<(Running, TcpListener)> {
         .enumerate()
         .map(|(i, rx)| shard::spawn(server.clone(), i, rx))
         .collect();
-    if server.config().appendonly == "yes" {
-        if let Err(e) = crate::persistence::aof::start(&server).await {
-            tracing::error!(error = %e, "cannot start");
-            return Err(std::io::Error::other(e));
-        }
+    if let Err(e) = crate::persistence::start(&server).await {
+        tracing::error!(error = %e, "cannot start");
+        return Err(std::io::Error::other(e));
     }
     tracing::info!(%local, shards = n, "luagate ready to accept connections");
     Ok((

@@ -335,6 +335,7 @@ static PARAMS: &[Param] = &[
         "everysec",
     ),
     p("appendfilename", Str, Immutable, "appendonly.aof"),
+    p("dbfilename", Str, Mutable, "dump.rdb"),
     aka(
         p("replica-serve-stale-data", Bool, Mutable, "yes"),
         "slave-serve-stale-data",
@@ -427,6 +428,7 @@ fn value(server: &Server, cfg: &Config, p: &Param) -> String {
         "appendonly" => cfg.appendonly.clone(),
         "appendfsync" => cfg.appendfsync.clone(),
         "appendfilename" => cfg.appendfilename.clone(),
+        "dbfilename" => cfg.dbfilename.clone(),
         "replica-serve-stale-data" => cfg.replica_serve_stale_data.clone(),
         "repl-backlog-size" => cfg.repl_backlog_size.to_string(),
         "masterauth" => cfg.masterauth.clone().unwrap_or_default(),
@@ -555,6 +557,12 @@ fn apply(cfg: &mut Config, p: &Param, v: &str) -> Result<(), String> {
         "appendfsync" => cfg.appendfsync = v.to_string(),
         "replica-serve-stale-data" => cfg.replica_serve_stale_data = v.to_string(),
         "masterauth" => cfg.masterauth = (!v.is_empty()).then(|| v.to_string()),
+        "dbfilename" => {
+            if v.contains('/') || v.is_empty() {
+                return Err("dbfilename can't be a path, just a filename".into());
+            }
+            cfg.dbfilename = v.to_string();
+        }
         "save" => {
             if !v.trim().is_empty() {
                 return Err("RDB snapshots are not supported".into());
