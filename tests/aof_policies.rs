@@ -64,7 +64,11 @@ fn whole_prefix(r: &mut Raw, acknowledged: usize) -> usize {
         let b = r.cmd_str(&["GET", &format!("b{i}")]);
         let c = r.cmd_str(&["GET", &format!("c{i}")]);
         let d = r.cmd_str(&["GET", &format!("d{i}")]);
-        assert_eq!(want(&a), want(&b), "transaction {i} half applied: {a:?} {b:?}");
+        assert_eq!(
+            want(&a),
+            want(&b),
+            "transaction {i} half applied: {a:?} {b:?}"
+        );
         assert_eq!(want(&c), want(&d), "script {i} half applied: {c:?} {d:?}");
         if i < n {
             assert!(want(&a), "unit {i} missing below the prefix end {n}");
@@ -72,7 +76,10 @@ fn whole_prefix(r: &mut Raw, acknowledged: usize) -> usize {
                 assert!(want(&c), "script {i} missing below the prefix end {n}");
             }
         } else if i > n {
-            assert!(!want(&a) && !want(&c), "unit {i} present after a gap at {n}");
+            assert!(
+                !want(&a) && !want(&c),
+                "unit {i} present after a gap at {n}"
+            );
         } else {
             assert!(!want(&a) && !want(&c), "unit {i} at the prefix end");
         }

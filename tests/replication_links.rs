@@ -44,7 +44,10 @@ fn digest(r: &mut Raw) -> String {
 
 fn write_batch(r: &mut Raw, from: usize, to: usize) {
     for i in from..to {
-        assert_eq!(r.cmd_str(&["SET", &format!("k{i}"), &i.to_string()]), "+OK\r\n");
+        assert_eq!(
+            r.cmd_str(&["SET", &format!("k{i}"), &i.to_string()]),
+            "+OK\r\n"
+        );
         if i % 10 == 0 {
             r.cmd(&["RPUSH", "list", &i.to_string()]);
             r.cmd(&["HSET", "hash", &format!("f{i}"), "v"]);
@@ -117,7 +120,10 @@ fn masterauth_right_syncs_and_wrong_keeps_the_link_down() {
     assert!(text.contains("master_link_down_since_seconds:"), "{text}");
     assert!(text.contains("master_sync_in_progress:0"), "{text}");
     // The leader only counts the good follower.
-    assert_eq!(info_field(&mut lr, "connected_slaves").as_deref(), Some("1"));
+    assert_eq!(
+        info_field(&mut lr, "connected_slaves").as_deref(),
+        Some("1")
+    );
     // Fixing the password at runtime brings the link up.
     assert_eq!(
         br.cmd_str(&["CONFIG", "SET", "masterauth", "s3cret"]),

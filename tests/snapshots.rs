@@ -3,6 +3,8 @@
 //! concurrent writes, script loads and function changes loses and repeats nothing.
 
 mod common;
+#[path = "common/node.rs"]
+mod node;
 
 use common::{luagate, Proc, Raw};
 use std::path::{Path, PathBuf};
@@ -106,11 +108,20 @@ fn save_and_bgsave_write_a_snapshot_that_start_up_loads() {
         "+Background saving started\r\n"
     );
     let busy = "-ERR Background save already in progress\r\n";
-    assert_eq!(String::from_utf8(r.read_reply().expect("reply")).expect("utf8"), busy);
-    assert_eq!(String::from_utf8(r.read_reply().expect("reply")).expect("utf8"), busy);
+    assert_eq!(
+        String::from_utf8(r.read_reply().expect("reply")).expect("utf8"),
+        busy
+    );
+    assert_eq!(
+        String::from_utf8(r.read_reply().expect("reply")).expect("utf8"),
+        busy
+    );
     wait_field(&mut r, "rdb_bgsave_in_progress", "0");
     assert_eq!(persistence_field(&mut r, "rdb_saves"), "2");
-    assert_eq!(persistence_field(&mut r, "rdb_current_bgsave_time_sec"), "-1");
+    assert_eq!(
+        persistence_field(&mut r, "rdb_current_bgsave_time_sec"),
+        "-1"
+    );
     assert_ne!(persistence_field(&mut r, "rdb_last_bgsave_time_sec"), "-1");
     assert_eq!(r.cmd_str(&["BGSAVE", "NOW"]), "-ERR syntax error\r\n");
     // Writes after the snapshot are not in it (no log): a restart shows the snapshot.
@@ -312,5 +323,58 @@ fn rewrites_under_concurrent_writes_lose_nothing() {
         assert_eq!(n, 1, "script {i} appears {n} times in the log");
     }
     drop(p);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// While a large snapshot loads, /readyz says 503 (the HTTP side starts first) and the RESP
+/// port is not served yet; afterwards /readyz is 200 and the data is all there.
+#[test]
+fn readyz_is_not_ready_while_loading() {
+    use std::io::BufRead;
+    let dir = tmpdir("loading");
+    {
+        let p = node(&dir, &[]);
+        let mut r = p.raw();
+        r.cmd(&["DEBUG", "POPULATE", "300000"]);
+        assert_eq!(r.cmd_str(&["SAVE"]), "+OK\r\n");
+    }
+    let metrics = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_luagate"))
+        .args(["--port", "0", "--bind", "127.0.0.1", "--shards", "4"])
+        .args(["--metrics-port", &metrics.to_string(), "--dir"])
+        .arg(&dir)
+        .env("LUAGATE_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let mut out = std::io::BufReader::new(child.stdout.take().expect("stdout"));
+    let mut line = String::new();
+    out.read_line(&mut line).expect("first line");
+    assert!(line.starts_with("luagate metrics listening on"), "{line}");
+    let status = node::http(metrics, "GET", "/readyz").map(|r| r.0);
+    line.clear();
+    out.read_line(&mut line).expect("second line");
+    assert!(line.starts_with("luagate listening on"), "{line}");
+    let port: u16 = line
+        .trim()
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .expect("port");
+    assert_eq!(status, Some(503), "/readyz while loading");
+    assert_eq!(
+        node::http(metrics, "GET", "/readyz").map(|r| r.0),
+        Some(200)
+    );
+    let mut r = Raw::connect(port);
+    assert_eq!(r.cmd_str(&["DBSIZE"]), ":300000\r\n");
+    assert_eq!(persistence_field(&mut r, "loading"), "0");
+    let _ = child.kill();
+    let _ = child.wait();
     let _ = std::fs::remove_dir_all(&dir);
 }

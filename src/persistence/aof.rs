@@ -190,7 +190,10 @@ pub async fn start(server: &Arc<Server>) -> Result<(), String> {
         rewrite_buf: Mutex::new(None),
     });
     let _ = server.aof.set(shared.clone());
-    server.repl.stream.with(|s| install(s, server, file, &shared));
+    server
+        .repl
+        .stream
+        .with(|s| install(s, server, file, &shared));
     server.want_effects();
     // `everysec`: at most about a second of acknowledged writes is lost on a crash.
     let weak = Arc::downgrade(server);
@@ -280,7 +283,11 @@ pub fn start_rewrite(server: &Arc<Server>) -> Rewrite {
 /// invariants for the order of the steps).
 async fn rewrite(server: &Arc<Server>) -> Result<(), String> {
     let path = path(server);
-    let shared = server.aof.get().ok_or("the append-only log is off")?.clone();
+    let shared = server
+        .aof
+        .get()
+        .ok_or("the append-only log is off")?
+        .clone();
     let sh = shared.clone();
     let (cap, pause) = run_on(server, all_shards(server), move |ctx| {
         let t = std::time::Instant::now();

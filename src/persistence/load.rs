@@ -40,7 +40,9 @@ pub struct Loaded {
 
 /// Whether `args` is a command the effect stream (or a snapshot) can contain.
 pub fn known(args: &[Bytes]) -> bool {
-    (args.len() == 3 && args[0].eq_ignore_ascii_case(b"SCRIPT") && args[1].eq_ignore_ascii_case(b"LOAD"))
+    (args.len() == 3
+        && args[0].eq_ignore_ascii_case(b"SCRIPT")
+        && args[1].eq_ignore_ascii_case(b"LOAD"))
         || (args.len() == 4
             && args[0].eq_ignore_ascii_case(b"FUNCTION")
             && args[1].eq_ignore_ascii_case(b"RESTORE"))
@@ -51,8 +53,14 @@ pub fn known(args: &[Bytes]) -> bool {
 }
 
 /// Applies the whole units of `data`; `Err` names the first corruption (not a torn tail).
-pub async fn load(server: &Arc<Server>, data: Vec<u8>, progress: &Progress) -> Result<Loaded, String> {
-    progress.start_unix.store(crate::shard::unix_ms() / 1000, Relaxed);
+pub async fn load(
+    server: &Arc<Server>,
+    data: Vec<u8>,
+    progress: &Progress,
+) -> Result<Loaded, String> {
+    progress
+        .start_unix
+        .store(crate::shard::unix_ms() / 1000, Relaxed);
     progress.total_bytes.store(data.len() as u64, Relaxed);
     progress.loaded_bytes.store(0, Relaxed);
     progress.loading.store(true, Relaxed);
@@ -63,7 +71,9 @@ pub async fn load(server: &Arc<Server>, data: Vec<u8>, progress: &Progress) -> R
 
 async fn run(server: &Arc<Server>, data: Vec<u8>, progress: &Progress) -> Result<Loaded, String> {
     if data.starts_with(b"REDIS") {
-        return Err("this is a Redis RDB file; luagate reads only its own snapshots and logs".into());
+        return Err(
+            "this is a Redis RDB file; luagate reads only its own snapshots and logs".into(),
+        );
     }
     let mut decoder = crate::protocol::RequestDecoder::new(i64::MAX);
     decoder.authenticated = true;

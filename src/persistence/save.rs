@@ -132,8 +132,7 @@ pub fn start_bgsave(server: &Arc<Server>) -> Result<(), &'static str> {
 
 /// Loads a snapshot file at start; a file that does not end on a whole command is corrupt.
 pub async fn load(server: &Arc<Server>, path: &Path) -> Result<(), String> {
-    let data =
-        std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let data = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     let len = data.len();
     let p = &server.persist.progress;
     let loaded = super::load::load(server, data, p)

@@ -248,7 +248,10 @@ async fn command(sock: &mut BufReader<TcpStream>, args: &[&str]) -> std::io::Res
         } else {
             ""
         };
-        return Err(bad(&format!("the leader refused {}: {line}{hint}", args[0])));
+        return Err(bad(&format!(
+            "the leader refused {}: {line}{hint}",
+            args[0]
+        )));
     }
     Ok(())
 }

@@ -193,14 +193,21 @@ pub async fn serve(config: Config) -> std::io::Result<()> {
     let (running, listener) = start(config).await?;
     let server = running.server.clone();
     let cfg = server.config();
+    // The HTTP side first, so /readyz answers not-ready while the data loads.
     if cfg.metrics_port != 0 {
         let l = TcpListener::bind((cfg.metrics_bind, cfg.metrics_port)).await?;
         let addr = l.local_addr()?;
         tracing::info!(%addr, "metrics listening");
-        // A second stdout line, after the RESP one, for scripts and tests.
+        // A stdout line of its own (before the RESP one), for scripts and tests.
         println!("luagate metrics listening on {addr}");
         tokio::spawn(crate::metrics::serve_http(server.clone(), l));
     }
+    // The snapshot or the log; clients are accepted once it is loaded.
+    if let Err(e) = crate::persistence::start(&server).await {
+        tracing::error!(error = %e, "cannot start");
+        return Err(std::io::Error::other(e));
+    }
+    tracing::info!(addr = %running.addr, shards = server.shards.len(), "luagate ready to accept connections");
     if let Some((host, port)) = cfg
         .replicaof
         .as_deref()
@@ -244,7 +251,8 @@ async fn termination_signal() {
     tracing::info!("signal received, shutting down");
 }
 
-/// Binds and starts everything; the caller drives [`accept_loop`].
+/// Binds the listener and starts the shard threads (nothing is loaded yet: `serve` loads the
+/// snapshot or log); the caller drives [`accept_loop`].
 pub async fn start(config: Config) -> std::io::Result<(Running, TcpListener)> {
     let addr = std::net::SocketAddr::new(config.bind[0], config.port);
     let listener = TcpListener::bind(addr).await?;
@@ -292,11 +300,7 @@ pub async fn start(config: Config) -> std::io::Result<(Running, TcpListener)> {
         .enumerate()
         .map(|(i, rx)| shard::spawn(server.clone(), i, rx))
         .collect();
-    if let Err(e) = crate::persistence::start(&server).await {
-        tracing::error!(error = %e, "cannot start");
-        return Err(std::io::Error::other(e));
-    }
-    tracing::info!(%local, shards = n, "luagate ready to accept connections");
+
     Ok((
         Running {
             server,

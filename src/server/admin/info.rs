@@ -433,14 +433,20 @@ fn persistence(server: &Server) -> Section {
         .f("rdb_saves", p.saves.load(Relaxed))
         .f("rdb_last_cow_size", 0)
         .f("rdb_last_load_keys_expired", 0)
-        .f("rdb_last_load_keys_loaded", p.progress.keys_loaded.load(Relaxed))
+        .f(
+            "rdb_last_load_keys_loaded",
+            p.progress.keys_loaded.load(Relaxed),
+        )
         .f("aof_enabled", aof.is_some() as u8)
         .f("aof_rewrite_in_progress", rewriting as u8)
         .f(
             "aof_rewrite_scheduled",
             p.rewrite_scheduled.load(Relaxed) as u8,
         )
-        .f("aof_last_rewrite_time_sec", p.last_rewrite_secs.load(Relaxed))
+        .f(
+            "aof_last_rewrite_time_sec",
+            p.last_rewrite_secs.load(Relaxed),
+        )
         .f(
             "aof_current_rewrite_time_sec",
             if rewriting {

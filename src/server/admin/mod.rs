@@ -13,8 +13,8 @@ pub mod slowlog;
 
 use super::connection::Conn;
 use crate::commands::{self, is, CmdRef};
-use crate::persistence::{self, aof::Rewrite};
 use crate::error::CommandError;
+use crate::persistence::{self, aof::Rewrite};
 use crate::protocol::Reply;
 use bytes::Bytes;
 use std::sync::atomic::Ordering::Relaxed;
@@ -136,7 +136,9 @@ async fn shutdown(conn: &mut Conn, args: &[Bytes]) -> Result<(), CommandError> {
         if let Err(e) = persistence::save::save(&conn.server).await {
             tracing::warn!(error = %e, "SHUTDOWN SAVE could not save");
             if !force {
-                return Err(CommandError::err("ERR Errors trying to SHUTDOWN. Check logs."));
+                return Err(CommandError::err(
+                    "ERR Errors trying to SHUTDOWN. Check logs.",
+                ));
             }
         }
     }
