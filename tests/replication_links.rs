@@ -203,3 +203,104 @@ fn follower_reader_never_sees_half_a_script() {
         );
     }
 }
+
+/// Forwards connections to `to`; while `frozen`, forwards nothing (the connections stay open,
+/// as with a dead peer TCP has not noticed).
+struct FreezingProxy {
+    port: u16,
+    frozen: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl FreezingProxy {
+    fn new(to: u16) -> FreezingProxy {
+        use std::io::{Read, Write};
+        use std::sync::atomic::Ordering::Relaxed;
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = l.local_addr().expect("addr").port();
+        let frozen = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let fz = frozen.clone();
+        std::thread::spawn(move || {
+            for c in l.incoming() {
+                let Ok(a) = c else { return };
+                let Ok(b) = std::net::TcpStream::connect(("127.0.0.1", to)) else {
+                    continue;
+                };
+                for (mut from, mut into) in [
+                    (a.try_clone().expect("clone"), b.try_clone().expect("clone")),
+                    (b, a),
+                ] {
+                    let fz = fz.clone();
+                    std::thread::spawn(move || {
+                        let mut buf = [0u8; 16384];
+                        loop {
+                            while fz.load(Relaxed) {
+                                std::thread::sleep(Duration::from_millis(20));
+                            }
+                            let n = match from.read(&mut buf) {
+                                Ok(0) | Err(_) => break,
+                                Ok(n) => n,
+                            };
+                            while fz.load(Relaxed) {
+                                std::thread::sleep(Duration::from_millis(20));
+                            }
+                            if into.write_all(&buf[..n]).is_err() {
+                                break;
+                            }
+                        }
+                        let _ = into.shutdown(std::net::Shutdown::Both);
+                    });
+                }
+            }
+        });
+        FreezingProxy { port, frozen }
+    }
+}
+
+/// The leader PINGs an idle stream, so a quiet but healthy link stays up past repl-timeout
+/// (and offsets still match: pings count on both sides); a link that goes silent is declared
+/// down after repl-timeout and comes back by itself once the path works again.
+#[test]
+fn pings_keep_an_idle_link_up_and_repl_timeout_detects_a_dead_one() {
+    use std::sync::atomic::Ordering::Relaxed;
+    let l = node(&["--repl-ping-replica-period", "1", "--repl-timeout", "3"]);
+    let proxy = FreezingProxy::new(l.port);
+    let f = node(&[
+        "--replicaof",
+        &format!("127.0.0.1:{}", proxy.port),
+        "--repl-timeout",
+        "3",
+    ]);
+    let (mut lr, mut fr) = (l.raw(), f.raw());
+    lr.cmd(&["SET", "a", "1"]);
+    wait_synced(&mut lr, &mut fr);
+    let before = info_field(&mut lr, "master_repl_offset");
+    // Idle for longer than repl-timeout: still up, and the offset moved (pings).
+    std::thread::sleep(Duration::from_millis(4500));
+    assert_eq!(
+        info_field(&mut fr, "master_link_status").as_deref(),
+        Some("up")
+    );
+    wait_synced(&mut lr, &mut fr);
+    assert_ne!(
+        info_field(&mut lr, "master_repl_offset"),
+        before,
+        "no pings"
+    );
+    // A silent path: down within repl-timeout (+ a tick), without any TCP error.
+    proxy.frozen.store(true, Relaxed);
+    let frozen_at = Instant::now();
+    let deadline = frozen_at + Duration::from_secs(15);
+    while info_field(&mut fr, "master_link_status").as_deref() != Some("down") {
+        assert!(
+            Instant::now() < deadline,
+            "the dead link was never declared down"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(frozen_at.elapsed() >= Duration::from_secs(2));
+    // The path works again: the follower reconnects and catches up.
+    lr.cmd(&["SET", "b", "2"]);
+    proxy.frozen.store(false, Relaxed);
+    wait_synced(&mut lr, &mut fr);
+    assert_eq!(fr.cmd_str(&["GET", "b"]), "$1\r\n2\r\n");
+}

@@ -73,6 +73,11 @@ pub struct Config {
     pub masterauth: Option<String>,
     /// Bytes of effect stream kept for partial resynchronization of followers.
     pub repl_backlog_size: u64,
+    /// Seconds between the PINGs a leader sends down an idle stream (keeps links alive).
+    pub repl_ping_replica_period: u64,
+    /// Seconds without data after which a follower declares its link down (and reconnects),
+    /// and a leader drops a follower that stopped acknowledging.
+    pub repl_timeout: u64,
     /// `yes`: a follower whose link is down still answers with its data; `no`: -MASTERDOWN.
     pub replica_serve_stale_data: String,
     /// `yes` writes the effect stream to an append-only log under `dir` and loads it at start.
@@ -123,6 +128,8 @@ impl Default for Config {
             replicaof: None,
             masterauth: None,
             repl_backlog_size: 1 << 20,
+            repl_ping_replica_period: 10,
+            repl_timeout: 60,
             replica_serve_stale_data: "yes".into(),
             appendonly: "no".into(),
             appendfsync: "everysec".into(),
@@ -181,6 +188,8 @@ const FLAGS: &[&str] = &[
     "replica-output-buffer-limit",
     "masterauth",
     "repl-backlog-size",
+    "repl-ping-replica-period",
+    "repl-timeout",
     "replica-serve-stale-data",
     "appendonly",
     "appendfsync",
@@ -289,6 +298,9 @@ impl Config {
         }
         if self.repl_backlog_size < 16 * 1024 {
             return Err("repl-backlog-size must be at least 16384".into());
+        }
+        if self.repl_ping_replica_period < 1 || self.repl_timeout < 1 {
+            return Err("repl-ping-replica-period and repl-timeout must be at least 1".into());
         }
         if self.slowlog_log_slower_than < -1 {
             return Err("slowlog-log-slower-than must be -1 or more".into());

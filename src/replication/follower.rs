@@ -178,16 +178,24 @@ async fn stream(
     let mut pending: u64 = 0;
     let mut ack_tick = tokio::time::interval(Duration::from_secs(1));
     let mut acked = u64::MAX;
+    let mut last_data = std::time::Instant::now();
     loop {
         let n = tokio::select! {
             n = sock.read_buf(&mut buf) => n?,
             _ = ack_tick.tick() => {
+                // The leader PINGs an idle stream every repl-ping-replica-period seconds, so
+                // silence this long means the link is dead even if TCP has not noticed.
+                let timeout = server.config().repl_timeout;
+                if last_data.elapsed() >= Duration::from_secs(timeout) {
+                    return Err(bad(&format!("no data from the leader for {timeout} seconds (repl-timeout)")));
+                }
                 let off = link.offset.load(Relaxed);
                 ack(&mut sock, off).await?;
                 acked = off;
                 continue;
             }
         };
+        last_data = std::time::Instant::now();
         if n == 0 {
             return Err(std::io::Error::other("leader closed the link"));
         }
@@ -204,8 +212,14 @@ async fn stream(
                 Err(e) => return Err(bad(&format!("stream does not parse: {e}"))),
             };
             if let Fed::Boundary(unit) = applier.feed(args) {
-                if let Some(unit) = unit {
-                    apply::apply(server, unit).await;
+                match unit {
+                    // The leader's keepalive: only its bytes count.
+                    Some(u)
+                        if u.len() == 1
+                            && u[0].1.len() == 1
+                            && u[0].1[0].eq_ignore_ascii_case(b"PING") => {}
+                    Some(unit) => apply::apply(server, unit).await,
+                    None => {}
                 }
                 link.offset.fetch_add(pending, Relaxed);
                 link.db.store(applier.db as u64, Relaxed);

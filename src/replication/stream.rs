@@ -160,16 +160,30 @@ impl Inner {
     }
 
     fn append(&mut self, bytes: Bytes) {
+        self.append_to(bytes, true);
+    }
+
+    fn append_to(&mut self, bytes: Bytes, to_sink: bool) {
         self.offset += bytes.len() as u64;
         self.backlog.extend(bytes.iter());
         let excess = self.backlog.len().saturating_sub(self.capacity);
         if excess > 0 {
             self.backlog.drain(..excess);
         }
-        if let Some(sink) = self.sink.as_mut() {
-            sink.write(&bytes);
+        if to_sink {
+            if let Some(sink) = self.sink.as_mut() {
+                sink.write(&bytes);
+            }
         }
         self.subscribers.retain(|s| s.offer(&bytes));
+    }
+
+    /// A keepalive PING for followers: counted in the offset like any unit (followers count
+    /// every byte), never written to the log, and it leaves the selected database alone.
+    pub fn publish_ping(&mut self) {
+        if !self.subscribers.is_empty() {
+            self.append_to(Bytes::from_static(PING), false);
+        }
     }
 
     /// Offset of the first byte still in the backlog.
@@ -294,6 +308,9 @@ impl Inner {
         out.freeze()
     }
 }
+
+/// The in-stream keepalive, as it is encoded.
+pub const PING: &[u8] = b"*1\r\n$4\r\nPING\r\n";
 
 /// MULTI/EXEC markers added by transactions and scripts (the stream wraps units itself).
 fn is_marker(e: &Effect) -> bool {

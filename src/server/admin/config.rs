@@ -350,6 +350,27 @@ static PARAMS: &[Param] = &[
         "1048576",
     ),
     p("masterauth", Str, Mutable, ""),
+    aka(
+        p(
+            "repl-ping-replica-period",
+            Int {
+                min: 1,
+                max: INT_MAX,
+            },
+            Mutable,
+            "10",
+        ),
+        "repl-ping-slave-period",
+    ),
+    p(
+        "repl-timeout",
+        Int {
+            min: 1,
+            max: INT_MAX,
+        },
+        Mutable,
+        "60",
+    ),
     p("daemonize", Bool, Immutable, "no"),
     p("protected-mode", Bool, Mutable, "yes"),
     p(
@@ -431,6 +452,8 @@ fn value(server: &Server, cfg: &Config, p: &Param) -> String {
         "dbfilename" => cfg.dbfilename.clone(),
         "replica-serve-stale-data" => cfg.replica_serve_stale_data.clone(),
         "repl-backlog-size" => cfg.repl_backlog_size.to_string(),
+        "repl-ping-replica-period" => cfg.repl_ping_replica_period.to_string(),
+        "repl-timeout" => cfg.repl_timeout.to_string(),
         "masterauth" => cfg.masterauth.clone().unwrap_or_default(),
         "save" => String::new(),
         "loglevel" => cfg.log_level.clone(),
@@ -557,6 +580,8 @@ fn apply(cfg: &mut Config, p: &Param, v: &str) -> Result<(), String> {
         "appendfsync" => cfg.appendfsync = v.to_string(),
         "replica-serve-stale-data" => cfg.replica_serve_stale_data = v.to_string(),
         "masterauth" => cfg.masterauth = (!v.is_empty()).then(|| v.to_string()),
+        "repl-ping-replica-period" => cfg.repl_ping_replica_period = int()?.max(1),
+        "repl-timeout" => cfg.repl_timeout = int()?.max(1),
         "dbfilename" => {
             if v.contains('/') || v.is_empty() {
                 return Err("dbfilename can't be a path, just a filename".into());
