@@ -219,7 +219,6 @@ fn bgsave_and_bgrewriteaof_schedule_each_other() {
         next(),
         "+Background append only file rewriting scheduled\r\n"
     );
-    drop(next);
     wait_field(&mut r, "aof_rewrites", "1");
     assert_eq!(persistence_field(&mut r, "aof_rewrite_scheduled"), "0");
     r.send_cmd(&[b"BGREWRITEAOF"]);
@@ -234,7 +233,6 @@ fn bgsave_and_bgrewriteaof_schedule_each_other() {
     );
     assert_eq!(next(), "-ERR Another child process is active (AOF?): can't BGSAVE right now. Use BGSAVE SCHEDULE in order to schedule a BGSAVE whenever possible.\r\n");
     assert_eq!(next(), "+Background saving scheduled\r\n");
-    drop(next);
     // The scheduled save runs once the rewrite is done.
     let deadline = Instant::now() + Duration::from_secs(30);
     while persistence_field(&mut r, "rdb_saves") != "2" {

@@ -23,6 +23,9 @@ use std::io::Write;
 /// Elements per command when a collection is rebuilt.
 const CHUNK: usize = 256;
 
+/// One key as copied: name, value, absolute expiry (unix ms).
+type KeyCopy = (Str, Value, Option<u64>);
+
 /// A copy of everything, taken at one cut of the stream.
 pub struct Capture {
     pub replid: String,
@@ -31,7 +34,7 @@ pub struct Capture {
     /// FUNCTION DUMP payload, when there are libraries.
     functions: Option<Bytes>,
     /// Per database index, its keys: name, value, absolute expiry.
-    dbs: Vec<(usize, Vec<(Str, Value, Option<u64>)>)>,
+    dbs: Vec<(usize, Vec<KeyCopy>)>,
     pub keys: u64,
 }
 
