@@ -376,3 +376,47 @@ fn readyz_is_not_ready_while_loading() {
     let _ = child.wait();
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The size trigger (`auto-aof-rewrite-min-size`, `auto-aof-rewrite-percentage`) rewrites the
+/// log by itself; the result still restores everything.
+#[test]
+fn the_log_is_rewritten_automatically_when_it_grows() {
+    let dir = tmpdir("auto");
+    let aof = [
+        "--appendonly",
+        "yes",
+        "--appendfsync",
+        "always",
+        "--auto-aof-rewrite-min-size",
+        "65536",
+        "--auto-aof-rewrite-percentage",
+        "100",
+    ];
+    let mut p = node(&dir, &aof);
+    let mut r = p.raw();
+    let value = "x".repeat(100);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut i = 0;
+    while persistence_field(&mut r, "aof_rewrites") == "0" {
+        assert!(Instant::now() < deadline, "no automatic rewrite");
+        for _ in 0..200 {
+            r.cmd(&["SET", &format!("k{}", i % 50), &value]);
+            i += 1;
+        }
+    }
+    wait_field(&mut r, "aof_rewrite_in_progress", "0");
+    let size: u64 = persistence_field(&mut r, "aof_current_size")
+        .parse()
+        .expect("size");
+    assert!(size < 65536, "the rewritten log is compact: {size}");
+    r.cmd(&["SET", "after", "1"]);
+    let digest = r.cmd_str(&["DEBUG", "DIGEST"]);
+    p.child.kill().expect("kill -9");
+    let _ = p.child.wait();
+    drop(p);
+    let p = node(&dir, &aof);
+    let mut r = p.raw();
+    assert_eq!(r.cmd_str(&["DEBUG", "DIGEST"]), digest);
+    drop(p);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -89,6 +89,11 @@ pub struct Config {
     /// File name of the snapshot (SAVE, BGSAVE, SHUTDOWN SAVE) inside `dir`. Its content is
     /// luagate's own snapshot format, not Redis's RDB.
     pub dbfilename: String,
+    /// The log is rewritten automatically once it is at least this many bytes and has grown by
+    /// `auto-aof-rewrite-percentage` since its last rewrite (or load).
+    pub auto_aof_rewrite_min_size: u64,
+    /// Growth in percent that triggers an automatic rewrite; 0 disables it.
+    pub auto_aof_rewrite_percentage: u64,
     /// Commands running at least this many microseconds go to the slow log; -1 disables it.
     pub slowlog_log_slower_than: i64,
     /// Most entries the slow log keeps.
@@ -135,6 +140,8 @@ impl Default for Config {
             appendfsync: "everysec".into(),
             appendfilename: "appendonly.aof".into(),
             dbfilename: "dump.rdb".into(),
+            auto_aof_rewrite_min_size: 64 << 20,
+            auto_aof_rewrite_percentage: 100,
             slowlog_log_slower_than: 10000,
             slowlog_max_len: 128,
             source: None,
@@ -195,6 +202,8 @@ const FLAGS: &[&str] = &[
     "appendfsync",
     "appendfilename",
     "dbfilename",
+    "auto-aof-rewrite-min-size",
+    "auto-aof-rewrite-percentage",
     "slowlog-log-slower-than",
     "slowlog-max-len",
 ];

@@ -5,8 +5,8 @@
 //! - Units are written under the stream's lock, in stream order, by the unit that produced
 //!   them while it still holds its shards, so with `appendfsync always` a write is on disk
 //!   before its client gets a reply.
-//! - A rewrite (BGREWRITEAOF, or the size trigger: the log has doubled since the last rewrite
-//!   and is over 64 MiB) replaces the log with a snapshot of the data, scripts and function
+//! - A rewrite (BGREWRITEAOF, or the size trigger: `auto-aof-rewrite-min-size` and
+//!   `auto-aof-rewrite-percentage`, as in Redis) replaces the log with a snapshot of the data, scripts and function
 //!   libraries followed by every unit published after the snapshot's cut. The cut is a copy
 //!   taken in a unit holding every shard; at the cut the sink starts keeping a copy of each
 //!   unit it writes (the rewrite buffer). The snapshot is written and fsynced with the shards
@@ -96,9 +96,6 @@ pub enum Rewrite {
     Off,
 }
 
-/// Rewrite once the log is this big and has doubled since the last rewrite.
-const REWRITE_MIN: u64 = 64 << 20;
-
 /// The writer installed as the stream's sink.
 struct AofSink {
     file: File,
@@ -122,20 +119,22 @@ impl Sink for AofSink {
             }
         }
         let size = self.shared.size.fetch_add(unit.len() as u64, Relaxed) + unit.len() as u64;
-        if size > REWRITE_MIN
-            && size > 2 * self.shared.base.load(Relaxed)
+        let Some(server) = self.server.upgrade() else {
+            return;
+        };
+        // Settings are read per write so CONFIG SET applies at once.
+        let cfg = server.config();
+        let pct = cfg.auto_aof_rewrite_percentage;
+        let base = self.shared.base.load(Relaxed);
+        if pct > 0
+            && size >= cfg.auto_aof_rewrite_min_size
+            && size.saturating_sub(base) * 100 >= base.saturating_mul(pct)
             && !self.shared.rewriting.load(Relaxed)
+            && !server.persist.rewrite_scheduled.load(Relaxed)
         {
-            if let Some(server) = self.server.upgrade() {
-                start_rewrite(&server);
-            }
+            start_rewrite(&server);
         }
-        // The policy is read per write so CONFIG SET appendfsync applies at once.
-        let policy = self
-            .server
-            .upgrade()
-            .map(|s| Fsync::parse(&s.config().appendfsync))
-            .unwrap_or(Fsync::EverySec);
+        let policy = Fsync::parse(&cfg.appendfsync);
         match policy {
             Fsync::Always => {
                 if let Err(e) = self.file.sync_data() {
@@ -244,7 +243,8 @@ pub fn start_rewrite(server: &Arc<Server>) -> Rewrite {
         return Rewrite::Running;
     }
     let server = server.clone();
-    let Ok(rt) = tokio::runtime::Handle::try_current() else {
+    // The size trigger runs on a shard thread, outside the runtime.
+    let Some(rt) = super::runtime(&server) else {
         shared.rewriting.store(false, Relaxed);
         return Rewrite::Off;
     };

@@ -46,6 +46,8 @@ pub struct State {
     pub rewrites: AtomicU64,
     pub last_rewrite_secs: AtomicI64,
     pub rewrite_started_ms: AtomicU64,
+    /// The runtime background jobs are spawned on (triggers also fire on shard threads).
+    pub rt: std::sync::OnceLock<tokio::runtime::Handle>,
 }
 
 impl State {
@@ -68,6 +70,7 @@ pub fn lastsave(server: &Server) -> i64 {
 
 /// Loads what is on disk and starts the log if it is on. Errors stop start-up.
 pub async fn start(server: &Arc<Server>) -> Result<(), String> {
+    let _ = server.persist.rt.set(tokio::runtime::Handle::current());
     if server.config().appendonly == "yes" {
         return aof::start(server).await;
     }
@@ -83,6 +86,13 @@ pub fn on_exit(server: &Server) {
     if let Some(shared) = server.aof.get() {
         shared.sync_now();
     }
+}
+
+/// A handle to spawn background jobs on, from any thread.
+pub(crate) fn runtime(server: &Server) -> Option<tokio::runtime::Handle> {
+    tokio::runtime::Handle::try_current()
+        .ok()
+        .or_else(|| server.persist.rt.get().cloned())
 }
 
 /// Creates `path`'s temporary sibling for writing.

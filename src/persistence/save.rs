@@ -107,7 +107,7 @@ pub fn start_bgsave(server: &Arc<Server>) -> Result<(), &'static str> {
     if server.persist.saving.swap(true, Relaxed) {
         return Err(IN_PROGRESS);
     }
-    let Ok(rt) = tokio::runtime::Handle::try_current() else {
+    let Some(rt) = super::runtime(server) else {
         server.persist.saving.store(false, Relaxed);
         return Err("ERR no runtime");
     };

@@ -336,6 +336,24 @@ static PARAMS: &[Param] = &[
     ),
     p("appendfilename", Str, Immutable, "appendonly.aof"),
     p("dbfilename", Str, Mutable, "dump.rdb"),
+    p(
+        "auto-aof-rewrite-min-size",
+        Mem {
+            min: 0,
+            max: i64::MAX as u64,
+        },
+        Mutable,
+        "67108864",
+    ),
+    p(
+        "auto-aof-rewrite-percentage",
+        Int {
+            min: 0,
+            max: INT_MAX,
+        },
+        Mutable,
+        "100",
+    ),
     aka(
         p("replica-serve-stale-data", Bool, Mutable, "yes"),
         "slave-serve-stale-data",
@@ -450,6 +468,8 @@ fn value(server: &Server, cfg: &Config, p: &Param) -> String {
         "appendfsync" => cfg.appendfsync.clone(),
         "appendfilename" => cfg.appendfilename.clone(),
         "dbfilename" => cfg.dbfilename.clone(),
+        "auto-aof-rewrite-min-size" => cfg.auto_aof_rewrite_min_size.to_string(),
+        "auto-aof-rewrite-percentage" => cfg.auto_aof_rewrite_percentage.to_string(),
         "replica-serve-stale-data" => cfg.replica_serve_stale_data.clone(),
         "repl-backlog-size" => cfg.repl_backlog_size.to_string(),
         "repl-ping-replica-period" => cfg.repl_ping_replica_period.to_string(),
@@ -582,6 +602,8 @@ fn apply(cfg: &mut Config, p: &Param, v: &str) -> Result<(), String> {
         "masterauth" => cfg.masterauth = (!v.is_empty()).then(|| v.to_string()),
         "repl-ping-replica-period" => cfg.repl_ping_replica_period = int()?.max(1),
         "repl-timeout" => cfg.repl_timeout = int()?.max(1),
+        "auto-aof-rewrite-min-size" => cfg.auto_aof_rewrite_min_size = int()?,
+        "auto-aof-rewrite-percentage" => cfg.auto_aof_rewrite_percentage = int()?,
         "dbfilename" => {
             if v.contains('/') || v.is_empty() {
                 return Err("dbfilename can't be a path, just a filename".into());
