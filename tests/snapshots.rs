@@ -420,3 +420,26 @@ fn the_log_is_rewritten_automatically_when_it_grows() {
     drop(p);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Argument errors and transaction rules of the persistence commands, byte for byte against
+/// redis-server, and the replication/persistence keys CONFIG GET reports.
+#[test]
+fn persistence_command_errors_match_redis() {
+    let mut d = common::Diff::new();
+    d.check(&["BGSAVE", "NOW"]);
+    d.check(&["BGSAVE", "SCHEDULE", "x"]);
+    d.check(&["SAVE", "x"]);
+    d.check(&["LASTSAVE", "x"]);
+    d.check(&["MULTI"]);
+    d.check(&["SAVE"]);
+    d.check(&["EXEC"]);
+    d.check(&["CONFIG", "SET", "dbfilename", "other.rdb"]);
+    d.check(&["CONFIG", "GET", "dbfilename"]);
+    d.check(&["CONFIG", "GET", "repl-timeout"]);
+    d.check(&["CONFIG", "GET", "repl-ping-replica-period"]);
+    d.check(&["CONFIG", "GET", "auto-aof-rewrite-min-size"]);
+    d.check(&["CONFIG", "GET", "auto-aof-rewrite-percentage"]);
+    d.check(&["CONFIG", "SET", "repl-timeout", "0"]);
+    d.check(&["CONFIG", "SET", "repl-timeout", "30"]);
+    d.check(&["CONFIG", "GET", "repl-timeout"]);
+}

@@ -335,7 +335,7 @@ static PARAMS: &[Param] = &[
         "everysec",
     ),
     p("appendfilename", Str, Immutable, "appendonly.aof"),
-    p("dbfilename", Str, Mutable, "dump.rdb"),
+    p("dbfilename", Str, Protected, "dump.rdb"),
     p(
         "auto-aof-rewrite-min-size",
         Mem {
@@ -604,12 +604,6 @@ fn apply(cfg: &mut Config, p: &Param, v: &str) -> Result<(), String> {
         "repl-timeout" => cfg.repl_timeout = int()?.max(1),
         "auto-aof-rewrite-min-size" => cfg.auto_aof_rewrite_min_size = int()?,
         "auto-aof-rewrite-percentage" => cfg.auto_aof_rewrite_percentage = int()?,
-        "dbfilename" => {
-            if v.contains('/') || v.is_empty() {
-                return Err("dbfilename can't be a path, just a filename".into());
-            }
-            cfg.dbfilename = v.to_string();
-        }
         "save" => {
             if !v.trim().is_empty() {
                 return Err("RDB snapshots are not supported".into());
