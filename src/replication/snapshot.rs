@@ -16,6 +16,7 @@
 use super::stream::{put_command, Inner};
 use crate::commands::Ctx;
 use crate::keyspace::{Str, Value};
+use crate::shard::ShardData;
 use crate::protocol::format_double;
 use bytes::{Bytes, BytesMut};
 use std::io::Write;
@@ -33,8 +34,8 @@ pub struct Capture {
     scripts: Vec<Bytes>,
     /// FUNCTION DUMP payload, when there are libraries.
     functions: Option<Bytes>,
-    /// Per database index, its keys: name, value, absolute expiry.
-    dbs: Vec<(usize, Vec<KeyCopy>)>,
+    /// Per database index, its keys (one part per shard).
+    dbs: Vec<(usize, Vec<Vec<KeyCopy>>)>,
     pub keys: u64,
 }
 
@@ -43,29 +44,32 @@ pub struct Capture {
 pub fn capture(ctx: &mut Ctx<'_>, at_cut: impl FnOnce(&mut Inner)) -> Capture {
     let server = ctx.server;
     let databases = server.config().databases;
+    // One copying thread per shard: the other shard threads are parked while lent, so the
+    // copy can use every core and the pause shrinks accordingly.
+    let shards: Vec<&ShardData> = ctx.held_shards().map(|s| &*s).collect();
+    let mut per_shard: Vec<Vec<Vec<KeyCopy>>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = shards
+            .iter()
+            .map(|shard| scope.spawn(move || copy_shard(shard, databases)))
+            .collect();
+        handles
+            .into_iter()
+            // A copy that panicked must not yield a snapshot missing a shard: re-raise it in
+            // the unit, as if the copy had run inline.
+            .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
+    });
     let mut dbs = Vec::new();
     let mut keys = 0u64;
     for dbi in 0..databases {
-        let mut entries = Vec::new();
-        for shard in ctx.held_shards() {
-            let db = &shard.dbs[dbi];
-            if db.is_empty() {
-                continue;
-            }
-            entries.reserve(db.len());
-            let with_ttl = !db.expires.is_empty();
-            for (k, e) in db.keys.iter() {
-                let at = if with_ttl {
-                    db.expires.get(k.as_bytes()).copied()
-                } else {
-                    None
-                };
-                entries.push((k.clone(), e.value.clone(), at));
-            }
-        }
-        if !entries.is_empty() {
-            keys += entries.len() as u64;
-            dbs.push((dbi, entries));
+        let parts: Vec<Vec<KeyCopy>> = per_shard
+            .iter_mut()
+            .filter_map(|shard| shard.get_mut(dbi).map(std::mem::take))
+            .filter(|part| !part.is_empty())
+            .collect();
+        if !parts.is_empty() {
+            keys += parts.iter().map(|p| p.len() as u64).sum::<u64>();
+            dbs.push((dbi, parts));
         }
     }
     server.repl.stream.with(|s| {
@@ -91,6 +95,28 @@ pub fn capture(ctx: &mut Ctx<'_>, at_cut: impl FnOnce(&mut Inner)) -> Capture {
     })
 }
 
+/// Copies one shard's databases (index = database number).
+fn copy_shard(shard: &ShardData, databases: usize) -> Vec<Vec<KeyCopy>> {
+    shard
+        .dbs
+        .iter()
+        .take(databases)
+        .map(|db| {
+            let mut entries = Vec::with_capacity(db.len());
+            let with_ttl = !db.expires.is_empty();
+            for (k, e) in db.keys.iter() {
+                let at = if with_ttl {
+                    db.expires.get(k.as_bytes()).copied()
+                } else {
+                    None
+                };
+                entries.push((k.clone(), e.value.clone(), at));
+            }
+            entries
+        })
+        .collect()
+}
+
 impl Capture {
     /// Writes the snapshot's commands to `w`; returns the bytes written.
     pub fn write_to(&self, w: &mut impl Write) -> std::io::Result<u64> {
@@ -113,9 +139,9 @@ impl Capture {
         if let Some(dump) = &self.functions {
             put_command(&mut out, &[&b"FUNCTION"[..], b"RESTORE", dump, b"FLUSH"]);
         }
-        for (dbi, entries) in &self.dbs {
+        for (dbi, parts) in &self.dbs {
             put_command(&mut out, &[&b"SELECT"[..], dbi.to_string().as_bytes()]);
-            for (k, v, at) in entries {
+            for (k, v, at) in parts.iter().flatten() {
                 put_value(&mut out, k.as_bytes(), v);
                 if let Some(at) = at {
                     put_command(
