@@ -16,8 +16,8 @@
 use super::stream::{put_command, Inner};
 use crate::commands::Ctx;
 use crate::keyspace::{Str, Value};
-use crate::shard::ShardData;
 use crate::protocol::format_double;
+use crate::shard::ShardData;
 use bytes::{Bytes, BytesMut};
 use std::io::Write;
 
