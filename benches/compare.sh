@@ -24,6 +24,9 @@
 # where the arguments are either `-t test` or a command line with __rand_int__ placeholders
 # (e.g. `EVALSHA <sha1> 1 key:__rand_int__`), and setup is a redis-cli command line run once
 # against each fresh server before its run (e.g. `SCRIPT LOAD "return 1"`), or empty.
+# A fourth field `durable` runs the row against a leader with one follower attached, both
+# with `appendonly yes` and `appendfsync everysec` (Redis: a redis-server follower of a
+# redis-server leader, configured the same way); the CPU column counts the leader only.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
@@ -49,6 +52,7 @@ ROWS=(
   "EVAL return(1)|EVAL return(1) 0|"
   "FCALL zincr|FCALL zincr 1 zbench m:__rand_int__|FUNCTION LOAD \"\$FLIB\""
   "FCALL_RO zsum|FCALL_RO zsum 1 zbench|FUNCTION LOAD \"\$FLIB\""
+  "SET +follower+aof|-t set||durable"
 )
 
 PINNED=0
@@ -90,6 +94,47 @@ else
   MODE="unpinned: luagate with default shards ($(nproc) cores)"
 fi
 
+# start_durable KIND: a leader (SERVER_PID, SERVER_PORT) and one follower (FOLLOWER_PID), each
+# with its own directory, appendonly yes, appendfsync everysec; returns once the follower's
+# link is up.
+start_durable() {
+  local kind=$1 pin=() lport fport d1 d2 extra=()
+  [ -n "$SERVER_CPUS" ] && pin=(taskset -c "$SERVER_CPUS")
+  [ -n "$SHARDS" ] && extra=(--shards "$SHARDS")
+  d1=$(mktemp -d -p "$WORKDIR"); d2=$(mktemp -d -p "$WORKDIR")
+  lport=$(free_port)
+  fport=$(free_port)
+  while [ "$fport" = "$lport" ]; do fport=$(free_port); done
+  if [ "$kind" = redis ]; then
+    "${pin[@]}" "$REDIS_SERVER" --port "$lport" --bind 127.0.0.1 --save '' --appendonly yes \
+      --appendfsync everysec --dir "$d1" --daemonize no --logfile "" >/dev/null 2>&1 &
+    SERVER_PID=$!
+    "${pin[@]}" "$REDIS_SERVER" --port "$fport" --bind 127.0.0.1 --save '' --appendonly yes \
+      --appendfsync everysec --dir "$d2" --daemonize no --logfile "" \
+      --replicaof 127.0.0.1 "$lport" >/dev/null 2>&1 &
+    FOLLOWER_PID=$!
+  else
+    LUAGATE_LOG=warn "${pin[@]}" env -u LUAGATE_BIN "$LUAGATE_BIN" --port "$lport" \
+      --bind 127.0.0.1 --metrics-port 0 --appendonly yes --appendfsync everysec --dir "$d1" \
+      "${extra[@]}" >/dev/null 2>&1 &
+    SERVER_PID=$!
+    LUAGATE_LOG=warn "${pin[@]}" env -u LUAGATE_BIN "$LUAGATE_BIN" --port "$fport" \
+      --bind 127.0.0.1 --metrics-port 0 --appendonly yes --appendfsync everysec --dir "$d2" \
+      --replicaof "127.0.0.1:$lport" "${extra[@]}" >/dev/null 2>&1 &
+    FOLLOWER_PID=$!
+  fi
+  STARTED+=("$SERVER_PID" "$FOLLOWER_PID")
+  SERVER_PORT=$lport
+  for _ in $(seq 1 400); do
+    if redis-cli -p "$fport" INFO replication 2>/dev/null | grep -q '^master_link_status:up'; then
+      return 0
+    fi
+    sleep 0.05
+  done
+  echo "$kind: the follower did not come up" >&2
+  exit 1
+}
+
 # run_one KIND ROW_SPEC PIPELINE REQUESTS: sets RES to "rps cpu_seconds_per_request" or "n/a".
 # (Not a $(subshell): the server it starts must stay in STARTED for the exit trap.)
 run_one() {
@@ -97,7 +142,12 @@ run_one() {
   local args setup port pid before after out rps
   args=$(echo "$spec" | cut -d'|' -f2)
   setup=$(echo "$spec" | cut -d'|' -f3)
-  start_server "$kind" "$SERVER_CPUS" "$SHARDS"
+  FOLLOWER_PID=""
+  if [ "$(echo "$spec" | cut -d'|' -f4)" = durable ]; then
+    start_durable "$kind"
+  else
+    start_server "$kind" "$SERVER_CPUS" "$SHARDS"
+  fi
   pid=$SERVER_PID
   port=$SERVER_PORT
   if [ -n "$setup" ]; then
@@ -117,6 +167,8 @@ run_one() {
     echo "    $kind: $(grep -m1 -iE 'error' <<<"$out" || echo "redis-benchmark failed or timed out")" >&2
   fi
   stop_server "$pid"
+  [ -n "$FOLLOWER_PID" ] && stop_server "$FOLLOWER_PID"
+  return 0
 }
 
 declare -A RPS CPU NA

@@ -1,5 +1,6 @@
-//! Followers: full sync, the live stream (commands, MULTI/EXEC, scripts), READONLY, promotion
-//! with EVALSHA, partial resync after a broken link, expiry ordering.
+//! Followers: full sync, the live stream (commands, MULTI/EXEC, scripts, functions) converging
+//! on one leader and two followers while a follower reader never sees half a function's writes,
+//! READONLY, promotion with EVALSHA, partial resync after a broken link, expiry ordering.
 
 mod common;
 
@@ -108,10 +109,44 @@ fn workload(r: &mut Raw, seed: u64, n: usize) {
     }
 }
 
+fn library(version: u32) -> String {
+    format!(
+        "#!lua name=wl\n\
+         redis.register_function('bump', function(keys, args) \
+           local n = redis.call('INCRBY', keys[1], {version}) \
+           redis.call('SET', 'fa:' .. args[1], n) \
+           redis.call('SET', 'fb:' .. args[1], n) \
+           return n end)\n\
+         redis.register_function{{function_name='get2', flags={{'no-writes'}}, \
+           callback=function(keys, args) \
+             return {{redis.call('GET', 'fa:' .. args[1]), redis.call('GET', 'fb:' .. args[1])}} end}}"
+    )
+}
+
+/// FCALLs of a function writing two undeclared keys on different shards, with the library
+/// replaced (changing what the function does) half-way.
+fn functions_workload(r: &mut Raw, seed: u64, n: usize) {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    for i in 0..n {
+        if i == n / 2 {
+            let reply = r.cmd_str(&["FUNCTION", "LOAD", "REPLACE", &library(2)]);
+            assert_eq!(reply, "$2\r\nwl\r\n");
+        }
+        let k = rng.gen_range(0..4).to_string();
+        let ctr = format!("fc{}", rng.gen_range(0..3));
+        let reply = r.cmd_str(&["FCALL", "bump", "1", &ctr, &k]);
+        assert!(reply.starts_with(':'), "FCALL failed: {reply}");
+    }
+}
+
 #[test]
 fn leader_and_two_followers_converge() {
     let l = leader();
     let mut lr = l.raw();
+    assert_eq!(
+        lr.cmd_str(&["FUNCTION", "LOAD", &library(1)]),
+        "$2\r\nwl\r\n"
+    );
     // Data before the followers attach travels in the snapshot.
     workload(&mut lr, 1, 300);
     lr.cmd(&["SCRIPT", "LOAD", "return 'loaded'"]);
@@ -120,16 +155,47 @@ fn leader_and_two_followers_converge() {
     let (mut r1, mut r2) = (f1.raw(), f2.raw());
     wait_synced(&mut lr, &mut r1);
     wait_synced(&mut lr, &mut r2);
-    // Then the live stream, from two clients at once.
+    // Then the live stream, from three clients at once (commands, transactions, scripts with
+    // undeclared keys, functions and a library replaced mid-way), while a reader on a follower
+    // checks that a function's two writes are always seen together.
     let port = l.port;
     let t = std::thread::spawn(move || workload(&mut Raw::connect(port), 2, 600));
+    let t2 = std::thread::spawn(move || functions_workload(&mut Raw::connect(port), 4, 300));
+    let fport = f1.port;
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stop2 = stop.clone();
+    let reader = std::thread::spawn(move || {
+        let mut r = Raw::connect(fport);
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let mut reads = 0;
+        while !stop2.load(std::sync::atomic::Ordering::Relaxed) && Instant::now() < deadline {
+            for k in 0..4 {
+                let (a, b) = (format!("fa:{k}"), format!("fb:{k}"));
+                let reply = r.cmd(&["MGET", &a, &b]);
+                let items = common::array_items(&reply).expect("MGET array");
+                assert_eq!(items[0], items[1], "a function's writes seen half applied");
+                reads += 1;
+            }
+        }
+        reads
+    });
     workload(&mut lr, 3, 600);
     t.join().expect("second writer");
+    t2.join().expect("functions writer");
     wait_synced(&mut lr, &mut r1);
     wait_synced(&mut lr, &mut r2);
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    assert!(reader.join().expect("reader") > 0);
     let d = digest(&mut lr);
     assert_eq!(digest(&mut r1), d);
     assert_eq!(digest(&mut r2), d);
+    let libs = lr.cmd(&["FUNCTION", "DUMP"]);
+    assert_eq!(r1.cmd(&["FUNCTION", "DUMP"]), libs);
+    assert_eq!(r2.cmd(&["FUNCTION", "DUMP"]), libs);
+    assert_eq!(
+        r2.cmd_str(&["FCALL_RO", "get2", "0", "1"]),
+        lr.cmd_str(&["FCALL_RO", "get2", "0", "1"])
+    );
     assert_eq!(r1.cmd_str(&["DBSIZE"]), lr.cmd_str(&["DBSIZE"]));
     // Roles.
     assert!(info_field(&mut lr, "connected_slaves").as_deref() == Some("2"));

@@ -183,6 +183,8 @@ pub mod server_side {
         ),
         Command::conn("lastsave", 1, LOADING | STALE | FAST, Group::Server),
         Command::conn("bgrewriteaof", 1, NOSCRIPT | ADMIN, Group::Server),
+        Command::conn("save", 1, NOSCRIPT | ADMIN | NO_MULTI, Group::Server),
+        Command::conn("bgsave", -1, NOSCRIPT | ADMIN, Group::Server),
         Command::conn("slowlog", -2, 0, Group::Server).subs(&[
             Command::conn("get", -2, ADMIN | LOADING | STALE, Group::Server),
             Command::conn("len", 2, ADMIN | LOADING | STALE, Group::Server),

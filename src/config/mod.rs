@@ -76,6 +76,11 @@ pub struct Config {
     pub masterauth: Option<String>,
     /// Bytes of effect stream kept for partial resynchronization of followers.
     pub repl_backlog_size: u64,
+    /// Seconds between the PINGs a leader sends down an idle stream (keeps links alive).
+    pub repl_ping_replica_period: u64,
+    /// Seconds without data after which a follower declares its link down (and reconnects),
+    /// and a leader drops a follower that stopped acknowledging.
+    pub repl_timeout: u64,
     /// `yes`: a follower whose link is down still answers with its data; `no`: -MASTERDOWN.
     pub replica_serve_stale_data: String,
     /// `yes` writes the effect stream to an append-only log under `dir` and loads it at start.
@@ -84,6 +89,14 @@ pub struct Config {
     pub appendfsync: String,
     /// File name of the append-only log inside `dir`.
     pub appendfilename: String,
+    /// File name of the snapshot (SAVE, BGSAVE, SHUTDOWN SAVE) inside `dir`. Its content is
+    /// luagate's own snapshot format, not Redis's RDB.
+    pub dbfilename: String,
+    /// The log is rewritten automatically once it is at least this many bytes and has grown by
+    /// `auto-aof-rewrite-percentage` since its last rewrite (or load).
+    pub auto_aof_rewrite_min_size: u64,
+    /// Growth in percent that triggers an automatic rewrite; 0 disables it.
+    pub auto_aof_rewrite_percentage: u64,
     /// Commands running at least this many microseconds go to the slow log; -1 disables it.
     pub slowlog_log_slower_than: i64,
     /// Most entries the slow log keeps.
@@ -124,10 +137,15 @@ impl Default for Config {
             replicaof: None,
             masterauth: None,
             repl_backlog_size: 1 << 20,
+            repl_ping_replica_period: 10,
+            repl_timeout: 60,
             replica_serve_stale_data: "yes".into(),
             appendonly: "no".into(),
             appendfsync: "everysec".into(),
             appendfilename: "appendonly.aof".into(),
+            dbfilename: "dump.rdb".into(),
+            auto_aof_rewrite_min_size: 64 << 20,
+            auto_aof_rewrite_percentage: 100,
             slowlog_log_slower_than: 10000,
             slowlog_max_len: 128,
             source: None,
@@ -182,10 +200,15 @@ const FLAGS: &[&str] = &[
     "replica-output-buffer-limit",
     "masterauth",
     "repl-backlog-size",
+    "repl-ping-replica-period",
+    "repl-timeout",
     "replica-serve-stale-data",
     "appendonly",
     "appendfsync",
     "appendfilename",
+    "dbfilename",
+    "auto-aof-rewrite-min-size",
+    "auto-aof-rewrite-percentage",
     "slowlog-log-slower-than",
     "slowlog-max-len",
 ];
@@ -300,6 +323,9 @@ impl Config {
         }
         if self.repl_backlog_size < 16 * 1024 {
             return Err("repl-backlog-size must be at least 16384".into());
+        }
+        if self.repl_ping_replica_period < 1 || self.repl_timeout < 1 {
+            return Err("repl-ping-replica-period and repl-timeout must be at least 1".into());
         }
         if self.slowlog_log_slower_than < -1 {
             return Err("slowlog-log-slower-than must be -1 or more".into());

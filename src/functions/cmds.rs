@@ -57,21 +57,21 @@ pub async fn dispatch(conn: &mut Conn, full: &str, args: Vec<Bytes>) -> Option<R
 
 /// Sends the whole library set down the effect stream as `FUNCTION RESTORE <dump> FLUSH`, so
 /// followers and the append-only log end up with exactly the leader's libraries (one idempotent
-/// command per change, whatever the change was).
+/// command per change, whatever the change was). The set is read under the stream's lock, so
+/// concurrent changes are published in order and a snapshot cut never loses or repeats one
+/// (`replication::stream::Inner::cut`).
 pub fn replicate(server: &crate::server::Server) {
     if !server.effects_wanted() {
         return;
     }
-    let dump = Bytes::from(server.scripting.functions.snapshot().dump());
-    server.publish_effects(vec![crate::commands::Effect {
-        db: 0,
-        args: vec![
-            Bytes::from_static(b"FUNCTION"),
-            Bytes::from_static(b"RESTORE"),
-            dump,
-            Bytes::from_static(b"FLUSH"),
-        ],
-    }]);
+    let offset = server
+        .repl
+        .stream
+        .publish_functions(|| Bytes::from(server.scripting.functions.snapshot().dump()));
+    server
+        .counters
+        .replication_offset
+        .store(offset, std::sync::atomic::Ordering::Relaxed);
 }
 
 fn syntax(sub: &Bytes) -> String {

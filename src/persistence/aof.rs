@@ -5,18 +5,23 @@
 //! - Units are written under the stream's lock, in stream order, by the unit that produced
 //!   them while it still holds its shards, so with `appendfsync always` a write is on disk
 //!   before its client gets a reply.
-//! - BGREWRITEAOF (and the size trigger: the log has doubled since the last rewrite and is over
-//!   64 MiB) replaces the log with a snapshot of the data, scripts and function libraries,
-//!   taken in a unit holding every shard; the file is swapped while that unit still holds them,
-//!   so no unit's effects fall between the snapshot and the new log.
+//! - A rewrite (BGREWRITEAOF, or the size trigger: `auto-aof-rewrite-min-size` and
+//!   `auto-aof-rewrite-percentage`, as in Redis) replaces the log with a snapshot of the data, scripts and function
+//!   libraries followed by every unit published after the snapshot's cut. The cut is a copy
+//!   taken in a unit holding every shard; at the cut the sink starts keeping a copy of each
+//!   unit it writes (the rewrite buffer). The snapshot is written and fsynced with the shards
+//!   released; the buffered units are appended, and the new file is renamed over the log and
+//!   becomes the sink under the stream's lock, so no unit falls between the two files or is
+//!   written to both. Until then the old log keeps receiving every unit, so a crash during a
+//!   rewrite loses nothing.
 //! - At start the log is read unit by unit. A tail that ends inside a command or inside a
 //!   MULTI … EXEC block (a crash mid-write) is cut back to the last whole unit, with a
 //!   warning; no part of that unit is applied. Anything else that does not parse, or names a
 //!   command the stream never contains, stops start-up.
 
-use crate::commands::{self, Run};
 use crate::replication::apply::{self, Applier, Fed};
-use crate::replication::stream::Sink;
+use crate::replication::stream::{Inner, Sink};
+use crate::replication::{all_shards, run_on, snapshot};
 use crate::server::Server;
 use bytes::BytesMut;
 use std::fs::{File, OpenOptions};
@@ -52,10 +57,44 @@ pub struct Shared {
     size: AtomicU64,
     base: AtomicU64,
     rewriting: AtomicBool,
+    /// While a rewrite runs: every unit written since its cut, for the new file.
+    rewrite_buf: Mutex<Option<Vec<u8>>>,
 }
 
-/// Rewrite once the log is this big and has doubled since the last rewrite.
-const REWRITE_MIN: u64 = 64 << 20;
+impl Shared {
+    pub fn is_rewriting(&self) -> bool {
+        self.rewriting.load(Relaxed)
+    }
+
+    pub fn size(&self) -> u64 {
+        self.size.load(Relaxed)
+    }
+
+    pub fn base_size(&self) -> u64 {
+        self.base.load(Relaxed)
+    }
+
+    /// fsyncs the log now (shutdown).
+    pub fn sync_now(&self) {
+        if let Ok(guard) = self.syncer.lock() {
+            if let Some(Err(e)) = guard.as_ref().map(|f| f.sync_data()) {
+                tracing::error!(error = %e, "fsync of the append-only log failed");
+            }
+        }
+    }
+}
+
+/// What a rewrite request did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Rewrite {
+    Started,
+    /// One is running already.
+    Running,
+    /// A BGSAVE runs; the rewrite starts when it ends.
+    Scheduled,
+    /// The log is off.
+    Off,
+}
 
 /// The writer installed as the stream's sink.
 struct AofSink {
@@ -74,18 +113,28 @@ impl Sink for AofSink {
             }
             return;
         }
-        let size = self.shared.size.fetch_add(unit.len() as u64, Relaxed) + unit.len() as u64;
-        if size > REWRITE_MIN && size > 2 * self.shared.base.load(Relaxed) {
-            if let Some(server) = self.server.upgrade() {
-                start_rewrite(&server);
+        if let Ok(mut b) = self.shared.rewrite_buf.lock() {
+            if let Some(b) = b.as_mut() {
+                b.extend_from_slice(unit);
             }
         }
-        // The policy is read per write so CONFIG SET appendfsync applies at once.
-        let policy = self
-            .server
-            .upgrade()
-            .map(|s| Fsync::parse(&s.config().appendfsync))
-            .unwrap_or(Fsync::EverySec);
+        let size = self.shared.size.fetch_add(unit.len() as u64, Relaxed) + unit.len() as u64;
+        let Some(server) = self.server.upgrade() else {
+            return;
+        };
+        // Settings are read per write so CONFIG SET applies at once.
+        let cfg = server.config();
+        let pct = cfg.auto_aof_rewrite_percentage;
+        let base = self.shared.base.load(Relaxed);
+        if pct > 0
+            && size >= cfg.auto_aof_rewrite_min_size
+            && size.saturating_sub(base) * 100 >= base.saturating_mul(pct)
+            && !self.shared.rewriting.load(Relaxed)
+            && !server.persist.rewrite_scheduled.load(Relaxed)
+        {
+            start_rewrite(&server);
+        }
+        let policy = Fsync::parse(&cfg.appendfsync);
         match policy {
             Fsync::Always => {
                 if let Err(e) = self.file.sync_data() {
@@ -103,11 +152,24 @@ pub fn path(server: &Server) -> PathBuf {
     Path::new(&cfg.dir).join(&cfg.appendfilename)
 }
 
-/// Loads the log (if any), then installs the writer. Errors stop start-up.
+/// Loads the log (if any), then installs the writer. With no log yet, the snapshot file (if
+/// any) is loaded and copied in as the log's beginning, so the log is self-contained from the
+/// start. Errors stop start-up.
 pub async fn start(server: &Arc<Server>) -> Result<(), String> {
     let path = path(server);
-    if path.exists() {
+    let has_log = std::fs::metadata(&path).is_ok_and(|m| m.len() > 0);
+    if has_log {
         load(server, &path).await?;
+    } else {
+        let dump = super::save::path(server);
+        if dump.exists() {
+            super::save::load(server, &dump).await?;
+            let (tmp, f) = super::create_tmp(&path, "seed.tmp")?;
+            drop(f);
+            std::fs::copy(&dump, &tmp).map_err(|e| format!("{}: {e}", tmp.display()))?;
+            let f = File::open(&tmp).map_err(|e| format!("{}: {e}", tmp.display()))?;
+            super::commit(f, &tmp, &path)?;
+        }
     }
     let file = OpenOptions::new()
         .create(true)
@@ -124,9 +186,13 @@ pub async fn start(server: &Arc<Server>) -> Result<(), String> {
         size: AtomicU64::new(size),
         base: AtomicU64::new(size),
         rewriting: AtomicBool::new(false),
+        rewrite_buf: Mutex::new(None),
     });
     let _ = server.aof.set(shared.clone());
-    install(server, file, &shared);
+    server
+        .repl
+        .stream
+        .with(|s| install(s, server, file, &shared));
     server.want_effects();
     // `everysec`: at most about a second of acknowledged writes is lost on a crash.
     let weak = Arc::downgrade(server);
@@ -149,81 +215,146 @@ pub async fn start(server: &Arc<Server>) -> Result<(), String> {
     Ok(())
 }
 
-/// Makes `file` the stream's sink.
-fn install(server: &Arc<Server>, file: File, shared: &Arc<Shared>) {
-    server.repl.stream.with(|s| {
-        s.reset_db();
-        s.sink = Some(Box::new(AofSink {
-            file,
-            server: Arc::downgrade(server),
-            shared: shared.clone(),
-            failed: false,
-        }));
-    });
+/// Makes `file` the stream's sink (called under the stream's lock).
+fn install(s: &mut Inner, server: &Arc<Server>, file: File, shared: &Arc<Shared>) {
+    s.reset_db();
+    s.sink = Some(Box::new(AofSink {
+        file,
+        server: Arc::downgrade(server),
+        shared: shared.clone(),
+        failed: false,
+    }));
 }
 
-/// Starts a background rewrite unless one runs or the log is off; false if it did not start.
-pub fn start_rewrite(server: &Arc<Server>) -> bool {
+/// Starts a background rewrite unless one runs, a BGSAVE runs (then it is scheduled) or the
+/// log is off.
+pub fn start_rewrite(server: &Arc<Server>) -> Rewrite {
     let Some(shared) = server.aof.get() else {
-        return false;
+        return Rewrite::Off;
     };
+    if shared.rewriting.load(Relaxed) {
+        return Rewrite::Running;
+    }
+    if server.persist.saving.load(Relaxed) {
+        server.persist.rewrite_scheduled.store(true, Relaxed);
+        return Rewrite::Scheduled;
+    }
     if shared.rewriting.swap(true, Relaxed) {
-        return false;
+        return Rewrite::Running;
     }
     let server = server.clone();
-    let Ok(rt) = tokio::runtime::Handle::try_current() else {
+    // The size trigger runs on a shard thread, outside the runtime.
+    let Some(rt) = super::runtime(&server) else {
         shared.rewriting.store(false, Relaxed);
-        return false;
+        return Rewrite::Off;
     };
+    server
+        .persist
+        .rewrite_started_ms
+        .store(crate::shard::unix_ms(), Relaxed);
     rt.spawn(async move {
-        if let Err(e) = rewrite(&server).await {
-            tracing::error!(error = %e, "rewriting the append-only log failed");
-        }
-        if let Some(s) = server.aof.get() {
-            s.rewriting.store(false, Relaxed);
-        }
-    });
-    true
-}
-
-/// Replaces the log with a snapshot: write a temporary file, fsync, rename over the log, fsync
-/// the directory, and make the new file the sink, all while holding every shard.
-async fn rewrite(server: &Arc<Server>) -> Result<(), String> {
-    let path = path(server);
-    let tmp = path.with_extension("rewrite.tmp");
-    let srv = server.clone();
-    let shards = crate::replication::all_shards(server);
-    let done = crate::replication::run_on(server, shards, move |ctx| -> Result<u64, String> {
-        let snap = crate::replication::snapshot::build(ctx, None);
-        let io = |e: std::io::Error| format!("{}: {e}", tmp.display());
-        let mut f = File::create(&tmp).map_err(io)?;
-        f.write_all(&snap.payload).map_err(io)?;
-        f.sync_all().map_err(io)?;
-        drop(f);
-        std::fs::rename(&tmp, &path).map_err(io)?;
-        if let Some(dir) = path.parent() {
-            if let Ok(d) = File::open(if dir.as_os_str().is_empty() {
-                Path::new(".")
-            } else {
-                dir
-            }) {
-                let _ = d.sync_all();
+        let t = std::time::Instant::now();
+        let r = rewrite(&server).await;
+        let p = &server.persist;
+        p.last_rewrite_secs
+            .store(t.elapsed().as_secs() as i64, Relaxed);
+        match r {
+            Ok(_) => {
+                p.rewrites.fetch_add(1, Relaxed);
+                p.rewrite_failed.store(false, Relaxed);
+            }
+            Err(e) => {
+                p.rewrite_failed.store(true, Relaxed);
+                tracing::error!(error = %e, "rewriting the append-only log failed");
             }
         }
-        let file = OpenOptions::new().append(true).open(&path).map_err(io)?;
-        let shared = srv.aof.get().ok_or("the append-only log is off")?.clone();
-        if let Ok(mut s) = shared.syncer.lock() {
-            *s = file.try_clone().ok();
+        if let Some(s) = server.aof.get() {
+            if let Ok(mut b) = s.rewrite_buf.lock() {
+                *b = None;
+            }
+            s.rewriting.store(false, Relaxed);
         }
-        let len = snap.payload.len() as u64;
-        shared.size.store(len, Relaxed);
-        shared.base.store(len.max(1), Relaxed);
-        install(&srv, file, &shared);
-        Ok(len)
+        super::run_scheduled(&server);
+    });
+    Rewrite::Started
+}
+
+/// Replaces the log with a snapshot and the units published after its cut (see the module
+/// invariants for the order of the steps).
+async fn rewrite(server: &Arc<Server>) -> Result<(), String> {
+    let path = path(server);
+    let shared = server
+        .aof
+        .get()
+        .ok_or("the append-only log is off")?
+        .clone();
+    let sh = shared.clone();
+    let (cap, pause) = run_on(server, all_shards(server), move |ctx| {
+        let t = std::time::Instant::now();
+        let cap = snapshot::capture(ctx, |_| {
+            if let Ok(mut b) = sh.rewrite_buf.lock() {
+                *b = Some(Vec::new());
+            }
+        });
+        (cap, t.elapsed())
     })
     .await
-    .ok_or("shards are not running")??;
-    tracing::info!(bytes = done, "append-only log rewritten");
+    .ok_or("shards are not running")?;
+    server
+        .persist
+        .last_pause_us
+        .store(pause.as_micros() as u64, Relaxed);
+    let sh = shared.clone();
+    let tmp_path = path.clone();
+    // Off the shards and off the stream: the snapshot, then what accumulated meanwhile.
+    let (tmp, f) = tokio::task::spawn_blocking(move || -> Result<_, String> {
+        let (tmp, f) = super::create_tmp(&tmp_path, "rewrite.tmp")?;
+        let io = |e: std::io::Error| format!("{}: {e}", tmp.display());
+        let mut w = std::io::BufWriter::with_capacity(1 << 20, f);
+        cap.write_to(&mut w).map_err(io)?;
+        let mut f = w.into_inner().map_err(|e| io(e.into_error()))?;
+        for _ in 0..3 {
+            let chunk = sh
+                .rewrite_buf
+                .lock()
+                .ok()
+                .and_then(|mut b| b.as_mut().map(std::mem::take))
+                .unwrap_or_default();
+            f.write_all(&chunk).map_err(io)?;
+        }
+        f.sync_data().map_err(io)?;
+        Ok((tmp, f))
+    })
+    .await
+    .map_err(|e| e.to_string())??;
+    // The last few units, the swap and the new sink, with publishing paused.
+    let srv = server.clone();
+    let len = server.repl.stream.with(move |s| -> Result<u64, String> {
+        let mut f = f;
+        let io = |e: std::io::Error| format!("{}: {e}", tmp.display());
+        let rest = shared
+            .rewrite_buf
+            .lock()
+            .ok()
+            .and_then(|mut b| b.take())
+            .unwrap_or_default();
+        f.write_all(&rest).map_err(io)?;
+        super::commit(f, &tmp, &path)?;
+        let file = OpenOptions::new().append(true).open(&path).map_err(io)?;
+        let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+        if let Ok(mut sy) = shared.syncer.lock() {
+            *sy = file.try_clone().ok();
+        }
+        shared.size.store(len, Relaxed);
+        shared.base.store(len.max(1), Relaxed);
+        install(s, &srv, file, &shared);
+        Ok(len)
+    })?;
+    tracing::info!(
+        bytes = len,
+        pause_us = pause.as_micros() as u64,
+        "append-only log rewritten"
+    );
     Ok(())
 }
 
@@ -247,16 +378,7 @@ pub fn parse(data: &[u8]) -> Result<Parsed, String> {
         match decoder.decode(&mut buf) {
             Ok(Some(args)) => {
                 consumed += before - buf.len();
-                let known = (args.len() == 3
-                    && args[0].eq_ignore_ascii_case(b"SCRIPT")
-                    && args[1].eq_ignore_ascii_case(b"LOAD"))
-                    || (args.len() == 4
-                        && args[0].eq_ignore_ascii_case(b"FUNCTION")
-                        && args[1].eq_ignore_ascii_case(b"RESTORE"))
-                    || ["SELECT", "MULTI", "EXEC"]
-                        .iter()
-                        .any(|n| args[0].eq_ignore_ascii_case(n.as_bytes()))
-                    || matches!(commands::lookup(&args), Ok(c) if matches!(c.cmd.run, Run::Shard(_)));
+                let known = super::load::known(&args);
                 if !known {
                     return Err(format!(
                         "unknown command '{}' at byte {}",
@@ -278,32 +400,35 @@ pub fn parse(data: &[u8]) -> Result<Parsed, String> {
 
 async fn load(server: &Arc<Server>, path: &Path) -> Result<(), String> {
     let data = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    let parsed = parse(&data).map_err(|e| {
-        format!(
-            "Bad file format reading the append only file {}: {e}",
-            path.display()
-        )
-    })?;
-    if parsed.good_len < data.len() {
+    let len = data.len();
+    let loaded = super::load::load(server, data, &server.persist.progress)
+        .await
+        .map_err(|e| {
+            format!(
+                "Bad file format reading the append only file {}: {e}",
+                path.display()
+            )
+        })?;
+    if loaded.good_len < len {
         tracing::warn!(
             path = %path.display(),
-            kept = parsed.good_len,
-            dropped = data.len() - parsed.good_len,
+            kept = loaded.good_len,
+            dropped = len - loaded.good_len,
             "the append-only log ends with an incomplete unit (crash mid-write); truncating it"
         );
         let f = OpenOptions::new()
             .write(true)
             .open(path)
             .map_err(|e| format!("cannot truncate {}: {e}", path.display()))?;
-        f.set_len(parsed.good_len as u64)
+        f.set_len(loaded.good_len as u64)
             .and_then(|_| f.sync_all())
             .map_err(|e| format!("cannot truncate {}: {e}", path.display()))?;
     }
-    let n = parsed.units.len();
-    for unit in parsed.units {
-        apply::apply(server, unit).await;
-    }
-    tracing::info!(units = n, bytes = parsed.good_len, "append-only log loaded");
+    tracing::info!(
+        units = loaded.units,
+        bytes = loaded.good_len,
+        "append-only log loaded"
+    );
     Ok(())
 }
 

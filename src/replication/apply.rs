@@ -77,6 +77,16 @@ impl Applier {
 
 /// Applies one unit. Script bodies go to the registry; data commands run as one shard unit.
 pub async fn apply(server: &Arc<Server>, unit: Vec<UnitCmd>) {
+    apply_on(server, unit, false).await
+}
+
+/// Applies several whole units (loading a file at start) as one shard unit holding every
+/// shard: far fewer round trips than one unit each, and still atomic per unit.
+pub async fn apply_batch(server: &Arc<Server>, units: Vec<UnitCmd>) {
+    apply_on(server, units, true).await
+}
+
+async fn apply_on(server: &Arc<Server>, unit: Vec<UnitCmd>, every_shard: bool) {
     let mut shards: Vec<usize> = Vec::new();
     let mut calls = Vec::with_capacity(unit.len());
     for (db, args) in unit {
@@ -116,6 +126,9 @@ pub async fn apply(server: &Arc<Server>, unit: Vec<UnitCmd>) {
     }
     if calls.is_empty() {
         return;
+    }
+    if every_shard {
+        shards = super::all_shards(server);
     }
     shards.sort_unstable();
     super::run_on(server, shards, move |ctx| {

@@ -40,11 +40,20 @@ pub async fn start(server: &Arc<Server>, host: String, port: u16) {
     tracing::info!(%host, port, "following a leader");
     let server = server.clone();
     tokio::spawn(async move {
+        // The last failure logged: a link that keeps failing the same way (a wrong
+        // `masterauth`, a leader that is down) warns once, not at every retry.
+        let mut last_error = String::new();
         while running.load(Relaxed) {
             tokio::select! {
                 r = session(&server, &host, port, &link) => {
                     if let Err(e) = r {
-                        tracing::info!(error = %e, "link with the leader is down");
+                        let e = e.to_string();
+                        if e != last_error {
+                            tracing::warn!(error = %e, "link with the leader is down");
+                            last_error = e;
+                        } else {
+                            tracing::debug!(error = %e, "link with the leader is still down");
+                        }
                     }
                 }
                 _ = stop_notify.notified() => {}
@@ -169,31 +178,48 @@ async fn stream(
     let mut pending: u64 = 0;
     let mut ack_tick = tokio::time::interval(Duration::from_secs(1));
     let mut acked = u64::MAX;
+    let mut last_data = std::time::Instant::now();
     loop {
         let n = tokio::select! {
             n = sock.read_buf(&mut buf) => n?,
             _ = ack_tick.tick() => {
+                // The leader PINGs an idle stream every repl-ping-replica-period seconds, so
+                // silence this long means the link is dead even if TCP has not noticed.
+                let timeout = server.config().repl_timeout;
+                if last_data.elapsed() >= Duration::from_secs(timeout) {
+                    return Err(bad(&format!("no data from the leader for {timeout} seconds (repl-timeout)")));
+                }
                 let off = link.offset.load(Relaxed);
                 ack(&mut sock, off).await?;
                 acked = off;
                 continue;
             }
         };
+        last_data = std::time::Instant::now();
         if n == 0 {
             return Err(std::io::Error::other("leader closed the link"));
         }
         link.last_io_ms.store(crate::shard::unix_ms(), Relaxed);
         loop {
             let before = buf.len();
-            let args = match decoder.decode(&mut buf) {
+            let decoded = decoder.decode(&mut buf);
+            // The decoder consumes the complete parts of a command it cannot finish yet, so
+            // count what left the buffer whatever it returned.
+            pending += (before - buf.len()) as u64;
+            let args = match decoded {
                 Ok(Some(a)) => a,
                 Ok(None) => break,
                 Err(e) => return Err(bad(&format!("stream does not parse: {e}"))),
             };
-            pending += (before - buf.len()) as u64;
             if let Fed::Boundary(unit) = applier.feed(args) {
-                if let Some(unit) = unit {
-                    apply::apply(server, unit).await;
+                match unit {
+                    // The leader's keepalive: only its bytes count.
+                    Some(u)
+                        if u.len() == 1
+                            && u[0].1.len() == 1
+                            && u[0].1[0].eq_ignore_ascii_case(b"PING") => {}
+                    Some(unit) => apply::apply(server, unit).await,
+                    None => {}
                 }
                 link.offset.fetch_add(pending, Relaxed);
                 link.db.store(applier.db as u64, Relaxed);
@@ -231,7 +257,15 @@ async fn command(sock: &mut BufReader<TcpStream>, args: &[&str]) -> std::io::Res
     send(sock, args).await?;
     let line = read_line(sock).await?;
     if line.starts_with('-') {
-        return Err(bad(&format!("{} refused: {line}", args[0])));
+        let hint = if line.starts_with("-NOAUTH") || line.starts_with("-WRONGPASS") {
+            " (check masterauth)"
+        } else {
+            ""
+        };
+        return Err(bad(&format!(
+            "the leader refused {}: {line}{hint}",
+            args[0]
+        )));
     }
     Ok(())
 }

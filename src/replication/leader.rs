@@ -33,6 +33,7 @@ pub async fn serve_replica(server: Arc<Server>, mut sock: TcpStream, req: PsyncR
         r.push(info.clone());
     }
     server.want_effects();
+    super::Replication::start_pinger(&server);
     let r = link(&server, &mut sock, &req, &info).await;
     if let Err(e) = r {
         tracing::info!(replica = id, error = %e, "follower link closed");
@@ -87,28 +88,33 @@ async fn link(
             server.repl.full_syncs_served.fetch_add(1, Relaxed);
             let sub = subscriber(tx.clone());
             let snap = run_on(server, all_shards(server), move |ctx| {
-                snapshot::build(ctx, Some(sub))
+                snapshot::capture(ctx, |s| {
+                    s.subscribers.push(sub);
+                    s.reset_db();
+                })
             })
             .await
             .ok_or_else(|| std::io::Error::other("shards are not running"))?;
+            // Serialized after the shards are released (the live stream queues meanwhile).
+            let (replid, offset) = (snap.replid.clone(), snap.offset);
+            let payload = tokio::task::spawn_blocking(move || snap.payload())
+                .await
+                .map_err(std::io::Error::other)?;
             tracing::info!(
                 replica = id,
-                offset = snap.offset,
-                bytes = snap.payload.len(),
+                offset,
+                bytes = payload.len(),
                 "full synchronization"
             );
-            let head = format!(
-                "+FULLRESYNC {} {}\r\n${}\r\n",
-                snap.replid,
-                snap.offset,
-                snap.payload.len()
-            );
+            let head = format!("+FULLRESYNC {replid} {offset}\r\n${}\r\n", payload.len());
             sock.write_all(head.as_bytes()).await?;
-            sock.write_all(&snap.payload).await?;
+            sock.write_all(&payload).await?;
         }
     }
     drop(tx);
     info.online.store(true, Relaxed);
+    info.last_ack_ms.store(crate::shard::unix_ms(), Relaxed);
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
     let (mut rd, mut wr) = sock.split();
     let mut inbuf = BytesMut::with_capacity(4096);
     let mut decoder = crate::protocol::RequestDecoder::new(1 << 20);
@@ -116,6 +122,15 @@ async fn link(
     let mut out = BytesMut::new();
     loop {
         tokio::select! {
+            _ = tick.tick() => {
+                // Followers acknowledge every second; one silent for repl-timeout is gone.
+                let timeout = server.config().repl_timeout * 1000;
+                let silent = crate::shard::unix_ms().saturating_sub(info.last_ack_ms.load(Relaxed));
+                if silent >= timeout {
+                    tracing::warn!(replica = id, silent_ms = silent, "follower timed out (repl-timeout); dropping it");
+                    return Ok(());
+                }
+            }
             chunk = rx.recv() => {
                 let Some(chunk) = chunk else { return Ok(()) };
                 out.clear();
@@ -126,9 +141,12 @@ async fn link(
                         Err(_) => break,
                     }
                 }
+                let timeout = std::time::Duration::from_secs(server.config().repl_timeout);
                 tokio::select! {
                     r = wr.write_all(&out) => r?,
                     _ = dropped.notified() => return Ok(()),
+                    // A follower that stopped reading for repl-timeout is gone.
+                    _ = tokio::time::sleep(timeout) => return Ok(()),
                 }
                 pending.fetch_sub(out.len() as u64, Relaxed);
             }

@@ -76,6 +76,8 @@ pub struct Replication {
     next_id: AtomicU64,
     pub full_syncs_served: AtomicU64,
     pub partial_syncs_served: AtomicU64,
+    /// Set once the keepalive task runs (started by the first follower).
+    pinger: AtomicBool,
 }
 
 impl Replication {
@@ -88,7 +90,30 @@ impl Replication {
             next_id: AtomicU64::new(1),
             full_syncs_served: AtomicU64::new(0),
             partial_syncs_served: AtomicU64::new(0),
+            pinger: AtomicBool::new(false),
         }
+    }
+
+    /// Starts (once) the task that PINGs followers down the stream every
+    /// `repl-ping-replica-period` seconds, so they can tell a quiet leader from a dead link.
+    pub fn start_pinger(server: &Arc<Server>) {
+        if server.repl.pinger.swap(true, Relaxed) {
+            return;
+        }
+        let weak = Arc::downgrade(server);
+        tokio::spawn(async move {
+            loop {
+                let Some(period) = weak.upgrade().map(|s| s.config().repl_ping_replica_period)
+                else {
+                    return;
+                };
+                tokio::time::sleep(std::time::Duration::from_secs(period.max(1))).await;
+                let Some(server) = weak.upgrade() else {
+                    return;
+                };
+                server.repl.stream.with(|s| s.publish_ping());
+            }
+        });
     }
 
     pub fn is_follower(&self) -> bool {

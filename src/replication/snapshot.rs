@@ -1,80 +1,168 @@
-//! Full-sync snapshots: the whole dataset and every script body as RESP commands.
+//! Snapshots: the whole dataset, every script body and the function libraries as RESP
+//! commands (full syncs, the append-only log's rewrite, SAVE/BGSAVE files).
 //!
-//! Invariant: `build` runs inside a unit that holds every shard, so the data it reads is one
-//! consistent cut of the stream; it reads the stream's offset and registers the new reader
-//! under the stream's lock in that same unit, so the reader gets exactly the units published
-//! after the cut. Loading the commands into empty databases reproduces the data exactly
-//! (values, absolute expiries, script bodies).
+//! Invariants:
+//! - `capture` runs inside a unit that holds every shard, so the data it copies is one
+//!   consistent cut of the stream. It only *copies* (cheap clones: short strings are inline,
+//!   long ones shared); serializing and writing happen after the shards are released, so the
+//!   pause is the copy, not the write.
+//! - In that same unit and under the stream's lock it reads the script bodies and libraries,
+//!   publishes any not yet published (`Inner::cut`), reads the offset and runs `at_cut` (which
+//!   attaches a follower or starts the log's rewrite buffer), so the reader gets exactly the
+//!   units published after the cut and every script and library exactly once.
+//! - Loading the commands into empty databases reproduces the data exactly (values, absolute
+//!   expiries, script bodies, libraries).
 
-use super::stream::{put_command, Subscriber};
+use super::stream::{put_command, Inner};
 use crate::commands::Ctx;
-use crate::keyspace::Value;
+use crate::keyspace::{Str, Value};
 use crate::protocol::format_double;
+use crate::shard::ShardData;
 use bytes::{Bytes, BytesMut};
+use std::io::Write;
 
 /// Elements per command when a collection is rebuilt.
 const CHUNK: usize = 256;
 
-/// A snapshot and the stream position it corresponds to.
-pub struct Snapshot {
+/// One key as copied: name, value, absolute expiry (unix ms).
+type KeyCopy = (Str, Value, Option<u64>);
+
+/// A copy of everything, taken at one cut of the stream.
+pub struct Capture {
     pub replid: String,
     pub offset: u64,
-    pub payload: Bytes,
+    scripts: Vec<Bytes>,
+    /// FUNCTION DUMP payload, when there are libraries.
+    functions: Option<Bytes>,
+    /// Per database index, its keys (one part per shard).
+    dbs: Vec<(usize, Vec<Vec<KeyCopy>>)>,
+    pub keys: u64,
 }
 
-/// Serializes everything `ctx` holds (it must hold every shard); when `subscribe` is given,
-/// attaches it to the stream at the snapshot's offset.
-pub fn build(ctx: &mut Ctx<'_>, subscribe: Option<Subscriber>) -> Snapshot {
+/// Copies everything `ctx` holds (it must hold every shard) and makes the cut; `at_cut` runs
+/// under the stream's lock at the cut's offset.
+pub fn capture(ctx: &mut Ctx<'_>, at_cut: impl FnOnce(&mut Inner)) -> Capture {
     let server = ctx.server;
-    let mut out = BytesMut::new();
-    let mut shas = Vec::new();
-    let scripts = server.scripting.registry.all();
-    for s in &scripts {
-        put_command(&mut out, &[&b"SCRIPT"[..], b"LOAD", &s.body]);
-        shas.push(s.sha);
-    }
-    let libs = server.scripting.functions.snapshot();
-    if !libs.libs.is_empty() {
-        put_command(
-            &mut out,
-            &[&b"FUNCTION"[..], b"RESTORE", &libs.dump(), b"FLUSH"],
-        );
-    }
     let databases = server.config().databases;
+    // One copying thread per shard: the other shard threads are parked while lent, so the
+    // copy can use every core and the pause shrinks accordingly.
+    let shards: Vec<&ShardData> = ctx.held_shards().map(|s| &*s).collect();
+    let mut per_shard: Vec<Vec<Vec<KeyCopy>>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = shards
+            .iter()
+            .map(|shard| scope.spawn(move || copy_shard(shard, databases)))
+            .collect();
+        handles
+            .into_iter()
+            // A copy that panicked must not yield a snapshot missing a shard: re-raise it in
+            // the unit, as if the copy had run inline.
+            .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
+    });
+    let mut dbs = Vec::new();
+    let mut keys = 0u64;
     for dbi in 0..databases {
-        let mut selected = false;
-        for shard in ctx.held_shards() {
-            let db = &shard.dbs[dbi];
-            if db.is_empty() {
-                continue;
-            }
-            if !selected {
-                put_command(&mut out, &[&b"SELECT"[..], dbi.to_string().as_bytes()]);
-                selected = true;
-            }
+        let parts: Vec<Vec<KeyCopy>> = per_shard
+            .iter_mut()
+            .filter_map(|shard| shard.get_mut(dbi).map(std::mem::take))
+            .filter(|part| !part.is_empty())
+            .collect();
+        if !parts.is_empty() {
+            keys += parts.iter().map(|p| p.len() as u64).sum::<u64>();
+            dbs.push((dbi, parts));
+        }
+    }
+    server.repl.stream.with(|s| {
+        let scripts: Vec<([u8; 40], Bytes)> = server
+            .scripting
+            .registry
+            .all()
+            .iter()
+            .map(|sc| (sc.sha, sc.body.clone()))
+            .collect();
+        let libs = server.scripting.functions.snapshot();
+        let dump = Bytes::from(libs.dump());
+        s.cut(&scripts, dump.clone(), libs.libs.is_empty());
+        at_cut(s);
+        Capture {
+            replid: s.replid.clone(),
+            offset: s.offset,
+            scripts: scripts.into_iter().map(|(_, b)| b).collect(),
+            functions: (!libs.libs.is_empty()).then_some(dump),
+            dbs,
+            keys,
+        }
+    })
+}
+
+/// Copies one shard's databases (index = database number).
+fn copy_shard(shard: &ShardData, databases: usize) -> Vec<Vec<KeyCopy>> {
+    shard
+        .dbs
+        .iter()
+        .take(databases)
+        .map(|db| {
+            let mut entries = Vec::with_capacity(db.len());
+            let with_ttl = !db.expires.is_empty();
             for (k, e) in db.keys.iter() {
-                put_value(&mut out, k.as_bytes(), &e.value);
-                if let Some(at) = db.expires.get(k.as_bytes()) {
+                let at = if with_ttl {
+                    db.expires.get(k.as_bytes()).copied()
+                } else {
+                    None
+                };
+                entries.push((k.clone(), e.value.clone(), at));
+            }
+            entries
+        })
+        .collect()
+}
+
+impl Capture {
+    /// Writes the snapshot's commands to `w`; returns the bytes written.
+    pub fn write_to(&self, w: &mut impl Write) -> std::io::Result<u64> {
+        let mut out = BytesMut::with_capacity(1 << 16);
+        let mut total = 0u64;
+        let mut flush = |out: &mut BytesMut, w: &mut dyn Write, force: bool| {
+            if force || out.len() >= 1 << 16 {
+                total += out.len() as u64;
+                let r = w.write_all(out);
+                out.clear();
+                r
+            } else {
+                Ok(())
+            }
+        };
+        for body in &self.scripts {
+            put_command(&mut out, &[&b"SCRIPT"[..], b"LOAD", body]);
+            flush(&mut out, w, false)?;
+        }
+        if let Some(dump) = &self.functions {
+            put_command(&mut out, &[&b"FUNCTION"[..], b"RESTORE", dump, b"FLUSH"]);
+        }
+        for (dbi, parts) in &self.dbs {
+            put_command(&mut out, &[&b"SELECT"[..], dbi.to_string().as_bytes()]);
+            for (k, v, at) in parts.iter().flatten() {
+                put_value(&mut out, k.as_bytes(), v);
+                if let Some(at) = at {
                     put_command(
                         &mut out,
                         &[&b"PEXPIREAT"[..], k.as_bytes(), at.to_string().as_bytes()],
                     );
                 }
+                flush(&mut out, w, false)?;
             }
         }
+        flush(&mut out, w, true)?;
+        Ok(total)
     }
-    server.repl.stream.with(|s| {
-        if let Some(sub) = subscribe {
-            s.subscribers.push(sub);
-            s.reset_db();
-            s.scripts_known(shas);
-        }
-        Snapshot {
-            replid: s.replid.clone(),
-            offset: s.offset,
-            payload: out.freeze(),
-        }
-    })
+
+    /// The snapshot's commands in memory (a follower's full sync).
+    pub fn payload(&self) -> Bytes {
+        let mut v = Vec::new();
+        // Writing to a Vec cannot fail.
+        let _ = self.write_to(&mut v);
+        Bytes::from(v)
+    }
 }
 
 fn put_value(out: &mut BytesMut, key: &[u8], v: &Value) {

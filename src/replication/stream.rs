@@ -68,6 +68,9 @@ pub struct Inner {
     pub sink: Option<Box<dyn Sink>>,
     /// Script bodies already sent under this replid (re-sent only when new).
     scripts_sent: hashbrown::HashSet<[u8; 40]>,
+    /// The function library set (FUNCTION DUMP payload) readers have last been sent, `None`
+    /// before the first; a publication of the same set is skipped.
+    functions_sent: Option<Bytes>,
 }
 
 pub struct Stream {
@@ -93,6 +96,7 @@ impl Stream {
                 subscribers: Vec::new(),
                 sink: None,
                 scripts_sent: Default::default(),
+                functions_sent: None,
             }),
         }
     }
@@ -124,6 +128,18 @@ impl Stream {
         })
     }
 
+    /// Publishes the function library set `dump()` returns, read under the stream's lock so
+    /// concurrent changes reach the stream in the order they were made (the last publication
+    /// is always the newest set); nothing when readers already have that set. Returns the
+    /// offset after it.
+    pub fn publish_functions(&self, dump: impl FnOnce() -> Bytes) -> u64 {
+        self.with(|s| {
+            let dump = dump();
+            s.publish_functions_if_new(dump);
+            s.offset
+        })
+    }
+
     pub fn offset(&self) -> u64 {
         self.with(|s| s.offset)
     }
@@ -144,16 +160,30 @@ impl Inner {
     }
 
     fn append(&mut self, bytes: Bytes) {
+        self.append_to(bytes, true);
+    }
+
+    fn append_to(&mut self, bytes: Bytes, to_sink: bool) {
         self.offset += bytes.len() as u64;
         self.backlog.extend(bytes.iter());
         let excess = self.backlog.len().saturating_sub(self.capacity);
         if excess > 0 {
             self.backlog.drain(..excess);
         }
-        if let Some(sink) = self.sink.as_mut() {
-            sink.write(&bytes);
+        if to_sink {
+            if let Some(sink) = self.sink.as_mut() {
+                sink.write(&bytes);
+            }
         }
         self.subscribers.retain(|s| s.offer(&bytes));
+    }
+
+    /// A keepalive PING for followers: counted in the offset like any unit (followers count
+    /// every byte), never written to the log, and it leaves the selected database alone.
+    pub fn publish_ping(&mut self) {
+        if !self.subscribers.is_empty() {
+            self.append_to(Bytes::from_static(PING), false);
+        }
     }
 
     /// Offset of the first byte still in the backlog.
@@ -207,11 +237,51 @@ impl Inner {
         self.backlog.clear();
         self.db = None;
         self.scripts_sent.clear();
+        self.functions_sent = None;
     }
 
-    /// Marks script bodies as already known to readers (they came in a snapshot).
-    pub fn scripts_known(&mut self, shas: impl IntoIterator<Item = [u8; 40]>) {
-        self.scripts_sent.extend(shas);
+    fn publish_functions_if_new(&mut self, dump: Bytes) {
+        if self.functions_sent.as_ref() == Some(&dump) {
+            return;
+        }
+        self.publish(&[Effect {
+            db: 0,
+            args: vec![
+                Bytes::from_static(b"FUNCTION"),
+                Bytes::from_static(b"RESTORE"),
+                dump.clone(),
+                Bytes::from_static(b"FLUSH"),
+            ],
+        }]);
+        self.functions_sent = Some(dump);
+    }
+
+    /// Called at a snapshot's cut, with the script bodies and the function library set that
+    /// exist now. A SCRIPT LOAD or FUNCTION change may be visible (so in the snapshot) but not
+    /// yet published; it is published here, before the cut, so existing readers get it once
+    /// and the snapshot's reader (the new log, a new follower) gets it only from the snapshot,
+    /// while the later publication is skipped as already sent. Nothing is lost or duplicated
+    /// either way. Bodies dropped by SCRIPT FLUSH are forgotten, so loading one again after
+    /// the cut is published again (the snapshot no longer has it).
+    pub fn cut(&mut self, scripts: &[([u8; 40], Bytes)], functions: Bytes, no_functions: bool) {
+        for (sha, body) in scripts {
+            if !self.scripts_sent.contains(sha) {
+                self.publish(&[Effect {
+                    db: 0,
+                    args: vec![
+                        Bytes::from_static(b"SCRIPT"),
+                        Bytes::from_static(b"LOAD"),
+                        body.clone(),
+                    ],
+                }]);
+            }
+        }
+        self.scripts_sent = scripts.iter().map(|(sha, _)| *sha).collect();
+        // With no libraries, readers never sent any have nothing to learn; readers that were
+        // sent some need the empty set.
+        if !(no_functions && self.functions_sent.is_none()) {
+            self.publish_functions_if_new(functions);
+        }
     }
 
     fn encode(&mut self, effects: &[Effect]) -> Bytes {
@@ -238,6 +308,9 @@ impl Inner {
         out.freeze()
     }
 }
+
+/// The in-stream keepalive, as it is encoded.
+pub const PING: &[u8] = b"*1\r\n$4\r\nPING\r\n";
 
 /// MULTI/EXEC markers added by transactions and scripts (the stream wraps units itself).
 fn is_marker(e: &Effect) -> bool {

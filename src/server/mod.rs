@@ -74,6 +74,8 @@ pub struct Server {
     pub used_memory: AtomicU64,
     /// The effect stream, followers and the leader link (src/replication).
     pub repl: crate::replication::Replication,
+    /// Snapshot and log state: saves, rewrites, load progress (src/persistence).
+    pub persist: crate::persistence::State,
 }
 
 impl Server {
@@ -197,14 +199,21 @@ pub async fn serve(config: Config) -> std::io::Result<()> {
         .collect();
     let server = running.server.clone();
     let cfg = server.config();
+    // The HTTP side first, so /readyz answers not-ready while the data loads.
     if cfg.metrics_port != 0 {
         let l = TcpListener::bind((cfg.metrics_bind, cfg.metrics_port)).await?;
         let addr = l.local_addr()?;
         tracing::info!(%addr, "metrics listening");
-        // A second stdout line, after the RESP one, for scripts and tests.
+        // A stdout line of its own (before the RESP one), for scripts and tests.
         println!("luagate metrics listening on {addr}");
         tokio::spawn(crate::metrics::serve_http(server.clone(), l));
     }
+    // The snapshot or the log; clients are accepted once it is loaded.
+    if let Err(e) = crate::persistence::start(&server).await {
+        tracing::error!(error = %e, "cannot start");
+        return Err(std::io::Error::other(e));
+    }
+    tracing::info!(addr = %running.addr, shards = server.shards.len(), "luagate ready to accept connections");
     if let Some((host, port)) = cfg
         .replicaof
         .as_deref()
@@ -234,6 +243,7 @@ pub async fn serve(config: Config) -> std::io::Result<()> {
     if tokio::time::timeout(deadline, join).await.is_err() {
         tracing::warn!("in-flight work did not finish within shutdown-timeout; exiting anyway");
     }
+    crate::persistence::on_exit(&server);
     Ok(())
 }
 
@@ -257,7 +267,8 @@ fn termination_signal() -> impl std::future::Future<Output = ()> {
     }
 }
 
-/// Binds and starts everything; the caller drives [`accept_loop`].
+/// Binds the listener and starts the shard threads (nothing is loaded yet: `serve` loads the
+/// snapshot or log); the caller drives [`accept_loop`].
 pub async fn start(config: Config) -> std::io::Result<(Running, TcpListener)> {
     let addr = std::net::SocketAddr::new(config.bind[0], config.port);
     let listener = TcpListener::bind(addr).await?;
@@ -295,6 +306,7 @@ pub async fn start(config: Config) -> std::io::Result<(Running, TcpListener)> {
         ready: AtomicBool::new(false),
         used_memory: AtomicU64::new(admin::info::used_memory()),
         aof: std::sync::OnceLock::new(),
+        persist: crate::persistence::State::new(),
         repl: crate::replication::Replication::new(config.repl_backlog_size as usize),
         slowlog: admin::slowlog::SlowLog::new(&config),
         config: ArcSwap::from_pointee(config),
@@ -313,13 +325,7 @@ pub async fn start(config: Config) -> std::io::Result<(Running, TcpListener)> {
         .enumerate()
         .map(|(i, rx)| shard::spawn(server.clone(), i, rx))
         .collect();
-    if server.config().appendonly == "yes" {
-        if let Err(e) = crate::persistence::aof::start(&server).await {
-            tracing::error!(error = %e, "cannot start");
-            return Err(std::io::Error::other(e));
-        }
-    }
-    tracing::info!(%local, shards = n, "luagate ready to accept connections");
+
     Ok((
         Running {
             server,

@@ -271,7 +271,7 @@ fn in_unit(cmd: CmdRef) -> Option<(UnitFn, bool)> {
         "time" => (unit_time, false),
         "select" => (unit_select, false),
         "lastsave" => (
-            |ctx, _| Reply::Int((ctx.server.started_unix_ms / 1000) as i64),
+            |ctx, _| Reply::Int(crate::persistence::lastsave(ctx.server)),
             false,
         ),
         "unwatch" => (|_, _| Reply::ok(), false),

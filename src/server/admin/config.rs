@@ -344,6 +344,25 @@ static PARAMS: &[Param] = &[
         "everysec",
     ),
     p("appendfilename", Str, Immutable, "appendonly.aof"),
+    p("dbfilename", Str, Protected, "dump.rdb"),
+    p(
+        "auto-aof-rewrite-min-size",
+        Mem {
+            min: 0,
+            max: i64::MAX as u64,
+        },
+        Mutable,
+        "67108864",
+    ),
+    p(
+        "auto-aof-rewrite-percentage",
+        Int {
+            min: 0,
+            max: INT_MAX,
+        },
+        Mutable,
+        "100",
+    ),
     aka(
         p("replica-serve-stale-data", Bool, Mutable, "yes"),
         "slave-serve-stale-data",
@@ -358,6 +377,27 @@ static PARAMS: &[Param] = &[
         "1048576",
     ),
     p("masterauth", Str, Mutable, ""),
+    aka(
+        p(
+            "repl-ping-replica-period",
+            Int {
+                min: 1,
+                max: INT_MAX,
+            },
+            Mutable,
+            "10",
+        ),
+        "repl-ping-slave-period",
+    ),
+    p(
+        "repl-timeout",
+        Int {
+            min: 1,
+            max: INT_MAX,
+        },
+        Mutable,
+        "60",
+    ),
     p("daemonize", Bool, Immutable, "no"),
     p("protected-mode", Bool, Mutable, "yes"),
     p(
@@ -437,8 +477,13 @@ fn value(server: &Server, cfg: &Config, p: &Param) -> String {
         "appendonly" => cfg.appendonly.clone(),
         "appendfsync" => cfg.appendfsync.clone(),
         "appendfilename" => cfg.appendfilename.clone(),
+        "dbfilename" => cfg.dbfilename.clone(),
+        "auto-aof-rewrite-min-size" => cfg.auto_aof_rewrite_min_size.to_string(),
+        "auto-aof-rewrite-percentage" => cfg.auto_aof_rewrite_percentage.to_string(),
         "replica-serve-stale-data" => cfg.replica_serve_stale_data.clone(),
         "repl-backlog-size" => cfg.repl_backlog_size.to_string(),
+        "repl-ping-replica-period" => cfg.repl_ping_replica_period.to_string(),
+        "repl-timeout" => cfg.repl_timeout.to_string(),
         "masterauth" => cfg.masterauth.clone().unwrap_or_default(),
         "save" => String::new(),
         "loglevel" => cfg.log_level.clone(),
@@ -566,6 +611,10 @@ fn apply(cfg: &mut Config, p: &Param, v: &str) -> Result<(), String> {
         "appendfsync" => cfg.appendfsync = v.to_string(),
         "replica-serve-stale-data" => cfg.replica_serve_stale_data = v.to_string(),
         "masterauth" => cfg.masterauth = (!v.is_empty()).then(|| v.to_string()),
+        "repl-ping-replica-period" => cfg.repl_ping_replica_period = int()?.max(1),
+        "repl-timeout" => cfg.repl_timeout = int()?.max(1),
+        "auto-aof-rewrite-min-size" => cfg.auto_aof_rewrite_min_size = int()?,
+        "auto-aof-rewrite-percentage" => cfg.auto_aof_rewrite_percentage = int()?,
         "save" => {
             if !v.trim().is_empty() {
                 return Err("RDB snapshots are not supported".into());

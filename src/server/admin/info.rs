@@ -140,6 +140,8 @@ pub async fn command(conn: &mut Conn, args: &[Bytes]) -> Reply {
     )
 }
 
+mod persistence;
+
 /// Builds one section's text.
 struct Section(String);
 
@@ -163,7 +165,7 @@ pub fn render(server: &Server, sel: &Selection, data: Option<&Data>) -> String {
             "server" => server_section(server),
             "clients" => clients(server),
             "memory" => memory(server),
-            "persistence" => persistence(server),
+            "persistence" => persistence::section(server),
             "stats" => stats(server, data),
             "replication" => replication(server),
             "cpu" => cpu(),
@@ -392,41 +394,6 @@ fn memory(server: &Server) -> Section {
     s
 }
 
-fn persistence(server: &Server) -> Section {
-    let mut s = Section::new("Persistence");
-    s.f("loading", 0)
-        .f("async_loading", 0)
-        .f("current_cow_peak", 0)
-        .f("current_cow_size", 0)
-        .f("current_cow_size_age", 0)
-        .f("current_fork_perc", "0.00")
-        .f("current_save_keys_processed", 0)
-        .f("current_save_keys_total", 0)
-        .f("rdb_changes_since_last_save", 0)
-        .f("rdb_bgsave_in_progress", 0)
-        .f("rdb_last_save_time", server.started_unix_ms / 1000)
-        .f("rdb_last_bgsave_status", "ok")
-        .f("rdb_last_bgsave_time_sec", -1)
-        .f("rdb_current_bgsave_time_sec", -1)
-        .f("rdb_saves", 0)
-        .f("rdb_last_cow_size", 0)
-        .f("rdb_last_load_keys_expired", 0)
-        .f("rdb_last_load_keys_loaded", 0)
-        .f("aof_enabled", 0)
-        .f("aof_rewrite_in_progress", 0)
-        .f("aof_rewrite_scheduled", 0)
-        .f("aof_last_rewrite_time_sec", -1)
-        .f("aof_current_rewrite_time_sec", -1)
-        .f("aof_last_bgrewrite_status", "ok")
-        .f("aof_rewrites", 0)
-        .f("aof_rewrites_consecutive_failures", 0)
-        .f("aof_last_write_status", "ok")
-        .f("aof_last_cow_size", 0)
-        .f("module_fork_in_progress", 0)
-        .f("module_fork_last_cow_size", 0);
-    s
-}
-
 /// Recent `(when, total commands)` samples, for `instantaneous_ops_per_sec`.
 static SAMPLES: Mutex<VecDeque<(Instant, u64)>> = Mutex::new(VecDeque::new());
 
@@ -505,7 +472,13 @@ fn stats(server: &Server, data: Option<&Data>) -> Section {
     .f("pubsub_channels", 0)
     .f("pubsub_patterns", 0)
     .f("pubsubshard_channels", 0)
-    .f("latest_fork_usec", 0)
+    .f(
+        "latest_fork_usec",
+        server
+            .persist
+            .last_pause_us
+            .load(std::sync::atomic::Ordering::Relaxed),
+    )
     .f("total_forks", 0)
     .f("migrate_cached_sockets", 0)
     .f("slave_expires_tracked_keys", 0)

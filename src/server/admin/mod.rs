@@ -1,4 +1,5 @@
-//! Server administration commands: INFO, CONFIG, SLOWLOG, DEBUG, SHUTDOWN, LASTSAVE.
+//! Server administration commands: INFO, CONFIG, SLOWLOG, DEBUG, SHUTDOWN, and the
+//! persistence commands SAVE, BGSAVE, BGREWRITEAOF, LASTSAVE.
 //!
 //! Invariant: these look at or change the server as a whole, never one client's state, so
 //! EXEC may run them after its unit (INFO, which reads the data, runs inside it). DEBUG is
@@ -13,8 +14,10 @@ pub mod slowlog;
 use super::connection::Conn;
 use crate::commands::{self, is, CmdRef};
 use crate::error::CommandError;
+use crate::persistence::{self, aof::Rewrite};
 use crate::protocol::Reply;
 use bytes::Bytes;
+use std::sync::atomic::Ordering::Relaxed;
 
 pub const DEBUG_NOT_ALLOWED: &str = "ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.";
 
@@ -34,7 +37,7 @@ pub fn owns(cmd: CmdRef) -> bool {
         || name.starts_with("slowlog|")
         || matches!(
             name,
-            "info" | "debug" | "shutdown" | "lastsave" | "bgrewriteaof"
+            "info" | "debug" | "shutdown" | "lastsave" | "bgrewriteaof" | "save" | "bgsave"
         )
 }
 
@@ -51,19 +54,28 @@ pub async fn dispatch(conn: &mut Conn, cmd: CmdRef, args: Vec<Bytes>) -> Option<
             slowlog::command(conn, sub, &args)
         }
         "debug" => debug::command(conn, &args).await,
-        "lastsave" => Ok(Reply::Int((conn.server.started_unix_ms / 1000) as i64)),
-        "bgrewriteaof" => match conn.server.aof.get() {
-            None => Err(CommandError::err(
-                "ERR the append-only log is off (appendonly no); luagate has no snapshot file to write instead",
+        "lastsave" => Ok(Reply::Int(persistence::lastsave(&conn.server))),
+        "save" => match persistence::save::save(&conn.server).await {
+            Ok(()) => Ok(Reply::ok()),
+            Err(e) if e.starts_with("ERR ") => Err(CommandError::err(e)),
+            Err(_) => Err(CommandError::err("ERR")),
+        },
+        "bgsave" => bgsave(conn, &args),
+        "bgrewriteaof" => match persistence::aof::start_rewrite(&conn.server) {
+            Rewrite::Off => Err(CommandError::err(
+                "ERR the append-only log is off (appendonly no); use BGSAVE for a snapshot file",
             )),
-            Some(_) if crate::persistence::aof::start_rewrite(&conn.server) => {
-                Ok(Reply::status("Background append only file rewriting started"))
-            }
-            Some(_) => Err(CommandError::err(
+            Rewrite::Started => Ok(Reply::status(
+                "Background append only file rewriting started",
+            )),
+            Rewrite::Scheduled => Ok(Reply::status(
+                "Background append only file rewriting scheduled",
+            )),
+            Rewrite::Running => Err(CommandError::err(
                 "ERR Background append only file rewriting already in progress",
             )),
         },
-        "shutdown" => match shutdown(conn, &args) {
+        "shutdown" => match shutdown(conn, &args).await {
             Ok(()) => return None,
             Err(e) => Err(e),
         },
@@ -72,19 +84,42 @@ pub async fn dispatch(conn: &mut Conn, cmd: CmdRef, args: Vec<Bytes>) -> Option<
     Some(r.unwrap_or_else(|e| Reply::Error(e.to_string())))
 }
 
-/// SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] | SHUTDOWN ABORT. There is nothing to save and no
-/// replica to wait for, so every accepted form stops the server at once: the listener
-/// closes, queued units finish, shard threads stop and the process exits with status 0. The
+/// BGSAVE [SCHEDULE].
+fn bgsave(conn: &mut Conn, args: &[Bytes]) -> Result<Reply, CommandError> {
+    let schedule = match args.len() {
+        1 => false,
+        2 if is(&args[1], "SCHEDULE") => true,
+        _ => return Err(CommandError::Syntax),
+    };
+    let server = &conn.server;
+    match persistence::save::start_bgsave(server) {
+        Ok(()) => Ok(Reply::status("Background saving started")),
+        Err(e) if e == persistence::save::CHILD_ACTIVE && schedule => {
+            server.persist.save_scheduled.store(true, Relaxed);
+            Ok(Reply::status("Background saving scheduled"))
+        }
+        Err(e) => Err(CommandError::err(e)),
+    }
+}
+
+/// SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] | SHUTDOWN ABORT. SAVE writes the snapshot file first
+/// (a failure refuses the shutdown, as Redis does, unless FORCE); no save points exist, so
+/// without SAVE nothing is saved. Then the server stops: the listener closes, queued units
+/// finish, shard threads stop, the log is fsynced and the process exits with status 0. The
 /// client gets no reply; its connection closes.
-fn shutdown(conn: &mut Conn, args: &[Bytes]) -> Result<(), CommandError> {
-    let (mut nosave, mut save, mut abort, mut other) = (false, false, false, false);
+async fn shutdown(conn: &mut Conn, args: &[Bytes]) -> Result<(), CommandError> {
+    let (mut nosave, mut save, mut abort, mut other, mut force) =
+        (false, false, false, false, false);
     for a in &args[1..] {
         if is(a, "NOSAVE") {
             nosave = true;
         } else if is(a, "SAVE") {
             save = true;
-        } else if is(a, "NOW") || is(a, "FORCE") {
+        } else if is(a, "NOW") {
             other = true;
+        } else if is(a, "FORCE") {
+            other = true;
+            force = true;
         } else if is(a, "ABORT") {
             abort = true;
         } else {
@@ -96,6 +131,16 @@ fn shutdown(conn: &mut Conn, args: &[Bytes]) -> Result<(), CommandError> {
     }
     if abort {
         return Err(CommandError::err("ERR No shutdown in progress."));
+    }
+    if save {
+        if let Err(e) = persistence::save::save(&conn.server).await {
+            tracing::warn!(error = %e, "SHUTDOWN SAVE could not save");
+            if !force {
+                return Err(CommandError::err(
+                    "ERR Errors trying to SHUTDOWN. Check logs.",
+                ));
+            }
+        }
     }
     tracing::warn!(client = conn.info.id, "SHUTDOWN requested, exiting");
     conn.server.shutdown.notify_one();
