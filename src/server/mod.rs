@@ -193,10 +193,6 @@ impl Running {
 /// Binds the listener, starts the shards and serves connections until shutdown is notified.
 pub async fn serve(config: Config) -> std::io::Result<()> {
     let (mut running, listener) = start(config).await?;
-    let more_accepts: Vec<_> = std::mem::take(&mut running.more_listeners)
-        .into_iter()
-        .map(|l| tokio::spawn(accept_loop(running.server.clone(), l)))
-        .collect();
     let server = running.server.clone();
     let cfg = server.config();
     // The HTTP side first, so /readyz answers not-ready while the data loads.
@@ -225,6 +221,10 @@ pub async fn serve(config: Config) -> std::io::Result<()> {
     // Signal handlers go in before anyone learns we listen: a SIGTERM sent right after the
     // line below must shut down gracefully, not kill the process.
     let signals = termination_signal();
+    let more_accepts: Vec<_> = std::mem::take(&mut running.more_listeners)
+        .into_iter()
+        .map(|l| tokio::spawn(accept_loop(server.clone(), l)))
+        .collect();
     // One line on stdout for scripts and tests that start us on port 0.
     println!("luagate listening on {}", running.addr);
     tokio::select! {
