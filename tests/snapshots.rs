@@ -341,8 +341,14 @@ fn readyz_is_not_ready_while_loading() {
         .local_addr()
         .expect("addr")
         .port();
+    let resp_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_luagate"))
-        .args(["--port", "0", "--bind", "127.0.0.1", "--shards", "4"])
+        .args(["--port", &resp_port.to_string(), "--bind", "127.0.0.1"])
+        .args(["--shards", "4"])
         .args(["--metrics-port", &metrics.to_string(), "--dir"])
         .arg(&dir)
         .env("LUAGATE_LOG", "warn")
@@ -355,6 +361,10 @@ fn readyz_is_not_ready_while_loading() {
     out.read_line(&mut line).expect("first line");
     assert!(line.starts_with("luagate metrics listening on"), "{line}");
     let status = node::http(metrics, "GET", "/readyz").map(|r| r.0);
+    // Clients are accepted during the load: data commands get -LOADING, INFO shows progress.
+    let mut early = Raw::connect(resp_port);
+    let dbsize_while_loading = early.cmd_str(&["DBSIZE"]);
+    let loading_field = persistence_field(&mut early, "loading");
     line.clear();
     out.read_line(&mut line).expect("second line");
     assert!(line.starts_with("luagate listening on"), "{line}");
@@ -365,6 +375,12 @@ fn readyz_is_not_ready_while_loading() {
         .and_then(|p| p.parse().ok())
         .expect("port");
     assert_eq!(status, Some(503), "/readyz while loading");
+    assert_eq!(
+        dbsize_while_loading,
+        "-LOADING Redis is loading the dataset in memory\r\n"
+    );
+    assert_eq!(loading_field, "1");
+    assert_eq!(early.cmd_str(&["DBSIZE"]), ":300000\r\n");
     assert_eq!(
         node::http(metrics, "GET", "/readyz").map(|r| r.0),
         Some(200)
@@ -442,4 +458,67 @@ fn persistence_command_errors_match_redis() {
     d.check(&["CONFIG", "SET", "repl-timeout", "0"]);
     d.check(&["CONFIG", "SET", "repl-timeout", "30"]);
     d.check(&["CONFIG", "GET", "repl-timeout"]);
+}
+
+#[test]
+fn save_points_config_and_change_count_match_redis() {
+    let mut d = common::Diff::new();
+    for bad in ["abc", "3600", "3600 1 300", "-1 5", "1 x"] {
+        d.check(&["CONFIG", "SET", "save", bad]);
+    }
+    d.check(&["CONFIG", "SET", "save", "3600 1 300 100"]);
+    d.check(&["CONFIG", "GET", "save"]);
+    d.check(&["CONFIG", "SET", "save", ""]);
+    d.check(&["CONFIG", "GET", "save"]);
+    // Writes count as Redis counts them (MSET of three keys is three changes; a no-op is none).
+    let mut counts = Vec::new();
+    for r in [&mut d.a, &mut d.b] {
+        r.cmd(&["SET", "a", "1"]);
+        r.cmd(&["INCR", "n"]);
+        r.cmd(&["MSET", "x", "1", "y", "2", "z", "3"]);
+        r.cmd(&["DEL", "missing"]);
+        r.cmd(&["SADD", "s", "m1", "m2"]);
+        let text = r.cmd_str(&["INFO", "persistence"]);
+        counts.push(
+            text.lines()
+                .find_map(|l| l.strip_prefix("rdb_changes_since_last_save:"))
+                .map(|v| v.trim().to_string()),
+        );
+    }
+    assert_eq!(counts[0], counts[1], "luagate vs redis");
+    assert_eq!(counts[0].as_deref(), Some("7"));
+}
+
+#[test]
+fn a_save_point_saves_in_the_background_and_the_restart_loads_it() {
+    let dir = tmpdir("savepoint");
+    let p = node(&dir, &["--save", "1 3"]);
+    let mut r = p.raw();
+    assert_eq!(
+        r.cmd_str(&["CONFIG", "GET", "save"]),
+        "*2\r\n$4\r\nsave\r\n$3\r\n1 3\r\n"
+    );
+    r.cmd(&["SET", "only", "one"]);
+    // One change is below the point: nothing is saved.
+    std::thread::sleep(Duration::from_millis(2500));
+    assert_eq!(
+        persistence_field(&mut r, "rdb_changes_since_last_save"),
+        "1"
+    );
+    assert!(!dir.join("dump.rdb").exists());
+    r.cmd(&["MSET", "a", "1", "b", "2"]);
+    wait_field(&mut r, "rdb_changes_since_last_save", "0");
+    assert_eq!(persistence_field(&mut r, "rdb_last_bgsave_status"), "ok");
+    assert!(dir.join("dump.rdb").exists());
+    drop(r);
+    drop(p);
+    let p = node(&dir, &[]);
+    let mut r = p.raw();
+    assert_eq!(
+        r.cmd_str(&["MGET", "only", "a", "b"]),
+        "*3\r\n$3\r\none\r\n$1\r\n1\r\n$1\r\n2\r\n"
+    );
+    drop(r);
+    drop(p);
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -92,6 +92,8 @@ pub struct Config {
     /// File name of the snapshot (SAVE, BGSAVE, SHUTDOWN SAVE) inside `dir`. Its content is
     /// luagate's own snapshot format, not Redis's RDB.
     pub dbfilename: String,
+    /// Save points, Redis's `save`: "<seconds> <changes> …" pairs; empty = never.
+    pub save: String,
     /// The log is rewritten automatically once it is at least this many bytes and has grown by
     /// `auto-aof-rewrite-percentage` since its last rewrite (or load).
     pub auto_aof_rewrite_min_size: u64,
@@ -144,6 +146,7 @@ impl Default for Config {
             appendfsync: "everysec".into(),
             appendfilename: "appendonly.aof".into(),
             dbfilename: "dump.rdb".into(),
+            save: String::new(),
             auto_aof_rewrite_min_size: 64 << 20,
             auto_aof_rewrite_percentage: 100,
             slowlog_log_slower_than: 10000,
@@ -207,11 +210,24 @@ const FLAGS: &[&str] = &[
     "appendfsync",
     "appendfilename",
     "dbfilename",
+    "save",
     "auto-aof-rewrite-min-size",
     "auto-aof-rewrite-percentage",
     "slowlog-log-slower-than",
     "slowlog-max-len",
 ];
+
+/// Redis's `save` value: pairs of non-negative integers (seconds, changes); `None` if invalid.
+pub fn parse_save_points(v: &str) -> Option<Vec<(u64, u64)>> {
+    let words: Vec<&str> = v.split_whitespace().collect();
+    if words.len() % 2 != 0 {
+        return None;
+    }
+    words
+        .chunks(2)
+        .map(|p| Some((p[0].parse().ok()?, p[1].parse().ok()?)))
+        .collect()
+}
 
 impl Config {
     /// The shard count to use: configured, or one per available core.
@@ -279,6 +295,9 @@ impl Config {
 
     /// Checks values serde cannot (ranges, enumerations).
     pub fn validate(&self) -> Result<(), String> {
+        if parse_save_points(&self.save).is_none() {
+            return Err("Invalid save parameters".into());
+        }
         if self.bind.is_empty() {
             return Err("bind: no address given".into());
         }

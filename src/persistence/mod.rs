@@ -46,6 +46,12 @@ pub struct State {
     pub rewrites: AtomicU64,
     pub last_rewrite_secs: AtomicI64,
     pub rewrite_started_ms: AtomicU64,
+    /// Changes made since start (Redis's `server.dirty`, summed over units), and its value at
+    /// the cut of the last successful save.
+    pub dirty: AtomicU64,
+    pub dirty_at_save: AtomicU64,
+    /// Unix seconds of the last save attempt by a save point (retries wait after a failure).
+    pub last_auto_try: AtomicU64,
     /// The runtime background jobs are spawned on (triggers also fire on shard threads).
     pub rt: std::sync::OnceLock<tokio::runtime::Handle>,
 }
@@ -58,6 +64,14 @@ impl State {
         s.last_rewrite_secs.store(-1, Relaxed);
         s
     }
+}
+
+/// Writes since the last successful save (INFO `rdb_changes_since_last_save`).
+pub fn changes_since_save(server: &Server) -> u64 {
+    let p = &server.persist;
+    p.dirty
+        .load(Relaxed)
+        .saturating_sub(p.dirty_at_save.load(Relaxed))
 }
 
 /// LASTSAVE: unix seconds of the last successful save, or of the start.

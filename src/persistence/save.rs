@@ -31,12 +31,13 @@ pub async fn write_snapshot(server: &Arc<Server>) -> Result<u64, String> {
     let started = Instant::now();
     let cap = run_on(server, all_shards(server), |ctx| {
         let t = Instant::now();
+        let dirty = ctx.server.persist.dirty.load(Relaxed);
         let cap = snapshot::capture(ctx, |_| {});
-        (cap, t.elapsed())
+        (cap, t.elapsed(), dirty)
     })
     .await
     .ok_or("shards are not running")?;
-    let (cap, pause) = cap;
+    let (cap, pause, dirty_at_cut) = cap;
     server
         .persist
         .last_pause_us
@@ -64,6 +65,7 @@ pub async fn write_snapshot(server: &Arc<Server>) -> Result<u64, String> {
         total_ms = started.elapsed().as_millis() as u64,
         "snapshot saved"
     );
+    server.persist.dirty_at_save.store(dirty_at_cut, Relaxed);
     Ok(bytes)
 }
 
@@ -164,4 +166,38 @@ pub async fn key_count(server: &Arc<Server>) -> u64 {
     })
     .await
     .unwrap_or(0)
+}
+
+/// How long a failed save point waits before trying again (Redis: 5 s).
+const RETRY_AFTER_FAILURE_SECS: u64 = 5;
+
+/// Save points (`save "<seconds> <changes> …"`): checked once a second; starts a BGSAVE when
+/// some point is reached, as Redis's cron does. Runs for the server's life.
+pub async fn save_points(server: Arc<Server>) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+    loop {
+        tick.tick().await;
+        let cfg = server.config();
+        let Some(points) = crate::config::parse_save_points(&cfg.save) else {
+            continue;
+        };
+        let p = &server.persist;
+        if points.is_empty() || p.saving.load(Relaxed) {
+            continue;
+        }
+        let now = crate::shard::unix_ms() / 1000;
+        let since_save = now.saturating_sub(super::lastsave(&server).max(0) as u64);
+        let changes = super::changes_since_save(&server);
+        let due = points
+            .iter()
+            .any(|&(secs, n)| changes >= n && since_save > secs);
+        let may_retry = p.last_save_ok.load(Relaxed)
+            || now.saturating_sub(p.last_auto_try.load(Relaxed)) > RETRY_AFTER_FAILURE_SECS;
+        if due && may_retry {
+            p.last_auto_try.store(now, Relaxed);
+            tracing::info!(changes, seconds = since_save, "save point reached: saving");
+            // A rewrite running now makes this a no-op; the next tick tries again.
+            let _ = start_bgsave(&server);
+        }
+    }
 }

@@ -337,6 +337,9 @@ impl Conn {
         if let Some(e) = self.server.repl.refuse(&self.server, cmd) {
             return self.reject(Some(cmd), e).await;
         }
+        if self.server.persist.progress.loading.load(Relaxed) && !allowed_while_loading(cmd) {
+            return self.reject(Some(cmd), LOADING_ERR).await;
+        }
         // Over maxmemory Redis refuses writes that need memory, and inside MULTI everything but
         // EXEC/DISCARD/QUIT/RESET (queueing itself takes memory).
         let queues =
@@ -417,6 +420,37 @@ impl Conn {
             }
         }
     }
+}
+
+pub const LOADING_ERR: &str = "LOADING Redis is loading the dataset in memory";
+
+/// Commands Redis flags `loading` (served while the data loads); everything else gets
+/// `-LOADING`.
+fn allowed_while_loading(cmd: CmdRef) -> bool {
+    let full = commands::full_name(cmd.id);
+    matches!(
+        full.split('|').next().unwrap_or(full),
+        "auth"
+            | "hello"
+            | "client"
+            | "info"
+            | "config"
+            | "command"
+            | "select"
+            | "quit"
+            | "reset"
+            | "multi"
+            | "exec"
+            | "discard"
+            | "watch"
+            | "unwatch"
+            | "lastsave"
+            | "slowlog"
+            | "role"
+            | "time"
+            | "shutdown"
+            | "debug"
+    )
 }
 
 /// The command a refused request names, if it exists (for its `rejected_calls`).

@@ -204,8 +204,18 @@ pub async fn serve(config: Config) -> std::io::Result<()> {
         println!("luagate metrics listening on {addr}");
         tokio::spawn(crate::metrics::serve_http(server.clone(), l));
     }
-    // The snapshot or the log; clients are accepted once it is loaded.
-    if let Err(e) = crate::persistence::start(&server).await {
+    // Clients are accepted from here on; until the data is loaded, commands other than those
+    // Redis serves while loading (INFO, CONFIG, CLIENT …) get -LOADING.
+    let loading = &server.persist.progress.loading;
+    loading.store(true, Relaxed);
+    let mut accepts: Vec<_> = std::iter::once(listener)
+        .chain(std::mem::take(&mut running.more_listeners))
+        .map(|l| tokio::spawn(accept_loop(server.clone(), l)))
+        .collect();
+    // The snapshot or the log.
+    let loaded = crate::persistence::start(&server).await;
+    loading.store(false, Relaxed);
+    if let Err(e) = loaded {
         tracing::error!(error = %e, "cannot start");
         return Err(std::io::Error::other(e));
     }
@@ -221,19 +231,17 @@ pub async fn serve(config: Config) -> std::io::Result<()> {
     // Signal handlers go in before anyone learns we listen: a SIGTERM sent right after the
     // line below must shut down gracefully, not kill the process.
     let signals = termination_signal();
-    let more_accepts: Vec<_> = std::mem::take(&mut running.more_listeners)
-        .into_iter()
-        .map(|l| tokio::spawn(accept_loop(server.clone(), l)))
-        .collect();
+    accepts.push(tokio::spawn(crate::persistence::save::save_points(
+        server.clone(),
+    )));
     // One line on stdout for scripts and tests that start us on port 0.
     println!("luagate listening on {}", running.addr);
     tokio::select! {
-        _ = accept_loop(server.clone(), listener) => {}
         _ = server.shutdown.notified() => {}
         _ = signals => {}
     }
-    // Steps 1-2: not ready; the accept loops are gone.
-    for a in more_accepts {
+    // Steps 1-2: not ready; the accept loops (and save points) stop.
+    for a in accepts {
         a.abort();
     }
     server.set_ready(false);

@@ -148,7 +148,7 @@ fn execute(
     }
     let mut effects: Vec<Effect> = Vec::new();
     let collect = server.effects_wanted();
-    {
+    let dirty = {
         let mut ctx = Ctx {
             held: table,
             server,
@@ -176,6 +176,11 @@ fn execute(
             }
             Work::Job(job) => job(&mut ctx).encode(who.resp, out),
         }
+        ctx.dirty
+    };
+    if dirty > 0 {
+        // Counted while the shards are held, so a snapshot's cut sees whole units.
+        server.persist.dirty.fetch_add(dirty, Relaxed);
     }
     // Keys that expired while the unit ran become DEL effects (followers never expire).
     for d in table.iter_mut().flatten() {

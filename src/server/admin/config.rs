@@ -485,7 +485,7 @@ fn value(server: &Server, cfg: &Config, p: &Param) -> String {
         "repl-ping-replica-period" => cfg.repl_ping_replica_period.to_string(),
         "repl-timeout" => cfg.repl_timeout.to_string(),
         "masterauth" => cfg.masterauth.clone().unwrap_or_default(),
-        "save" => String::new(),
+        "save" => cfg.save.clone(),
         "loglevel" => cfg.log_level.clone(),
         "hz" => cfg.hz.to_string(),
         "slowlog-log-slower-than" => cfg.slowlog_log_slower_than.to_string(),
@@ -616,9 +616,10 @@ fn apply(cfg: &mut Config, p: &Param, v: &str) -> Result<(), String> {
         "auto-aof-rewrite-min-size" => cfg.auto_aof_rewrite_min_size = int()?,
         "auto-aof-rewrite-percentage" => cfg.auto_aof_rewrite_percentage = int()?,
         "save" => {
-            if !v.trim().is_empty() {
-                return Err("RDB snapshots are not supported".into());
+            if crate::config::parse_save_points(v).is_none() {
+                return Err("Invalid save parameters".into());
             }
+            cfg.save = v.split_whitespace().collect::<Vec<_>>().join(" ");
         }
         name => {
             cfg.knobs.insert(name.to_string(), v.to_string());

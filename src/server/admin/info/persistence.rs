@@ -24,7 +24,10 @@ pub(super) fn section(server: &Server) -> Section {
         .f("current_fork_perc", "0.00")
         .f("current_save_keys_processed", 0)
         .f("current_save_keys_total", 0)
-        .f("rdb_changes_since_last_save", 0)
+        .f(
+            "rdb_changes_since_last_save",
+            crate::persistence::changes_since_save(server),
+        )
         .f("rdb_bgsave_in_progress", saving as u8)
         .f("rdb_last_save_time", crate::persistence::lastsave(server))
         .f(
