@@ -220,7 +220,7 @@ const FLAGS: &[&str] = &[
 /// Redis's `save` value: pairs of non-negative integers (seconds, changes); `None` if invalid.
 pub fn parse_save_points(v: &str) -> Option<Vec<(u64, u64)>> {
     let words: Vec<&str> = v.split_whitespace().collect();
-    if words.len() % 2 != 0 {
+    if !words.len().is_multiple_of(2) {
         return None;
     }
     words
