@@ -63,7 +63,7 @@ fn setbit(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
             if on {
                 v[byte] |= mask;
             }
-            db.set(key, Value::Str(Str::Growable(Box::new(v))));
+            db.set(key, Value::Str(Str::growable(v)));
             (false, true)
         }
     };

@@ -8,7 +8,6 @@ use super::longdouble::LongDouble;
 use super::*;
 use crate::error::{CmdResult, CommandError};
 use crate::keyspace::{Str, Value};
-use std::sync::Arc;
 
 fn incr_by(ctx: &mut Ctx<'_>, key: &Bytes, delta: i64) -> CmdResult<Reply> {
     let db = ctx.db(key)?;
@@ -66,9 +65,9 @@ pub fn incrbyfloat(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
         ));
     }
     let text = Bytes::from(sum.to_human());
-    // Shared form even when short: Redis stores this result as a plain string, never as an
-    // integer, and OBJECT ENCODING tells them apart by the form.
-    db.set_keep_ttl(key, Value::Str(Str::Shared(Arc::from(&text[..]))));
+    // Redis stores this result as a plain string, never as an integer, and OBJECT ENCODING
+    // tells them apart by the form.
+    db.set_keep_ttl(key, Value::Str(Str::never_int(&text)));
     ctx.dirty(1);
     if ctx.wants_effects() {
         // Float formatting could differ elsewhere: replicate the result, not the increment.

@@ -72,18 +72,22 @@ fn help(lines: &[&'static str]) -> Reply {
 
 /// The integer a string holds if Redis would store it as an `int` object.
 fn int_value(s: &Str) -> Option<i64> {
-    match s {
-        Str::Inline { .. } if s.len() <= 20 => parse_i64(s),
-        _ => None,
+    if s.may_be_int() && s.len() <= 20 {
+        parse_i64(s)
+    } else {
+        None
     }
 }
 
 pub fn string_encoding(s: &Str) -> &'static str {
-    match s {
-        Str::Growable(_) => "raw",
-        _ if int_value(s).is_some() => "int",
-        _ if s.len() <= EMBSTR_MAX => "embstr",
-        _ => "raw",
+    if s.is_growable() {
+        "raw"
+    } else if int_value(s).is_some() {
+        "int"
+    } else if s.len() <= EMBSTR_MAX {
+        "embstr"
+    } else {
+        "raw"
     }
 }
 
@@ -196,7 +200,7 @@ fn memory_help(_ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult<Reply> {
     ]))
 }
 
-/// Bytes a stored string costs: the 24-byte `Str` plus what it owns on the heap.
+/// Bytes a stored string costs: the `Str` itself plus what it owns on the heap.
 fn str_cost(s: &Str) -> usize {
     std::mem::size_of::<Str>() + s.heap_size()
 }
@@ -219,19 +223,20 @@ fn sampled<I: Iterator>(
 /// An estimate of the memory `v` uses, sampling at most `samples` elements (0 = all).
 fn value_usage(v: &Value, samples: usize) -> usize {
     const BOX: usize = 16;
+    const STR: usize = std::mem::size_of::<Str>();
     match v {
         Value::Str(s) => s.heap_size(),
         Value::List(l) => {
-            BOX + l.capacity() * 24 + sampled(l.iter(), l.len(), samples, |s| s.heap_size())
+            BOX + l.capacity() * STR + sampled(l.iter(), l.len(), samples, |s| s.heap_size())
         }
         Value::Hash(h) => {
-            BOX + h.capacity() * 49
+            BOX + h.capacity() * (2 * STR + 1)
                 + sampled(h.iter(), h.len(), samples, |(f, v)| {
                     f.heap_size() + v.heap_size()
                 })
         }
         Value::Set(s) => {
-            BOX + s.capacity() * 25 + sampled(s.iter(), s.len(), samples, |m| m.heap_size())
+            BOX + s.capacity() * (STR + 1) + sampled(s.iter(), s.len(), samples, |m| m.heap_size())
         }
         Value::ZSet(z) => {
             BOX + z.len() * 96
@@ -272,7 +277,6 @@ fn usage(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
 mod tests {
     use super::*;
     use crate::keyspace::{Hash, List, Set, ZSet};
-    use std::sync::Arc;
 
     fn s(b: &str) -> Str {
         Str::new(b.as_bytes())
@@ -286,14 +290,8 @@ mod tests {
         assert_eq!(string_encoding(&s("-0")), "embstr");
         assert_eq!(string_encoding(&s(&"x".repeat(44))), "embstr");
         assert_eq!(string_encoding(&s(&"x".repeat(45))), "raw");
-        assert_eq!(
-            string_encoding(&Str::Shared(Arc::from(&b"1"[..]))),
-            "embstr"
-        );
-        assert_eq!(
-            string_encoding(&Str::Growable(Box::new(b"1".to_vec()))),
-            "raw"
-        );
+        assert_eq!(string_encoding(&Str::never_int(b"1")), "embstr");
+        assert_eq!(string_encoding(&Str::growable(b"1".to_vec())), "raw");
     }
 
     #[test]

@@ -115,7 +115,7 @@ pub fn setrange(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
             let mut v = vec![0u8; off];
             v.extend_from_slice(value);
             let n = v.len();
-            db.set(key, Value::Str(Str::Growable(Box::new(v))));
+            db.set(key, Value::Str(Str::growable(v)));
             n
         }
         Some(_) => match db.get_mut(key) {

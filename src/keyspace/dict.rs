@@ -234,23 +234,30 @@ impl<V> Dict<V> {
         }
     }
 
+    /// Regroups the keys into `2^bits` segments. Old and new segments are both in prefix
+    /// order, so new segments are allocated only as the old ones before them are consumed and
+    /// freed: the peak is about one table, not old and new side by side (RSS keeps a peak).
     fn resize(&mut self, bits: u32) {
         let old = std::mem::take(&mut self.segs);
         self.bits = bits;
+        let n = 1usize << bits;
         let per = (self.len >> bits) + 1;
-        self.segs = (0..1usize << bits)
-            .map(|_| HashTable::with_capacity(per))
-            .collect();
+        let mut segs: Vec<HashTable<(Str, V)>> = Vec::with_capacity(n);
         for seg in old {
             for (k, v) in seg {
                 let h = self.hash(&k);
                 let s = self.seg_of(h);
+                while segs.len() <= s {
+                    segs.push(HashTable::with_capacity(per));
+                }
                 let hasher = &self.hasher;
-                self.segs[s].insert_unique(Self::inner(h), (k, v), |(k, _)| {
+                segs[s].insert_unique(Self::inner(h), (k, v), |(k, _)| {
                     Self::inner(hasher.hash_one(k.as_bytes()))
                 });
             }
         }
+        segs.resize_with(n, || HashTable::with_capacity(per));
+        self.segs = segs;
     }
 }
 

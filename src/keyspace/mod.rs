@@ -6,6 +6,7 @@
 mod dict;
 pub mod glob;
 mod str;
+mod thin;
 pub mod zset;
 
 pub use dict::Dict;
@@ -303,9 +304,11 @@ impl Db {
 mod size_tests {
     #[test]
     fn entry_is_compact() {
-        // The keyspace's per-key cost: a key (24 bytes) and an entry per table slot.
-        assert_eq!(std::mem::size_of::<super::Str>(), 24);
-        assert_eq!(std::mem::size_of::<super::Value>(), 24);
-        assert_eq!(std::mem::size_of::<super::Entry>(), 32);
+        // The keyspace's per-key cost: a key (16 bytes) and an entry per table slot. `Value`
+        // keeps its tag in `Str`'s niche, so it is no bigger than a `Str`.
+        assert_eq!(std::mem::size_of::<super::Str>(), 16);
+        assert_eq!(std::mem::size_of::<super::Value>(), 16);
+        assert_eq!(std::mem::size_of::<super::Entry>(), 24);
+        assert_eq!(std::mem::size_of::<(super::Str, super::Entry)>(), 40);
     }
 }
