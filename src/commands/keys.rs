@@ -185,5 +185,5 @@ fn move_(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
 
 /// The value at `key` without touching its access time (OBJECT, MEMORY USAGE).
 pub fn peek_value<'a>(ctx: &'a mut Ctx<'_>, key: &[u8]) -> CmdResult<Option<&'a Value>> {
-    Ok(ctx.db(key)?.peek(key).map(|e| &e.value))
+    Ok(ctx.db(key)?.peek(key).map(|e| e.value))
 }

@@ -130,11 +130,10 @@ fn scan(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
     let mut found: Vec<Reply> = Vec::new();
     while shard < shards && visited < count {
         let db = shard_db(ctx, shard, dbi)?;
-        let mut picked: Vec<Str> = Vec::new();
+        let mut picked: Vec<crate::keyspace::Key> = Vec::new();
         let next = db.keys.scan(c, count - visited, |k, e| {
             visited += 1;
-            let type_ok =
-                typ.is_none_or(|t| t.eq_ignore_ascii_case(e.value.type_name().as_bytes()));
+            let type_ok = typ.is_none_or(|t| t.eq_ignore_ascii_case(e.type_name().as_bytes()));
             if type_ok && pattern.is_none_or(|p| glob_match(p, k, false)) {
                 picked.push(k.clone());
             }

@@ -144,7 +144,7 @@ fn idletime(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
     let db = ctx.db(&args[2])?;
     let clock = db.clock;
     Ok(match db.peek(&args[2]) {
-        Some(e) => Reply::Int(clock.saturating_sub(e.atime) as i64),
+        Some(e) => Reply::Int(crate::keyspace::idle_secs(clock, e.atime) as i64),
         None => Reply::Nil,
     })
 }
@@ -198,11 +198,6 @@ fn memory_help(_ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult<Reply> {
         "HELP",
         "    Prints this help.",
     ]))
-}
-
-/// Bytes a stored string costs: the `Str` itself plus what it owns on the heap.
-fn str_cost(s: &Str) -> usize {
-    std::mem::size_of::<Str>() + s.heap_size()
 }
 
 /// Sums `cost` over up to `samples` items (all if 0) and scales to `len` items.
@@ -264,10 +259,11 @@ fn usage(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
     let key = &args[2];
     Ok(match peek_value(ctx, key)? {
         Some(v) => {
-            // Key, entry and table slot, plus the value itself.
-            let entry = std::mem::size_of::<crate::keyspace::Entry>() + 8;
-            let key_cost = key.len().saturating_sub(22) + str_cost(&Str::new(b""));
-            Reply::Int((entry + key_cost + value_usage(v, samples)) as i64)
+            // The table slot (key and value, control byte), a long key's own bytes, and what
+            // the value owns.
+            let slot = std::mem::size_of::<(crate::keyspace::Key, crate::keyspace::Value)>() + 1;
+            let key_cost = crate::keyspace::Key::new(key).heap_size();
+            Reply::Int((slot + key_cost + value_usage(v, samples)) as i64)
         }
         None => Reply::Nil,
     })

@@ -143,8 +143,8 @@ fn set_generic(ctx: &mut Ctx<'_>, p: SetPlan<'_>) -> CmdResult<SetDone> {
     } else {
         None
     };
-    let exists = db.contains(p.key);
-    if (p.nx && exists) || (p.xx && !exists) {
+    // Only NX/XX need to know first (a plain SET would look the key up twice).
+    if (p.nx || p.xx) && db.contains(p.key) == p.nx {
         return Ok(SetDone {
             written: false,
             old,

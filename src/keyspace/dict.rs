@@ -9,6 +9,7 @@
 
 use super::str::Str;
 use hashbrown::HashTable;
+use std::borrow::Borrow;
 use std::hash::BuildHasher;
 
 /// Average keys per segment before the segment count doubles.
@@ -16,14 +17,24 @@ const GROW_AT: usize = 128;
 /// Average keys per segment below which the segment count halves.
 const SHRINK_AT: usize = 16;
 
-pub struct Dict<V> {
-    segs: Vec<HashTable<(Str, V)>>,
+/// What a `Dict` is keyed by: a byte string it owns (`Str`; the keyspace's `Key`).
+pub trait DictKey: Borrow<[u8]> {}
+impl DictKey for Str {}
+impl DictKey for super::key::Key {}
+
+#[inline]
+fn bytes<K: DictKey>(k: &K) -> &[u8] {
+    k.borrow()
+}
+
+pub struct Dict<V, K: DictKey = Str> {
+    segs: Vec<HashTable<(K, V)>>,
     bits: u32,
     len: usize,
     hasher: foldhash::fast::FixedState,
 }
 
-impl<V> Default for Dict<V> {
+impl<V, K: DictKey> Default for Dict<V, K> {
     fn default() -> Self {
         Dict::new()
     }
@@ -36,8 +47,8 @@ fn seed() -> u64 {
     *SEED.get_or_init(rand::random)
 }
 
-impl<V> Dict<V> {
-    pub fn new() -> Dict<V> {
+impl<V, K: DictKey> Dict<V, K> {
+    pub fn new() -> Dict<V, K> {
         Dict {
             segs: vec![HashTable::new()],
             bits: 0,
@@ -78,7 +89,7 @@ impl<V> Dict<V> {
     pub fn get(&self, key: &[u8]) -> Option<&V> {
         let h = self.hash(key);
         self.segs[self.seg_of(h)]
-            .find(Self::inner(h), |(k, _)| k.as_bytes() == key)
+            .find(Self::inner(h), |(k, _)| bytes(k) == key)
             .map(|(_, v)| v)
     }
 
@@ -86,14 +97,23 @@ impl<V> Dict<V> {
         let h = self.hash(key);
         let s = self.seg_of(h);
         self.segs[s]
-            .find_mut(Self::inner(h), |(k, _)| k.as_bytes() == key)
+            .find_mut(Self::inner(h), |(k, _)| bytes(k) == key)
             .map(|(_, v)| v)
     }
 
-    pub fn get_key_value(&self, key: &[u8]) -> Option<(&Str, &V)> {
+    /// The stored key (for its owner word) and value of `key`.
+    pub fn get_kv_mut(&mut self, key: &[u8]) -> Option<(&mut K, &mut V)> {
+        let h = self.hash(key);
+        let s = self.seg_of(h);
+        self.segs[s]
+            .find_mut(Self::inner(h), |(k, _)| bytes(k) == key)
+            .map(|(k, v)| (k, v))
+    }
+
+    pub fn get_key_value(&self, key: &[u8]) -> Option<(&K, &V)> {
         let h = self.hash(key);
         self.segs[self.seg_of(h)]
-            .find(Self::inner(h), |(k, _)| k.as_bytes() == key)
+            .find(Self::inner(h), |(k, _)| bytes(k) == key)
             .map(|(k, v)| (k, v))
     }
 
@@ -102,14 +122,14 @@ impl<V> Dict<V> {
     }
 
     /// Inserts or replaces; returns the previous value.
-    pub fn insert(&mut self, key: Str, value: V) -> Option<V> {
-        let h = self.hash(&key);
+    pub fn insert(&mut self, key: K, value: V) -> Option<V> {
+        let h = self.hash(bytes(&key));
         let s = self.seg_of(h);
         let hasher = &self.hasher;
         let entry = self.segs[s].entry(
             Self::inner(h),
-            |(k, _)| k.as_bytes() == key.as_bytes(),
-            |(k, _)| Self::inner(hasher.hash_one(k.as_bytes())),
+            |(k, _)| bytes(k) == bytes(&key),
+            |(k, _)| Self::inner(hasher.hash_one(bytes(k))),
         );
         match entry {
             hashbrown::hash_table::Entry::Occupied(mut o) => {
@@ -124,10 +144,10 @@ impl<V> Dict<V> {
         }
     }
 
-    pub fn remove(&mut self, key: &[u8]) -> Option<(Str, V)> {
+    pub fn remove(&mut self, key: &[u8]) -> Option<(K, V)> {
         let h = self.hash(key);
         let s = self.seg_of(h);
-        match self.segs[s].find_entry(Self::inner(h), |(k, _)| k.as_bytes() == key) {
+        match self.segs[s].find_entry(Self::inner(h), |(k, _)| bytes(k) == key) {
             Ok(o) => {
                 let (kv, _) = o.remove();
                 self.len -= 1;
@@ -147,18 +167,18 @@ impl<V> Dict<V> {
         };
     }
 
-    pub fn iter(&self) -> impl Iterator<Item = (&Str, &V)> {
+    pub fn iter(&self) -> impl Iterator<Item = (&K, &V)> {
         self.segs.iter().flat_map(|s| s.iter().map(|(k, v)| (k, v)))
     }
 
-    pub fn iter_mut(&mut self) -> impl Iterator<Item = (&Str, &mut V)> {
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = (&K, &mut V)> {
         self.segs
             .iter_mut()
             .flat_map(|s| s.iter_mut().map(|(k, v)| (&*k, v)))
     }
 
     /// Keeps only the entries for which `f` is true.
-    pub fn retain(&mut self, mut f: impl FnMut(&Str, &mut V) -> bool) {
+    pub fn retain(&mut self, mut f: impl FnMut(&K, &mut V) -> bool) {
         let mut removed = 0;
         for s in &mut self.segs {
             let before = s.len();
@@ -172,14 +192,14 @@ impl<V> Dict<V> {
     /// Visits whole segments starting at `cursor` until at least `count` entries were offered
     /// to `f` (or the table ends). Returns the next cursor; 0 when the scan is complete.
     /// Cursors live in `[0, 2^32)`.
-    pub fn scan(&self, cursor: u64, count: usize, mut f: impl FnMut(&Str, &V)) -> u64 {
+    pub fn scan(&self, cursor: u64, count: usize, mut f: impl FnMut(&K, &V)) -> u64 {
         let cursor = cursor & 0xFFFF_FFFF;
         let shift = 32 - self.bits;
         let mut seg = (cursor >> shift) as usize;
         let mut seen = 0;
         while seg < self.segs.len() {
             for (k, v) in self.segs[seg].iter() {
-                if self.hash(k) >> 32 >= cursor {
+                if self.hash(bytes(k)) >> 32 >= cursor {
                     f(k, v);
                     seen += 1;
                 }
@@ -197,7 +217,7 @@ impl<V> Dict<V> {
     }
 
     /// A uniformly chosen segment's random entry (close enough to uniform for RANDOMKEY).
-    pub fn random(&self, rng: &mut impl rand::Rng) -> Option<(&Str, &V)> {
+    pub fn random(&self, rng: &mut impl rand::Rng) -> Option<(&K, &V)> {
         if self.len == 0 {
             return None;
         }
@@ -217,9 +237,9 @@ impl<V> Dict<V> {
     pub fn table_bytes(&self) -> usize {
         self.segs
             .iter()
-            .map(|s| s.capacity() * (std::mem::size_of::<(Str, V)>() + 1))
+            .map(|s| s.capacity() * (std::mem::size_of::<(K, V)>() + 1))
             .sum::<usize>()
-            + self.segs.capacity() * std::mem::size_of::<HashTable<(Str, V)>>()
+            + self.segs.capacity() * std::mem::size_of::<HashTable<(K, V)>>()
     }
 
     fn maybe_grow(&mut self) {
@@ -242,17 +262,17 @@ impl<V> Dict<V> {
         self.bits = bits;
         let n = 1usize << bits;
         let per = (self.len >> bits) + 1;
-        let mut segs: Vec<HashTable<(Str, V)>> = Vec::with_capacity(n);
+        let mut segs: Vec<HashTable<(K, V)>> = Vec::with_capacity(n);
         for seg in old {
             for (k, v) in seg {
-                let h = self.hash(&k);
+                let h = self.hash(bytes(&k));
                 let s = self.seg_of(h);
                 while segs.len() <= s {
                     segs.push(HashTable::with_capacity(per));
                 }
                 let hasher = &self.hasher;
                 segs[s].insert_unique(Self::inner(h), (k, v), |(k, _)| {
-                    Self::inner(hasher.hash_one(k.as_bytes()))
+                    Self::inner(hasher.hash_one(bytes(k)))
                 });
             }
         }

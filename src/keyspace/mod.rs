@@ -5,11 +5,13 @@
 
 mod dict;
 pub mod glob;
+mod key;
 mod str;
 mod thin;
 pub mod zset;
 
 pub use dict::Dict;
+pub use key::Key;
 pub use str::Str;
 pub use zset::ZSet;
 
@@ -57,11 +59,35 @@ impl Value {
     }
 }
 
+/// A key's value and last access, copied out (a script's undo log keeps these).
 #[derive(Clone, Debug)]
 pub struct Entry {
     pub value: Value,
-    /// Last access, in seconds of the server clock (OBJECT IDLETIME).
+    /// Last access, in seconds of the server clock, low 24 bits (OBJECT IDLETIME).
     pub atime: u32,
+}
+
+/// A key's value and last access, in place.
+pub struct EntryRef<'a> {
+    pub value: &'a Value,
+    pub atime: u32,
+}
+
+impl EntryRef<'_> {
+    pub fn to_entry(&self) -> Entry {
+        Entry {
+            value: self.value.clone(),
+            atime: self.atime,
+        }
+    }
+}
+
+/// The access clock keeps 24 bits, as Redis's LRU clock does (wraps after 194 days).
+pub const CLOCK_MASK: u32 = 0xFF_FFFF;
+
+/// Seconds since `atime` at `clock`, across the 24-bit wrap.
+pub fn idle_secs(clock: u32, atime: u32) -> u32 {
+    clock.wrapping_sub(atime) & CLOCK_MASK
 }
 
 /// Something waiting on a key: a WATCH flag set on modification, or a blocked client woken
@@ -75,14 +101,15 @@ pub enum Waiter {
 /// One logical database on one shard.
 #[derive(Default)]
 pub struct Db {
-    pub keys: Dict<Entry>,
+    /// Key → value; each key's owner word is its last access (`clock`, 24 bits).
+    pub keys: Dict<Value, Key>,
     /// Absolute expiry in unix milliseconds, for keys that have one.
     pub expires: Dict<u64>,
     /// Keys with waiters; empty on the fast path.
     pub waiters: hashbrown::HashMap<Str, Vec<Waiter>, Hasher>,
     /// Keys deleted by lazy or active expiry since the shard last drained them (they become
     /// DEL effects for followers).
-    pub expired: Vec<Str>,
+    pub expired: Vec<Key>,
     /// Followers do not delete expired keys themselves; they hide them until the leader's DEL.
     pub passive_expiry: bool,
     /// Current time (unix ms) and clock (seconds), set by the shard before each unit so every
@@ -136,12 +163,12 @@ impl Db {
             self.stat_misses += 1;
             return None;
         }
-        let clock = self.clock;
-        match self.keys.get_mut(key) {
-            Some(e) => {
+        let clock = self.clock & CLOCK_MASK;
+        match self.keys.get_kv_mut(key) {
+            Some((k, v)) => {
                 self.stat_hits += 1;
-                e.atime = clock;
-                Some(&e.value)
+                touch(k, clock);
+                Some(&*v)
             }
             None => {
                 self.stat_misses += 1;
@@ -155,19 +182,22 @@ impl Db {
         if self.expire_if_needed(key) {
             return None;
         }
-        let clock = self.clock;
-        self.keys.get_mut(key).map(|e| {
-            e.atime = clock;
-            &mut e.value
+        let clock = self.clock & CLOCK_MASK;
+        self.keys.get_kv_mut(key).map(|(k, v)| {
+            touch(k, clock);
+            v
         })
     }
 
     /// Looks a key up without touching its access time (OBJECT, TYPE-like peeks).
-    pub fn peek(&mut self, key: &[u8]) -> Option<&Entry> {
+    pub fn peek(&mut self, key: &[u8]) -> Option<EntryRef<'_>> {
         if self.expire_if_needed(key) {
             return None;
         }
-        self.keys.get(key)
+        self.keys.get_key_value(key).map(|(k, v)| EntryRef {
+            value: v,
+            atime: k.meta(),
+        })
     }
 
     pub fn contains(&mut self, key: &[u8]) -> bool {
@@ -176,22 +206,29 @@ impl Db {
 
     /// Sets `key` to `value`, dropping any expiry (SET semantics without KEEPTTL).
     pub fn set(&mut self, key: &[u8], value: Value) {
-        self.expires.remove(key);
+        if !self.expires.is_empty() {
+            self.expires.remove(key);
+        }
         self.set_keep_ttl(key, value);
     }
 
     /// Sets `key` to `value`, keeping its expiry if it has one.
     pub fn set_keep_ttl(&mut self, key: &[u8], value: Value) {
-        let entry = Entry {
-            value,
-            atime: self.clock,
-        };
-        match self.keys.get_mut(key) {
-            Some(e) => *e = entry,
+        let clock = self.clock & CLOCK_MASK;
+        match self.keys.get_kv_mut(key) {
+            Some((k, v)) => {
+                touch(k, clock);
+                *v = value;
+            }
             None => {
-                self.keys.insert(Str::new(key), entry);
+                self.keys.insert(Key::with_meta(key, clock), value);
             }
         }
+    }
+
+    /// Puts back a key exactly as it was (a script's undo): value and access time.
+    pub fn restore_entry(&mut self, key: &[u8], e: Entry) {
+        self.keys.insert(Key::with_meta(key, e.atime), e.value);
     }
 
     /// Removes `key` (and its expiry). Expired keys count as absent.
@@ -199,16 +236,16 @@ impl Db {
         if self.expire_if_needed(key) {
             return None;
         }
-        let (_, e) = self.keys.remove(key)?;
+        let (_, v) = self.keys.remove(key)?;
         if !self.expires.is_empty() {
             self.expires.remove(key);
         }
-        Some(e.value)
+        Some(v)
     }
 
     /// Removes `key` if its container value became empty. Call after popping or deleting members.
     pub fn remove_if_empty(&mut self, key: &[u8]) {
-        if matches!(self.keys.get(key), Some(e) if e.value.is_empty_container()) {
+        if matches!(self.keys.get(key), Some(v) if v.is_empty_container()) {
             self.keys.remove(key);
             self.expires.remove(key);
         }
@@ -229,13 +266,11 @@ impl Db {
             self.remove(key);
             return false;
         }
-        match self.keys.get_key_value(key) {
-            Some((k, _)) => {
-                let k = k.clone();
-                self.expires.insert(k, at_ms);
-                true
-            }
-            None => false,
+        if self.keys.contains_key(key) {
+            self.expires.insert(Str::new(key), at_ms);
+            true
+        } else {
+            false
         }
     }
 
@@ -300,6 +335,14 @@ impl Db {
     }
 }
 
+/// Records an access; skips the store when nothing changes (most reads in one second).
+#[inline]
+fn touch(k: &mut Key, clock: u32) {
+    if k.meta() != clock {
+        k.set_meta(clock);
+    }
+}
+
 #[cfg(test)]
 mod size_tests {
     #[test]
@@ -308,7 +351,7 @@ mod size_tests {
         // keeps its tag in `Str`'s niche, so it is no bigger than a `Str`.
         assert_eq!(std::mem::size_of::<super::Str>(), 16);
         assert_eq!(std::mem::size_of::<super::Value>(), 16);
-        assert_eq!(std::mem::size_of::<super::Entry>(), 24);
-        assert_eq!(std::mem::size_of::<(super::Str, super::Entry)>(), 40);
+        assert_eq!(std::mem::size_of::<super::Key>(), 24);
+        assert_eq!(std::mem::size_of::<(super::Key, super::Value)>(), 40);
     }
 }

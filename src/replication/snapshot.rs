@@ -15,7 +15,7 @@
 
 use super::stream::{put_command, Inner};
 use crate::commands::Ctx;
-use crate::keyspace::{Str, Value};
+use crate::keyspace::{Key, Value};
 use crate::protocol::format_double;
 use crate::shard::ShardData;
 use bytes::{Bytes, BytesMut};
@@ -25,7 +25,7 @@ use std::io::Write;
 const CHUNK: usize = 256;
 
 /// One key as copied: name, value, absolute expiry (unix ms).
-type KeyCopy = (Str, Value, Option<u64>);
+type KeyCopy = (Key, Value, Option<u64>);
 
 /// A copy of everything, taken at one cut of the stream.
 pub struct Capture {
@@ -110,7 +110,7 @@ fn copy_shard(shard: &ShardData, databases: usize) -> Vec<Vec<KeyCopy>> {
                 } else {
                     None
                 };
-                entries.push((k.clone(), e.value.clone(), at));
+                entries.push((k.clone(), e.clone(), at));
             }
             entries
         })

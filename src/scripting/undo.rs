@@ -49,7 +49,7 @@ impl UndoLog {
         let Ok(d) = ctx.db_index(key, db) else {
             return;
         };
-        let entry = d.peek(key).cloned();
+        let entry = d.peek(key).map(|e| e.to_entry());
         let expire_at = if entry.is_some() {
             d.expire_at(key)
         } else {
@@ -72,7 +72,7 @@ impl UndoLog {
             };
             match s.entry {
                 Some(entry) => {
-                    d.keys.insert(Str::new(&s.key), entry);
+                    d.restore_entry(&s.key, entry);
                     d.expires.remove(&s.key);
                     if let Some(at) = s.expire_at {
                         d.expires.insert(Str::new(&s.key), at);

@@ -225,15 +225,15 @@ fn serialized_len(v: &Value) -> usize {
     }
 }
 
-fn describe(e: &crate::keyspace::Entry, clock: u32, cfg: &crate::config::Config) -> String {
-    let v = &e.value;
+fn describe(e: crate::keyspace::EntryRef<'_>, clock: u32, cfg: &crate::config::Config) -> String {
+    let v = e.value;
     let mut s = format!(
         "Value at:{:p} refcount:1 encoding:{} serializedlength:{} lru:{} lru_seconds_idle:{}",
         v as *const Value,
         encoding(v, cfg),
         serialized_len(v),
-        e.atime & 0xFF_FFFF,
-        clock.saturating_sub(e.atime)
+        e.atime,
+        crate::keyspace::idle_secs(clock, e.atime)
     );
     if let Value::List(l) = v {
         let bytes: usize = l.iter().map(|e| e.len() + 2).sum();

@@ -59,7 +59,7 @@ pub fn db_digest(db: &Db) -> D {
     for (k, e) in db.keys.iter() {
         let mut d = [0u8; 20];
         mix_in(&mut d, k.as_bytes());
-        add_value(&mut d, &e.value, db.expires.get(k.as_bytes()).is_some());
+        add_value(&mut d, e, db.expires.get(k.as_bytes()).is_some());
         xor_in(&mut out, &d);
     }
     out
