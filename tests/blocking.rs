@@ -405,3 +405,45 @@ fn bzpopmin_and_bzmpop_wake_on_zadd() {
     );
     assert_eq!(waiter.cmd(&["BZPOPMAX", "zq", "0.1"]), b"*-1\r\n");
 }
+
+/// A client blocked on a key is served right after the command that fills it, before the next
+/// command of anyone: a pop pipelined behind the push finds the list already served. Inside
+/// MULTI the transaction's own pops go first (clients are served when EXEC ends), and a
+/// blocked client in another database or protocol is served as itself.
+#[test]
+fn blocked_clients_are_served_before_the_next_command() {
+    let t = on_both(|p| {
+        let mut a = p.raw();
+        send(&mut a, &["BLPOP", "k", "0"]);
+        settle();
+        let mut b = p.raw();
+        // One write: push, then pop on the same connection.
+        b.send(b"*3\r\n$5\r\nLPUSH\r\n$1\r\nk\r\n$1\r\nx\r\n*2\r\n$4\r\nLPOP\r\n$1\r\nk\r\n");
+        let mut log = vec![read(&mut b), read(&mut b), read(&mut a)];
+        // A transaction: its own LPOP takes an element first, the blocked client the next.
+        let mut c = p.raw();
+        assert!(c.cmd_str(&["HELLO", "3"]).starts_with('%'));
+        c.cmd_str(&["SELECT", "2"]);
+        send(&mut c, &["BRPOP", "m", "0"]);
+        settle();
+        let mut d = p.raw();
+        d.cmd_str(&["SELECT", "2"]);
+        log.push(d.cmd_str(&["MULTI"]));
+        log.push(d.cmd_str(&["RPUSH", "m", "1", "2", "3"]));
+        log.push(d.cmd_str(&["RPOP", "m"]));
+        log.push(d.cmd_str(&["EXEC"]));
+        log.push(read(&mut c));
+        log.push(d.cmd_str(&["LRANGE", "m", "0", "-1"]));
+        log
+    });
+    assert_eq!(t[0], ":1\r\n");
+    assert_eq!(
+        t[1], "$-1\r\n",
+        "the pipelined LPOP found the element already served"
+    );
+    assert_eq!(t[2], "*2\r\n$1\r\nk\r\n$1\r\nx\r\n");
+    assert_eq!(
+        t[7], "*2\r\n$1\r\nm\r\n$1\r\n2\r\n",
+        "RESP3 client served as itself"
+    );
+}

@@ -110,6 +110,10 @@ pub struct Db {
     /// Keys deleted by lazy or active expiry since the shard last drained them (they become
     /// DEL effects for followers).
     pub expired: Vec<Key>,
+    /// Keys whose blocked clients were signalled in the current unit: the unit serves them
+    /// before it ends (src/server/blocking.rs, `serve_ready`), as Redis serves blocked clients
+    /// right after the command that made their key ready.
+    pub ready: Vec<Str>,
     /// Followers do not delete expired keys themselves; they hide them until the leader's DEL.
     pub passive_expiry: bool,
     /// Current time (unix ms) and clock (seconds), set by the shard before each unit so every
@@ -313,11 +317,19 @@ impl Db {
             return;
         }
         if let Some(ws) = self.waiters.remove(key) {
+            let mut blocked = false;
             for w in ws {
                 match w {
                     Waiter::Watch(f) => f.store(true, Ordering::Release),
-                    Waiter::Block(n) => n.notify_one(),
+                    Waiter::Block(n) => {
+                        blocked = true;
+                        // Also woken directly: a client the unit cannot serve retries itself.
+                        n.notify_one();
+                    }
                 }
+            }
+            if blocked {
+                self.ready.push(Str::new(key));
             }
         }
     }

@@ -14,9 +14,10 @@
 //! queued, so when one push wakes several clients the oldest takes the element whatever order
 //! their retries reach the shard; the others re-wait and are woken again when the older
 //! client leaves the queue (served, timed out or gone). This is Redis's "first blocked, first
-//! served" per key. Unlike Redis, the woken clients are served by a later unit, not as part of
-//! the pushing command, so a non-blocking pop queued right behind the push (e.g. pipelined on
-//! the same connection) can take the element first.
+//! served" per key. As in Redis, clients blocked on a key that a unit made ready are served
+//! before that unit ends ([`serve_ready`], in ticket order), so a pop pipelined right behind the
+//! push cannot take the element first; a client whose other shards the unit does not hold is
+//! woken and serves itself in a unit of its own.
 //!
 //! After the first attempt, a key holding a value of the wrong type is skipped rather than
 //! reported (Redis 7.0 keeps such a client blocked). Waiters never leak: a client that stops
@@ -129,7 +130,7 @@ pub fn narrow_numkeys_at2(args: &[Bytes], keep: &[usize]) -> Vec<Bytes> {
 // ---- the per-key queues of waiting clients ----
 
 /// Waiting clients on one key by ticket, with the type they wait for.
-type Queue = BTreeMap<u64, (&'static str, Arc<Notify>)>;
+type Queue = BTreeMap<u64, (&'static str, Arc<Pending>)>;
 
 /// Who waits on which key, oldest first (see the module comment on fairness).
 #[derive(Default)]
@@ -162,15 +163,24 @@ impl Blocked {
             .is_some_and(|queue| queue.range(..ticket).any(|(_, (k, _))| *k == kind))
     }
 
-    fn join(&self, db: usize, keys: &[Bytes], ticket: u64, kind: &'static str, n: &Arc<Notify>) {
+    fn join(&self, db: usize, keys: &[Bytes], ticket: u64, kind: &'static str, p: &Arc<Pending>) {
         let mut q = self.queues();
         let per_db = q.entry(db).or_default();
         for k in keys {
             per_db
                 .entry(k.clone())
                 .or_default()
-                .insert(ticket, (kind, n.clone()));
+                .insert(ticket, (kind, p.clone()));
         }
+    }
+
+    /// The clients waiting on `key`, oldest first.
+    fn waiting_on(&self, db: usize, key: &[u8]) -> Vec<Arc<Pending>> {
+        let q = self.queues();
+        q.get(&db)
+            .and_then(|keys| keys.get(key))
+            .map(|queue| queue.values().map(|(_, p)| p.clone()).collect())
+            .unwrap_or_default()
     }
 
     /// Removes `ticket` from its queues and wakes whoever is now oldest on each key (for each
@@ -192,10 +202,10 @@ impl Blocked {
                 continue;
             }
             let mut woken: Vec<&str> = Vec::new();
-            for (kind, n) in queue.values() {
+            for (kind, p) in queue.values() {
                 if !woken.contains(kind) {
                     woken.push(kind);
-                    n.notify_one();
+                    p.notify.notify_one();
                 }
             }
         }
@@ -259,8 +269,9 @@ fn unregister(db: &mut Db, key: &[u8], me: &Arc<Notify>) {
     }
 }
 
-/// What one attempt needs; moved into the unit.
-struct Attempt {
+/// A blocked call: everything needed to serve it, by its own retries or by the unit that made
+/// its key ready.
+struct Pending {
     cmd: CmdRef,
     spec: &'static BlockSpec,
     args: Arc<Vec<Bytes>>,
@@ -268,6 +279,25 @@ struct Attempt {
     keys: Arc<Vec<Bytes>>,
     ticket: u64,
     notify: Arc<Notify>,
+    /// The shards of the command's keys, ascending.
+    shards: Vec<usize>,
+    db: usize,
+    resp: u8,
+    client_id: u64,
+    /// The encoded reply, once another client's unit served this one.
+    served: Mutex<Option<Bytes>>,
+}
+
+impl Pending {
+    fn take_served(&self) -> Option<Bytes> {
+        self.served.lock().unwrap_or_else(|e| e.into_inner()).take()
+    }
+}
+
+/// One attempt: a try by the client's own unit (`first` for the very first one) or by the unit
+/// that made a key ready.
+struct Attempt {
+    p: Arc<Pending>,
     first: bool,
 }
 
@@ -275,9 +305,9 @@ impl Attempt {
     /// Runs inside the unit: serves (returning the reply) or registers the client's waiters.
     fn run(&self, ctx: &mut Ctx<'_>) -> Option<Reply> {
         let db = ctx.db;
-        let mut keep = Vec::with_capacity(self.sources.len());
-        for &i in self.sources.iter() {
-            let key = &self.args[i];
+        let mut keep = Vec::with_capacity(self.p.sources.len());
+        for &i in self.p.sources.iter() {
+            let key = &self.p.args[i];
             let kind = match ctx.db(key) {
                 Ok(d) => d.peek(key).map(|e| e.value.type_name()),
                 Err(_) => None,
@@ -285,8 +315,8 @@ impl Attempt {
             let usable = match kind {
                 None => true,
                 Some(kind) => {
-                    (self.first || kind == self.spec.kind)
-                        && !ctx.server.blocked.has_older(db, key, self.ticket, kind)
+                    (self.first || kind == self.p.spec.kind)
+                        && !ctx.server.blocked.has_older(db, key, self.p.ticket, kind)
                 }
             };
             if usable {
@@ -296,19 +326,19 @@ impl Attempt {
         // The first attempt always runs the command whole, so argument errors (BZMPOP's numkeys
         // 0, say) are answered rather than waited on.
         if self.first || !keep.is_empty() {
-            let reply = if keep.len() == self.sources.len() {
-                commands::call(ctx, self.cmd, &self.args)
+            let reply = if keep.len() == self.p.sources.len() {
+                commands::call(ctx, self.p.cmd, &self.p.args)
             } else {
-                let narrowed = (self.spec.narrow)(&self.args, &keep);
-                commands::call(ctx, self.cmd, &narrowed)
+                let narrowed = (self.p.spec.narrow)(&self.p.args, &keep);
+                commands::call(ctx, self.p.cmd, &narrowed)
             };
-            if reply != self.spec.not_served {
+            if reply != self.p.spec.not_served {
                 // Only a retry can have joined queues or registered waiters.
                 if !self.first {
-                    ctx.server.blocked.leave(db, &self.keys, self.ticket);
-                    for k in self.keys.iter() {
+                    ctx.server.blocked.leave(db, &self.p.keys, self.p.ticket);
+                    for k in self.p.keys.iter() {
                         if let Ok(d) = ctx.db(k) {
-                            unregister(d, k, &self.notify);
+                            unregister(d, k, &self.p.notify);
                         }
                     }
                 }
@@ -317,13 +347,59 @@ impl Attempt {
         }
         ctx.server
             .blocked
-            .join(db, &self.keys, self.ticket, self.spec.kind, &self.notify);
-        for k in self.keys.iter() {
+            .join(db, &self.p.keys, self.p.ticket, self.p.spec.kind, &self.p);
+        for k in self.p.keys.iter() {
             if let Ok(d) = ctx.db(k) {
-                register(d, k, &self.notify);
+                register(d, k, &self.p.notify);
             }
         }
         None
+    }
+}
+
+/// Serves, before the unit ends, the clients blocked on keys the unit made ready: oldest first
+/// per key, each as itself (its db and protocol) when the unit holds all of its shards; the
+/// rest were woken and serve themselves. Serving can make more keys ready (BLMOVE pushes), so
+/// it repeats, boundedly.
+pub fn serve_ready(ctx: &mut Ctx<'_>) {
+    for _ in 0..64 {
+        let mut ready: Vec<(usize, Str)> = Vec::new();
+        for shard in ctx.held_shards() {
+            for (i, d) in shard.dbs.iter_mut().enumerate() {
+                ready.extend(d.ready.drain(..).map(|k| (i, k)));
+            }
+        }
+        if ready.is_empty() {
+            return;
+        }
+        ready.dedup();
+        for (db, key) in ready {
+            for p in ctx.server.blocked.waiting_on(db, key.as_bytes()) {
+                let held = p
+                    .shards
+                    .iter()
+                    .all(|&s| ctx.held.get(s).is_some_and(|h| h.is_some()));
+                if !held || p.served.lock().map_or(true, |s| s.is_some()) {
+                    continue;
+                }
+                let saved = (ctx.db, ctx.resp, ctx.client_id);
+                (ctx.db, ctx.resp, ctx.client_id) = (p.db, p.resp, p.client_id);
+                let reply = Attempt {
+                    p: p.clone(),
+                    first: false,
+                }
+                .run(ctx);
+                (ctx.db, ctx.resp, ctx.client_id) = saved;
+                if let Some(r) = reply {
+                    let mut out = bytes::BytesMut::new();
+                    r.encode(p.resp, &mut out);
+                    if let Ok(mut slot) = p.served.lock() {
+                        *slot = Some(out.freeze());
+                    }
+                    p.notify.notify_one();
+                }
+            }
+        }
     }
 }
 
@@ -365,18 +441,30 @@ pub async fn run(
         counted: false,
     };
     let notify = Arc::new(Notify::new());
-    let args = Arc::new(args);
+    let pending = Arc::new(Pending {
+        cmd,
+        spec,
+        args: Arc::new(args),
+        sources: sources.clone(),
+        keys: keys.clone(),
+        ticket,
+        notify: notify.clone(),
+        shards: shards.clone(),
+        db: conn.db,
+        resp: conn.resp,
+        client_id: conn.info.id,
+        served: Mutex::new(None),
+    });
     let mut first = true;
     let end = loop {
+        // Served by the unit that made a key ready (see `serve_ready`).
+        if let Some(bytes) = pending.take_served() {
+            conn.out.extend_from_slice(&bytes);
+            return;
+        }
         let served = Arc::new(AtomicBool::new(false));
         let attempt = Attempt {
-            cmd,
-            spec,
-            args: args.clone(),
-            sources: sources.clone(),
-            keys: keys.clone(),
-            ticket,
-            notify: notify.clone(),
+            p: pending.clone(),
             first,
         };
         let flag = served.clone();
@@ -432,6 +520,15 @@ pub async fn run(
         Reply::Nil
     })
     .await;
+    // A unit may have served this client between its wake-up and leaving: that reply wins
+    // (its element was taken for this client).
+    if let Some(bytes) = pending.take_served() {
+        conn.out.extend_from_slice(&bytes);
+        if matches!(end, End::Gone) {
+            conn.close = true;
+        }
+        return;
+    }
     match end {
         End::TimedOut => spec.timed_out.encode(conn.resp, &mut conn.out),
         End::Gone => conn.close = true,

@@ -128,6 +128,15 @@ impl<'a> Hold<'a> {
     }
 }
 
+/// Clients blocked on keys the last command (or the whole EXEC or script) made ready are served
+/// now, before anything else runs, as Redis serves them (one load when nobody is blocked).
+#[inline]
+fn serve_blocked(ctx: &mut Ctx<'_>) {
+    if ctx.server.blocked.blocked_clients() > 0 {
+        crate::server::blocking::serve_ready(ctx);
+    }
+}
+
 fn execute(
     server: &Server,
     table: &mut [Option<Box<ShardData>>],
@@ -172,9 +181,13 @@ fn execute(
                     let (r, end) = commands::call_from(&mut ctx, cmd, &args, t);
                     r.encode(who.resp, out);
                     t = end;
+                    serve_blocked(&mut ctx);
                 }
             }
-            Work::Job(job) => job(&mut ctx).encode(who.resp, out),
+            Work::Job(job) => {
+                job(&mut ctx).encode(who.resp, out);
+                serve_blocked(&mut ctx);
+            }
         }
         ctx.dirty
     };
