@@ -339,9 +339,6 @@ fn run_in_vm(ctx: &mut Ctx<'_>, vm: &mut ScriptVm, job: &ScriptJob, threshold: D
             }
         }
     };
-    if let Err(e) = set_args(vm, job) {
-        return Reply::Error(format!("ERR {e}"));
-    }
     vm.arm_hook();
     let server = ctx.server;
     let home = ctx.home;
@@ -399,21 +396,10 @@ fn run_in_vm(ctx: &mut Ctx<'_>, vm: &mut ScriptVm, job: &ScriptJob, threshold: D
         deferred: Vec::new(),
     };
     RUN.with(|cell| *cell.borrow_mut() = Some(state));
-    let result = match &job.target {
-        Target::Script(_) => vm.runner.call::<MultiValue>(func),
-        Target::Function { .. } => {
-            // A function gets its keys and arguments as parameters; KEYS and ARGV are not
-            // globals while it runs (the next EVAL sets them again).
-            let keys = vm.globals.raw_get::<mlua::Value>("KEYS");
-            let argv = vm.globals.raw_get::<mlua::Value>("ARGV");
-            let _ = vm.globals.raw_set("KEYS", mlua::Value::Nil);
-            let _ = vm.globals.raw_set("ARGV", mlua::Value::Nil);
-            match (keys, argv) {
-                (Ok(k), Ok(a)) => vm.runner.call::<MultiValue>((func, k, a)),
-                (Err(e), _) | (_, Err(e)) => Err(e),
-            }
-        }
-    };
+    // A function gets its keys and arguments as parameters; KEYS and ARGV are not globals
+    // while it runs (the next EVAL sets them again).
+    let params = matches!(job.target, Target::Function { .. });
+    let result = vm.call(&func, &job.keys, &job.argv, params);
     let run = RUN.with(|cell| cell.borrow_mut().take());
     drop(cleanup);
     ctx.in_script = false;
@@ -452,20 +438,6 @@ fn run_in_vm(ctx: &mut Ctx<'_>, vm: &mut ScriptVm, job: &ScriptJob, threshold: D
     };
     vm.after_run();
     reply
-}
-
-fn set_args(vm: &ScriptVm, job: &ScriptJob) -> mlua::Result<()> {
-    let lua = &vm.lua;
-    let keys = lua.create_table_with_capacity(job.keys.len(), 0)?;
-    for (i, k) in job.keys.iter().enumerate() {
-        keys.raw_set(i + 1, lua.create_string(k)?)?;
-    }
-    let argv = lua.create_table_with_capacity(job.argv.len(), 0)?;
-    for (i, a) in job.argv.iter().enumerate() {
-        argv.raw_set(i + 1, lua.create_string(a)?)?;
-    }
-    vm.globals.raw_set("KEYS", keys)?;
-    vm.globals.raw_set("ARGV", argv)
 }
 
 /// A script's writes are one atomic unit in the effect stream.

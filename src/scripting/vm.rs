@@ -10,8 +10,9 @@
 use super::convert::ReplyKeys;
 use super::registry::{Script, Sha};
 use super::run;
-use mlua::{ffi, ChunkMode, Function, Lua, LuaOptions, StdLib, Table};
-use std::cell::RefCell;
+use bytes::Bytes;
+use mlua::{ffi, ChunkMode, Function, Lua, LuaOptions, MultiValue, StdLib, Table};
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::rc::Rc;
 
@@ -86,6 +87,9 @@ pub struct ScriptVm {
     memory_limit: u64,
     /// The hook was switched to every instruction (after a kill or a re-run request).
     pub(crate) hook_tripped: bool,
+    /// Set by the scripts' `collectgarbage("stop")` (see [`collectgarbage`]); boxed so the
+    /// function can keep its address as an upvalue.
+    gc_stopped: Box<Cell<bool>>,
 }
 
 impl ScriptVm {
@@ -102,6 +106,20 @@ impl ScriptVm {
         let host = super::api::host_table(&lua)?;
         // SAFETY: `make_keep` follows the Lua C API contract (see its comment).
         host.set("keep", unsafe { lua.create_c_function(make_keep)? })?;
+        let gc_stopped = Box::new(Cell::new(false));
+        let flag = (&*gc_stopped as *const Cell<bool>)
+            .cast_mut()
+            .cast::<std::ffi::c_void>();
+        // SAFETY: pushes one C closure whose upvalue points at `gc_stopped`, which lives in the
+        // same `ScriptVm` as the state and so outlives every call of it.
+        let gc: Function = unsafe {
+            lua.exec_raw((), |l| {
+                ffi::lua_pushlightuserdata(l, flag);
+                ffi::lua_pushcclosure(l, collectgarbage, 1);
+            })?
+        };
+        // The sandbox copies it into the script globals in place of the stock function.
+        lua.globals().raw_set("collectgarbage", gc)?;
         let globals = lua.create_sequence_from(GLOBALS.iter().map(|(n, _)| *n))?;
         let libraries = lua.create_sequence_from(LIBRARIES.iter().map(|(n, _)| *n))?;
         let (env, real, runner, library_env): (Table, Table, Function, Function) = lua
@@ -121,6 +139,7 @@ impl ScriptVm {
             generation,
             memory_limit: 0,
             hook_tripped: true,
+            gc_stopped,
         };
         vm.arm_hook();
         vm.set_memory_limit(memory_limit);
@@ -143,7 +162,12 @@ impl ScriptVm {
     /// is allowed, as in Redis), and one that hit the memory limit leaves garbage that only a
     /// full collection frees; the collection itself needs memory, so the limit is lifted for it.
     pub fn after_run(&mut self) {
-        self.lua.gc_restart();
+        // Only when a script stopped it: restarting a running collector forces a collection
+        // step at the next allocation, which on every run keeps the collector cycling over the
+        // whole heap without pause.
+        if self.gc_stopped.replace(false) {
+            self.lua.gc_restart();
+        }
         let limit = self.memory_limit;
         if limit > 0 && self.lua.used_memory() as u64 > limit / 2 {
             let _ = self.lua.set_memory_limit(0);
@@ -184,6 +208,47 @@ impl ScriptVm {
         Ok(f)
     }
 
+    /// Runs `func` through the sandbox's runner and returns what `xpcall` returned. A script
+    /// gets `keys` and `argv` as the globals KEYS and ARGV; a library function (`params`) is
+    /// called as `func(KEYS, ARGV)` while neither is a global. The argument tables are built and
+    /// the runner called in one protected call, with no Rust value between Lua calls.
+    pub(crate) fn call(
+        &self,
+        func: &Function,
+        keys: &[Bytes],
+        argv: &[Bytes],
+        params: bool,
+    ) -> mlua::Result<MultiValue> {
+        // SAFETY: only Lua C API calls on the stack mlua hands over (runner, func, globals),
+        // inside mlua's protected call: a memory error unwinds to it and comes back as `Err`.
+        // Nothing in the closure needs dropping.
+        unsafe {
+            self.lua.exec_raw((&self.runner, func, &self.globals), |l| {
+                ffi::luaL_checkstack(l, 6, c"too many arguments".as_ptr());
+                push_strings(l, keys);
+                push_strings(l, argv);
+                if params {
+                    for name in [c"KEYS", c"ARGV"] {
+                        ffi::lua_pushstring(l, name.as_ptr());
+                        ffi::lua_pushnil(l);
+                        ffi::lua_rawset(l, 3);
+                    }
+                    ffi::lua_remove(l, 3);
+                    ffi::lua_call(l, 3, ffi::LUA_MULTRET);
+                } else {
+                    ffi::lua_pushstring(l, c"ARGV".as_ptr());
+                    ffi::lua_insert(l, -2);
+                    ffi::lua_rawset(l, 3);
+                    ffi::lua_pushstring(l, c"KEYS".as_ptr());
+                    ffi::lua_insert(l, -2);
+                    ffi::lua_rawset(l, 3);
+                    ffi::lua_settop(l, 2);
+                    ffi::lua_call(l, 1, ffi::LUA_MULTRET);
+                }
+            })
+        }
+    }
+
     /// Drops compiled functions of scripts the registry no longer has, once the cache has
     /// clearly outgrown it.
     pub fn prune(&mut self, registry: &super::registry::Registry) {
@@ -191,6 +256,59 @@ impl ScriptVm {
             self.compiled.retain(|sha, _| registry.exists(sha));
         }
     }
+}
+
+/// Pushes a new array of `items` as Lua strings.
+unsafe fn push_strings(l: *mut ffi::lua_State, items: &[Bytes]) {
+    ffi::lua_createtable(l, items.len().min(i32::MAX as usize) as i32, 0);
+    for (i, item) in items.iter().enumerate() {
+        ffi::lua_pushlstring(l, item.as_ptr().cast(), item.len());
+        ffi::lua_rawseti_(l, -2, (i + 1) as std::os::raw::c_int);
+    }
+}
+
+/// `collectgarbage` as scripts see it: the stock Lua 5.1 function (same options, defaults,
+/// results and argument errors), except that `"stop"` also sets the flag its upvalue points
+/// at, so `after_run` knows to restart the collector.
+unsafe extern "C-unwind" fn collectgarbage(l: *mut ffi::lua_State) -> std::os::raw::c_int {
+    const NAMES: [*const std::os::raw::c_char; 8] = [
+        c"stop".as_ptr(),
+        c"restart".as_ptr(),
+        c"collect".as_ptr(),
+        c"count".as_ptr(),
+        c"step".as_ptr(),
+        c"setpause".as_ptr(),
+        c"setstepmul".as_ptr(),
+        std::ptr::null(),
+    ];
+    const WHAT: [std::os::raw::c_int; 7] = [
+        ffi::LUA_GCSTOP,
+        ffi::LUA_GCRESTART,
+        ffi::LUA_GCCOLLECT,
+        ffi::LUA_GCCOUNT,
+        ffi::LUA_GCSTEP,
+        ffi::LUA_GCSETPAUSE,
+        ffi::LUA_GCSETSTEPMUL,
+    ];
+    let option = ffi::luaL_checkoption(l, 1, c"collect".as_ptr(), NAMES.as_ptr());
+    let data = ffi::luaL_optinteger(l, 2, 0) as std::os::raw::c_int;
+    let what = WHAT[option as usize];
+    if what == ffi::LUA_GCSTOP {
+        let flag = ffi::lua_touserdata(l, ffi::lua_upvalueindex(1)) as *const Cell<bool>;
+        if let Some(flag) = flag.as_ref() {
+            flag.set(true);
+        }
+    }
+    let result = ffi::lua_gc(l, what, data);
+    match what {
+        ffi::LUA_GCCOUNT => {
+            let rest = ffi::lua_gc(l, ffi::LUA_GCCOUNTB, 0);
+            ffi::lua_pushnumber(l, result as f64 + rest as f64 / 1024.0);
+        }
+        ffi::LUA_GCSTEP => ffi::lua_pushboolean(l, result),
+        _ => ffi::lua_pushnumber(l, result as f64),
+    }
+    1
 }
 
 /// `keep(f)` returns a C function that calls `f` with its arguments and returns its results.
