@@ -400,4 +400,6 @@ local function library_env()
   return proxy, open
 end
 
-return env, G, run, library_env
+-- The host runs scripts and functions with `handler` directly (as xpcall would, without the
+-- runner's frames); `run` is for library bodies.
+return env, G, run, library_env, handler

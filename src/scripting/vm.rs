@@ -75,6 +75,10 @@ pub struct ScriptVm {
     pub(crate) globals: Table,
     /// `xpcall`s a function with the sandbox's error handler.
     pub(crate) runner: Function,
+    /// The sandbox's error handler (what the runner passes to `xpcall`).
+    handler: Function,
+    /// [`run_entry`], the C function that runs a script or library function.
+    entry: Function,
     pub(crate) keys: Rc<ReplyKeys>,
     env: Table,
     compiled: HashMap<Sha, Function>,
@@ -122,15 +126,19 @@ impl ScriptVm {
         lua.globals().raw_set("collectgarbage", gc)?;
         let globals = lua.create_sequence_from(GLOBALS.iter().map(|(n, _)| *n))?;
         let libraries = lua.create_sequence_from(LIBRARIES.iter().map(|(n, _)| *n))?;
-        let (env, real, runner, library_env): (Table, Table, Function, Function) = lua
-            .load(SANDBOX)
-            .set_name(SELF_SOURCE)
-            .call((host, globals, libraries))?;
+        let (env, real, runner, library_env, handler): (Table, Table, Function, Function, Function) =
+            lua.load(SANDBOX)
+                .set_name(SELF_SOURCE)
+                .call((host, globals, libraries))?;
+        // SAFETY: `run_entry` follows the Lua C API contract (see its comment).
+        let entry = unsafe { lua.create_c_function(run_entry)? };
         let keys = Rc::new(ReplyKeys::new(&lua)?);
         let mut vm = ScriptVm {
             lua,
             globals: real,
             runner,
+            handler,
+            entry,
             keys,
             env,
             compiled: HashMap::new(),
@@ -208,10 +216,10 @@ impl ScriptVm {
         Ok(f)
     }
 
-    /// Runs `func` through the sandbox's runner and returns what `xpcall` returned. A script
-    /// gets `keys` and `argv` as the globals KEYS and ARGV; a library function (`params`) is
-    /// called as `func(KEYS, ARGV)` while neither is a global. The argument tables are built and
-    /// the runner called in one protected call, with no Rust value between Lua calls.
+    /// Runs `func` with the sandbox's error handler and returns what `xpcall` would have: a
+    /// script gets `keys` and `argv` as the globals KEYS and ARGV; a library function
+    /// (`params`) is called as `func(KEYS, ARGV)` while neither is a global. One Lua call
+    /// (into [`run_entry`]) builds the argument tables and runs it.
     pub(crate) fn call(
         &self,
         func: &Function,
@@ -219,34 +227,14 @@ impl ScriptVm {
         argv: &[Bytes],
         params: bool,
     ) -> mlua::Result<MultiValue> {
-        // SAFETY: only Lua C API calls on the stack mlua hands over (runner, func, globals),
-        // inside mlua's protected call: a memory error unwinds to it and comes back as `Err`.
-        // Nothing in the closure needs dropping.
-        unsafe {
-            self.lua.exec_raw((&self.runner, func, &self.globals), |l| {
-                ffi::luaL_checkstack(l, 6, c"too many arguments".as_ptr());
-                push_strings(l, keys);
-                push_strings(l, argv);
-                if params {
-                    for name in [c"KEYS", c"ARGV"] {
-                        ffi::lua_pushstring(l, name.as_ptr());
-                        ffi::lua_pushnil(l);
-                        ffi::lua_rawset(l, 3);
-                    }
-                    ffi::lua_remove(l, 3);
-                    ffi::lua_call(l, 3, ffi::LUA_MULTRET);
-                } else {
-                    ffi::lua_pushstring(l, c"ARGV".as_ptr());
-                    ffi::lua_insert(l, -2);
-                    ffi::lua_rawset(l, 3);
-                    ffi::lua_pushstring(l, c"KEYS".as_ptr());
-                    ffi::lua_insert(l, -2);
-                    ffi::lua_rawset(l, 3);
-                    ffi::lua_settop(l, 2);
-                    ffi::lua_call(l, 1, ffi::LUA_MULTRET);
-                }
-            })
-        }
+        let args = EntryArgs { keys, argv, params };
+        let ptr = (&args as *const EntryArgs).cast_mut().cast::<std::ffi::c_void>();
+        self.entry.call((
+            func,
+            &self.handler,
+            &self.globals,
+            mlua::LightUserData(ptr),
+        ))
     }
 
     /// Drops compiled functions of scripts the registry no longer has, once the cache has
@@ -256,6 +244,56 @@ impl ScriptVm {
             self.compiled.retain(|sha, _| registry.exists(sha));
         }
     }
+}
+
+/// What [`ScriptVm::call`] hands [`run_entry`] (as a light userdata, valid for the call).
+struct EntryArgs<'a> {
+    keys: &'a [Bytes],
+    argv: &'a [Bytes],
+    params: bool,
+}
+
+/// `entry(func, handler, globals, args)`: builds KEYS and ARGV from `args` (an [`EntryArgs`]),
+/// then calls `func` protected by `handler` and returns `true, results…` or `false, error`,
+/// exactly as `xpcall(func, handler)` does. Called by mlua in protected mode, so a memory
+/// error while building the tables is an `Err` of that call; it holds no Rust value that needs
+/// dropping.
+unsafe extern "C-unwind" fn run_entry(l: *mut ffi::lua_State) -> std::os::raw::c_int {
+    ffi::luaL_checkstack(l, 8, c"too many arguments".as_ptr());
+    let args = ffi::lua_touserdata(l, 4) as *const EntryArgs;
+    let Some(args) = args.as_ref() else {
+        ffi::lua_pushstring(l, c"entry: arguments expected".as_ptr());
+        ffi::lua_error(l)
+    };
+    ffi::lua_settop(l, 3);
+    push_strings(l, args.keys);
+    push_strings(l, args.argv);
+    let base = if args.params {
+        for name in [c"KEYS", c"ARGV"] {
+            ffi::lua_pushstring(l, name.as_ptr());
+            ffi::lua_pushnil(l);
+            ffi::lua_rawset(l, 3);
+        }
+        ffi::lua_pushvalue(l, 1);
+        ffi::lua_pushvalue(l, 4);
+        ffi::lua_pushvalue(l, 5);
+        let status = ffi::lua_pcall(l, 2, ffi::LUA_MULTRET, 2);
+        ffi::lua_pushboolean(l, (status == 0) as std::os::raw::c_int);
+        5
+    } else {
+        ffi::lua_pushstring(l, c"ARGV".as_ptr());
+        ffi::lua_insert(l, -2);
+        ffi::lua_rawset(l, 3);
+        ffi::lua_pushstring(l, c"KEYS".as_ptr());
+        ffi::lua_insert(l, -2);
+        ffi::lua_rawset(l, 3);
+        ffi::lua_pushvalue(l, 1);
+        let status = ffi::lua_pcall(l, 0, ffi::LUA_MULTRET, 2);
+        ffi::lua_pushboolean(l, (status == 0) as std::os::raw::c_int);
+        3
+    };
+    ffi::lua_insert(l, base + 1);
+    ffi::lua_gettop(l) - base
 }
 
 /// Pushes a new array of `items` as Lua strings.
