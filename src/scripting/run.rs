@@ -10,7 +10,7 @@
 //! - A killed run (SCRIPT KILL) has written nothing; the hook raises at every instruction once
 //!   it is killed. Busy and kill flags are cleared when the run ends, whatever happens.
 
-use super::convert::{lua_to_reply, ReplyKeys};
+use super::convert::lua_to_reply;
 use super::registry::Script;
 use super::undo::UndoLog;
 use super::vm::{ScriptVm, SELF_SOURCE};
@@ -24,7 +24,6 @@ use bytes::BytesMut;
 use mlua::{ffi, MultiValue, Value};
 use std::cell::RefCell;
 use std::ffi::CStr;
-use std::rc::Rc;
 use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -128,7 +127,10 @@ pub(crate) struct RunState {
     /// When busy time was last added to the shard's `busy_usec` (metrics).
     busy_mark: Instant,
     pub(crate) rand: Lrand48,
-    pub(crate) keys: Rc<ReplyKeys>,
+    /// Argument buffer of `redis.call`, reused across calls.
+    pub(crate) argv: Vec<Bytes>,
+    /// A panic caught in a command called by the script, resumed once the run has ended.
+    pub(crate) panic: Option<Box<dyn std::any::Any + Send>>,
     /// Shard messages that arrived while busy, re-queued when the run ends.
     deferred: Vec<ShardMsg>,
 }
@@ -392,7 +394,8 @@ fn run_in_vm(ctx: &mut Ctx<'_>, vm: &mut ScriptVm, job: &ScriptJob, threshold: D
         busy: false,
         busy_mark: Instant::now(),
         rand: Lrand48::initial(),
-        keys: vm.keys.clone(),
+        argv: Vec::new(),
+        panic: None,
         deferred: Vec::new(),
     };
     RUN.with(|cell| *cell.borrow_mut() = Some(state));
@@ -408,6 +411,9 @@ fn run_in_vm(ctx: &mut Ctx<'_>, vm: &mut ScriptVm, job: &ScriptJob, threshold: D
     let Some(mut run) = run else {
         return Reply::error("ERR script state lost");
     };
+    if let Some(payload) = run.panic.take() {
+        std::panic::resume_unwind(payload);
+    }
     for msg in run.deferred.drain(..) {
         let _ = server.shards[home].tx.send(msg);
     }

@@ -126,10 +126,16 @@ impl ScriptVm {
         lua.globals().raw_set("collectgarbage", gc)?;
         let globals = lua.create_sequence_from(GLOBALS.iter().map(|(n, _)| *n))?;
         let libraries = lua.create_sequence_from(LIBRARIES.iter().map(|(n, _)| *n))?;
-        let (env, real, runner, library_env, handler): (Table, Table, Function, Function, Function) =
-            lua.load(SANDBOX)
-                .set_name(SELF_SOURCE)
-                .call((host, globals, libraries))?;
+        let (env, real, runner, library_env, handler): (
+            Table,
+            Table,
+            Function,
+            Function,
+            Function,
+        ) = lua
+            .load(SANDBOX)
+            .set_name(SELF_SOURCE)
+            .call((host, globals, libraries))?;
         // SAFETY: `run_entry` follows the Lua C API contract (see its comment).
         let entry = unsafe { lua.create_c_function(run_entry)? };
         let keys = Rc::new(ReplyKeys::new(&lua)?);
@@ -228,13 +234,11 @@ impl ScriptVm {
         params: bool,
     ) -> mlua::Result<MultiValue> {
         let args = EntryArgs { keys, argv, params };
-        let ptr = (&args as *const EntryArgs).cast_mut().cast::<std::ffi::c_void>();
-        self.entry.call((
-            func,
-            &self.handler,
-            &self.globals,
-            mlua::LightUserData(ptr),
-        ))
+        let ptr = (&args as *const EntryArgs)
+            .cast_mut()
+            .cast::<std::ffi::c_void>();
+        self.entry
+            .call((func, &self.handler, &self.globals, mlua::LightUserData(ptr)))
     }
 
     /// Drops compiled functions of scripts the registry no longer has, once the cache has
