@@ -22,7 +22,7 @@ use std::sync::{Arc, Mutex};
 pub struct LibSet {
     pub libs: BTreeMap<String, Arc<Library>>,
     /// Lowercase function name → (library, index in its `functions`).
-    pub functions: HashMap<String, (Arc<Library>, usize)>,
+    pub functions: HashMap<String, (Arc<Library>, usize), foldhash::fast::RandomState>,
 }
 
 impl LibSet {

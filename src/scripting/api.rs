@@ -10,7 +10,9 @@
 //!   command runs first (`stage`), its outcome is parked in `PENDING`, and only then is the reply
 //!   pushed or raised.
 
-use super::convert::{arg_bytes, error_table, error_text, push_error_table, push_reply};
+use super::convert::{
+    arg_bytes, error_table, error_text, number_text, push_error_table, push_reply, NUMBER_TEXT_MAX,
+};
 use super::registry::sha1_hex;
 use super::run::{with_run, Lrand48, RunState, ABORT_TEXT, KILL_TEXT};
 use crate::commands::{self, flags, CmdRef, Ctx, Run};
@@ -187,9 +189,11 @@ unsafe fn read_args(l: *mut ffi::lua_State, out: &mut Vec<Bytes>) -> Result<(), 
                 };
                 out.push(Bytes::copy_from_slice(bytes));
             }
-            ffi::LUA_TNUMBER => out.push(Bytes::from(crate::protocol::format_double(
-                ffi::lua_tonumber(l, i),
-            ))),
+            ffi::LUA_TNUMBER => {
+                let mut buf = [0u8; NUMBER_TEXT_MAX];
+                let n = number_text(ffi::lua_tonumber(l, i), &mut buf);
+                out.push(Bytes::copy_from_slice(&buf[..n]));
+            }
             _ => return Err(BAD_ARG),
         }
     }

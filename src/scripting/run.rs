@@ -110,7 +110,8 @@ pub(crate) struct RunState {
     pub(crate) ctx: *mut Ctx<'static>,
     server: *const Server,
     pub(crate) home: usize,
-    held: Vec<usize>,
+    /// The job being run (valid for the run, like `ctx`).
+    job: *const ScriptJob,
     pub(crate) read_only: bool,
     pub(crate) allow_oom: bool,
     pub(crate) resp: u8,
@@ -182,9 +183,24 @@ impl RunState {
         if !self.busy && self.started.elapsed() >= self.threshold {
             self.busy = true;
             self.busy_mark = self.started + self.threshold;
-            server.scripting.runs[self.home].busy.store(true, Relaxed);
-            for &s in &self.held {
+            let info = &server.scripting.runs[self.home];
+            info.busy.store(true, Relaxed);
+            // SAFETY: as in `answer_waiting_busy`: the unit's code is suspended in Lua.
+            for s in held_shards(unsafe { &*self.ctx }) {
                 server.shards[s].busy.store(true, Relaxed);
+            }
+            // FUNCTION STATS shows a function once other clients can see it run (busy).
+            // SAFETY: `job` outlives the run.
+            if let Some(job) = unsafe { self.job.as_ref() } {
+                if let Target::Function { command, .. } = &job.target {
+                    if let Ok(mut c) = info.current.lock() {
+                        *c = Some(super::RunningFunction {
+                            name: job.target.label().to_string(),
+                            command: command.clone(),
+                            started: self.started,
+                        });
+                    }
+                }
             }
         }
         if self.busy {
@@ -268,11 +284,22 @@ pub(crate) unsafe extern "C-unwind" fn hook(l: *mut ffi::lua_State, ar: *mut ffi
     ffi::lua_error(l);
 }
 
+/// The shards a unit holds.
+fn held_shards<'a>(ctx: &'a Ctx<'_>) -> impl Iterator<Item = usize> + 'a {
+    ctx.held
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| s.is_some())
+        .map(|(i, _)| i)
+}
+
 /// Clears what a run set on shared state, even if the run unwinds.
 struct Cleanup<'s> {
     server: &'s Server,
     home: usize,
-    held: Vec<usize>,
+    /// The running unit's context (the same pointer as `RunState::ctx`), read only to find the
+    /// shards a busy run flagged.
+    ctx: *const Ctx<'static>,
 }
 
 impl Drop for Cleanup<'_> {
@@ -284,15 +311,16 @@ impl Drop for Cleanup<'_> {
         });
         let info = &self.server.scripting.runs[self.home];
         if info.busy.swap(false, Relaxed) {
-            for &s in &self.held {
+            // SAFETY: the context outlives the run, and the run's code no longer uses it.
+            for s in held_shards(unsafe { &*self.ctx }) {
                 self.server.shards[s].busy.store(false, Relaxed);
+            }
+            if let Ok(mut c) = info.current.lock() {
+                c.take();
             }
         }
         info.state.store(IDLE, Relaxed);
         info.function.store(false, Relaxed);
-        if let Ok(mut c) = info.current.lock() {
-            c.take();
-        }
         self.server.shards[self.home].kill.store(false, Relaxed);
     }
 }
@@ -314,7 +342,7 @@ pub fn run_script(ctx: &mut Ctx<'_>, job: &ScriptJob) -> Reply {
     };
     vm.set_memory_limit(limit);
     vm.prune(&scripting.registry);
-    crate::functions::loader::prune(&mut vm, &scripting.functions.snapshot());
+    crate::functions::loader::prune(&mut vm, &scripting.functions);
     let reply = run_in_vm(
         ctx,
         &mut vm,
@@ -344,40 +372,28 @@ fn run_in_vm(ctx: &mut Ctx<'_>, vm: &mut ScriptVm, job: &ScriptJob, threshold: D
     vm.arm_hook();
     let server = ctx.server;
     let home = ctx.home;
-    let held: Vec<usize> = ctx
-        .held
-        .iter()
-        .enumerate()
-        .filter(|(_, s)| s.is_some())
-        .map(|(i, _)| i)
-        .collect();
     let undo = (!ctx.holds_all()).then(UndoLog::default);
     let effects_start = ctx.effects.as_ref().map_or(0, |e| e.len());
     let (saved_resp, saved_db) = (ctx.resp, ctx.db);
     ctx.in_script = true;
     server.scripting.runs[home].state.store(CLEAN, Relaxed);
-    if let Target::Function { command, .. } = &job.target {
-        let info = &server.scripting.runs[home];
-        info.function.store(true, Relaxed);
-        if let Ok(mut c) = info.current.lock() {
-            *c = Some(super::RunningFunction {
-                name: job.target.label().to_string(),
-                command: command.clone(),
-                started: Instant::now(),
-            });
-        }
+    let params = matches!(job.target, Target::Function { .. });
+    if params {
+        server.scripting.runs[home].function.store(true, Relaxed);
     }
     server.shards[home].kill.store(false, Relaxed);
+    let ctx_ptr = (ctx as *mut Ctx<'_>).cast::<Ctx<'static>>();
     let cleanup = Cleanup {
         server,
         home,
-        held: held.clone(),
+        ctx: ctx_ptr,
     };
+    let started = Instant::now();
     let state = RunState {
-        ctx: (ctx as *mut Ctx<'_>).cast::<Ctx<'static>>(),
+        ctx: ctx_ptr,
         server: server as *const Server,
         home,
-        held,
+        job: job as *const ScriptJob,
         read_only: job.read_only,
         allow_oom: job.allow_oom,
         resp: 2,
@@ -389,10 +405,10 @@ fn run_in_vm(ctx: &mut Ctx<'_>, vm: &mut ScriptVm, job: &ScriptJob, threshold: D
         slot_rule: job
             .single_slot
             .then(|| job.keys.first().map(|k| crate::slot::key_slot(k).get())),
-        started: Instant::now(),
+        started,
         threshold,
         busy: false,
-        busy_mark: Instant::now(),
+        busy_mark: started,
         rand: Lrand48::initial(),
         argv: Vec::new(),
         panic: None,
@@ -401,7 +417,6 @@ fn run_in_vm(ctx: &mut Ctx<'_>, vm: &mut ScriptVm, job: &ScriptJob, threshold: D
     RUN.with(|cell| *cell.borrow_mut() = Some(state));
     // A function gets its keys and arguments as parameters; KEYS and ARGV are not globals
     // while it runs (the next EVAL sets them again).
-    let params = matches!(job.target, Target::Function { .. });
     let result = vm.call(&func, &job.keys, &job.argv, params);
     let run = RUN.with(|cell| cell.borrow_mut().take());
     drop(cleanup);
@@ -436,7 +451,7 @@ fn run_in_vm(ctx: &mut Ctx<'_>, vm: &mut ScriptVm, job: &ScriptJob, threshold: D
     }
     wrap_effects(ctx, effects_start, saved_db);
     let reply = match result {
-        Ok(values) => outcome(vm, job.target.label(), values, run.resp),
+        Ok(values) => outcome(vm, &job.target, values, run.resp),
         Err(e) => Reply::Error(format!(
             "ERR Error running script {}: {e}",
             job.target.label()
@@ -469,13 +484,14 @@ fn wrap_effects(ctx: &mut Ctx<'_>, start: usize, db: usize) {
 
 /// The reply for what `xpcall` returned: the script's value, or its error with Redis 7's
 /// ` script: <sha>, on <source>:<line>.` suffix.
-fn outcome(vm: &ScriptVm, sha: &str, values: MultiValue, resp: u8) -> Reply {
+fn outcome(vm: &ScriptVm, target: &Target, values: MultiValue, resp: u8) -> Reply {
     let mut it = values.into_iter();
     let ok = matches!(it.next(), Some(Value::Boolean(true)));
     let value = it.next().unwrap_or(Value::Nil);
     if ok {
         return lua_to_reply(&value, resp, &vm.keys);
     }
+    let sha = target.label();
     match value {
         Value::Table(t) => {
             let msg = match t.raw_get::<Value>("err") {

@@ -16,6 +16,9 @@ use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::rc::Rc;
 
+/// The hasher of the per-run lookups (compiled scripts, library instances).
+pub(crate) type FastHash = foldhash::fast::RandomState;
+
 /// The chunk name of the sandbox code, so error positions and the kill hook can skip its frames.
 pub const SELF_SOURCE: &str = "=luagate_sandbox";
 const SANDBOX: &str = include_str!("sandbox.lua");
@@ -81,11 +84,12 @@ pub struct ScriptVm {
     entry: Function,
     pub(crate) keys: Rc<ReplyKeys>,
     env: Table,
-    compiled: HashMap<Sha, Function>,
+    compiled: HashMap<Sha, Function, FastHash>,
     /// `library_env()` from the sandbox: a fresh environment for one library body.
     pub(crate) library_env: Function,
-    /// Libraries instantiated in this VM: library id → lowercase function name → callback.
-    pub(crate) libs: HashMap<u64, HashMap<String, Function>>,
+    /// Libraries instantiated in this VM: library id → callback of each of its functions, in
+    /// the order of `Library::functions`.
+    pub(crate) libs: HashMap<u64, Vec<Option<Function>>, FastHash>,
     /// The registry generation the compile cache belongs to.
     pub(crate) generation: u64,
     memory_limit: u64,
@@ -147,9 +151,9 @@ impl ScriptVm {
             entry,
             keys,
             env,
-            compiled: HashMap::new(),
+            compiled: HashMap::default(),
             library_env,
-            libs: HashMap::new(),
+            libs: HashMap::default(),
             generation,
             memory_limit: 0,
             hook_tripped: true,
@@ -244,7 +248,8 @@ impl ScriptVm {
     /// Drops compiled functions of scripts the registry no longer has, once the cache has
     /// clearly outgrown it.
     pub fn prune(&mut self, registry: &super::registry::Registry) {
-        if self.compiled.len() > registry.len() + 64 {
+        // The length test first: it spares every run a registry snapshot load.
+        if self.compiled.len() > 64 && self.compiled.len() > registry.len() + 64 {
             self.compiled.retain(|sha, _| registry.exists(sha));
         }
     }
