@@ -267,7 +267,7 @@ pub(crate) fn prepare(
         read_only: ro_command || f.no_writes,
         allow_oom: f.allow_oom,
         single_slot: slot_rule && !f.allow_cross_slot_keys,
-        needs: Arc::new(Mutex::new(Vec::new())),
+        needs: Mutex::new(Vec::new()),
     });
     Ok(job)
 }

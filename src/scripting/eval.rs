@@ -164,7 +164,7 @@ pub(crate) fn prepare(
         read_only: ro_command || f.no_writes,
         allow_oom: f.allow_oom,
         single_slot: slot_rule && !f.allow_cross_slot_keys,
-        needs: Arc::new(Mutex::new(Vec::new())),
+        needs: Mutex::new(Vec::new()),
     });
     let origin = if by_sha {
         Origin::Evalsha
@@ -183,30 +183,17 @@ pub(crate) async fn schedule(
     origin: Origin,
 ) -> Option<Reply> {
     let server = conn.server.clone();
-    let mut shards: Vec<usize> = job
-        .keys
-        .iter()
-        .map(|k| server.slots.shard_of_key(k).index())
-        .collect();
-    if shards.is_empty() {
-        // A script without declared keys starts on shard 0.
-        shards.push(0);
-    }
-    if let Some(fp) = job.target.footprint() {
-        fp.extend_into(&mut shards);
-    }
-    shards.sort_unstable();
-    shards.dedup();
+    // Shards earlier runs found missing (kept here too in case the target has no footprint).
+    let mut extra: Vec<usize> = Vec::new();
     // Every re-run holds at least one more shard than the last, so this ends.
     for _ in 0..=server.shards.len() {
+        let shards = shards_for(&server, &job, &extra);
         if conn.busy(&shards) {
             server.counters.script_run(origin, Outcome::Busy);
             return Some(Reply::error(server.scripting.busy_error()));
         }
         let j = job.clone();
-        let bytes = conn
-            .run_job(shards.clone(), move |ctx| run_script(ctx, &j))
-            .await;
+        let bytes = conn.run_job(shards, move |ctx| run_script(ctx, &j)).await;
         let needed = match job.needs.lock() {
             Ok(mut n) => std::mem::take(&mut *n),
             Err(_) => Vec::new(),
@@ -226,12 +213,33 @@ pub(crate) async fn schedule(
             if let Some(fp) = job.target.footprint() {
                 fp.add(s);
             }
-            shards.push(s);
+            extra.push(s);
         }
+    }
+    Some(Reply::error("ERR script could not be scheduled"))
+}
+
+/// The shards a run of `job` holds: those of its declared keys (shard 0 for a script without
+/// any), its remembered footprint and `extra`; ascending, without repeats.
+fn shards_for(server: &Server, job: &ScriptJob, extra: &[usize]) -> Vec<usize> {
+    let mut shards = Vec::with_capacity(job.keys.len().max(1) + extra.len());
+    shards.extend(
+        job.keys
+            .iter()
+            .map(|k| server.slots.shard_of_key(k).index()),
+    );
+    if shards.is_empty() {
+        shards.push(0);
+    }
+    if let Some(fp) = job.target.footprint() {
+        fp.extend_into(&mut shards);
+    }
+    shards.extend_from_slice(extra);
+    if shards.len() > 1 {
         shards.sort_unstable();
         shards.dedup();
     }
-    Some(Reply::error("ERR script could not be scheduled"))
+    shards
 }
 
 /// How a finished run ended, from its encoded reply (an error reply starts with `-`).

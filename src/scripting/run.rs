@@ -71,7 +71,7 @@ pub struct ScriptJob {
     /// no `allow-cross-slot-keys`).
     pub single_slot: bool,
     /// Filled by an aborted run with the shards it could not reach.
-    pub needs: Arc<Mutex<Vec<usize>>>,
+    pub needs: Mutex<Vec<usize>>,
 }
 
 pub(crate) const KILL_TEXT: &str = "ERR Script killed by user with SCRIPT KILL...";

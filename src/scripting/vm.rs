@@ -140,8 +140,15 @@ impl ScriptVm {
             .load(SANDBOX)
             .set_name(SELF_SOURCE)
             .call((host, globals, libraries))?;
-        // SAFETY: `run_entry` follows the Lua C API contract (see its comment).
-        let entry = unsafe { lua.create_c_function(run_entry)? };
+        // SAFETY: pushes `run_entry` (which follows the Lua C API contract, see its comment)
+        // with its two upvalues, the spare empty KEYS and ARGV tables.
+        let entry: Function = unsafe {
+            lua.exec_raw((), |l| {
+                ffi::lua_createtable(l, 0, 0);
+                ffi::lua_createtable(l, 0, 0);
+                ffi::lua_pushcclosure(l, run_entry, 2);
+            })?
+        };
         let keys = Rc::new(ReplyKeys::new(&lua)?);
         let mut vm = ScriptVm {
             lua,
@@ -275,8 +282,10 @@ unsafe extern "C-unwind" fn run_entry(l: *mut ffi::lua_State) -> std::os::raw::c
         ffi::lua_error(l)
     };
     ffi::lua_settop(l, 3);
-    push_strings(l, args.keys);
-    push_strings(l, args.argv);
+    // A script's empty KEYS or ARGV is the spare empty table when that is still empty and
+    // plain (a script cannot keep a reference across runs); a function's never is.
+    push_args(l, args.keys, !args.params, 1);
+    push_args(l, args.argv, !args.params, 2);
     let base = if args.params {
         for name in [c"KEYS", c"ARGV"] {
             ffi::lua_pushstring(l, name.as_ptr());
@@ -303,6 +312,30 @@ unsafe extern "C-unwind" fn run_entry(l: *mut ffi::lua_State) -> std::os::raw::c
     };
     ffi::lua_insert(l, base + 1);
     ffi::lua_gettop(l) - base
+}
+
+/// Pushes the array of `items`: a new one, or for `reuse` and no items the spare empty table
+/// in upvalue `spare` (replaced by a new one if a script filled it or gave it a metatable).
+unsafe fn push_args(l: *mut ffi::lua_State, items: &[Bytes], reuse: bool, spare: i32) {
+    if !(reuse && items.is_empty()) {
+        return push_strings(l, items);
+    }
+    ffi::lua_pushvalue(l, ffi::lua_upvalueindex(spare));
+    if ffi::lua_type(l, -1) == ffi::LUA_TTABLE {
+        if ffi::lua_getmetatable(l, -1) != 0 {
+            ffi::lua_pop(l, 1);
+        } else {
+            ffi::lua_pushnil(l);
+            if ffi::lua_next(l, -2) == 0 {
+                return;
+            }
+            ffi::lua_pop(l, 2);
+        }
+    }
+    ffi::lua_pop(l, 1);
+    ffi::lua_createtable(l, 0, 0);
+    ffi::lua_pushvalue(l, -1);
+    ffi::lua_replace(l, ffi::lua_upvalueindex(spare));
 }
 
 /// Pushes a new array of `items` as Lua strings.
