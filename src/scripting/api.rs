@@ -167,6 +167,42 @@ thread_local! {
     static PENDING: RefCell<Option<(CallOutcome, u8)>> = const { RefCell::new(None) };
 }
 
+/// A command name as a script wrote it (up to 16 bytes), with what it resolved to.
+type CachedName = ([u8; 16], usize, CmdRef);
+
+thread_local! {
+    /// The command this thread's scripts looked up last: scripts mostly call one command again
+    /// and again, and comparing the name is cheaper than lowercasing and hashing it.
+    static LAST_CMD: std::cell::Cell<Option<CachedName>> = const { std::cell::Cell::new(None) };
+}
+
+/// `commands::lookup`, through `LAST_CMD` for commands without subcommands.
+fn lookup(argv: &[Bytes]) -> Result<CmdRef, CommandError> {
+    let name = &argv[0][..];
+    if let Some((bytes, len, cmd)) = LAST_CMD.get() {
+        if len == name.len() && bytes[..len] == *name {
+            let (a, n) = (cmd.cmd.arity, argv.len() as i64);
+            let a = a as i64;
+            if (a > 0 && n != a) || (a < 0 && n < -a) {
+                return Err(CommandError::WrongArity(cmd.cmd.name.into()));
+            }
+            return Ok(cmd);
+        }
+    }
+    let cmd = commands::lookup(argv)?;
+    // Only a top-level command (a subcommand's name is not the one written) without
+    // subcommands: its arity is all `lookup` checks.
+    if cmd.cmd.subcommands.is_empty()
+        && name.len() <= 16
+        && cmd.cmd.name.as_bytes().eq_ignore_ascii_case(name)
+    {
+        let mut bytes = [0u8; 16];
+        bytes[..name.len()].copy_from_slice(name);
+        LAST_CMD.set(Some((bytes, name.len(), cmd)));
+    }
+    Ok(cmd)
+}
+
 /// Reads the arguments of a `redis.call` from `l`'s stack: strings as they are, numbers as
 /// Redis 7.0 formats them; anything else refuses the call.
 ///
@@ -303,7 +339,7 @@ impl RunState {
 
     fn run_command(&mut self, argv: &[Bytes]) -> CallOutcome {
         let refuse = CallOutcome::Refused;
-        let cmd = match commands::lookup(argv) {
+        let cmd = match lookup(argv) {
             Ok(c) => c,
             Err(CommandError::WrongArity(_)) => {
                 return refuse("ERR Wrong number of args calling Redis command from script")
@@ -374,6 +410,9 @@ impl RunState {
 
     /// Shards this command needs that the unit does not hold (`None` if it holds them all).
     fn missing_shards(&mut self, cmd: CmdRef, argv: &[Bytes]) -> Option<Vec<usize>> {
+        if self.holds_all {
+            return None;
+        }
         let ctx = self.ctx();
         let mut missing = Vec::new();
         if cmd.cmd.has(flags::KEYSPACE) {

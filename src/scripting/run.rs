@@ -120,6 +120,8 @@ pub(crate) struct RunState {
     pub(crate) abort: Option<Vec<usize>>,
     pub(crate) killed: bool,
     pub(crate) undo: Option<UndoLog>,
+    /// The unit holds every shard: no command of the run can need another.
+    pub(crate) holds_all: bool,
     /// `Some(slot)` while the single-slot rule applies (`Some(None)` before the first key).
     pub(crate) slot_rule: Option<Option<u16>>,
     started: Instant,
@@ -372,7 +374,8 @@ fn run_in_vm(ctx: &mut Ctx<'_>, vm: &mut ScriptVm, job: &ScriptJob, threshold: D
     vm.arm_hook();
     let server = ctx.server;
     let home = ctx.home;
-    let undo = (!ctx.holds_all()).then(UndoLog::default);
+    let holds_all = ctx.holds_all();
+    let undo = (!holds_all).then(UndoLog::default);
     let effects_start = ctx.effects.as_ref().map_or(0, |e| e.len());
     let (saved_resp, saved_db) = (ctx.resp, ctx.db);
     ctx.in_script = true;
@@ -402,6 +405,7 @@ fn run_in_vm(ctx: &mut Ctx<'_>, vm: &mut ScriptVm, job: &ScriptJob, threshold: D
         abort: None,
         killed: false,
         undo,
+        holds_all,
         slot_rule: job
             .single_slot
             .then(|| job.keys.first().map(|k| crate::slot::key_slot(k).get())),
