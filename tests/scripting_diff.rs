@@ -8,6 +8,9 @@ use common::Diff;
 const SCRIPTS: &[&str] = &[
     // Lua → reply conversions (RESP2 script protocol).
     "return 1",
+    "return 1, 2",
+    "return nil, 2",
+    "return",
     "return 3.99",
     "return -3.99",
     "return 1e300",

@@ -90,7 +90,7 @@ fn resolve_body(server: &Server, body: &Bytes) -> Result<Arc<Script>, CommandErr
 
 async fn eval(conn: &mut Conn, name: &str, args: Vec<Bytes>) -> Option<Reply> {
     let server = conn.server.clone();
-    match prepare(&server, name, &args) {
+    match prepare_owned(&server, name, args) {
         Ok((job, origin)) => schedule(conn, job, origin).await,
         Err(r) => Some(r),
     }
@@ -116,19 +116,28 @@ pub(crate) fn prepare(
     name: &str,
     args: &[Bytes],
 ) -> Result<(Arc<ScriptJob>, Origin), Reply> {
+    prepare_owned(server, name, args.to_vec())
+}
+
+/// [`prepare`] taking the command line, which the job keeps.
+fn prepare_owned(
+    server: &Arc<Server>,
+    name: &str,
+    args: Vec<Bytes>,
+) -> Result<(Arc<ScriptJob>, Origin), Reply> {
     let by_sha = name.starts_with("evalsha");
     let ro_command = name.ends_with("_ro");
     // Redis's order: a sha of the wrong length, numkeys, then the lookup.
     let resolved = if by_sha {
         match sha_key(&args[1]) {
             None => Err(CommandError::err(NOSCRIPT)),
-            Some(k) => numkeys(args).and_then(|n| {
+            Some(k) => numkeys(&args).and_then(|n| {
                 let s = server.scripting.registry.get(&k);
                 s.map(|s| (s, n)).ok_or(CommandError::err(NOSCRIPT))
             }),
         }
     } else {
-        numkeys(args).and_then(|n| resolve_body(server, &args[1]).map(|s| (s, n)))
+        numkeys(&args).and_then(|n| resolve_body(server, &args[1]).map(|s| (s, n)))
     };
     let (script, n) = match resolved {
         Ok(x) => x,
@@ -145,22 +154,20 @@ pub(crate) fn prepare(
     if f.shebang && !f.no_writes && !f.allow_oom && !ro_command && server.oom() {
         return Err(Reply::error(crate::server::OOM_ERR));
     }
-    if server.repl.is_follower() && f.shebang && !f.no_writes {
+    if f.shebang && !f.no_writes && server.repl.is_follower() {
         return Err(Reply::error(crate::replication::READONLY_ERR));
     }
     if !by_sha && server.effects_wanted() {
         server.repl.stream.publish_script(script.sha, &script.body);
     }
-    let keys: Vec<Bytes> = args[3..3 + n].to_vec();
-    let argv: Vec<Bytes> = args[3 + n..].to_vec();
     let slot_rule = f.shebang && server.config().single_slot_scripts;
     if slot_rule {
-        declared_keys_in_one_slot(&keys)?;
+        declared_keys_in_one_slot(&args[3..3 + n])?;
     }
     let job = Arc::new(ScriptJob {
         target: Target::Script(script),
-        keys,
-        argv,
+        args,
+        first_arg: 3 + n,
         read_only: ro_command || f.no_writes,
         allow_oom: f.allow_oom,
         single_slot: slot_rule && !f.allow_cross_slot_keys,
@@ -222,12 +229,9 @@ pub(crate) async fn schedule(
 /// The shards a run of `job` holds: those of its declared keys (shard 0 for a script without
 /// any), its remembered footprint and `extra`; ascending, without repeats.
 fn shards_for(server: &Server, job: &ScriptJob, extra: &[usize]) -> Vec<usize> {
-    let mut shards = Vec::with_capacity(job.keys.len().max(1) + extra.len());
-    shards.extend(
-        job.keys
-            .iter()
-            .map(|k| server.slots.shard_of_key(k).index()),
-    );
+    let keys = job.keys();
+    let mut shards = Vec::with_capacity(keys.len().max(1) + extra.len());
+    shards.extend(keys.iter().map(|k| server.slots.shard_of_key(k).index()));
     if shards.is_empty() {
         shards.push(0);
     }

@@ -21,7 +21,7 @@ use crate::server::Server;
 use crate::shard::{ShardMsg, Work};
 use bytes::Bytes;
 use bytes::BytesMut;
-use mlua::{ffi, MultiValue, Value};
+use mlua::{ffi, Value};
 use std::cell::RefCell;
 use std::ffi::CStr;
 use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed};
@@ -34,9 +34,17 @@ pub enum Target {
     Function {
         lib: Arc<crate::functions::Library>,
         index: usize,
-        /// The FCALL command line, for FUNCTION STATS.
-        command: Vec<Bytes>,
     },
+}
+
+impl ScriptJob {
+    pub fn keys(&self) -> &[Bytes] {
+        self.args.get(3..self.first_arg).unwrap_or(&[])
+    }
+
+    pub fn argv(&self) -> &[Bytes] {
+        self.args.get(self.first_arg..).unwrap_or(&[])
+    }
 }
 
 impl Target {
@@ -61,8 +69,10 @@ impl Target {
 /// What the connection sends to the home shard to run a script.
 pub struct ScriptJob {
     pub target: Target,
-    pub keys: Vec<Bytes>,
-    pub argv: Vec<Bytes>,
+    /// The whole command line (`EVAL body numkeys keys… args…`; FUNCTION STATS shows an
+    /// FCALL's): its keys are `args[3..first_arg]`, its arguments `args[first_arg..]`.
+    pub args: Vec<Bytes>,
+    pub first_arg: usize,
     /// EVAL_RO / EVALSHA_RO, or a `no-writes` script.
     pub read_only: bool,
     /// `allow-oom`: writes may run while used memory is over `maxmemory`.
@@ -194,11 +204,11 @@ impl RunState {
             // FUNCTION STATS shows a function once other clients can see it run (busy).
             // SAFETY: `job` outlives the run.
             if let Some(job) = unsafe { self.job.as_ref() } {
-                if let Target::Function { command, .. } = &job.target {
+                if let Target::Function { .. } = &job.target {
                     if let Ok(mut c) = info.current.lock() {
                         *c = Some(super::RunningFunction {
                             name: job.target.label().to_string(),
-                            command: command.clone(),
+                            command: job.args.clone(),
                             started: self.started,
                         });
                     }
@@ -408,7 +418,7 @@ fn run_in_vm(ctx: &mut Ctx<'_>, vm: &mut ScriptVm, job: &ScriptJob, threshold: D
         holds_all,
         slot_rule: job
             .single_slot
-            .then(|| job.keys.first().map(|k| crate::slot::key_slot(k).get())),
+            .then(|| job.keys().first().map(|k| crate::slot::key_slot(k).get())),
         started,
         threshold,
         busy: false,
@@ -421,7 +431,7 @@ fn run_in_vm(ctx: &mut Ctx<'_>, vm: &mut ScriptVm, job: &ScriptJob, threshold: D
     RUN.with(|cell| *cell.borrow_mut() = Some(state));
     // A function gets its keys and arguments as parameters; KEYS and ARGV are not globals
     // while it runs (the next EVAL sets them again).
-    let result = vm.call(&func, &job.keys, &job.argv, params);
+    let result = vm.call(&func, job.keys(), job.argv(), params);
     let run = RUN.with(|cell| cell.borrow_mut().take());
     drop(cleanup);
     ctx.in_script = false;
@@ -455,7 +465,7 @@ fn run_in_vm(ctx: &mut Ctx<'_>, vm: &mut ScriptVm, job: &ScriptJob, threshold: D
     }
     wrap_effects(ctx, effects_start, saved_db);
     let reply = match result {
-        Ok(values) => outcome(vm, &job.target, values, run.resp),
+        Ok((ok, value)) => outcome(vm, &job.target, ok, value, run.resp),
         Err(e) => Reply::Error(format!(
             "ERR Error running script {}: {e}",
             job.target.label()
@@ -488,10 +498,7 @@ fn wrap_effects(ctx: &mut Ctx<'_>, start: usize, db: usize) {
 
 /// The reply for what `xpcall` returned: the script's value, or its error with Redis 7's
 /// ` script: <sha>, on <source>:<line>.` suffix.
-fn outcome(vm: &ScriptVm, target: &Target, values: MultiValue, resp: u8) -> Reply {
-    let mut it = values.into_iter();
-    let ok = matches!(it.next(), Some(Value::Boolean(true)));
-    let value = it.next().unwrap_or(Value::Nil);
+fn outcome(vm: &ScriptVm, target: &Target, ok: bool, value: Value, resp: u8) -> Reply {
     if ok {
         return lua_to_reply(&value, resp, &vm.keys);
     }

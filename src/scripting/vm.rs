@@ -11,7 +11,7 @@ use super::convert::ReplyKeys;
 use super::registry::{Script, Sha};
 use super::run;
 use bytes::Bytes;
-use mlua::{ffi, ChunkMode, Function, Lua, LuaOptions, MultiValue, StdLib, Table};
+use mlua::{ffi, ChunkMode, Function, Lua, LuaOptions, StdLib, Table};
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::rc::Rc;
@@ -141,12 +141,15 @@ impl ScriptVm {
             .set_name(SELF_SOURCE)
             .call((host, globals, libraries))?;
         // SAFETY: pushes `run_entry` (which follows the Lua C API contract, see its comment)
-        // with its two upvalues, the spare empty KEYS and ARGV tables.
+        // with its upvalues: the spare empty KEYS and ARGV tables, then the names "KEYS" and
+        // "ARGV" (so a run does not hash them).
         let entry: Function = unsafe {
             lua.exec_raw((), |l| {
                 ffi::lua_createtable(l, 0, 0);
                 ffi::lua_createtable(l, 0, 0);
-                ffi::lua_pushcclosure(l, run_entry, 2);
+                ffi::lua_pushstring(l, c"KEYS".as_ptr());
+                ffi::lua_pushstring(l, c"ARGV".as_ptr());
+                ffi::lua_pushcclosure(l, run_entry, 4);
             })?
         };
         let keys = Rc::new(ReplyKeys::new(&lua)?);
@@ -233,8 +236,8 @@ impl ScriptVm {
         Ok(f)
     }
 
-    /// Runs `func` with the sandbox's error handler and returns what `xpcall` would have: a
-    /// script gets `keys` and `argv` as the globals KEYS and ARGV; a library function
+    /// Runs `func` with the sandbox's error handler and returns what `xpcall` would have
+    /// (`true` and the first result, or `false` and the error): a script gets `keys` and `argv` as the globals KEYS and ARGV; a library function
     /// (`params`) is called as `func(KEYS, ARGV)` while neither is a global. One Lua call
     /// (into [`run_entry`]) builds the argument tables and runs it.
     pub(crate) fn call(
@@ -243,7 +246,7 @@ impl ScriptVm {
         keys: &[Bytes],
         argv: &[Bytes],
         params: bool,
-    ) -> mlua::Result<MultiValue> {
+    ) -> mlua::Result<(bool, mlua::Value)> {
         let args = EntryArgs { keys, argv, params };
         let ptr = (&args as *const EntryArgs)
             .cast_mut()
@@ -270,8 +273,8 @@ struct EntryArgs<'a> {
 }
 
 /// `entry(func, handler, globals, args)`: builds KEYS and ARGV from `args` (an [`EntryArgs`]),
-/// then calls `func` protected by `handler` and returns `true, results…` or `false, error`,
-/// exactly as `xpcall(func, handler)` does. Called by mlua in protected mode, so a memory
+/// then calls `func` protected by `handler` and returns `true, first result` or
+/// `false, error`, as `xpcall(func, handler)` does (but for the further results). Called by mlua in protected mode, so a memory
 /// error while building the tables is an `Err` of that call; it holds no Rust value that needs
 /// dropping.
 unsafe extern "C-unwind" fn run_entry(l: *mut ffi::lua_State) -> std::os::raw::c_int {
@@ -286,32 +289,31 @@ unsafe extern "C-unwind" fn run_entry(l: *mut ffi::lua_State) -> std::os::raw::c
     // plain (a script cannot keep a reference across runs); a function's never is.
     push_args(l, args.keys, !args.params, 1);
     push_args(l, args.argv, !args.params, 2);
-    let base = if args.params {
-        for name in [c"KEYS", c"ARGV"] {
-            ffi::lua_pushstring(l, name.as_ptr());
+    let (keys_name, argv_name) = (ffi::lua_upvalueindex(3), ffi::lua_upvalueindex(4));
+    let status = if args.params {
+        for name in [keys_name, argv_name] {
+            ffi::lua_pushvalue(l, name);
             ffi::lua_pushnil(l);
             ffi::lua_rawset(l, 3);
         }
         ffi::lua_pushvalue(l, 1);
         ffi::lua_pushvalue(l, 4);
         ffi::lua_pushvalue(l, 5);
-        let status = ffi::lua_pcall(l, 2, ffi::LUA_MULTRET, 2);
-        ffi::lua_pushboolean(l, (status == 0) as std::os::raw::c_int);
-        5
+        ffi::lua_pcall(l, 2, 1, 2)
     } else {
-        ffi::lua_pushstring(l, c"ARGV".as_ptr());
+        ffi::lua_pushvalue(l, argv_name);
         ffi::lua_insert(l, -2);
         ffi::lua_rawset(l, 3);
-        ffi::lua_pushstring(l, c"KEYS".as_ptr());
+        ffi::lua_pushvalue(l, keys_name);
         ffi::lua_insert(l, -2);
         ffi::lua_rawset(l, 3);
         ffi::lua_pushvalue(l, 1);
-        let status = ffi::lua_pcall(l, 0, ffi::LUA_MULTRET, 2);
-        ffi::lua_pushboolean(l, (status == 0) as std::os::raw::c_int);
-        3
+        ffi::lua_pcall(l, 0, 1, 2)
     };
-    ffi::lua_insert(l, base + 1);
-    ffi::lua_gettop(l) - base
+    // Only the first result counts (Redis ignores the others).
+    ffi::lua_pushboolean(l, (status == 0) as std::os::raw::c_int);
+    ffi::lua_insert(l, -2);
+    2
 }
 
 /// Pushes the array of `items`: a new one, or for `reuse` and no items the spare empty table
