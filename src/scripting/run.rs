@@ -424,7 +424,7 @@ fn run_in_vm(ctx: &mut Ctx<'_>, vm: &mut ScriptVm, job: &ScriptJob, threshold: D
         busy: false,
         busy_mark: started,
         rand: Lrand48::initial(),
-        argv: Vec::new(),
+        argv: std::mem::take(&mut vm.argv_buf),
         panic: None,
         deferred: Vec::new(),
     };
@@ -443,6 +443,8 @@ fn run_in_vm(ctx: &mut Ctx<'_>, vm: &mut ScriptVm, job: &ScriptJob, threshold: D
     if let Some(payload) = run.panic.take() {
         std::panic::resume_unwind(payload);
     }
+    run.argv.clear();
+    vm.argv_buf = std::mem::take(&mut run.argv);
     for msg in run.deferred.drain(..) {
         let _ = server.shards[home].tx.send(msg);
     }

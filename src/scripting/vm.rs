@@ -95,6 +95,9 @@ pub struct ScriptVm {
     memory_limit: u64,
     /// The hook was switched to every instruction (after a kill or a re-run request).
     pub(crate) hook_tripped: bool,
+    /// `redis.call`'s argument buffer, lent to each run (`RunState::argv`) so it is allocated
+    /// once per VM rather than once per run.
+    pub(crate) argv_buf: Vec<Bytes>,
     /// Set by the scripts' `collectgarbage("stop")` (see [`collectgarbage`]); boxed so the
     /// function can keep its address as an upvalue.
     gc_stopped: Box<Cell<bool>>,
@@ -167,6 +170,7 @@ impl ScriptVm {
             generation,
             memory_limit: 0,
             hook_tripped: true,
+            argv_buf: Vec::new(),
             gc_stopped,
         };
         vm.arm_hook();
