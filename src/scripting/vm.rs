@@ -6,6 +6,10 @@
 //!   below; every function it compiles gets that environment.
 //! - A count hook is always installed, on the main Lua thread and therefore (inherited) on every
 //!   coroutine the script creates; `run::hook` decides what it does.
+//! - The collector runs unless a script stopped it, and then only until its run ends: scripts
+//!   get this module's `collectgarbage`, which notes a stop for `after_run` to undo.
+//! - A run is one Lua call into `run_entry` (arguments, globals and the script under the
+//!   sandbox's error handler), so the per-run cost is the script's, not the host's.
 
 use super::convert::ReplyKeys;
 use super::registry::{Script, Sha};
