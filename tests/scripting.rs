@@ -133,6 +133,12 @@ fn sandbox_escapes_fail() {
         c.cmd(&["EVAL", "return collectgarbage('count') > 0", "0"]),
         b":1\r\n"
     );
+    // ... and the collector it stopped runs again: garbage made later stays bounded.
+    c.cmd(&["EVAL", "collectgarbage('stop') return 1", "0"]);
+    let grow = "local before = collectgarbage('count') \
+        for i = 1, 200000 do local t = {i} end \
+        return collectgarbage('count') - before < 4000";
+    assert_eq!(c.cmd(&["EVAL", grow, "0"]), b":1\r\n");
     // math.random is deterministic per run.
     let a = c.cmd(&["EVAL", "return {math.random(1000), math.random(1000)}", "0"]);
     let b = c.cmd(&["EVAL", "return {math.random(1000), math.random(1000)}", "0"]);

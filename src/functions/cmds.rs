@@ -230,7 +230,7 @@ pub(crate) fn prepare(
     ro_command: bool,
     args: Vec<Bytes>,
 ) -> Result<Arc<ScriptJob>, Reply> {
-    let Some((lib, index)) = server.scripting.functions.snapshot().function(&args[1]) else {
+    let Some((lib, index)) = server.scripting.functions.function(&args[1]) else {
         return Err(Reply::error("ERR Function not found"));
     };
     let n = match numkeys_with(&args, CommandError::err("ERR Bad number of keys provided")) {
@@ -248,26 +248,20 @@ pub(crate) fn prepare(
     if !f.no_writes && !f.allow_oom && !ro_command && server.oom() {
         return Err(Reply::error(crate::server::OOM_ERR));
     }
-    let keys: Vec<Bytes> = args[3..3 + n].to_vec();
-    let argv: Vec<Bytes> = args[3 + n..].to_vec();
     let slot_rule = server.config().single_slot_scripts;
     // Unlike EVAL here, a function flagged allow-cross-slot-keys may also declare keys in
     // several slots (the two disagree; which one Redis Cluster does is unverified).
     if slot_rule && !f.allow_cross_slot_keys {
-        crate::scripting::eval::declared_keys_in_one_slot(&keys)?;
+        crate::scripting::eval::declared_keys_in_one_slot(&args[3..3 + n])?;
     }
     let job = Arc::new(ScriptJob {
-        target: Target::Function {
-            lib,
-            index,
-            command: args,
-        },
-        keys,
-        argv,
+        target: Target::Function { lib, index },
+        args,
+        first_arg: 3 + n,
         read_only: ro_command || f.no_writes,
         allow_oom: f.allow_oom,
         single_slot: slot_rule && !f.allow_cross_slot_keys,
-        needs: Arc::new(Mutex::new(Vec::new())),
+        needs: Mutex::new(Vec::new()),
     });
     Ok(job)
 }

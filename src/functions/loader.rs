@@ -122,26 +122,32 @@ pub fn library_function(
 ) -> Result<Function, String> {
     if !vm.libs.contains_key(&lib.id) {
         let regs = run_library(vm, &lib.code)?;
-        let map: HashMap<String, Function> = regs
+        let by_name: HashMap<String, Function> = regs
             .into_iter()
             .map(|r| (r.name.to_ascii_lowercase(), r.callback))
             .collect();
-        vm.libs.insert(lib.id, map);
+        // Indexed like `lib.functions`, so a call finds its callback without a name lookup.
+        let callbacks = lib
+            .functions
+            .iter()
+            .map(|f| by_name.get(&f.name.to_ascii_lowercase()).cloned())
+            .collect();
+        vm.libs.insert(lib.id, callbacks);
     }
-    let name = lib
-        .functions
-        .get(index)
-        .map(|f| f.name.to_ascii_lowercase())
-        .unwrap_or_default();
     vm.libs
         .get(&lib.id)
-        .and_then(|m| m.get(&name))
-        .cloned()
+        .and_then(|c| c.get(index))
+        .and_then(|f| f.clone())
         .ok_or_else(|| "ERR Function not found".to_string())
 }
 
 /// Drops the instances of libraries that are gone, once there are clearly more than needed.
-pub fn prune(vm: &mut ScriptVm, live: &super::LibSet) {
+pub fn prune(vm: &mut ScriptVm, functions: &super::Functions) {
+    // The length test first: it spares every run a snapshot load.
+    if vm.libs.len() <= 8 {
+        return;
+    }
+    let live = functions.snapshot();
     if vm.libs.len() > live.libs.len() + 8 {
         vm.libs
             .retain(|id, _| live.libs.values().any(|l| l.id == *id));

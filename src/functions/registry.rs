@@ -22,11 +22,20 @@ use std::sync::{Arc, Mutex};
 pub struct LibSet {
     pub libs: BTreeMap<String, Arc<Library>>,
     /// Lowercase function name → (library, index in its `functions`).
-    pub functions: HashMap<String, (Arc<Library>, usize)>,
+    pub functions: HashMap<String, (Arc<Library>, usize), foldhash::fast::RandomState>,
 }
 
 impl LibSet {
     pub fn function(&self, name: &[u8]) -> Option<(Arc<Library>, usize)> {
+        // Names are ASCII: lowercase a short one on the stack (FCALL asks on every call).
+        let mut buf = [0u8; 64];
+        if name.len() <= buf.len() && name.is_ascii() {
+            for (d, s) in buf.iter_mut().zip(name) {
+                *d = s.to_ascii_lowercase();
+            }
+            let key = std::str::from_utf8(&buf[..name.len()]).ok()?;
+            return self.functions.get(key).cloned();
+        }
         let key = String::from_utf8_lossy(name).to_ascii_lowercase();
         self.functions.get(&key).cloned()
     }
@@ -94,6 +103,11 @@ impl Functions {
 
     pub fn snapshot(&self) -> Arc<LibSet> {
         self.snap.load_full()
+    }
+
+    /// `LibSet::function` on the current snapshot (without taking a reference to it).
+    pub fn function(&self, name: &[u8]) -> Option<(Arc<Library>, usize)> {
+        self.snap.load().function(name)
     }
 
     /// Parses and runs `code` (on this thread's checker VM) into a library.

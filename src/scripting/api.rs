@@ -1,11 +1,18 @@
 //! The host side of the `redis` Lua library: the functions `sandbox.lua` wraps into
 //! `redis.call`, `redis.pcall`, `redis.log`, `redis.setresp`, … and `math.random`.
 //!
-//! Invariant: no function here raises a Lua error. Errors travel back as values
-//! `(error_table, raise)` and the Lua wrappers raise them, so scripts only ever see Redis's error
-//! tables and strings (never an mlua error object).
+//! Invariants:
+//! - Scripts only ever see Redis's error tables and strings, never an mlua error object: the
+//!   mlua callbacks here raise nothing (errors travel back as values `(error_table, raise)` and
+//!   the sandbox's Lua wrappers raise them); `redis.call` / `redis.pcall` are raw C functions
+//!   that raise the error table themselves.
+//! - In those C functions nothing owned by Rust lives across a Lua API call that may raise: the
+//!   command runs first (`stage`), its outcome is parked in `PENDING`, and only then is the reply
+//!   pushed or raised.
 
-use super::convert::{arg_bytes, error_table, error_text, reply_to_lua};
+use super::convert::{
+    arg_bytes, error_table, error_text, number_text, push_error_table, push_reply, NUMBER_TEXT_MAX,
+};
 use super::registry::sha1_hex;
 use super::run::{with_run, Lrand48, RunState, ABORT_TEXT, KILL_TEXT};
 use crate::commands::{self, flags, CmdRef, Ctx, Run};
@@ -13,7 +20,9 @@ use crate::error::CommandError;
 use crate::protocol::Reply;
 use crate::server::conn_cmds::VERSION;
 use bytes::Bytes;
-use mlua::{Lua, MultiValue, Table, Value};
+use mlua::{ffi, Lua, MultiValue, Table, Value};
+use std::cell::RefCell;
+use std::os::raw::c_int;
 
 const NO_ARGS: &str = "ERR Please specify at least one argument for this redis lib call";
 const BAD_ARG: &str = "ERR Lua redis lib command arguments must be strings or integers";
@@ -22,16 +31,9 @@ const BAD_ARG: &str = "ERR Lua redis lib command arguments must be strings or in
 pub fn host_table(lua: &Lua) -> mlua::Result<Table> {
     let host = lua.create_table()?;
     host.set("self_source", super::vm::SELF_SOURCE)?;
-    host.set(
-        "call",
-        lua.create_function(|lua, mut args: MultiValue| {
-            let protected = matches!(args.pop_front(), Some(Value::Boolean(true)));
-            match with_run(|run| run.call(lua, protected, args)) {
-                Some(r) => r,
-                None => Ok((fail(lua, "ERR redis.call used outside a script")?, true)),
-            }
-        })?,
-    )?;
+    // SAFETY: both follow the Lua C API contract (see `call_entry`).
+    host.set("call", unsafe { lua.create_c_function(redis_call)? })?;
+    host.set("pcall", unsafe { lua.create_c_function(redis_pcall)? })?;
     host.set(
         "log",
         lua.create_function(|_, (level, msg): (i64, mlua::String)| {
@@ -145,6 +147,156 @@ fn acl_check(lua: &Lua, args: MultiValue) -> mlua::Result<(Value, bool)> {
     }
 }
 
+/// How a `redis.call` ended, before it is handed to the script.
+pub(crate) enum CallOutcome {
+    /// The command ran (or was answered here): its reply, an error reply raised by
+    /// `redis.call` and returned by `redis.pcall`.
+    Reply(Reply),
+    /// Refused before running: raised by `redis.call`, returned by `redis.pcall`.
+    Refused(&'static str),
+    /// The run cannot go on (needs more shards, killed, outside a run): always raised.
+    Stop(&'static str),
+}
+
+const OUTSIDE: &str = "ERR redis.call used outside a script";
+const PANICKED: &str = "ERR internal error while running a command from the script";
+
+thread_local! {
+    /// The outcome of the `redis.call` being answered on this thread, while its reply is
+    /// pushed (see the module invariant).
+    static PENDING: RefCell<Option<(CallOutcome, u8)>> = const { RefCell::new(None) };
+}
+
+/// A command name as a script wrote it (up to 16 bytes), with what it resolved to.
+type CachedName = ([u8; 16], usize, CmdRef);
+
+thread_local! {
+    /// The command this thread's scripts looked up last: scripts mostly call one command again
+    /// and again, and comparing the name is cheaper than lowercasing and hashing it.
+    static LAST_CMD: std::cell::Cell<Option<CachedName>> = const { std::cell::Cell::new(None) };
+}
+
+/// `commands::lookup`, through `LAST_CMD` for commands without subcommands.
+fn lookup(argv: &[Bytes]) -> Result<CmdRef, CommandError> {
+    let name = &argv[0][..];
+    if let Some((bytes, len, cmd)) = LAST_CMD.get() {
+        if len == name.len() && bytes[..len] == *name {
+            let (a, n) = (cmd.cmd.arity, argv.len() as i64);
+            let a = a as i64;
+            if (a > 0 && n != a) || (a < 0 && n < -a) {
+                return Err(CommandError::WrongArity(cmd.cmd.name.into()));
+            }
+            return Ok(cmd);
+        }
+    }
+    let cmd = commands::lookup(argv)?;
+    // Only a top-level command (a subcommand's name is not the one written) without
+    // subcommands: its arity is all `lookup` checks.
+    if cmd.cmd.subcommands.is_empty()
+        && name.len() <= 16
+        && cmd.cmd.name.as_bytes().eq_ignore_ascii_case(name)
+    {
+        let mut bytes = [0u8; 16];
+        bytes[..name.len()].copy_from_slice(name);
+        LAST_CMD.set(Some((bytes, name.len(), cmd)));
+    }
+    Ok(cmd)
+}
+
+/// Reads the arguments of a `redis.call` from `l`'s stack: strings as they are, numbers as
+/// Redis 7.0 formats them; anything else refuses the call.
+///
+/// # Safety
+/// `l` is the state of a running C function. Nothing here raises.
+unsafe fn read_args(l: *mut ffi::lua_State, out: &mut Vec<Bytes>) -> Result<(), &'static str> {
+    let n = ffi::lua_gettop(l);
+    if n == 0 {
+        return Err(NO_ARGS);
+    }
+    for i in 1..=n {
+        match ffi::lua_type(l, i) {
+            ffi::LUA_TSTRING => {
+                let mut len = 0usize;
+                let p = ffi::lua_tolstring(l, i, &mut len);
+                let bytes = if p.is_null() {
+                    &[][..]
+                } else {
+                    std::slice::from_raw_parts(p.cast::<u8>(), len)
+                };
+                out.push(Bytes::copy_from_slice(bytes));
+            }
+            ffi::LUA_TNUMBER => {
+                let mut buf = [0u8; NUMBER_TEXT_MAX];
+                let n = number_text(ffi::lua_tonumber(l, i), &mut buf);
+                out.push(Bytes::copy_from_slice(&buf[..n]));
+            }
+            _ => return Err(BAD_ARG),
+        }
+    }
+    Ok(())
+}
+
+/// `redis.call`: raises the error of a failed call.
+unsafe extern "C-unwind" fn redis_call(l: *mut ffi::lua_State) -> c_int {
+    call_entry(l, false)
+}
+
+/// `redis.pcall`: returns the error table of a failed call (a run that cannot go on still
+/// raises).
+unsafe extern "C-unwind" fn redis_pcall(l: *mut ffi::lua_State) -> c_int {
+    call_entry(l, true)
+}
+
+/// Both run as C functions, as in Redis: the script's own frame is the one error positions
+/// name, even for `return redis.call(...)`.
+///
+/// # Safety
+/// Called by Lua as a C function. Raises (`lua_error`) only when this frame owns nothing.
+unsafe fn call_entry(l: *mut ffi::lua_State, protected: bool) -> c_int {
+    // Phase 1: the command, in Rust (a panic is kept for the run to resume once Lua is left).
+    let staged = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        with_run(|run| {
+            let out = run.call(l);
+            (out, run.resp)
+        })
+        .unwrap_or((CallOutcome::Stop(OUTSIDE), 2))
+    }));
+    let staged = staged.unwrap_or_else(|payload| {
+        with_run(|run| run.panic = Some(payload));
+        (CallOutcome::Stop(PANICKED), 2)
+    });
+    let slot = PENDING.with(|p| {
+        *p.borrow_mut() = Some(staged);
+        p.as_ptr()
+    });
+    // Phase 2: Lua values only; `slot` is read in place and nothing here owns anything.
+    // SAFETY: `PENDING` is not touched again until this call ends (pushing a reply calls no
+    // Lua or Rust code that could reach it).
+    let raise = match &*slot {
+        Some((CallOutcome::Reply(r), resp)) => {
+            push_reply(l, r, *resp);
+            r.is_error() && !protected
+        }
+        Some((CallOutcome::Refused(text), _)) => {
+            push_error_table(l, text.as_bytes());
+            !protected
+        }
+        Some((CallOutcome::Stop(text), _)) => {
+            push_error_table(l, text.as_bytes());
+            true
+        }
+        None => {
+            push_error_table(l, OUTSIDE.as_bytes());
+            true
+        }
+    };
+    PENDING.with(|p| p.borrow_mut().take());
+    if raise {
+        ffi::lua_error(l);
+    }
+    1
+}
+
 /// The shard index of a `CommandError::NotHeld` that reached a reply (see its `Display`).
 fn not_held(r: &Reply) -> Option<usize> {
     match r {
@@ -165,25 +317,29 @@ impl RunState {
         unsafe { &mut *self.ctx }
     }
 
-    /// `redis.call` (raise on error) and `redis.pcall` (`protected`: return the error table).
-    pub(crate) fn call(
-        &mut self,
-        lua: &Lua,
-        protected: bool,
-        args: MultiValue,
-    ) -> mlua::Result<(Value, bool)> {
+    /// Runs the command of a `redis.call` / `redis.pcall` whose arguments are on `l`'s stack.
+    fn call(&mut self, l: *mut ffi::lua_State) -> CallOutcome {
         if self.abort.is_some() {
-            return Ok((fail(lua, ABORT_TEXT)?, true));
+            return CallOutcome::Stop(ABORT_TEXT);
         }
         if self.killed {
-            return Ok((fail(lua, KILL_TEXT)?, true));
+            return CallOutcome::Stop(KILL_TEXT);
         }
-        let refuse = |text: &str| Ok((fail(lua, text)?, !protected));
-        let argv = match args_bytes(&args) {
-            Ok(a) => a,
-            Err(e) => return refuse(e),
+        let mut argv = std::mem::take(&mut self.argv);
+        argv.clear();
+        // SAFETY: `l` is the state of the running C function; reading arguments cannot raise.
+        let out = match unsafe { read_args(l, &mut argv) } {
+            Ok(()) => self.run_command(&argv),
+            Err(e) => CallOutcome::Refused(e),
         };
-        let cmd = match commands::lookup(&argv) {
+        argv.clear();
+        self.argv = argv;
+        out
+    }
+
+    fn run_command(&mut self, argv: &[Bytes]) -> CallOutcome {
+        let refuse = CallOutcome::Refused;
+        let cmd = match lookup(argv) {
             Ok(c) => c,
             Err(CommandError::WrongArity(_)) => {
                 return refuse("ERR Wrong number of args calling Redis command from script")
@@ -194,8 +350,8 @@ impl RunState {
             return refuse("ERR This Redis command is not allowed from script");
         }
         if let Run::Conn = cmd.cmd.run {
-            return match self.conn_command(cmd, &argv) {
-                Some(r) => self.finish(lua, &r, protected),
+            return match self.conn_command(cmd, argv) {
+                Some(r) => CallOutcome::Reply(r),
                 None => refuse("ERR This Redis command is not allowed from script"),
             };
         }
@@ -211,7 +367,7 @@ impl RunState {
             return refuse(crate::replication::READONLY_ERR);
         }
         if let Some(rule) = self.slot_rule.as_mut() {
-            for i in cmd.cmd.key_indices(&argv) {
+            for i in cmd.cmd.key_indices(argv) {
                 let slot = crate::slot::key_slot(&argv[i]).get();
                 match *rule {
                     None => *rule = Some(slot),
@@ -224,22 +380,22 @@ impl RunState {
                 }
             }
         }
-        if let Some(missing) = self.missing_shards(cmd, &argv) {
+        if let Some(missing) = self.missing_shards(cmd, argv) {
             self.abort = Some(missing);
-            return Ok((fail(lua, ABORT_TEXT)?, true));
+            return CallOutcome::Stop(ABORT_TEXT);
         }
         if cmd.cmd.has(flags::WRITE) && !self.mark_write() {
-            return Ok((fail(lua, KILL_TEXT)?, true));
+            return CallOutcome::Stop(KILL_TEXT);
         }
         let (resp, repl) = (self.resp, self.repl);
         let mut undo = self.undo.take();
         let ctx = self.ctx();
         if let (Some(u), true) = (undo.as_mut(), cmd.cmd.has(flags::WRITE)) {
-            u.record_command(ctx, cmd, &argv);
+            u.record_command(ctx, cmd, argv);
         }
         let saved_resp = std::mem::replace(&mut ctx.resp, resp);
         let saved_effects = if repl == 0 { ctx.effects.take() } else { None };
-        let reply = commands::call(ctx, cmd, &argv);
+        let reply = commands::call(ctx, cmd, argv);
         ctx.resp = saved_resp;
         if repl == 0 {
             ctx.effects = saved_effects;
@@ -247,18 +403,16 @@ impl RunState {
         self.undo = undo;
         if let Some(shard) = not_held(&reply) {
             self.abort = Some(vec![shard]);
-            return Ok((fail(lua, ABORT_TEXT)?, true));
+            return CallOutcome::Stop(ABORT_TEXT);
         }
-        self.finish(lua, &reply, protected)
-    }
-
-    fn finish(&mut self, lua: &Lua, reply: &Reply, protected: bool) -> mlua::Result<(Value, bool)> {
-        let value = reply_to_lua(lua, reply, self.resp, &self.keys)?;
-        Ok((value, reply.is_error() && !protected))
+        CallOutcome::Reply(reply)
     }
 
     /// Shards this command needs that the unit does not hold (`None` if it holds them all).
     fn missing_shards(&mut self, cmd: CmdRef, argv: &[Bytes]) -> Option<Vec<usize>> {
+        if self.holds_all {
+            return None;
+        }
         let ctx = self.ctx();
         let mut missing = Vec::new();
         if cmd.cmd.has(flags::KEYSPACE) {

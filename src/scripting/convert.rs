@@ -8,7 +8,7 @@
 use crate::protocol::format_double;
 use crate::protocol::Reply;
 use bytes::Bytes;
-use mlua::{Lua, Table, Value};
+use mlua::{ffi, Lua, Table, Value};
 
 /// Deepest table nesting converted to a reply; deeper levels become an error (Redis stops at its
 /// Lua C-stack limit with the same message).
@@ -72,6 +72,26 @@ pub fn arg_bytes(v: &Value) -> Option<Bytes> {
         Value::Number(n) => Some(Bytes::from(format_double(*n))),
         _ => None,
     }
+}
+
+/// Room for any [`number_text`].
+pub(crate) const NUMBER_TEXT_MAX: usize = 48;
+
+/// `format_double(d)` written into `buf`, returning its length. Integral values below 1e15
+/// (scores, counters, numeric arguments), which `%.17g` prints as plain digits, skip the
+/// general formatter.
+pub(crate) fn number_text(d: f64, buf: &mut [u8; NUMBER_TEXT_MAX]) -> usize {
+    let mut ints = itoa::Buffer::new();
+    let general;
+    let text: &[u8] = if d.fract() == 0.0 && d.abs() < 1e15 && !(d == 0.0 && d.is_sign_negative()) {
+        ints.format(d as i64).as_bytes()
+    } else {
+        general = format_double(d);
+        general.as_bytes()
+    };
+    let n = text.len().min(buf.len());
+    buf[..n].copy_from_slice(&text[..n]);
+    n
 }
 
 /// C's `(long long)` cast as x86 does it: out-of-range and NaN give the minimum.
@@ -184,119 +204,169 @@ fn verbatim_format(f: &[u8]) -> &'static str {
 
 /// Converts a command's reply to what `redis.call` returns in a script speaking `resp`.
 /// An error reply becomes `{err = …}` (the caller decides whether to raise it).
-pub fn reply_to_lua(lua: &Lua, r: &Reply, resp: u8, k: &ReplyKeys) -> mlua::Result<Value> {
+pub fn reply_to_lua(lua: &Lua, r: &Reply, resp: u8) -> mlua::Result<Value> {
+    // SAFETY: `push_reply` only uses the Lua C API on the given state and holds no value that
+    // needs dropping; mlua runs it protected.
+    unsafe { lua.exec_raw((), |l| push_reply(l, r, resp)) }
+}
+
+/// Pushes what [`reply_to_lua`] returns for `r` (one value).
+///
+/// # Safety
+/// `l` is a valid state. Lua API calls here may raise (memory): the caller runs it where that
+/// is caught, and nothing on the Rust side of the recursion owns anything.
+pub(crate) unsafe fn push_reply(l: *mut ffi::lua_State, r: &Reply, resp: u8) {
     let resp3 = resp >= 3;
-    Ok(match r {
+    ffi::luaL_checkstack(l, 4, c"reply nested too deep".as_ptr());
+    match r {
         Reply::Status(s) => {
-            let t = lua.create_table()?;
-            t.raw_set(&k.ok, lua.create_string(s)?)?;
-            Value::Table(t)
+            ffi::lua_createtable(l, 0, 1);
+            push_bytes(l, s);
+            ffi::lua_setfield(l, -2, c"ok".as_ptr());
         }
-        Reply::Error(e) => Value::Table(error_table(lua, &error_text(&format!("-{e}")))?),
-        Reply::Int(i) => Value::Number(*i as f64),
-        Reply::Bulk(b) => Value::String(lua.create_string(b)?),
+        Reply::Error(e) => push_error_reply(l, e),
+        Reply::Int(i) => ffi::lua_pushnumber(l, *i as f64),
+        Reply::Bulk(b) => push_bytes(l, b),
         Reply::Nil | Reply::NilArray => {
             if resp3 {
-                Value::Nil
+                ffi::lua_pushnil(l)
             } else {
-                Value::Boolean(false)
+                ffi::lua_pushboolean(l, 0)
             }
         }
-        Reply::Array(items) => Value::Table(array(lua, items, resp, k)?),
+        Reply::Array(items) => push_array(l, items, resp),
         Reply::Set(items) => {
             if resp3 {
-                let set = lua.create_table()?;
+                ffi::lua_createtable(l, 0, 1);
+                ffi::lua_createtable(l, 0, items.len().min(1 << 24) as i32);
                 for it in items {
-                    let key = reply_to_lua(lua, it, resp, k)?;
-                    if !key.is_nil() {
-                        set.raw_set(key, true)?;
+                    push_reply(l, it, resp);
+                    if ffi::lua_type(l, -1) == ffi::LUA_TNIL {
+                        ffi::lua_pop(l, 1);
+                    } else {
+                        ffi::lua_pushboolean(l, 1);
+                        ffi::lua_rawset(l, -3);
                     }
                 }
-                wrap(lua, &k.set, set)?
+                ffi::lua_setfield(l, -2, c"set".as_ptr());
             } else {
-                Value::Table(array(lua, items, resp, k)?)
+                push_array(l, items, resp)
             }
         }
         Reply::Map(pairs) => {
             if resp3 {
-                let map = lua.create_table()?;
+                ffi::lua_createtable(l, 0, 1);
+                ffi::lua_createtable(l, 0, pairs.len().min(1 << 24) as i32);
                 for (key, val) in pairs {
-                    let key = reply_to_lua(lua, key, resp, k)?;
-                    if !key.is_nil() {
-                        map.raw_set(key, reply_to_lua(lua, val, resp, k)?)?;
+                    push_reply(l, key, resp);
+                    if ffi::lua_type(l, -1) == ffi::LUA_TNIL {
+                        ffi::lua_pop(l, 1);
+                    } else {
+                        push_reply(l, val, resp);
+                        ffi::lua_rawset(l, -3);
                     }
                 }
-                wrap(lua, &k.map, map)?
+                ffi::lua_setfield(l, -2, c"map".as_ptr());
             } else {
-                let t = lua.create_table()?;
-                let mut i = 1;
-                for (key, val) in pairs {
-                    t.raw_set(i, reply_to_lua(lua, key, resp, k)?)?;
-                    t.raw_set(i + 1, reply_to_lua(lua, val, resp, k)?)?;
-                    i += 2;
+                ffi::lua_createtable(l, 0, 0);
+                for (i, (key, val)) in pairs.iter().enumerate() {
+                    push_reply(l, key, resp);
+                    ffi::lua_rawseti_(l, -2, lua_index(2 * i));
+                    push_reply(l, val, resp);
+                    ffi::lua_rawseti_(l, -2, lua_index(2 * i + 1));
                 }
-                Value::Table(t)
             }
         }
         Reply::Double(d) => {
             if resp3 {
-                let t = lua.create_table()?;
-                t.raw_set(&k.double, *d)?;
-                Value::Table(t)
+                ffi::lua_createtable(l, 0, 1);
+                ffi::lua_pushnumber(l, *d);
+                ffi::lua_setfield(l, -2, c"double".as_ptr());
             } else {
-                Value::String(lua.create_string(format_double(*d))?)
+                // Formatted into a stack buffer: no owned value may live across a Lua call.
+                let mut buf = [0u8; NUMBER_TEXT_MAX];
+                let n = number_text(*d, &mut buf);
+                push_bytes(l, &buf[..n]);
             }
         }
         Reply::Bool(b) => {
             if resp3 {
-                Value::Boolean(*b)
+                ffi::lua_pushboolean(l, *b as i32)
             } else {
-                Value::Number(if *b { 1.0 } else { 0.0 })
+                ffi::lua_pushnumber(l, if *b { 1.0 } else { 0.0 })
             }
         }
         Reply::BigNumber(n) => {
-            let s = lua.create_string(n)?;
             if resp3 {
-                let t = lua.create_table()?;
-                t.raw_set(&k.big_number, s)?;
-                Value::Table(t)
+                ffi::lua_createtable(l, 0, 1);
+                push_bytes(l, n);
+                ffi::lua_setfield(l, -2, c"big_number".as_ptr());
             } else {
-                Value::String(s)
+                push_bytes(l, n)
             }
         }
         Reply::Verbatim(fmt, text) => {
-            let s = lua.create_string(text)?;
             if resp3 {
-                let inner = lua.create_table()?;
-                inner.raw_set(&k.format, *fmt)?;
-                inner.raw_set(&k.string, s)?;
-                wrap(lua, &k.verbatim_string, inner)?
+                ffi::lua_createtable(l, 0, 1);
+                ffi::lua_createtable(l, 0, 2);
+                push_bytes(l, fmt.as_bytes());
+                ffi::lua_setfield(l, -2, c"format".as_ptr());
+                push_bytes(l, text);
+                ffi::lua_setfield(l, -2, c"string".as_ptr());
+                ffi::lua_setfield(l, -2, c"verbatim_string".as_ptr());
             } else {
-                Value::String(s)
+                push_bytes(l, text)
             }
         }
-        Reply::Raw(_) => Value::Table(error_table(
-            lua,
-            "ERR reply of this command cannot be passed to a script",
-        )?),
-    })
-}
-
-fn array(lua: &Lua, items: &[Reply], resp: u8, k: &ReplyKeys) -> mlua::Result<Table> {
-    let t = lua.create_table_with_capacity(items.len(), 0)?;
-    for (i, it) in items.iter().enumerate() {
-        let v = reply_to_lua(lua, it, resp, k)?;
-        if !v.is_nil() {
-            t.raw_set(i + 1, v)?;
+        Reply::Raw(_) => {
+            push_error_table(l, b"ERR reply of this command cannot be passed to a script")
         }
     }
-    Ok(t)
 }
 
-fn wrap(lua: &Lua, key: &mlua::String, inner: Table) -> mlua::Result<Value> {
-    let t = lua.create_table()?;
-    t.raw_set(key, inner)?;
-    Ok(Value::Table(t))
+/// The Lua array index of the `i`-th (0-based) element.
+fn lua_index(i: usize) -> std::os::raw::c_int {
+    (i + 1).min(i32::MAX as usize) as std::os::raw::c_int
+}
+
+unsafe fn push_array(l: *mut ffi::lua_State, items: &[Reply], resp: u8) {
+    ffi::lua_createtable(l, items.len().min(1 << 24) as i32, 0);
+    for (i, it) in items.iter().enumerate() {
+        push_reply(l, it, resp);
+        if ffi::lua_type(l, -1) == ffi::LUA_TNIL {
+            ffi::lua_pop(l, 1);
+        } else {
+            ffi::lua_rawseti_(l, -2, lua_index(i));
+        }
+    }
+}
+
+unsafe fn push_bytes(l: *mut ffi::lua_State, b: &[u8]) {
+    ffi::lua_pushlstring(l, b.as_ptr().cast(), b.len());
+}
+
+/// Pushes the error table `{err = text}`.
+///
+/// # Safety
+/// As [`push_reply`].
+pub(crate) unsafe fn push_error_table(l: *mut ffi::lua_State, text: &[u8]) {
+    ffi::lua_createtable(l, 0, 1);
+    push_bytes(l, text);
+    ffi::lua_setfield(l, -2, c"err".as_ptr());
+}
+
+/// `{err = error_text("-" .. e)}` for an error reply, built without an owned string.
+unsafe fn push_error_reply(l: *mut ffi::lua_State, e: &str) {
+    ffi::lua_createtable(l, 0, 1);
+    let (code, msg) = match e.find(' ') {
+        Some(i) => (&e[..i], &e[i + 1..]),
+        None => ("ERR", e),
+    };
+    push_bytes(l, code.as_bytes());
+    push_bytes(l, b" ");
+    push_bytes(l, msg.trim_matches(|c| c == '\r' || c == '\n').as_bytes());
+    ffi::lua_concat(l, 3);
+    ffi::lua_setfield(l, -2, c"err".as_ptr());
 }
 
 #[cfg(test)]
@@ -380,9 +450,8 @@ mod tests {
     #[test]
     fn reply_to_lua_shapes() {
         let lua = Lua::new();
-        let k = ReplyKeys::new(&lua).unwrap();
         let check = |r: Reply, resp: u8, code: &str| {
-            let v = reply_to_lua(&lua, &r, resp, &k).unwrap();
+            let v = reply_to_lua(&lua, &r, resp).unwrap();
             let f: mlua::Function = lua.load(code).eval().unwrap();
             let ok: bool = f.call(v).unwrap();
             assert!(ok, "{code} failed for {r:?} resp {resp}");
@@ -440,6 +509,35 @@ mod tests {
             3,
             "return function(v) return v[1] == 1 and v[2] == nil and v[3] == 3 end",
         );
+    }
+
+    #[test]
+    fn number_texts_match_format_double() {
+        let mut buf = [0u8; NUMBER_TEXT_MAX];
+        for d in [
+            0.0,
+            -0.0,
+            1.0,
+            -1.0,
+            3.0,
+            1.5,
+            1e14,
+            -1e14,
+            999999999999999.0,
+            1e15,
+            1e16,
+            1e17,
+            1e20,
+            0.1,
+            1.1,
+            f64::NAN,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            123456789012345.0,
+        ] {
+            let n = number_text(d, &mut buf);
+            assert_eq!(&buf[..n], format_double(d).as_bytes(), "{d}");
+        }
     }
 
     #[test]

@@ -90,7 +90,7 @@ fn resolve_body(server: &Server, body: &Bytes) -> Result<Arc<Script>, CommandErr
 
 async fn eval(conn: &mut Conn, name: &str, args: Vec<Bytes>) -> Option<Reply> {
     let server = conn.server.clone();
-    match prepare(&server, name, &args) {
+    match prepare_owned(&server, name, args) {
         Ok((job, origin)) => schedule(conn, job, origin).await,
         Err(r) => Some(r),
     }
@@ -116,19 +116,28 @@ pub(crate) fn prepare(
     name: &str,
     args: &[Bytes],
 ) -> Result<(Arc<ScriptJob>, Origin), Reply> {
+    prepare_owned(server, name, args.to_vec())
+}
+
+/// [`prepare`] taking the command line, which the job keeps.
+fn prepare_owned(
+    server: &Arc<Server>,
+    name: &str,
+    args: Vec<Bytes>,
+) -> Result<(Arc<ScriptJob>, Origin), Reply> {
     let by_sha = name.starts_with("evalsha");
     let ro_command = name.ends_with("_ro");
     // Redis's order: a sha of the wrong length, numkeys, then the lookup.
     let resolved = if by_sha {
         match sha_key(&args[1]) {
             None => Err(CommandError::err(NOSCRIPT)),
-            Some(k) => numkeys(args).and_then(|n| {
+            Some(k) => numkeys(&args).and_then(|n| {
                 let s = server.scripting.registry.get(&k);
                 s.map(|s| (s, n)).ok_or(CommandError::err(NOSCRIPT))
             }),
         }
     } else {
-        numkeys(args).and_then(|n| resolve_body(server, &args[1]).map(|s| (s, n)))
+        numkeys(&args).and_then(|n| resolve_body(server, &args[1]).map(|s| (s, n)))
     };
     let (script, n) = match resolved {
         Ok(x) => x,
@@ -145,26 +154,24 @@ pub(crate) fn prepare(
     if f.shebang && !f.no_writes && !f.allow_oom && !ro_command && server.oom() {
         return Err(Reply::error(crate::server::OOM_ERR));
     }
-    if server.repl.is_follower() && f.shebang && !f.no_writes {
+    if f.shebang && !f.no_writes && server.repl.is_follower() {
         return Err(Reply::error(crate::replication::READONLY_ERR));
     }
     if !by_sha && server.effects_wanted() {
         server.repl.stream.publish_script(script.sha, &script.body);
     }
-    let keys: Vec<Bytes> = args[3..3 + n].to_vec();
-    let argv: Vec<Bytes> = args[3 + n..].to_vec();
     let slot_rule = f.shebang && server.config().single_slot_scripts;
     if slot_rule {
-        declared_keys_in_one_slot(&keys)?;
+        declared_keys_in_one_slot(&args[3..3 + n])?;
     }
     let job = Arc::new(ScriptJob {
         target: Target::Script(script),
-        keys,
-        argv,
+        args,
+        first_arg: 3 + n,
         read_only: ro_command || f.no_writes,
         allow_oom: f.allow_oom,
         single_slot: slot_rule && !f.allow_cross_slot_keys,
-        needs: Arc::new(Mutex::new(Vec::new())),
+        needs: Mutex::new(Vec::new()),
     });
     let origin = if by_sha {
         Origin::Evalsha
@@ -183,30 +190,17 @@ pub(crate) async fn schedule(
     origin: Origin,
 ) -> Option<Reply> {
     let server = conn.server.clone();
-    let mut shards: Vec<usize> = job
-        .keys
-        .iter()
-        .map(|k| server.slots.shard_of_key(k).index())
-        .collect();
-    if shards.is_empty() {
-        // A script without declared keys starts on shard 0.
-        shards.push(0);
-    }
-    if let Some(fp) = job.target.footprint() {
-        fp.extend_into(&mut shards);
-    }
-    shards.sort_unstable();
-    shards.dedup();
+    // Shards earlier runs found missing (kept here too in case the target has no footprint).
+    let mut extra: Vec<usize> = Vec::new();
     // Every re-run holds at least one more shard than the last, so this ends.
     for _ in 0..=server.shards.len() {
+        let shards = shards_for(&server, &job, &extra);
         if conn.busy(&shards) {
             server.counters.script_run(origin, Outcome::Busy);
             return Some(Reply::error(server.scripting.busy_error()));
         }
         let j = job.clone();
-        let bytes = conn
-            .run_job(shards.clone(), move |ctx| run_script(ctx, &j))
-            .await;
+        let bytes = conn.run_job(shards, move |ctx| run_script(ctx, &j)).await;
         let needed = match job.needs.lock() {
             Ok(mut n) => std::mem::take(&mut *n),
             Err(_) => Vec::new(),
@@ -226,12 +220,30 @@ pub(crate) async fn schedule(
             if let Some(fp) = job.target.footprint() {
                 fp.add(s);
             }
-            shards.push(s);
+            extra.push(s);
         }
+    }
+    Some(Reply::error("ERR script could not be scheduled"))
+}
+
+/// The shards a run of `job` holds: those of its declared keys (shard 0 for a script without
+/// any), its remembered footprint and `extra`; ascending, without repeats.
+fn shards_for(server: &Server, job: &ScriptJob, extra: &[usize]) -> Vec<usize> {
+    let keys = job.keys();
+    let mut shards = Vec::with_capacity(keys.len().max(1) + extra.len());
+    shards.extend(keys.iter().map(|k| server.slots.shard_of_key(k).index()));
+    if shards.is_empty() {
+        shards.push(0);
+    }
+    if let Some(fp) = job.target.footprint() {
+        fp.extend_into(&mut shards);
+    }
+    shards.extend_from_slice(extra);
+    if shards.len() > 1 {
         shards.sort_unstable();
         shards.dedup();
     }
-    Some(Reply::error("ERR script could not be scheduled"))
+    shards
 }
 
 /// How a finished run ended, from its encoded reply (an error reply starts with `-`).

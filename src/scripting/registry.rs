@@ -104,7 +104,7 @@ impl Script {
 
 #[derive(Default)]
 struct Snapshot {
-    scripts: HashMap<Sha, Arc<Script>>,
+    scripts: HashMap<Sha, Arc<Script>, foldhash::fast::RandomState>,
     eval_count: usize,
     eval_bytes: usize,
     generation: u64,
@@ -120,6 +120,8 @@ pub struct RegistryStats {
 
 pub struct Registry {
     snap: ArcSwap<Snapshot>,
+    /// The snapshot's generation, readable without loading the snapshot (every run asks).
+    generation: AtomicU64,
     write: Mutex<()>,
     clock: AtomicU64,
     evicted: AtomicU64,
@@ -133,6 +135,7 @@ impl Registry {
     pub fn new(shards: usize) -> Registry {
         Registry {
             snap: ArcSwap::from_pointee(Snapshot::default()),
+            generation: AtomicU64::new(0),
             write: Mutex::new(()),
             clock: AtomicU64::new(1),
             evicted: AtomicU64::new(0),
@@ -157,7 +160,7 @@ impl Registry {
 
     /// Current SCRIPT FLUSH generation.
     pub fn generation(&self) -> u64 {
-        self.snap.load().generation
+        self.generation.load(Relaxed)
     }
 
     /// Number of scripts (the VMs use it to prune what they compiled).
@@ -240,6 +243,7 @@ impl Registry {
             generation,
             ..Snapshot::default()
         }));
+        self.generation.store(generation, Relaxed);
     }
 }
 

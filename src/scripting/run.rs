@@ -10,7 +10,7 @@
 //! - A killed run (SCRIPT KILL) has written nothing; the hook raises at every instruction once
 //!   it is killed. Busy and kill flags are cleared when the run ends, whatever happens.
 
-use super::convert::{lua_to_reply, ReplyKeys};
+use super::convert::lua_to_reply;
 use super::registry::Script;
 use super::undo::UndoLog;
 use super::vm::{ScriptVm, SELF_SOURCE};
@@ -21,10 +21,9 @@ use crate::server::Server;
 use crate::shard::ShardMsg;
 use bytes::Bytes;
 use bytes::BytesMut;
-use mlua::{ffi, MultiValue, Value};
+use mlua::{ffi, Value};
 use std::cell::RefCell;
 use std::ffi::CStr;
-use std::rc::Rc;
 use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -35,9 +34,17 @@ pub enum Target {
     Function {
         lib: Arc<crate::functions::Library>,
         index: usize,
-        /// The FCALL command line, for FUNCTION STATS.
-        command: Vec<Bytes>,
     },
+}
+
+impl ScriptJob {
+    pub fn keys(&self) -> &[Bytes] {
+        self.args.get(3..self.first_arg).unwrap_or(&[])
+    }
+
+    pub fn argv(&self) -> &[Bytes] {
+        self.args.get(self.first_arg..).unwrap_or(&[])
+    }
 }
 
 impl Target {
@@ -62,8 +69,10 @@ impl Target {
 /// What the connection sends to the home shard to run a script.
 pub struct ScriptJob {
     pub target: Target,
-    pub keys: Vec<Bytes>,
-    pub argv: Vec<Bytes>,
+    /// The whole command line (`EVAL body numkeys keys… args…`; FUNCTION STATS shows an
+    /// FCALL's): its keys are `args[3..first_arg]`, its arguments `args[first_arg..]`.
+    pub args: Vec<Bytes>,
+    pub first_arg: usize,
     /// EVAL_RO / EVALSHA_RO, or a `no-writes` script.
     pub read_only: bool,
     /// `allow-oom`: writes may run while used memory is over `maxmemory`.
@@ -72,7 +81,7 @@ pub struct ScriptJob {
     /// no `allow-cross-slot-keys`).
     pub single_slot: bool,
     /// Filled by an aborted run with the shards it could not reach.
-    pub needs: Arc<Mutex<Vec<usize>>>,
+    pub needs: Mutex<Vec<usize>>,
 }
 
 pub(crate) const KILL_TEXT: &str = "ERR Script killed by user with SCRIPT KILL...";
@@ -111,7 +120,8 @@ pub(crate) struct RunState {
     pub(crate) ctx: *mut Ctx<'static>,
     server: *const Server,
     pub(crate) home: usize,
-    held: Vec<usize>,
+    /// The job being run (valid for the run, like `ctx`).
+    job: *const ScriptJob,
     pub(crate) read_only: bool,
     pub(crate) allow_oom: bool,
     pub(crate) resp: u8,
@@ -120,6 +130,8 @@ pub(crate) struct RunState {
     pub(crate) abort: Option<Vec<usize>>,
     pub(crate) killed: bool,
     pub(crate) undo: Option<UndoLog>,
+    /// The unit holds every shard: no command of the run can need another.
+    pub(crate) holds_all: bool,
     /// `Some(slot)` while the single-slot rule applies (`Some(None)` before the first key).
     pub(crate) slot_rule: Option<Option<u16>>,
     started: Instant,
@@ -128,7 +140,10 @@ pub(crate) struct RunState {
     /// When busy time was last added to the shard's `busy_usec` (metrics).
     busy_mark: Instant,
     pub(crate) rand: Lrand48,
-    pub(crate) keys: Rc<ReplyKeys>,
+    /// Argument buffer of `redis.call`, reused across calls.
+    pub(crate) argv: Vec<Bytes>,
+    /// A panic caught in a command called by the script, resumed once the run has ended.
+    pub(crate) panic: Option<Box<dyn std::any::Any + Send>>,
     /// Shard messages that arrived while busy, re-queued when the run ends.
     deferred: Vec<ShardMsg>,
 }
@@ -180,10 +195,26 @@ impl RunState {
         if !self.busy && self.started.elapsed() >= self.threshold {
             self.busy = true;
             self.busy_mark = self.started + self.threshold;
-            server.scripting.runs[self.home].busy.store(true, Relaxed);
-            for &s in &self.held {
+            let info = &server.scripting.runs[self.home];
+            info.busy.store(true, Relaxed);
+            // SAFETY: as in `answer_waiting_busy`: the unit's code is suspended in Lua.
+            for s in held_shards(unsafe { &*self.ctx }) {
                 server.shards[s].busy.store(true, Relaxed);
             }
+            // FUNCTION STATS shows a function once other clients can see it run (busy).
+            // SAFETY: `job` outlives the run.
+            if let Some(job) = unsafe { self.job.as_ref() } {
+                if let Target::Function { .. } = &job.target {
+                    if let Ok(mut c) = info.current.lock() {
+                        *c = Some(super::RunningFunction {
+                            name: job.target.label().to_string(),
+                            command: job.args.clone(),
+                            started: self.started,
+                        });
+                    }
+                }
+            }
+            // Last: from here other connections of this I/O worker are served elsewhere.
             crate::shard::leave_io_worker();
         }
         if self.busy {
@@ -259,11 +290,22 @@ pub(crate) unsafe extern "C-unwind" fn hook(l: *mut ffi::lua_State, ar: *mut ffi
     ffi::lua_error(l);
 }
 
+/// The shards a unit holds.
+fn held_shards<'a>(ctx: &'a Ctx<'_>) -> impl Iterator<Item = usize> + 'a {
+    ctx.held
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| s.is_some())
+        .map(|(i, _)| i)
+}
+
 /// Clears what a run set on shared state, even if the run unwinds.
 struct Cleanup<'s> {
     server: &'s Server,
     home: usize,
-    held: Vec<usize>,
+    /// The running unit's context (the same pointer as `RunState::ctx`), read only to find the
+    /// shards a busy run flagged.
+    ctx: *const Ctx<'static>,
 }
 
 impl Drop for Cleanup<'_> {
@@ -275,15 +317,16 @@ impl Drop for Cleanup<'_> {
         });
         let info = &self.server.scripting.runs[self.home];
         if info.busy.swap(false, Relaxed) {
-            for &s in &self.held {
+            // SAFETY: the context outlives the run, and the run's code no longer uses it.
+            for s in held_shards(unsafe { &*self.ctx }) {
                 self.server.shards[s].busy.store(false, Relaxed);
+            }
+            if let Ok(mut c) = info.current.lock() {
+                c.take();
             }
         }
         info.state.store(IDLE, Relaxed);
         info.function.store(false, Relaxed);
-        if let Ok(mut c) = info.current.lock() {
-            c.take();
-        }
         self.server.shards[self.home].kill.store(false, Relaxed);
     }
 }
@@ -305,7 +348,7 @@ pub fn run_script(ctx: &mut Ctx<'_>, job: &ScriptJob) -> Reply {
     };
     vm.set_memory_limit(limit);
     vm.prune(&scripting.registry);
-    crate::functions::loader::prune(&mut vm, &scripting.functions.snapshot());
+    crate::functions::loader::prune(&mut vm, &scripting.functions);
     let reply = run_in_vm(
         ctx,
         &mut vm,
@@ -332,46 +375,32 @@ fn run_in_vm(ctx: &mut Ctx<'_>, vm: &mut ScriptVm, job: &ScriptJob, threshold: D
             }
         }
     };
-    if let Err(e) = set_args(vm, job) {
-        return Reply::Error(format!("ERR {e}"));
-    }
     vm.arm_hook();
     let server = ctx.server;
     let home = ctx.home;
-    let held: Vec<usize> = ctx
-        .held
-        .iter()
-        .enumerate()
-        .filter(|(_, s)| s.is_some())
-        .map(|(i, _)| i)
-        .collect();
-    let undo = (!ctx.holds_all()).then(UndoLog::default);
+    let holds_all = ctx.holds_all();
+    let undo = (!holds_all).then(UndoLog::default);
     let effects_start = ctx.effects.as_ref().map_or(0, |e| e.len());
     let (saved_resp, saved_db) = (ctx.resp, ctx.db);
     ctx.in_script = true;
     server.scripting.runs[home].state.store(CLEAN, Relaxed);
-    if let Target::Function { command, .. } = &job.target {
-        let info = &server.scripting.runs[home];
-        info.function.store(true, Relaxed);
-        if let Ok(mut c) = info.current.lock() {
-            *c = Some(super::RunningFunction {
-                name: job.target.label().to_string(),
-                command: command.clone(),
-                started: Instant::now(),
-            });
-        }
+    let params = matches!(job.target, Target::Function { .. });
+    if params {
+        server.scripting.runs[home].function.store(true, Relaxed);
     }
     server.shards[home].kill.store(false, Relaxed);
+    let ctx_ptr = (ctx as *mut Ctx<'_>).cast::<Ctx<'static>>();
     let cleanup = Cleanup {
         server,
         home,
-        held: held.clone(),
+        ctx: ctx_ptr,
     };
+    let started = Instant::now();
     let state = RunState {
-        ctx: (ctx as *mut Ctx<'_>).cast::<Ctx<'static>>(),
+        ctx: ctx_ptr,
         server: server as *const Server,
         home,
-        held,
+        job: job as *const ScriptJob,
         read_only: job.read_only,
         allow_oom: job.allow_oom,
         resp: 2,
@@ -380,33 +409,23 @@ fn run_in_vm(ctx: &mut Ctx<'_>, vm: &mut ScriptVm, job: &ScriptJob, threshold: D
         abort: None,
         killed: false,
         undo,
+        holds_all,
         slot_rule: job
             .single_slot
-            .then(|| job.keys.first().map(|k| crate::slot::key_slot(k).get())),
-        started: Instant::now(),
+            .then(|| job.keys().first().map(|k| crate::slot::key_slot(k).get())),
+        started,
         threshold,
         busy: false,
-        busy_mark: Instant::now(),
+        busy_mark: started,
         rand: Lrand48::initial(),
-        keys: vm.keys.clone(),
+        argv: std::mem::take(&mut vm.argv_buf),
+        panic: None,
         deferred: Vec::new(),
     };
     RUN.with(|cell| *cell.borrow_mut() = Some(state));
-    let result = match &job.target {
-        Target::Script(_) => vm.runner.call::<MultiValue>(func),
-        Target::Function { .. } => {
-            // A function gets its keys and arguments as parameters; KEYS and ARGV are not
-            // globals while it runs (the next EVAL sets them again).
-            let keys = vm.globals.raw_get::<mlua::Value>("KEYS");
-            let argv = vm.globals.raw_get::<mlua::Value>("ARGV");
-            let _ = vm.globals.raw_set("KEYS", mlua::Value::Nil);
-            let _ = vm.globals.raw_set("ARGV", mlua::Value::Nil);
-            match (keys, argv) {
-                (Ok(k), Ok(a)) => vm.runner.call::<MultiValue>((func, k, a)),
-                (Err(e), _) | (_, Err(e)) => Err(e),
-            }
-        }
-    };
+    // A function gets its keys and arguments as parameters; KEYS and ARGV are not globals
+    // while it runs (the next EVAL sets them again).
+    let result = vm.call(&func, job.keys(), job.argv(), params);
     let run = RUN.with(|cell| cell.borrow_mut().take());
     drop(cleanup);
     ctx.in_script = false;
@@ -415,6 +434,11 @@ fn run_in_vm(ctx: &mut Ctx<'_>, vm: &mut ScriptVm, job: &ScriptJob, threshold: D
     let Some(mut run) = run else {
         return Reply::error("ERR script state lost");
     };
+    if let Some(payload) = run.panic.take() {
+        std::panic::resume_unwind(payload);
+    }
+    run.argv.clear();
+    vm.argv_buf = std::mem::take(&mut run.argv);
     for msg in run.deferred.drain(..) {
         let _ = server.shards[home].tx.send(msg);
     }
@@ -437,7 +461,7 @@ fn run_in_vm(ctx: &mut Ctx<'_>, vm: &mut ScriptVm, job: &ScriptJob, threshold: D
     }
     wrap_effects(ctx, effects_start, saved_db);
     let reply = match result {
-        Ok(values) => outcome(vm, job.target.label(), values, run.resp),
+        Ok((ok, value)) => outcome(vm, &job.target, ok, value, run.resp),
         Err(e) => Reply::Error(format!(
             "ERR Error running script {}: {e}",
             job.target.label()
@@ -445,20 +469,6 @@ fn run_in_vm(ctx: &mut Ctx<'_>, vm: &mut ScriptVm, job: &ScriptJob, threshold: D
     };
     vm.after_run();
     reply
-}
-
-fn set_args(vm: &ScriptVm, job: &ScriptJob) -> mlua::Result<()> {
-    let lua = &vm.lua;
-    let keys = lua.create_table_with_capacity(job.keys.len(), 0)?;
-    for (i, k) in job.keys.iter().enumerate() {
-        keys.raw_set(i + 1, lua.create_string(k)?)?;
-    }
-    let argv = lua.create_table_with_capacity(job.argv.len(), 0)?;
-    for (i, a) in job.argv.iter().enumerate() {
-        argv.raw_set(i + 1, lua.create_string(a)?)?;
-    }
-    vm.globals.raw_set("KEYS", keys)?;
-    vm.globals.raw_set("ARGV", argv)
 }
 
 /// A script's writes are one atomic unit in the effect stream.
@@ -484,13 +494,11 @@ fn wrap_effects(ctx: &mut Ctx<'_>, start: usize, db: usize) {
 
 /// The reply for what `xpcall` returned: the script's value, or its error with Redis 7's
 /// ` script: <sha>, on <source>:<line>.` suffix.
-fn outcome(vm: &ScriptVm, sha: &str, values: MultiValue, resp: u8) -> Reply {
-    let mut it = values.into_iter();
-    let ok = matches!(it.next(), Some(Value::Boolean(true)));
-    let value = it.next().unwrap_or(Value::Nil);
+fn outcome(vm: &ScriptVm, target: &Target, ok: bool, value: Value, resp: u8) -> Reply {
     if ok {
         return lua_to_reply(&value, resp, &vm.keys);
     }
+    let sha = target.label();
     match value {
         Value::Table(t) => {
             let msg = match t.raw_get::<Value>("err") {

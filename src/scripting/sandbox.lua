@@ -206,12 +206,13 @@ local function raise_if(r, raise)
   if raise then error(r, 0) end
   return r
 end
-local call, log, setresp, set_repl = host.call, host.log, host.setresp, host.set_repl
+local log, setresp, set_repl = host.log, host.setresp, host.set_repl
 local error_text, sha1hex, acl_check = host.error_text, host.sha1hex, host.acl_check
 local R = {}
 for k, v in next, host.constants do R[k] = v end
-R.call = keep(function(...) return raise_if(call(false, ...)) end)
-R.pcall = keep(function(...) return raise_if(call(true, ...)) end)
+-- C functions of the host (as in Redis): they raise or return Redis's error tables themselves.
+R.call = host.call
+R.pcall = host.pcall
 R.error_reply = keep(function(...)
   local s = ...
   if select('#', ...) ~= 1 or type(s) ~= 'string' then
@@ -400,4 +401,6 @@ local function library_env()
   return proxy, open
 end
 
-return env, G, run, library_env
+-- The host runs scripts and functions with `handler` directly (as xpcall would, without the
+-- runner's frames); `run` is for library bodies.
+return env, G, run, library_env, handler

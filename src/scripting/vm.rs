@@ -6,14 +6,22 @@
 //!   below; every function it compiles gets that environment.
 //! - A count hook is always installed, on the main Lua thread and therefore (inherited) on every
 //!   coroutine the script creates; `run::hook` decides what it does.
+//! - The collector runs unless a script stopped it, and then only until its run ends: scripts
+//!   get this module's `collectgarbage`, which notes a stop for `after_run` to undo.
+//! - A run is one Lua call into `run_entry` (arguments, globals and the script under the
+//!   sandbox's error handler), so the per-run cost is the script's, not the host's.
 
 use super::convert::ReplyKeys;
 use super::registry::{Script, Sha};
 use super::run;
+use bytes::Bytes;
 use mlua::{ffi, ChunkMode, Function, Lua, LuaOptions, StdLib, Table};
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::rc::Rc;
+
+/// The hasher of the per-run lookups (compiled scripts, library instances).
+pub(crate) type FastHash = foldhash::fast::RandomState;
 
 /// The chunk name of the sandbox code, so error positions and the kill hook can skip its frames.
 pub const SELF_SOURCE: &str = "=luagate_sandbox";
@@ -74,18 +82,29 @@ pub struct ScriptVm {
     pub(crate) globals: Table,
     /// `xpcall`s a function with the sandbox's error handler.
     pub(crate) runner: Function,
+    /// The sandbox's error handler (what the runner passes to `xpcall`).
+    handler: Function,
+    /// [`run_entry`], the C function that runs a script or library function.
+    entry: Function,
     pub(crate) keys: Rc<ReplyKeys>,
     env: Table,
-    compiled: HashMap<Sha, Function>,
+    compiled: HashMap<Sha, Function, FastHash>,
     /// `library_env()` from the sandbox: a fresh environment for one library body.
     pub(crate) library_env: Function,
-    /// Libraries instantiated in this VM: library id → lowercase function name → callback.
-    pub(crate) libs: HashMap<u64, HashMap<String, Function>>,
+    /// Libraries instantiated in this VM: library id → callback of each of its functions, in
+    /// the order of `Library::functions`.
+    pub(crate) libs: HashMap<u64, Vec<Option<Function>>, FastHash>,
     /// The registry generation the compile cache belongs to.
     pub(crate) generation: u64,
     memory_limit: u64,
     /// The hook was switched to every instruction (after a kill or a re-run request).
     pub(crate) hook_tripped: bool,
+    /// `redis.call`'s argument buffer, lent to each run (`RunState::argv`) so it is allocated
+    /// once per VM rather than once per run.
+    pub(crate) argv_buf: Vec<Bytes>,
+    /// Set by the scripts' `collectgarbage("stop")` (see [`collectgarbage`]); boxed so the
+    /// function can keep its address as an upvalue.
+    gc_stopped: Box<Cell<bool>>,
 }
 
 impl ScriptVm {
@@ -102,25 +121,61 @@ impl ScriptVm {
         let host = super::api::host_table(&lua)?;
         // SAFETY: `make_keep` follows the Lua C API contract (see its comment).
         host.set("keep", unsafe { lua.create_c_function(make_keep)? })?;
+        let gc_stopped = Box::new(Cell::new(false));
+        let flag = (&*gc_stopped as *const Cell<bool>)
+            .cast_mut()
+            .cast::<std::ffi::c_void>();
+        // SAFETY: pushes one C closure whose upvalue points at `gc_stopped`, which lives in the
+        // same `ScriptVm` as the state and so outlives every call of it.
+        let gc: Function = unsafe {
+            lua.exec_raw((), |l| {
+                ffi::lua_pushlightuserdata(l, flag);
+                ffi::lua_pushcclosure(l, collectgarbage, 1);
+            })?
+        };
+        // The sandbox copies it into the script globals in place of the stock function.
+        lua.globals().raw_set("collectgarbage", gc)?;
         let globals = lua.create_sequence_from(GLOBALS.iter().map(|(n, _)| *n))?;
         let libraries = lua.create_sequence_from(LIBRARIES.iter().map(|(n, _)| *n))?;
-        let (env, real, runner, library_env): (Table, Table, Function, Function) = lua
+        let (env, real, runner, library_env, handler): (
+            Table,
+            Table,
+            Function,
+            Function,
+            Function,
+        ) = lua
             .load(SANDBOX)
             .set_name(SELF_SOURCE)
             .call((host, globals, libraries))?;
+        // SAFETY: pushes `run_entry` (which follows the Lua C API contract, see its comment)
+        // with its upvalues: the spare empty KEYS and ARGV tables, then the names "KEYS" and
+        // "ARGV" (so a run does not hash them).
+        let entry: Function = unsafe {
+            lua.exec_raw((), |l| {
+                ffi::lua_createtable(l, 0, 0);
+                ffi::lua_createtable(l, 0, 0);
+                ffi::lua_pushstring(l, c"KEYS".as_ptr());
+                ffi::lua_pushstring(l, c"ARGV".as_ptr());
+                ffi::lua_pushcclosure(l, run_entry, 4);
+            })?
+        };
         let keys = Rc::new(ReplyKeys::new(&lua)?);
         let mut vm = ScriptVm {
             lua,
             globals: real,
             runner,
+            handler,
+            entry,
             keys,
             env,
-            compiled: HashMap::new(),
+            compiled: HashMap::default(),
             library_env,
-            libs: HashMap::new(),
+            libs: HashMap::default(),
             generation,
             memory_limit: 0,
             hook_tripped: true,
+            argv_buf: Vec::new(),
+            gc_stopped,
         };
         vm.arm_hook();
         vm.set_memory_limit(memory_limit);
@@ -143,7 +198,12 @@ impl ScriptVm {
     /// is allowed, as in Redis), and one that hit the memory limit leaves garbage that only a
     /// full collection frees; the collection itself needs memory, so the limit is lifted for it.
     pub fn after_run(&mut self) {
-        self.lua.gc_restart();
+        // Only when a script stopped it: restarting a running collector forces a collection
+        // step at the next allocation, which on every run keeps the collector cycling over the
+        // whole heap without pause.
+        if self.gc_stopped.replace(false) {
+            self.lua.gc_restart();
+        }
         let limit = self.memory_limit;
         if limit > 0 && self.lua.used_memory() as u64 > limit / 2 {
             let _ = self.lua.set_memory_limit(0);
@@ -184,13 +244,161 @@ impl ScriptVm {
         Ok(f)
     }
 
+    /// Runs `func` with the sandbox's error handler and returns what `xpcall` would have
+    /// (`true` and the first result, or `false` and the error): a script gets `keys` and `argv` as the globals KEYS and ARGV; a library function
+    /// (`params`) is called as `func(KEYS, ARGV)` while neither is a global. One Lua call
+    /// (into [`run_entry`]) builds the argument tables and runs it.
+    pub(crate) fn call(
+        &self,
+        func: &Function,
+        keys: &[Bytes],
+        argv: &[Bytes],
+        params: bool,
+    ) -> mlua::Result<(bool, mlua::Value)> {
+        let args = EntryArgs { keys, argv, params };
+        let ptr = (&args as *const EntryArgs)
+            .cast_mut()
+            .cast::<std::ffi::c_void>();
+        self.entry
+            .call((func, &self.handler, &self.globals, mlua::LightUserData(ptr)))
+    }
+
     /// Drops compiled functions of scripts the registry no longer has, once the cache has
     /// clearly outgrown it.
     pub fn prune(&mut self, registry: &super::registry::Registry) {
-        if self.compiled.len() > registry.len() + 64 {
+        // The length test first: it spares every run a registry snapshot load.
+        if self.compiled.len() > 64 && self.compiled.len() > registry.len() + 64 {
             self.compiled.retain(|sha, _| registry.exists(sha));
         }
     }
+}
+
+/// What [`ScriptVm::call`] hands [`run_entry`] (as a light userdata, valid for the call).
+struct EntryArgs<'a> {
+    keys: &'a [Bytes],
+    argv: &'a [Bytes],
+    params: bool,
+}
+
+/// `entry(func, handler, globals, args)`: builds KEYS and ARGV from `args` (an [`EntryArgs`]),
+/// then calls `func` protected by `handler` and returns `true, first result` or
+/// `false, error`, as `xpcall(func, handler)` does (but for the further results). Called by mlua in protected mode, so a memory
+/// error while building the tables is an `Err` of that call; it holds no Rust value that needs
+/// dropping.
+unsafe extern "C-unwind" fn run_entry(l: *mut ffi::lua_State) -> std::os::raw::c_int {
+    ffi::luaL_checkstack(l, 8, c"too many arguments".as_ptr());
+    let args = ffi::lua_touserdata(l, 4) as *const EntryArgs;
+    let Some(args) = args.as_ref() else {
+        ffi::lua_pushstring(l, c"entry: arguments expected".as_ptr());
+        ffi::lua_error(l)
+    };
+    ffi::lua_settop(l, 3);
+    // A script's empty KEYS or ARGV is the spare empty table when that is still empty and
+    // plain (a script cannot keep a reference across runs); a function's never is.
+    push_args(l, args.keys, !args.params, 1);
+    push_args(l, args.argv, !args.params, 2);
+    let (keys_name, argv_name) = (ffi::lua_upvalueindex(3), ffi::lua_upvalueindex(4));
+    let status = if args.params {
+        for name in [keys_name, argv_name] {
+            ffi::lua_pushvalue(l, name);
+            ffi::lua_pushnil(l);
+            ffi::lua_rawset(l, 3);
+        }
+        ffi::lua_pushvalue(l, 1);
+        ffi::lua_pushvalue(l, 4);
+        ffi::lua_pushvalue(l, 5);
+        ffi::lua_pcall(l, 2, 1, 2)
+    } else {
+        ffi::lua_pushvalue(l, argv_name);
+        ffi::lua_insert(l, -2);
+        ffi::lua_rawset(l, 3);
+        ffi::lua_pushvalue(l, keys_name);
+        ffi::lua_insert(l, -2);
+        ffi::lua_rawset(l, 3);
+        ffi::lua_pushvalue(l, 1);
+        ffi::lua_pcall(l, 0, 1, 2)
+    };
+    // Only the first result counts (Redis ignores the others).
+    ffi::lua_pushboolean(l, (status == 0) as std::os::raw::c_int);
+    ffi::lua_insert(l, -2);
+    2
+}
+
+/// Pushes the array of `items`: a new one, or for `reuse` and no items the spare empty table
+/// in upvalue `spare` (replaced by a new one if a script filled it or gave it a metatable).
+unsafe fn push_args(l: *mut ffi::lua_State, items: &[Bytes], reuse: bool, spare: i32) {
+    if !(reuse && items.is_empty()) {
+        return push_strings(l, items);
+    }
+    ffi::lua_pushvalue(l, ffi::lua_upvalueindex(spare));
+    if ffi::lua_type(l, -1) == ffi::LUA_TTABLE {
+        if ffi::lua_getmetatable(l, -1) != 0 {
+            ffi::lua_pop(l, 1);
+        } else {
+            ffi::lua_pushnil(l);
+            if ffi::lua_next(l, -2) == 0 {
+                return;
+            }
+            ffi::lua_pop(l, 2);
+        }
+    }
+    ffi::lua_pop(l, 1);
+    ffi::lua_createtable(l, 0, 0);
+    ffi::lua_pushvalue(l, -1);
+    ffi::lua_replace(l, ffi::lua_upvalueindex(spare));
+}
+
+/// Pushes a new array of `items` as Lua strings.
+unsafe fn push_strings(l: *mut ffi::lua_State, items: &[Bytes]) {
+    ffi::lua_createtable(l, items.len().min(i32::MAX as usize) as i32, 0);
+    for (i, item) in items.iter().enumerate() {
+        ffi::lua_pushlstring(l, item.as_ptr().cast(), item.len());
+        ffi::lua_rawseti_(l, -2, (i + 1) as std::os::raw::c_int);
+    }
+}
+
+/// `collectgarbage` as scripts see it: the stock Lua 5.1 function (same options, defaults,
+/// results and argument errors), except that `"stop"` also sets the flag its upvalue points
+/// at, so `after_run` knows to restart the collector.
+unsafe extern "C-unwind" fn collectgarbage(l: *mut ffi::lua_State) -> std::os::raw::c_int {
+    const NAMES: [*const std::os::raw::c_char; 8] = [
+        c"stop".as_ptr(),
+        c"restart".as_ptr(),
+        c"collect".as_ptr(),
+        c"count".as_ptr(),
+        c"step".as_ptr(),
+        c"setpause".as_ptr(),
+        c"setstepmul".as_ptr(),
+        std::ptr::null(),
+    ];
+    const WHAT: [std::os::raw::c_int; 7] = [
+        ffi::LUA_GCSTOP,
+        ffi::LUA_GCRESTART,
+        ffi::LUA_GCCOLLECT,
+        ffi::LUA_GCCOUNT,
+        ffi::LUA_GCSTEP,
+        ffi::LUA_GCSETPAUSE,
+        ffi::LUA_GCSETSTEPMUL,
+    ];
+    let option = ffi::luaL_checkoption(l, 1, c"collect".as_ptr(), NAMES.as_ptr());
+    let data = ffi::luaL_optinteger(l, 2, 0) as std::os::raw::c_int;
+    let what = WHAT[option as usize];
+    if what == ffi::LUA_GCSTOP {
+        let flag = ffi::lua_touserdata(l, ffi::lua_upvalueindex(1)) as *const Cell<bool>;
+        if let Some(flag) = flag.as_ref() {
+            flag.set(true);
+        }
+    }
+    let result = ffi::lua_gc(l, what, data);
+    match what {
+        ffi::LUA_GCCOUNT => {
+            let rest = ffi::lua_gc(l, ffi::LUA_GCCOUNTB, 0);
+            ffi::lua_pushnumber(l, result as f64 + rest as f64 / 1024.0);
+        }
+        ffi::LUA_GCSTEP => ffi::lua_pushboolean(l, result),
+        _ => ffi::lua_pushnumber(l, result as f64),
+    }
+    1
 }
 
 /// `keep(f)` returns a C function that calls `f` with its arguments and returns its results.
