@@ -131,7 +131,7 @@ async fn apply_on(server: &Arc<Server>, unit: Vec<UnitCmd>, every_shard: bool) {
         shards = super::all_shards(server);
     }
     shards.sort_unstable();
-    super::run_on(server, shards, move |ctx| {
+    let job = move |ctx: &mut crate::commands::Ctx<'_>| {
         for s in ctx.held_shards() {
             for d in &mut s.dbs {
                 d.now = 0;
@@ -143,8 +143,24 @@ async fn apply_on(server: &Arc<Server>, unit: Vec<UnitCmd>, every_shard: bool) {
                 tracing::warn!(error = %e, "replicated command failed");
             }
         }
-    })
-    .await;
+    };
+    // Inline when the shards are free, as a client's unit runs (no hand-off to the shard
+    // thread per unit); units still apply one after the other, in stream order.
+    if let Some(hold) = crate::shard::Hold::try_take(server, &shards) {
+        let mut table: Vec<_> = (0..server.shards.len()).map(|_| None).collect();
+        let who = crate::shard::Requester {
+            db: 0,
+            resp: 2,
+            client_id: 0,
+        };
+        let work = crate::shard::Work::Job(Box::new(move |ctx| {
+            job(ctx);
+            crate::protocol::Reply::Nil
+        }));
+        hold.run(server, &mut table, who, work, &mut bytes::BytesMut::new());
+        return;
+    }
+    super::run_on(server, shards, job).await;
 }
 
 /// Replaces the whole dataset with a snapshot's commands, as one unit holding every shard.

@@ -133,6 +133,10 @@ async fn link(
             }
             chunk = rx.recv() => {
                 let Some(chunk) = chunk else { return Ok(()) };
+                // Let the connections that are ready run first: their units join this write,
+                // one socket write for many units (as Redis flushes replica buffers once per
+                // event-loop turn) instead of one per unit.
+                tokio::task::yield_now().await;
                 out.clear();
                 out.extend_from_slice(&chunk);
                 while out.len() < 1 << 20 {
