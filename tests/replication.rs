@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{luagate, Proc, Raw};
+use common::{digest, info_field, luagate, wait_synced, Proc, Raw};
 use rand::{Rng, SeedableRng};
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -32,35 +32,6 @@ fn follower(of: &Proc, shards: &str) -> Proc {
         "--replicaof",
         &of.addr(),
     ])
-}
-
-fn info_field(r: &mut Raw, field: &str) -> Option<String> {
-    let text = r.cmd_str(&["INFO", "replication"]);
-    text.lines()
-        .find_map(|l| l.strip_prefix(&format!("{field}:")))
-        .map(|v| v.trim().to_string())
-}
-
-/// Waits (bounded) until the follower is up and has applied everything the leader published.
-fn wait_synced(leader: &mut Raw, follower: &mut Raw) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let lo = info_field(leader, "master_repl_offset");
-        let up = info_field(follower, "master_link_status");
-        let fo = info_field(follower, "slave_repl_offset");
-        if up.as_deref() == Some("up") && lo.is_some() && lo == fo {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "follower did not catch up: leader {lo:?}, follower {up:?} {fo:?}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-fn digest(r: &mut Raw) -> String {
-    r.cmd_str(&["DEBUG", "DIGEST"])
 }
 
 const SCRIPT: &str = "local n = redis.call('INCR', KEYS[1]) \

@@ -4,42 +4,13 @@
 
 mod common;
 
-use common::{luagate, Proc, Raw};
+use common::{digest, info_field, luagate, wait_synced, Proc, Raw};
 use std::time::{Duration, Instant};
 
 fn node(extra: &[&str]) -> Proc {
     let mut args = vec!["--shards", "4", "--enable-debug-command", "yes"];
     args.extend_from_slice(extra);
     luagate(&args)
-}
-
-fn info_field(r: &mut Raw, field: &str) -> Option<String> {
-    let text = r.cmd_str(&["INFO", "replication"]);
-    text.lines()
-        .find_map(|l| l.strip_prefix(&format!("{field}:")))
-        .map(|v| v.trim().to_string())
-}
-
-/// Waits (bounded) until the follower is up and has applied everything the leader published.
-fn wait_synced(leader: &mut Raw, follower: &mut Raw) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let lo = info_field(leader, "master_repl_offset");
-        let up = info_field(follower, "master_link_status");
-        let fo = info_field(follower, "slave_repl_offset");
-        if up.as_deref() == Some("up") && lo.is_some() && lo == fo {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "follower did not catch up: leader {lo:?}, follower {up:?} {fo:?}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-fn digest(r: &mut Raw) -> String {
-    r.cmd_str(&["DEBUG", "DIGEST"])
 }
 
 fn write_batch(r: &mut Raw, from: usize, to: usize) {

@@ -374,3 +374,36 @@ impl Diff {
         }
     }
 }
+
+// ---- replication helpers (tests/replication*.rs) ----
+
+/// A field of `INFO replication`.
+pub fn info_field(r: &mut Raw, field: &str) -> Option<String> {
+    let text = r.cmd_str(&["INFO", "replication"]);
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{field}:")))
+        .map(|v| v.trim().to_string())
+}
+
+/// Waits (bounded) until the follower is up and has applied everything the leader published.
+pub fn wait_synced(leader: &mut Raw, follower: &mut Raw) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let lo = info_field(leader, "master_repl_offset");
+        let up = info_field(follower, "master_link_status");
+        let fo = info_field(follower, "slave_repl_offset");
+        if up.as_deref() == Some("up") && lo.is_some() && lo == fo {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "follower did not catch up: leader {lo:?}, follower {up:?} {fo:?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// `DEBUG DIGEST` of a server (started with `--enable-debug-command yes`).
+pub fn digest(r: &mut Raw) -> String {
+    r.cmd_str(&["DEBUG", "DIGEST"])
+}
