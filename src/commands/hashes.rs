@@ -5,7 +5,7 @@
 
 use super::coll_scan;
 use super::flags::*;
-use super::ldouble::LongDouble;
+use super::longdouble::LongDouble;
 use super::pick;
 use super::*;
 use crate::error::{CmdResult, CommandError};
@@ -219,11 +219,11 @@ fn hincrbyfloat(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
     }
     let db = ctx.db(key)?;
     let cur = match field_value(db, key, field)? {
-        None => LongDouble::ZERO,
+        None => LongDouble::from_i64(0),
         Some(v) => LongDouble::parse(&v)
             .ok_or_else(|| CommandError::err("ERR hash value is not a float"))?,
     };
-    let sum = cur + incr;
+    let sum = cur.plus(incr);
     if !sum.is_finite() {
         return Err(CommandError::err(
             "ERR increment would produce NaN or Infinity",

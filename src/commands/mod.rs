@@ -17,7 +17,6 @@ pub mod expire;
 pub mod hashes;
 pub mod keys;
 pub mod keyspace_cmds;
-pub mod ldouble;
 pub mod lists;
 pub mod longdouble;
 pub mod object;
