@@ -447,3 +447,21 @@ fn blocked_clients_are_served_before_the_next_command() {
         "RESP3 client served as itself"
     );
 }
+
+/// Timeouts read as Redis reads them, for every blocking command alike: hex floats are
+/// accepted and sub-millisecond timeouts round up (they do not mean "forever").
+#[test]
+fn timeouts_are_parsed_alike_by_every_blocking_command() {
+    on_both(|p| {
+        let mut c = p.raw();
+        let mut log = Vec::new();
+        for cmd in ["BLPOP", "BRPOP", "BZPOPMIN", "BZPOPMAX"] {
+            for t in ["0.0001", "0x1p-6", " 1", "1e5000", "inf", "-1"] {
+                log.push(c.cmd_str(&[cmd, "nokey", t]));
+            }
+        }
+        log.push(c.cmd_str(&["BLMPOP", "0x1p-6", "1", "nokey", "LEFT"]));
+        log.push(c.cmd_str(&["BZMPOP", "0.0001", "1", "nokey", "MIN"]));
+        log
+    });
+}

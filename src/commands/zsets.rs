@@ -4,7 +4,7 @@
 //! members deletes the key when the set becomes empty, and no command creates an empty one.
 //! Replies match Redis 7.0 byte for byte in RESP2 and RESP3 (scores are `Reply::Double`).
 
-mod num;
+pub(crate) mod num;
 mod pop;
 mod range;
 mod read;

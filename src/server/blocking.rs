@@ -25,7 +25,7 @@
 
 use super::connection::Conn;
 use super::Server;
-use crate::commands::{self, parse_f64, CmdRef, Ctx};
+use crate::commands::{self, CmdRef, Ctx};
 use crate::error::{CmdResult, CommandError};
 use crate::keyspace::{Db, Str, Waiter};
 use crate::protocol::Reply;
@@ -67,17 +67,17 @@ pub fn spec_for(name: &str) -> Option<&'static BlockSpec> {
         .map(|(_, s)| s)
 }
 
-/// A timeout in seconds (a float) as Redis reads it: milliseconds rounded up, 0 = forever.
-/// Values whose milliseconds do not fit an i64 are "negative", as in Redis.
+/// A timeout in seconds (a float) as Redis reads it (`strtold`: hex floats too), in
+/// milliseconds rounded up, 0 = forever. Values whose milliseconds do not fit an i64 are
+/// "negative", as in Redis.
 pub fn parse_timeout(arg: &[u8]) -> CmdResult<u64> {
-    let secs = parse_f64(arg)
-        .ok_or_else(|| CommandError::err("ERR timeout is not a float or out of range"))?;
-    let ms = (secs * 1000.0).ceil();
-    // `i64::MAX as f64` rounds to 2^63, the first value that no longer fits.
-    if !(0.0..i64::MAX as f64).contains(&ms) {
-        return Err(CommandError::err("ERR timeout is negative"));
-    }
-    Ok(ms as u64)
+    crate::commands::zsets::num::timeout_ms(arg).map_err(|not_float| {
+        CommandError::err(if not_float {
+            "ERR timeout is not a float or out of range"
+        } else {
+            "ERR timeout is negative"
+        })
+    })
 }
 
 // ---- key layouts shared by blocking commands ----

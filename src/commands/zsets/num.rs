@@ -243,7 +243,8 @@ pub fn timeout_ms(s: &[u8]) -> Result<u64, bool> {
     if !(ms > -9.223_372_036_854_775e18 && ms < 9.223_372_036_854_775e18) {
         return Err(false);
     }
-    let t = ms.trunc() as i64;
+    // Rounded up, as Redis 7 does: 0.0001 s waits 1 ms, not forever.
+    let t = ms.ceil() as i64;
     if t < 0 {
         return Err(false);
     }
@@ -305,7 +306,9 @@ mod tests {
         assert_eq!(range_f64(b""), Some(0.0));
         assert_eq!(range_f64(b"1e400"), Some(f64::INFINITY));
         assert_eq!(range_f64(b"nan"), None);
-        assert_eq!(timeout_ms(b"0.0015"), Ok(1));
+        assert_eq!(timeout_ms(b"0.0015"), Ok(2));
+        assert_eq!(timeout_ms(b"0.0001"), Ok(1));
+        assert_eq!(timeout_ms(b"0x1p-4"), Ok(63));
         assert_eq!(timeout_ms(b"-0.0001"), Ok(0));
         assert_eq!(timeout_ms(b"inf"), Err(false));
         assert_eq!(timeout_ms(b"1e400"), Err(false));

@@ -68,13 +68,7 @@ pub fn bzpopmax(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
 
 /// Validates a blocking timeout (seconds, float) as Redis does; returns milliseconds.
 pub fn timeout_arg(arg: &[u8]) -> CmdResult<u64> {
-    num::timeout_ms(arg).map_err(|not_float| {
-        CommandError::err(if not_float {
-            "ERR timeout is not a float or out of range"
-        } else {
-            "ERR timeout is negative"
-        })
-    })
+    crate::server::blocking::parse_timeout(arg)
 }
 
 /// ZMPOP/BZMPOP from the numkeys argument at `at`: `numkeys key… MIN|MAX [COUNT n]`.
