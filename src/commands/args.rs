@@ -35,23 +35,11 @@ pub fn parse_i64(b: &[u8]) -> Option<i64> {
     Some(v)
 }
 
-/// Parses a double as Redis's `string2d`/`strtod` does: no leading space, no trailing
-/// garbage, `inf`/`-inf` accepted, NaN refused.
+/// Parses a double as Redis's `getDoubleFromObject` does (`strtod` over the whole text: no
+/// leading space, no trailing garbage, hex floats and `inf` accepted, NaN and overflow
+/// refused); the one implementation is `zsets::num`.
 pub fn parse_f64(b: &[u8]) -> Option<f64> {
-    let s = std::str::from_utf8(b).ok()?;
-    if s.is_empty()
-        || s.starts_with(|c: char| c.is_ascii_whitespace())
-        || s.ends_with(|c: char| c.is_ascii_whitespace())
-    {
-        return None;
-    }
-    let v: f64 = match s.to_ascii_lowercase().as_str() {
-        "inf" | "+inf" | "infinity" | "+infinity" => f64::INFINITY,
-        "-inf" | "-infinity" => f64::NEG_INFINITY,
-        l if l.contains("inf") || l.contains("nan") => return None,
-        _ => s.parse().ok()?,
-    };
-    Some(v)
+    super::zsets::num::strict_f64(b)
 }
 
 /// An integer argument or `ERR value is not an integer or out of range`.
