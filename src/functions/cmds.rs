@@ -249,9 +249,10 @@ pub(crate) fn prepare(
         return Err(Reply::error(crate::server::OOM_ERR));
     }
     let slot_rule = server.config().single_slot_scripts;
-    // Unlike EVAL here, a function flagged allow-cross-slot-keys may also declare keys in
-    // several slots (the two disagree; which one Redis Cluster does is unverified).
-    if slot_rule && !f.allow_cross_slot_keys {
+    // Declared keys must share a slot even with allow-cross-slot-keys, as for EVAL: a
+    // cluster routes the call by them (CROSSSLOT before the function runs); the flag frees
+    // only the keys the function reaches through redis.call.
+    if slot_rule {
         crate::scripting::eval::declared_keys_in_one_slot(&args[3..3 + n])?;
     }
     let job = Arc::new(ScriptJob {
