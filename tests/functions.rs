@@ -463,3 +463,23 @@ redis.register_function{function_name='cross', callback=function(k) redis.call('
     r2.cmd(&["FUNCTION", "LOAD", "#!lua name=ss\nredis.register_function('two', function(k) redis.call('set', k[1], 1) return redis.call('set', k[2], 1) end)"]);
     assert_eq!(r2.cmd_str(&["FCALL", "two", "2", "a", "b"]), "+OK\r\n");
 }
+
+/// The `#!lua` header line is split like a command line, as Redis splits it: quotes, escapes
+/// and tabs work; unbalanced quotes are invalid metadata.
+#[test]
+fn library_header_quoting_matches_redis() {
+    let mut d = Diff::new();
+    let body = "\nredis.register_function('f', function() return 1 end)";
+    for header in [
+        "#!lua name=\"q1\"",
+        "#!lua \"name=q3\" ",
+        "#!lua\tname=tab",
+        "#!lua name='q\\x41'",
+        "#!lua name=\"q4",
+        "#!lua name=\"a b\"",
+        "#!lua name=x y=z",
+    ] {
+        d.check(&["FUNCTION", "LOAD", "REPLACE", &format!("{header}{body}")]);
+        d.check(&["FUNCTION", "FLUSH"]);
+    }
+}

@@ -89,12 +89,10 @@ pub fn parse_header(code: &[u8]) -> Result<String, String> {
     let Some(end) = code.iter().position(|&b| b == b'\n') else {
         return Err("ERR Invalid library metadata".into());
     };
-    let line = &code[2..end];
-    if line.iter().any(|&b| b == b'"' || b == b'\'') {
-        // Redis splits this line like a command line; quoting is not supported here.
-        return Err("ERR Invalid library metadata".into());
-    }
-    let mut parts = line.split(|&b| b == b' ').filter(|p| !p.is_empty());
+    // Split like a command line (`sdssplitargs`: quotes and escapes allowed), as Redis does.
+    let words = crate::protocol::split_inline(&code[2..end])
+        .map_err(|_| "ERR Invalid library metadata".to_string())?;
+    let mut parts = words.iter().map(|w| &w[..]);
     let engine = parts.next().unwrap_or(b"");
     let mut name: Option<&[u8]> = None;
     for part in parts {

@@ -6,5 +6,5 @@
 mod decode;
 mod reply;
 
-pub use decode::{ProtocolError, RequestDecoder, DEFAULT_MAX_BULK_LEN};
+pub use decode::{split_inline, ProtocolError, RequestDecoder, DEFAULT_MAX_BULK_LEN};
 pub use reply::{format_double, Reply};
