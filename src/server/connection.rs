@@ -387,12 +387,15 @@ impl Conn {
             }
             Run::Conn => {
                 self.flush_pending().await;
-                if let Ok(mut c) = self.info.last_cmd.lock() {
-                    c.clear();
-                    c.push_str(commands::full_name(cmd.id));
-                }
-                // Dispatch consumes the arguments; the slow log needs them afterwards.
-                let args_for_log = args.clone();
+                self.info
+                    .last_cmd
+                    .store(cmd.id as u32 + 1, std::sync::atomic::Ordering::Relaxed);
+                // Dispatch consumes the arguments; the slow log needs them afterwards, but only
+                // if it may log this command at all (CONFIG may turn it on while it runs).
+                let args_for_log = ((self.server.slowlog.enabled()
+                    || commands::full_name(cmd.id).starts_with("config|"))
+                    && !cmd.cmd.has(flags::SKIP_SLOWLOG))
+                .then(|| args.clone());
                 let started = std::time::Instant::now();
                 let r = if multi::owns(cmd) {
                     multi::dispatch(self, cmd, args).await
@@ -407,7 +410,8 @@ impl Conn {
                 };
                 let usec = started.elapsed().as_micros() as u64;
                 self.server.conn_stats.record(cmd.id, usec, failed);
-                if self.server.slowlog.is_slow(usec) && !cmd.cmd.has(flags::SKIP_SLOWLOG) {
+                let logged = args_for_log.filter(|_| self.server.slowlog.is_slow(usec));
+                if let Some(args_for_log) = logged {
                     let info = self.info.clone();
                     self.server.slowlog.push(&args_for_log, usec, || Caller {
                         addr: info.addr.to_string(),
