@@ -235,14 +235,27 @@ impl ScriptVm {
         self.hook_tripped = done.is_err();
     }
 
-    /// The compiled function of `script`, compiling it on first use in this VM.
-    pub fn function(&mut self, script: &Script) -> Result<Function, String> {
-        if let Some(f) = self.compiled.get(&script.sha) {
-            return Ok(f.clone());
+    /// Compiles `script` in this VM unless it already is.
+    pub fn compile(&mut self, script: &Script) -> Result<(), String> {
+        if !self.compiled.contains_key(&script.sha) {
+            let f = compile(&self.lua, &script.body, "@user_script", Some(&self.env))?;
+            self.compiled.insert(script.sha, f);
         }
-        let f = compile(&self.lua, &script.body, "@user_script", Some(&self.env))?;
-        self.compiled.insert(script.sha, f.clone());
-        Ok(f)
+        Ok(())
+    }
+
+    /// [`call`](Self::call) of `script`'s compiled function (see [`compile`](Self::compile)),
+    /// in place: no handle of it is made for the run.
+    pub(crate) fn call_script(
+        &self,
+        script: &Script,
+        keys: &[Bytes],
+        argv: &[Bytes],
+    ) -> mlua::Result<(bool, mlua::Value)> {
+        match self.compiled.get(&script.sha) {
+            Some(f) => self.call(f, keys, argv, false),
+            None => Err(mlua::Error::runtime("script not compiled")),
+        }
     }
 
     /// Runs `func` with the sandbox's error handler and returns what `xpcall` would have
