@@ -154,6 +154,14 @@ impl RunState {
         unsafe { &*self.server }
     }
 
+    /// The job being run.
+    ///
+    /// # Safety
+    /// Only during the run (`job` is valid exactly that long); the lifetime is the caller's.
+    pub(crate) unsafe fn job<'a>(&self) -> Option<&'a ScriptJob> {
+        self.job.as_ref()
+    }
+
     /// Marks the run as having written; fails if SCRIPT KILL got there first.
     pub(crate) fn mark_write(&mut self) -> bool {
         if self.wrote {
