@@ -531,3 +531,35 @@ fn lastsave_and_time() {
         b"-ERR wrong number of arguments for 'lastsave' command\r\n".to_vec()
     );
 }
+
+/// CLIENT LIST's `cmd=` names each client's last connection-level command (`NULL` before
+/// any), subcommands as `container|sub`.
+#[test]
+fn client_list_names_the_last_command() {
+    let s = common::luagate_shards(2);
+    let mut a = s.raw();
+    let mut b = s.raw();
+    let me = |list: &str, id: &str| {
+        list.lines()
+            .find(|l| l.starts_with(&format!("id={id} ")))
+            .map(|l| l.to_string())
+            .unwrap_or_default()
+    };
+    let a_id = a.cmd_str(&["CLIENT", "ID"]);
+    let a_id = a_id.trim_start_matches(':').trim().to_string();
+    let list = b.cmd_str(&["CLIENT", "LIST"]);
+    assert!(me(&list, &a_id).contains(" cmd=client|id "), "{list}");
+    a.cmd(&["ECHO", "x"]);
+    let list = b.cmd_str(&["CLIENT", "LIST"]);
+    assert!(me(&list, &a_id).contains(" cmd=echo "), "{list}");
+    assert!(list.contains(" cmd=client|list "), "{list}");
+    let _fresh = s.raw();
+    // The new connection is registered once accepted: bounded wait.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut list = b.cmd_str(&["CLIENT", "LIST"]);
+    while !list.contains(" cmd=NULL ") && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+        list = b.cmd_str(&["CLIENT", "LIST"]);
+    }
+    assert!(list.contains(" cmd=NULL "), "{list}");
+}

@@ -374,3 +374,36 @@ fn info_reports_the_script_cache() {
     assert!(stats.contains("evicted_scripts:0\r\n"), "{stats}");
     assert!(stats.contains("luagate_scripts_reruns:"), "{stats}");
 }
+
+/// A run that needs more shards leaves nothing in the replies: pipelined around other
+/// commands, the client sees exactly one reply per command, in order.
+#[test]
+fn a_rerun_leaves_no_trace_in_pipelined_replies() {
+    let s = common::luagate_shards(4);
+    let mut c = s.raw();
+    let k: Vec<String> = (0..4).map(|i| key_on(i, 4, "p")).collect();
+    let resp = |args: &[&str]| {
+        let mut out = format!("*{}\r\n", args.len());
+        for a in args {
+            out.push_str(&format!("${}\r\n{a}\r\n", a.len()));
+        }
+        out
+    };
+    let mut batch = String::new();
+    batch.push_str(&resp(&["SET", &k[0], "x"]));
+    for i in 0..3 {
+        // A new body each time: no remembered footprint, so the first run is cut short.
+        let script = format!("redis.call('set', ARGV[1], '{i}') return redis.call('get', KEYS[1])");
+        batch.push_str(&resp(&["EVAL", &script, "1", &k[0], &k[(i % 3) + 1]]));
+        batch.push_str(&resp(&["PING"]));
+    }
+    c.send(batch.as_bytes());
+    assert_eq!(c.read_reply().expect("reply"), b"+OK\r\n");
+    for _ in 0..3 {
+        assert_eq!(c.read_reply().expect("reply"), bulk("x"));
+        assert_eq!(c.read_reply().expect("reply"), b"+PONG\r\n");
+    }
+    for i in 0..3 {
+        assert_eq!(c.cmd(&["GET", &k[i + 1]]), bulk(&i.to_string()));
+    }
+}

@@ -162,3 +162,21 @@ fn config_and_subcommands_match_redis() {
     d.check(&["SET", "a", "1"]);
     d.check(&["SLOWLOG", "LEN"]);
 }
+
+#[test]
+fn turning_the_log_on_logs_that_config_set() {
+    let mut d = Diff::with_flags(
+        &["--shards", "4", "--slowlog-log-slower-than", "-1"],
+        &["--slowlog-log-slower-than", "-1"],
+    );
+    d.check(&["CLIENT", "SETNAME", "n"]);
+    d.check(&["SET", "a", "1"]);
+    d.check(&["CONFIG", "SET", "slowlog-log-slower-than", "0"]);
+    check_log(&mut d, &["SLOWLOG", "GET", "-1"]);
+    d.check(&["SLOWLOG", "RESET"]);
+    d.check(&["CONFIG", "SET", "slowlog-max-len", "0"]);
+    d.check(&["PING"]);
+    d.check(&["CONFIG", "SET", "slowlog-max-len", "5"]);
+    d.check(&["ECHO", "x"]);
+    check_log(&mut d, &["SLOWLOG", "GET", "-1"]);
+}

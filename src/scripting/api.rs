@@ -208,7 +208,11 @@ fn lookup(argv: &[Bytes]) -> Result<CmdRef, CommandError> {
 ///
 /// # Safety
 /// `l` is the state of a running C function. Nothing here raises.
-unsafe fn read_args(l: *mut ffi::lua_State, out: &mut Vec<Bytes>) -> Result<(), &'static str> {
+unsafe fn read_args(
+    l: *mut ffi::lua_State,
+    out: &mut Vec<Bytes>,
+    known: &[Bytes],
+) -> Result<(), &'static str> {
     let n = ffi::lua_gettop(l);
     if n == 0 {
         return Err(NO_ARGS);
@@ -223,7 +227,11 @@ unsafe fn read_args(l: *mut ffi::lua_State, out: &mut Vec<Bytes>) -> Result<(), 
                 } else {
                     std::slice::from_raw_parts(p.cast::<u8>(), len)
                 };
-                out.push(Bytes::copy_from_slice(bytes));
+                out.push(if i == 1 {
+                    command_name(bytes)
+                } else {
+                    shared_or_copy(bytes, known)
+                });
             }
             ffi::LUA_TNUMBER => {
                 let mut buf = [0u8; NUMBER_TEXT_MAX];
@@ -234,6 +242,48 @@ unsafe fn read_args(l: *mut ffi::lua_State, out: &mut Vec<Bytes>) -> Result<(), 
         }
     }
     Ok(())
+}
+
+/// How many of the run's keys and arguments an argument is compared with before it is copied.
+const KNOWN_MAX: usize = 8;
+
+/// `bytes` as one of the run's own keys or arguments when it is one (a reference to the
+/// command line the job keeps, as a command from the network gets), else as a copy.
+fn shared_or_copy(bytes: &[u8], known: &[Bytes]) -> Bytes {
+    for k in known.iter().take(KNOWN_MAX) {
+        if k.len() == bytes.len() && k[..] == *bytes {
+            return k.clone();
+        }
+    }
+    Bytes::copy_from_slice(bytes)
+}
+
+/// How many command names a thread keeps (scripts mostly call a few commands again and again).
+const NAMES_MAX: usize = 4;
+
+thread_local! {
+    /// Command names as scripts wrote them, shared by every call that writes them the same way.
+    static NAMES: RefCell<([Bytes; NAMES_MAX], usize)> = RefCell::new(Default::default());
+}
+
+/// A `redis.call` command name, shared with earlier calls that wrote the same bytes.
+fn command_name(bytes: &[u8]) -> Bytes {
+    if bytes.is_empty() || bytes.len() > 32 {
+        return Bytes::copy_from_slice(bytes);
+    }
+    NAMES.with(|cell| {
+        let Ok(mut names) = cell.try_borrow_mut() else {
+            return Bytes::copy_from_slice(bytes);
+        };
+        if let Some(n) = names.0.iter().find(|n| n[..] == *bytes) {
+            return n.clone();
+        }
+        let b = Bytes::copy_from_slice(bytes);
+        let slot = names.1;
+        names.0[slot] = b.clone();
+        names.1 = (slot + 1) % NAMES_MAX;
+        b
+    })
 }
 
 /// `redis.call`: raises the error of a failed call.
@@ -328,7 +378,12 @@ impl RunState {
         let mut argv = std::mem::take(&mut self.argv);
         argv.clear();
         // SAFETY: `l` is the state of the running C function; reading arguments cannot raise.
-        let out = match unsafe { read_args(l, &mut argv) } {
+        // SAFETY: the job outlives the run (see `RunState::job`).
+        let known = unsafe {
+            self.job()
+                .map_or(&[][..], |j| j.args.get(3..).unwrap_or(&[]))
+        };
+        let out = match unsafe { read_args(l, &mut argv, known) } {
             Ok(()) => self.run_command(&argv),
             Err(e) => CallOutcome::Refused(e),
         };

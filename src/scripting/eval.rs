@@ -194,22 +194,31 @@ pub(crate) async fn schedule(
     let mut extra: Vec<usize> = Vec::new();
     // Every re-run holds at least one more shard than the last, so this ends.
     for _ in 0..=server.shards.len() {
-        let shards = shards_for(&server, &job, &extra);
+        let mut shards = std::mem::take(&mut conn.unit_shards);
+        shards_for(&server, &job, &extra, &mut shards);
         if conn.busy(&shards) {
+            conn.unit_shards = shards;
             server.counters.script_run(origin, Outcome::Busy);
             return Some(Reply::error(server.scripting.busy_error()));
         }
         let j = job.clone();
-        let bytes = conn.run_job(shards, move |ctx| run_script(ctx, &j)).await;
+        // The reply goes straight into the output; a run that needed more shards is taken
+        // back out (its reply is a placeholder).
+        let mark = conn.out.len();
+        conn.run_job_into_out(&shards, move |ctx| run_script(ctx, &j))
+            .await;
+        conn.unit_shards = shards;
         let needed = match job.needs.lock() {
             Ok(mut n) => std::mem::take(&mut *n),
             Err(_) => Vec::new(),
         };
         if needed.is_empty() {
-            server.counters.script_run(origin, outcome_of(&bytes));
-            conn.out.extend_from_slice(&bytes);
+            server
+                .counters
+                .script_run(origin, outcome_of(conn.out.get(mark..).unwrap_or(&[])));
             return None;
         }
+        conn.out.truncate(mark);
         server.scripting.reruns.fetch_add(1, Relaxed);
         tracing::debug!(
             script = job.target.label(),
@@ -226,24 +235,23 @@ pub(crate) async fn schedule(
     Some(Reply::error("ERR script could not be scheduled"))
 }
 
-/// The shards a run of `job` holds: those of its declared keys (shard 0 for a script without
-/// any), its remembered footprint and `extra`; ascending, without repeats.
-fn shards_for(server: &Server, job: &ScriptJob, extra: &[usize]) -> Vec<usize> {
+/// The shards a run of `job` holds, into `shards`: those of its declared keys (shard 0 for a
+/// script without any), its remembered footprint and `extra`; ascending, without repeats.
+fn shards_for(server: &Server, job: &ScriptJob, extra: &[usize], shards: &mut Vec<usize>) {
     let keys = job.keys();
-    let mut shards = Vec::with_capacity(keys.len().max(1) + extra.len());
+    shards.clear();
     shards.extend(keys.iter().map(|k| server.slots.shard_of_key(k).index()));
     if shards.is_empty() {
         shards.push(0);
     }
     if let Some(fp) = job.target.footprint() {
-        fp.extend_into(&mut shards);
+        fp.extend_into(shards);
     }
     shards.extend_from_slice(extra);
     if shards.len() > 1 {
         shards.sort_unstable();
         shards.dedup();
     }
-    shards
 }
 
 /// How a finished run ended, from its encoded reply (an error reply starts with `-`).

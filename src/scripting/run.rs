@@ -154,6 +154,14 @@ impl RunState {
         unsafe { &*self.server }
     }
 
+    /// The job being run.
+    ///
+    /// # Safety
+    /// Only during the run (`job` is valid exactly that long); the lifetime is the caller's.
+    pub(crate) unsafe fn job<'a>(&self) -> Option<&'a ScriptJob> {
+        self.job.as_ref()
+    }
+
     /// Marks the run as having written; fails if SCRIPT KILL got there first.
     pub(crate) fn mark_write(&mut self) -> bool {
         if self.wrote {
@@ -361,16 +369,17 @@ pub fn run_script(ctx: &mut Ctx<'_>, job: &ScriptJob) -> Reply {
 }
 
 fn run_in_vm(ctx: &mut Ctx<'_>, vm: &mut ScriptVm, job: &ScriptJob, threshold: Duration) -> Reply {
+    // A script's compiled function is called in place in the VM's cache (`None` here).
     let func = match &job.target {
-        Target::Script(script) => match vm.function(script) {
-            Ok(f) => f,
+        Target::Script(script) => match vm.compile(script) {
+            Ok(()) => None,
             Err(m) => {
                 return Reply::Error(format!("ERR Error compiling script (new function): {m}"))
             }
         },
         Target::Function { lib, index, .. } => {
             match crate::functions::loader::library_function(vm, lib, *index) {
-                Ok(f) => f,
+                Ok(f) => Some(f),
                 Err(e) => return Reply::Error(e),
             }
         }
@@ -425,7 +434,11 @@ fn run_in_vm(ctx: &mut Ctx<'_>, vm: &mut ScriptVm, job: &ScriptJob, threshold: D
     RUN.with(|cell| *cell.borrow_mut() = Some(state));
     // A function gets its keys and arguments as parameters; KEYS and ARGV are not globals
     // while it runs (the next EVAL sets them again).
-    let result = vm.call(&func, job.keys(), job.argv(), params);
+    let result = match (&func, &job.target) {
+        (Some(f), _) => vm.call(f, job.keys(), job.argv(), params),
+        (None, Target::Script(script)) => vm.call_script(script, job.keys(), job.argv()),
+        (None, _) => Err(mlua::Error::runtime("no function to run")),
+    };
     let run = RUN.with(|cell| cell.borrow_mut().take());
     drop(cleanup);
     ctx.in_script = false;

@@ -78,13 +78,10 @@ pub const LIBRARIES: &[(&str, &str)] = &[
 
 pub struct ScriptVm {
     pub(crate) lua: Lua,
-    /// The real script globals (KEYS and ARGV are set here before each run).
-    pub(crate) globals: Table,
     /// `xpcall`s a function with the sandbox's error handler.
     pub(crate) runner: Function,
-    /// The sandbox's error handler (what the runner passes to `xpcall`).
-    handler: Function,
-    /// [`run_entry`], the C function that runs a script or library function.
+    /// [`run_entry`], the C function that runs a script or library function (it holds the
+    /// sandbox's error handler and the real script globals, where KEYS and ARGV are set).
     entry: Function,
     pub(crate) keys: Rc<ReplyKeys>,
     env: Table,
@@ -148,23 +145,27 @@ impl ScriptVm {
             .set_name(SELF_SOURCE)
             .call((host, globals, libraries))?;
         // SAFETY: pushes `run_entry` (which follows the Lua C API contract, see its comment)
-        // with its upvalues: the spare empty KEYS and ARGV tables, then the names "KEYS" and
-        // "ARGV" (so a run does not hash them).
+        // with its upvalues: the spare empty KEYS and ARGV tables, the names "KEYS" and "ARGV"
+        // (so a run does not hash them), then the error handler and the real globals (so a
+        // run passes only the function and its arguments). The stack starts with the handler
+        // and the globals, and ends with the closure alone.
         let entry: Function = unsafe {
-            lua.exec_raw((), |l| {
+            lua.exec_raw((handler, real), |l| {
                 ffi::lua_createtable(l, 0, 0);
                 ffi::lua_createtable(l, 0, 0);
                 ffi::lua_pushstring(l, c"KEYS".as_ptr());
                 ffi::lua_pushstring(l, c"ARGV".as_ptr());
-                ffi::lua_pushcclosure(l, run_entry, 4);
+                ffi::lua_pushvalue(l, -6);
+                ffi::lua_pushvalue(l, -6);
+                ffi::lua_pushcclosure(l, run_entry, 6);
+                ffi::lua_replace(l, -3);
+                ffi::lua_pop(l, 1);
             })?
         };
         let keys = Rc::new(ReplyKeys::new(&lua)?);
         let mut vm = ScriptVm {
             lua,
-            globals: real,
             runner,
-            handler,
             entry,
             keys,
             env,
@@ -234,14 +235,27 @@ impl ScriptVm {
         self.hook_tripped = done.is_err();
     }
 
-    /// The compiled function of `script`, compiling it on first use in this VM.
-    pub fn function(&mut self, script: &Script) -> Result<Function, String> {
-        if let Some(f) = self.compiled.get(&script.sha) {
-            return Ok(f.clone());
+    /// Compiles `script` in this VM unless it already is.
+    pub fn compile(&mut self, script: &Script) -> Result<(), String> {
+        if !self.compiled.contains_key(&script.sha) {
+            let f = compile(&self.lua, &script.body, "@user_script", Some(&self.env))?;
+            self.compiled.insert(script.sha, f);
         }
-        let f = compile(&self.lua, &script.body, "@user_script", Some(&self.env))?;
-        self.compiled.insert(script.sha, f.clone());
-        Ok(f)
+        Ok(())
+    }
+
+    /// [`call`](Self::call) of `script`'s compiled function (see [`compile`](Self::compile)),
+    /// in place: no handle of it is made for the run.
+    pub(crate) fn call_script(
+        &self,
+        script: &Script,
+        keys: &[Bytes],
+        argv: &[Bytes],
+    ) -> mlua::Result<(bool, mlua::Value)> {
+        match self.compiled.get(&script.sha) {
+            Some(f) => self.call(f, keys, argv, false),
+            None => Err(mlua::Error::runtime("script not compiled")),
+        }
     }
 
     /// Runs `func` with the sandbox's error handler and returns what `xpcall` would have
@@ -259,8 +273,7 @@ impl ScriptVm {
         let ptr = (&args as *const EntryArgs)
             .cast_mut()
             .cast::<std::ffi::c_void>();
-        self.entry
-            .call((func, &self.handler, &self.globals, mlua::LightUserData(ptr)))
+        self.entry.call((func, mlua::LightUserData(ptr)))
     }
 
     /// Drops compiled functions of scripts the registry no longer has, once the cache has
@@ -280,19 +293,22 @@ struct EntryArgs<'a> {
     params: bool,
 }
 
-/// `entry(func, handler, globals, args)`: builds KEYS and ARGV from `args` (an [`EntryArgs`]),
-/// then calls `func` protected by `handler` and returns `true, first result` or
-/// `false, error`, as `xpcall(func, handler)` does (but for the further results). Called by mlua in protected mode, so a memory
-/// error while building the tables is an `Err` of that call; it holds no Rust value that needs
-/// dropping.
+/// `entry(func, args)` (the error handler and the globals are its upvalues 5 and 6): builds
+/// KEYS and ARGV from `args` (an [`EntryArgs`]), then calls `func` protected by the handler
+/// and returns `true, first result` or `false, error`, as `xpcall(func, handler)` does (but
+/// for the further results). Called by mlua in protected mode, so a memory error while
+/// building the tables is an `Err` of that call; it holds no Rust value that needs dropping.
 unsafe extern "C-unwind" fn run_entry(l: *mut ffi::lua_State) -> std::os::raw::c_int {
     ffi::luaL_checkstack(l, 8, c"too many arguments".as_ptr());
-    let args = ffi::lua_touserdata(l, 4) as *const EntryArgs;
+    let args = ffi::lua_touserdata(l, 2) as *const EntryArgs;
     let Some(args) = args.as_ref() else {
         ffi::lua_pushstring(l, c"entry: arguments expected".as_ptr());
         ffi::lua_error(l)
     };
-    ffi::lua_settop(l, 3);
+    // The stack becomes `func, handler, globals`.
+    ffi::lua_settop(l, 1);
+    ffi::lua_pushvalue(l, ffi::lua_upvalueindex(5));
+    ffi::lua_pushvalue(l, ffi::lua_upvalueindex(6));
     // A script's empty KEYS or ARGV is the spare empty table when that is still empty and
     // plain (a script cannot keep a reference across runs); a function's never is.
     push_args(l, args.keys, !args.params, 1);

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -18,7 +18,9 @@ pub struct ClientInfo {
     pub db: AtomicU64,
     pub resp: AtomicU8,
     pub name: Mutex<String>,
-    pub last_cmd: Mutex<String>,
+    /// The id (`CmdRef::id`) of the last connection-level command plus one; 0 before any (an
+    /// atomic, so recording it costs the connection no lock).
+    pub last_cmd: AtomicU32,
     pub multi: AtomicU64,
     /// Set by CLIENT KILL; the connection closes at its next wake-up.
     pub killed: AtomicBool,
@@ -39,7 +41,10 @@ impl ClientInfo {
     /// One CLIENT LIST line (without the newline), fields as Redis 7.0 prints them.
     pub fn describe(&self) -> String {
         let name = self.name.lock().map(|n| n.clone()).unwrap_or_default();
-        let cmd = self.last_cmd.lock().map(|n| n.clone()).unwrap_or_default();
+        let cmd = match self.last_cmd.load(Relaxed) {
+            0 => "NULL",
+            id => crate::commands::full_name((id - 1) as u16),
+        };
         let multi = self.multi.load(Relaxed);
         format!(
             "id={} addr={} laddr={} fd=8 name={} age={} idle={} flags=N db={} sub=0 psub=0 ssub=0 multi={} qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=1024 rbp=0 obl=0 oll=0 omem=0 tot-mem=1024 events=r cmd={} user=default redir=-1 resp={}",
@@ -51,7 +56,7 @@ impl ClientInfo {
             self.idle_secs(),
             self.db.load(Relaxed),
             if multi == 0 { -1 } else { multi as i64 - 1 },
-            if cmd.is_empty() { "NULL".to_string() } else { cmd },
+            cmd,
             self.resp.load(Relaxed),
         )
     }
@@ -80,7 +85,7 @@ impl Clients {
             db: AtomicU64::new(0),
             resp: AtomicU8::new(2),
             name: Mutex::new(String::new()),
-            last_cmd: Mutex::new(String::new()),
+            last_cmd: AtomicU32::new(0),
             multi: AtomicU64::new(0),
             killed: AtomicBool::new(false),
             kill_notify: tokio::sync::Notify::new(),

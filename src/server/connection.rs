@@ -47,6 +47,9 @@ pub struct Conn {
     pending_shard: usize,
     /// Scratch for routing each command (reused, so routing allocates nothing).
     route: Vec<usize>,
+    /// Scratch for the shards of a script's unit (`scripting::eval::schedule`), reused so a
+    /// script call allocates no shard list when it runs inline.
+    pub unit_shards: Vec<usize>,
     /// Scratch slot table for units run inline (one slot per shard, all empty between units).
     table: Vec<Option<Box<ShardData>>>,
     /// Batches sent and not yet answered, in request order.
@@ -74,6 +77,7 @@ pub async fn handle(server: Arc<Server>, stream: TcpStream, peer: SocketAddr) {
         pending: Vec::new(),
         pending_shard: usize::MAX,
         route: Vec::with_capacity(4),
+        unit_shards: Vec::with_capacity(4),
         table: (0..server.shards.len()).map(|_| None).collect(),
         inflight: std::collections::VecDeque::new(),
         tx: TxState::default(),
@@ -283,6 +287,40 @@ impl Conn {
         self.run_unit(shards, Work::Job(Box::new(job))).await
     }
 
+    /// Runs a closure as a unit on `shards`, appending its encoded reply to `self.out` (inline,
+    /// straight into it: no reply buffer of its own).
+    pub async fn run_job_into_out(
+        &mut self,
+        shards: &[usize],
+        job: impl FnOnce(&mut commands::Ctx<'_>) -> Reply + Send + 'static,
+    ) {
+        let work = Work::Job(Box::new(job));
+        let work = match self.try_inline_into_out(shards, work) {
+            Ok(()) => return,
+            Err(work) => work,
+        };
+        let bytes = self.run_queued(shards.to_vec(), work).await;
+        self.out.extend_from_slice(&bytes);
+    }
+
+    /// [`try_inline`](Self::try_inline), appending the reply to `self.out`.
+    fn try_inline_into_out(&mut self, shards: &[usize], work: Work) -> Result<(), Work> {
+        if !self.inflight.is_empty() || !self.pending.is_empty() {
+            return Err(work);
+        }
+        let server = &*self.server;
+        let Some(hold) = Hold::try_take(server, shards) else {
+            return Err(work);
+        };
+        let who = Requester {
+            db: self.db,
+            resp: self.resp,
+            client_id: self.info.id,
+        };
+        hold.run(server, &mut self.table, who, work, &mut self.out);
+        Ok(())
+    }
+
     /// Runs a closure as a unit on `shards` and returns its value (`None` if the shard is gone).
     pub async fn run_job_value<T: Send + 'static>(
         &mut self,
@@ -387,12 +425,15 @@ impl Conn {
             }
             Run::Conn => {
                 self.flush_pending().await;
-                if let Ok(mut c) = self.info.last_cmd.lock() {
-                    c.clear();
-                    c.push_str(commands::full_name(cmd.id));
-                }
-                // Dispatch consumes the arguments; the slow log needs them afterwards.
-                let args_for_log = args.clone();
+                self.info
+                    .last_cmd
+                    .store(cmd.id as u32 + 1, std::sync::atomic::Ordering::Relaxed);
+                // Dispatch consumes the arguments; the slow log needs them afterwards, but only
+                // if it may log this command at all (CONFIG may turn it on while it runs).
+                let args_for_log = ((self.server.slowlog.enabled()
+                    || commands::full_name(cmd.id).starts_with("config|"))
+                    && !cmd.cmd.has(flags::SKIP_SLOWLOG))
+                .then(|| args.clone());
                 let started = std::time::Instant::now();
                 let r = if multi::owns(cmd) {
                     multi::dispatch(self, cmd, args).await
@@ -407,7 +448,8 @@ impl Conn {
                 };
                 let usec = started.elapsed().as_micros() as u64;
                 self.server.conn_stats.record(cmd.id, usec, failed);
-                if self.server.slowlog.is_slow(usec) && !cmd.cmd.has(flags::SKIP_SLOWLOG) {
+                let logged = args_for_log.filter(|_| self.server.slowlog.is_slow(usec));
+                if let Some(args_for_log) = logged {
                     let info = self.info.clone();
                     self.server.slowlog.push(&args_for_log, usec, || Caller {
                         addr: info.addr.to_string(),

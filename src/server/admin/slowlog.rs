@@ -66,6 +66,12 @@ impl SlowLog {
         }
     }
 
+    /// Whether any command could be logged now (a negative threshold or a zero length turns
+    /// the log off), so callers can skip keeping a command's arguments for it.
+    pub fn enabled(&self) -> bool {
+        self.threshold_us.load(Relaxed) >= 0 && self.max_len.load(Relaxed) > 0
+    }
+
     /// Whether a command that took `usec` belongs in the log.
     #[inline]
     pub fn is_slow(&self, usec: u64) -> bool {
