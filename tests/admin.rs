@@ -552,6 +552,10 @@ fn client_list_names_the_last_command() {
     a.cmd(&["ECHO", "x"]);
     let list = b.cmd_str(&["CLIENT", "LIST"]);
     assert!(me(&list, &a_id).contains(" cmd=echo "), "{list}");
+    // Shard commands count too, as in Redis.
+    a.cmd(&["INCR", "n"]);
+    let list = b.cmd_str(&["CLIENT", "LIST"]);
+    assert!(me(&list, &a_id).contains(" cmd=incr "), "{list}");
     assert!(list.contains(" cmd=client|list "), "{list}");
     let _fresh = s.raw();
     // The new connection is registered once accepted: bounded wait.

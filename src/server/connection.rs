@@ -364,6 +364,10 @@ impl Conn {
             Ok(c) => c,
             Err(e) => return self.reject(named(&args), e.to_string()).await,
         };
+        // CLIENT LIST's `cmd=`: every command found, as Redis sets `lastcmd` at lookup.
+        self.info
+            .last_cmd
+            .store(cmd.id as u32 + 1, std::sync::atomic::Ordering::Relaxed);
         if commands::full_name(cmd.id) == "debug" && !admin::debug_allowed(self) {
             return self.reject(Some(cmd), admin::DEBUG_NOT_ALLOWED).await;
         }
@@ -425,9 +429,6 @@ impl Conn {
             }
             Run::Conn => {
                 self.flush_pending().await;
-                self.info
-                    .last_cmd
-                    .store(cmd.id as u32 + 1, std::sync::atomic::Ordering::Relaxed);
                 // Dispatch consumes the arguments; the slow log needs them afterwards, but only
                 // if it may log this command at all (CONFIG may turn it on while it runs).
                 let args_for_log = ((self.server.slowlog.enabled()
