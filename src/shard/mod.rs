@@ -202,7 +202,11 @@ impl Shard {
         loop {
             let timeout = next_cron.saturating_duration_since(Instant::now());
             match self.rx.recv_timeout(timeout) {
-                Ok(ShardMsg::Run(req)) => self.run_request(req),
+                Ok(ShardMsg::Run(req)) => {
+                    if self.run_batch(req) {
+                        return;
+                    }
+                }
                 Ok(ShardMsg::Stop) | Err(RecvTimeoutError::Disconnected) => return,
                 Err(RecvTimeoutError::Timeout) => {}
             }
@@ -211,6 +215,35 @@ impl Shard {
                 next_cron = Instant::now() + CRON;
             }
         }
+    }
+
+    /// Runs `first` and everything queued behind it, in order, as one drain: inline runners
+    /// step aside until it is done (`waiting`), so the queue empties in one go and the shard
+    /// goes back to inline service. One unit at a time, the queue could stay non-empty for as
+    /// long as clients kept the thread busy (each new unit queued behind the last), paying a
+    /// thread hand-off per unit. Returns true when a Stop was among them.
+    fn run_batch(&mut self, first: Request) -> bool {
+        const MOST: usize = 1024;
+        let mut batch = vec![first];
+        let mut stop = false;
+        while batch.len() < MOST {
+            match self.rx.try_recv() {
+                Ok(ShardMsg::Run(r)) => batch.push(r),
+                Ok(ShardMsg::Stop) => {
+                    stop = true;
+                    break;
+                }
+                Err(_) => break,
+            }
+        }
+        let server = self.server.clone();
+        let waiting = &server.shards[self.id].waiting;
+        waiting.fetch_add(1, Ordering::Relaxed);
+        for req in batch {
+            self.run_request(req);
+        }
+        waiting.fetch_sub(1, Ordering::Relaxed);
+        stop
     }
 
     fn run_request(&mut self, req: Request) {
