@@ -196,23 +196,9 @@ impl Conn {
         let calls = std::mem::take(&mut self.pending);
         let shard = self.pending_shard;
         self.pending_shard = usize::MAX;
-        let work = if self.inflight.is_empty() {
-            // Nothing of ours is queued: running now keeps our order.
-            let (server, table, out) = (&*self.server, &mut self.table, &mut self.out);
-            match Hold::try_take(server, &[shard]) {
-                Some(hold) => {
-                    let who = Requester {
-                        db: self.db,
-                        resp: self.resp,
-                        client_id: self.info.id,
-                    };
-                    hold.run(server, table, who, Work::Calls(calls), out);
-                    return;
-                }
-                None => Work::Calls(calls),
-            }
-        } else {
-            Work::Calls(calls)
+        let work = match self.try_inline_into_out(&[shard], Work::Calls(calls)) {
+            Ok(()) => return,
+            Err(work) => work,
         };
         let rx = self.send_unit(vec![shard], work);
         self.inflight.push_back(rx);
@@ -239,20 +225,8 @@ impl Conn {
     /// Runs a unit now if nothing of this client is in flight and its shards are free;
     /// otherwise hands the work back.
     fn try_inline(&mut self, shards: &[usize], work: Work) -> Result<Bytes, Work> {
-        if !self.inflight.is_empty() || !self.pending.is_empty() {
-            return Err(work);
-        }
-        let server = &*self.server;
-        let Some(hold) = Hold::try_take(server, shards) else {
-            return Err(work);
-        };
-        let who = Requester {
-            db: self.db,
-            resp: self.resp,
-            client_id: self.info.id,
-        };
         let mut out = BytesMut::new();
-        hold.run(server, &mut self.table, who, work, &mut out);
+        self.try_inline_to(shards, work, Some(&mut out))?;
         Ok(out.freeze())
     }
 
@@ -305,6 +279,17 @@ impl Conn {
 
     /// [`try_inline`](Self::try_inline), appending the reply to `self.out`.
     fn try_inline_into_out(&mut self, shards: &[usize], work: Work) -> Result<(), Work> {
+        self.try_inline_to(shards, work, None)
+    }
+
+    /// Runs a unit now, into `out` (or `self.out`), if nothing of this client is in flight
+    /// (running now keeps its order) and the shards are free; otherwise hands the work back.
+    fn try_inline_to(
+        &mut self,
+        shards: &[usize],
+        work: Work,
+        out: Option<&mut BytesMut>,
+    ) -> Result<(), Work> {
         if !self.inflight.is_empty() || !self.pending.is_empty() {
             return Err(work);
         }
@@ -317,7 +302,8 @@ impl Conn {
             resp: self.resp,
             client_id: self.info.id,
         };
-        hold.run(server, &mut self.table, who, work, &mut self.out);
+        let out = out.unwrap_or(&mut self.out);
+        hold.run(server, &mut self.table, who, work, out);
         Ok(())
     }
 

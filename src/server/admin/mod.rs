@@ -6,6 +6,7 @@
 //! refused before dispatch unless `enable-debug-command` allows this client.
 
 pub mod config;
+mod config_params;
 pub mod debug;
 pub mod digest;
 pub mod info;
