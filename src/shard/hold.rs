@@ -49,7 +49,14 @@ impl<'a> Hold<'a> {
             }
             h.state.try_lock()
         };
-        let first = take(shards[0])?;
+        // Holding nothing yet, a short bounded spin on the first shard is safe (no wait-for
+        // edge while we hold nothing) and usually wins: the holder is another I/O worker in
+        // the middle of a unit of a few microseconds, and queueing would cost two thread
+        // hand-offs. Never spin on later shards: a runner holding a shard must not wait.
+        let first = match take(shards[0]) {
+            Some(g) => g,
+            None => spin_take(server, shards[0])?,
+        };
         let mut rest = Vec::new();
         for &s in &shards[1..] {
             // On failure everything taken so far is dropped, that is, given back.
@@ -135,6 +142,23 @@ fn serve_blocked(ctx: &mut Ctx<'_>) {
     if ctx.server.blocked.blocked_clients() > 0 {
         crate::server::blocking::serve_ready(ctx);
     }
+}
+
+/// Tries `shard` a bounded number of times while it is held by a unit that is running (not
+/// when units are queued for it or its thread waits for it: those go first).
+fn spin_take(server: &Server, shard: usize) -> Option<MutexGuard<'_, ShardState>> {
+    const SPINS: usize = 256;
+    let h = &server.shards[shard];
+    for _ in 0..SPINS {
+        if h.waiting.load(Relaxed) != 0 || !h.tx.is_empty() || h.busy.load(Relaxed) {
+            return None;
+        }
+        std::hint::spin_loop();
+        if let Some(g) = h.state.try_lock() {
+            return Some(g);
+        }
+    }
+    None
 }
 
 fn execute(
