@@ -108,13 +108,10 @@ impl ZSet {
         if let Some(old) = old {
             let score = self.stored(score);
             if old.to_bits() != score.to_bits() {
-                let key = match self.dict.get_key_value(member) {
-                    Some((k, _)) => k.clone(),
-                    None => Str::new(member),
-                };
-                self.list.remove(old, member);
-                self.list.insert(score, key.clone());
-                self.dict.insert(key, score);
+                self.list.update_score(old, member, score);
+                if let Some(s) = self.dict.get_mut(member) {
+                    *s = score;
+                }
             }
             return Some(old);
         }

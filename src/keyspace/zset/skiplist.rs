@@ -266,7 +266,46 @@ impl SkipList {
         if n.score != score || &*n.member != member {
             return false;
         }
-        let node_level = n.links.len();
+        self.unlink(&update, id);
+        true
+    }
+
+    /// Changes a present member's score from `old` to `new`: in place when its neighbours keep
+    /// it in order (one traversal), else unlinked with the same traversal's path and inserted
+    /// anew, as Redis's `zslUpdateScore`. Returns false (changing nothing) if absent.
+    pub fn update_score(&mut self, old: f64, member: &[u8], new: f64) -> bool {
+        let (update, _) = self.path(|s, m| cmp_elem(s, m, old, member) == Ordering::Less);
+        let id = self.link(update[0], 0).next;
+        if id == NIL {
+            return false;
+        }
+        let n = &self.nodes[id as usize];
+        if n.score != old || &*n.member != member {
+            return false;
+        }
+        let prev = n.prev;
+        let next = self.link(id, 0).next;
+        let after_prev = prev == NIL || {
+            let p = &self.nodes[prev as usize];
+            cmp_elem(p.score, &p.member, new, member) == Ordering::Less
+        };
+        let before_next = next == NIL || {
+            let x = &self.nodes[next as usize];
+            cmp_elem(new, member, x.score, &x.member) == Ordering::Less
+        };
+        if after_prev && before_next {
+            self.nodes[id as usize].score = new;
+            return true;
+        }
+        let kept = std::mem::replace(&mut self.nodes[id as usize].member, Str::new(b""));
+        self.unlink(&update, id);
+        self.insert(new, kept);
+        true
+    }
+
+    /// Unlinks node `id`, whose predecessors per level are `update`, and frees its slot.
+    fn unlink(&mut self, update: &[u32; MAX_LEVEL], id: u32) {
+        let node_level = self.nodes[id as usize].links.len();
         for (i, &u) in update.iter().enumerate().take(self.level) {
             if i < node_level && self.link(u, i).next == id {
                 let own = self.link(id, i);
@@ -299,7 +338,6 @@ impl SkipList {
         if self.nodes.len() > 64 && self.free.len() * 2 > self.nodes.len() {
             self.compact();
         }
-        true
     }
 
     /// Renumbers live nodes densely and drops the free slots.
@@ -467,5 +505,50 @@ mod tests {
         assert!(l.nodes.len() < 200, "compacted");
         assert_eq!(l.get(l.first().unwrap()).1, 150.0);
         assert_eq!(l.get(l.last().unwrap()).1, 199.0);
+    }
+
+    /// Score updates, in place and moving, against an ordered model; every invariant checked.
+    #[test]
+    fn update_score_keeps_order_ranks_and_spans() {
+        use std::collections::BTreeMap;
+        let mut l = SkipList::new();
+        let mut scores: BTreeMap<i64, f64> = BTreeMap::new();
+        let mut x: u64 = 0x2545_F491;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for m in 0..300i64 {
+            let s = (next() % 50) as f64;
+            l.insert(s, Str::from_i64(m));
+            scores.insert(m, s);
+        }
+        for round in 0..3000 {
+            let m = (next() % 300) as i64;
+            let old = scores[&m];
+            // Small steps often keep the position (in place); big ones move the node.
+            let new = if round % 2 == 0 {
+                old + (next() % 3) as f64 * 0.25
+            } else {
+                (next() % 60) as f64 - 5.0
+            };
+            assert!(l.update_score(old, Str::from_i64(m).as_bytes(), new));
+            scores.insert(m, new);
+            if round % 100 == 0 {
+                l.check();
+            }
+        }
+        l.check();
+        assert!(!l.update_score(12345.0, b"nobody", 1.0));
+        let mut want: Vec<(f64, Vec<u8>)> = scores
+            .iter()
+            .map(|(m, s)| (*s, Str::from_i64(*m).as_bytes().to_vec()))
+            .collect();
+        want.sort_by(|a, b| cmp_elem(a.0, &a.1, b.0, &b.1));
+        for (rank, (s, m)) in want.iter().enumerate() {
+            assert_eq!(l.rank(*s, m), Some(rank));
+        }
     }
 }
