@@ -8,8 +8,9 @@
 //!   SLOWLOG, DEBUG, SHUTDOWN); start-up and the shutdown order.
 //! - [`protocol`]: RESP2/RESP3 request decoding and reply encoding. Knows no commands.
 //! - [`slot`]: key → hash slot → shard. The only place slots are computed.
-//! - [`shard`]: shard threads, each owning its keyspace slice; units of work; lending shards
-//!   to a unit that needs several (ascending order, deadlock-free); active expiry.
+//! - [`shard`]: each shard's data behind its ownership lock; units of work taking the shards
+//!   they need (inline, or queued for the shard's thread; ascending order, deadlock-free);
+//!   active expiry.
 //! - [`commands`]: the command table and one file per command family; each command parses its
 //!   arguments and executes against a [`commands::Ctx`], returning a [`protocol::Reply`].
 //! - [`keyspace`]: databases, values (strings, lists, hashes, sets, sorted sets), expiry, glob

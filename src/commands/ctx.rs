@@ -1,8 +1,9 @@
-//! `Ctx`: what a command sees while it runs on a shard thread.
+//! `Ctx`: what a command sees while its unit runs (inline on a connection's thread, or on a
+//! shard thread).
 //!
-//! Fields: `held` are the shards this unit holds exclusively (its home shard's data and any
-//! lent to it), indexed by shard; a key on a shard not held is `CommandError::NotHeld`. The
-//! context lives on one shard thread for the duration of one unit and is never sent.
+//! Fields: `held` are the shards this unit holds exclusively (see src/shard/hold.rs), indexed
+//! by shard; a key on a shard not held is `CommandError::NotHeld`. The context lives on one
+//! thread for the duration of one unit and is never sent.
 
 use crate::error::{CmdResult, CommandError};
 use crate::keyspace::Db;

@@ -66,10 +66,6 @@ fn container(_ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
     )))
 }
 
-fn help(lines: &[&'static str]) -> Reply {
-    Reply::Array(lines.iter().map(|l| Reply::status(l)).collect())
-}
-
 /// The integer a string holds if Redis would store it as an `int` object.
 fn int_value(s: &Str) -> Option<i64> {
     if s.may_be_int() && s.len() <= 20 {
@@ -162,7 +158,7 @@ fn freq(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
 }
 
 fn object_help(_ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult<Reply> {
-    Ok(help(&[
+    Ok(Reply::help(&[
         "OBJECT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
         "ENCODING <key>",
         "    Return the kind of internal representation used in order to store the value",
@@ -182,7 +178,7 @@ fn object_help(_ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult<Reply> {
 }
 
 fn memory_help(_ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult<Reply> {
-    Ok(help(&[
+    Ok(Reply::help(&[
         "MEMORY <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
         "DOCTOR",
         "    Return memory problems reports.",

@@ -1,7 +1,7 @@
 //! The data one shard owns: databases of keys and values, expiry, key watchers.
 //!
 //! Architecture Invariant: no tokio, no Lua, no I/O here. A `Db` is plain data touched by
-//! exactly one thread at a time (its shard, or the shard it is lent to).
+//! exactly one thread at a time (whichever holds its shard).
 
 mod dict;
 pub mod glob;

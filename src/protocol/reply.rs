@@ -43,6 +43,11 @@ impl Reply {
         Reply::Status(Bytes::from_static(s.as_bytes()))
     }
 
+    /// A HELP reply: one status line per text line, as Redis answers `<COMMAND> HELP`.
+    pub fn help(lines: &[&'static str]) -> Reply {
+        Reply::Array(lines.iter().map(|l| Reply::status(l)).collect())
+    }
+
     pub fn error(s: impl Into<String>) -> Reply {
         Reply::Error(s.into())
     }

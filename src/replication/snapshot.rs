@@ -44,8 +44,8 @@ pub struct Capture {
 pub fn capture(ctx: &mut Ctx<'_>, at_cut: impl FnOnce(&mut Inner)) -> Capture {
     let server = ctx.server;
     let databases = server.config().databases;
-    // One copying thread per shard: the other shard threads are parked while lent, so the
-    // copy can use every core and the pause shrinks accordingly.
+    // One copying thread per shard: the unit holds every shard (no other unit can run), so
+    // the copy can use every core and the pause shrinks accordingly.
     let shards: Vec<&ShardData> = ctx.held_shards().map(|s| &*s).collect();
     let mut per_shard: Vec<Vec<Vec<KeyCopy>>> = std::thread::scope(|scope| {
         let handles: Vec<_> = shards

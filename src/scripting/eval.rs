@@ -356,10 +356,5 @@ fn help() -> Reply {
         "HELP",
         "    Prints this help.",
     ];
-    Reply::Array(
-        LINES
-            .iter()
-            .map(|l| Reply::Status(Bytes::from_static(l.as_bytes())))
-            .collect(),
-    )
+    Reply::help(LINES)
 }

@@ -239,7 +239,7 @@ impl RunState {
     }
 
     /// Units queued on this shard behind the busy script get -BUSY now, as Redis answers
-    /// commands while a script runs; shard messages (lending, stop) are kept for after the run.
+    /// commands while a script runs; other shard messages (stop) are kept for after the run.
     fn answer_waiting_busy(&mut self) {
         // SAFETY: called from the hook, while the unit's code is suspended in Lua and no
         // callback holds the context.

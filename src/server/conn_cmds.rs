@@ -60,7 +60,7 @@ pub async fn dispatch(conn: &mut Conn, cmd: CmdRef, args: Vec<Bytes>) -> Option<
         }
         "count" | "list" | "info" | "docs" | "getkeys" if is_command(cmd) => command(cmd, &args),
         "command" => command_all(),
-        "help" if is_client(cmd) => Ok(help(&[
+        "help" if is_client(cmd) => Ok(Reply::help(&[
             "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
             "ID",
             "    Return the ID of the current connection.",
@@ -88,15 +88,6 @@ fn is_client(cmd: CmdRef) -> bool {
 
 fn is_command(cmd: CmdRef) -> bool {
     commands::full_name(cmd.id).starts_with("command|")
-}
-
-pub fn help(lines: &[&str]) -> Reply {
-    Reply::Array(
-        lines
-            .iter()
-            .map(|l| Reply::Status(Bytes::copy_from_slice(l.as_bytes())))
-            .collect(),
-    )
 }
 
 fn select(conn: &mut Conn, args: &[Bytes]) -> Result<Reply, CommandError> {

@@ -341,7 +341,7 @@ pub fn rewrite(conn: &Conn) -> Result<Reply, CommandError> {
 }
 
 pub fn help() -> Reply {
-    super::super::conn_cmds::help(&[
+    Reply::help(&[
         "CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
         "GET <pattern>",
         "    Return the values of the parameters matching the glob-like <pattern>.",

@@ -330,7 +330,7 @@ async fn populate(conn: &mut Conn, args: &[Bytes]) -> Result<Reply, CommandError
 }
 
 fn help() -> Reply {
-    super::super::conn_cmds::help(&[
+    Reply::help(&[
         "DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
         "DIGEST",
         "    A hex fingerprint of all the data; equal data gives equal fingerprints.",

@@ -221,7 +221,7 @@ pub fn command(conn: &Conn, sub: &str, args: &[Bytes]) -> Result<Reply, CommandE
             log.reset();
             Ok(Reply::ok())
         }
-        _ => Ok(super::super::conn_cmds::help(&[
+        _ => Ok(Reply::help(&[
             "SLOWLOG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
             "GET [<count>]",
             "    Return top <count> entries from the slowlog (default: 10, -1 mean all).",
