@@ -310,6 +310,7 @@ mod tests {
             now: 0,
             script_vm: None,
             inbox: crossbeam_channel::unbounded().1,
+            expire_cursor: vec![0; 16],
         };
         let mut effects = Vec::new();
         let mut replies = Vec::new();

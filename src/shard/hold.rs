@@ -132,6 +132,10 @@ impl<'a> Hold<'a> {
             out.truncate(start);
             Reply::error("ERR internal error while running the command").encode(who.resp, out);
         }
+        super::cron::run_if_due(server, me, &mut self.first);
+        for (s, g) in &mut self.rest {
+            super::cron::run_if_due(server, *s, g);
+        }
     }
 }
 

@@ -13,6 +13,7 @@
 //! `Request`, `ShardState`). Connection tasks never block on a shard: they try, or they await a
 //! oneshot.
 
+mod cron;
 mod hold;
 mod stats;
 
@@ -20,7 +21,7 @@ pub use hold::{leave_io_worker, Hold, Requester};
 
 pub use stats::{CmdStat, ErrorStats, ShardStats, LATENCY_BUCKETS};
 
-use crate::commands::{CmdRef, Effect};
+use crate::commands::CmdRef;
 use crate::keyspace::Db;
 use crate::server::Server;
 use bytes::{Bytes, BytesMut};
@@ -49,6 +50,8 @@ pub struct ShardLocal {
     /// This shard's queue, so a script past `busy-reply-threshold` can answer what waits
     /// behind it with -BUSY (as Redis answers while a script runs) instead of holding it.
     pub inbox: Receiver<ShardMsg>,
+    /// Per database, where active expiry resumes.
+    pub expire_cursor: Vec<u64>,
 }
 
 // SAFETY: `ShardLocal` is not `Send` only because of the Lua VM (mlua's `Lua` and its handles
@@ -114,6 +117,9 @@ pub struct ShardHandle {
     pub busy: AtomicBool,
     /// Set by SCRIPT KILL / FUNCTION KILL; the script's hook sees it.
     pub kill: AtomicBool,
+    /// The shard's background work is due and its thread found the shard held: the holder
+    /// runs it when its unit ends (cron.rs).
+    cron_due: AtomicBool,
     pub stats: ShardStats,
 }
 
@@ -141,6 +147,7 @@ pub fn channels(n: usize, databases: usize) -> (Vec<ShardHandle>, Vec<Receiver<S
                     now: unix_ms(),
                     script_vm: None,
                     inbox: rx.clone(),
+                    expire_cursor: vec![0; databases],
                 },
             };
             let handle = ShardHandle {
@@ -149,6 +156,7 @@ pub fn channels(n: usize, databases: usize) -> (Vec<ShardHandle>, Vec<Receiver<S
                 waiting: AtomicUsize::new(0),
                 busy: AtomicBool::new(false),
                 kill: AtomicBool::new(false),
+                cron_due: AtomicBool::new(false),
                 stats: ShardStats::new(databases),
             };
             (handle, rx)
@@ -167,11 +175,9 @@ pub fn spawn(
         // Room for the Lua VM and for converting deeply nested script replies.
         .stack_size(16 << 20)
         .spawn(move || {
-            let databases = server.config().databases;
             let mut shard = Shard {
                 id,
                 table: (0..server.shards.len()).map(|_| None).collect(),
-                expire_cursor: vec![0; databases],
                 server,
                 rx,
             };
@@ -186,15 +192,12 @@ struct Shard {
     id: usize,
     /// Scratch slot table for units (see [`Hold::run`]).
     table: Vec<Option<Box<ShardData>>>,
-    expire_cursor: Vec<u64>,
     server: Arc<Server>,
     rx: Receiver<ShardMsg>,
 }
 
 /// How often the shard's background work (active expiry) runs.
 const CRON: Duration = Duration::from_millis(100);
-/// Longest active-expiry pass per tick, so a sea of expiring keys never stalls the shard.
-const EXPIRE_BUDGET: Duration = Duration::from_millis(10);
 
 impl Shard {
     fn run(&mut self) {
@@ -211,7 +214,7 @@ impl Shard {
                 Err(RecvTimeoutError::Timeout) => {}
             }
             if Instant::now() >= next_cron {
-                self.cron();
+                cron::tick(&self.server, self.id);
                 next_cron = Instant::now() + CRON;
             }
         }
@@ -268,61 +271,5 @@ impl Shard {
             Err(hold::Busy) => busy_replies(server, resp, &work, &mut out),
         }
         let _ = reply.send(out.freeze());
-    }
-
-    /// Background work between units: gauges and bounded active expiry.
-    fn cron(&mut self) {
-        let server = &*self.server;
-        let handle = &server.shards[self.id];
-        handle.waiting.fetch_add(1, Ordering::Relaxed);
-        let mut state = handle.state.lock();
-        handle.waiting.fetch_sub(1, Ordering::Relaxed);
-        let Some(data) = state.data.as_mut() else {
-            return;
-        };
-        // Gauges for INFO and /metrics, read by other threads without a unit.
-        let stats = &handle.stats;
-        for (i, db) in data.dbs.iter().enumerate() {
-            stats.keys[i].store(db.len() as u64, Ordering::Relaxed);
-            stats.expiring[i].store(db.expires.len() as u64, Ordering::Relaxed);
-        }
-        stats
-            .queue_depth
-            .store(self.rx.len() as u64, Ordering::Relaxed);
-        if self.id == 0 {
-            let used = crate::server::admin::info::used_memory();
-            server.used_memory.store(used, Ordering::Relaxed);
-        }
-        let start = Instant::now();
-        let now = unix_ms();
-        for (i, db) in data.dbs.iter_mut().enumerate() {
-            if db.expires.is_empty()
-                || db.passive_expiry
-                || !server.active_expire.load(Ordering::Relaxed)
-            {
-                continue;
-            }
-            db.now = now;
-            while start.elapsed() < EXPIRE_BUDGET {
-                let before = db.expires.len();
-                self.expire_cursor[i] = db.active_expire(self.expire_cursor[i], 64);
-                let removed = before - db.expires.len();
-                // Keep going only while a good share of what we sample has expired.
-                if self.expire_cursor[i] == 0 || removed < 16 {
-                    break;
-                }
-            }
-            if !db.expired.is_empty() {
-                let keys: Vec<_> = db.expired.drain(..).collect();
-                if server.effects_wanted() {
-                    let effects = keys
-                        .into_iter()
-                        .map(|k| Effect::expiry_del(i as u16, k.to_bytes()))
-                        .collect();
-                    // Published while the shard is held, like a unit's effects.
-                    server.publish_effects(effects);
-                }
-            }
-        }
     }
 }
