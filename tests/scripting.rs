@@ -407,3 +407,158 @@ fn a_rerun_leaves_no_trace_in_pipelined_replies() {
         assert_eq!(c.cmd(&["GET", &k[i + 1]]), bulk(&i.to_string()));
     }
 }
+
+/// Pipelined script calls of known scripts run inside batches of data commands (see
+/// scripting/batch.rs). One that finds it needs another shard stops its batch there; the rest
+/// of the pipeline still sees the order it was sent in, and the run leaves no trace.
+#[test]
+fn a_batched_script_that_needs_more_shards_keeps_pipeline_order() {
+    let s = common::luagate_shards(4);
+    let mut c = s.raw();
+    let k: Vec<String> = (0..4).map(|i| key_on(i, 4, "b")).collect();
+    let script = "redis.call('incr', KEYS[1]) return redis.call('incr', ARGV[1])";
+    let sha = c.cmd_str(&["SCRIPT", "LOAD", script]);
+    let sha = sha.rsplit("\r\n").nth(1).expect("sha").to_string();
+    let cmd = |args: &[&str]| {
+        let a: Vec<&[u8]> = args.iter().map(|s| s.as_bytes()).collect();
+        common::encode_cmd(&a)
+    };
+    let mut pipe = Vec::new();
+    pipe.extend(cmd(&["SET", &k[0], "10"]));
+    // Footprint still unknown: batched on shard 0, needs shard 2, goes on as a wider unit.
+    pipe.extend(cmd(&["EVALSHA", &sha, "1", &k[0], &k[2]]));
+    pipe.extend(cmd(&["GET", &k[2]]));
+    pipe.extend(cmd(&["INCR", &k[0]]));
+    // Now remembered: scheduled on both shards at once.
+    pipe.extend(cmd(&["EVALSHA", &sha, "1", &k[0], &k[2]]));
+    pipe.extend(cmd(&["GET", &k[0]]));
+    // Batched again (declared key and footprint on shard 3 only), between commands there.
+    pipe.extend(cmd(&["SET", &k[3], "1"]));
+    pipe.extend(cmd(&["EVALSHA", &sha, "1", &k[3], &k[3]]));
+    pipe.extend(cmd(&["GET", &k[3]]));
+    c.send(&pipe);
+    let expected: [&[u8]; 9] = [
+        b"+OK\r\n",
+        b":1\r\n",
+        b"$1\r\n1\r\n",
+        b":12\r\n",
+        b":2\r\n",
+        b"$2\r\n13\r\n",
+        b"+OK\r\n",
+        b":3\r\n",
+        b"$1\r\n3\r\n",
+    ];
+    for (i, want) in expected.iter().enumerate() {
+        let got = c.read_reply().expect("reply");
+        assert_eq!(got, *want, "reply {i}: {}", String::from_utf8_lossy(&got));
+    }
+    let info = c.cmd_str(&["INFO", "stats"]);
+    assert!(info.contains("luagate_scripts_reruns:1\r\n"), "{info}");
+}
+
+/// Many clients pipelining batched scripts and plain commands over four shards, some reaching
+/// undeclared keys on other shards, while others run inline or queue behind them: every
+/// increment lands exactly once.
+#[test]
+fn batched_scripts_under_concurrent_pipelines_count_exactly() {
+    let s = common::luagate_shards(4);
+    let mut c = s.raw();
+    let k: Vec<String> = (0..4).map(|i| key_on(i, 4, "cc")).collect();
+    let near = "return redis.call('incr', KEYS[1])";
+    let far = "redis.call('incr', KEYS[1]) return redis.call('incr', ARGV[1])";
+    let sha = |c: &mut common::Raw, body: &str| {
+        let r = String::from_utf8(c.cmd(&["SCRIPT", "LOAD", body])).expect("utf8");
+        r.rsplit("\r\n").nth(1).expect("sha").to_string()
+    };
+    let (near, far) = (sha(&mut c, near), sha(&mut c, far));
+    const CLIENTS: usize = 4;
+    const ROUNDS: usize = 40;
+    let threads: Vec<_> = (0..CLIENTS)
+        .map(|t| {
+            let mut c = s.raw();
+            let (k, near, far) = (k.clone(), near.clone(), far.clone());
+            std::thread::spawn(move || {
+                for r in 0..ROUNDS {
+                    let mut pipe = Vec::new();
+                    for i in 0..16 {
+                        let key = &k[(t + r + i) % 4];
+                        let other = &k[(t + r + i + 1) % 4];
+                        let args: Vec<&[u8]> = match i % 4 {
+                            0 => vec![
+                                b"EVALSHA",
+                                far.as_bytes(),
+                                b"1",
+                                key.as_bytes(),
+                                other.as_bytes(),
+                            ],
+                            1 | 2 => vec![b"EVALSHA", near.as_bytes(), b"1", key.as_bytes()],
+                            _ => vec![b"INCR", key.as_bytes()],
+                        };
+                        pipe.extend(common::encode_cmd(&args));
+                    }
+                    c.send(&pipe);
+                    for _ in 0..16 {
+                        let r = c.read_reply().expect("reply");
+                        assert_eq!(r[0], b':', "{}", String::from_utf8_lossy(&r));
+                    }
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().expect("client thread");
+    }
+    // Per 16 calls: 4 far scripts (2 increments each), 8 near ones, 4 INCRs = 20.
+    let total: i64 = k
+        .iter()
+        .map(|key| {
+            let r = c.cmd_str(&["GET", key]);
+            r.rsplit("\r\n")
+                .nth(1)
+                .expect("value")
+                .parse::<i64>()
+                .expect("number")
+        })
+        .sum();
+    assert_eq!(total, (CLIENTS * ROUNDS * 20) as i64);
+}
+
+/// The same when the batch had to queue (its shards were held): the shard thread passes the
+/// rest on to the wider set of shards with the replies so far.
+#[test]
+fn a_queued_batched_script_that_needs_more_shards_keeps_pipeline_order() {
+    let s = common::luagate(&["--shards", "4", "--enable-debug-command", "yes"]);
+    let mut c = s.raw();
+    let k: Vec<String> = (0..4).map(|i| key_on(i, 4, "q")).collect();
+    // Reaches a lower shard than its home, then a higher one: two hand-offs.
+    let script = "redis.call('incr', KEYS[1]) redis.call('incr', ARGV[1]) \
+                  return redis.call('incr', ARGV[2])";
+    let sha = c.cmd_str(&["SCRIPT", "LOAD", script]);
+    let sha = sha.rsplit("\r\n").nth(1).expect("sha").to_string();
+    // Holds every shard on the shard threads for a while.
+    let mut sleeper = s.raw();
+    let a: Vec<&[u8]> = vec![b"DEBUG", b"SLEEP", b"0.3"];
+    sleeper.send(&common::encode_cmd(&a));
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    let cmd = |args: &[&str]| {
+        let a: Vec<&[u8]> = args.iter().map(|s| s.as_bytes()).collect();
+        common::encode_cmd(&a)
+    };
+    let mut pipe = Vec::new();
+    pipe.extend(cmd(&["SET", &k[2], "5"]));
+    pipe.extend(cmd(&["EVALSHA", &sha, "1", &k[2], &k[0], &k[3]]));
+    pipe.extend(cmd(&["INCR", &k[2]]));
+    pipe.extend(cmd(&["MGET", &k[0], &k[2], &k[3]]));
+    c.send(&pipe);
+    let expected: [&[u8]; 4] = [
+        b"+OK\r\n",
+        b":1\r\n",
+        b":7\r\n",
+        b"*3\r\n$1\r\n1\r\n$1\r\n7\r\n$1\r\n1\r\n",
+    ];
+    for (i, want) in expected.iter().enumerate() {
+        let got = c.read_reply().expect("reply");
+        assert_eq!(got, *want, "reply {i}: {}", String::from_utf8_lossy(&got));
+    }
+    assert_eq!(sleeper.read_reply().expect("sleep reply"), b"+OK\r\n");
+}

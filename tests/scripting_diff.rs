@@ -474,3 +474,59 @@ fn resp3_client_conversions_match_redis() {
         d.check(&["EVAL", s, "0"]);
     }
 }
+
+/// A script's error reply is a failed call of EVAL/EVALSHA/FCALL and counts in the error
+/// statistics by its code, as Redis counts it, whether the call ran on its own or inside a
+/// pipelined batch.
+#[test]
+fn script_error_replies_count_as_failed_calls() {
+    let mut d = Diff::new();
+    let body = "return redis.error_reply('MYERR boom')";
+    d.check(&["SCRIPT", "LOAD", body]);
+    let sha = {
+        let r = d.a.cmd_str(&["SCRIPT", "LOAD", body]);
+        r.rsplit("\r\n").nth(1).expect("sha").to_string()
+    };
+    d.check(&["EVAL", body, "0"]);
+    d.check(&["EVAL", "return redis.call('nosuch')", "0"]);
+    d.check(&["EVALSHA", &sha, "0"]);
+    d.check(&["EVALSHA", "0000000000000000000000000000000000000000", "0"]);
+    // Pipelined: luagate runs these inside one batch.
+    let pipe: Vec<u8> = (0..3)
+        .flat_map(|_| common::encode_cmd(&[b"EVALSHA", sha.as_bytes(), b"0"]))
+        .chain(common::encode_cmd(&[b"EVALSHA", sha.as_bytes(), b"x"]))
+        .collect();
+    for side in [&mut d.a, &mut d.b] {
+        side.send(&pipe);
+    }
+    for _ in 0..4 {
+        let (a, b) = (d.a.read_reply(), d.b.read_reply());
+        assert_eq!(a, b);
+    }
+    // Counts only: timings differ.
+    let counts = |r: &mut common::Raw| -> Vec<String> {
+        let stats = r.cmd_str(&["INFO", "commandstats"]);
+        let errors = r.cmd_str(&["INFO", "errorstats"]);
+        let mut out: Vec<String> = stats
+            .lines()
+            .filter(|l| l.starts_with("cmdstat_eval"))
+            .map(|l| {
+                let (name, fields) = l.split_once(':').expect("stat line");
+                let keep: Vec<&str> = fields
+                    .split(',')
+                    .filter(|f| !f.starts_with("usec"))
+                    .collect();
+                format!("{name}:{}", keep.join(","))
+            })
+            .chain(
+                errors
+                    .lines()
+                    .filter(|l| l.starts_with("errorstat_"))
+                    .map(str::to_string),
+            )
+            .collect();
+        out.sort();
+        out
+    };
+    assert_eq!(counts(&mut d.a), counts(&mut d.b));
+}

@@ -301,17 +301,7 @@ pub fn call_from(
         }
         Ok(_) => false,
     };
-    let finished = Instant::now();
-    let usec = finished.saturating_duration_since(started).as_micros() as u64;
-    ctx.server.shards[ctx.home]
-        .stats
-        .record(cmd.id, usec, failed);
-    if ctx.server.slowlog.is_slow(usec) && !cmd.cmd.has(flags::SKIP_SLOWLOG) {
-        let (server, client, in_script) = (ctx.server, ctx.client_id, ctx.in_script);
-        ctx.server
-            .slowlog
-            .push(args, usec, || slow_caller(server, client, in_script));
-    }
+    let finished = account(ctx, cmd, args, started, failed);
     if ctx.dirty != dirty_before {
         // Only the keys the command wrote are touched: a store command's sources are read, and
         // signalling them would fail a WATCH on a source that Redis leaves valid.
@@ -345,6 +335,29 @@ pub fn call_from(
         Err(e) => Reply::Error(e.to_string()),
     };
     (reply, finished)
+}
+
+/// Counts a call that started at `started` in the home shard's command statistics and the slow
+/// log; returns when it finished.
+pub(crate) fn account(
+    ctx: &Ctx<'_>,
+    cmd: CmdRef,
+    args: &[Bytes],
+    started: Instant,
+    failed: bool,
+) -> Instant {
+    let finished = Instant::now();
+    let usec = finished.saturating_duration_since(started).as_micros() as u64;
+    ctx.server.shards[ctx.home]
+        .stats
+        .record(cmd.id, usec, failed);
+    if ctx.server.slowlog.is_slow(usec) && !cmd.cmd.has(flags::SKIP_SLOWLOG) {
+        let (server, client, in_script) = (ctx.server, ctx.client_id, ctx.in_script);
+        ctx.server
+            .slowlog
+            .push(args, usec, || slow_caller(server, client, in_script));
+    }
+    finished
 }
 
 /// Who ran a slow command: its client, or Redis's placeholder for a script's calls.

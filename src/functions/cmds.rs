@@ -230,10 +230,39 @@ pub(crate) fn prepare(
     ro_command: bool,
     args: Vec<Bytes>,
 ) -> Result<Arc<ScriptJob>, Reply> {
+    prepare_or_return(server, ro_command, args).map_err(|(r, _)| r)
+}
+
+/// [`prepare`], handing the command line back with the reply of a refused call.
+pub(crate) fn prepare_or_return(
+    server: &crate::server::Server,
+    ro_command: bool,
+    args: Vec<Bytes>,
+) -> Result<Arc<ScriptJob>, (Reply, Vec<Bytes>)> {
+    match check(server, ro_command, &args) {
+        Ok((target, n, f, slot_rule)) => Ok(Arc::new(ScriptJob {
+            target,
+            args,
+            first_arg: 3 + n,
+            read_only: ro_command || f.no_writes,
+            allow_oom: f.allow_oom,
+            single_slot: slot_rule && !f.allow_cross_slot_keys,
+            needs: Mutex::new(Vec::new()),
+        })),
+        Err(r) => Err((r, args)),
+    }
+}
+
+/// FCALL's checks: the function, its key count and flags, and the slot rule.
+fn check(
+    server: &crate::server::Server,
+    ro_command: bool,
+    args: &[Bytes],
+) -> Result<(Target, usize, crate::scripting::flags::ScriptFlags, bool), Reply> {
     let Some((lib, index)) = server.scripting.functions.function(&args[1]) else {
         return Err(Reply::error("ERR Function not found"));
     };
-    let n = match numkeys_with(&args, CommandError::err("ERR Bad number of keys provided")) {
+    let n = match numkeys_with(args, CommandError::err("ERR Bad number of keys provided")) {
         Ok(n) => n,
         Err(e) => return Err(Reply::Error(e.to_string())),
     };
@@ -255,16 +284,7 @@ pub(crate) fn prepare(
     if slot_rule {
         crate::scripting::eval::declared_keys_in_one_slot(&args[3..3 + n])?;
     }
-    let job = Arc::new(ScriptJob {
-        target: Target::Function { lib, index },
-        args,
-        first_arg: 3 + n,
-        read_only: ro_command || f.no_writes,
-        allow_oom: f.allow_oom,
-        single_slot: slot_rule && !f.allow_cross_slot_keys,
-        needs: Mutex::new(Vec::new()),
-    });
-    Ok(job)
+    Ok((Target::Function { lib, index }, n, f, slot_rule))
 }
 
 fn help() -> Reply {

@@ -26,7 +26,7 @@ pub enum Origin {
 }
 
 /// How a script run ended.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Outcome {
     Ok = 0,
     Error = 1,

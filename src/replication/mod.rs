@@ -187,6 +187,7 @@ pub async fn run_on<T: Send + 'static>(
             let _ = tx.send(job(ctx));
             Reply::Nil
         })),
+        done: bytes::BytesMut::new(),
         reply,
     };
     server.shards[home].tx.send(ShardMsg::Run(req)).ok()?;

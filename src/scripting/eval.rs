@@ -125,19 +125,79 @@ fn prepare_owned(
     name: &str,
     args: Vec<Bytes>,
 ) -> Result<(Arc<ScriptJob>, Origin), Reply> {
+    prepare_or_return(server, name, args).map_err(|(r, _)| r)
+}
+
+/// The job for any script command (EVAL, EVALSHA, FCALL and their `_RO` forms); a refused
+/// call gets its reply and its command line back.
+pub(crate) fn prepare_call(
+    server: &Server,
+    cmd: CmdRef,
+    args: Vec<Bytes>,
+) -> Result<Arc<ScriptJob>, (Reply, Vec<Bytes>)> {
+    match cmd.cmd.name {
+        "fcall" | "fcall_ro" => {
+            crate::functions::cmds::prepare_or_return(server, cmd.cmd.name == "fcall_ro", args)
+        }
+        name => prepare_or_return(server, name, args).map(|(job, _)| job),
+    }
+}
+
+fn prepare_or_return(
+    server: &Server,
+    name: &str,
+    args: Vec<Bytes>,
+) -> Result<(Arc<ScriptJob>, Origin), (Reply, Vec<Bytes>)> {
+    match check(server, name, &args) {
+        Ok(c) => Ok(c.into_job(args)),
+        Err(r) => Err((r, args)),
+    }
+}
+
+/// What EVAL found valid, before the job takes the command line.
+struct Checked {
+    script: Arc<Script>,
+    n: usize,
+    by_sha: bool,
+    ro_command: bool,
+    slot_rule: bool,
+}
+
+impl Checked {
+    fn into_job(self, args: Vec<Bytes>) -> (Arc<ScriptJob>, Origin) {
+        let f = self.script.flags;
+        let job = Arc::new(ScriptJob {
+            target: Target::Script(self.script),
+            args,
+            first_arg: 3 + self.n,
+            read_only: self.ro_command || f.no_writes,
+            allow_oom: f.allow_oom,
+            single_slot: self.slot_rule && !f.allow_cross_slot_keys,
+            needs: Mutex::new(Vec::new()),
+        });
+        let origin = if self.by_sha {
+            Origin::Evalsha
+        } else {
+            Origin::Eval
+        };
+        (job, origin)
+    }
+}
+
+fn check(server: &Server, name: &str, args: &[Bytes]) -> Result<Checked, Reply> {
     let by_sha = name.starts_with("evalsha");
     let ro_command = name.ends_with("_ro");
     // Redis's order: a sha of the wrong length, numkeys, then the lookup.
     let resolved = if by_sha {
         match sha_key(&args[1]) {
             None => Err(CommandError::err(NOSCRIPT)),
-            Some(k) => numkeys(&args).and_then(|n| {
+            Some(k) => numkeys(args).and_then(|n| {
                 let s = server.scripting.registry.get(&k);
                 s.map(|s| (s, n)).ok_or(CommandError::err(NOSCRIPT))
             }),
         }
     } else {
-        numkeys(&args).and_then(|n| resolve_body(server, &args[1]).map(|s| (s, n)))
+        numkeys(args).and_then(|n| resolve_body(server, &args[1]).map(|s| (s, n)))
     };
     let (script, n) = match resolved {
         Ok(x) => x,
@@ -164,21 +224,13 @@ fn prepare_owned(
     if slot_rule {
         declared_keys_in_one_slot(&args[3..3 + n])?;
     }
-    let job = Arc::new(ScriptJob {
-        target: Target::Script(script),
-        args,
-        first_arg: 3 + n,
-        read_only: ro_command || f.no_writes,
-        allow_oom: f.allow_oom,
-        single_slot: slot_rule && !f.allow_cross_slot_keys,
-        needs: Mutex::new(Vec::new()),
-    });
-    let origin = if by_sha {
-        Origin::Evalsha
-    } else {
-        Origin::Eval
-    };
-    Ok((job, origin))
+    Ok(Checked {
+        script,
+        n,
+        by_sha,
+        ro_command,
+        slot_rule,
+    })
 }
 
 /// Runs `job` as one unit on the shards of its declared keys plus its remembered footprint,
@@ -238,12 +290,7 @@ pub(crate) async fn schedule(
 /// The shards a run of `job` holds, into `shards`: those of its declared keys (shard 0 for a
 /// script without any), its remembered footprint and `extra`; ascending, without repeats.
 fn shards_for(server: &Server, job: &ScriptJob, extra: &[usize], shards: &mut Vec<usize>) {
-    let keys = job.keys();
-    shards.clear();
-    shards.extend(keys.iter().map(|k| server.slots.shard_of_key(k).index()));
-    if shards.is_empty() {
-        shards.push(0);
-    }
+    shards_for_keys(server, job.keys(), shards);
     if let Some(fp) = job.target.footprint() {
         fp.extend_into(shards);
     }
@@ -251,6 +298,16 @@ fn shards_for(server: &Server, job: &ScriptJob, extra: &[usize], shards: &mut Ve
     if shards.len() > 1 {
         shards.sort_unstable();
         shards.dedup();
+    }
+}
+
+/// The shards of a script's declared `keys` into `shards` (shard 0 for a script without any):
+/// unsorted, may repeat.
+pub(crate) fn shards_for_keys(server: &Server, keys: &[Bytes], shards: &mut Vec<usize>) {
+    shards.clear();
+    shards.extend(keys.iter().map(|k| server.slots.shard_of_key(k).index()));
+    if shards.is_empty() {
+        shards.push(0);
     }
 }
 

@@ -7,12 +7,14 @@
 //! - [`api`]: the host side of `redis.*`; [`convert`]: replies ⇄ Lua values.
 //! - [`run`]: running a script inside a unit (hook, kill, abort and undo for re-runs).
 //! - [`eval`]: the connection-level commands, which schedule runs and re-runs.
+//! - [`batch`]: script calls that run inside a batch of pipelined commands.
 //!
 //! Invariant: a script runs as one unit on the shards it holds; if it reaches a shard it does
 //! not hold, that run leaves no trace and the connection runs it again with more shards, so a
 //! client never sees partial effects of a script.
 
 pub mod api;
+pub mod batch;
 pub mod convert;
 pub mod eval;
 pub mod flags;

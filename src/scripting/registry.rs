@@ -68,6 +68,19 @@ impl Footprint {
         }
     }
 
+    /// Whether every remembered shard is `shard` (or none is remembered).
+    pub fn only(&self, shard: usize) -> bool {
+        self.words.iter().enumerate().all(|(i, w)| {
+            let bits = w.load(Relaxed);
+            let own = if shard / 64 == i {
+                1u64 << (shard % 64)
+            } else {
+                0
+            };
+            bits & !own == 0
+        })
+    }
+
     /// Adds every remembered shard to `out` (unsorted, may repeat).
     pub fn extend_into(&self, out: &mut Vec<usize>) {
         for (i, w) in self.words.iter().enumerate() {

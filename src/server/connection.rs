@@ -17,7 +17,8 @@ use super::multi::{self, TxState};
 use super::{admin, Server};
 use crate::commands::{self, flags, CmdRef, Run};
 use crate::protocol::{Reply, RequestDecoder};
-use crate::shard::{Hold, Request, Requester, ShardData, ShardMsg, Work};
+use crate::scripting::batch;
+use crate::shard::{Hold, Leftover, Request, Requester, ShardData, ShardMsg, Work};
 use bytes::{Bytes, BytesMut};
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering::Relaxed;
@@ -45,6 +46,12 @@ pub struct Conn {
     pub out: BytesMut,
     pending: Vec<(CmdRef, Vec<Bytes>)>,
     pending_shard: usize,
+    /// The pending batch has a script call (scripting/batch.rs): if it is queued rather than
+    /// run inline, nothing else is sent until it is answered.
+    pending_scripts: bool,
+    /// The rest of a batch run inline whose script call needs more shards: it runs before
+    /// anything else (`flush_pending`).
+    leftover: Option<Leftover>,
     /// Scratch for routing each command (reused, so routing allocates nothing).
     route: Vec<usize>,
     /// Scratch for the shards of a script's unit (`scripting::eval::schedule`), reused so a
@@ -76,6 +83,8 @@ pub async fn handle(server: Arc<Server>, stream: TcpStream, peer: SocketAddr) {
         out: BytesMut::with_capacity(16 * 1024),
         pending: Vec::new(),
         pending_shard: usize::MAX,
+        pending_scripts: false,
+        leftover: None,
         route: Vec::with_capacity(4),
         unit_shards: Vec::with_capacity(4),
         table: (0..server.shards.len()).map(|_| None).collect(),
@@ -180,6 +189,7 @@ impl Conn {
     /// replies in order.
     pub async fn flush_pending(&mut self) {
         self.send_pending();
+        self.finish_leftover().await;
         while let Some(rx) = self.inflight.pop_front() {
             let bytes = rx
                 .await
@@ -188,20 +198,37 @@ impl Conn {
         }
     }
 
-    /// Runs the pending batch inline or sends it, without waiting for it.
-    fn send_pending(&mut self) {
+    /// Runs the pending batch inline or sends it, without waiting for it. True when the
+    /// caller must [`flush_pending`](Self::flush_pending) before anything else: a batch with a
+    /// script call was queued, or ran inline and left a part for more shards.
+    fn send_pending(&mut self) -> bool {
         if self.pending.is_empty() {
-            return;
+            return false;
         }
         let calls = std::mem::take(&mut self.pending);
+        let scripts = std::mem::take(&mut self.pending_scripts);
         let shard = self.pending_shard;
         self.pending_shard = usize::MAX;
         let work = match self.try_inline_into_out(&[shard], Work::Calls(calls)) {
-            Ok(()) => return,
+            Ok(()) => return self.leftover.is_some(),
             Err(work) => work,
         };
         let rx = self.send_unit(vec![shard], work);
         self.inflight.push_back(rx);
+        scripts
+    }
+
+    /// Runs what is left of a batch whose script call needed more shards (and whatever that
+    /// leaves in turn), on the wider sets of shards.
+    async fn finish_leftover(&mut self) {
+        while let Some(left) = self.leftover.take() {
+            let work = Work::Calls(left.calls);
+            if let Err(work) = self.try_inline_into_out(&left.shards, work) {
+                // The shard threads pass on whatever this leaves; its reply has it all.
+                let bytes = self.run_queued(left.shards, work).await;
+                self.out.extend_from_slice(&bytes);
+            }
+        }
     }
 
     /// Runs a unit on `shards` (ascending) and returns its encoded reply: inline when it can,
@@ -244,6 +271,7 @@ impl Conn {
             resp: self.resp,
             client_id: self.info.id,
             work,
+            done: BytesMut::new(),
             reply: tx,
         };
         // A send error drops the request and its sender: the receiver then reports the shard
@@ -303,7 +331,10 @@ impl Conn {
             client_id: self.info.id,
         };
         let out = out.unwrap_or(&mut self.out);
-        hold.run(server, &mut self.table, who, work, out);
+        let left = hold.run(server, &mut self.table, who, work, out);
+        // Only batches with script calls leave a part, and those run into `self.out`.
+        debug_assert!(left.is_none() || self.leftover.is_none());
+        self.leftover = left;
         Ok(())
     }
 
@@ -340,6 +371,35 @@ impl Conn {
         shards
             .iter()
             .any(|&s| self.server.shards[s].busy.load(Relaxed))
+    }
+
+    /// Adds a single-shard call to the pending batch, sending the batch first if it is for
+    /// another shard or full.
+    async fn add_to_batch(&mut self, shard: usize, cmd: CmdRef, args: Vec<Bytes>) {
+        if self.pending_shard != shard || self.pending.len() >= MAX_BATCH {
+            if self.send_pending() {
+                self.flush_pending().await;
+            }
+            self.pending_shard = shard;
+        }
+        self.pending.push((cmd, args));
+    }
+
+    /// The shard a script call can be batched on (scripting/batch.rs): only while nothing of
+    /// this client is in flight, and never on a shard busy with a script (the general path
+    /// answers -BUSY).
+    fn script_batch_shard(
+        &mut self,
+        origin: crate::metrics::Origin,
+        args: &[Bytes],
+    ) -> Option<usize> {
+        if !self.inflight.is_empty() {
+            return None;
+        }
+        let mut scratch = std::mem::take(&mut self.route);
+        let shard = batch::shard(&self.server, origin, args, &mut scratch);
+        self.route = scratch;
+        shard.filter(|&s| !self.server.shards[s].busy.load(Relaxed))
     }
 
     /// Runs one command. `sock` (absent when there is no client socket) lets a blocking
@@ -386,6 +446,18 @@ impl Conn {
                 return multi::enqueue(self, cmd, args).await;
             }
         }
+        if let Some(origin) = batch::kind(cmd) {
+            if let Some(shard) = self.script_batch_shard(origin, &args) {
+                // Joining a batch for another shard would leave that one in flight.
+                if self.pending_shard != shard || self.pending.len() >= MAX_BATCH {
+                    self.flush_pending().await;
+                    self.pending_shard = shard;
+                }
+                self.pending.push((cmd, args));
+                self.pending_scripts = true;
+                return;
+            }
+        }
         match cmd.cmd.run {
             Run::Shard(_) => {
                 let mut shards = std::mem::take(&mut self.route);
@@ -402,11 +474,7 @@ impl Conn {
                 if shards.len() == 1 {
                     let shard = shards[0];
                     self.route = shards;
-                    if self.pending_shard != shard || self.pending.len() >= MAX_BATCH {
-                        self.send_pending();
-                        self.pending_shard = shard;
-                    }
-                    self.pending.push((cmd, args));
+                    self.add_to_batch(shard, cmd, args).await;
                 } else {
                     self.flush_pending().await;
                     let bytes = self.run_unit(shards, Work::Calls(vec![(cmd, args)])).await;
@@ -422,16 +490,29 @@ impl Conn {
                     && !cmd.cmd.has(flags::SKIP_SLOWLOG))
                 .then(|| args.clone());
                 let started = std::time::Instant::now();
+                let mark = self.out.len();
                 let r = if multi::owns(cmd) {
                     multi::dispatch(self, cmd, args).await
                 } else {
                     conn_cmds::dispatch(self, cmd, args).await
                 };
-                let failed = if let Some(Reply::Error(e)) = &r {
-                    self.server.errors.record(e);
-                    true
-                } else {
-                    false
+                let failed = match &r {
+                    Some(Reply::Error(e)) => {
+                        self.server.errors.record(e);
+                        true
+                    }
+                    Some(_) => false,
+                    // Appended already (a script's reply): an error line counts the same.
+                    None => match self.out.get(mark..).and_then(|o| o.strip_prefix(b"-")) {
+                        Some(line) => {
+                            let end = line.iter().position(|&b| b == b'\r').unwrap_or(line.len());
+                            self.server
+                                .errors
+                                .record(&String::from_utf8_lossy(&line[..end]));
+                            true
+                        }
+                        None => false,
+                    },
                 };
                 let usec = started.elapsed().as_micros() as u64;
                 self.server.conn_stats.record(cmd.id, usec, failed);

@@ -9,6 +9,7 @@
 use super::{ShardData, ShardState, Work};
 use crate::commands::{self, Ctx, Effect};
 use crate::protocol::Reply;
+use crate::scripting::batch;
 use crate::server::Server;
 use bytes::BytesMut;
 use parking_lot::MutexGuard;
@@ -105,6 +106,9 @@ impl<'a> Hold<'a> {
     ///
     /// A panic in a command is caught here: the shards get their data back and the caller an
     /// error, so one bad command costs neither a shard nor the connection.
+    ///
+    /// A batch whose script call found it needs more shards stops there: what it did not run
+    /// comes back, to run next as a unit on the wider set of shards.
     pub fn run(
         mut self,
         server: &Server,
@@ -112,7 +116,7 @@ impl<'a> Hold<'a> {
         who: Requester,
         work: Work,
         out: &mut BytesMut,
-    ) {
+    ) -> Option<Leftover> {
         let me = self.home;
         table[me] = self.first.data.take();
         for (s, g) in &mut self.rest {
@@ -127,15 +131,20 @@ impl<'a> Hold<'a> {
         for (s, g) in &mut self.rest {
             g.data = table[*s].take();
         }
-        if ran.is_err() {
-            tracing::error!(shard = me, "a command panicked; its unit was cut short");
-            out.truncate(start);
-            Reply::error("ERR internal error while running the command").encode(who.resp, out);
-        }
+        let left = match ran {
+            Ok(left) => left,
+            Err(_) => {
+                tracing::error!(shard = me, "a command panicked; its unit was cut short");
+                out.truncate(start);
+                Reply::error("ERR internal error while running the command").encode(who.resp, out);
+                None
+            }
+        };
         super::cron::run_if_due(server, me, &mut self.first);
         for (s, g) in &mut self.rest {
             super::cron::run_if_due(server, *s, g);
         }
+        left
     }
 }
 
@@ -173,7 +182,7 @@ fn execute(
     who: Requester,
     work: Work,
     out: &mut BytesMut,
-) {
+) -> Option<Leftover> {
     let now = super::unix_ms();
     local.now = now;
     let clock = server.clock_secs();
@@ -185,6 +194,7 @@ fn execute(
     }
     let mut effects: Vec<Effect> = Vec::new();
     let collect = server.effects_wanted();
+    let mut left = None;
     let dirty = {
         let mut ctx = Ctx {
             held: table,
@@ -205,10 +215,22 @@ fn execute(
                 // A call's time also covers encoding the previous reply: one clock read per
                 // command (see `call_from`).
                 let mut t = Instant::now();
-                for (cmd, args) in calls {
-                    let (r, end) = commands::call_from(&mut ctx, cmd, &args, t);
-                    r.encode(who.resp, out);
-                    t = end;
+                let mut calls = calls.into_iter();
+                while let Some((cmd, args)) = calls.next() {
+                    if let Some(origin) = batch::kind(cmd) {
+                        match batch::run(&mut ctx, cmd, origin, args) {
+                            batch::Ran::Done(r) => r.encode(who.resp, out),
+                            batch::Ran::Wider(needed, args) => {
+                                left = Some(Leftover::new(&ctx, needed, (cmd, args), calls));
+                                break;
+                            }
+                        }
+                        t = Instant::now();
+                    } else {
+                        let (r, end) = commands::call_from(&mut ctx, cmd, &args, t);
+                        r.encode(who.resp, out);
+                        t = end;
+                    }
                     serve_blocked(&mut ctx);
                 }
             }
@@ -236,6 +258,39 @@ fn execute(
     if collect && !effects.is_empty() {
         // Still holding every shard of the unit: the stream's order matches the shards'.
         server.publish_effects(effects);
+    }
+    left
+}
+
+/// The part of a batch that must run on more shards than the batch held: a script call that
+/// found it needs them, and every call after it.
+pub struct Leftover {
+    /// Ascending: the shards the batch held and those the script needs.
+    pub shards: Vec<usize>,
+    pub calls: Vec<(commands::CmdRef, Vec<bytes::Bytes>)>,
+}
+
+impl Leftover {
+    fn new(
+        ctx: &Ctx<'_>,
+        needed: Vec<usize>,
+        first: (commands::CmdRef, Vec<bytes::Bytes>),
+        rest: impl Iterator<Item = (commands::CmdRef, Vec<bytes::Bytes>)>,
+    ) -> Leftover {
+        let mut shards: Vec<usize> = ctx
+            .held
+            .iter()
+            .enumerate()
+            .filter(|(_, d)| d.is_some())
+            .map(|(i, _)| i)
+            .chain(needed)
+            .collect();
+        shards.sort_unstable();
+        shards.dedup();
+        Leftover {
+            shards,
+            calls: std::iter::once(first).chain(rest).collect(),
+        }
     }
 }
 

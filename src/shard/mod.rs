@@ -17,7 +17,7 @@ mod cron;
 mod hold;
 mod stats;
 
-pub use hold::{leave_io_worker, Hold, Requester};
+pub use hold::{leave_io_worker, Hold, Leftover, Requester};
 
 pub use stats::{CmdStat, ErrorStats, ShardStats, LATENCY_BUCKETS};
 
@@ -85,6 +85,9 @@ pub struct Request {
     pub resp: u8,
     pub client_id: u64,
     pub work: Work,
+    /// Replies already encoded by an earlier part of the same batch (see [`Leftover`]); the
+    /// unit's own follow them.
+    pub done: BytesMut,
     /// The encoded replies.
     pub reply: tokio::sync::oneshot::Sender<Bytes>,
 }
@@ -256,20 +259,46 @@ impl Shard {
             resp,
             client_id,
             work,
+            done: mut out,
             reply,
         } = req;
         debug_assert_eq!(shards.first(), Some(&self.id));
         let server = &*self.server;
-        let mut out = BytesMut::new();
         let who = Requester {
             db,
             resp,
             client_id,
         };
-        match Hold::take(server, &shards) {
+        let left = match Hold::take(server, &shards) {
             Ok(hold) => hold.run(server, &mut self.table, who, work, &mut out),
-            Err(hold::Busy) => busy_replies(server, resp, &work, &mut out),
+            Err(hold::Busy) => {
+                busy_replies(server, resp, &work, &mut out);
+                None
+            }
+        };
+        match left {
+            None => {
+                let _ = reply.send(out.freeze());
+            }
+            // The rest of the batch goes to the home of its wider set of shards, with the
+            // replies so far; the client waits for it before sending anything else.
+            Some(left) => {
+                let home = left.shards[0];
+                let req = Request {
+                    shards: left.shards,
+                    db,
+                    resp,
+                    client_id,
+                    work: Work::Calls(left.calls),
+                    done: out,
+                    reply,
+                };
+                if let Err(e) = server.shards[home].tx.send(ShardMsg::Run(req)) {
+                    if let ShardMsg::Run(req) = e.into_inner() {
+                        let _ = req.reply.send(req.done.freeze());
+                    }
+                }
+            }
         }
-        let _ = reply.send(out.freeze());
     }
 }
