@@ -530,3 +530,42 @@ fn script_error_replies_count_as_failed_calls() {
     };
     assert_eq!(counts(&mut d.a), counts(&mut d.b));
 }
+
+/// Whatever a script does to its KEYS and ARGV tables, the next script gets fresh ones
+/// (luagate refills the previous tables when they are still plain arrays).
+#[test]
+fn keys_and_argv_are_fresh_after_a_script_changed_them() {
+    let mut d = Diff::new();
+    let runs: &[&[&str]] = &[
+        &[
+            "KEYS[3] = 'x' ARGV.foo = 1 setmetatable(ARGV, {__index = function() return 'meta' end}) return #KEYS",
+            "2", "a", "b", "c",
+        ],
+        &[
+            "return {#KEYS, tostring(KEYS[3]), tostring(ARGV.foo), tostring(ARGV[5]), tostring(getmetatable(ARGV))}",
+            "1", "a",
+        ],
+        &["table.insert(KEYS, 'more') KEYS[1] = nil return #ARGV", "1", "a", "z"],
+        &["return {#KEYS, KEYS[1], tostring(KEYS[2]), #ARGV}", "1", "k"],
+        &["KEYS[2] = nil ARGV[7] = 'far' return 1", "3", "a", "b", "c", "d"],
+        &[
+            "local n = 0 for k, v in pairs(KEYS) do n = n + 1 end \
+             local m = 0 for k, v in pairs(ARGV) do m = m + 1 end return {n, m}",
+            "3", "a", "b", "c", "d",
+        ],
+        &["return {#KEYS, #ARGV}", "0"],
+        &["KEYS.x = 1 return 1", "0"],
+        &["return tostring(KEYS.x)", "0"],
+    ];
+    for run in runs {
+        let mut args = vec!["EVAL"];
+        args.extend_from_slice(run);
+        d.check(&args);
+        // And again through the script cache (luagate batches a known script).
+        let sha = d.a.cmd_str(&["SCRIPT", "LOAD", run[0]]);
+        let sha = sha.rsplit("\r\n").nth(1).expect("sha").to_string();
+        args[0] = "EVALSHA";
+        args[1] = &sha;
+        d.check(&args);
+    }
+}

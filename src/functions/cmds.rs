@@ -230,7 +230,9 @@ pub(crate) fn prepare(
     ro_command: bool,
     args: Vec<Bytes>,
 ) -> Result<Arc<ScriptJob>, Reply> {
-    prepare_or_return(server, ro_command, args).map_err(|(r, _)| r)
+    prepare_or_return(server, ro_command, args)
+        .map(Arc::new)
+        .map_err(|(r, _)| r)
 }
 
 /// [`prepare`], handing the command line back with the reply of a refused call.
@@ -238,9 +240,9 @@ pub(crate) fn prepare_or_return(
     server: &crate::server::Server,
     ro_command: bool,
     args: Vec<Bytes>,
-) -> Result<Arc<ScriptJob>, (Reply, Vec<Bytes>)> {
+) -> Result<ScriptJob, (Reply, Vec<Bytes>)> {
     match check(server, ro_command, &args) {
-        Ok((target, n, f, slot_rule)) => Ok(Arc::new(ScriptJob {
+        Ok((target, n, f, slot_rule)) => Ok(ScriptJob {
             target,
             args,
             first_arg: 3 + n,
@@ -248,7 +250,7 @@ pub(crate) fn prepare_or_return(
             allow_oom: f.allow_oom,
             single_slot: slot_rule && !f.allow_cross_slot_keys,
             needs: Mutex::new(Vec::new()),
-        })),
+        }),
         Err(r) => Err((r, args)),
     }
 }

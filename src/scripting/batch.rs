@@ -100,11 +100,7 @@ pub fn run(ctx: &mut Ctx<'_>, cmd: CmdRef, origin: Origin, args: Vec<Bytes>) -> 
             fp.add(s);
         }
     }
-    let args = match std::sync::Arc::try_unwrap(job) {
-        Ok(job) => job.args,
-        Err(job) => job.args.clone(),
-    };
-    Ran::Wider(needed, args)
+    Ran::Wider(needed, job.args)
 }
 
 fn finish(

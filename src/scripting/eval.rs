@@ -125,7 +125,9 @@ fn prepare_owned(
     name: &str,
     args: Vec<Bytes>,
 ) -> Result<(Arc<ScriptJob>, Origin), Reply> {
-    prepare_or_return(server, name, args).map_err(|(r, _)| r)
+    prepare_or_return(server, name, args)
+        .map(|(job, origin)| (Arc::new(job), origin))
+        .map_err(|(r, _)| r)
 }
 
 /// The job for any script command (EVAL, EVALSHA, FCALL and their `_RO` forms); a refused
@@ -134,7 +136,7 @@ pub(crate) fn prepare_call(
     server: &Server,
     cmd: CmdRef,
     args: Vec<Bytes>,
-) -> Result<Arc<ScriptJob>, (Reply, Vec<Bytes>)> {
+) -> Result<ScriptJob, (Reply, Vec<Bytes>)> {
     match cmd.cmd.name {
         "fcall" | "fcall_ro" => {
             crate::functions::cmds::prepare_or_return(server, cmd.cmd.name == "fcall_ro", args)
@@ -147,7 +149,7 @@ fn prepare_or_return(
     server: &Server,
     name: &str,
     args: Vec<Bytes>,
-) -> Result<(Arc<ScriptJob>, Origin), (Reply, Vec<Bytes>)> {
+) -> Result<(ScriptJob, Origin), (Reply, Vec<Bytes>)> {
     match check(server, name, &args) {
         Ok(c) => Ok(c.into_job(args)),
         Err(r) => Err((r, args)),
@@ -164,9 +166,9 @@ struct Checked {
 }
 
 impl Checked {
-    fn into_job(self, args: Vec<Bytes>) -> (Arc<ScriptJob>, Origin) {
+    fn into_job(self, args: Vec<Bytes>) -> (ScriptJob, Origin) {
         let f = self.script.flags;
-        let job = Arc::new(ScriptJob {
+        let job = ScriptJob {
             target: Target::Script(self.script),
             args,
             first_arg: 3 + self.n,
@@ -174,7 +176,7 @@ impl Checked {
             allow_oom: f.allow_oom,
             single_slot: self.slot_rule && !f.allow_cross_slot_keys,
             needs: Mutex::new(Vec::new()),
-        });
+        };
         let origin = if self.by_sha {
             Origin::Evalsha
         } else {

@@ -309,8 +309,8 @@ unsafe extern "C-unwind" fn run_entry(l: *mut ffi::lua_State) -> std::os::raw::c
     ffi::lua_settop(l, 1);
     ffi::lua_pushvalue(l, ffi::lua_upvalueindex(5));
     ffi::lua_pushvalue(l, ffi::lua_upvalueindex(6));
-    // A script's empty KEYS or ARGV is the spare empty table when that is still empty and
-    // plain (a script cannot keep a reference across runs); a function's never is.
+    // A script's KEYS and ARGV are the spare tables, refilled (see `push_args`); a function's
+    // are new tables (library code can keep references in upvalues).
     push_args(l, args.keys, !args.params, 1);
     push_args(l, args.argv, !args.params, 2);
     let (keys_name, argv_name) = (ffi::lua_upvalueindex(3), ffi::lua_upvalueindex(4));
@@ -340,10 +340,12 @@ unsafe extern "C-unwind" fn run_entry(l: *mut ffi::lua_State) -> std::os::raw::c
     2
 }
 
-/// Pushes the array of `items`: a new one, or for `reuse` and no items the spare empty table
-/// in upvalue `spare` (replaced by a new one if a script filled it or gave it a metatable).
+/// Pushes the array of `items`. For `reuse` (a script's KEYS or ARGV: no script can keep a
+/// reference across runs, its globals and every library being read-only) that is the table in
+/// upvalue `spare`, refilled, unless the last run left it with a metatable or with entries
+/// beyond the new items; then a new table, which becomes the spare.
 unsafe fn push_args(l: *mut ffi::lua_State, items: &[Bytes], reuse: bool, spare: i32) {
-    if !(reuse && items.is_empty()) {
+    if !reuse {
         return push_strings(l, items);
     }
     ffi::lua_pushvalue(l, ffi::lua_upvalueindex(spare));
@@ -351,7 +353,22 @@ unsafe fn push_args(l: *mut ffi::lua_State, items: &[Bytes], reuse: bool, spare:
         if ffi::lua_getmetatable(l, -1) != 0 {
             ffi::lua_pop(l, 1);
         } else {
-            ffi::lua_pushnil(l);
+            let before = ffi::lua_objlen(l, -1);
+            for (i, item) in items.iter().enumerate() {
+                ffi::lua_pushlstring(l, item.as_ptr().cast(), item.len());
+                ffi::lua_rawseti_(l, -2, (i + 1) as std::os::raw::c_int);
+            }
+            for i in items.len() + 1..=before {
+                ffi::lua_pushnil(l);
+                ffi::lua_rawseti_(l, -2, i as std::os::raw::c_int);
+            }
+            // Clean when nothing follows the last item (array entries come first in the
+            // traversal, then the hash part, where a script's own keys would be).
+            if items.is_empty() {
+                ffi::lua_pushnil(l);
+            } else {
+                ffi::lua_pushinteger(l, items.len() as ffi::lua_Integer);
+            }
             if ffi::lua_next(l, -2) == 0 {
                 return;
             }
@@ -359,7 +376,7 @@ unsafe fn push_args(l: *mut ffi::lua_State, items: &[Bytes], reuse: bool, spare:
         }
     }
     ffi::lua_pop(l, 1);
-    ffi::lua_createtable(l, 0, 0);
+    push_strings(l, items);
     ffi::lua_pushvalue(l, -1);
     ffi::lua_replace(l, ffi::lua_upvalueindex(spare));
 }
