@@ -17,6 +17,18 @@ fn bulk(s: &str) -> Vec<u8> {
     format!("${}\r\n{s}\r\n", s.len()).into_bytes()
 }
 
+/// SCRIPT LOAD `body`, giving its sha1.
+fn load(c: &mut common::Raw, body: &str) -> String {
+    let r = c.cmd_str(&["SCRIPT", "LOAD", body]);
+    r.rsplit("\r\n").nth(1).expect("sha").to_string()
+}
+
+/// One command, RESP-encoded.
+fn enc(args: &[&str]) -> Vec<u8> {
+    let a: Vec<&[u8]> = args.iter().map(|s| s.as_bytes()).collect();
+    common::encode_cmd(&a)
+}
+
 #[test]
 fn sandbox_escapes_fail() {
     let s = common::luagate_shards(2);
@@ -417,25 +429,20 @@ fn a_batched_script_that_needs_more_shards_keeps_pipeline_order() {
     let mut c = s.raw();
     let k: Vec<String> = (0..4).map(|i| key_on(i, 4, "b")).collect();
     let script = "redis.call('incr', KEYS[1]) return redis.call('incr', ARGV[1])";
-    let sha = c.cmd_str(&["SCRIPT", "LOAD", script]);
-    let sha = sha.rsplit("\r\n").nth(1).expect("sha").to_string();
-    let cmd = |args: &[&str]| {
-        let a: Vec<&[u8]> = args.iter().map(|s| s.as_bytes()).collect();
-        common::encode_cmd(&a)
-    };
+    let sha = load(&mut c, script);
     let mut pipe = Vec::new();
-    pipe.extend(cmd(&["SET", &k[0], "10"]));
+    pipe.extend(enc(&["SET", &k[0], "10"]));
     // Footprint still unknown: batched on shard 0, needs shard 2, goes on as a wider unit.
-    pipe.extend(cmd(&["EVALSHA", &sha, "1", &k[0], &k[2]]));
-    pipe.extend(cmd(&["GET", &k[2]]));
-    pipe.extend(cmd(&["INCR", &k[0]]));
+    pipe.extend(enc(&["EVALSHA", &sha, "1", &k[0], &k[2]]));
+    pipe.extend(enc(&["GET", &k[2]]));
+    pipe.extend(enc(&["INCR", &k[0]]));
     // Now remembered: scheduled on both shards at once.
-    pipe.extend(cmd(&["EVALSHA", &sha, "1", &k[0], &k[2]]));
-    pipe.extend(cmd(&["GET", &k[0]]));
+    pipe.extend(enc(&["EVALSHA", &sha, "1", &k[0], &k[2]]));
+    pipe.extend(enc(&["GET", &k[0]]));
     // Batched again (declared key and footprint on shard 3 only), between commands there.
-    pipe.extend(cmd(&["SET", &k[3], "1"]));
-    pipe.extend(cmd(&["EVALSHA", &sha, "1", &k[3], &k[3]]));
-    pipe.extend(cmd(&["GET", &k[3]]));
+    pipe.extend(enc(&["SET", &k[3], "1"]));
+    pipe.extend(enc(&["EVALSHA", &sha, "1", &k[3], &k[3]]));
+    pipe.extend(enc(&["GET", &k[3]]));
     c.send(&pipe);
     let expected: [&[u8]; 9] = [
         b"+OK\r\n",
@@ -466,11 +473,7 @@ fn batched_scripts_under_concurrent_pipelines_count_exactly() {
     let k: Vec<String> = (0..4).map(|i| key_on(i, 4, "cc")).collect();
     let near = "return redis.call('incr', KEYS[1])";
     let far = "redis.call('incr', KEYS[1]) return redis.call('incr', ARGV[1])";
-    let sha = |c: &mut common::Raw, body: &str| {
-        let r = String::from_utf8(c.cmd(&["SCRIPT", "LOAD", body])).expect("utf8");
-        r.rsplit("\r\n").nth(1).expect("sha").to_string()
-    };
-    let (near, far) = (sha(&mut c, near), sha(&mut c, far));
+    let (near, far) = (load(&mut c, near), load(&mut c, far));
     const CLIENTS: usize = 4;
     const ROUNDS: usize = 40;
     let threads: Vec<_> = (0..CLIENTS)
@@ -533,22 +536,17 @@ fn a_queued_batched_script_that_needs_more_shards_keeps_pipeline_order() {
     // Reaches a lower shard than its home, then a higher one: two hand-offs.
     let script = "redis.call('incr', KEYS[1]) redis.call('incr', ARGV[1]) \
                   return redis.call('incr', ARGV[2])";
-    let sha = c.cmd_str(&["SCRIPT", "LOAD", script]);
-    let sha = sha.rsplit("\r\n").nth(1).expect("sha").to_string();
+    let sha = load(&mut c, script);
     // Holds every shard on the shard threads for a while.
     let mut sleeper = s.raw();
     let a: Vec<&[u8]> = vec![b"DEBUG", b"SLEEP", b"0.3"];
     sleeper.send(&common::encode_cmd(&a));
     std::thread::sleep(std::time::Duration::from_millis(50));
-    let cmd = |args: &[&str]| {
-        let a: Vec<&[u8]> = args.iter().map(|s| s.as_bytes()).collect();
-        common::encode_cmd(&a)
-    };
     let mut pipe = Vec::new();
-    pipe.extend(cmd(&["SET", &k[2], "5"]));
-    pipe.extend(cmd(&["EVALSHA", &sha, "1", &k[2], &k[0], &k[3]]));
-    pipe.extend(cmd(&["INCR", &k[2]]));
-    pipe.extend(cmd(&["MGET", &k[0], &k[2], &k[3]]));
+    pipe.extend(enc(&["SET", &k[2], "5"]));
+    pipe.extend(enc(&["EVALSHA", &sha, "1", &k[2], &k[0], &k[3]]));
+    pipe.extend(enc(&["INCR", &k[2]]));
+    pipe.extend(enc(&["MGET", &k[0], &k[2], &k[3]]));
     c.send(&pipe);
     let expected: [&[u8]; 4] = [
         b"+OK\r\n",
