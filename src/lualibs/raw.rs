@@ -181,23 +181,22 @@ pub(crate) fn c_f64_to_i32(d: f64) -> i32 {
     }
 }
 
-/// C's `snprintf(buf, n, "%.<prec>g", d)` from the platform libc, so formatting (rounding,
-/// exponent width, "inf"/"nan") is byte-identical to the C libraries.
+/// C's `%.<prec>g`: glibc's printf text, "inf", "-inf", "nan" and "-nan" included (finite
+/// values through `protocol::format_g`, which is tested against printf).
 pub(crate) fn format_g(d: f64, prec: i32) -> Vec<u8> {
-    let fmt = format!("%.{prec}g\0");
-    let mut buf = [0u8; 64];
-    // SAFETY: buf is large enough for any %g rendering with precision <= 14 and snprintf
-    // never writes past the size it is given.
-    let n = unsafe {
-        libc::snprintf(
-            buf.as_mut_ptr() as *mut c_char,
-            buf.len(),
-            fmt.as_ptr() as *const c_char,
-            d,
-        )
-    };
-    let n = (n.max(0) as usize).min(buf.len() - 1);
-    buf[..n].to_vec()
+    if d.is_nan() {
+        let text: &[u8] = if d.is_sign_negative() {
+            b"-nan"
+        } else {
+            b"nan"
+        };
+        return text.to_vec();
+    }
+    if d.is_infinite() {
+        let text: &[u8] = if d > 0.0 { b"inf" } else { b"-inf" };
+        return text.to_vec();
+    }
+    crate::protocol::format_g(d, prec.max(1) as usize).into_bytes()
 }
 
 #[cfg(test)]

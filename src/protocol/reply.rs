@@ -112,13 +112,14 @@ impl Reply {
                 }
             }
             Reply::Double(d) => {
-                let s = format_double(*d);
+                let mut s = GBuf::new();
+                double_text(*d, &mut s);
                 if resp >= 3 {
                     out.put_u8(b',');
-                    out.put_slice(s.as_bytes());
+                    out.put_slice(s.as_str().as_bytes());
                     out.put_slice(b"\r\n");
                 } else {
-                    put_bulk(out, s.as_bytes());
+                    put_bulk(out, s.as_str().as_bytes());
                 }
             }
             Reply::Bool(b) => {
@@ -180,43 +181,132 @@ fn put_bulk(out: &mut BytesMut, b: &[u8]) {
 
 /// Formats a double as Redis 7.0 does in replies (`%.17g`; `inf`, `-inf`, `nan`).
 pub fn format_double(d: f64) -> String {
+    let mut buf = GBuf::new();
+    double_text(d, &mut buf);
+    buf.as_str().to_string()
+}
+
+/// [`format_double`] into `buf`, without allocating.
+fn double_text(d: f64, buf: &mut GBuf) {
+    use std::fmt::Write;
     if d.is_infinite() {
-        return if d > 0.0 { "inf".into() } else { "-inf".into() };
+        let _ = buf.write_str(if d > 0.0 { "inf" } else { "-inf" });
+    } else if d.is_nan() {
+        let _ = buf.write_str("nan");
+    } else {
+        g_into(d, 17, buf);
     }
-    if d.is_nan() {
-        return "nan".into();
-    }
-    format_g(d, 17)
 }
 
 /// C's `%.{prec}g`.
 pub fn format_g(d: f64, prec: usize) -> String {
-    if d == 0.0 {
-        return if d.is_sign_negative() {
-            "-0".into()
-        } else {
-            "0".into()
-        };
+    let mut buf = GBuf::new();
+    g_into(d, prec, &mut buf);
+    buf.as_str().to_string()
+}
+
+/// Room for any `%.{prec}g` text with `prec` up to 17, and for `{:e}` of a double with 16
+/// decimals (`-1.2345678901234567e-308`).
+const GBUF: usize = 40;
+
+/// A stack buffer for formatting a number.
+struct GBuf {
+    bytes: [u8; GBUF],
+    len: usize,
+}
+
+impl GBuf {
+    fn new() -> GBuf {
+        GBuf {
+            bytes: [0; GBUF],
+            len: 0,
+        }
     }
-    let prec = prec.max(1);
-    let sci = format!("{:.*e}", prec - 1, d);
-    let (mant, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
-    let exp: i32 = exp.parse().unwrap_or(0);
-    if exp < -4 || exp >= prec as i32 {
-        let mant = strip_zeros(mant);
-        let sign = if exp < 0 { '-' } else { '+' };
-        format!("{mant}e{sign}{:02}", exp.abs())
-    } else {
-        let decimals = (prec as i32 - 1 - exp).max(0) as usize;
-        strip_zeros(&format!("{:.*}", decimals, d)).to_string()
+
+    fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.bytes[..self.len]).unwrap_or("")
+    }
+
+    fn push(&mut self, b: u8) {
+        if self.len < GBUF {
+            self.bytes[self.len] = b;
+            self.len += 1;
+        }
     }
 }
 
-fn strip_zeros(s: &str) -> &str {
-    if s.contains('.') {
-        s.trim_end_matches('0').trim_end_matches('.')
+impl std::fmt::Write for GBuf {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        let end = self.len + s.len();
+        if end > GBUF {
+            return Err(std::fmt::Error);
+        }
+        self.bytes[self.len..end].copy_from_slice(s.as_bytes());
+        self.len = end;
+        Ok(())
+    }
+}
+
+/// `%.{prec}g` of a finite `d` into `out`. Integral values with at most `prec` digits print
+/// as those digits (the common case: scores and counters) without the float formatter; the
+/// rest are formatted once in exponent style (exact, correctly rounded) and laid out as C
+/// lays them out for that exponent.
+fn g_into(d: f64, prec: usize, out: &mut GBuf) {
+    use std::fmt::Write;
+    let prec = prec.clamp(1, 17);
+    if d == 0.0 {
+        let _ = out.write_str(if d.is_sign_negative() { "-0" } else { "0" });
+        return;
+    }
+    if d.fract() == 0.0 && d.abs() < 10f64.powi(prec as i32) {
+        let _ = out.write_str(itoa::Buffer::new().format(d as i64));
+        return;
+    }
+    let mut sci = GBuf::new();
+    let _ = write!(sci, "{:.*e}", prec - 1, d);
+    let text = sci.as_str();
+    let (mant, exp) = text.split_once('e').unwrap_or((text, "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    let (negative, mant) = match mant.strip_prefix('-') {
+        Some(m) => (true, m),
+        None => (false, mant),
+    };
+    // The significant digits, without the point, trailing zeros dropped (as %g drops them).
+    let mut digits = [0u8; 17];
+    let mut n = 0;
+    for b in mant.bytes().filter(u8::is_ascii_digit) {
+        if n < digits.len() {
+            digits[n] = b;
+            n += 1;
+        }
+    }
+    while n > 1 && digits[n - 1] == b'0' {
+        n -= 1;
+    }
+    let digits = &digits[..n];
+    if negative {
+        out.push(b'-');
+    }
+    if exp < -4 || exp >= prec as i32 {
+        out.push(digits[0]);
+        if digits.len() > 1 {
+            out.push(b'.');
+            digits[1..].iter().for_each(|&b| out.push(b));
+        }
+        let _ = write!(out, "e{}{:02}", if exp < 0 { '-' } else { '+' }, exp.abs());
+    } else if exp < 0 {
+        let _ = out.write_str("0.");
+        (0..(-exp - 1)).for_each(|_| out.push(b'0'));
+        digits.iter().for_each(|&b| out.push(b));
     } else {
-        s
+        let int_len = exp as usize + 1;
+        for i in 0..int_len {
+            out.push(digits.get(i).copied().unwrap_or(b'0'));
+        }
+        if digits.len() > int_len {
+            out.push(b'.');
+            digits[int_len..].iter().for_each(|&b| out.push(b));
+        }
     }
 }
 
@@ -233,6 +323,58 @@ mod tests {
         assert_eq!(format_double(0.00001), "1.0000000000000001e-05");
         assert_eq!(format_double(-2.5), "-2.5");
         assert_eq!(format_g(123.456, 17), "123.456");
+    }
+
+    /// C's own `%.{prec}g` (glibc's printf), for comparison.
+    fn c_g(d: f64, prec: usize) -> String {
+        let fmt = format!("%.{prec}g\0");
+        let mut buf = [0u8; 64];
+        // SAFETY: `buf` has room for any `%g` text of a double at these precisions and
+        // snprintf never writes past the size it is given.
+        let n =
+            unsafe { libc::snprintf(buf.as_mut_ptr().cast(), buf.len(), fmt.as_ptr().cast(), d) };
+        String::from_utf8_lossy(&buf[..n.max(0) as usize]).into_owned()
+    }
+
+    #[test]
+    fn format_g_matches_printf_over_many_doubles() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::SmallRng::seed_from_u64(7);
+        let mut cases: Vec<f64> = vec![
+            1.0,
+            -1.0,
+            0.5,
+            0.1,
+            1e15,
+            1e16,
+            99999999999999999.0,
+            1e17,
+            123456789012345678.0,
+            1e23,
+            0.0001,
+            0.00001,
+            1e-300,
+            5e-324,
+            f64::MAX,
+            f64::MIN_POSITIVE,
+            2f64.powi(53),
+            2f64.powi(53) + 2.0,
+            1.5e-5,
+            f64::from_bits(0.0001f64.to_bits() - 1),
+            0.3,
+            2.0 / 3.0,
+        ];
+        for _ in 0..20_000 {
+            cases.push(f64::from_bits(rng.gen::<u64>()));
+            let scale = 10f64.powi(rng.gen_range(-8..20));
+            cases.push((rng.gen::<f64>() - 0.5) * scale);
+            cases.push(((rng.gen::<f64>() - 0.5) * scale).round());
+        }
+        for d in cases.into_iter().filter(|d| d.is_finite()) {
+            for prec in [1, 6, 14, 17] {
+                assert_eq!(format_g(d, prec), c_g(d, prec), "{d:e} at %.{prec}g");
+            }
+        }
     }
 
     #[test]
