@@ -261,3 +261,47 @@ fn transfers_across_shards_keep_the_total() {
 fn tagged_writes_are_never_seen_half_done() {
     run(version_tags(), spread_keys("tag", 12), 4, 8, 8, 80);
 }
+
+/// A pipeline's writes on two shards are seen in the order they were sent, even when the first
+/// shard is held by a long script and a reader of both shards is already queued there: the
+/// reader must never see the second write without the first.
+#[test]
+fn a_pipeline_across_shards_is_seen_in_order_behind_a_held_shard() {
+    let s = common::luagate(&["--shards", "2", "--io-workers", "2"]);
+    let map = luagate::slot::SlotMap::new(2);
+    let on = |shard: usize, prefix: &str| {
+        (0..10_000)
+            .map(|i| format!("{prefix}{i}"))
+            .find(|k| map.shard_of_key(k.as_bytes()).index() == shard)
+            .expect("a key on the shard")
+    };
+    let (data, flag) = (on(0, "data"), on(1, "flag"));
+    // Every client connected and served once before the script occupies an I/O worker.
+    let (mut holder, mut reader, mut writer) = (s.raw(), s.raw(), s.raw());
+    for c in [&mut holder, &mut reader, &mut writer] {
+        assert_eq!(c.cmd(&["PING"]), b"+PONG\r\n");
+    }
+    // Holds shard 0 for a while (well below the busy threshold).
+    let spin = "local t = redis.call('TIME') local start = t[1] * 1000000 + t[2] \
+                while true do t = redis.call('TIME') \
+                if t[1] * 1000000 + t[2] - start > 400000 then break end end return 1";
+    let a: Vec<&[u8]> = vec![b"EVAL", spin.as_bytes(), b"1", data.as_bytes()];
+    holder.send(&common::encode_cmd(&a));
+    std::thread::sleep(Duration::from_millis(80));
+    // Queued on shard 0 behind the script; it will read both shards in one unit.
+    let a: Vec<&[u8]> = vec![b"MGET", data.as_bytes(), flag.as_bytes()];
+    reader.send(&common::encode_cmd(&a));
+    std::thread::sleep(Duration::from_millis(80));
+    let mut pipe = common::encode_cmd(&[b"SET", data.as_bytes(), b"x"]);
+    pipe.extend(common::encode_cmd(&[b"SET", flag.as_bytes(), b"ready"]));
+    writer.send(&pipe);
+    let seen = reader.read_reply().expect("MGET reply");
+    assert_ne!(
+        seen,
+        b"*2\r\n$-1\r\n$5\r\nready\r\n".to_vec(),
+        "the flag was visible without the data"
+    );
+    assert_eq!(writer.read_reply().expect("reply"), b"+OK\r\n");
+    assert_eq!(writer.read_reply().expect("reply"), b"+OK\r\n");
+    assert_eq!(holder.read_reply().expect("script reply"), b":1\r\n");
+}

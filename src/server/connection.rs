@@ -1,14 +1,13 @@
 //! One client connection: read, decode, route, run or queue units, reply.
 //!
-//! Invariant: replies leave in request order, and each shard runs this client's units in
-//! order. Consecutive commands for the same single shard form one batch. A unit runs inline,
-//! on this task, only when nothing of this client is in flight and every shard it needs is free
-//! (src/shard/hold.rs); otherwise it is queued on its home shard, and batches for different
-//! shards of one pipeline are then in flight together (single-shard commands of one client on
-//! different shards cannot observe each other). Anything else (a multi-shard unit, a
-//! connection command, an error) first waits for every batch in flight, so ordering never
-//! depends on shard timing. The task never waits for a shard: a busy shard delays only the
-//! clients waiting on it.
+//! Invariant: replies leave in request order, and this client's units run in request order.
+//! Consecutive commands for the same single shard form one batch. A unit runs inline, on this
+//! task, only when nothing of this client is in flight and every shard it needs is free
+//! (src/shard/hold.rs); otherwise it is queued on its home shard, and nothing of this client
+//! for another shard is sent until it is answered (more batches for the same shard may follow
+//! it into that queue). So no other client, even one reading several shards in one unit, sees
+//! this client's writes out of order. The task never waits for a shard: a busy shard delays
+//! only the clients waiting on it.
 
 use super::admin::slowlog::Caller;
 use super::client::ClientInfo;
@@ -377,7 +376,10 @@ impl Conn {
     /// another shard or full.
     async fn add_to_batch(&mut self, shard: usize, cmd: CmdRef, args: Vec<Bytes>) {
         if self.pending_shard != shard || self.pending.len() >= MAX_BATCH {
-            if self.send_pending() {
+            // A batch that had to queue is answered before a batch for another shard is
+            // sent: otherwise that one could run first, and a client reading both shards in
+            // one unit could see this client's later write without its earlier one.
+            if self.send_pending() || (self.pending_shard != shard && !self.inflight.is_empty()) {
                 self.flush_pending().await;
             }
             self.pending_shard = shard;
