@@ -11,6 +11,19 @@ use std::sync::atomic::Ordering::Relaxed;
 pub const VERSION: &str = "7.2.0";
 
 /// Runs a connection-level command. `None` means the handler already wrote its reply.
+/// The reply of a connection command that needs nothing but a look at its arguments (PING,
+/// ECHO), so the caller keeps them (for the slow log) without a copy.
+pub fn by_ref(cmd: CmdRef, args: &[Bytes]) -> Option<Reply> {
+    match cmd.cmd.name {
+        "ping" => Some(match args.get(1) {
+            None => Reply::status("PONG"),
+            Some(a) => Reply::Bulk(a.clone()),
+        }),
+        "echo" => Some(Reply::Bulk(args.get(1)?.clone())),
+        _ => None,
+    }
+}
+
 pub async fn dispatch(conn: &mut Conn, cmd: CmdRef, args: Vec<Bytes>) -> Option<Reply> {
     if crate::replication::cmds::owns(cmd) {
         return crate::replication::cmds::dispatch(conn, cmd, args).await;
@@ -21,12 +34,10 @@ pub async fn dispatch(conn: &mut Conn, cmd: CmdRef, args: Vec<Bytes>) -> Option<
     if cmd.cmd.group == commands::Group::Scripting {
         return crate::scripting::eval::dispatch(conn, cmd, args).await;
     }
+    if let Some(r) = by_ref(cmd, &args) {
+        return Some(r);
+    }
     let r = match cmd.cmd.name {
-        "ping" => Ok(match args.len() {
-            1 => Reply::status("PONG"),
-            _ => Reply::Bulk(args[1].clone()),
-        }),
-        "echo" => Ok(Reply::Bulk(args[1].clone())),
         "select" => select(conn, &args),
         "quit" => {
             conn.close = true;

@@ -375,11 +375,12 @@ impl Conn {
     /// Adds a single-shard call to the pending batch, sending the batch first if it is for
     /// another shard or full.
     async fn add_to_batch(&mut self, shard: usize, cmd: CmdRef, args: Vec<Bytes>) {
-        if self.pending_shard != shard || self.pending.len() >= MAX_BATCH {
+        let same_shard = self.pending_shard == shard;
+        if !same_shard || self.pending.len() >= MAX_BATCH {
             // A batch that had to queue is answered before a batch for another shard is
             // sent: otherwise that one could run first, and a client reading both shards in
             // one unit could see this client's later write without its earlier one.
-            if self.send_pending() || (self.pending_shard != shard && !self.inflight.is_empty()) {
+            if self.send_pending() || (!same_shard && !self.inflight.is_empty()) {
                 self.flush_pending().await;
             }
             self.pending_shard = shard;
@@ -487,16 +488,22 @@ impl Conn {
                 self.flush_pending().await;
                 // Dispatch consumes the arguments; the slow log needs them afterwards, but only
                 // if it may log this command at all (CONFIG may turn it on while it runs).
-                let args_for_log = ((self.server.slowlog.enabled()
-                    || commands::full_name(cmd.id).starts_with("config|"))
-                    && !cmd.cmd.has(flags::SKIP_SLOWLOG))
-                .then(|| args.clone());
                 let started = std::time::Instant::now();
                 let mark = self.out.len();
-                let r = if multi::owns(cmd) {
-                    multi::dispatch(self, cmd, args).await
-                } else {
-                    conn_cmds::dispatch(self, cmd, args).await
+                let (r, args_for_log) = match conn_cmds::by_ref(cmd, &args) {
+                    Some(r) => (Some(r), Some(args)),
+                    None => {
+                        let args_for_log = ((self.server.slowlog.enabled()
+                            || commands::full_name(cmd.id).starts_with("config|"))
+                            && !cmd.cmd.has(flags::SKIP_SLOWLOG))
+                        .then(|| args.clone());
+                        let r = if multi::owns(cmd) {
+                            multi::dispatch(self, cmd, args).await
+                        } else {
+                            conn_cmds::dispatch(self, cmd, args).await
+                        };
+                        (r, args_for_log)
+                    }
                 };
                 let failed = match &r {
                     Some(Reply::Error(e)) => {
