@@ -119,7 +119,7 @@ pub fn library_function(
     vm: &mut ScriptVm,
     lib: &super::Library,
     index: usize,
-) -> Result<Function, String> {
+) -> Result<std::os::raw::c_int, String> {
     if !vm.libs.contains_key(&lib.id) {
         let regs = run_library(vm, &lib.code)?;
         let by_name: HashMap<String, Function> = regs
@@ -127,17 +127,20 @@ pub fn library_function(
             .map(|r| (r.name.to_ascii_lowercase(), r.callback))
             .collect();
         // Indexed like `lib.functions`, so a call finds its callback without a name lookup.
-        let callbacks = lib
-            .functions
-            .iter()
-            .map(|f| by_name.get(&f.name.to_ascii_lowercase()).cloned())
-            .collect();
+        let mut callbacks = Vec::with_capacity(lib.functions.len());
+        for f in &lib.functions {
+            let entry = match by_name.get(&f.name.to_ascii_lowercase()) {
+                Some(cb) => Some((cb.clone(), vm.registry_ref(cb).map_err(|e| e.to_string())?)),
+                None => None,
+            };
+            callbacks.push(entry);
+        }
         vm.libs.insert(lib.id, callbacks);
     }
     vm.libs
         .get(&lib.id)
         .and_then(|c| c.get(index))
-        .and_then(|f| f.clone())
+        .and_then(|f| f.as_ref().map(|(_, r)| *r))
         .ok_or_else(|| "ERR Function not found".to_string())
 }
 
@@ -149,7 +152,16 @@ pub fn prune(vm: &mut ScriptVm, functions: &super::Functions) {
     }
     let live = functions.snapshot();
     if vm.libs.len() > live.libs.len() + 8 {
-        vm.libs
-            .retain(|id, _| live.libs.values().any(|l| l.id == *id));
+        let gone: Vec<u64> = vm
+            .libs
+            .keys()
+            .filter(|id| !live.libs.values().any(|l| l.id == **id))
+            .copied()
+            .collect();
+        for id in gone {
+            for (_, r) in vm.libs.remove(&id).into_iter().flatten().flatten() {
+                vm.unref(r);
+            }
+        }
     }
 }

@@ -13,7 +13,7 @@
 use super::convert::lua_to_reply;
 use super::registry::Script;
 use super::undo::UndoLog;
-use super::vm::{ScriptVm, SELF_SOURCE};
+use super::vm::{Ran, ScriptVm, SELF_SOURCE};
 use super::{CLEAN, IDLE, KILLED, WROTE};
 use crate::commands::{Ctx, Effect};
 use crate::protocol::Reply;
@@ -369,17 +369,18 @@ pub fn run_script(ctx: &mut Ctx<'_>, job: &ScriptJob) -> Reply {
 }
 
 fn run_in_vm(ctx: &mut Ctx<'_>, vm: &mut ScriptVm, job: &ScriptJob, threshold: Duration) -> Reply {
-    // A script's compiled function is called in place in the VM's cache (`None` here).
+    // The function to run, by its registry reference in this VM.
     let func = match &job.target {
-        Target::Script(script) => match vm.compile(script) {
-            Ok(()) => None,
+        Target::Script(script) => match vm.compile(script).map(|()| vm.script_ref(script)) {
+            Ok(Some(r)) => r,
+            Ok(None) => return Reply::error("ERR script not compiled"),
             Err(m) => {
                 return Reply::Error(format!("ERR Error compiling script (new function): {m}"))
             }
         },
         Target::Function { lib, index, .. } => {
             match crate::functions::loader::library_function(vm, lib, *index) {
-                Ok(f) => Some(f),
+                Ok(r) => r,
                 Err(e) => return Reply::Error(e),
             }
         }
@@ -434,11 +435,7 @@ fn run_in_vm(ctx: &mut Ctx<'_>, vm: &mut ScriptVm, job: &ScriptJob, threshold: D
     RUN.with(|cell| *cell.borrow_mut() = Some(state));
     // A function gets its keys and arguments as parameters; KEYS and ARGV are not globals
     // while it runs (the next EVAL sets them again).
-    let result = match (&func, &job.target) {
-        (Some(f), _) => vm.call(f, job.keys(), job.argv(), params),
-        (None, Target::Script(script)) => vm.call_script(script, job.keys(), job.argv()),
-        (None, _) => Err(mlua::Error::runtime("no function to run")),
-    };
+    let result = vm.call_ref(func, job.keys(), job.argv(), params);
     let run = RUN.with(|cell| cell.borrow_mut().take());
     drop(cleanup);
     ctx.in_script = false;
@@ -473,8 +470,13 @@ fn run_in_vm(ctx: &mut Ctx<'_>, vm: &mut ScriptVm, job: &ScriptJob, threshold: D
         return Reply::Nil;
     }
     wrap_effects(ctx, effects_start, saved_db);
+    let resp = run.resp;
     let reply = match result {
-        Ok((ok, value)) => outcome(vm, &job.target, ok, value, run.resp),
+        Ok(Ran::Nil) => lua_to_reply(&Value::Nil, resp, &vm.keys),
+        Ok(Ran::Bool(b)) => lua_to_reply(&Value::Boolean(b), resp, &vm.keys),
+        Ok(Ran::Number(n)) => lua_to_reply(&Value::Number(n), resp, &vm.keys),
+        Ok(Ran::Str(s)) => Reply::Bulk(Bytes::from(s)),
+        Ok(Ran::Value(ok, value)) => outcome(vm, &job.target, ok, value, resp),
         Err(e) => Reply::Error(format!(
             "ERR Error running script {}: {e}",
             job.target.label()

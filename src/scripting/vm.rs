@@ -18,6 +18,7 @@ use bytes::Bytes;
 use mlua::{ffi, ChunkMode, Function, Lua, LuaOptions, StdLib, Table};
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
+use std::os::raw::c_int;
 use std::rc::Rc;
 
 /// The hasher of the per-run lookups (compiled scripts, library instances).
@@ -80,17 +81,25 @@ pub struct ScriptVm {
     pub(crate) lua: Lua,
     /// `xpcall`s a function with the sandbox's error handler.
     pub(crate) runner: Function,
-    /// [`run_entry`], the C function that runs a script or library function (it holds the
-    /// sandbox's error handler and the real script globals, where KEYS and ARGV are set).
-    entry: Function,
+    /// The VM's main state and a registry reference to [`run_entry`], the C function that runs
+    /// a script or library function (it holds the sandbox's error handler and the real script
+    /// globals, where KEYS and ARGV are set): a run calls straight into them
+    /// ([`call_ref`](Self::call_ref)), without mlua's call machinery.
+    raw: *mut ffi::lua_State,
+    entry_ref: c_int,
+    /// A registry slot that always exists, where a run's table or error result is parked for
+    /// mlua to read: storing into it allocates nothing, so it is safe outside protected mode
+    /// even at the memory limit.
+    result_ref: c_int,
     pub(crate) keys: Rc<ReplyKeys>,
     env: Table,
-    compiled: HashMap<Sha, Function, FastHash>,
+    /// Compiled scripts, each with a registry reference for raw calls.
+    compiled: HashMap<Sha, (Function, c_int), FastHash>,
     /// `library_env()` from the sandbox: a fresh environment for one library body.
     pub(crate) library_env: Function,
-    /// Libraries instantiated in this VM: library id → callback of each of its functions, in
-    /// the order of `Library::functions`.
-    pub(crate) libs: HashMap<u64, Vec<Option<Function>>, FastHash>,
+    /// Libraries instantiated in this VM: library id → callback of each of its functions (and
+    /// its registry reference), in the order of `Library::functions`.
+    pub(crate) libs: HashMap<u64, Vec<Option<(Function, c_int)>>, FastHash>,
     /// The registry generation the compile cache belongs to.
     pub(crate) generation: u64,
     memory_limit: u64,
@@ -163,10 +172,17 @@ impl ScriptVm {
             })?
         };
         let keys = Rc::new(ReplyKeys::new(&lua)?);
+        // SAFETY: takes a registry reference to `entry` on the main state (the state mlua runs
+        // this protected call on), which lives as long as `lua`.
+        let (raw, entry_ref) = unsafe { registry_ref(&lua, &entry)? };
+        // SAFETY: as above, for the result slot (holding `true` while unused).
+        let (_, result_ref) = unsafe { registry_ref(&lua, true)? };
         let mut vm = ScriptVm {
             lua,
             runner,
-            entry,
+            raw,
+            entry_ref,
+            result_ref,
             keys,
             env,
             compiled: HashMap::default(),
@@ -239,41 +255,92 @@ impl ScriptVm {
     pub fn compile(&mut self, script: &Script) -> Result<(), String> {
         if !self.compiled.contains_key(&script.sha) {
             let f = compile(&self.lua, &script.body, "@user_script", Some(&self.env))?;
-            self.compiled.insert(script.sha, f);
+            let r = self.registry_ref(&f).map_err(|e| e.to_string())?;
+            self.compiled.insert(script.sha, (f, r));
         }
         Ok(())
     }
 
-    /// [`call`](Self::call) of `script`'s compiled function (see [`compile`](Self::compile)),
-    /// in place: no handle of it is made for the run.
-    pub(crate) fn call_script(
-        &self,
-        script: &Script,
-        keys: &[Bytes],
-        argv: &[Bytes],
-    ) -> mlua::Result<(bool, mlua::Value)> {
-        match self.compiled.get(&script.sha) {
-            Some(f) => self.call(f, keys, argv, false),
-            None => Err(mlua::Error::runtime("script not compiled")),
-        }
+    /// A registry reference to `f` for [`call_ref`](Self::call_ref).
+    pub(crate) fn registry_ref(&self, f: &Function) -> mlua::Result<c_int> {
+        // SAFETY: as in `new`.
+        unsafe { registry_ref(&self.lua, f).map(|(_, r)| r) }
     }
 
-    /// Runs `func` with the sandbox's error handler and returns what `xpcall` would have
-    /// (`true` and the first result, or `false` and the error): a script gets `keys` and `argv` as the globals KEYS and ARGV; a library function
-    /// (`params`) is called as `func(KEYS, ARGV)` while neither is a global. One Lua call
-    /// (into [`run_entry`]) builds the argument tables and runs it.
-    pub(crate) fn call(
+    /// Drops a reference taken by [`registry_ref`](Self::registry_ref).
+    pub(crate) fn unref(&self, r: c_int) {
+        // SAFETY: drops this VM's own reference on its main state.
+        unsafe { ffi::luaL_unref(self.raw, ffi::LUA_REGISTRYINDEX, r) };
+    }
+
+    /// The registry reference of `script`'s compiled function (see [`compile`](Self::compile)).
+    pub(crate) fn script_ref(&self, script: &Script) -> Option<c_int> {
+        self.compiled.get(&script.sha).map(|(_, r)| *r)
+    }
+
+    /// Runs the function behind registry reference `func` with the sandbox's error handler,
+    /// giving what `xpcall` would have (`true` and the first result, or `false` and the
+    /// error): a script gets `keys` and `argv` as the globals KEYS and ARGV; a library function
+    /// (`params`) is called as `func(KEYS, ARGV)` while neither is a global. One protected
+    /// call, by the C API, into [`run_entry`], which builds the argument tables and runs it.
+    /// Plain results come back as such; tables and errors as mlua values.
+    pub(crate) fn call_ref(
         &self,
-        func: &Function,
+        func: c_int,
         keys: &[Bytes],
         argv: &[Bytes],
         params: bool,
-    ) -> mlua::Result<(bool, mlua::Value)> {
+    ) -> mlua::Result<Ran> {
         let args = EntryArgs { keys, argv, params };
         let ptr = (&args as *const EntryArgs)
             .cast_mut()
             .cast::<std::ffi::c_void>();
-        self.entry.call((func, mlua::LightUserData(ptr)))
+        let l = self.raw;
+        // SAFETY: `l` is this VM's main state, used on this thread only and never inside
+        // another call into it (a run is the outermost Lua call of its unit). The stack is
+        // restored to `base` on every path; `args` outlives the call.
+        unsafe {
+            let base = ffi::lua_gettop(l);
+            if ffi::lua_checkstack(l, 4) == 0 {
+                return Err(mlua::Error::runtime("Lua stack is full"));
+            }
+            ffi::lua_rawgeti(l, ffi::LUA_REGISTRYINDEX, self.entry_ref as _);
+            ffi::lua_rawgeti(l, ffi::LUA_REGISTRYINDEX, func as _);
+            ffi::lua_pushlightuserdata(l, ptr);
+            let status = ffi::lua_pcall(l, 2, 2, 0);
+            let out = if status != 0 {
+                let text = string_at(l, -1).unwrap_or_default();
+                let text = String::from_utf8_lossy(&text).into_owned();
+                Err(if status == ffi::LUA_ERRMEM {
+                    mlua::Error::MemoryError(text)
+                } else {
+                    mlua::Error::RuntimeError(text)
+                })
+            } else {
+                let ok = ffi::lua_toboolean(l, -2) != 0;
+                match (ok, ffi::lua_type(l, -1)) {
+                    (true, ffi::LUA_TNIL) => Ok(Ran::Nil),
+                    (true, ffi::LUA_TBOOLEAN) => Ok(Ran::Bool(ffi::lua_toboolean(l, -1) != 0)),
+                    (true, ffi::LUA_TNUMBER) => Ok(Ran::Number(ffi::lua_tonumber(l, -1))),
+                    (true, ffi::LUA_TSTRING) => Ok(Ran::Str(string_at(l, -1).unwrap_or_default())),
+                    _ => {
+                        // Tables and errors go through mlua's values (rarer, and richer),
+                        // read in protected mode from the result slot.
+                        let slot = self.result_ref;
+                        ffi::lua_rawseti_(l, ffi::LUA_REGISTRYINDEX, slot);
+                        ffi::lua_settop(l, base);
+                        let v = self.lua.exec_raw::<mlua::Value>((), |s| {
+                            ffi::lua_rawgeti(s, ffi::LUA_REGISTRYINDEX, slot as _);
+                        });
+                        ffi::lua_pushboolean(l, 1);
+                        ffi::lua_rawseti_(l, ffi::LUA_REGISTRYINDEX, slot);
+                        v.map(|v| Ran::Value(ok, v))
+                    }
+                }
+            };
+            ffi::lua_settop(l, base);
+            out
+        }
     }
 
     /// Drops compiled functions of scripts the registry no longer has, once the cache has
@@ -281,12 +348,57 @@ impl ScriptVm {
     pub fn prune(&mut self, registry: &super::registry::Registry) {
         // The length test first: it spares every run a registry snapshot load.
         if self.compiled.len() > 64 && self.compiled.len() > registry.len() + 64 {
-            self.compiled.retain(|sha, _| registry.exists(sha));
+            let l = self.raw;
+            self.compiled.retain(|sha, (_, r)| {
+                let keep = registry.exists(sha);
+                if !keep {
+                    // SAFETY: drops this VM's own reference on its main state.
+                    unsafe { ffi::luaL_unref(l, ffi::LUA_REGISTRYINDEX, *r) };
+                }
+                keep
+            });
         }
     }
 }
 
-/// What [`ScriptVm::call`] hands [`run_entry`] (as a light userdata, valid for the call).
+/// What a run returned: a plain value as such, anything else (tables, and errors, with `false`)
+/// as an mlua value.
+pub(crate) enum Ran {
+    Nil,
+    Bool(bool),
+    Number(f64),
+    Str(Vec<u8>),
+    Value(bool, mlua::Value),
+}
+
+/// The bytes of the string at `idx` (a string value only: numbers are not converted in place).
+unsafe fn string_at(l: *mut ffi::lua_State, idx: c_int) -> Option<Vec<u8>> {
+    if ffi::lua_type(l, idx) != ffi::LUA_TSTRING {
+        return None;
+    }
+    let mut len = 0usize;
+    let p = ffi::lua_tolstring(l, idx, &mut len);
+    (!p.is_null()).then(|| std::slice::from_raw_parts(p.cast::<u8>(), len).to_vec())
+}
+
+/// The main state of `lua` and a registry reference to `value` on it.
+///
+/// # Safety
+/// `lua` must be the state's owner; the reference lives until unreferenced or the state closes.
+unsafe fn registry_ref(
+    lua: &Lua,
+    value: impl mlua::IntoLua,
+) -> mlua::Result<(*mut ffi::lua_State, c_int)> {
+    let mut out = (std::ptr::null_mut(), 0);
+    lua.exec_raw::<()>(value, |l| {
+        ffi::lua_pushvalue(l, 1);
+        out = (l, ffi::luaL_ref(l, ffi::LUA_REGISTRYINDEX));
+        ffi::lua_settop(l, 0);
+    })?;
+    Ok(out)
+}
+
+/// What [`ScriptVm::call_ref`] hands [`run_entry`] (as a light userdata, valid for the call).
 struct EntryArgs<'a> {
     keys: &'a [Bytes],
     argv: &'a [Bytes],
