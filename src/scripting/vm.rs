@@ -8,8 +8,10 @@
 //!   coroutine the script creates; `run::hook` decides what it does.
 //! - The collector runs unless a script stopped it, and then only until its run ends: scripts
 //!   get this module's `collectgarbage`, which notes a stop for `after_run` to undo.
-//! - A run is one Lua call into `run_entry` (arguments, globals and the script under the
-//!   sandbox's error handler), so the per-run cost is the script's, not the host's.
+//! - A run is one protected C API call into `run_entry` (arguments, globals and the script
+//!   under the sandbox's error handler), from registry references, so the per-run cost is the
+//!   script's, not the host's. Nothing outside protected mode allocates: at the Lua memory
+//!   limit an allocation there would abort the process.
 
 use super::convert::ReplyKeys;
 use super::registry::{Script, Sha};
