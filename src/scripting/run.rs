@@ -13,7 +13,7 @@
 use super::convert::lua_to_reply;
 use super::registry::Script;
 use super::undo::UndoLog;
-use super::vm::{Ran, ScriptVm, SELF_SOURCE};
+use super::vm::{Returned, ScriptVm, SELF_SOURCE};
 use super::{CLEAN, IDLE, KILLED, WROTE};
 use crate::commands::{Ctx, Effect};
 use crate::protocol::Reply;
@@ -472,11 +472,11 @@ fn run_in_vm(ctx: &mut Ctx<'_>, vm: &mut ScriptVm, job: &ScriptJob, threshold: D
     wrap_effects(ctx, effects_start, saved_db);
     let resp = run.resp;
     let reply = match result {
-        Ok(Ran::Nil) => lua_to_reply(&Value::Nil, resp, &vm.keys),
-        Ok(Ran::Bool(b)) => lua_to_reply(&Value::Boolean(b), resp, &vm.keys),
-        Ok(Ran::Number(n)) => lua_to_reply(&Value::Number(n), resp, &vm.keys),
-        Ok(Ran::Str(s)) => Reply::Bulk(Bytes::from(s)),
-        Ok(Ran::Value(ok, value)) => outcome(vm, &job.target, ok, value, resp),
+        Ok(Returned::Nil) => lua_to_reply(&Value::Nil, resp, &vm.keys),
+        Ok(Returned::Bool(b)) => lua_to_reply(&Value::Boolean(b), resp, &vm.keys),
+        Ok(Returned::Number(n)) => lua_to_reply(&Value::Number(n), resp, &vm.keys),
+        Ok(Returned::Str(s)) => Reply::Bulk(Bytes::from(s)),
+        Ok(Returned::Value(ok, value)) => outcome(vm, &job.target, ok, value, resp),
         Err(e) => Reply::Error(format!(
             "ERR Error running script {}: {e}",
             job.target.label()

@@ -292,7 +292,7 @@ impl ScriptVm {
         keys: &[Bytes],
         argv: &[Bytes],
         params: bool,
-    ) -> mlua::Result<Ran> {
+    ) -> mlua::Result<Returned> {
         let args = EntryArgs { keys, argv, params };
         let ptr = (&args as *const EntryArgs)
             .cast_mut()
@@ -320,10 +320,12 @@ impl ScriptVm {
             } else {
                 let ok = ffi::lua_toboolean(l, -2) != 0;
                 match (ok, ffi::lua_type(l, -1)) {
-                    (true, ffi::LUA_TNIL) => Ok(Ran::Nil),
-                    (true, ffi::LUA_TBOOLEAN) => Ok(Ran::Bool(ffi::lua_toboolean(l, -1) != 0)),
-                    (true, ffi::LUA_TNUMBER) => Ok(Ran::Number(ffi::lua_tonumber(l, -1))),
-                    (true, ffi::LUA_TSTRING) => Ok(Ran::Str(string_at(l, -1).unwrap_or_default())),
+                    (true, ffi::LUA_TNIL) => Ok(Returned::Nil),
+                    (true, ffi::LUA_TBOOLEAN) => Ok(Returned::Bool(ffi::lua_toboolean(l, -1) != 0)),
+                    (true, ffi::LUA_TNUMBER) => Ok(Returned::Number(ffi::lua_tonumber(l, -1))),
+                    (true, ffi::LUA_TSTRING) => {
+                        Ok(Returned::Str(string_at(l, -1).unwrap_or_default()))
+                    }
                     _ => {
                         // Tables and errors go through mlua's values (rarer, and richer),
                         // read in protected mode from the result slot.
@@ -335,7 +337,7 @@ impl ScriptVm {
                         });
                         ffi::lua_pushboolean(l, 1);
                         ffi::lua_rawseti_(l, ffi::LUA_REGISTRYINDEX, slot);
-                        v.map(|v| Ran::Value(ok, v))
+                        v.map(|v| Returned::Value(ok, v))
                     }
                 }
             };
@@ -364,7 +366,7 @@ impl ScriptVm {
 
 /// What a run returned: a plain value as such, anything else (tables, and errors, with `false`)
 /// as an mlua value.
-pub(crate) enum Ran {
+pub(crate) enum Returned {
     Nil,
     Bool(bool),
     Number(f64),
