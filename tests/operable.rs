@@ -453,12 +453,7 @@ fn config_set_loglevel_takes_effect_live() {
         &mut line,
     )
     .expect("listening line");
-    let port: u16 = line
-        .trim()
-        .rsplit(':')
-        .next()
-        .and_then(|p| p.parse().ok())
-        .expect("port");
+    let port = common::listening_port(&line).expect("port");
     let mut c = common::Raw::connect(port);
     c.cmd(&["INCR", "n"]);
     assert_eq!(c.cmd(&["CONFIG", "SET", "loglevel", "verbose"]), b"+OK\r\n");

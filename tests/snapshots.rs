@@ -368,12 +368,7 @@ fn readyz_is_not_ready_while_loading() {
     line.clear();
     out.read_line(&mut line).expect("second line");
     assert!(line.starts_with("luagate listening on"), "{line}");
-    let port: u16 = line
-        .trim()
-        .rsplit(':')
-        .next()
-        .and_then(|p| p.parse().ok())
-        .expect("port");
+    let port = common::listening_port(&line).expect("port");
     assert_eq!(status, Some(503), "/readyz while loading");
     assert_eq!(
         dbsize_while_loading,

@@ -186,6 +186,18 @@ pub fn format_double(d: f64) -> String {
     buf.as_str().to_string()
 }
 
+/// [`format_double`] written into `out` (room for any: [`DOUBLE_TEXT_MAX`] bytes), giving
+/// its length; no allocation.
+pub fn write_double(d: f64, out: &mut [u8; DOUBLE_TEXT_MAX]) -> usize {
+    let mut buf = GBuf::new();
+    double_text(d, &mut buf);
+    out[..buf.len].copy_from_slice(&buf.bytes[..buf.len]);
+    buf.len
+}
+
+/// The longest [`format_double`] text fits in this many bytes.
+pub const DOUBLE_TEXT_MAX: usize = GBUF;
+
 /// [`format_double`] into `buf`, without allocating.
 fn double_text(d: f64, buf: &mut GBuf) {
     use std::fmt::Write;

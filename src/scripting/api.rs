@@ -10,14 +10,13 @@
 //!   command runs first (`stage`), its outcome is parked in `PENDING`, and only then is the reply
 //!   pushed or raised.
 
-use super::convert::{
-    arg_bytes, error_table, error_text, number_text, push_error_table, push_reply, NUMBER_TEXT_MAX,
-};
+use super::convert::{arg_bytes, error_table, error_text, push_error_table, push_reply};
 use super::registry::sha1_hex;
 use super::run::{with_run, Lrand48, RunState, ABORT_TEXT, KILL_TEXT};
 use crate::commands::{self, flags, CmdRef, Ctx, Run};
 use crate::error::CommandError;
 use crate::protocol::Reply;
+use crate::protocol::DOUBLE_TEXT_MAX;
 use crate::server::conn_cmds::VERSION;
 use bytes::Bytes;
 use mlua::{ffi, Lua, MultiValue, Table, Value};
@@ -234,8 +233,8 @@ unsafe fn read_args(
                 });
             }
             ffi::LUA_TNUMBER => {
-                let mut buf = [0u8; NUMBER_TEXT_MAX];
-                let n = number_text(ffi::lua_tonumber(l, i), &mut buf);
+                let mut buf = [0u8; DOUBLE_TEXT_MAX];
+                let n = crate::protocol::write_double(ffi::lua_tonumber(l, i), &mut buf);
                 out.push(Bytes::copy_from_slice(&buf[..n]));
             }
             _ => return Err(BAD_ARG),

@@ -5,8 +5,8 @@
 //! 2 by default), never on the client's; the client's protocol is applied when the final `Reply`
 //! is encoded.
 
-use crate::protocol::format_double;
 use crate::protocol::Reply;
+use crate::protocol::{format_double, write_double, DOUBLE_TEXT_MAX};
 use bytes::Bytes;
 use mlua::{ffi, Lua, Table, Value};
 
@@ -72,26 +72,6 @@ pub fn arg_bytes(v: &Value) -> Option<Bytes> {
         Value::Number(n) => Some(Bytes::from(format_double(*n))),
         _ => None,
     }
-}
-
-/// Room for any [`number_text`].
-pub(crate) const NUMBER_TEXT_MAX: usize = 48;
-
-/// `format_double(d)` written into `buf`, returning its length. Integral values below 1e15
-/// (scores, counters, numeric arguments), which `%.17g` prints as plain digits, skip the
-/// general formatter.
-pub(crate) fn number_text(d: f64, buf: &mut [u8; NUMBER_TEXT_MAX]) -> usize {
-    let mut ints = itoa::Buffer::new();
-    let general;
-    let text: &[u8] = if d.fract() == 0.0 && d.abs() < 1e15 && !(d == 0.0 && d.is_sign_negative()) {
-        ints.format(d as i64).as_bytes()
-    } else {
-        general = format_double(d);
-        general.as_bytes()
-    };
-    let n = text.len().min(buf.len());
-    buf[..n].copy_from_slice(&text[..n]);
-    n
 }
 
 /// C's `(long long)` cast as x86 does it: out-of-range and NaN give the minimum.
@@ -284,8 +264,8 @@ pub(crate) unsafe fn push_reply(l: *mut ffi::lua_State, r: &Reply, resp: u8) {
                 ffi::lua_setfield(l, -2, c"double".as_ptr());
             } else {
                 // Formatted into a stack buffer: no owned value may live across a Lua call.
-                let mut buf = [0u8; NUMBER_TEXT_MAX];
-                let n = number_text(*d, &mut buf);
+                let mut buf = [0u8; DOUBLE_TEXT_MAX];
+                let n = write_double(*d, &mut buf);
                 push_bytes(l, &buf[..n]);
             }
         }
@@ -509,35 +489,6 @@ mod tests {
             3,
             "return function(v) return v[1] == 1 and v[2] == nil and v[3] == 3 end",
         );
-    }
-
-    #[test]
-    fn number_texts_match_format_double() {
-        let mut buf = [0u8; NUMBER_TEXT_MAX];
-        for d in [
-            0.0,
-            -0.0,
-            1.0,
-            -1.0,
-            3.0,
-            1.5,
-            1e14,
-            -1e14,
-            999999999999999.0,
-            1e15,
-            1e16,
-            1e17,
-            1e20,
-            0.1,
-            1.1,
-            f64::NAN,
-            f64::INFINITY,
-            f64::NEG_INFINITY,
-            123456789012345.0,
-        ] {
-            let n = number_text(d, &mut buf);
-            assert_eq!(&buf[..n], format_double(d).as_bytes(), "{d}");
-        }
     }
 
     #[test]

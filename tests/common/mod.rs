@@ -83,11 +83,7 @@ pub fn luagate(extra: &[&str]) -> Proc {
     reader
         .read_line(&mut line)
         .expect("reading the listening line");
-    let port = line
-        .trim()
-        .rsplit(':')
-        .next()
-        .and_then(|p| p.parse().ok())
+    let port = listening_port(&line)
         .unwrap_or_else(|| panic!("luagate did not report its port: {line:?}"));
     // Keep draining stdout so the server never blocks on a full pipe.
     std::thread::spawn(move || {
@@ -101,6 +97,11 @@ pub fn luagate(extra: &[&str]) -> Proc {
         port,
         dir: Some(dir),
     }
+}
+
+/// The port of a `luagate [metrics ]listening on ADDR:PORT` line.
+pub fn listening_port(line: &str) -> Option<u16> {
+    line.trim().rsplit(':').next()?.parse().ok()
 }
 
 /// Starts luagate with `n` shards.

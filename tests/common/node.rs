@@ -50,11 +50,7 @@ pub fn start(extra: &[&str], env: &[(&str, &str)]) -> Node {
             if reader.read_line(&mut line).unwrap_or(0) == 0 {
                 break;
             }
-            let p = line
-                .trim()
-                .rsplit(':')
-                .next()
-                .and_then(|p| p.parse::<u16>().ok());
+            let p = crate::common::listening_port(&line);
             if line.starts_with("luagate metrics listening on") {
                 got_metrics = p == Some(metrics);
             } else if line.starts_with("luagate listening on") {
