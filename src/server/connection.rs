@@ -159,6 +159,10 @@ impl Conn {
                 }
             }
             self.flush_pending().await;
+            // Let every other connection made ready by the same poll read and run first, then
+            // write: replies to many clients leave in one burst, as Redis writes them before
+            // it sleeps, so a client is woken once for many replies instead of once per reply.
+            tokio::task::yield_now().await;
             self.write_out(stream).await?;
             if self.close {
                 return Ok(());
