@@ -25,9 +25,11 @@
 //! - [`metrics`]: Prometheus metrics read from atomics at scrape time, and the /metrics,
 //!   /healthz, /readyz HTTP endpoints.
 //! - [`error`]: `CommandError`, whose `Display` is the exact Redis error line.
+//! - [`allocator`]: the global allocator, counting live bytes for `used_memory` and maxmemory.
 //!
 //! Not here yet: cluster mode (CLUSTER, `-MOVED`).
 
+pub mod allocator;
 pub mod commands;
 pub mod config;
 pub mod error;

@@ -70,8 +70,6 @@ pub struct Server {
     ready: AtomicBool,
     /// The append-only log's shared state, once it is on.
     pub aof: std::sync::OnceLock<Arc<crate::persistence::aof::Shared>>,
-    /// Allocator bytes in use, refreshed by shard 0's cron (the `maxmemory` check reads it).
-    pub used_memory: AtomicU64,
     /// The effect stream, followers and the leader link (src/replication).
     pub repl: crate::replication::Replication,
     /// Snapshot and log state: saves, rewrites, load progress (src/persistence).
@@ -92,12 +90,12 @@ impl Server {
         self.config.store(Arc::new(c));
     }
 
-    /// Whether writes that need memory must be refused: `maxmemory` is set and the allocator's
-    /// in-use bytes (refreshed by shard 0 every cron tick) exceed it. Followers obey their
-    /// leader, not their own limit.
+    /// Whether writes that need memory must be refused: `maxmemory` is set and the bytes in
+    /// live allocations (src/allocator.rs) exceed it. Followers obey their leader, not their
+    /// own limit.
     pub fn oom(&self) -> bool {
         let max = self.config().maxmemory;
-        max > 0 && self.used_memory.load(Relaxed) > max && !self.repl.is_follower()
+        max > 0 && crate::allocator::used() > max && !self.repl.is_follower()
     }
 
     pub fn is_ready(&self) -> bool {
@@ -312,7 +310,6 @@ pub async fn start(config: Config) -> std::io::Result<(Running, TcpListener)> {
         active_expire: AtomicBool::new(true),
         counters: crate::metrics::Counters::default(),
         ready: AtomicBool::new(false),
-        used_memory: AtomicU64::new(admin::info::used_memory()),
         aof: std::sync::OnceLock::new(),
         persist: crate::persistence::State::new(),
         repl: crate::replication::Replication::new(config.repl_backlog_size as usize),

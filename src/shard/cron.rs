@@ -46,10 +46,6 @@ fn run(server: &Server, id: usize, state: &mut ShardState) {
         stats.expiring[i].store(db.expires.len() as u64, Relaxed);
     }
     stats.queue_depth.store(handle.tx.len() as u64, Relaxed);
-    if id == 0 {
-        let used = crate::server::admin::info::used_memory();
-        server.used_memory.store(used, Relaxed);
-    }
     if !server.active_expire.load(Relaxed) {
         return;
     }

@@ -302,27 +302,13 @@ pub fn rss() -> u64 {
         .unwrap_or(0)
 }
 
-/// Bytes the allocator has handed out (all arenas), or the RSS where that is unknown.
-pub fn used_memory() -> u64 {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    {
-        // SAFETY: mallinfo2 only reads allocator statistics.
-        let m = unsafe { libc::mallinfo2() };
-        (m.uordblks + m.hblkhd) as u64
-    }
-    #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-    {
-        rss()
-    }
-}
-
 static PEAK: AtomicU64 = AtomicU64::new(0);
 
 fn memory(server: &Server) -> Section {
     let si = server.scripting.info();
     let libs = server.scripting.functions.snapshot();
     let cfg = server.config();
-    let used = used_memory();
+    let used = crate::allocator::used();
     let rss = rss();
     let peak = PEAK.fetch_max(used, Relaxed).max(used);
     // SAFETY: sysconf has no preconditions.
