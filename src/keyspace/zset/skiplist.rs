@@ -26,12 +26,14 @@ struct Link {
     span: u32,
 }
 
+/// One cache line exactly (64 bytes, 64-aligned in the arena): a search step reads a node's
+/// score, member and links, and a node straddling two lines would cost two misses per step on
+/// a large set (it did: 72 bytes before the back link moved into `Links`' padding).
 #[derive(Clone, Debug)]
+#[repr(align(64))]
 struct Node {
     score: f64,
     member: Str,
-    /// The level-0 predecessor; `NIL` for the first node.
-    prev: u32,
     /// Empty for a free slot.
     links: Links,
 }
@@ -40,19 +42,23 @@ struct Node {
 /// most two: no second cache miss per step for those).
 const INLINE_LINKS: usize = 2;
 
-/// A node's forward links, level 0 first: the low ones in the node, the rest boxed.
+/// A node's links: its forward ones, level 0 first (the low ones in the node, the rest boxed),
+/// and its level-0 predecessor.
 #[derive(Clone, Debug)]
 struct Links {
     len: u8,
+    /// The level-0 predecessor; `NIL` for the first node.
+    prev: u32,
     low: [Link; INLINE_LINKS],
     high: Box<[Link]>,
 }
 
 impl Links {
-    fn new(levels: usize) -> Links {
+    fn new(levels: usize, prev: u32) -> Links {
         let empty = Link { next: NIL, span: 0 };
         Links {
             len: levels as u8,
+            prev,
             low: [empty; INLINE_LINKS],
             high: vec![empty; levels.saturating_sub(INLINE_LINKS)].into_boxed_slice(),
         }
@@ -135,8 +141,7 @@ impl SkipList {
         let head = Node {
             score: 0.0,
             member: Str::new(b""),
-            prev: NIL,
-            links: Links::new(MAX_LEVEL),
+            links: Links::new(MAX_LEVEL, NIL),
         };
         SkipList {
             nodes: vec![head],
@@ -218,8 +223,7 @@ impl SkipList {
         let node = Node {
             score,
             member,
-            prev: if update[0] == HEAD { NIL } else { update[0] },
-            links: Links::new(lvl),
+            links: Links::new(lvl, if update[0] == HEAD { NIL } else { update[0] }),
         };
         let id = match self.free.pop() {
             Some(id) => {
@@ -250,7 +254,7 @@ impl SkipList {
         if next == NIL {
             self.tail = id;
         } else {
-            self.nodes[next as usize].prev = id;
+            self.nodes[next as usize].links.prev = id;
         }
         self.len += 1;
     }
@@ -283,7 +287,7 @@ impl SkipList {
         if n.score != old || &*n.member != member {
             return false;
         }
-        let prev = n.prev;
+        let prev = n.links.prev;
         let next = self.link(id, 0).next;
         let after_prev = prev == NIL || {
             let p = &self.nodes[prev as usize];
@@ -318,11 +322,11 @@ impl SkipList {
             }
         }
         let next = self.link(id, 0).next;
-        let prev = self.nodes[id as usize].prev;
+        let prev = self.nodes[id as usize].links.prev;
         if next == NIL {
             self.tail = prev;
         } else {
-            self.nodes[next as usize].prev = prev;
+            self.nodes[next as usize].links.prev = prev;
         }
         while self.level > 1 && self.link(HEAD, self.level - 1).next == NIL {
             self.level -= 1;
@@ -330,8 +334,7 @@ impl SkipList {
         self.nodes[id as usize] = Node {
             score: 0.0,
             member: Str::new(b""),
-            prev: NIL,
-            links: Links::new(0),
+            links: Links::new(0, NIL),
         };
         self.free.push(id);
         self.len -= 1;
@@ -357,7 +360,7 @@ impl SkipList {
             .enumerate()
             .filter(|(i, n)| *i == 0 || !n.links.is_empty())
             .map(|(_, mut n)| {
-                n.prev = remap(n.prev);
+                n.links.prev = remap(n.links.prev);
                 for l in n.links.iter_mut() {
                     l.next = remap(l.next);
                 }
@@ -425,7 +428,7 @@ impl SkipList {
     }
 
     pub fn prev(&self, id: NodeId) -> Option<NodeId> {
-        let p = self.nodes[id as usize].prev;
+        let p = self.nodes[id as usize].links.prev;
         (p != NIL).then_some(p)
     }
 
@@ -441,7 +444,7 @@ impl SkipList {
         let mut x = self.link(HEAD, 0).next;
         let mut prev = NIL;
         while x != NIL {
-            assert_eq!(self.nodes[x as usize].prev, prev);
+            assert_eq!(self.nodes[x as usize].links.prev, prev);
             order.push(x);
             prev = x;
             x = self.link(x, 0).next;
@@ -479,6 +482,12 @@ impl SkipList {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_node_is_one_cache_line() {
+        assert_eq!(std::mem::size_of::<Node>(), 64);
+        assert_eq!(std::mem::align_of::<Node>(), 64);
+    }
 
     #[test]
     fn insert_rank_select_remove() {
