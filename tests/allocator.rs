@@ -28,4 +28,17 @@ fn counts_live_bytes_including_a_finished_threads_balance() {
     );
     assert!(after < before + (200 << 10), "{before} -> {after}");
     drop(kept);
+
+    // A block growing and shrinking across the small/large boundary moves between the two
+    // allocators with its contents.
+    let mut v: Vec<u32> = Vec::with_capacity(16);
+    for i in 0..100_000u32 {
+        v.push(i.wrapping_mul(2_654_435_761));
+    }
+    v.truncate(100);
+    v.shrink_to_fit();
+    assert!(v
+        .iter()
+        .enumerate()
+        .all(|(i, &x)| x == (i as u32).wrapping_mul(2_654_435_761)));
 }
