@@ -28,6 +28,7 @@ fn main() {
         .worker_threads(config.io_worker_count())
         .enable_all()
         .thread_name("io")
+        .on_thread_unpark(luagate::server::connection::io_thread_woke)
         .build()
         .expect("building the I/O runtime");
     if let Err(e) = runtime.block_on(luagate::server::serve(config)) {
