@@ -304,6 +304,13 @@ struct Attempt {
 impl Attempt {
     /// Runs inside the unit: serves (returning the reply) or registers the client's waiters.
     fn run(&self, ctx: &mut Ctx<'_>) -> Option<Reply> {
+        // A client's own retry can be queued behind the unit that has just served it
+        // (`serve_ready`). Running the command again would hand it a second element, and
+        // the first, waiting in `served`, would be lost; joining the queues again would hold
+        // back every younger client until this one leaves. Its reply is already waiting.
+        if !self.first && self.p.served.lock().map_or(true, |s| s.is_some()) {
+            return None;
+        }
         let db = ctx.db;
         let mut keep = Vec::with_capacity(self.p.sources.len());
         for &i in self.p.sources.iter() {
@@ -478,6 +485,11 @@ pub async fn run(
             })
             .await;
         if served.load(Relaxed) {
+            conn.out.extend_from_slice(&bytes);
+            return;
+        }
+        // Served by another unit while this attempt waited for the shards.
+        if let Some(bytes) = pending.take_served() {
             conn.out.extend_from_slice(&bytes);
             return;
         }
