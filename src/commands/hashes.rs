@@ -11,7 +11,6 @@ use super::*;
 use crate::error::{CmdResult, CommandError};
 use crate::keyspace::{Db, Hash, Str, Value};
 use rand::{Rng, SeedableRng};
-use std::hash::BuildHasher;
 
 const H: Group = Group::Hash;
 
@@ -296,10 +295,9 @@ fn hscan(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
         return Ok(coll_scan::reply(0, vec![]));
     };
     let opts = coll_scan::parse_opts(args, 3)?;
-    let hasher = h.hasher();
     let (got, next) = coll_scan::step(
         h.iter(),
-        |(k, _)| hasher.hash_one(k.as_bytes()),
+        |(k, _)| Hash::scan_hash(k.as_bytes()),
         h.len(),
         cursor,
         opts.count,

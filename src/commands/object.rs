@@ -221,7 +221,7 @@ fn value_usage(v: &Value, samples: usize) -> usize {
             BOX + l.capacity() * STR + sampled(l.iter(), l.len(), samples, |s| s.heap_size())
         }
         Value::Hash(h) => {
-            BOX + h.capacity() * (2 * STR + 1)
+            BOX + h.storage_bytes()
                 + sampled(h.iter(), h.len(), samples, |(f, v)| {
                     f.heap_size() + v.heap_size()
                 })

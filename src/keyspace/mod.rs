@@ -5,12 +5,14 @@
 
 mod dict;
 pub mod glob;
+mod hash;
 mod key;
 mod str;
 mod thin;
 pub mod zset;
 
 pub use dict::Dict;
+pub use hash::Hash;
 pub use key::Key;
 pub use str::Str;
 pub use zset::ZSet;
@@ -21,9 +23,6 @@ use std::sync::Arc;
 
 pub type Hasher = foldhash::fast::RandomState;
 pub type List = VecDeque<Str>;
-/// Insertion-ordered, so a small hash answers HGETALL/HKEYS/HSCAN in the order Redis's listpack
-/// gives (fields deleted with `shift_remove`, which keeps the order of the rest).
-pub type Hash = indexmap::IndexMap<Str, Str, Hasher>;
 pub type Set = hashbrown::HashSet<Str, Hasher>;
 
 #[derive(Clone, Debug)]
