@@ -82,6 +82,16 @@ impl Hash {
         }
     }
 
+    /// Makes room for `additional` more fields. The vector form grows to fit exactly (a
+    /// small hash is usually written once and read many times, and every slot is 32 bytes).
+    pub fn reserve(&mut self, additional: usize) {
+        match &mut self.0 {
+            Repr::Small(v) if v.len() + additional <= SMALL => v.reserve_exact(additional),
+            Repr::Small(_) => {}
+            Repr::Big(m) => m.reserve(additional),
+        }
+    }
+
     /// Removes `field`, keeping the order of the others.
     pub fn shift_remove(&mut self, field: &[u8]) -> Option<Str> {
         match &mut self.0 {
