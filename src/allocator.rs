@@ -70,6 +70,38 @@ pub fn used() -> u64 {
 
 pub struct Counting;
 
+/// Counts a new block of `size` bytes at `p` (none if the allocation failed).
+#[inline]
+fn counted(p: *mut u8, size: usize) -> *mut u8 {
+    if !p.is_null() {
+        note(size as isize);
+    }
+    p
+}
+
+/// A fresh block from the allocator its size selects.
+#[inline]
+unsafe fn fresh(layout: Layout, zeroed: bool) -> *mut u8 {
+    let p = match (layout.size() < LARGE, zeroed) {
+        (true, false) => Jemalloc.alloc(layout),
+        (true, true) => Jemalloc.alloc_zeroed(layout),
+        (false, false) => System.alloc(layout),
+        (false, true) => System.alloc_zeroed(layout),
+    };
+    counted(p, layout.size())
+}
+
+/// Returns a block to the allocator its size selected.
+#[inline]
+unsafe fn release(ptr: *mut u8, layout: Layout) {
+    if layout.size() < LARGE {
+        Jemalloc.dealloc(ptr, layout)
+    } else {
+        System.dealloc(ptr, layout)
+    }
+    note(-(layout.size() as isize));
+}
+
 // SAFETY: each block is served and freed by the one allocator its size selects (see the module
 // invariant), with the caller's arguments; a realloc across `LARGE` allocates in the other one,
 // copies the smaller of the two sizes and frees the old block. Counting only touches atomics
@@ -77,68 +109,49 @@ pub struct Counting;
 unsafe impl GlobalAlloc for Counting {
     #[inline]
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let p = if layout.size() < LARGE {
-            Jemalloc.alloc(layout)
-        } else {
-            System.alloc(layout)
-        };
-        if !p.is_null() {
-            note(layout.size() as isize);
-        }
-        p
+        fresh(layout, false)
     }
 
     #[inline]
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        let p = if layout.size() < LARGE {
-            Jemalloc.alloc_zeroed(layout)
-        } else {
-            System.alloc_zeroed(layout)
-        };
-        if !p.is_null() {
-            note(layout.size() as isize);
-        }
-        p
+        fresh(layout, true)
     }
 
     #[inline]
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        if layout.size() < LARGE {
-            Jemalloc.dealloc(ptr, layout)
-        } else {
-            System.dealloc(ptr, layout)
-        }
-        note(-(layout.size() as isize));
+        release(ptr, layout)
     }
 
     #[inline]
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        let (small, new_small) = (layout.size() < LARGE, new_size < LARGE);
-        let p = if small && new_small {
-            Jemalloc.realloc(ptr, layout, new_size)
-        } else if !small && !new_small {
-            System.realloc(ptr, layout, new_size)
-        } else {
-            let new_layout = Layout::from_size_align_unchecked(new_size, layout.align());
-            let p = if new_small {
-                Jemalloc.alloc(new_layout)
-            } else {
-                System.alloc(new_layout)
-            };
-            if !p.is_null() {
-                std::ptr::copy_nonoverlapping(ptr, p, layout.size().min(new_size));
-                if small {
-                    Jemalloc.dealloc(ptr, layout)
-                } else {
-                    System.dealloc(ptr, layout)
+        let delta = new_size as isize - layout.size() as isize;
+        match (layout.size() < LARGE, new_size < LARGE) {
+            (true, true) => {
+                let p = Jemalloc.realloc(ptr, layout, new_size);
+                if !p.is_null() {
+                    note(delta);
                 }
+                p
             }
-            p
-        };
-        if !p.is_null() {
-            note(new_size as isize - layout.size() as isize);
+            (false, false) => {
+                let p = System.realloc(ptr, layout, new_size);
+                if !p.is_null() {
+                    note(delta);
+                }
+                p
+            }
+            _ => {
+                let p = fresh(
+                    Layout::from_size_align_unchecked(new_size, layout.align()),
+                    false,
+                );
+                if !p.is_null() {
+                    std::ptr::copy_nonoverlapping(ptr, p, layout.size().min(new_size));
+                    release(ptr, layout);
+                }
+                p
+            }
         }
-        p
     }
 }
 
