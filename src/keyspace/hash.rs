@@ -21,10 +21,12 @@ const SMALL: usize = 32;
 #[derive(Clone, Debug, Default)]
 pub struct Hash(Repr);
 
+/// 24 bytes: the map is boxed so that the common small form does not pay for its size (a
+/// `Hash` lives in its own block behind `Value::Hash`; it was 64 bytes with the map inline).
 #[derive(Clone, Debug)]
 enum Repr {
     Small(Vec<(Str, Str)>),
-    Big(indexmap::IndexMap<Str, Str, Hasher>),
+    Big(Box<indexmap::IndexMap<Str, Str, Hasher>>),
 }
 
 impl Default for Repr {
@@ -75,7 +77,7 @@ impl Hash {
                     indexmap::IndexMap::with_capacity_and_hasher(SMALL * 2, Hasher::default());
                 m.extend(v.drain(..));
                 m.insert(field, value);
-                self.0 = Repr::Big(m);
+                self.0 = Repr::Big(Box::new(m));
                 None
             }
             Repr::Big(m) => m.insert(field, value),
@@ -218,6 +220,11 @@ mod tests {
         assert_eq!(fields(&h), expected);
         assert!(h.swap_remove(b"nope").is_none());
         assert!(!h.contains_key(b"f1"));
+    }
+
+    #[test]
+    fn a_hash_is_one_vector_wide() {
+        assert_eq!(std::mem::size_of::<Hash>(), 24);
     }
 
     #[test]
