@@ -2,9 +2,13 @@
 //! fsynced per `appendfsync`, and replayed at start.
 //!
 //! Invariants:
-//! - Units are written under the stream's lock, in stream order, by the unit that produced
-//!   them while it still holds its shards, so with `appendfsync always` a write is on disk
-//!   before its client gets a reply.
+//! - Units reach the log under the stream's lock, in stream order, appended by the unit that
+//!   produced them while it still holds its shards. With `appendfsync always` each is written
+//!   and fsynced there, so a write is on disk before its client gets a reply. Otherwise units
+//!   collect in the sink's buffer, which is written (one `write` for many units, as Redis
+//!   writes its buffer once per event-loop turn) before any client's reply or any stream bytes
+//!   to a follower leave ([`flush`]), every second by the fsync thread, when it passes 64 KiB,
+//!   when the sink is replaced and at exit: a reply still implies its write is in the file.
 //! - A rewrite (BGREWRITEAOF, or the size trigger: `auto-aof-rewrite-min-size` and
 //!   `auto-aof-rewrite-percentage`, as in Redis) replaces the log with a snapshot of the data, scripts and function
 //!   libraries followed by every unit published after the snapshot's cut. The cut is a copy
@@ -51,6 +55,8 @@ impl Fsync {
 pub struct Shared {
     /// Set when something was written since the last background fsync.
     dirty: AtomicBool,
+    /// Set while the sink holds buffered units not yet written to the file.
+    unwritten: AtomicBool,
     /// The file the fsync thread syncs (replaced by a rewrite).
     syncer: Mutex<Option<File>>,
     /// Bytes in the log, and in it right after the last rewrite (or load).
@@ -96,22 +102,88 @@ pub enum Rewrite {
     Off,
 }
 
+/// Writes out the log's buffered units, if any: called before a reply or follower bytes are
+/// sent. One relaxed load when the log is off or nothing is buffered.
+#[inline]
+pub fn flush(server: &Server) {
+    if let Some(shared) = server.aof.get() {
+        if shared.unwritten.load(Relaxed) {
+            server.repl.stream.flush_sink();
+        }
+    }
+}
+
+/// Buffered units are written at once past this size.
+const BUFFER_MAX: usize = 64 * 1024;
+
 /// The writer installed as the stream's sink.
 struct AofSink {
     file: File,
     server: std::sync::Weak<Server>,
     shared: Arc<Shared>,
     failed: bool,
+    /// Units appended and not yet written (not with `appendfsync always`).
+    buffer: Vec<u8>,
+}
+
+impl AofSink {
+    fn write_file(&mut self, bytes: &[u8]) -> bool {
+        match self.file.write_all(bytes) {
+            Ok(()) => true,
+            Err(e) => {
+                if !self.failed {
+                    tracing::error!(error = %e, "writing the append-only log failed");
+                    self.failed = true;
+                }
+                false
+            }
+        }
+    }
+
+    fn write_buffer(&mut self) {
+        if self.buffer.is_empty() {
+            return;
+        }
+        let buffer = std::mem::take(&mut self.buffer);
+        if self.write_file(&buffer) {
+            self.shared.dirty.store(true, Relaxed);
+        }
+        self.buffer = buffer;
+        self.buffer.clear();
+        self.shared.unwritten.store(false, Relaxed);
+    }
+}
+
+impl Drop for AofSink {
+    fn drop(&mut self) {
+        self.write_buffer();
+    }
 }
 
 impl Sink for AofSink {
+    fn flush(&mut self) {
+        self.write_buffer();
+    }
+
     fn write(&mut self, unit: &[u8]) {
-        if let Err(e) = self.file.write_all(unit) {
-            if !self.failed {
-                tracing::error!(error = %e, "writing the append-only log failed");
-                self.failed = true;
-            }
+        let Some(server) = self.server.upgrade() else {
+            self.write_file(unit);
             return;
+        };
+        // Settings are read per write so CONFIG SET applies at once.
+        let cfg = server.config();
+        let policy = Fsync::parse(&cfg.appendfsync);
+        if policy == Fsync::Always {
+            self.write_buffer();
+            if !self.write_file(unit) {
+                return;
+            }
+        } else {
+            self.buffer.extend_from_slice(unit);
+            self.shared.unwritten.store(true, Relaxed);
+            if self.buffer.len() >= BUFFER_MAX {
+                self.write_buffer();
+            }
         }
         if let Ok(mut b) = self.shared.rewrite_buf.lock() {
             if let Some(b) = b.as_mut() {
@@ -119,11 +191,6 @@ impl Sink for AofSink {
             }
         }
         let size = self.shared.size.fetch_add(unit.len() as u64, Relaxed) + unit.len() as u64;
-        let Some(server) = self.server.upgrade() else {
-            return;
-        };
-        // Settings are read per write so CONFIG SET applies at once.
-        let cfg = server.config();
         let pct = cfg.auto_aof_rewrite_percentage;
         let base = self.shared.base.load(Relaxed);
         if pct > 0
@@ -134,15 +201,10 @@ impl Sink for AofSink {
         {
             start_rewrite(&server);
         }
-        let policy = Fsync::parse(&cfg.appendfsync);
-        match policy {
-            Fsync::Always => {
-                if let Err(e) = self.file.sync_data() {
-                    tracing::error!(error = %e, "fsync of the append-only log failed");
-                }
+        if policy == Fsync::Always {
+            if let Err(e) = self.file.sync_data() {
+                tracing::error!(error = %e, "fsync of the append-only log failed");
             }
-            Fsync::EverySec => self.shared.dirty.store(true, Relaxed),
-            Fsync::No => {}
         }
     }
 }
@@ -179,6 +241,7 @@ pub async fn start(server: &Arc<Server>) -> Result<(), String> {
     let size = file.metadata().map(|m| m.len()).unwrap_or(0);
     let shared = Arc::new(Shared {
         dirty: AtomicBool::new(false),
+        unwritten: AtomicBool::new(false),
         syncer: Mutex::new(Some(
             file.try_clone()
                 .map_err(|e| format!("cannot open the append-only log: {e}"))?,
@@ -200,10 +263,13 @@ pub async fn start(server: &Arc<Server>) -> Result<(), String> {
         .name("aof-fsync".into())
         .spawn(move || loop {
             std::thread::sleep(std::time::Duration::from_secs(1));
-            if weak.upgrade().is_none() {
+            let Some(server) = weak.upgrade() else {
                 return;
-            }
-            if shared.dirty.swap(false, Relaxed) {
+            };
+            flush(&server);
+            let everysec = Fsync::parse(&server.config().appendfsync) == Fsync::EverySec;
+            drop(server);
+            if shared.dirty.swap(false, Relaxed) && everysec {
                 if let Ok(guard) = shared.syncer.lock() {
                     if let Some(Err(e)) = guard.as_ref().map(|f| f.sync_data()) {
                         tracing::error!(error = %e, "fsync of the append-only log failed");
@@ -223,6 +289,7 @@ fn install(s: &mut Inner, server: &Arc<Server>, file: File, shared: &Arc<Shared>
         server: Arc::downgrade(server),
         shared: shared.clone(),
         failed: false,
+        buffer: Vec::new(),
     }));
 }
 

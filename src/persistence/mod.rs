@@ -98,6 +98,7 @@ pub async fn start(server: &Arc<Server>) -> Result<(), String> {
 /// At exit: the log's last writes reach the disk whatever the fsync policy.
 pub fn on_exit(server: &Server) {
     if let Some(shared) = server.aof.get() {
+        aof::flush(server);
         shared.sync_now();
     }
 }

@@ -82,6 +82,7 @@ async fn link(
             tracing::info!(replica = id, from, "partial resynchronization");
             sock.write_all(format!("+CONTINUE {replid}\r\n").as_bytes())
                 .await?;
+            crate::persistence::aof::flush(server);
             sock.write_all(&tail).await?;
         }
         None => {
@@ -146,6 +147,8 @@ async fn link(
                     }
                 }
                 let timeout = std::time::Duration::from_secs(server.config().repl_timeout);
+                // As in Redis, the log has the units before any follower does.
+                crate::persistence::aof::flush(server);
                 tokio::select! {
                     r = wr.write_all(&out) => r?,
                     _ = dropped.notified() => return Ok(()),

@@ -25,6 +25,8 @@ use tokio::sync::mpsc::UnboundedSender;
 pub trait Sink: Send {
     /// Called with each unit's bytes, in order, under the stream's lock.
     fn write(&mut self, unit: &[u8]);
+    /// Writes out whatever `write` buffered (under the stream's lock).
+    fn flush(&mut self) {}
 }
 
 pub struct Subscriber {
@@ -137,6 +139,15 @@ impl Stream {
             let dump = dump();
             s.publish_functions_if_new(dump);
             s.offset
+        })
+    }
+
+    /// Writes out what the sink buffered (see `persistence::aof::flush`).
+    pub fn flush_sink(&self) {
+        self.with(|s| {
+            if let Some(sink) = s.sink.as_mut() {
+                sink.flush();
+            }
         })
     }
 

@@ -192,6 +192,8 @@ impl Conn {
 
     async fn write_out(&mut self, stream: &mut TcpStream) -> std::io::Result<()> {
         if !self.out.is_empty() {
+            // The writes these replies acknowledge reach the log first.
+            crate::persistence::aof::flush(&self.server);
             self.server
                 .stats
                 .net_output_bytes
