@@ -529,3 +529,31 @@ fn small_hashes_keep_insertion_order() {
     d.check(&["HSCAN", "big", "0"]);
     d.check(&["HKEYS", "big"]);
 }
+
+/// A small hash with a long value is scanned step by step like a large one; growing it past
+/// the small form mid-scan (src/keyspace/hash.rs) must not change which fields a cursor has
+/// covered.
+#[test]
+fn hscan_across_the_small_to_large_change_keeps_the_guarantee() {
+    let s = common::luagate_shards(1);
+    let mut c = s.raw();
+    // Over 64 bytes: Redis would not keep this hash as a listpack, so HSCAN goes by cursor.
+    let pad = "p".repeat(70);
+    for i in 0..30 {
+        let (f, v) = (format!("f{i:02}{pad}"), format!("v{i:02}{pad}"));
+        assert_eq!(c.cmd(&["HSET", "h", &f, &v]), b":1\r\n");
+    }
+    let mut calls = 0;
+    let seen = scan_all(&mut c, "h", "3", |c, call| {
+        calls = call + 1;
+        if call == 1 {
+            for i in 0..40 {
+                c.cmd(&["HSET", "h", &format!("g{i}"), &format!("h{i}")]);
+            }
+        }
+    });
+    assert!(calls > 2, "scanned in steps");
+    for i in 0..30 {
+        assert!(seen.contains(&format!("f{i:02}{pad}")), "missed f{i:02}");
+    }
+}
