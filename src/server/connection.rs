@@ -148,7 +148,8 @@ impl Conn {
                 .fetch_add(n as u64, Relaxed);
             self.info.touch();
             let nth_this_wake = READS_THIS_WAKE.with(|c| {
-                c.set(c.get() + 1);
+                // Saturating: a thread that never idles would otherwise wrap after 2^32 reads.
+                c.set(c.get().saturating_add(1));
                 c.get()
             });
             loop {
