@@ -262,6 +262,7 @@ fn info_fields_include_redis_field_names() {
     );
     let r = d.a.cmd_str(&["INFO", "memory"]);
     assert!(r.contains("maxmemory_policy:noeviction\r\n"), "{r}");
+    assert!(r.contains("mem_allocator:jemalloc-5.3.0+libc\r\n"), "{r}");
     let used: u64 = r
         .lines()
         .find_map(|l| l.strip_prefix("used_memory:"))

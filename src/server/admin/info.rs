@@ -373,7 +373,8 @@ fn memory(server: &Server) -> Section {
         .f("mem_clients_normal", 0)
         .f("mem_cluster_links", 0)
         .f("mem_aof_buffer", 0)
-        .f("mem_allocator", "libc")
+        // src/allocator.rs: jemalloc for blocks under 4 KiB, glibc for the rest.
+        .f("mem_allocator", "jemalloc-5.3.0+libc")
         .f("active_defrag_running", 0)
         .f("lazyfree_pending_objects", 0)
         .f("lazyfreed_objects", 0);
