@@ -344,21 +344,30 @@ fn type_changes_while_blocked() {
     });
 }
 
+/// `BLPOP q 0` from `elements.len()` clients, then one RPUSH per element from another client,
+/// each after the previous one's reply. Returns the replies the blocked clients got, sorted,
+/// and the pushing client.
+fn block_then_push_one_by_one(p: &Proc, elements: &[String]) -> (Vec<String>, Raw) {
+    let mut clients: Vec<Raw> = elements.iter().map(|_| p.raw()).collect();
+    for c in clients.iter_mut() {
+        send(c, &["BLPOP", "q", "0"]);
+    }
+    settle();
+    let mut pusher = p.raw();
+    for e in elements {
+        pusher.cmd(&["RPUSH", "q", e]);
+    }
+    let mut got: Vec<String> = clients.iter_mut().map(read).collect();
+    got.sort();
+    (got, pusher)
+}
+
 #[test]
 fn many_waiters_each_get_exactly_one_element() {
     const N: usize = 12;
     let t = on_both(|p| {
-        let mut clients: Vec<Raw> = (0..N).map(|_| p.raw()).collect();
-        for c in clients.iter_mut() {
-            send(c, &["BLPOP", "q", "0"]);
-        }
-        settle();
-        let mut pusher = p.raw();
-        for i in 0..N {
-            pusher.cmd(&["RPUSH", "q", &format!("e{i:02}")]);
-        }
-        let mut got: Vec<String> = clients.iter_mut().map(read).collect();
-        got.sort();
+        let elements: Vec<String> = (0..N).map(|i| format!("e{i:02}")).collect();
+        let (mut got, mut pusher) = block_then_push_one_by_one(p, &elements);
         got.push(pusher.cmd_str(&["EXISTS", "q"]));
         got
     });
@@ -477,22 +486,11 @@ fn no_element_is_lost_when_woken_clients_retry_behind_later_pushes() {
     const ROUNDS: usize = 6;
     let s = common::luagate_shards(4);
     for round in 0..ROUNDS {
-        let mut clients: Vec<Raw> = (0..N).map(|_| s.raw()).collect();
-        for c in clients.iter_mut() {
-            send(c, &["BLPOP", "q", "0"]);
-        }
-        settle();
-        let mut pusher = s.raw();
-        for i in 0..N {
-            pusher.cmd(&["RPUSH", "q", &format!("r{round}e{i:02}")]);
-        }
-        let mut got: Vec<String> = clients.iter_mut().map(read).collect();
-        got.sort();
-        let expected: Vec<String> = (0..N)
-            .map(|i| {
-                let e = format!("r{round}e{i:02}");
-                format!("*2\r\n$1\r\nq\r\n${}\r\n{e}\r\n", e.len())
-            })
+        let elements: Vec<String> = (0..N).map(|i| format!("r{round}e{i:02}")).collect();
+        let (got, mut pusher) = block_then_push_one_by_one(&s, &elements);
+        let expected: Vec<String> = elements
+            .iter()
+            .map(|e| format!("*2\r\n$1\r\nq\r\n${}\r\n{e}\r\n", e.len()))
             .collect();
         assert_eq!(got, expected, "round {round}");
         assert_eq!(pusher.cmd_str(&["LLEN", "q"]), ":0\r\n");
