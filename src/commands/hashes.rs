@@ -78,7 +78,11 @@ fn set_pairs(ctx: &mut Ctx<'_>, args: &[Bytes], name: &str) -> CmdResult<i64> {
     }
     let key = &args[1];
     let h = hash_for_write(ctx.db(key)?, key)?;
-    h.reserve((args.len() - 2) / 2);
+    // A new hash is sized to its first fields exactly; an existing one grows as usual (its
+    // fields may be updates, which need no room).
+    if h.is_empty() {
+        h.reserve((args.len() - 2) / 2);
+    }
     let mut added = 0;
     for pair in args[2..].chunks_exact(2) {
         if h.insert(Str::new(&pair[0]), Str::new(&pair[1])).is_none() {
