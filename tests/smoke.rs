@@ -63,3 +63,43 @@ fn protocol_errors_close_the_connection() {
     // The server is still fine for others.
     assert_eq!(s.raw().cmd(&["PING"]), b"+PONG\r\n");
 }
+
+/// Counts and lengths are read as Redis's `string2ll` reads them and a header line ends at its
+/// `\r`: each malformed request gets the same bytes from both servers, then the same close (or,
+/// for the well-formed ones, the same PONG).
+#[test]
+fn malformed_headers_answer_as_redis() {
+    let d = common::Diff::new();
+    let cases: &[&[u8]] = &[
+        b"*+1\r\n$4\r\nPING\r\n",
+        b"*01\r\n$4\r\nPING\r\n",
+        b"*-0\r\n*1\r\n$4\r\nPING\r\n",
+        b"* 1\r\n$4\r\nPING\r\n",
+        b"*1 \r\n$4\r\nPING\r\n",
+        b"*1\n$4\nPING\r\n",
+        b"*1\r\n$+4\r\nPING\r\n",
+        b"*1\r\n$04\r\nPING\r\n",
+        b"*1\r\n$-0\r\nPING\r\n",
+        b"*1\r\n$4x\r\nPING\r\n",
+        b"*1\r\n+4\r\nPING\r\n",
+        b"*99999999999999999999\r\n",
+        b"*-1\r\n*0\r\n*1\r\n$4\r\nPING\r\n",
+        b"*1\rX$4\rXPING\r\n",
+    ];
+    for case in cases {
+        let mut a = d.lg.raw();
+        let mut b = d.reference.raw();
+        a.send(case);
+        b.send(case);
+        let (x, y) = (a.read_reply(), b.read_reply());
+        assert_eq!(
+            x.as_deref().map(String::from_utf8_lossy),
+            y.as_deref().map(String::from_utf8_lossy),
+            "luagate (left) and redis-server (right) differ on {:?}",
+            String::from_utf8_lossy(case)
+        );
+        if x.as_deref().is_some_and(|r| r.starts_with(b"-")) {
+            assert!(a.is_closed() && b.is_closed(), "{case:?}");
+        }
+    }
+}

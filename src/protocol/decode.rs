@@ -107,16 +107,17 @@ impl RequestDecoder {
                         return Ok(None);
                     }
                     if buf[0] == b'*' {
-                        let Some(line) = self.take_line(buf, ProtocolError::TooBigMbulkCount)?
+                        let Some(end) = self.header_end(buf, ProtocolError::TooBigMbulkCount)?
                         else {
                             return Ok(None);
                         };
-                        let n = parse_i64(&line[1..])
+                        let n = string2ll(&buf[1..end])
                             .filter(|&n| n <= MAX_MULTIBULK)
                             .ok_or(ProtocolError::InvalidMultibulkLength)?;
                         if n > 10 && !self.authenticated {
                             return Err(ProtocolError::UnauthenticatedMultibulkLength);
                         }
+                        buf.advance(end + 2);
                         if n <= 0 {
                             continue;
                         }
@@ -140,22 +141,20 @@ impl RequestDecoder {
                     let len = match bulk {
                         Some(len) => len,
                         None => {
-                            if buf.is_empty() {
-                                return Ok(None);
-                            }
-                            if buf[0] != b'$' {
-                                return Err(ProtocolError::ExpectedDollar(buf[0]));
-                            }
-                            let Some(line) = self.take_line(buf, ProtocolError::TooBigBulkCount)?
+                            let Some(end) = self.header_end(buf, ProtocolError::TooBigBulkCount)?
                             else {
                                 return Ok(None);
                             };
-                            let n = parse_i64(&line[1..])
+                            if buf[0] != b'$' {
+                                return Err(ProtocolError::ExpectedDollar(buf[0]));
+                            }
+                            let n = string2ll(&buf[1..end])
                                 .filter(|&n| n >= 0 && n <= self.max_bulk_len)
                                 .ok_or(ProtocolError::InvalidBulkLength)?;
                             if n > 16384 && !self.authenticated {
                                 return Err(ProtocolError::UnauthenticatedBulkLength);
                             }
+                            buf.advance(end + 2);
                             self.state = State::Multibulk {
                                 remaining,
                                 bulk: Some(n as usize),
@@ -179,6 +178,34 @@ impl RequestDecoder {
                         bulk: None,
                     };
                 }
+            }
+        }
+    }
+
+    /// Where the `*` or `$` header line at the start of `buf` ends: the index of its `\r`, once
+    /// one more byte (taken as the `\n`, unchecked, as Redis does) is there too. Nothing is
+    /// consumed; the header is parsed in place.
+    fn header_end(
+        &mut self,
+        buf: &BytesMut,
+        too_big: ProtocolError,
+    ) -> Result<Option<usize>, ProtocolError> {
+        let from = self.scanned.min(buf.len());
+        match buf[from..].iter().position(|&b| b == b'\r') {
+            Some(i) if from + i + 2 <= buf.len() => {
+                self.scanned = 0;
+                Ok(Some(from + i))
+            }
+            Some(i) => {
+                self.scanned = from + i;
+                Ok(None)
+            }
+            None => {
+                if buf.len() > MAX_INLINE {
+                    return Err(too_big);
+                }
+                self.scanned = buf.len();
+                Ok(None)
             }
         }
     }
@@ -212,8 +239,32 @@ impl RequestDecoder {
     }
 }
 
-fn parse_i64(s: &[u8]) -> Option<i64> {
-    std::str::from_utf8(s).ok()?.parse().ok()
+/// A count or length as Redis's `string2ll` reads it: an optional `-`, then digits without a
+/// leading zero (a lone `0` aside), nothing else, within `i64`. So `+1`, `01`, `-0` and ` 1`
+/// are refused, where Rust's `parse` would take some of them.
+fn string2ll(s: &[u8]) -> Option<i64> {
+    if s == b"0" {
+        return Some(0);
+    }
+    let (neg, digits) = match s.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        _ => (false, s),
+    };
+    if !matches!(digits.first(), Some(b'1'..=b'9')) {
+        return None;
+    }
+    let mut v: u64 = 0;
+    for &c in digits {
+        if !c.is_ascii_digit() {
+            return None;
+        }
+        v = v.checked_mul(10)?.checked_add(u64::from(c - b'0'))?;
+    }
+    if neg {
+        0i64.checked_sub_unsigned(v)
+    } else {
+        i64::try_from(v).ok()
+    }
 }
 
 fn hex_val(c: u8) -> Option<u8> {
@@ -328,6 +379,30 @@ mod tests {
         assert_eq!(cmds[0], vec![Bytes::from("GET"), Bytes::from("k")]);
         assert_eq!(cmds[1], vec![Bytes::from("PING")]);
         assert_eq!(cmds[2][2], Bytes::from("b cA"));
+    }
+
+    #[test]
+    fn counts_are_read_as_string2ll_reads_them() {
+        for ok in [&b"0"[..], b"1", b"-1", b"16384", b"9223372036854775807"] {
+            let want: i64 = std::str::from_utf8(ok).unwrap().parse().unwrap();
+            assert_eq!(string2ll(ok), Some(want), "{ok:?}");
+        }
+        assert_eq!(string2ll(b"-9223372036854775808"), Some(i64::MIN));
+        for bad in [
+            &b""[..],
+            b"-",
+            b"+1",
+            b"01",
+            b"-0",
+            b" 1",
+            b"1 ",
+            b"1x",
+            b"9223372036854775808",
+            b"-9223372036854775809",
+            b"99999999999999999999",
+        ] {
+            assert_eq!(string2ll(bad), None, "{bad:?}");
+        }
     }
 
     #[test]
