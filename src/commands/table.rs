@@ -263,8 +263,43 @@ pub struct CmdRef {
 /// keys that clients cannot add to.
 type NameMap<K> = HashMap<K, CmdRef, foldhash::fast::FixedState>;
 
+/// Top-level commands bucketed by name length and first letter: a lookup compares the name,
+/// in any case, with the one or few commands of its bucket, with no lowering copy and no
+/// hashing (those were most of a pipelined GET's lookup cost).
+struct ByName {
+    buckets: Vec<Vec<CmdRef>>,
+}
+
+impl ByName {
+    const LENGTHS: usize = 32;
+
+    fn bucket(name: &[u8]) -> Option<usize> {
+        let first = *name.first()?;
+        Some(name.len().min(Self::LENGTHS - 1) * 32 + (first & 31) as usize)
+    }
+
+    fn insert(&mut self, c: CmdRef) {
+        if self.buckets.is_empty() {
+            self.buckets = vec![Vec::new(); Self::LENGTHS * 32];
+        }
+        let name = c.cmd.name.as_bytes();
+        debug_assert!(name.iter().all(|b| !b.is_ascii_uppercase()));
+        if let Some(b) = Self::bucket(name) {
+            self.buckets[b].push(c);
+        }
+    }
+
+    fn get(&self, name: &[u8]) -> Option<CmdRef> {
+        self.buckets
+            .get(Self::bucket(name)?)?
+            .iter()
+            .find(|c| c.cmd.name.as_bytes().eq_ignore_ascii_case(name))
+            .copied()
+    }
+}
+
 struct Registry {
-    by_name: NameMap<&'static [u8]>,
+    by_name: ByName,
     subs: NameMap<(&'static str, &'static [u8])>,
     all: Vec<CmdRef>,
     /// Full names (`config|get` for subcommands), indexed by id.
@@ -275,7 +310,9 @@ fn registry() -> &'static Registry {
     static REG: OnceLock<Registry> = OnceLock::new();
     REG.get_or_init(|| {
         let mut r = Registry {
-            by_name: NameMap::default(),
+            by_name: ByName {
+                buckets: Vec::new(),
+            },
             subs: NameMap::default(),
             all: Vec::new(),
             full_names: Vec::new(),
@@ -286,7 +323,7 @@ fn registry() -> &'static Registry {
                 let c = CmdRef { id, cmd };
                 r.all.push(c);
                 r.full_names.push(cmd.name.to_string());
-                r.by_name.insert(cmd.name.as_bytes(), c);
+                r.by_name.insert(c);
                 for sub in cmd.subcommands {
                     let id = r.all.len() as u16;
                     let s = CmdRef { id, cmd: sub };
@@ -313,9 +350,7 @@ fn lower<'a>(name: &[u8], buf: &'a mut [u8; 64]) -> Option<&'a [u8]> {
 
 /// Finds a top-level command by name, in any case.
 pub fn find(name: &[u8]) -> Option<CmdRef> {
-    let mut buf = [0u8; 64];
-    let n = lower(name, &mut buf)?;
-    registry().by_name.get(n).copied()
+    registry().by_name.get(name)
 }
 
 /// Finds a subcommand of a container command.
@@ -338,4 +373,42 @@ pub fn command_count() -> usize {
 /// `name` or `container|sub`.
 pub fn full_name(id: u16) -> &'static str {
     &registry().full_names[id as usize]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_command_is_found_in_any_case_and_nothing_else_is() {
+        let mut n = 0;
+        for fam in super::super::families() {
+            for cmd in fam {
+                let lower = cmd.name.as_bytes();
+                let upper = cmd.name.to_ascii_uppercase();
+                let mixed: Vec<u8> = lower
+                    .iter()
+                    .enumerate()
+                    .map(|(i, b)| {
+                        if i % 2 == 0 {
+                            b.to_ascii_uppercase()
+                        } else {
+                            *b
+                        }
+                    })
+                    .collect();
+                for name in [lower, upper.as_bytes(), &mixed] {
+                    let found = find(name).map(|c| c.cmd.name);
+                    assert_eq!(found, Some(cmd.name), "{:?}", String::from_utf8_lossy(name));
+                }
+                n += 1;
+            }
+        }
+        assert!(n > 150, "{n} commands");
+        for name in [&b""[..], b"ge", b"gett", b"get ", b"\0et", b"g\xc3\xa9t"] {
+            assert!(find(name).is_none(), "{name:?}");
+        }
+        let long = vec![b'a'; 100];
+        assert!(find(&long).is_none());
+    }
 }

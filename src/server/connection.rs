@@ -55,6 +55,9 @@ pub struct Conn {
     pub close: bool,
     pub out: BytesMut,
     pending: Vec<(CmdRef, Vec<Bytes>)>,
+    /// Length of the last batch sent: a new batch is sized for as many calls up front, since
+    /// growing it call by call cost three reallocations per pipelined batch of 16.
+    last_batch: usize,
     pending_shard: usize,
     /// The pending batch has a script call (scripting/batch.rs): if it is queued rather than
     /// run inline, nothing else is sent until it is answered.
@@ -92,6 +95,7 @@ pub async fn handle(server: Arc<Server>, stream: TcpStream, peer: SocketAddr) {
         close: false,
         out: BytesMut::with_capacity(16 * 1024),
         pending: Vec::new(),
+        last_batch: 1,
         pending_shard: usize::MAX,
         pending_scripts: false,
         leftover: None,
@@ -232,6 +236,7 @@ impl Conn {
             return false;
         }
         let calls = std::mem::take(&mut self.pending);
+        self.last_batch = calls.len();
         let scripts = std::mem::take(&mut self.pending_scripts);
         let shard = self.pending_shard;
         self.pending_shard = usize::MAX;
@@ -412,6 +417,14 @@ impl Conn {
             }
             self.pending_shard = shard;
         }
+        self.push_pending(cmd, args);
+    }
+
+    fn push_pending(&mut self, cmd: CmdRef, args: Vec<Bytes>) {
+        if self.pending.capacity() == 0 {
+            self.pending
+                .reserve_exact(self.last_batch.clamp(1, MAX_BATCH));
+        }
         self.pending.push((cmd, args));
     }
 
@@ -483,7 +496,7 @@ impl Conn {
                     self.flush_pending().await;
                     self.pending_shard = shard;
                 }
-                self.pending.push((cmd, args));
+                self.push_pending(cmd, args);
                 self.pending_scripts = true;
                 return;
             }
