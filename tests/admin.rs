@@ -568,3 +568,30 @@ fn client_list_names_the_last_command() {
     }
     assert!(list.contains(" cmd=NULL "), "{list}");
 }
+
+/// Command statistics grow without locked adds (shard/stats.rs) and CONFIG RESETSTAT moves
+/// their base: after a reset only what ran since shows, counted from zero, as in Redis.
+#[test]
+fn resetstat_restarts_command_statistics() {
+    let s = common::luagate_shards(2);
+    let mut c = s.raw();
+    let stats = |c: &mut common::Raw| c.cmd_str(&["INFO", "commandstats"]);
+    for k in ["a", "b", "c", "d"] {
+        c.cmd(&["SET", k, "1"]);
+        c.cmd(&["GET", k]);
+    }
+    let before = stats(&mut c);
+    assert!(before.contains("cmdstat_get:calls=4,"), "{before}");
+    assert!(before.contains("cmdstat_set:calls=4,"), "{before}");
+    assert_eq!(c.cmd(&["CONFIG", "RESETSTAT"]), b"+OK\r\n");
+    let st = c.cmd_str(&["INFO", "stats"]);
+    assert!(st.contains("\r\ntotal_commands_processed:1\r\n"), "{st}");
+    c.cmd(&["GET", "a"]);
+    let after = stats(&mut c);
+    assert!(after.contains("cmdstat_get:calls=1,"), "{after}");
+    assert!(!after.contains("cmdstat_set"), "{after}");
+    assert!(
+        after.contains("cmdstat_config|resetstat:calls=1,"),
+        "{after}"
+    );
+}

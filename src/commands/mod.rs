@@ -348,9 +348,10 @@ pub(crate) fn account(
 ) -> Instant {
     let finished = Instant::now();
     let usec = finished.saturating_duration_since(started).as_micros() as u64;
+    // A unit always holds its home shard, so it is the only writer of these statistics.
     ctx.server.shards[ctx.home]
         .stats
-        .record(cmd.id, usec, failed);
+        .record_held(cmd.id, usec, failed);
     if ctx.server.slowlog.is_slow(usec) && !cmd.cmd.has(flags::SKIP_SLOWLOG) {
         let (server, client, in_script) = (ctx.server, ctx.client_id, ctx.in_script);
         ctx.server

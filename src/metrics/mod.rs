@@ -132,13 +132,13 @@ pub fn gather(server: &Server) -> Vec<MetricFamily> {
                 .map(|s| &s.stats)
                 .chain(std::iter::once(&server.conn_stats))
         };
-        let calls: u64 = all_stats().map(|s| s.cmds[id].calls.load(Relaxed)).sum();
+        let calls: u64 = all_stats().map(|s| s.cmds[id].calls.get()).sum();
         if calls == 0 {
             continue;
         }
         let name = crate::commands::full_name(c.id);
-        let fails: u64 = all_stats().map(|s| s.cmds[id].failed.load(Relaxed)).sum();
-        let usec: u64 = all_stats().map(|s| s.cmds[id].usec.load(Relaxed)).sum();
+        let fails: u64 = all_stats().map(|s| s.cmds[id].failed.get()).sum();
+        let usec: u64 = all_stats().map(|s| s.cmds[id].usec.get()).sum();
         processed.push(counter(&[("command", name)], calls as f64));
         failed.push(counter(&[("command", name)], fails as f64));
         let mut h = Histogram::default();
@@ -146,7 +146,7 @@ pub fn gather(server: &Server) -> Vec<MetricFamily> {
         let mut buckets = Vec::new();
         for (i, ub) in LATENCY_BUCKETS.iter().enumerate() {
             cumulative += all_stats()
-                .map(|s| s.cmds[id].buckets[i].load(Relaxed))
+                .map(|s| s.cmds[id].buckets[i].get())
                 .sum::<u64>();
             let mut b = Bucket::default();
             b.set_upper_bound(*ub);

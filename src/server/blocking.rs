@@ -512,7 +512,7 @@ pub async fn run(
         tokio::select! {
             _ = notify.notified() => {}
             _ = sleep => break End::TimedOut,
-            _ = conn.info.kill_notify.notified() => break End::Gone,
+            _ = conn.info.killed_signal() => break End::Gone,
             _ = peer_gone(sock) => break End::Gone,
         }
         if conn.info.killed.load(Relaxed) {

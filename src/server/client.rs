@@ -5,7 +5,10 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering::Relaxed};
+use std::sync::atomic::{
+    AtomicBool, AtomicU32, AtomicU64, AtomicU8,
+    Ordering::{Acquire, Relaxed, Release},
+};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -24,7 +27,8 @@ pub struct ClientInfo {
     pub multi: AtomicU64,
     /// Set by CLIENT KILL; the connection closes at its next wake-up.
     pub killed: AtomicBool,
-    pub kill_notify: tokio::sync::Notify,
+    /// The connection's task while it waits (one waiter: the connection runs as one task).
+    kill_waker: atomic_waker::AtomicWaker,
 }
 
 impl ClientInfo {
@@ -62,8 +66,24 @@ impl ClientInfo {
     }
 
     pub fn kill(&self) {
-        self.killed.store(true, Relaxed);
-        self.kill_notify.notify_one();
+        self.killed.store(true, Release);
+        self.kill_waker.wake();
+    }
+
+    /// Resolves once the client is killed; the connection waits on it beside its socket.
+    /// Polling only registers the task's waker (tokio's `Notify` takes a lock to enlist and
+    /// unlist a waiter around every wait, a visible share of an unpipelined request).
+    pub fn killed_signal(&self) -> impl std::future::Future<Output = ()> + '_ {
+        std::future::poll_fn(move |cx| {
+            if !self.killed.load(Acquire) {
+                self.kill_waker.register(cx.waker());
+                // Checked again: a kill between the load and the registration woke no one.
+                if !self.killed.load(Acquire) {
+                    return std::task::Poll::Pending;
+                }
+            }
+            std::task::Poll::Ready(())
+        })
     }
 }
 
@@ -88,7 +108,7 @@ impl Clients {
             last_cmd: AtomicU32::new(0),
             multi: AtomicU64::new(0),
             killed: AtomicBool::new(false),
-            kill_notify: tokio::sync::Notify::new(),
+            kill_waker: atomic_waker::AtomicWaker::new(),
         });
         if let Ok(mut m) = self.map.lock() {
             m.insert(id, c.clone());

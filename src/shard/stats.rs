@@ -1,5 +1,10 @@
-//! Per-shard statistics: written only by the shard's own thread (relaxed atomics on lines no
-//! other writer touches), read by anyone (INFO, /metrics) without stopping the shard.
+//! Per-shard statistics, read by anyone (INFO, /metrics) without stopping the shard.
+//!
+//! Invariant: a shard's command statistics are written only by whoever holds the shard (its
+//! thread or an I/O thread running a unit inline), one writer at a time, so they are added to
+//! with a plain load and store rather than a locked read-modify-write: the shard's lock orders
+//! the writers. `conn_stats` (commands run on connections) has many writers and adds
+//! atomically. Counters only grow; CONFIG RESETSTAT moves a base up to them (see [`Counter`]).
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -16,14 +21,47 @@ const LATENCY_BUCKETS_USEC: [u64; LATENCY_BUCKETS.len()] = [
     10, 25, 50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000, 50_000, 250_000, 1_000_000, 5_000_000,
 ];
 
+/// A statistic that only grows; what it reports is its growth since the last reset. A reset
+/// moves the base up to the current value, so it never races a writer into a lost update.
+#[derive(Default)]
+pub struct Counter {
+    raw: AtomicU64,
+    base: AtomicU64,
+}
+
+impl Counter {
+    /// Adds `n`, for the only writer of this counter at this moment (see the module invariant).
+    #[inline]
+    pub fn add_exclusive(&self, n: u64) {
+        self.raw
+            .store(self.raw.load(Relaxed).wrapping_add(n), Relaxed);
+    }
+
+    /// Adds `n`, among concurrent writers.
+    #[inline]
+    pub fn add(&self, n: u64) {
+        self.raw.fetch_add(n, Relaxed);
+    }
+
+    pub fn get(&self) -> u64 {
+        self.raw
+            .load(Relaxed)
+            .saturating_sub(self.base.load(Relaxed))
+    }
+
+    pub fn reset(&self) {
+        self.base.store(self.raw.load(Relaxed), Relaxed);
+    }
+}
+
 #[derive(Default)]
 pub struct CmdStat {
-    pub calls: AtomicU64,
-    pub usec: AtomicU64,
-    pub failed: AtomicU64,
-    pub rejected: AtomicU64,
+    pub calls: Counter,
+    pub usec: Counter,
+    pub failed: Counter,
+    pub rejected: Counter,
     /// Non-cumulative counts per latency bucket (`LATENCY_BUCKETS`, then +Inf).
-    pub buckets: [AtomicU64; LATENCY_BUCKETS.len() + 1],
+    pub buckets: [Counter; LATENCY_BUCKETS.len() + 1],
 }
 
 pub struct ShardStats {
@@ -57,36 +95,47 @@ impl ShardStats {
         }
     }
 
+    /// Records a call, for a writer among many (`conn_stats`).
     pub fn record(&self, id: u16, usec: u64, failed: bool) {
+        self.record_with(id, usec, failed, Counter::add);
+    }
+
+    /// Records a call on a shard's statistics, by the holder of the shard.
+    #[inline]
+    pub fn record_held(&self, id: u16, usec: u64, failed: bool) {
+        self.record_with(id, usec, failed, Counter::add_exclusive);
+    }
+
+    #[inline]
+    fn record_with(&self, id: u16, usec: u64, failed: bool, add: impl Fn(&Counter, u64)) {
         if let Some(s) = self.cmds.get(id as usize) {
-            s.calls.fetch_add(1, Relaxed);
-            s.usec.fetch_add(usec, Relaxed);
+            add(&s.calls, 1);
+            add(&s.usec, usec);
             if failed {
-                s.failed.fetch_add(1, Relaxed);
+                add(&s.failed, 1);
             }
             let b = LATENCY_BUCKETS_USEC
                 .iter()
                 .position(|&ub| usec <= ub)
                 .unwrap_or(LATENCY_BUCKETS.len());
-            s.buckets[b].fetch_add(1, Relaxed);
+            add(&s.buckets[b], 1);
         }
     }
 
     /// A call refused before it ran (arity, NOAUTH, BUSY, not allowed in MULTI …).
     pub fn reject(&self, id: u16) {
         if let Some(s) = self.cmds.get(id as usize) {
-            s.rejected.fetch_add(1, Relaxed);
+            s.rejected.add(1);
         }
     }
 
     pub fn reset(&self) {
         for s in &self.cmds {
-            s.calls.store(0, Relaxed);
-            s.usec.store(0, Relaxed);
-            s.failed.store(0, Relaxed);
-            s.rejected.store(0, Relaxed);
+            for c in [&s.calls, &s.usec, &s.failed, &s.rejected] {
+                c.reset();
+            }
             for b in &s.buckets {
-                b.store(0, Relaxed);
+                b.reset();
             }
         }
     }

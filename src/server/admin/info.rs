@@ -628,10 +628,10 @@ fn commandstats(server: &Server) -> Section {
             .chain(std::iter::once(&server.conn_stats))
         {
             if let Some(cs) = st.cmds.get(i) {
-                calls += cs.calls.load(Relaxed);
-                usec += cs.usec.load(Relaxed);
-                failed += cs.failed.load(Relaxed);
-                rejected += cs.rejected.load(Relaxed);
+                calls += cs.calls.get();
+                usec += cs.usec.get();
+                failed += cs.failed.get();
+                rejected += cs.rejected.get();
             }
         }
         if calls == 0 && failed == 0 && rejected == 0 {
