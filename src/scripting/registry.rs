@@ -157,6 +157,11 @@ impl Registry {
     }
 
     fn touch(&self, s: &Script) {
+        // The script used last already holds the newest stamp: calling it again changes no
+        // order, so a hot script costs no locked add on a line every shard shares.
+        if s.last_used.load(Relaxed) + 1 == self.clock.load(Relaxed) {
+            return;
+        }
         s.last_used.store(self.clock.fetch_add(1, Relaxed), Relaxed);
     }
 
@@ -218,7 +223,10 @@ impl Registry {
             last_used: AtomicU64::new(0),
             footprint: Footprint::new(self.shards),
         });
-        self.touch(&script);
+        // A new script always takes a stamp (its 0 could pass for the newest in `touch`).
+        script
+            .last_used
+            .store(self.clock.fetch_add(1, Relaxed), Relaxed);
         let mut next = clone_snapshot(&cur);
         if !load {
             while next.eval_count >= EVAL_CACHE_MAX {
@@ -296,6 +304,25 @@ mod tests {
         );
         assert!(sha_key(b"E0E1F9FABFC9D4800C877A703B823AC0578FF8DB").is_some());
         assert!(sha_key(b"abc").is_none());
+    }
+
+    #[test]
+    fn using_the_newest_script_again_keeps_the_lru_order() {
+        let r = Registry::new(1);
+        let s: Vec<Sha> = (0..EVAL_CACHE_MAX)
+            .map(|i| add(&r, &format!("return {i}"), false))
+            .collect();
+        let last = s[EVAL_CACHE_MAX - 1];
+        for _ in 0..3 {
+            assert!(r.get(&last).is_some()); // already the newest: no new stamp
+        }
+        assert!(r.get(&s[1]).is_some());
+        assert!(r.get(&s[1]).is_some());
+        add(&r, "return 'a'", false);
+        assert!(!r.exists(&s[0]));
+        add(&r, "return 'b'", false);
+        assert!(!r.exists(&s[2]));
+        assert!(r.exists(&s[1]) && r.exists(&last));
     }
 
     #[test]
