@@ -30,6 +30,7 @@
 //! Not here yet: cluster mode (CLUSTER, `-MOVED`).
 
 pub mod allocator;
+pub mod clock;
 pub mod commands;
 pub mod config;
 pub mod error;

@@ -183,9 +183,11 @@ fn execute(
     work: Work,
     out: &mut BytesMut,
 ) -> Option<Leftover> {
-    let now = super::unix_ms();
+    // One clock read for the unit: its keys' time, the LRU clock and its first call's start.
+    let started = Instant::now();
+    let now = crate::clock::unix_ms_at(started);
     local.now = now;
-    let clock = server.clock_secs();
+    let clock = started.saturating_duration_since(server.started).as_secs() as u32;
     for d in table.iter_mut().flatten() {
         for db in &mut d.dbs {
             db.now = now;
@@ -214,7 +216,7 @@ fn execute(
             Work::Calls(calls) => {
                 // A call's time also covers encoding the previous reply: one clock read per
                 // command (see `call_from`).
-                let mut t = Instant::now();
+                let mut t = started;
                 let mut calls = calls.into_iter();
                 while let Some((cmd, args)) = calls.next() {
                     if let Some(origin) = batch::kind(cmd) {

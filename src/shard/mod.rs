@@ -30,7 +30,7 @@ use parking_lot::Mutex;
 use rand::SeedableRng;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 /// The data one shard owns.
 pub struct ShardData {
@@ -126,11 +126,9 @@ pub struct ShardHandle {
     pub stats: ShardStats,
 }
 
+/// Unix time in milliseconds (see [`crate::clock`]).
 pub fn unix_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
+    crate::clock::unix_ms()
 }
 
 /// Creates `n` shards with empty databases (handles go into the `Server`, receivers to
@@ -217,6 +215,7 @@ impl Shard {
                 Err(RecvTimeoutError::Timeout) => {}
             }
             if Instant::now() >= next_cron {
+                crate::clock::resync();
                 cron::tick(&self.server, self.id);
                 next_cron = Instant::now() + CRON;
             }
