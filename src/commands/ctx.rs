@@ -57,13 +57,32 @@ pub struct Ctx<'a> {
     pub(crate) custom_effect: bool,
     pub in_script: bool,
     pub in_multi: bool,
+    /// Set while a command runs that the connection routed to this one shard by all of its
+    /// keys (a batched call, not a script's): its keys need no slot computed again.
+    pub(crate) routed: Option<usize>,
 }
 
 impl<'a> Ctx<'a> {
+    /// The shard that owns `key`'s slot.
+    #[inline]
+    fn shard_of(&self, key: &[u8]) -> usize {
+        match self.routed {
+            Some(s) => {
+                debug_assert_eq!(
+                    s,
+                    self.server.slots.shard_of_key(key).index(),
+                    "a command touched a key its routing did not name"
+                );
+                s
+            }
+            None => self.server.slots.shard_of_key(key).index(),
+        }
+    }
+
     /// The database holding `key`, on whichever held shard owns its slot.
     #[inline]
     pub fn db(&mut self, key: &[u8]) -> CmdResult<&mut Db> {
-        let shard = self.server.slots.shard_of_key(key).index();
+        let shard = self.shard_of(key);
         let db = self.db;
         match self.held.get_mut(shard).and_then(|s| s.as_mut()) {
             Some(data) => Ok(&mut data.dbs[db]),
@@ -73,7 +92,7 @@ impl<'a> Ctx<'a> {
 
     /// Database `index` of `key`'s shard (MOVE, SWAPDB-like cross-db access).
     pub fn db_index(&mut self, key: &[u8], index: usize) -> CmdResult<&mut Db> {
-        let shard = self.server.slots.shard_of_key(key).index();
+        let shard = self.shard_of(key);
         match self.held.get_mut(shard).and_then(|s| s.as_mut()) {
             Some(data) => data
                 .dbs

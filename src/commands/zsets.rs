@@ -328,6 +328,7 @@ mod tests {
                 custom_effect: false,
                 in_script: false,
                 in_multi: false,
+                routed: None,
             };
             for line in cmds {
                 let args: Vec<Bytes> = line

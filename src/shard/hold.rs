@@ -211,9 +211,11 @@ fn execute(
             custom_effect: false,
             in_script: false,
             in_multi: false,
+            routed: None,
         };
         match work {
             Work::Calls(calls) => {
+                let single = ctx.held.iter().filter(|d| d.is_some()).count() == 1;
                 // A call's time also covers encoding the previous reply: one clock read per
                 // command (see `call_from`).
                 let mut t = started;
@@ -229,7 +231,10 @@ fn execute(
                         }
                         t = Instant::now();
                     } else {
+                        // Batched alone on its shard, a call was routed there by its keys.
+                        ctx.routed = single.then_some(me);
                         let (r, end) = commands::call_from(&mut ctx, cmd, &args, t);
+                        ctx.routed = None;
                         r.encode(who.resp, out);
                         t = end;
                     }
