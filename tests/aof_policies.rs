@@ -189,3 +189,42 @@ fn everysec_kill_9_loads_a_whole_unit_prefix() {
 fn no_fsync_kill_9_loads_a_whole_unit_prefix() {
     kill_9_loads_a_whole_prefix("no");
 }
+
+/// A write no client is waiting on (here the DEL of a key the shard's timer expired) sits in
+/// the log's buffer until the fsync thread's once-a-second flush writes it out.
+fn unanswered_writes_reach_the_log_within_seconds(fsync: &str) {
+    let dir = tmpdir(&format!("expiry-{fsync}"));
+    let p = node(&dir, fsync);
+    let mut r = p.raw();
+    assert_eq!(r.cmd_str(&["SET", "soon", "v", "PX", "100"]), "+OK\r\n");
+    let file = dir.join("appendonly.aof");
+    let del = b"*2\r\n$3\r\nDEL\r\n$4\r\nsoon\r\n";
+    let deadline = Instant::now() + Duration::from_secs(10);
+    // No command is sent while waiting: only the timer's expiry and the flush can write.
+    let found = loop {
+        let log = std::fs::read(&file).unwrap_or_default();
+        if log.windows(del.len()).any(|w| w == del) {
+            break true;
+        }
+        if Instant::now() > deadline {
+            break false;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(
+        found,
+        "no DEL of the expired key in the log after 10 s ({fsync})"
+    );
+    assert_eq!(r.cmd_str(&["EXISTS", "soon"]), ":0\r\n");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn everysec_log_gets_unanswered_writes() {
+    unanswered_writes_reach_the_log_within_seconds("everysec");
+}
+
+#[test]
+fn no_fsync_log_gets_unanswered_writes() {
+    unanswered_writes_reach_the_log_within_seconds("no");
+}
