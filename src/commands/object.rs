@@ -227,7 +227,7 @@ fn value_usage(v: &Value, samples: usize) -> usize {
                 })
         }
         Value::Set(s) => {
-            BOX + s.capacity() * (STR + 1) + sampled(s.iter(), s.len(), samples, |m| m.heap_size())
+            BOX + s.storage_bytes() + sampled(s.iter(), s.len(), samples, |m| m.heap_size())
         }
         Value::ZSet(z) => {
             BOX + z.len() * 96

@@ -12,7 +12,6 @@ use super::*;
 use crate::error::{CmdResult, CommandError};
 use crate::keyspace::{Db, Set, Str, Value};
 use rand::{Rng, SeedableRng};
-use std::hash::BuildHasher;
 
 const S: Group = Group::Set;
 
@@ -83,6 +82,10 @@ fn rng(ctx: &mut Ctx<'_>) -> rand::rngs::SmallRng {
 fn sadd(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
     let key = &args[1];
     let set = set_for_write(ctx.db(key)?, key)?;
+    // A new set is sized to its first members exactly (repeated members only waste a slot).
+    if set.is_empty() {
+        set.reserve(args.len() - 2);
+    }
     let added = args[2..].iter().filter(|m| set.insert(Str::new(m))).count();
     ctx.dirty(added as u64);
     Ok(Reply::Int(added as i64))
@@ -164,7 +167,7 @@ fn spop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
             .cloned()
             .collect(),
         Some(k) if k >= set.len() as u64 => {
-            let mut all: Vec<Str> = set.drain().collect();
+            let mut all = set.take_all();
             intset_order(&mut all);
             all
         }
@@ -265,11 +268,10 @@ fn sscan(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
         return Ok(coll_scan::reply(0, vec![]));
     };
     let opts = coll_scan::parse_opts(args, 3)?;
-    let hasher = set.hasher();
     let whole = intset_like(set);
     let (mut got, next) = coll_scan::step(
         set.iter(),
-        |m| hasher.hash_one(m.as_bytes()),
+        |m| crate::keyspace::Set::scan_hash(m.as_bytes()),
         set.len(),
         cursor,
         opts.count,

@@ -7,6 +7,7 @@ mod dict;
 pub mod glob;
 mod hash;
 mod key;
+mod set;
 mod str;
 mod thin;
 pub mod zset;
@@ -23,7 +24,7 @@ use std::sync::Arc;
 
 pub type Hasher = foldhash::fast::RandomState;
 pub type List = VecDeque<Str>;
-pub type Set = hashbrown::HashSet<Str, Hasher>;
+pub type Set = set::Set;
 
 #[derive(Clone, Debug)]
 pub enum Value {
