@@ -3,7 +3,9 @@
 //! Invariant: bytes are consumed from the input buffer as soon as they form a complete element
 //! (a count line, a bulk, an inline line), so a large pipeline or a huge bulk is never rescanned:
 //! the decoder remembers how far it got and what it is waiting for. "Not enough data yet" is
-//! `Ok(None)`, never an error.
+//! `Ok(None)`, never an error. A multibulk already whole in the buffer is taken in one piece
+//! by a fast path that consumes nothing unless it succeeds; both paths give the same commands
+//! and errors (a unit test feeds them the same input).
 
 use bytes::{Buf, Bytes, BytesMut};
 
