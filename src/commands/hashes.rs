@@ -302,7 +302,7 @@ fn hscan(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
     let opts = coll_scan::parse_opts(args, 3)?;
     let (got, next) = coll_scan::step(
         h.iter(),
-        |(k, _)| Hash::scan_hash(k.as_bytes()),
+        |(k, _)| crate::keyspace::scan_hash(k.as_bytes()),
         h.len(),
         cursor,
         opts.count,

@@ -271,7 +271,7 @@ fn sscan(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
     let whole = intset_like(set);
     let (mut got, next) = coll_scan::step(
         set.iter(),
-        |m| crate::keyspace::Set::scan_hash(m.as_bytes()),
+        |m| crate::keyspace::scan_hash(m.as_bytes()),
         set.len(),
         cursor,
         opts.count,

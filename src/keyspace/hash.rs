@@ -8,12 +8,11 @@
 //! - Iteration is insertion order in both forms; `insert` of a present field replaces its value
 //!   in place; `shift_remove` keeps the others' order, `swap_remove` moves the last field into
 //!   the gap.
-//! - `scan_hash` depends only on the field's bytes (one process-wide seed), so an HSCAN cursor
-//!   stays meaningful when the form changes between calls.
+//! - HSCAN orders by `keyspace::scan_hash`, which depends only on the field's bytes, so a
+//!   cursor stays meaningful when the form changes between calls.
 
 use super::str::Str;
 use super::Hasher;
-use std::hash::BuildHasher;
 
 /// Most fields kept in the vector form.
 const SMALL: usize = 32;
@@ -112,7 +111,7 @@ impl Hash {
 
     pub fn iter(&self) -> Iter<'_> {
         match &self.0 {
-            Repr::Small(v) => Iter::Small(v.iter()),
+            Repr::Small(v) => Iter::Small(v.iter().map(|(f, v)| (f, v))),
             Repr::Big(m) => Iter::Big(m.iter()),
         }
     }
@@ -134,15 +133,6 @@ impl Hash {
             Repr::Big(m) => m.capacity() * (PAIR + 8 + std::mem::size_of::<usize>() + 1),
         }
     }
-
-    /// The hash HSCAN orders fields by (see the module invariant).
-    pub fn scan_hash(field: &[u8]) -> u64 {
-        use std::sync::OnceLock;
-        static STATE: OnceLock<foldhash::fast::FixedState> = OnceLock::new();
-        STATE
-            .get_or_init(|| foldhash::fast::FixedState::with_seed(rand::random()))
-            .hash_one(field)
-    }
 }
 
 impl<'a> IntoIterator for &'a Hash {
@@ -154,32 +144,10 @@ impl<'a> IntoIterator for &'a Hash {
 }
 
 /// Fields and values in order.
-#[derive(Clone)]
-pub enum Iter<'a> {
-    Small(std::slice::Iter<'a, (Str, Str)>),
-    Big(indexmap::map::Iter<'a, Str, Str>),
-}
-
-impl<'a> Iterator for Iter<'a> {
-    type Item = (&'a Str, &'a Str);
-
-    #[inline]
-    fn next(&mut self) -> Option<Self::Item> {
-        match self {
-            Iter::Small(i) => i.next().map(|(f, v)| (f, v)),
-            Iter::Big(i) => i.next(),
-        }
-    }
-
-    fn size_hint(&self) -> (usize, Option<usize>) {
-        match self {
-            Iter::Small(i) => i.size_hint(),
-            Iter::Big(i) => i.size_hint(),
-        }
-    }
-}
-
-impl ExactSizeIterator for Iter<'_> {}
+pub type Iter<'a> = super::FormIter<
+    std::iter::Map<std::slice::Iter<'a, (Str, Str)>, fn(&'a (Str, Str)) -> (&'a Str, &'a Str)>,
+    indexmap::map::Iter<'a, Str, Str>,
+>;
 
 #[cfg(test)]
 mod tests {

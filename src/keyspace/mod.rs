@@ -23,6 +23,48 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 pub type Hasher = foldhash::fast::RandomState;
+
+/// The hash HSCAN and SSCAN order elements by: one process-wide seed, so it depends only on the
+/// element's bytes and a cursor stays meaningful when a collection changes form between calls.
+pub fn scan_hash(bytes: &[u8]) -> u64 {
+    use std::hash::BuildHasher;
+    use std::sync::OnceLock;
+    static STATE: OnceLock<foldhash::fast::FixedState> = OnceLock::new();
+    STATE
+        .get_or_init(|| foldhash::fast::FixedState::with_seed(rand::random()))
+        .hash_one(bytes)
+}
+
+/// An iterator over a collection kept in one of two forms (a small vector or a larger map).
+#[derive(Clone)]
+pub enum FormIter<S, B> {
+    Small(S),
+    Big(B),
+}
+
+impl<T, S: Iterator<Item = T>, B: Iterator<Item = T>> Iterator for FormIter<S, B> {
+    type Item = T;
+
+    #[inline]
+    fn next(&mut self) -> Option<T> {
+        match self {
+            FormIter::Small(i) => i.next(),
+            FormIter::Big(i) => i.next(),
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        match self {
+            FormIter::Small(i) => i.size_hint(),
+            FormIter::Big(i) => i.size_hint(),
+        }
+    }
+}
+
+impl<T, S: ExactSizeIterator<Item = T>, B: ExactSizeIterator<Item = T>> ExactSizeIterator
+    for FormIter<S, B>
+{
+}
 pub type List = VecDeque<Str>;
 pub type Set = set::Set;
 

@@ -7,12 +7,11 @@
 //!   hash set and stay there, as Redis never converts a set back.
 //! - No order is promised: SMEMBERS and friends sort small all-integer sets themselves, as
 //!   Redis's intset lists them (`commands::sets::intset_order`).
-//! - `scan_hash` depends only on the member's bytes (one process-wide seed), so an SSCAN
+//! - SSCAN orders by `keyspace::scan_hash`, which depends only on the member's bytes, so a
 //!   cursor stays meaningful when the form changes between calls.
 
 use super::str::Str;
 use super::Hasher;
-use std::hash::BuildHasher;
 
 /// Most members kept in the vector form.
 const SMALL: usize = 64;
@@ -130,15 +129,6 @@ impl Set {
             Repr::Big(s) => s.capacity() * (STR + 1),
         }
     }
-
-    /// The hash SSCAN orders members by (see the module invariant).
-    pub fn scan_hash(member: &[u8]) -> u64 {
-        use std::sync::OnceLock;
-        static STATE: OnceLock<foldhash::fast::FixedState> = OnceLock::new();
-        STATE
-            .get_or_init(|| foldhash::fast::FixedState::with_seed(rand::random()))
-            .hash_one(member)
-    }
 }
 
 impl Extend<Str> for Set {
@@ -166,31 +156,7 @@ impl<'a> IntoIterator for &'a Set {
 }
 
 /// The members, in no promised order.
-#[derive(Clone)]
-pub enum Iter<'a> {
-    Small(std::slice::Iter<'a, Str>),
-    Big(hashbrown::hash_set::Iter<'a, Str>),
-}
-
-impl<'a> Iterator for Iter<'a> {
-    type Item = &'a Str;
-
-    fn next(&mut self) -> Option<&'a Str> {
-        match self {
-            Iter::Small(i) => i.next(),
-            Iter::Big(i) => i.next(),
-        }
-    }
-
-    fn size_hint(&self) -> (usize, Option<usize>) {
-        match self {
-            Iter::Small(i) => i.size_hint(),
-            Iter::Big(i) => i.size_hint(),
-        }
-    }
-}
-
-impl ExactSizeIterator for Iter<'_> {}
+pub type Iter<'a> = super::FormIter<std::slice::Iter<'a, Str>, hashbrown::hash_set::Iter<'a, Str>>;
 
 #[cfg(test)]
 mod tests {
