@@ -595,3 +595,22 @@ fn resetstat_restarts_command_statistics() {
         "{after}"
     );
 }
+
+/// `timeout`: a client idle for longer is closed, as Redis closes it; one that keeps talking
+/// is not. The setting is read per read, so it applies from a client's next request on.
+#[test]
+fn idle_clients_are_closed_after_timeout() {
+    let s = common::luagate_shards(1);
+    let mut c = s.raw();
+    assert_eq!(c.cmd(&["CONFIG", "SET", "timeout", "1"]), b"+OK\r\n");
+    let mut idle = s.raw();
+    assert_eq!(idle.cmd(&["PING"]), b"+PONG\r\n");
+    let mut busy = s.raw();
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_millis(2500) {
+        assert_eq!(busy.cmd(&["PING"]), b"+PONG\r\n");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(idle.is_closed(), "the idle client was closed");
+    assert_eq!(busy.cmd(&["PING"]), b"+PONG\r\n");
+}

@@ -130,7 +130,7 @@ impl Conn {
         let mut buf = BytesMut::with_capacity(16 * 1024);
         loop {
             buf.reserve(decoder.wanted().clamp(16 * 1024, 64 * 1024 * 1024));
-            let timeout = self.server.config().timeout;
+            let timeout = self.server.client_timeout();
             let read = async {
                 if timeout > 0 {
                     tokio::time::timeout(
