@@ -5,13 +5,16 @@
 //! and a unit that has read `Instant::now()` for its timings gets the milliseconds its keys
 //! expire by without a second clock read.
 
-use std::sync::atomic::{AtomicI64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
 use std::sync::OnceLock;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 /// System-clock microseconds minus monotonic microseconds since [`epoch`]; `i64::MIN` until
 /// the first [`resync`].
 static OFFSET_US: AtomicI64 = AtomicI64::new(i64::MIN);
+
+/// Monotonic milliseconds since [`epoch`] at the last [`resync`] (see [`coarse_ms`]).
+static COARSE_MS: AtomicU64 = AtomicU64::new(0);
 
 fn epoch() -> Instant {
     static EPOCH: OnceLock<Instant> = OnceLock::new();
@@ -25,6 +28,7 @@ fn mono_us(t: Instant) -> i64 {
 /// Measures the system clock against the monotonic one again.
 pub fn resync() {
     let mono = mono_us(Instant::now());
+    COARSE_MS.fetch_max((mono / 1000) as u64, Relaxed);
     let wall = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_micros() as i64)
@@ -40,6 +44,12 @@ pub fn unix_ms_at(t: Instant) -> u64 {
         offset = OFFSET_US.load(Relaxed);
     }
     ((mono_us(t) + offset).max(0) / 1000) as u64
+}
+
+/// Monotonic milliseconds as of the last tick, up to 100 ms behind: for client idle times,
+/// which Redis too reads from a clock cached per event-loop turn.
+pub fn coarse_ms() -> u64 {
+    COARSE_MS.load(Relaxed)
 }
 
 /// Unix time in milliseconds now.

@@ -614,3 +614,30 @@ fn idle_clients_are_closed_after_timeout() {
     assert!(idle.is_closed(), "the idle client was closed");
     assert_eq!(busy.cmd(&["PING"]), b"+PONG\r\n");
 }
+
+/// CLIENT LIST's `idle=` counts whole seconds since the client's last request (on a clock the
+/// shard timer advances every 100 ms, as Redis reads a clock cached per event-loop turn).
+#[test]
+fn client_list_idle_counts_seconds_since_the_last_request() {
+    let s = common::luagate_shards(1);
+    let mut quiet = s.raw();
+    assert_eq!(quiet.cmd(&["CLIENT", "SETNAME", "quiet"]), b"+OK\r\n");
+    std::thread::sleep(Duration::from_millis(2300));
+    let mut c = s.raw();
+    assert_eq!(c.cmd(&["CLIENT", "SETNAME", "asking"]), b"+OK\r\n");
+    let list = c.cmd_str(&["CLIENT", "LIST"]);
+    let idle = |name: &str| -> u64 {
+        let line = list
+            .lines()
+            .find(|l| l.contains(&format!(" name={name} ")))
+            .unwrap_or_else(|| panic!("no {name} in {list}"));
+        let v = line
+            .split(" idle=")
+            .nth(1)
+            .and_then(|r| r.split(' ').next());
+        v.and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("{line}"))
+    };
+    assert!((2..=3).contains(&idle("quiet")), "{list}");
+    assert_eq!(idle("asking"), 0, "{list}");
+}

@@ -17,6 +17,7 @@ pub struct ClientInfo {
     pub addr: SocketAddr,
     pub laddr: SocketAddr,
     pub created: Instant,
+    /// `clock::coarse_ms` at the client's last request.
     pub last_interaction_ms: AtomicU64,
     pub db: AtomicU64,
     pub resp: AtomicU8,
@@ -32,14 +33,16 @@ pub struct ClientInfo {
 }
 
 impl ClientInfo {
+    /// Whole seconds since the client's last request, on the timer-updated clock (so idle
+    /// times advance in 100 ms steps).
     pub fn idle_secs(&self) -> u64 {
-        let now = self.created.elapsed().as_millis() as u64;
-        now.saturating_sub(self.last_interaction_ms.load(Relaxed)) / 1000
+        crate::clock::coarse_ms().saturating_sub(self.last_interaction_ms.load(Relaxed)) / 1000
     }
 
+    /// Marks a request: a relaxed store of the cached clock, no clock read per request.
     pub fn touch(&self) {
         self.last_interaction_ms
-            .store(self.created.elapsed().as_millis() as u64, Relaxed);
+            .store(crate::clock::coarse_ms(), Relaxed);
     }
 
     /// One CLIENT LIST line (without the newline), fields as Redis 7.0 prints them.
@@ -101,7 +104,7 @@ impl Clients {
             addr,
             laddr,
             created: Instant::now(),
-            last_interaction_ms: AtomicU64::new(0),
+            last_interaction_ms: AtomicU64::new(crate::clock::coarse_ms()),
             db: AtomicU64::new(0),
             resp: AtomicU8::new(2),
             name: Mutex::new(String::new()),
