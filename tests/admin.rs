@@ -641,3 +641,48 @@ fn client_list_idle_counts_seconds_since_the_last_request() {
     assert!((2..=3).contains(&idle("quiet")), "{list}");
     assert_eq!(idle("asking"), 0, "{list}");
 }
+
+/// `total_commands_processed` counts every command before INFO, including those pipelined in
+/// the same read, and not INFO itself, as Redis counts (checked by the difference between two
+/// INFOs on both servers).
+#[test]
+fn commands_processed_counts_a_pipeline_as_redis_does() {
+    let mut d = Diff::new();
+    let processed = |r: &[u8]| -> i64 {
+        let text = String::from_utf8_lossy(r).into_owned();
+        let v = text
+            .split("total_commands_processed:")
+            .nth(1)
+            .unwrap_or_default();
+        v.split("\r\n")
+            .next()
+            .unwrap_or_default()
+            .parse()
+            .unwrap_or(-1)
+    };
+    let mut deltas = Vec::new();
+    for c in [&mut d.a, &mut d.b] {
+        let before = processed(&c.cmd(&["INFO", "stats"]));
+        let mut pipeline = Vec::new();
+        for args in [
+            &["SET", "a", "1"][..],
+            &["GET", "a"],
+            &["PING"],
+            &["INFO", "stats"],
+        ] {
+            let a: Vec<&[u8]> = args.iter().map(|s| s.as_bytes()).collect();
+            pipeline.extend(common::encode_cmd(&a));
+        }
+        c.send(&pipeline);
+        for _ in 0..3 {
+            c.read_reply().expect("reply");
+        }
+        let after = processed(&c.read_reply().expect("INFO"));
+        deltas.push(after - before);
+    }
+    assert_eq!(
+        deltas[0], deltas[1],
+        "luagate (left) and redis-server (right)"
+    );
+    assert_eq!(deltas[1], 4);
+}

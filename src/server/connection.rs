@@ -430,6 +430,20 @@ impl Conn {
         self.push_pending(cmd, args);
     }
 
+    /// Adds the commands decoded before the current one to `total_commands_processed`, so a
+    /// connection command (INFO) sees every earlier command of its pipeline and, as in Redis,
+    /// not itself; the rest is added when the read is done.
+    fn publish_processed_before_this(&mut self) {
+        let before = self.processed.saturating_sub(1);
+        if before > 0 {
+            self.server
+                .stats
+                .commands_processed
+                .fetch_add(before, Relaxed);
+            self.processed -= before;
+        }
+    }
+
     fn push_pending(&mut self, cmd: CmdRef, args: Vec<Bytes>) {
         if self.pending.capacity() == 0 {
             self.pending
@@ -536,6 +550,7 @@ impl Conn {
             }
             Run::Conn => {
                 self.flush_pending().await;
+                self.publish_processed_before_this();
                 // Dispatch consumes the arguments; the slow log needs them afterwards, but only
                 // if it may log this command at all (CONFIG may turn it on while it runs).
                 let started = std::time::Instant::now();
