@@ -318,7 +318,7 @@ pub fn start_rewrite(server: &Arc<Server>) -> Rewrite {
     server
         .persist
         .rewrite_started_ms
-        .store(crate::shard::unix_ms(), Relaxed);
+        .store(crate::clock::unix_ms(), Relaxed);
     rt.spawn(async move {
         let t = std::time::Instant::now();
         let r = rewrite(&server).await;

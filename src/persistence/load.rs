@@ -60,7 +60,7 @@ pub async fn load(
 ) -> Result<Loaded, String> {
     progress
         .start_unix
-        .store(crate::shard::unix_ms() / 1000, Relaxed);
+        .store(crate::clock::unix_ms() / 1000, Relaxed);
     progress.total_bytes.store(data.len() as u64, Relaxed);
     progress.loaded_bytes.store(0, Relaxed);
     progress.loading.store(true, Relaxed);

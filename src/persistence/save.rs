@@ -74,7 +74,7 @@ fn finished(server: &Server, r: &Result<u64, String>) {
     match r {
         Ok(_) => {
             p.last_save_unix
-                .store(crate::shard::unix_ms() / 1000, Relaxed);
+                .store(crate::clock::unix_ms() / 1000, Relaxed);
             p.last_save_ok.store(true, Relaxed);
             p.saves.fetch_add(1, Relaxed);
         }
@@ -116,7 +116,7 @@ pub fn start_bgsave(server: &Arc<Server>) -> Result<(), &'static str> {
     server
         .persist
         .bgsave_started_ms
-        .store(crate::shard::unix_ms(), Relaxed);
+        .store(crate::clock::unix_ms(), Relaxed);
     let server = server.clone();
     rt.spawn(async move {
         let t = Instant::now();
@@ -185,7 +185,7 @@ pub async fn save_points(server: Arc<Server>) {
         if points.is_empty() || p.saving.load(Relaxed) {
             continue;
         }
-        let now = crate::shard::unix_ms() / 1000;
+        let now = crate::clock::unix_ms() / 1000;
         let since_save = now.saturating_sub(super::lastsave(&server).max(0) as u64);
         let changes = super::changes_since_save(&server);
         let due = points

@@ -25,7 +25,7 @@ pub async fn start(server: &Arc<Server>, host: String, port: u16) {
     let stop_notify = Arc::new(tokio::sync::Notify::new());
     let link = Arc::new(LinkState::default());
     *link.state.lock().unwrap_or_else(|e| e.into_inner()) = "connect";
-    link.down_since_ms.store(crate::shard::unix_ms(), Relaxed);
+    link.down_since_ms.store(crate::clock::unix_ms(), Relaxed);
     if let Ok(mut f) = server.repl.follow.lock() {
         *f = Some(Follow {
             host: host.clone(),
@@ -59,7 +59,7 @@ pub async fn start(server: &Arc<Server>, host: String, port: u16) {
                 _ = stop_notify.notified() => {}
             }
             if link.up.swap(false, Relaxed) {
-                link.down_since_ms.store(crate::shard::unix_ms(), Relaxed);
+                link.down_since_ms.store(crate::clock::unix_ms(), Relaxed);
             }
             *link.state.lock().unwrap_or_else(|e| e.into_inner()) = "connect";
             if running.load(Relaxed) {
@@ -199,7 +199,7 @@ async fn stream(
         if n == 0 {
             return Err(std::io::Error::other("leader closed the link"));
         }
-        link.last_io_ms.store(crate::shard::unix_ms(), Relaxed);
+        link.last_io_ms.store(crate::clock::unix_ms(), Relaxed);
         loop {
             let before = buf.len();
             let decoded = decoder.decode(&mut buf);

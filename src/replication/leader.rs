@@ -27,7 +27,7 @@ pub async fn serve_replica(server: Arc<Server>, mut sock: TcpStream, req: PsyncR
         port: req.listening_port,
         ack: AtomicU64::new(0),
         online: AtomicBool::new(false),
-        last_ack_ms: AtomicU64::new(crate::shard::unix_ms()),
+        last_ack_ms: AtomicU64::new(crate::clock::unix_ms()),
     });
     if let Ok(mut r) = server.repl.replicas.lock() {
         r.push(info.clone());
@@ -114,7 +114,7 @@ async fn link(
     }
     drop(tx);
     info.online.store(true, Relaxed);
-    info.last_ack_ms.store(crate::shard::unix_ms(), Relaxed);
+    info.last_ack_ms.store(crate::clock::unix_ms(), Relaxed);
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
     let (mut rd, mut wr) = sock.split();
     let mut inbuf = BytesMut::with_capacity(4096);
@@ -126,7 +126,7 @@ async fn link(
             _ = tick.tick() => {
                 // Followers acknowledge every second; one silent for repl-timeout is gone.
                 let timeout = server.config().repl_timeout * 1000;
-                let silent = crate::shard::unix_ms().saturating_sub(info.last_ack_ms.load(Relaxed));
+                let silent = crate::clock::unix_ms().saturating_sub(info.last_ack_ms.load(Relaxed));
                 if silent >= timeout {
                     tracing::warn!(replica = id, silent_ms = silent, "follower timed out (repl-timeout); dropping it");
                     return Ok(());
@@ -165,7 +165,7 @@ async fn link(
                     if args.len() == 3 && args[0].eq_ignore_ascii_case(b"REPLCONF") && args[1].eq_ignore_ascii_case(b"ACK") {
                         if let Some(off) = crate::commands::parse_i64(&args[2]) {
                             info.ack.store(off.max(0) as u64, Relaxed);
-                            info.last_ack_ms.store(crate::shard::unix_ms(), Relaxed);
+                            info.last_ack_ms.store(crate::clock::unix_ms(), Relaxed);
                         }
                     }
                 }

@@ -116,7 +116,12 @@ impl Server {
 
     /// Seconds since start, the clock of OBJECT IDLETIME.
     pub fn clock_secs(&self) -> u32 {
-        self.started.elapsed().as_secs() as u32
+        self.clock_secs_at(Instant::now())
+    }
+
+    /// The LRU clock at `t`.
+    pub fn clock_secs_at(&self, t: Instant) -> u32 {
+        t.saturating_duration_since(self.started).as_secs() as u32
     }
 
     /// Whether anything consumes effects (followers, the append-only log).
@@ -305,7 +310,7 @@ pub async fn start(config: Config) -> std::io::Result<(Running, TcpListener)> {
         clients: Clients::default(),
         stats: ServerStats::default(),
         started: Instant::now(),
-        started_unix_ms: shard::unix_ms(),
+        started_unix_ms: crate::clock::unix_ms(),
         run_id: (0..40)
             .map(|_| format!("{:x}", rand::random::<u8>() % 16))
             .collect(),

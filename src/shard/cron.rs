@@ -50,7 +50,7 @@ fn run(server: &Server, id: usize, state: &mut ShardState) {
         return;
     }
     let start = Instant::now();
-    let now = super::unix_ms();
+    let now = crate::clock::unix_ms();
     let cursors = &mut state.local.expire_cursor;
     for (i, db) in data.dbs.iter_mut().enumerate() {
         if db.expires.is_empty() || db.passive_expiry {

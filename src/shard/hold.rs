@@ -187,7 +187,7 @@ fn execute(
     let started = Instant::now();
     let now = crate::clock::unix_ms_at(started);
     local.now = now;
-    let clock = started.saturating_duration_since(server.started).as_secs() as u32;
+    let clock = server.clock_secs_at(started);
     for d in table.iter_mut().flatten() {
         for db in &mut d.dbs {
             db.now = now;

@@ -126,11 +126,6 @@ pub struct ShardHandle {
     pub stats: ShardStats,
 }
 
-/// Unix time in milliseconds (see [`crate::clock`]).
-pub fn unix_ms() -> u64 {
-    crate::clock::unix_ms()
-}
-
 /// Creates `n` shards with empty databases (handles go into the `Server`, receivers to
 /// [`spawn`]).
 pub fn channels(n: usize, databases: usize) -> (Vec<ShardHandle>, Vec<Receiver<ShardMsg>>) {
@@ -145,7 +140,7 @@ pub fn channels(n: usize, databases: usize) -> (Vec<ShardHandle>, Vec<Receiver<S
                 local: ShardLocal {
                     id,
                     rng: rand::rngs::SmallRng::from_entropy(),
-                    now: unix_ms(),
+                    now: crate::clock::unix_ms(),
                     script_vm: None,
                     inbox: rx.clone(),
                     expire_cursor: vec![0; databases],

@@ -494,7 +494,7 @@ fn replication(server: &Server) -> Section {
     use std::sync::atomic::Ordering::Relaxed;
     let repl = &server.repl;
     let mut s = Section::new("Replication");
-    let now = crate::shard::unix_ms();
+    let now = crate::clock::unix_ms();
     let follow = repl
         .follow
         .lock()

@@ -94,7 +94,7 @@ impl SlowLog {
         let id = self.next_id.fetch_add(1, Relaxed);
         let entry = Entry {
             id,
-            unix_secs: crate::shard::unix_ms() / 1000,
+            unix_secs: crate::clock::unix_ms() / 1000,
             usec,
             args,
             addr,

@@ -9,7 +9,7 @@ use crate::server::Server;
 pub(super) fn section(server: &Server) -> Section {
     use std::sync::atomic::Ordering::Relaxed;
     let p = &server.persist;
-    let now_ms = crate::shard::unix_ms();
+    let now_ms = crate::clock::unix_ms();
     let loading = p.progress.loading.load(Relaxed);
     let saving = p.saving.load(Relaxed);
     let aof = server.aof.get();
