@@ -259,8 +259,8 @@ pub struct CmdRef {
     pub cmd: &'static Command,
 }
 
-/// Name lookups run once per request: a fast (not DoS-hardened) hash is fine for a fixed set of
-/// keys that clients cannot add to.
+/// Subcommand lookups: a fast (not DoS-hardened) hash is fine for a fixed set of keys that
+/// clients cannot add to.
 type NameMap<K> = HashMap<K, CmdRef, foldhash::fast::FixedState>;
 
 /// Top-level commands bucketed by name length and first letter: a lookup compares the name,
@@ -273,15 +273,18 @@ struct ByName {
 impl ByName {
     const LENGTHS: usize = 32;
 
+    fn new() -> ByName {
+        ByName {
+            buckets: vec![Vec::new(); Self::LENGTHS * 32],
+        }
+    }
+
     fn bucket(name: &[u8]) -> Option<usize> {
         let first = *name.first()?;
         Some(name.len().min(Self::LENGTHS - 1) * 32 + (first & 31) as usize)
     }
 
     fn insert(&mut self, c: CmdRef) {
-        if self.buckets.is_empty() {
-            self.buckets = vec![Vec::new(); Self::LENGTHS * 32];
-        }
         let name = c.cmd.name.as_bytes();
         debug_assert!(name.iter().all(|b| !b.is_ascii_uppercase()));
         if let Some(b) = Self::bucket(name) {
@@ -310,9 +313,7 @@ fn registry() -> &'static Registry {
     static REG: OnceLock<Registry> = OnceLock::new();
     REG.get_or_init(|| {
         let mut r = Registry {
-            by_name: ByName {
-                buckets: Vec::new(),
-            },
+            by_name: ByName::new(),
             subs: NameMap::default(),
             all: Vec::new(),
             full_names: Vec::new(),
