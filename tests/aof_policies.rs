@@ -228,3 +228,39 @@ fn everysec_log_gets_unanswered_writes() {
 fn no_fsync_log_gets_unanswered_writes() {
     unanswered_writes_reach_the_log_within_seconds("no");
 }
+
+/// A write no client waits on reaches the leader's log before its follower sees it: by the
+/// time the follower's offset shows the expiry DEL, the leader's log file has it.
+#[test]
+fn the_log_has_an_unanswered_write_before_the_follower_does() {
+    let dir = tmpdir("before-follower");
+    let l = node(&dir, "everysec");
+    let mut lr = l.raw();
+    let f = luagate(&["--shards", "2", "--replicaof", &l.addr()]);
+    let mut fr = f.raw();
+    assert_eq!(lr.cmd_str(&["SET", "soon", "v", "PX", "300"]), "+OK\r\n");
+    common::wait_synced(&mut lr, &mut fr);
+    let offset = |r: &mut Raw| -> u64 {
+        common::info_field(r, "master_repl_offset")
+            .and_then(|v| v.parse().ok())
+            .expect("offset")
+    };
+    let synced = offset(&mut fr);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while offset(&mut fr) == synced {
+        assert!(
+            Instant::now() < deadline,
+            "the DEL never reached the follower"
+        );
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let log = std::fs::read(dir.join("appendonly.aof")).expect("log");
+    let del = b"*2\r\n$3\r\nDEL\r\n$4\r\nsoon\r\n";
+    assert!(
+        log.windows(del.len()).any(|w| w == del),
+        "the follower has the DEL and the leader's log does not"
+    );
+    drop(f);
+    drop(l);
+    let _ = std::fs::remove_dir_all(&dir);
+}
