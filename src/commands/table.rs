@@ -261,7 +261,7 @@ pub struct CmdRef {
 
 /// Subcommand lookups: a fast (not DoS-hardened) hash is fine for a fixed set of keys that
 /// clients cannot add to.
-type NameMap<K> = HashMap<K, CmdRef, foldhash::fast::FixedState>;
+type SubMap = HashMap<(&'static str, &'static [u8]), CmdRef, foldhash::fast::FixedState>;
 
 /// Top-level commands bucketed by name length and first letter: a lookup compares the name,
 /// in any case, with the one or few commands of its bucket, with no lowering copy and no
@@ -303,7 +303,7 @@ impl ByName {
 
 struct Registry {
     by_name: ByName,
-    subs: NameMap<(&'static str, &'static [u8])>,
+    subs: SubMap,
     all: Vec<CmdRef>,
     /// Full names (`config|get` for subcommands), indexed by id.
     full_names: Vec<String>,
@@ -314,7 +314,7 @@ fn registry() -> &'static Registry {
     REG.get_or_init(|| {
         let mut r = Registry {
             by_name: ByName::new(),
-            subs: NameMap::default(),
+            subs: SubMap::default(),
             all: Vec::new(),
             full_names: Vec::new(),
         };

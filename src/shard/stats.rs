@@ -66,7 +66,6 @@ pub struct CmdStat {
 
 pub struct ShardStats {
     pub cmds: Vec<CmdStat>,
-    pub units: AtomicU64,
     pub queue_depth: AtomicU64,
     /// Keys and keys with an expiry per database, refreshed by the shard's cron.
     pub keys: Vec<AtomicU64>,
@@ -87,7 +86,6 @@ impl ShardStats {
         let n = crate::commands::command_count();
         ShardStats {
             cmds: (0..n).map(|_| CmdStat::default()).collect(),
-            units: AtomicU64::new(0),
             queue_depth: AtomicU64::new(0),
             keys: (0..databases).map(|_| AtomicU64::new(0)).collect(),
             expiring: (0..databases).map(|_| AtomicU64::new(0)).collect(),
