@@ -686,3 +686,26 @@ fn commands_processed_counts_a_pipeline_as_redis_does() {
     );
     assert_eq!(deltas[1], 4);
 }
+
+/// CLIENT KILL closes a client that is idle, waiting for its next request: the kill wakes the
+/// connection (it does not wait for the client to speak).
+#[test]
+fn client_kill_closes_an_idle_client_at_once() {
+    let s = common::luagate_shards(2);
+    let mut idle = s.raw();
+    let id = idle.cmd_str(&["CLIENT", "ID"]);
+    let id = id.trim_start_matches(':').trim().to_string();
+    let mut c = s.raw();
+    assert_eq!(c.cmd_str(&["CLIENT", "KILL", "ID", &id]), ":1\r\n");
+    let start = Instant::now();
+    assert!(
+        idle.is_closed(),
+        "the killed client's connection was closed"
+    );
+    assert!(
+        start.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        start.elapsed()
+    );
+    assert_eq!(c.cmd(&["PING"]), b"+PONG\r\n");
+}
