@@ -106,6 +106,57 @@ fn busy_shards_answer_busy_others_keep_serving_and_script_kill_works() {
     );
 }
 
+/// The settings every script run reads are kept beside the configuration for speed; CONFIG
+/// SET must reach them at once (fails if a setting is read from a stale copy).
+#[test]
+fn script_settings_follow_config_set_at_once() {
+    // Started with a threshold no test waits out: a stale copy would never answer BUSY.
+    let s = common::luagate(&["--shards", "4", "--busy-reply-threshold", "60000"]);
+    let mut c = s.raw();
+    let k = key_on(1, 4, "c");
+
+    assert_eq!(
+        c.cmd(&["CONFIG", "SET", "busy-reply-threshold", "100"]),
+        b"+OK\r\n"
+    );
+    let spin = "local i = 0 while true do i = i + 1 end";
+    let h = eval_in_background(s.port, spin, &[&k]);
+    wait_busy(&mut c, &k);
+    assert_eq!(c.cmd(&["SCRIPT", "KILL"]), b"+OK\r\n");
+    h.join().unwrap();
+
+    // lua-memory-limit.
+    let hog = "local t = {} for i = 1, 1e7 do t[i] = string.rep('x', 100) .. i end return #t";
+    assert_eq!(
+        c.cmd(&["CONFIG", "SET", "lua-memory-limit", "20000000"]),
+        b"+OK\r\n"
+    );
+    let r = c.cmd_str(&["EVAL", hog, "1", &k]);
+    assert!(
+        r.starts_with("-ERR Lua VM memory limit exceeded (lua-memory-limit is 20000000 bytes)"),
+        "{r}"
+    );
+
+    // single-slot-scripts, for scripts and functions.
+    let lib = "#!lua name=l\nredis.register_function('f', function() return 1 end)";
+    assert_eq!(c.cmd(&["FUNCTION", "LOAD", lib]), b"$1\r\nl\r\n");
+    assert_eq!(
+        c.cmd(&["EVAL", "#!lua\nreturn 1", "2", "a", "b"]),
+        b":1\r\n"
+    );
+    assert_eq!(c.cmd(&["FCALL", "f", "2", "a", "b"]), b":1\r\n");
+    assert_eq!(
+        c.cmd(&["CONFIG", "SET", "single-slot-scripts", "always"]),
+        b"+OK\r\n"
+    );
+    let crossslot = b"-CROSSSLOT Keys in request don't hash to the same slot\r\n";
+    assert_eq!(
+        c.cmd(&["EVAL", "#!lua\nreturn 1", "2", "a", "b"]),
+        crossslot
+    );
+    assert_eq!(c.cmd(&["FCALL", "f", "2", "a", "b"]), crossslot);
+}
+
 #[test]
 fn cross_shard_reruns_under_concurrent_load_never_show_partial_effects() {
     let s = common::luagate_shards(4);

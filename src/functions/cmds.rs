@@ -279,7 +279,7 @@ fn check(
     if !f.no_writes && !f.allow_oom && !ro_command && server.oom() {
         return Err(Reply::error(crate::server::OOM_ERR));
     }
-    let slot_rule = server.config().single_slot_scripts;
+    let slot_rule = server.single_slot_scripts();
     // Declared keys must share a slot even with allow-cross-slot-keys, as for EVAL: a
     // cluster routes the call by them (CROSSSLOT before the function runs); the flag frees
     // only the keys the function reaches through redis.call.

@@ -54,11 +54,10 @@ pub fn shard(
     let registry = &server.scripting.registry;
     let known_here = match origin {
         Origin::Evalsha => super::registry::sha_key(&args[1])
-            .and_then(|k| registry.get(&k))
-            .map(|s| s.footprint.only(home)),
-        Origin::Eval => registry
-            .get(&super::registry::sha1_hex(&args[1]))
-            .map(|s| s.footprint.only(home)),
+            .and_then(|k| registry.peek(&k, |s| s.footprint.only(home))),
+        Origin::Eval => registry.peek(&super::registry::sha1_hex(&args[1]), |s| {
+            s.footprint.only(home)
+        }),
         Origin::Fcall => server
             .scripting
             .functions

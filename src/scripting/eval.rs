@@ -222,7 +222,7 @@ fn check(server: &Server, name: &str, args: &[Bytes]) -> Result<Checked, Reply> 
     if !by_sha && server.effects_wanted() {
         server.repl.stream.publish_script(script.sha, &script.body);
     }
-    let slot_rule = f.shebang && server.config().single_slot_scripts;
+    let slot_rule = f.shebang && server.single_slot_scripts();
     if slot_rule {
         declared_keys_in_one_slot(&args[3..3 + n])?;
     }

@@ -172,6 +172,12 @@ impl Registry {
         Some(s)
     }
 
+    /// `f` of a script, if there is one, without taking a reference to it or marking it used
+    /// (for a look before the call that will run it, which marks it).
+    pub fn peek<R>(&self, sha: &Sha, f: impl FnOnce(&Script) -> R) -> Option<R> {
+        self.snap.load().scripts.get(sha).map(|s| f(s))
+    }
+
     pub fn exists(&self, sha: &Sha) -> bool {
         self.snap.load().scripts.contains_key(sha)
     }

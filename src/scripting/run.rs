@@ -344,9 +344,8 @@ impl Drop for Cleanup<'_> {
 pub fn run_script(ctx: &mut Ctx<'_>, job: &ScriptJob) -> Reply {
     let server = ctx.server;
     let scripting = &server.scripting;
-    let cfg = server.config();
+    let (limit, threshold) = server.script_limits();
     let generation = scripting.registry.generation();
-    let limit = cfg.lua_memory_limit;
     let mut vm = match ctx.local.script_vm.take() {
         Some(vm) if vm.generation == generation && vm.healthy() => vm,
         _ => match ScriptVm::new(generation, limit) {
@@ -357,12 +356,7 @@ pub fn run_script(ctx: &mut Ctx<'_>, job: &ScriptJob) -> Reply {
     vm.set_memory_limit(limit);
     vm.prune(&scripting.registry);
     crate::functions::loader::prune(&mut vm, &scripting.functions);
-    let reply = run_in_vm(
-        ctx,
-        &mut vm,
-        job,
-        Duration::from_millis(cfg.busy_reply_threshold_ms),
-    );
+    let reply = run_in_vm(ctx, &mut vm, job, threshold);
     scripting.vm_memory[ctx.home].store(vm.lua.used_memory() as u64, Relaxed);
     ctx.local.script_vm = Some(vm);
     reply

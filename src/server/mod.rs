@@ -98,6 +98,21 @@ impl Server {
         self.hot.timeout.load(Relaxed)
     }
 
+    /// `lua-memory-limit` in bytes (0: none) and `busy-reply-threshold`, as every script run
+    /// reads them, without loading the configuration.
+    pub fn script_limits(&self) -> (u64, std::time::Duration) {
+        let ms = self.hot.busy_reply_threshold_ms.load(Relaxed);
+        (
+            self.hot.lua_memory_limit.load(Relaxed),
+            std::time::Duration::from_millis(ms),
+        )
+    }
+
+    /// `single-slot-scripts: always`, without loading the configuration.
+    pub fn single_slot_scripts(&self) -> bool {
+        self.hot.single_slot_scripts.load(Relaxed)
+    }
+
     /// Whether writes that need memory must be refused: `maxmemory` is set and the bytes in
     /// live allocations (src/allocator.rs) exceed it. Followers obey their leader, not their
     /// own limit.
@@ -395,18 +410,31 @@ pub async fn accept_loop(server: Arc<Server>, listener: TcpListener) {
 struct HotConfig {
     maxmemory: AtomicU64,
     timeout: AtomicU64,
+    lua_memory_limit: AtomicU64,
+    busy_reply_threshold_ms: AtomicU64,
+    single_slot_scripts: AtomicBool,
 }
 
 impl HotConfig {
     fn new(c: &Config) -> HotConfig {
-        HotConfig {
-            maxmemory: AtomicU64::new(c.maxmemory),
-            timeout: AtomicU64::new(c.timeout),
-        }
+        let hot = HotConfig {
+            maxmemory: AtomicU64::new(0),
+            timeout: AtomicU64::new(0),
+            lua_memory_limit: AtomicU64::new(0),
+            busy_reply_threshold_ms: AtomicU64::new(0),
+            single_slot_scripts: AtomicBool::new(false),
+        };
+        hot.configure(c);
+        hot
     }
 
     fn configure(&self, c: &Config) {
         self.maxmemory.store(c.maxmemory, Relaxed);
         self.timeout.store(c.timeout, Relaxed);
+        self.lua_memory_limit.store(c.lua_memory_limit, Relaxed);
+        self.busy_reply_threshold_ms
+            .store(c.busy_reply_threshold_ms, Relaxed);
+        self.single_slot_scripts
+            .store(c.single_slot_scripts, Relaxed);
     }
 }
