@@ -709,3 +709,57 @@ fn client_kill_closes_an_idle_client_at_once() {
     );
     assert_eq!(c.cmd(&["PING"]), b"+PONG\r\n");
 }
+
+/// CLIENT SETINFO, as Redis 7.2 answers it (client libraries send it on connect when the
+/// server reports 7.2): the attributes show at the end of CLIENT LIST / INFO lines.
+#[test]
+fn client_setinfo_sets_what_client_list_shows() {
+    let s = common::luagate_shards(2);
+    let mut c = s.raw();
+    let info = c.cmd_str(&["CLIENT", "INFO"]);
+    assert!(
+        info.trim_end().ends_with(" resp=2 lib-name= lib-ver="),
+        "{info}"
+    );
+    assert_eq!(
+        c.cmd(&["CLIENT", "SETINFO", "LIB-NAME", "redis-py"]),
+        b"+OK\r\n"
+    );
+    assert_eq!(
+        c.cmd(&["CLIENT", "SETINFO", "lib-ver", "5.0.1"]),
+        b"+OK\r\n"
+    );
+    let info = c.cmd_str(&["CLIENT", "INFO"]);
+    assert!(
+        info.trim_end()
+            .ends_with(" lib-name=redis-py lib-ver=5.0.1"),
+        "{info}"
+    );
+    let list = c.cmd_str(&["CLIENT", "LIST"]);
+    assert!(
+        list.contains(" lib-name=redis-py lib-ver=5.0.1\n"),
+        "{list}"
+    );
+    // An empty value clears the attribute.
+    assert_eq!(c.cmd(&["CLIENT", "SETINFO", "lib-ver", ""]), b"+OK\r\n");
+    let info = c.cmd_str(&["CLIENT", "INFO"]);
+    assert!(info.trim_end().ends_with(" lib-ver="), "{info}");
+    assert_eq!(
+        c.cmd(&["CLIENT", "SETINFO", "lib-name", "a b"]),
+        b"-ERR lib-name cannot contain spaces, newlines or special characters.\r\n"
+    );
+    assert_eq!(
+        c.cmd(&["CLIENT", "SETINFO", "Lib-Ver", "1\n2"]),
+        b"-ERR Lib-Ver cannot contain spaces, newlines or special characters.\r\n"
+    );
+    assert_eq!(
+        c.cmd(&["CLIENT", "SETINFO", "color", "red"]),
+        b"-ERR Unrecognized option 'color'\r\n"
+    );
+    assert_eq!(
+        c.cmd(&["CLIENT", "SETINFO", "lib-name"]),
+        b"-ERR wrong number of arguments for 'client|setinfo' command\r\n"
+    );
+    let info = c.cmd_str(&["CLIENT", "INFO"]);
+    assert!(info.contains(" lib-name=redis-py "), "{info}");
+}

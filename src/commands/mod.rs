@@ -94,6 +94,7 @@ pub mod server_side {
             Command::conn("id", 2, NOSCRIPT | LOADING | STALE, Group::Connection),
             Command::conn("setname", 3, NOSCRIPT | LOADING | STALE, Group::Connection),
             Command::conn("getname", 2, NOSCRIPT | LOADING | STALE, Group::Connection),
+            Command::conn("setinfo", 4, NOSCRIPT | LOADING | STALE, Group::Connection),
             Command::conn(
                 "list",
                 -2,

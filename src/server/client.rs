@@ -22,6 +22,8 @@ pub struct ClientInfo {
     pub db: AtomicU64,
     pub resp: AtomicU8,
     pub name: Mutex<String>,
+    /// CLIENT SETINFO's `lib-name` and `lib-ver` (empty: not set).
+    pub lib: Mutex<(String, String)>,
     /// The id (`CmdRef::id`) of the last connection-level command plus one; 0 before any (an
     /// atomic, so recording it costs the connection no lock).
     pub last_cmd: AtomicU32,
@@ -45,16 +47,17 @@ impl ClientInfo {
             .store(crate::clock::coarse_ms(), Relaxed);
     }
 
-    /// One CLIENT LIST line (without the newline), fields as Redis 7.0 prints them.
+    /// One CLIENT LIST line (without the newline), fields as Redis 7.2 prints them.
     pub fn describe(&self) -> String {
         let name = self.name.lock().map(|n| n.clone()).unwrap_or_default();
+        let (lib_name, lib_ver) = self.lib.lock().map(|l| l.clone()).unwrap_or_default();
         let cmd = match self.last_cmd.load(Relaxed) {
             0 => "NULL",
             id => crate::commands::full_name((id - 1) as u16),
         };
         let multi = self.multi.load(Relaxed);
         format!(
-            "id={} addr={} laddr={} fd=8 name={} age={} idle={} flags=N db={} sub=0 psub=0 ssub=0 multi={} qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=1024 rbp=0 obl=0 oll=0 omem=0 tot-mem=1024 events=r cmd={} user=default redir=-1 resp={}",
+            "id={} addr={} laddr={} fd=8 name={} age={} idle={} flags=N db={} sub=0 psub=0 ssub=0 multi={} qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=1024 rbp=0 obl=0 oll=0 omem=0 tot-mem=1024 events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
             self.id,
             self.addr,
             self.laddr,
@@ -65,6 +68,8 @@ impl ClientInfo {
             if multi == 0 { -1 } else { multi as i64 - 1 },
             cmd,
             self.resp.load(Relaxed),
+            lib_name,
+            lib_ver,
         )
     }
 
@@ -108,6 +113,7 @@ impl Clients {
             db: AtomicU64::new(0),
             resp: AtomicU8::new(2),
             name: Mutex::new(String::new()),
+            lib: Mutex::new((String::new(), String::new())),
             last_cmd: AtomicU32::new(0),
             multi: AtomicU64::new(0),
             killed: AtomicBool::new(false),

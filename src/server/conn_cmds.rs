@@ -66,7 +66,7 @@ pub async fn dispatch(conn: &mut Conn, cmd: CmdRef, args: Vec<Bytes>) -> Option<
                 Reply::bulk_str(&now.subsec_micros().to_string()),
             ]))
         }
-        "id" | "setname" | "getname" | "list" | "info" | "kill" if is_client(cmd) => {
+        "id" | "setname" | "getname" | "setinfo" | "list" | "info" | "kill" if is_client(cmd) => {
             client(conn, cmd, &args)
         }
         "count" | "list" | "info" | "docs" | "getkeys" if is_command(cmd) => command(cmd, &args),
@@ -83,6 +83,10 @@ pub async fn dispatch(conn: &mut Conn, cmd: CmdRef, args: Vec<Bytes>) -> Option<
             "    Return information about client connections.",
             "SETNAME <name>",
             "    Assign the name <name> to the current connection.",
+            "SETINFO <option> <value>",
+            "    Set client meta attr. Options are:",
+            "    * LIB-NAME: the client lib name.",
+            "    * LIB-VER: the client lib version.",
             "HELP",
             "    Print this help.",
         ])),
@@ -221,6 +225,32 @@ fn client(conn: &mut Conn, cmd: CmdRef, args: &[Bytes]) -> Result<Reply, Command
             }
             if let Ok(mut cur) = conn.info.name.lock() {
                 *cur = String::from_utf8_lossy(n).into_owned();
+            }
+            Ok(Reply::ok())
+        }
+        "setinfo" => {
+            // Redis 7.2's rules: a known attribute, then the same character set as names
+            // (CLIENT LIST stays splittable on spaces); an empty value clears it.
+            let attr = String::from_utf8_lossy(&args[2]).into_owned();
+            let lower = attr.to_ascii_lowercase();
+            if lower != "lib-name" && lower != "lib-ver" {
+                return Err(CommandError::err(format!(
+                    "ERR Unrecognized option '{attr}'"
+                )));
+            }
+            let v = &args[3];
+            if v.iter().any(|&c| c <= b' ' || c > b'~') {
+                return Err(CommandError::err(format!(
+                    "ERR {attr} cannot contain spaces, newlines or special characters."
+                )));
+            }
+            if let Ok(mut lib) = conn.info.lib.lock() {
+                let slot = if lower == "lib-name" {
+                    &mut lib.0
+                } else {
+                    &mut lib.1
+                };
+                *slot = String::from_utf8_lossy(v).into_owned();
             }
             Ok(Reply::ok())
         }
