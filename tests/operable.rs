@@ -174,9 +174,19 @@ fn write_temp(name: &str, text: &str) -> std::path::PathBuf {
     p
 }
 
+/// A fresh, empty working directory for a server started without `--dir` (its data directory
+/// is then `.`), so nothing left in the checkout can change how it starts.
+fn empty_dir(tag: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("luagate-cwd-{}-{tag}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("working dir");
+    dir
+}
+
 /// Runs the binary expecting it to refuse to start; returns (exit code, stderr).
 fn refused(args: &[&str], env: &[(&str, &str)]) -> (i32, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_luagate"))
+        .current_dir(empty_dir("refused"))
         .args(["--port", "0"])
         .args(args)
         .envs(env.iter().copied())
@@ -433,6 +443,7 @@ fn tcp_keepalive_is_applied_to_client_sockets() {
 fn config_set_loglevel_takes_effect_live() {
     let log = std::env::temp_dir().join(format!("luagate-loglevel-{}.log", std::process::id()));
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_luagate"))
+        .current_dir(empty_dir("loglevel"))
         .args([
             "--port",
             "0",

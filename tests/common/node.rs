@@ -25,10 +25,21 @@ fn free_port() -> u16 {
 
 /// Starts luagate with `extra` flags and `env`, the metrics listener on a free port; reads
 /// both listening lines from stdout. Retries when the picked metrics port was taken meanwhile.
+/// The server runs in a fresh working directory, so its default data directory (`.`) holds
+/// nothing a previous run, or anything else in the checkout, left behind; a `dir` given by a
+/// test (flag, environment or config file) still wins.
 pub fn start(extra: &[&str], env: &[(&str, &str)]) -> Node {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let cwd = std::env::temp_dir().join(format!(
+        "luagate-node-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    ));
+    std::fs::create_dir_all(&cwd).expect("test working dir");
     for _ in 0..5 {
         let metrics = free_port();
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_luagate"));
+        cmd.current_dir(&cwd);
         cmd.args([
             "--port",
             "0",
@@ -69,7 +80,7 @@ pub fn start(extra: &[&str], env: &[(&str, &str)]) -> Node {
                     proc: Proc {
                         child,
                         port,
-                        dir: None,
+                        dir: Some(cwd),
                     },
                     metrics,
                 }
