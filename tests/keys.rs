@@ -754,4 +754,10 @@ fn flush_and_swap_invalidate_watch() {
     );
     both(&mut d, &[&["WATCH", "z"]], &["SWAPDB", "0", "1"]);
     both(&mut d, &[&["WATCH", "q"]], &["SWAPDB", "0", "1"]);
+    // Swapping a database with itself touches nothing, even a watched key that exists.
+    both(
+        &mut d,
+        &[&["SET", "s", "1"], &["WATCH", "s"]],
+        &["SWAPDB", "0", "0"],
+    );
 }
