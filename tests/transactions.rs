@@ -408,6 +408,25 @@ fn multi_key_pops_touch_only_the_popped_key() {
     }
 }
 
+/// LTRIM touches an existing list even when it trims nothing (Redis signals it
+/// unconditionally); on a missing key it touches nothing (found by differential_random).
+#[test]
+fn ltrim_touches_the_list_even_without_trimming() {
+    let mut d = Diff::new();
+    let k = spread_keys();
+    d.check_all(&[
+        &["RPUSH", &k[0], "a", "b", "c"],
+        &["WATCH", &k[0]],
+        &["LTRIM", &k[0], "0", "-1"],
+        &["MULTI"],
+        &["EXEC"],
+        &["WATCH", &k[1]],
+        &["LTRIM", &k[1], "0", "-1"],
+        &["MULTI"],
+        &["EXEC"],
+    ]);
+}
+
 /// Scripts and functions queued in MULTI run in their place inside EXEC, like any command.
 #[test]
 fn scripts_queued_in_multi_run_in_order() {
