@@ -709,3 +709,31 @@ fn client_kill_closes_an_idle_client_at_once() {
     );
     assert_eq!(c.cmd(&["PING"]), b"+PONG\r\n");
 }
+
+/// Argument errors of the connection-level commands, on the connection, queued in MULTI and
+/// from a script: PING refuses more than one argument (its arity admits any number), SELECT
+/// reads a C int before it checks the database count, WAIT names its timeout.
+#[test]
+fn connection_command_argument_errors_match_redis() {
+    let mut d = Diff::new();
+    let cmds: &[&[&str]] = &[
+        &["PING", "a", "b"],
+        &["PING", "a", "b", "c"],
+        &["SELECT", "2147483648"],
+        &["SELECT", "-2147483649"],
+        &["SELECT", "16"],
+        &["SELECT", "x"],
+        &["WAIT", "0", "x"],
+        &["WAIT", "0", "1.5"],
+        &["WAIT", "x", "0"],
+        &["WAIT", "0", "-1"],
+        &["MULTI"],
+        &["SELECT", "2147483648"],
+        &["PING", "a", "b"],
+        &["EXEC"],
+        &["EVAL", "return redis.pcall('select', 2147483648)", "0"],
+        &["EVAL", "return redis.pcall('select', 16)", "0"],
+        &["PING"],
+    ];
+    d.check_all(cmds);
+}

@@ -2,7 +2,7 @@
 //! the server as a whole. `dispatch` maps a command name to its handler.
 
 use super::connection::Conn;
-use crate::commands::{self, flags, int_arg, is, CmdRef, Command, Keys};
+use crate::commands::{self, flags, is, CmdRef, Command, Keys};
 use crate::error::CommandError;
 use crate::protocol::Reply;
 use bytes::Bytes;
@@ -15,9 +15,11 @@ pub const VERSION: &str = "7.2.0";
 /// ECHO), so the caller keeps them (for the slow log) without a copy.
 pub fn by_ref(cmd: CmdRef, args: &[Bytes]) -> Option<Reply> {
     match cmd.cmd.name {
-        "ping" => Some(match args.get(1) {
-            None => Reply::status("PONG"),
-            Some(a) => Reply::Bulk(a.clone()),
+        "ping" => Some(match args {
+            [_] => Reply::status("PONG"),
+            [_, a] => Reply::Bulk(a.clone()),
+            // Its arity (-1) admits more; PING itself refuses them.
+            _ => Reply::Error(CommandError::WrongArity("ping".into()).to_string()),
         }),
         "echo" => Some(Reply::Bulk(args.get(1)?.clone())),
         _ => None,
@@ -102,11 +104,8 @@ fn is_command(cmd: CmdRef) -> bool {
 }
 
 fn select(conn: &mut Conn, args: &[Bytes]) -> Result<Reply, CommandError> {
-    let idx = int_arg(&args[1])?;
-    if idx < 0 || idx as usize >= conn.server.config().databases {
-        return Err(CommandError::err("ERR DB index is out of range"));
-    }
-    conn.db = idx as usize;
+    let idx = commands::keys::db_index(&args[1], conn.server.config().databases)?;
+    conn.db = idx;
     conn.info.db.store(idx as u64, Relaxed);
     Ok(Reply::ok())
 }
