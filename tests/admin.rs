@@ -737,3 +737,38 @@ fn connection_command_argument_errors_match_redis() {
     ];
     d.check_all(cmds);
 }
+
+/// COMMAND INFO of an unknown name is a null bulk; COMMAND GETKEYS reports what Redis's key
+/// extraction finds (a bad numkeys drops every key: an empty array for the scripts, an error
+/// for the others); COMMAND LIST checks its FILTERBY syntax and lists subcommands too.
+#[test]
+fn command_introspection_matches_redis() {
+    let mut d = Diff::new();
+    let cmds: &[&[&str]] = &[
+        &["COMMAND", "INFO", "nosuch"],
+        &["COMMAND", "INFO", "get|x"],
+        &["COMMAND", "GETKEYS", "EVAL", "return 1", "0"],
+        &["COMMAND", "GETKEYS", "EVAL", "return 1", "1"],
+        &["COMMAND", "GETKEYS", "EVAL", "return 1", "x"],
+        &["COMMAND", "GETKEYS", "EVAL", "return 1", "1", "a"],
+        &["COMMAND", "GETKEYS", "FCALL_RO", "f", "0", "a"],
+        &["COMMAND", "GETKEYS", "SINTERCARD", "5", "a"],
+        &["COMMAND", "GETKEYS", "ZUNIONSTORE", "d", "5", "a"],
+        &["COMMAND", "GETKEYS", "ZUNIONSTORE", "d", "0", "a"],
+        &["COMMAND", "GETKEYS", "ZUNIONSTORE", "d", "1", "a"],
+        &["COMMAND", "GETKEYS", "CONFIG", "GET", "x"],
+        &["COMMAND", "LIST", "FILTERBY"],
+        &["COMMAND", "LIST", "FILTERBY", "PATTERN"],
+        &["COMMAND", "LIST", "FILTERBY", "BOGUS", "x"],
+        &[
+            "COMMAND", "LIST", "FILTERBY", "PATTERN", "x", "FILTERBY", "PATTERN", "y",
+        ],
+        &["COMMAND", "LIST", "BOGUS"],
+        &["COMMAND", "LIST", "FILTERBY", "MODULE", "x"],
+        &["COMMAND", "LIST", "FILTERBY", "ACLCAT", "nosuchcat"],
+        &["COMMAND", "LIST", "FILTERBY", "PATTERN", "GET"],
+    ];
+    d.check_all(cmds);
+    d.check_unordered(&["COMMAND", "LIST", "FILTERBY", "PATTERN", "config*"]);
+    d.check_unordered(&["COMMAND", "LIST", "FILTERBY", "PATTERN", "z*store"]);
+}
