@@ -335,6 +335,25 @@ fn keys_scan_randomkey_dbsize() {
     d.check_all(&[&["DEL", "k1", "k2", "h3", "key:a", "key:b"], &["RANDOMKEY"]]);
 }
 
+/// The empty key (or field, or member) matches only the empty pattern and the lone `*`: Redis's
+/// matcher never starts on an empty subject, so `**` or `*a*` skip it.
+#[test]
+fn patterns_on_empty_names() {
+    let mut d = Diff::new();
+    d.check_all(&[
+        &["SET", "", "1"],
+        &["SET", "a", "1"],
+        &["HSET", "h", "", "1"],
+        &["ZADD", "z", "1", ""],
+    ]);
+    for p in ["*", "**", "***", "", "?", "*a*", "[^a]"] {
+        d.check_unordered(&["KEYS", p]);
+        check_scan(&mut d, &["SCAN", "0", "MATCH", p, "COUNT", "100"]);
+        check_scan(&mut d, &["HSCAN", "h", "0", "MATCH", p]);
+        check_scan(&mut d, &["ZSCAN", "z", "0", "MATCH", p]);
+    }
+}
+
 #[test]
 fn flush_and_swapdb() {
     let mut d = Diff::new();
