@@ -503,7 +503,7 @@ fn command_list(args: &[Bytes]) -> Result<Reply, CommandError> {
             Filter::Module => false,
             Filter::AclCat(cat) => categories(c.cmd)
                 .iter()
-                .any(|k| k[1..].as_bytes().eq_ignore_ascii_case(cat)),
+                .any(|k| k.as_bytes()[1..].eq_ignore_ascii_case(cat)),
             Filter::Pattern(p) => {
                 crate::keyspace::glob::glob_match(p, commands::full_name(c.id).as_bytes(), true)
             }
