@@ -763,3 +763,66 @@ fn client_setinfo_sets_what_client_list_shows() {
     let info = c.cmd_str(&["CLIENT", "INFO"]);
     assert!(info.contains(" lib-name=redis-py "), "{info}");
 }
+
+/// Argument errors of the connection-level commands, on the connection, queued in MULTI and
+/// from a script: PING refuses more than one argument (its arity admits any number), SELECT
+/// reads a C int before it checks the database count, WAIT names its timeout.
+#[test]
+fn connection_command_argument_errors_match_redis() {
+    let mut d = Diff::new();
+    let cmds: &[&[&str]] = &[
+        &["PING", "a", "b"],
+        &["PING", "a", "b", "c"],
+        &["SELECT", "2147483648"],
+        &["SELECT", "-2147483649"],
+        &["SELECT", "16"],
+        &["SELECT", "x"],
+        &["WAIT", "0", "x"],
+        &["WAIT", "0", "1.5"],
+        &["WAIT", "x", "0"],
+        &["WAIT", "0", "-1"],
+        &["MULTI"],
+        &["SELECT", "2147483648"],
+        &["PING", "a", "b"],
+        &["EXEC"],
+        &["EVAL", "return redis.pcall('select', 2147483648)", "0"],
+        &["EVAL", "return redis.pcall('select', 16)", "0"],
+        &["PING"],
+    ];
+    d.check_all(cmds);
+}
+
+/// COMMAND INFO of an unknown name is a null bulk; COMMAND GETKEYS reports what Redis's key
+/// extraction finds (a bad numkeys drops every key: an empty array for the scripts, an error
+/// for the others); COMMAND LIST checks its FILTERBY syntax and lists subcommands too.
+#[test]
+fn command_introspection_matches_redis() {
+    let mut d = Diff::new();
+    let cmds: &[&[&str]] = &[
+        &["COMMAND", "INFO", "nosuch"],
+        &["COMMAND", "INFO", "get|x"],
+        &["COMMAND", "GETKEYS", "EVAL", "return 1", "0"],
+        &["COMMAND", "GETKEYS", "EVAL", "return 1", "1"],
+        &["COMMAND", "GETKEYS", "EVAL", "return 1", "x"],
+        &["COMMAND", "GETKEYS", "EVAL", "return 1", "1", "a"],
+        &["COMMAND", "GETKEYS", "FCALL_RO", "f", "0", "a"],
+        &["COMMAND", "GETKEYS", "SINTERCARD", "5", "a"],
+        &["COMMAND", "GETKEYS", "ZUNIONSTORE", "d", "5", "a"],
+        &["COMMAND", "GETKEYS", "ZUNIONSTORE", "d", "0", "a"],
+        &["COMMAND", "GETKEYS", "ZUNIONSTORE", "d", "1", "a"],
+        &["COMMAND", "GETKEYS", "CONFIG", "GET", "x"],
+        &["COMMAND", "LIST", "FILTERBY"],
+        &["COMMAND", "LIST", "FILTERBY", "PATTERN"],
+        &["COMMAND", "LIST", "FILTERBY", "BOGUS", "x"],
+        &[
+            "COMMAND", "LIST", "FILTERBY", "PATTERN", "x", "FILTERBY", "PATTERN", "y",
+        ],
+        &["COMMAND", "LIST", "BOGUS"],
+        &["COMMAND", "LIST", "FILTERBY", "MODULE", "x"],
+        &["COMMAND", "LIST", "FILTERBY", "ACLCAT", "nosuchcat"],
+        &["COMMAND", "LIST", "FILTERBY", "PATTERN", "GET"],
+    ];
+    d.check_all(cmds);
+    d.check_unordered(&["COMMAND", "LIST", "FILTERBY", "PATTERN", "config*"]);
+    d.check_unordered(&["COMMAND", "LIST", "FILTERBY", "PATTERN", "z*store"]);
+}

@@ -335,6 +335,25 @@ fn keys_scan_randomkey_dbsize() {
     d.check_all(&[&["DEL", "k1", "k2", "h3", "key:a", "key:b"], &["RANDOMKEY"]]);
 }
 
+/// The empty key (or field, or member) matches only the empty pattern and the lone `*`: Redis's
+/// matcher never starts on an empty subject, so `**` or `*a*` skip it.
+#[test]
+fn patterns_on_empty_names() {
+    let mut d = Diff::new();
+    d.check_all(&[
+        &["SET", "", "1"],
+        &["SET", "a", "1"],
+        &["HSET", "h", "", "1"],
+        &["ZADD", "z", "1", ""],
+    ]);
+    for p in ["*", "**", "***", "", "?", "*a*", "[^a]"] {
+        d.check_unordered(&["KEYS", p]);
+        check_scan(&mut d, &["SCAN", "0", "MATCH", p, "COUNT", "100"]);
+        check_scan(&mut d, &["HSCAN", "h", "0", "MATCH", p]);
+        check_scan(&mut d, &["ZSCAN", "z", "0", "MATCH", p]);
+    }
+}
+
 #[test]
 fn flush_and_swapdb() {
     let mut d = Diff::new();
@@ -754,4 +773,10 @@ fn flush_and_swap_invalidate_watch() {
     );
     both(&mut d, &[&["WATCH", "z"]], &["SWAPDB", "0", "1"]);
     both(&mut d, &[&["WATCH", "q"]], &["SWAPDB", "0", "1"]);
+    // Swapping a database with itself touches nothing, even a watched key that exists.
+    both(
+        &mut d,
+        &[&["SET", "s", "1"], &["WATCH", "s"]],
+        &["SWAPDB", "0", "0"],
+    );
 }

@@ -103,3 +103,69 @@ fn malformed_headers_answer_as_redis() {
         }
     }
 }
+
+/// Inline commands are read as Redis reads them. A NUL before the newline hides it (Redis
+/// finds the newline with `strchr`): the request never completes, nothing is answered, and the
+/// connection ends with the too-big-inline error once 64 KB are pending. luagate used to split
+/// such a line forever, growing without bound. C's `isspace` (vertical tab and form feed
+/// included) separates words. Every case ends with a PING, so a skipped line still gets a
+/// reply to compare.
+#[test]
+fn inline_nul_and_blanks_answer_as_redis() {
+    let d = common::Diff::new();
+    let stuck: &[&[u8]] = &[
+        b"\x00\r\nPING\r\n",
+        b"PING\x00junk\r\nPING\r\n",
+        b"ECHO a\x00b\r\nPING\r\n",
+        b"ECHO \"a\x00b\"\r\nPING\r\n",
+    ];
+    for case in stuck {
+        let mut a = d.lg.raw();
+        let mut b = d.reference.raw();
+        for c in [&mut a, &mut b] {
+            c.send(case);
+            c.stream
+                .set_read_timeout(Some(std::time::Duration::from_millis(300)))
+                .ok();
+        }
+        assert_eq!(a.read_reply(), None, "luagate answered {case:?}");
+        assert_eq!(b.read_reply(), None, "redis-server answered {case:?}");
+        let filler = vec![b'x'; 70_000];
+        for c in [&mut a, &mut b] {
+            c.stream
+                .set_read_timeout(Some(std::time::Duration::from_secs(20)))
+                .ok();
+            // The server may close as soon as the limit is passed: a failed write is fine.
+            let _ = std::io::Write::write_all(&mut c.stream, &filler);
+        }
+        let (x, y) = (a.read_reply(), b.read_reply());
+        assert_eq!(x, y, "{case:?}");
+        assert_eq!(
+            x.as_deref(),
+            Some(&b"-ERR Protocol error: too big inline request\r\n"[..]),
+            "{case:?}"
+        );
+        assert!(a.is_closed() && b.is_closed(), "{case:?}");
+    }
+    let blanks: &[&[u8]] = &[
+        b"\x0bPING\r\nPING\r\n",
+        b"\x0cECHO x\x0c\r\nPING\r\n",
+        b"ECHO \"a\"\x0b\r\nPING\r\n",
+        b"ECHO a\x0bb \x0c c\r\nPING\r\n",
+    ];
+    for case in blanks {
+        let mut a = d.lg.raw();
+        let mut b = d.reference.raw();
+        a.send(case);
+        b.send(case);
+        for _ in 0..2 {
+            let (x, y) = (a.read_reply(), b.read_reply());
+            assert_eq!(
+                x.as_deref().map(String::from_utf8_lossy),
+                y.as_deref().map(String::from_utf8_lossy),
+                "luagate (left) and redis-server (right) differ on {:?}",
+                String::from_utf8_lossy(case)
+            );
+        }
+    }
+}

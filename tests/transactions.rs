@@ -373,6 +373,60 @@ fn del_touches_only_deleted_keys() {
     }
 }
 
+/// The pops over several keys (LMPOP, ZMPOP, BLPOP … and their blocking forms served at once)
+/// touch only the key they popped from: a WATCH on another key they name survives, one on the
+/// popped key fails (found by differential_random).
+#[test]
+fn multi_key_pops_touch_only_the_popped_key() {
+    let mut d = Diff::new();
+    let k = spread_keys();
+    let pops: &[(&str, &[&str])] = &[
+        ("RPUSH", &["LMPOP", "3", &k[0], &k[1], &k[2], "LEFT"]),
+        (
+            "RPUSH",
+            &["BLMPOP", "0", "2", &k[0], &k[1], "RIGHT", "COUNT", "2"],
+        ),
+        ("RPUSH", &["BLPOP", &k[0], &k[1], "0"]),
+        ("RPUSH", &["BRPOP", &k[0], &k[1], "0"]),
+        ("ZADD", &["ZMPOP", "3", &k[0], &k[1], &k[2], "MIN"]),
+        ("ZADD", &["BZMPOP", "0", "2", &k[0], &k[1], "MAX"]),
+        ("ZADD", &["BZPOPMIN", &k[0], &k[1], "0"]),
+        ("ZADD", &["BZPOPMAX", &k[0], &k[1], "0"]),
+    ];
+    for (add, pop) in pops {
+        // k1 is a string (a later key of the wrong type is not even read), k2 is missing.
+        d.check(&["DEL", &k[0], &k[1], &k[2]]);
+        d.check(&["SET", &k[1], "s"]);
+        let fill: &[&str] = if *add == "RPUSH" {
+            &["RPUSH", &k[0], "a", "b", "c"]
+        } else {
+            &["ZADD", &k[0], "1", "a", "2", "b", "3", "c"]
+        };
+        d.check(fill);
+        d.check_all(&[&["WATCH", &k[1], &k[2]], pop, &["MULTI"], &["EXEC"]]);
+        d.check_all(&[&["WATCH", &k[0]], pop, &["MULTI"], &["EXEC"]]);
+    }
+}
+
+/// LTRIM touches an existing list even when it trims nothing (Redis signals it
+/// unconditionally); on a missing key it touches nothing (found by differential_random).
+#[test]
+fn ltrim_touches_the_list_even_without_trimming() {
+    let mut d = Diff::new();
+    let k = spread_keys();
+    d.check_all(&[
+        &["RPUSH", &k[0], "a", "b", "c"],
+        &["WATCH", &k[0]],
+        &["LTRIM", &k[0], "0", "-1"],
+        &["MULTI"],
+        &["EXEC"],
+        &["WATCH", &k[1]],
+        &["LTRIM", &k[1], "0", "-1"],
+        &["MULTI"],
+        &["EXEC"],
+    ]);
+}
+
 /// Scripts and functions queued in MULTI run in their place inside EXEC, like any command.
 #[test]
 fn scripts_queued_in_multi_run_in_order() {

@@ -100,13 +100,19 @@ fn renamenx(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
 
 /// A database index argument as Redis's `getIntFromObjectOrReply` + `selectDb` check it.
 pub fn db_index_arg(ctx: &Ctx<'_>, arg: &[u8]) -> CmdResult<usize> {
+    db_index(arg, ctx.server.config().databases)
+}
+
+/// [`db_index_arg`] for callers without a shard context (SELECT on a connection, in MULTI or
+/// in a script): an integer, within a C int, below `databases`.
+pub fn db_index(arg: &[u8], databases: usize) -> CmdResult<usize> {
     let v = int_arg(arg)?;
     if v < i32::MIN as i64 || v > i32::MAX as i64 {
         return Err(CommandError::err(
             "ERR value is out of range, value must between -2147483648 and 2147483647",
         ));
     }
-    if v < 0 || v as usize >= ctx.server.config().databases {
+    if v < 0 || v as usize >= databases {
         return Err(CommandError::err("ERR DB index is out of range"));
     }
     Ok(v as usize)

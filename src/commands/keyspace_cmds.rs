@@ -278,8 +278,8 @@ fn swapdb(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
     require_all(ctx)?;
     let (a, b) = (a as usize, b as usize);
     for s in ctx.held_shards() {
+        // Swapping a database with itself changes nothing: Redis touches no WATCH for it.
         if a == b {
-            signal_existing(&mut s.dbs[a], None);
             continue;
         }
         let (lo, hi) = (a.min(b), a.max(b));

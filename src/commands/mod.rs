@@ -310,8 +310,10 @@ pub fn call_from(
             "sinterstore" | "sunionstore" | "sdiffstore" | "zunionstore" | "zinterstore"
             | "zdiffstore" | "zrangestore" => Some(1),
             // These signal the keys they wrote themselves (COPY's may be in another database,
-            // DEL's are only the keys that existed); index 0 is the name, so no key matches.
-            "copy" | "del" | "unlink" => Some(0),
+            // DEL's are only the keys that existed, a pop's only the key it popped from);
+            // index 0 is the name, so no key matches.
+            "copy" | "del" | "unlink" | "blpop" | "brpop" | "lmpop" | "blmpop" | "bzpopmin"
+            | "bzpopmax" | "zmpop" | "bzmpop" => Some(0),
             _ => None,
         };
         for i in cmd.cmd.key_indices(args) {

@@ -225,19 +225,87 @@ impl LexRange {
 
     /// The ascending ranks `start..end` of the elements inside the range.
     pub fn ranks(&self, z: &ZSet) -> (usize, usize) {
-        let start = z.count_before(|_, m| match &self.min {
-            LexBound::Min => false,
-            LexBound::Max => true,
-            LexBound::Incl(x) => m < &x[..],
-            LexBound::Excl(x) => m <= &x[..],
-        });
-        let end = z.count_before(|_, m| match &self.max {
+        let start = z.count_before(|_, m| !self.gte_min(m));
+        let end = z.count_before(|_, m| self.lte_max(m));
+        (start, end.max(start))
+    }
+
+    /// Whether `m` is at or above the lower end.
+    fn gte_min(&self, m: &[u8]) -> bool {
+        match &self.min {
+            LexBound::Min => true,
+            LexBound::Max => false,
+            LexBound::Incl(x) => m >= &x[..],
+            LexBound::Excl(x) => m > &x[..],
+        }
+    }
+
+    /// Whether `m` is at or below the upper end.
+    fn lte_max(&self, m: &[u8]) -> bool {
+        match &self.max {
             LexBound::Min => false,
             LexBound::Max => true,
             LexBound::Incl(x) => m <= &x[..],
             LexBound::Excl(x) => m < &x[..],
-        });
-        (start, end.max(start))
+        }
+    }
+
+    /// How many elements the range counts (ZLEXCOUNT) or deletes (ZREMRANGEBYLEX).
+    pub fn count(&self, z: &ZSet) -> usize {
+        if z.is_listpack() {
+            return self.listpack_walk(z, false, 0, -1).len();
+        }
+        let (a, b) = self.ranks(z);
+        b - a
+    }
+
+    /// The elements Redis's listpack code selects, in reply order. With all scores equal
+    /// the members are sorted and this is [`LexRange::ranks`]'s interval; with mixed scores
+    /// it is not, and Redis's answer is this exact walk: give up unless the last member is
+    /// above `min` and the first below `max`; start at the first member (from the top with
+    /// `rev`) past the near end, give up if it is beyond the far end; skip `offset` members
+    /// unchecked; then take members while they are within the far end. (Redis's skiplist walk
+    /// starts where its random levels lead; large sets keep the binary search.)
+    pub fn listpack_walk(&self, z: &ZSet, rev: bool, offset: i64, limit: i64) -> Vec<(Str, f64)> {
+        let all: Vec<(&Str, f64)> = z.iter().collect();
+        let (Some(first), Some(last)) = (all.first(), all.last()) else {
+            return Vec::new();
+        };
+        if !self.gte_min(last.0) || !self.lte_max(first.0) {
+            return Vec::new();
+        }
+        let start = if rev {
+            all.iter().rposition(|(m, _)| self.lte_max(m))
+        } else {
+            all.iter().position(|(m, _)| self.gte_min(m))
+        };
+        let Some(start) = start else {
+            return Vec::new();
+        };
+        let far_end = |m: &[u8]| {
+            if rev {
+                self.gte_min(m)
+            } else {
+                self.lte_max(m)
+            }
+        };
+        if !far_end(all[start].0) {
+            return Vec::new();
+        }
+        // A negative offset skips past the end, as Redis's `while (offset--)` does.
+        let Ok(offset) = usize::try_from(offset) else {
+            return Vec::new();
+        };
+        let walk: Box<dyn Iterator<Item = &(&Str, f64)>> = if rev {
+            Box::new(all[..=start].iter().rev().skip(offset))
+        } else {
+            Box::new(all[start..].iter().skip(offset))
+        };
+        let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+        walk.take_while(|(m, _)| far_end(m))
+            .take(limit)
+            .map(|(m, s)| ((*m).clone(), *s))
+            .collect()
     }
 }
 

@@ -2,6 +2,12 @@
 //! used by KEYS, SCAN MATCH, CONFIG GET and FUNCTION LIST.
 
 pub fn glob_match(pattern: &[u8], s: &[u8], nocase: bool) -> bool {
+    // Redis's matcher never enters its loop for an empty subject, so only an empty pattern
+    // matches one (`**` does not); its callers (KEYS, SCAN MATCH) take a lone `*` as "all"
+    // before matching at all, which this keeps for every caller.
+    if s.is_empty() {
+        return pattern.is_empty() || pattern == b"*";
+    }
     matches(pattern, s, nocase, 0)
 }
 
@@ -133,5 +139,10 @@ mod tests {
         assert!(glob_match(b"a\\*b", b"a*b", false));
         assert!(!glob_match(b"a\\*b", b"axb", false));
         assert!(glob_match(b"HELLO", b"hello", true));
+        // An empty subject: only the empty pattern and the lone star (Redis's callers' "all").
+        assert!(glob_match(b"", b"", false));
+        assert!(glob_match(b"*", b"", false));
+        assert!(!glob_match(b"**", b"", false));
+        assert!(!glob_match(b"?", b"", false));
     }
 }

@@ -272,7 +272,17 @@ impl RequestDecoder {
         too_big: ProtocolError,
     ) -> Result<Option<BytesMut>, ProtocolError> {
         let from = self.scanned.min(buf.len());
-        match buf[from..].iter().position(|&b| b == b'\n') {
+        match buf[from..].iter().position(|&b| b == b'\n' || b == 0) {
+            // Redis looks for the newline with `strchr`, which stops at a NUL: a line with a
+            // NUL before its newline never completes, and the client waits until the buffer
+            // passes the inline limit (the scan stays on the NUL, so each look is one byte).
+            Some(i) if buf[from + i] == 0 => {
+                if buf.len() > MAX_INLINE {
+                    return Err(too_big);
+                }
+                self.scanned = from + i;
+                Ok(None)
+            }
             Some(i) => {
                 self.scanned = 0;
                 let mut line = buf.split_to(from + i + 1);
@@ -325,14 +335,22 @@ fn hex_val(c: u8) -> Option<u8> {
     (c as char).to_digit(16).map(|d| d as u8)
 }
 
+/// C's `isspace`: Rust's `is_ascii_whitespace` leaves out the vertical tab.
+fn c_space(c: u8) -> bool {
+    matches!(c, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r')
+}
+
 /// Splits an inline command line as Redis's `sdssplitargs` does: whitespace-separated words,
 /// double quotes with C escapes (`\n`, `\xHH`, …), single quotes with `\'`.
 pub fn split_inline(line: &[u8]) -> Result<Vec<Bytes>, ProtocolError> {
+    // `sdssplitargs` reads a C string: the line ends at its first NUL (a lone NUL is an empty
+    // command; one inside quotes leaves them unbalanced).
+    let line = &line[..line.iter().position(|&b| b == 0).unwrap_or(line.len())];
     let mut args = Vec::new();
     let mut i = 0;
     let n = line.len();
     loop {
-        while i < n && line[i].is_ascii_whitespace() {
+        while i < n && c_space(line[i]) {
             i += 1;
         }
         if i >= n {
@@ -366,7 +384,7 @@ pub fn split_inline(line: &[u8]) -> Result<Vec<Bytes>, ProtocolError> {
                         c => c,
                     });
                 } else if line[i] == b'"' {
-                    if i + 1 < n && !line[i + 1].is_ascii_whitespace() {
+                    if i + 1 < n && !c_space(line[i + 1]) {
                         return Err(ProtocolError::UnbalancedQuotes);
                     }
                     i += 1;
@@ -382,7 +400,7 @@ pub fn split_inline(line: &[u8]) -> Result<Vec<Bytes>, ProtocolError> {
                     i += 1;
                     cur.push(b'\'');
                 } else if line[i] == b'\'' {
-                    if i + 1 < n && !line[i + 1].is_ascii_whitespace() {
+                    if i + 1 < n && !c_space(line[i + 1]) {
                         return Err(ProtocolError::UnbalancedQuotes);
                     }
                     i += 1;
@@ -395,7 +413,7 @@ pub fn split_inline(line: &[u8]) -> Result<Vec<Bytes>, ProtocolError> {
                     break;
                 }
                 match line[i] {
-                    b' ' | b'\n' | b'\r' | b'\t' | 0 => break,
+                    b' ' | b'\n' | b'\r' | b'\t' => break,
                     b'"' => inq = true,
                     b'\'' => insq = true,
                     c => cur.push(c),

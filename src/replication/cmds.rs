@@ -152,7 +152,8 @@ fn role(conn: &Conn) -> Reply {
 /// published so far (which includes this client's writes), or the timeout (ms; 0 = forever).
 async fn wait(conn: &mut Conn, args: &[Bytes]) -> Result<Reply, CommandError> {
     let want = int_arg(&args[1])?;
-    let timeout = int_arg(&args[2])?;
+    let timeout = commands::parse_i64(&args[2])
+        .ok_or_else(|| CommandError::err("ERR timeout is not an integer or out of range"))?;
     if timeout < 0 {
         return Err(CommandError::err("ERR timeout is negative"));
     }

@@ -501,13 +501,10 @@ impl RunState {
                     Reply::bulk_str(&now.subsec_micros().to_string()),
                 ])
             }
-            "select" => match commands::parse_i64(&argv[1]) {
-                None => Reply::Error(CommandError::NotInteger.to_string()),
-                Some(i) if i < 0 || i as usize >= ctx.server.config().databases => {
-                    Reply::error("ERR DB index is out of range")
-                }
-                Some(i) => {
-                    ctx.db = i as usize;
+            "select" => match commands::keys::db_index(&argv[1], ctx.server.config().databases) {
+                Err(e) => Reply::Error(e.to_string()),
+                Ok(i) => {
+                    ctx.db = i;
                     Reply::ok()
                 }
             },

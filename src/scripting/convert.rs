@@ -128,10 +128,11 @@ fn table_to_reply(t: &Table, resp: u8, k: &ReplyKeys, depth: usize) -> Reply {
     if let Value::String(s) = field(&k.ok) {
         return Reply::Status(sanitize_status(&s.as_bytes()));
     }
-    match field(&k.double) {
-        Value::Number(n) => return Reply::Double(n),
-        Value::Integer(i) => return Reply::Double(i as f64),
-        _ => {}
+    // Only a number counts (a numeric string does not), read as the exact double: mlua's
+    // `Value` turns a Lua 5.1 number within an epsilon of an integer (`-0`, `1e-17`) into an
+    // `Integer`, and Redis prints those as `-0` and `1.0000000000000001e-17`.
+    if let Value::Number(_) | Value::Integer(_) = field(&k.double) {
+        return Reply::Double(t.raw_get::<f64>(&k.double).unwrap_or(0.0));
     }
     if let Value::String(s) = field(&k.big_number) {
         return Reply::BigNumber(Bytes::copy_from_slice(&s.as_bytes()));

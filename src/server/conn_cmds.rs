@@ -2,7 +2,7 @@
 //! the server as a whole. `dispatch` maps a command name to its handler.
 
 use super::connection::Conn;
-use crate::commands::{self, flags, int_arg, is, CmdRef, Command, Keys};
+use crate::commands::{self, flags, is, CmdRef, Command, Keys};
 use crate::error::CommandError;
 use crate::protocol::Reply;
 use bytes::Bytes;
@@ -15,9 +15,11 @@ pub const VERSION: &str = "7.2.0";
 /// ECHO), so the caller keeps them (for the slow log) without a copy.
 pub fn by_ref(cmd: CmdRef, args: &[Bytes]) -> Option<Reply> {
     match cmd.cmd.name {
-        "ping" => Some(match args.get(1) {
-            None => Reply::status("PONG"),
-            Some(a) => Reply::Bulk(a.clone()),
+        "ping" => Some(match args {
+            [_] => Reply::status("PONG"),
+            [_, a] => Reply::Bulk(a.clone()),
+            // Its arity (-1) admits more; PING itself refuses them.
+            _ => Reply::Error(CommandError::WrongArity("ping".into()).to_string()),
         }),
         "echo" => Some(Reply::Bulk(args.get(1)?.clone())),
         _ => None,
@@ -106,11 +108,8 @@ fn is_command(cmd: CmdRef) -> bool {
 }
 
 fn select(conn: &mut Conn, args: &[Bytes]) -> Result<Reply, CommandError> {
-    let idx = int_arg(&args[1])?;
-    if idx < 0 || idx as usize >= conn.server.config().databases {
-        return Err(CommandError::err("ERR DB index is out of range"));
-    }
-    conn.db = idx as usize;
+    let idx = commands::keys::db_index(&args[1], conn.server.config().databases)?;
+    conn.db = idx;
     conn.info.db.store(idx as u64, Relaxed);
     Ok(Reply::ok())
 }
@@ -402,9 +401,7 @@ fn command(cmd: CmdRef, args: &[Bytes]) -> Result<Reply, CommandError> {
     };
     match cmd.cmd.name {
         "count" => Ok(Reply::Int(top_level().count() as i64)),
-        "list" => Ok(Reply::Array(
-            top_level().map(|c| Reply::bulk_str(c.cmd.name)).collect(),
-        )),
+        "list" => command_list(args),
         "info" => {
             if args.len() == 2 {
                 return command_all();
@@ -414,7 +411,7 @@ fn command(cmd: CmdRef, args: &[Bytes]) -> Result<Reply, CommandError> {
                     .iter()
                     .map(|n| match resolve(n) {
                         Some(c) => command_info(c.cmd, c.id),
-                        None => Reply::NilArray,
+                        None => Reply::Nil,
                     })
                     .collect(),
             ))
@@ -454,18 +451,96 @@ fn command(cmd: CmdRef, args: &[Bytes]) -> Result<Reply, CommandError> {
                 }
                 other => other,
             })?;
-            let keys: Vec<Reply> = c
-                .cmd
-                .key_indices(target)
-                .map(|i| Reply::Bulk(target[i].clone()))
-                .collect();
-            if keys.is_empty() {
+            if matches!(c.cmd.keys, Keys::None) {
                 return Err(CommandError::err("ERR The command has no key arguments"));
+            }
+            let keys: Vec<Reply> = if numkeys_valid(c.cmd, target) {
+                c.cmd
+                    .key_indices(target)
+                    .map(|i| Reply::Bulk(target[i].clone()))
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            if keys.is_empty() && !NO_MANDATORY_KEYS.contains(&c.cmd.name) {
+                return Err(CommandError::err(
+                    "ERR Invalid arguments specified for command",
+                ));
             }
             Ok(Reply::Array(keys))
         }
         _ => Err(CommandError::Syntax),
     }
+}
+
+/// The commands whose keys may all be absent (Redis's `no_mandatory_keys` flag): COMMAND
+/// GETKEYS answers an empty array for them where it reports an error for the others.
+const NO_MANDATORY_KEYS: &[&str] = &[
+    "eval",
+    "evalsha",
+    "eval_ro",
+    "evalsha_ro",
+    "fcall",
+    "fcall_ro",
+];
+
+/// Whether a numkeys count is one Redis's key extraction accepts: an integer of at least 1
+/// whose keys all fit in `args`. Anything else (0 included) makes Redis drop every key the
+/// command names, its fixed ones too (ZUNIONSTORE's destination).
+fn numkeys_valid(cmd: &Command, args: &[Bytes]) -> bool {
+    let Keys::Numkeys { at, .. } = cmd.keys else {
+        return true;
+    };
+    args.get(at)
+        .and_then(|c| commands::parse_i64(c))
+        .and_then(|n| usize::try_from(n).ok())
+        .is_some_and(|n| n >= 1 && at.saturating_add(n) < args.len())
+}
+
+/// COMMAND LIST [FILTERBY MODULE name|ACLCAT category|PATTERN pattern]: every command's full
+/// name, subcommands included (`config|get`), as Redis lists them. FILTERBY must be the last
+/// option and take exactly its two arguments; anything else is a syntax error. There are no
+/// modules, so a module filter selects nothing; patterns match case-insensitively.
+fn command_list(args: &[Bytes]) -> Result<Reply, CommandError> {
+    enum Filter<'a> {
+        All,
+        Module,
+        AclCat(&'a [u8]),
+        Pattern(&'a [u8]),
+    }
+    let mut filter = Filter::All;
+    let mut i = 2;
+    while i < args.len() {
+        if !(is(&args[i], "FILTERBY") && args.len() - 1 - i == 2) {
+            return Err(CommandError::Syntax);
+        }
+        let (kind, arg) = (&args[i + 1], &args[i + 2][..]);
+        filter = if is(kind, "MODULE") {
+            Filter::Module
+        } else if is(kind, "ACLCAT") {
+            Filter::AclCat(arg)
+        } else if is(kind, "PATTERN") {
+            Filter::Pattern(arg)
+        } else {
+            return Err(CommandError::Syntax);
+        };
+        i += 3;
+    }
+    let names = commands::all_commands()
+        .iter()
+        .filter(|c| match filter {
+            Filter::All => true,
+            Filter::Module => false,
+            Filter::AclCat(cat) => categories(c.cmd)
+                .iter()
+                .any(|k| k.as_bytes()[1..].eq_ignore_ascii_case(cat)),
+            Filter::Pattern(p) => {
+                crate::keyspace::glob::glob_match(p, commands::full_name(c.id).as_bytes(), true)
+            }
+        })
+        .map(|c| Reply::bulk_str(commands::full_name(c.id)))
+        .collect();
+    Ok(Reply::Array(names))
 }
 
 /// `name` or `container|sub`.
@@ -479,21 +554,15 @@ fn resolve(name: &[u8]) -> Option<CmdRef> {
     }
 }
 
-/// One COMMAND INFO entry, in Redis 7's ten-field shape.
-fn command_info(cmd: &Command, id: u16) -> Reply {
-    let (first, last, step) = cmd.legacy_key_spec();
-    let flag_names: Vec<Reply> = flags::NAMES
-        .iter()
-        .filter(|(f, _)| cmd.flags & f != 0)
-        .map(|(_, n)| Reply::Status(Bytes::from_static(n.as_bytes())))
-        .collect();
-    let mut cats = vec![];
-    cats.push(if cmd.has(flags::WRITE) {
+/// The ACL categories COMMAND INFO reports (and COMMAND LIST filters by): read or write, the
+/// data type or area, fast or slow. A coarser set than Redis's.
+fn categories(cmd: &Command) -> [&'static str; 3] {
+    let access = if cmd.has(flags::WRITE) {
         "@write"
     } else {
         "@read"
-    });
-    cats.push(match cmd.group {
+    };
+    let area = match cmd.group {
         commands::Group::Generic => "@keyspace",
         commands::Group::String => "@string",
         commands::Group::List => "@list",
@@ -506,12 +575,24 @@ fn command_info(cmd: &Command, id: u16) -> Reply {
         commands::Group::Bitmap => "@bitmap",
         commands::Group::PubSub => "@pubsub",
         _ => "@admin",
-    });
-    if cmd.has(flags::FAST) {
-        cats.push("@fast");
+    };
+    let speed = if cmd.has(flags::FAST) {
+        "@fast"
     } else {
-        cats.push("@slow");
-    }
+        "@slow"
+    };
+    [access, area, speed]
+}
+
+/// One COMMAND INFO entry, in Redis 7's ten-field shape.
+fn command_info(cmd: &Command, id: u16) -> Reply {
+    let (first, last, step) = cmd.legacy_key_spec();
+    let flag_names: Vec<Reply> = flags::NAMES
+        .iter()
+        .filter(|(f, _)| cmd.flags & f != 0)
+        .map(|(_, n)| Reply::Status(Bytes::from_static(n.as_bytes())))
+        .collect();
+    let cats = categories(cmd);
     let key_specs: Vec<Reply> = match cmd.keys {
         Keys::Range { first, last, step } => vec![key_spec(
             cmd,

@@ -22,7 +22,7 @@
 
 use super::connection::Conn;
 use super::{admin, conn_cmds};
-use crate::commands::{self, flags, int_arg, CmdRef, Ctx, Effect, Run};
+use crate::commands::{self, flags, CmdRef, Ctx, Effect, Run};
 use crate::error::CommandError;
 use crate::keyspace::{Db, Waiter};
 use crate::protocol::Reply;
@@ -299,12 +299,11 @@ fn unit_time(_: &mut Ctx<'_>, _: &[Bytes]) -> Reply {
 }
 
 fn unit_select(ctx: &mut Ctx<'_>, a: &[Bytes]) -> Reply {
-    match int_arg(&a[1]) {
-        Ok(i) if i >= 0 && (i as usize) < ctx.server.config().databases => {
-            ctx.db = i as usize;
+    match crate::commands::keys::db_index(&a[1], ctx.server.config().databases) {
+        Ok(i) => {
+            ctx.db = i;
             Reply::ok()
         }
-        Ok(_) => Reply::error("ERR DB index is out of range"),
         Err(e) => Reply::Error(e.to_string()),
     }
 }

@@ -476,6 +476,16 @@ pub const GENERATORS: &[Generator] = &[
     gen("SRANDMEMBER-all", 1, Unordered, |g| {
         cmd(&["SRANDMEMBER", &g.key(), "100"])
     }),
+    // The same for hashes and sorted sets; with values or scores the flat (RESP2) or nested
+    // (RESP3) reply is still compared as a multiset of its elements.
+    gen("HRANDFIELD-all", 1, Unordered, |g| {
+        let k = g.key();
+        let o = g.one(&["", "WITHVALUES"]);
+        cmd_with(
+            &["HRANDFIELD", &k, "100"],
+            o.split_whitespace().map(str::to_string).collect(),
+        )
+    }),
     // ---- Sorted sets.
     gen("ZADD", 4, Exact, |g| {
         let k = g.key();
@@ -602,6 +612,14 @@ pub const GENERATORS: &[Generator] = &[
             c.split_whitespace().map(str::to_string).collect(),
         )
     }),
+    gen("ZRANDMEMBER-all", 1, Unordered, |g| {
+        let k = g.key();
+        let o = g.one(&["", "WITHSCORES"]);
+        cmd_with(
+            &["ZRANDMEMBER", &k, "100"],
+            o.split_whitespace().map(str::to_string).collect(),
+        )
+    }),
     gen("ZMPOP", 1, Exact, |g| {
         let mut rest = g.numkeys(1, 3);
         rest.push(g.one(&["MIN", "MAX", "NONE"]));
@@ -717,7 +735,7 @@ pub const GENERATORS: &[Generator] = &[
     gen("SELECT", 1, Exact, |g| {
         cmd(&[
             "SELECT",
-            &g.one(&["0", "0", "0", "1", "15", "16", "-1", "x"]),
+            &g.one(&["0", "0", "0", "1", "15", "16", "-1", "x", "2147483648"]),
         ])
     }),
     // Switches both connections between RESP2 and RESP3: every later reply is compared in the
@@ -728,11 +746,12 @@ pub const GENERATORS: &[Generator] = &[
     // Errors the dispatcher owns: wrong arity and unknown commands.
     gen("arity", 1, Exact, |g| {
         let c = g.one(&[
-            "GET", "SET", "DEL", "EXISTS", "ECHO", "DBSIZE", "HSET", "ZADD", "LPOS",
+            "GET", "SET", "DEL", "EXISTS", "ECHO", "DBSIZE", "HSET", "ZADD", "LPOS", "PING",
         ]);
         match c.as_str() {
             "SET" | "HSET" | "ZADD" | "LPOS" => cmd(&[&c, &g.key()]),
-            "ECHO" | "DBSIZE" => cmd(&[&c, &g.key(), &g.key()]),
+            // PING's arity admits any number; it refuses more than one argument itself.
+            "ECHO" | "DBSIZE" | "PING" => cmd(&[&c, &g.key(), &g.key()]),
             _ => cmd(&[&c]),
         }
     }),
@@ -741,7 +760,7 @@ pub const GENERATORS: &[Generator] = &[
     }),
     // Not generated, on purpose:
     // - SCAN/HSCAN/SSCAN/ZSCAN: cursors are implementation-specific (luagate's span shards).
-    // - RANDOMKEY, HRANDFIELD, ZRANDMEMBER, SPOP/SRANDMEMBER with a small count: random replies.
+    // - RANDOMKEY, HRANDFIELD/ZRANDMEMBER/SPOP/SRANDMEMBER with a small count: random replies.
     // - OBJECT ENCODING/FREQ/IDLETIME, MEMORY USAGE, DEBUG: encodings and sizes are an accepted
     //   deviation (e.g. after a collection shrinks).
     // - EXPIRE/PEXPIRE with GT/LT: relative expiries of equal length compare by the millisecond

@@ -126,6 +126,9 @@ pub fn ltrim(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
         }
     };
     db.remove_if_empty(key);
+    // Redis touches the list even when nothing was trimmed (a WATCH on it fails), though
+    // only a real trim counts as a write.
+    db.signal(key);
     ctx.dirty(removed as u64);
     Ok(Reply::ok())
 }

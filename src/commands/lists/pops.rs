@@ -167,6 +167,8 @@ fn mpop(ctx: &mut Ctx<'_>, args: &[Bytes], m: Mpop) -> CmdResult<Reply> {
         let Some(items) = pop_n(ctx.db(key)?, key, m.end, m.count)? else {
             continue;
         };
+        // Only the key popped from is touched (dispatch leaves the other keys alone).
+        ctx.db(key)?.signal(key);
         ctx.dirty(items.len() as u64);
         if ctx.wants_effects() {
             ctx.propagate(vec![
@@ -216,6 +218,8 @@ fn bpop(ctx: &mut Ctx<'_>, args: &[Bytes], end: End) -> CmdResult<Reply> {
         let Some(item) = items.into_iter().next() else {
             continue;
         };
+        // Only the key popped from is touched (dispatch leaves the other keys alone).
+        ctx.db(key)?.signal(key);
         ctx.dirty(1);
         if ctx.wants_effects() {
             ctx.propagate(vec![Bytes::from_static(end.pop_name()), key.clone()]);

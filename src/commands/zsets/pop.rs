@@ -144,6 +144,8 @@ fn pop(ctx: &mut Ctx<'_>, keys: &[Bytes], max: bool, count: u64, shape: Shape) -
         }
     }
     drop_if_empty(ctx, key)?;
+    // Only the key popped from is touched (dispatch leaves the pops' other keys alone).
+    ctx.db(key)?.signal(key);
     ctx.dirty(popped.len() as u64);
     zrem_effect(ctx, key, popped.iter().map(|(m, _)| m.to_bytes()).collect());
     Ok(match shape {

@@ -2,7 +2,9 @@
 //! legacy spellings, ZRANGESTORE, ZREMRANGEBYRANK/SCORE/LEX.
 //!
 //! Invariant: every range is resolved to an ascending rank interval with two O(log n)
-//! descents, then walked along the level-0 links, so a range costs O(log n + returned).
+//! descents, then walked along the level-0 links, so a range costs O(log n + returned). The
+//! exception: lex ranges on listpack-sized sets are walked as Redis walks its listpack
+//! ([`LexRange::listpack_walk`]), which differs when scores are mixed.
 //! Options are parsed and checked in Redis's order before the key is looked up.
 
 use super::*;
@@ -138,6 +140,7 @@ fn select(z: &ZSet, bounds: &Bounds, rev: bool, offset: i64, limit: i64) -> Vec<
             None => return Vec::new(),
         },
         Bounds::Score(r) => r.ranks(z),
+        Bounds::Lex(r) if z.is_listpack() => return r.listpack_walk(z, rev, offset, limit),
         Bounds::Lex(r) => r.ranks(z),
     };
     if offset < 0 {

@@ -45,10 +45,9 @@ pub fn zcount(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
 
 pub fn zlexcount(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
     let range = LexRange::parse(&args[2], &args[3])?;
-    Ok(Reply::Int(get_zset(ctx, &args[1])?.map_or(0, |z| {
-        let (a, b) = range.ranks(z);
-        b - a
-    }) as i64))
+    Ok(Reply::Int(
+        get_zset(ctx, &args[1])?.map_or(0, |z| range.count(z)) as i64,
+    ))
 }
 
 pub fn zrank(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
