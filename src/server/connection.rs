@@ -161,9 +161,11 @@ impl Conn {
                 c.set(c.get().saturating_add(1));
                 c.get()
             });
+            let mut decoded = 0usize;
             loop {
                 match decoder.decode(&mut buf) {
                     Ok(Some(args)) => {
+                        decoded += 1;
                         self.process(args, Some(&*stream)).await;
                         decoder.authenticated = self.authenticated;
                         if self.close {
@@ -192,10 +194,11 @@ impl Conn {
             // Once another connection has been served since this thread last woke, the thread
             // is busy with many clients: let every connection made ready by the same poll run
             // first, then write, so replies leave in one burst (as Redis writes them before it
-            // sleeps) and a client is woken once for many replies instead of once per reply.
-            // The first connection after a wake writes at once: when clients come one at a
-            // time the detour (a task switch and an extra poll) would buy nothing.
-            if nth_this_wake > 1 {
+            // sleeps) and a pipelining client is woken once for many replies instead of once
+            // per reply (pinned EVALSHA INCR at -P 16: 17% less server CPU per call). A read of
+            // one command writes at once: the detour (a task switch and an extra poll, ~600
+            // instructions, an eighth of an unpipelined GET) bought nothing measurable there.
+            if nth_this_wake > 1 && decoded > 1 {
                 tokio::task::yield_now().await;
             }
             self.write_out(stream).await?;
