@@ -1,0 +1,229 @@
+//! CLIENT and COMMAND, and the argument errors of the connection-level commands: against the
+//! reference redis-server where the replies are deterministic, and by shape where they name
+//! clients, addresses or times.
+mod common;
+
+use common::Diff;
+use std::time::{Duration, Instant};
+
+/// CLIENT LIST's `cmd=` names each client's last connection-level command (`NULL` before
+/// any), subcommands as `container|sub`.
+#[test]
+fn client_list_names_the_last_command() {
+    let s = common::luagate_shards(2);
+    let mut a = s.raw();
+    let mut b = s.raw();
+    let me = |list: &str, id: &str| {
+        list.lines()
+            .find(|l| l.starts_with(&format!("id={id} ")))
+            .map(|l| l.to_string())
+            .unwrap_or_default()
+    };
+    let a_id = a.cmd_str(&["CLIENT", "ID"]);
+    let a_id = a_id.trim_start_matches(':').trim().to_string();
+    let list = b.cmd_str(&["CLIENT", "LIST"]);
+    assert!(me(&list, &a_id).contains(" cmd=client|id "), "{list}");
+    a.cmd(&["ECHO", "x"]);
+    let list = b.cmd_str(&["CLIENT", "LIST"]);
+    assert!(me(&list, &a_id).contains(" cmd=echo "), "{list}");
+    // Shard commands count too, as in Redis.
+    a.cmd(&["INCR", "n"]);
+    let list = b.cmd_str(&["CLIENT", "LIST"]);
+    assert!(me(&list, &a_id).contains(" cmd=incr "), "{list}");
+    assert!(list.contains(" cmd=client|list "), "{list}");
+    let _fresh = s.raw();
+    // The new connection is registered once accepted: bounded wait.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut list = b.cmd_str(&["CLIENT", "LIST"]);
+    while !list.contains(" cmd=NULL ") && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+        list = b.cmd_str(&["CLIENT", "LIST"]);
+    }
+    assert!(list.contains(" cmd=NULL "), "{list}");
+}
+
+/// `timeout`: a client idle for longer is closed, as Redis closes it; one that keeps talking
+/// is not. The setting is read per read, so it applies from a client's next request on.
+#[test]
+fn idle_clients_are_closed_after_timeout() {
+    let s = common::luagate_shards(1);
+    let mut c = s.raw();
+    assert_eq!(c.cmd(&["CONFIG", "SET", "timeout", "1"]), b"+OK\r\n");
+    let mut idle = s.raw();
+    assert_eq!(idle.cmd(&["PING"]), b"+PONG\r\n");
+    let mut busy = s.raw();
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_millis(2500) {
+        assert_eq!(busy.cmd(&["PING"]), b"+PONG\r\n");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(idle.is_closed(), "the idle client was closed");
+    assert_eq!(busy.cmd(&["PING"]), b"+PONG\r\n");
+}
+
+/// CLIENT LIST's `idle=` counts whole seconds since the client's last request (on a clock the
+/// shard timer advances every 100 ms, as Redis reads a clock cached per event-loop turn).
+#[test]
+fn client_list_idle_counts_seconds_since_the_last_request() {
+    let s = common::luagate_shards(1);
+    let mut quiet = s.raw();
+    assert_eq!(quiet.cmd(&["CLIENT", "SETNAME", "quiet"]), b"+OK\r\n");
+    std::thread::sleep(Duration::from_millis(2300));
+    let mut c = s.raw();
+    assert_eq!(c.cmd(&["CLIENT", "SETNAME", "asking"]), b"+OK\r\n");
+    let list = c.cmd_str(&["CLIENT", "LIST"]);
+    let idle = |name: &str| -> u64 {
+        let line = list
+            .lines()
+            .find(|l| l.contains(&format!(" name={name} ")))
+            .unwrap_or_else(|| panic!("no {name} in {list}"));
+        let v = line
+            .split(" idle=")
+            .nth(1)
+            .and_then(|r| r.split(' ').next());
+        v.and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("{line}"))
+    };
+    assert!((2..=3).contains(&idle("quiet")), "{list}");
+    assert_eq!(idle("asking"), 0, "{list}");
+}
+
+/// CLIENT KILL closes a client that is idle, waiting for its next request: the kill wakes the
+/// connection (it does not wait for the client to speak).
+#[test]
+fn client_kill_closes_an_idle_client_at_once() {
+    let s = common::luagate_shards(2);
+    let mut idle = s.raw();
+    let id = idle.cmd_str(&["CLIENT", "ID"]);
+    let id = id.trim_start_matches(':').trim().to_string();
+    let mut c = s.raw();
+    assert_eq!(c.cmd_str(&["CLIENT", "KILL", "ID", &id]), ":1\r\n");
+    let start = Instant::now();
+    assert!(
+        idle.is_closed(),
+        "the killed client's connection was closed"
+    );
+    assert!(
+        start.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        start.elapsed()
+    );
+    assert_eq!(c.cmd(&["PING"]), b"+PONG\r\n");
+}
+
+/// CLIENT SETINFO, as Redis 7.2 answers it (client libraries send it on connect when the
+/// server reports 7.2): the attributes show at the end of CLIENT LIST / INFO lines.
+#[test]
+fn client_setinfo_sets_what_client_list_shows() {
+    let s = common::luagate_shards(2);
+    let mut c = s.raw();
+    let info = c.cmd_str(&["CLIENT", "INFO"]);
+    assert!(
+        info.trim_end().ends_with(" resp=2 lib-name= lib-ver="),
+        "{info}"
+    );
+    assert_eq!(
+        c.cmd(&["CLIENT", "SETINFO", "LIB-NAME", "redis-py"]),
+        b"+OK\r\n"
+    );
+    assert_eq!(
+        c.cmd(&["CLIENT", "SETINFO", "lib-ver", "5.0.1"]),
+        b"+OK\r\n"
+    );
+    let info = c.cmd_str(&["CLIENT", "INFO"]);
+    assert!(
+        info.trim_end()
+            .ends_with(" lib-name=redis-py lib-ver=5.0.1"),
+        "{info}"
+    );
+    let list = c.cmd_str(&["CLIENT", "LIST"]);
+    assert!(
+        list.contains(" lib-name=redis-py lib-ver=5.0.1\n"),
+        "{list}"
+    );
+    // An empty value clears the attribute.
+    assert_eq!(c.cmd(&["CLIENT", "SETINFO", "lib-ver", ""]), b"+OK\r\n");
+    let info = c.cmd_str(&["CLIENT", "INFO"]);
+    assert!(info.trim_end().ends_with(" lib-ver="), "{info}");
+    assert_eq!(
+        c.cmd(&["CLIENT", "SETINFO", "lib-name", "a b"]),
+        b"-ERR lib-name cannot contain spaces, newlines or special characters.\r\n"
+    );
+    assert_eq!(
+        c.cmd(&["CLIENT", "SETINFO", "Lib-Ver", "1\n2"]),
+        b"-ERR Lib-Ver cannot contain spaces, newlines or special characters.\r\n"
+    );
+    assert_eq!(
+        c.cmd(&["CLIENT", "SETINFO", "color", "red"]),
+        b"-ERR Unrecognized option 'color'\r\n"
+    );
+    assert_eq!(
+        c.cmd(&["CLIENT", "SETINFO", "lib-name"]),
+        b"-ERR wrong number of arguments for 'client|setinfo' command\r\n"
+    );
+    let info = c.cmd_str(&["CLIENT", "INFO"]);
+    assert!(info.contains(" lib-name=redis-py "), "{info}");
+}
+
+/// Argument errors of the connection-level commands, on the connection, queued in MULTI and
+/// from a script: PING refuses more than one argument (its arity admits any number), SELECT
+/// reads a C int before it checks the database count, WAIT names its timeout.
+#[test]
+fn connection_command_argument_errors_match_redis() {
+    let mut d = Diff::new();
+    let cmds: &[&[&str]] = &[
+        &["PING", "a", "b"],
+        &["PING", "a", "b", "c"],
+        &["SELECT", "2147483648"],
+        &["SELECT", "-2147483649"],
+        &["SELECT", "16"],
+        &["SELECT", "x"],
+        &["WAIT", "0", "x"],
+        &["WAIT", "0", "1.5"],
+        &["WAIT", "x", "0"],
+        &["WAIT", "0", "-1"],
+        &["MULTI"],
+        &["SELECT", "2147483648"],
+        &["PING", "a", "b"],
+        &["EXEC"],
+        &["EVAL", "return redis.pcall('select', 2147483648)", "0"],
+        &["EVAL", "return redis.pcall('select', 16)", "0"],
+        &["PING"],
+    ];
+    d.check_all(cmds);
+}
+
+/// COMMAND INFO of an unknown name is a null bulk; COMMAND GETKEYS reports what Redis's key
+/// extraction finds (a bad numkeys drops every key: an empty array for the scripts, an error
+/// for the others); COMMAND LIST checks its FILTERBY syntax and lists subcommands too.
+#[test]
+fn command_introspection_matches_redis() {
+    let mut d = Diff::new();
+    let cmds: &[&[&str]] = &[
+        &["COMMAND", "INFO", "nosuch"],
+        &["COMMAND", "INFO", "get|x"],
+        &["COMMAND", "GETKEYS", "EVAL", "return 1", "0"],
+        &["COMMAND", "GETKEYS", "EVAL", "return 1", "1"],
+        &["COMMAND", "GETKEYS", "EVAL", "return 1", "x"],
+        &["COMMAND", "GETKEYS", "EVAL", "return 1", "1", "a"],
+        &["COMMAND", "GETKEYS", "FCALL_RO", "f", "0", "a"],
+        &["COMMAND", "GETKEYS", "SINTERCARD", "5", "a"],
+        &["COMMAND", "GETKEYS", "ZUNIONSTORE", "d", "5", "a"],
+        &["COMMAND", "GETKEYS", "ZUNIONSTORE", "d", "0", "a"],
+        &["COMMAND", "GETKEYS", "ZUNIONSTORE", "d", "1", "a"],
+        &["COMMAND", "GETKEYS", "CONFIG", "GET", "x"],
+        &["COMMAND", "LIST", "FILTERBY"],
+        &["COMMAND", "LIST", "FILTERBY", "PATTERN"],
+        &["COMMAND", "LIST", "FILTERBY", "BOGUS", "x"],
+        &[
+            "COMMAND", "LIST", "FILTERBY", "PATTERN", "x", "FILTERBY", "PATTERN", "y",
+        ],
+        &["COMMAND", "LIST", "BOGUS"],
+        &["COMMAND", "LIST", "FILTERBY", "MODULE", "x"],
+        &["COMMAND", "LIST", "FILTERBY", "ACLCAT", "nosuchcat"],
+        &["COMMAND", "LIST", "FILTERBY", "PATTERN", "GET"],
+    ];
+    d.check_all(cmds);
+    d.check_unordered(&["COMMAND", "LIST", "FILTERBY", "PATTERN", "config*"]);
+    d.check_unordered(&["COMMAND", "LIST", "FILTERBY", "PATTERN", "z*store"]);
+}
