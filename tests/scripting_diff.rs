@@ -479,6 +479,36 @@ fn resp3_client_conversions_match_redis() {
         "return redis.call('set','a','b','NX')",
         "return redis.pcall('nosuch')",
         "error('x')",
+        // Nulls in a RESP3 array are holes, and `#` sees them where Redis's table has them.
+        "redis.call('set','k3','v') redis.setresp(3) \
+         local t = redis.call('mget','nokey','nokey2','k3') return {#t, type(t[1]), t[3]}",
+        "redis.call('set','k2','v') redis.setresp(3) \
+         local t = redis.call('mget','nokey','k2','nokey2') return #t",
+        "redis.call('set','k1','v') redis.setresp(3) \
+         local t = redis.call('mget','k1','nokey','k1','nokey2','k1') return #t",
+        "redis.setresp(3) local t = redis.call('mget','nokey','nokey2') return #t",
+    ] {
+        d.check(&["EVAL", s, "0"]);
+    }
+}
+
+/// What `redis.pcall` returns for a failed call carries Redis 7's
+/// `ignore_error_stats_update = true` beside `err`, whatever refused the call (the command,
+/// the arity check, an unknown name); `redis.error_reply` tables do not.
+#[test]
+fn pcall_error_tables_match_redis() {
+    let mut d = Diff::new();
+    d.both(&["HSET", "h", "f", "1"]);
+    for s in [
+        "return cjson.encode(redis.pcall('INCR','h'))",
+        "return cjson.encode(redis.pcall('SET','k','v','EX','-1'))",
+        "return cjson.encode(redis.pcall('NOSUCH'))",
+        "return cjson.encode(redis.pcall('GET'))",
+        "return cjson.encode(redis.error_reply('x'))",
+        "local e = redis.pcall('INCR','h') local n = 0 for k in pairs(e) do n = n + 1 end \
+         return {n, tostring(e.ignore_error_stats_update)}",
+        "return redis.pcall('INCR','h')",
+        "local ok, e = pcall(redis.call, 'INCR', 'h') return {tostring(ok), type(e), e}",
     ] {
         d.check(&["EVAL", s, "0"]);
     }

@@ -324,10 +324,16 @@ unsafe fn call_entry(l: *mut ffi::lua_State, protected: bool) -> c_int {
     let raise = match &*slot {
         Some((CallOutcome::Reply(r), resp)) => {
             push_reply(l, r, *resp);
+            if r.is_error() && protected {
+                mark_counted(l);
+            }
             r.is_error() && !protected
         }
         Some((CallOutcome::Refused(text), _)) => {
             push_error_table(l, text.as_bytes());
+            if protected {
+                mark_counted(l);
+            }
             !protected
         }
         Some((CallOutcome::Stop(text), _)) => {
@@ -344,6 +350,17 @@ unsafe fn call_entry(l: *mut ffi::lua_State, protected: bool) -> c_int {
         ffi::lua_error(l);
     }
     1
+}
+
+/// Marks the error table on top of the stack as Redis 7 marks what `redis.pcall` returns
+/// (`ignore_error_stats_update = true`: the error was counted when the call failed, not again
+/// if the script returns it). Scripts see the field, in `pairs` and `cjson.encode`.
+///
+/// # Safety
+/// The top of `l`'s stack is a table without a metatable; one slot of stack is free.
+unsafe fn mark_counted(l: *mut ffi::lua_State) {
+    ffi::lua_pushboolean(l, 1);
+    ffi::lua_setfield(l, -2, c"ignore_error_stats_update".as_ptr());
 }
 
 /// The shard index of a `CommandError::NotHeld` that reached a reply (see its `Display`).

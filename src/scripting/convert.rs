@@ -311,6 +311,22 @@ fn lua_index(i: usize) -> std::os::raw::c_int {
 }
 
 unsafe fn push_array(l: *mut ffi::lua_State, items: &[Reply], resp: u8) {
+    if resp >= 3
+        && items
+            .iter()
+            .any(|r| matches!(r, Reply::Nil | Reply::NilArray))
+    {
+        // Nulls become holes. Where the elements land (array or hash part) decides what `#`
+        // answers for a table with holes, so such a table is built as Redis builds every
+        // array: an empty table, then `t[i] = v` for each element in order, nil included.
+        ffi::lua_createtable(l, 0, 0);
+        for (i, it) in items.iter().enumerate() {
+            ffi::lua_pushnumber(l, (i + 1) as f64);
+            push_reply(l, it, resp);
+            ffi::lua_rawset(l, -3);
+        }
+        return;
+    }
     ffi::lua_createtable(l, items.len().min(1 << 24) as i32, 0);
     for (i, it) in items.iter().enumerate() {
         push_reply(l, it, resp);
