@@ -99,6 +99,12 @@ pub async fn dispatch(conn: &mut Conn, cmd: CmdRef, args: Vec<Bytes>) -> Option<
     Some(r.unwrap_or_else(|e| Reply::Error(e.to_string())))
 }
 
+/// Whether `v` may be a client name or attribute: printable ASCII without spaces, so every
+/// CLIENT LIST line still splits on spaces (Redis's rule for SETNAME, HELLO SETNAME, SETINFO).
+fn splittable(v: &[u8]) -> bool {
+    v.iter().all(|&c| c > b' ' && c <= b'~')
+}
+
 fn is_client(cmd: CmdRef) -> bool {
     commands::full_name(cmd.id).starts_with("client|")
 }
@@ -167,7 +173,7 @@ fn hello(conn: &mut Conn, args: &[Bytes]) -> Result<Reply, CommandError> {
             i += 3;
         } else if is(&args[i], "SETNAME") && more >= 1 {
             let n = &args[i + 1];
-            if n.iter().any(|&c| c <= b' ' || c > b'~') {
+            if !splittable(n) {
                 return Err(CommandError::err(
                     "ERR Client names cannot contain spaces, newlines or special characters.",
                 ));
@@ -217,7 +223,7 @@ fn client(conn: &mut Conn, cmd: CmdRef, args: &[Bytes]) -> Result<Reply, Command
         }
         "setname" => {
             let n = &args[2];
-            if n.iter().any(|&c| c <= b' ' || c > b'~') {
+            if !splittable(n) {
                 return Err(CommandError::err(
                     "ERR Client names cannot contain spaces, newlines or special characters.",
                 ));
@@ -238,7 +244,7 @@ fn client(conn: &mut Conn, cmd: CmdRef, args: &[Bytes]) -> Result<Reply, Command
                 )));
             }
             let v = &args[3];
-            if v.iter().any(|&c| c <= b' ' || c > b'~') {
+            if !splittable(v) {
                 return Err(CommandError::err(format!(
                     "ERR {attr} cannot contain spaces, newlines or special characters."
                 )));
