@@ -310,25 +310,118 @@ impl Leftover {
 /// thread stays in the unit, even when the runtime has a single worker.
 ///
 /// `block_in_place` hands the worker's scheduler to a new thread and takes it back when its
-/// closure returns, unless the new thread has picked it up by then; so the closure waits
-/// (bounded) until a task spawned just before has run, which only the new thread can do.
+/// closure returns, unless the new thread has picked it up by then. A task spawned (or woken,
+/// e.g. by a -BUSY reply the unit sends) from a thread that holds the scheduler goes to its
+/// LIFO slot, which no other worker can steal: while this thread holds it, such a task waits
+/// for the unit to end. So the hand-off is repeated until a probe spawned from this thread
+/// runs elsewhere, which proves the thread no longer holds a scheduler. (Waiting for a probe
+/// spawned before the hand-off proves nothing: another worker may steal it while the new
+/// thread is still starting, and the scheduler then comes back.)
 pub fn leave_io_worker() {
-    use std::sync::atomic::{AtomicBool, Ordering};
-    use std::sync::Arc;
     use tokio::runtime::{Handle, RuntimeFlavor};
+    const ROUNDS: usize = 10;
     let Ok(handle) = Handle::try_current() else {
         return; // a shard thread: its queue is answered from the script's hook
     };
     if handle.runtime_flavor() != RuntimeFlavor::MultiThread {
         return;
     }
-    let moved = Arc::new(AtomicBool::new(false));
-    let flag = moved.clone();
-    handle.spawn(async move { flag.store(true, Ordering::Release) });
-    tokio::task::block_in_place(|| {
-        let deadline = Instant::now() + Duration::from_millis(200);
-        while !moved.load(Ordering::Acquire) && Instant::now() < deadline {
+    let mut probe = Probe::spawn(&handle);
+    for _ in 0..ROUNDS {
+        // Moves the probe (and the LIFO slot) to the stealable queue and the scheduler to a
+        // new thread; with no scheduler held any more, it only waits.
+        tokio::task::block_in_place(|| probe.wait(Duration::from_millis(200)));
+        probe = Probe::spawn(&handle);
+        // Outside `block_in_place`: if this thread took the scheduler back, the probe sits in
+        // its LIFO slot and cannot run.
+        if probe.wait(Duration::from_millis(20)) {
+            return;
+        }
+    }
+    tracing::warn!("a busy unit could not hand its I/O worker's scheduler to another thread");
+}
+
+/// A task that only says it has run.
+struct Probe(std::sync::Arc<std::sync::atomic::AtomicBool>);
+
+impl Probe {
+    fn spawn(handle: &tokio::runtime::Handle) -> Probe {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let ran = std::sync::Arc::new(AtomicBool::new(false));
+        let flag = ran.clone();
+        handle.spawn(async move { flag.store(true, Ordering::Release) });
+        Probe(ran)
+    }
+
+    /// Sleeps until the probe has run (true) or `limit` has passed (false).
+    fn wait(&self, limit: Duration) -> bool {
+        use std::sync::atomic::Ordering;
+        let deadline = Instant::now() + limit;
+        while !self.0.load(Ordering::Acquire) {
+            if Instant::now() >= deadline {
+                return false;
+            }
             std::thread::sleep(Duration::from_micros(100));
         }
-    });
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::leave_io_worker;
+    use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+
+    /// A busy unit answers -BUSY from its own thread: the woken connection must run while the
+    /// unit goes on. A wake from a thread that still holds the worker's scheduler lands in its
+    /// unstealable LIFO slot, so this fails whenever `leave_io_worker` let the scheduler come
+    /// back (another worker ran its probe before the new thread took the scheduler).
+    #[test]
+    fn tasks_woken_by_a_unit_that_left_its_io_worker_run_while_it_goes_on() {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        for round in 0..300 {
+            let served = Arc::new(AtomicBool::new(false));
+            let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+            let s = served.clone();
+            rt.block_on(async move {
+                // A connection waiting for its reply.
+                let waiter = tokio::spawn(async move {
+                    if rx.await.is_ok() {
+                        s.store(true, SeqCst);
+                    }
+                });
+                // Noise: the other worker is awake and stealing, as under load.
+                let noise: Vec<_> = (0..8)
+                    .map(|_| tokio::spawn(async { tokio::task::yield_now().await }))
+                    .collect();
+                tokio::task::yield_now().await;
+                let served2 = served.clone();
+                let unit = tokio::spawn(async move {
+                    // The unit, inline on an I/O worker, goes busy.
+                    leave_io_worker();
+                    tx.send(()).ok();
+                    let deadline = Instant::now() + Duration::from_secs(2);
+                    while !served2.load(SeqCst) && Instant::now() < deadline {
+                        std::thread::sleep(Duration::from_micros(200));
+                    }
+                    served2.load(SeqCst)
+                });
+                let ok = unit.await.unwrap();
+                waiter.await.unwrap();
+                for n in noise {
+                    n.await.unwrap();
+                }
+                assert!(
+                    ok,
+                    "round {round}: the woken task waited for the unit to end"
+                );
+            });
+        }
+    }
 }
