@@ -542,32 +542,127 @@ fn script_error_replies_count_as_failed_calls() {
         let (a, b) = (d.a.read_reply(), d.b.read_reply());
         assert_eq!(a, b);
     }
-    // Counts only: timings differ.
-    let counts = |r: &mut common::Raw| -> Vec<String> {
-        let stats = r.cmd_str(&["INFO", "commandstats"]);
-        let errors = r.cmd_str(&["INFO", "errorstats"]);
-        let mut out: Vec<String> = stats
-            .lines()
-            .filter(|l| l.starts_with("cmdstat_eval"))
-            .map(|l| {
-                let (name, fields) = l.split_once(':').expect("stat line");
-                let keep: Vec<&str> = fields
-                    .split(',')
-                    .filter(|f| !f.starts_with("usec"))
-                    .collect();
-                format!("{name}:{}", keep.join(","))
-            })
-            .chain(
-                errors
-                    .lines()
-                    .filter(|l| l.starts_with("errorstat_"))
-                    .map(str::to_string),
-            )
-            .collect();
-        out.sort();
-        out
-    };
-    assert_eq!(counts(&mut d.a), counts(&mut d.b));
+    assert_eq!(
+        stat_counts(&mut d.a, &["eval"]),
+        stat_counts(&mut d.b, &["eval"])
+    );
+}
+
+/// INFO's error statistics and the call counts of the commands named (prefixes of
+/// `cmdstat_<name>`), without timings, sorted: what two servers that ran the same commands
+/// must agree on.
+fn stat_counts(r: &mut common::Raw, commands: &[&str]) -> Vec<String> {
+    let stats = r.cmd_str(&["INFO", "commandstats"]);
+    let errors = r.cmd_str(&["INFO", "errorstats"]);
+    let total = r.cmd_str(&["INFO", "stats"]);
+    let mut out: Vec<String> = stats
+        .lines()
+        .filter(|l| {
+            commands
+                .iter()
+                .any(|c| l.starts_with(&format!("cmdstat_{c}")))
+        })
+        .map(|l| {
+            let (name, fields) = l.split_once(':').expect("stat line");
+            let keep: Vec<&str> = fields
+                .split(',')
+                .filter(|f| !f.starts_with("usec"))
+                .collect();
+            format!("{name}:{}", keep.join(","))
+        })
+        .chain(
+            errors
+                .lines()
+                .chain(total.lines())
+                .filter(|l| l.starts_with("errorstat_") || l.starts_with("total_error_replies"))
+                .map(str::to_string),
+        )
+        .collect();
+    out.sort();
+    out
+}
+
+/// Every error in a script's reply counts once, as Redis 7 counts it: an error a failed
+/// `redis.call`/`redis.pcall` returned or raised was counted when the call failed (its table
+/// carries `ignore_error_stats_update`) and is not counted again when the script passes it on;
+/// errors nested in the reply count too; the script's command gets Redis's number of failed
+/// calls. Alone, pipelined (one batch), inside MULTI, and for FCALL.
+#[test]
+fn script_errors_are_counted_once_as_redis_counts_them() {
+    let mut d = Diff::new();
+    d.both(&["SET", "s", "abc"]);
+    let lib = "#!lua name=errlib\n\
+               redis.register_function('passon', function(keys) return redis.pcall('incr', keys[1]) end)\n\
+               redis.register_function('raise', function(keys) return redis.call('incr', keys[1]) end)";
+    d.check(&["FUNCTION", "LOAD", lib]);
+    let scripts = [
+        "return redis.call('incr', KEYS[1])",
+        "return redis.pcall('incr', KEYS[1])",
+        "local r = redis.pcall('incr', KEYS[1]) error(r)",
+        "return redis.error_reply('MY err')",
+        "error('x')",
+        "redis.call('nosuchcmd')",
+        "return redis.pcall('nosuchcmd')",
+        "return {1, {err='X y'}}",
+        "return {redis.error_reply('A b'), {err='C d'}}",
+        "redis.setresp(3) return {map={a={err='M n'}}}",
+        "local e = redis.pcall('incr', KEYS[1]) return {e, e, e}",
+        "return {redis.pcall('incr', KEYS[1]), {err='C d'}, {err='C d'}}",
+        "return redis.pcall('set', {}, 'x')",
+        "return redis.call('set', {}, 'x')",
+        "return redis.pcall('ping', 'a', 'b')",
+        "return redis.call('ping', 'a', 'b')",
+        "return {err='Q r', ignore_error_stats_update=true}",
+        "local ok, e = xpcall(function() redis.call('incr', KEYS[1]) end, \
+         function(e) return e end) return e",
+    ];
+    let watched = ["eval", "incr", "ping", "fcall", "exec"];
+    for s in scripts {
+        d.check(&["CONFIG", "RESETSTAT"]);
+        d.check(&["EVAL", s, "1", "s"]);
+        assert_eq!(
+            stat_counts(&mut d.a, &watched),
+            stat_counts(&mut d.b, &watched),
+            "{s}"
+        );
+    }
+    d.check(&["CONFIG", "RESETSTAT"]);
+    for f in ["passon", "raise"] {
+        d.check(&["FCALL", f, "1", "s"]);
+    }
+    assert_eq!(
+        stat_counts(&mut d.a, &watched),
+        stat_counts(&mut d.b, &watched)
+    );
+
+    // Pipelined (luagate batches these on the key's shard), then inside MULTI.
+    d.check(&["CONFIG", "RESETSTAT"]);
+    let pipe: Vec<u8> = scripts
+        .iter()
+        .flat_map(|s| common::encode_cmd(&[b"EVAL", s.as_bytes(), b"1", b"s"]))
+        .collect();
+    for side in [&mut d.a, &mut d.b] {
+        side.send(&pipe);
+    }
+    for s in scripts {
+        assert_eq!(d.a.read_reply(), d.b.read_reply(), "{s}");
+    }
+    assert_eq!(
+        stat_counts(&mut d.a, &watched),
+        stat_counts(&mut d.b, &watched)
+    );
+    d.check(&["CONFIG", "RESETSTAT"]);
+    d.check(&["MULTI"]);
+    for s in scripts {
+        d.check(&["EVAL", s, "1", "s"]);
+    }
+    d.check(&["EVALSHA", "ffffffffffffffffffffffffffffffffffffffff", "0"]);
+    d.check(&["FCALL", "passon", "1", "s"]);
+    d.check(&["EXEC"]);
+    assert_eq!(
+        stat_counts(&mut d.a, &watched),
+        stat_counts(&mut d.b, &watched)
+    );
 }
 
 /// Whatever a script does to its KEYS and ARGV tables, the next script gets fresh ones

@@ -302,7 +302,7 @@ pub fn call_from(
         }
         Ok(_) => false,
     };
-    let finished = account(ctx, cmd, args, started, failed);
+    let finished = account(ctx, cmd, args, started, u32::from(failed));
     if ctx.dirty != dirty_before {
         // Only the keys the command wrote are touched: a store command's sources are read, and
         // signalling them would fail a WATCH on a source that Redis leaves valid.
@@ -341,20 +341,21 @@ pub fn call_from(
 }
 
 /// Counts a call that started at `started` in the home shard's command statistics and the slow
-/// log; returns when it finished.
+/// log, with `failures` failed calls (one for a failed command; a script's reply may add more,
+/// see `scripting::convert::ReplyErrors`); returns when it finished.
 pub(crate) fn account(
     ctx: &Ctx<'_>,
     cmd: CmdRef,
     args: &[Bytes],
     started: Instant,
-    failed: bool,
+    failures: u32,
 ) -> Instant {
     let finished = Instant::now();
     let usec = finished.saturating_duration_since(started).as_micros() as u64;
     // A unit always holds its home shard, so it is the only writer of these statistics.
     ctx.server.shards[ctx.home]
         .stats
-        .record_held(cmd.id, usec, failed);
+        .record_held(cmd.id, usec, failures);
     if ctx.server.slowlog.is_slow(usec) && !cmd.cmd.has(flags::SKIP_SLOWLOG) {
         let (server, client, in_script) = (ctx.server, ctx.client_id, ctx.in_script);
         ctx.server

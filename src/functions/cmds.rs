@@ -250,6 +250,7 @@ pub(crate) fn prepare_or_return(
             allow_oom: f.allow_oom,
             single_slot: slot_rule && !f.allow_cross_slot_keys,
             needs: Mutex::new(Vec::new()),
+            failures: Default::default(),
         }),
         Err(r) => Err((r, args)),
     }

@@ -151,8 +151,13 @@ pub(crate) enum CallOutcome {
     /// The command ran (or was answered here): its reply, an error reply raised by
     /// `redis.call` and returned by `redis.pcall`.
     Reply(Reply),
-    /// Refused before running: raised by `redis.call`, returned by `redis.pcall`.
+    /// Refused before running (counted as an error reply already, as Redis's script client
+    /// counts it): raised by `redis.call`, returned by `redis.pcall`.
     Refused(&'static str),
+    /// Arguments Lua cannot pass (none, or not strings or numbers): raised by `redis.call`,
+    /// returned by `redis.pcall`, and not counted until the script's reply is (as in Redis,
+    /// where this is found before the command is looked at).
+    BadArgs(&'static str),
     /// The run cannot go on (needs more shards, killed, outside a run): always raised.
     Stop(&'static str),
 }
@@ -324,16 +329,18 @@ unsafe fn call_entry(l: *mut ffi::lua_State, protected: bool) -> c_int {
     let raise = match &*slot {
         Some((CallOutcome::Reply(r), resp)) => {
             push_reply(l, r, *resp);
-            if r.is_error() && protected {
+            if r.is_error() {
                 mark_counted(l);
             }
             r.is_error() && !protected
         }
         Some((CallOutcome::Refused(text), _)) => {
             push_error_table(l, text.as_bytes());
-            if protected {
-                mark_counted(l);
-            }
+            mark_counted(l);
+            !protected
+        }
+        Some((CallOutcome::BadArgs(text), _)) => {
+            push_error_table(l, text.as_bytes());
             !protected
         }
         Some((CallOutcome::Stop(text), _)) => {
@@ -352,9 +359,10 @@ unsafe fn call_entry(l: *mut ffi::lua_State, protected: bool) -> c_int {
     1
 }
 
-/// Marks the error table on top of the stack as Redis 7 marks what `redis.pcall` returns
-/// (`ignore_error_stats_update = true`: the error was counted when the call failed, not again
-/// if the script returns it). Scripts see the field, in `pairs` and `cjson.encode`.
+/// Marks the error table on top of the stack as Redis 7 marks a failed call's error, raised or
+/// returned (`ignore_error_stats_update = true`: the error was counted when the call failed,
+/// so the script's reply does not count it again; see `convert::ReplyErrors`). Scripts see
+/// the field, in `pairs`, `cjson.encode` or an `xpcall` handler.
 ///
 /// # Safety
 /// The top of `l`'s stack is a table without a metatable; one slot of stack is free.
@@ -401,8 +409,11 @@ impl RunState {
         };
         let out = match unsafe { read_args(l, &mut argv, known) } {
             Ok(()) => self.run_command(&argv),
-            Err(e) => CallOutcome::Refused(e),
+            Err(e) => CallOutcome::BadArgs(e),
         };
+        if let CallOutcome::Refused(text) = &out {
+            self.server().errors.record(text);
+        }
         argv.clear();
         self.argv = argv;
         out
@@ -421,8 +432,20 @@ impl RunState {
             return refuse("ERR This Redis command is not allowed from script");
         }
         if let Run::Conn = cmd.cmd.run {
+            let started = std::time::Instant::now();
             return match self.conn_command(cmd, argv) {
-                Some(r) => CallOutcome::Reply(r),
+                Some(r) => {
+                    // As `commands::call` counts the others.
+                    let failed = if let Reply::Error(e) = &r {
+                        self.server().errors.record(e);
+                        1
+                    } else {
+                        0
+                    };
+                    let usec = started.elapsed().as_micros() as u64;
+                    self.server().conn_stats.record(cmd.id, usec, failed);
+                    CallOutcome::Reply(r)
+                }
                 None => refuse("ERR This Redis command is not allowed from script"),
             };
         }

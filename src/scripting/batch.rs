@@ -91,7 +91,8 @@ pub fn run(ctx: &mut Ctx<'_>, cmd: CmdRef, origin: Origin, args: Vec<Bytes>) -> 
         .map(|mut n| std::mem::take(&mut *n))
         .unwrap_or_default();
     if needed.is_empty() {
-        return finish(ctx, cmd, Some(origin), reply, &job.args, started);
+        let ran = (origin, job.failures.load(Relaxed));
+        return finish(ctx, cmd, Some(ran), reply, &job.args, started);
     }
     server.scripting.reruns.fetch_add(1, Relaxed);
     if let Some(fp) = job.target.footprint() {
@@ -102,25 +103,44 @@ pub fn run(ctx: &mut Ctx<'_>, cmd: CmdRef, origin: Origin, args: Vec<Bytes>) -> 
     Ran::Wider(needed, job.args)
 }
 
+/// Accounts a script call that ends here: `ran` is the script's origin and failed calls (its
+/// errors were counted by the run); `None` for a call refused before it ran.
 fn finish(
     ctx: &mut Ctx<'_>,
     cmd: CmdRef,
-    origin: Option<Origin>,
+    ran: Option<(Origin, u32)>,
     reply: Reply,
     args: &[Bytes],
     started: Instant,
 ) -> Ran {
-    let outcome = match &reply {
+    let failures = account_script(ctx.server, ran, &reply);
+    commands::account(ctx, cmd, args, started, failures);
+    Ran::Done(reply)
+}
+
+/// The statistics of a script call other than its command's: the script run (by origin and
+/// outcome) or, for a call refused before it ran, its error. Returns the failed calls its
+/// command gets.
+pub fn account_script(server: &Server, ran: Option<(Origin, u32)>, reply: &Reply) -> u32 {
+    match ran {
+        Some((origin, failures)) => {
+            server.counters.script_run(origin, outcome_of_reply(reply));
+            failures
+        }
+        None => match reply {
+            Reply::Error(e) => {
+                server.errors.record(e);
+                1
+            }
+            _ => 0,
+        },
+    }
+}
+
+fn outcome_of_reply(reply: &Reply) -> Outcome {
+    match reply {
         Reply::Error(e) if e.starts_with(KILL_TEXT) => Outcome::Killed,
         Reply::Error(_) => Outcome::Error,
         _ => Outcome::Ok,
-    };
-    if let Reply::Error(e) = &reply {
-        ctx.server.errors.record(e);
     }
-    if let Some(origin) = origin {
-        ctx.server.counters.script_run(origin, outcome);
-    }
-    commands::account(ctx, cmd, args, started, outcome != Outcome::Ok);
-    Ran::Done(reply)
 }

@@ -25,6 +25,7 @@ pub struct ReplyKeys {
     verbatim_string: mlua::String,
     format: mlua::String,
     string: mlua::String,
+    ignore_stats: mlua::String,
 }
 
 impl ReplyKeys {
@@ -39,7 +40,44 @@ impl ReplyKeys {
             verbatim_string: lua.create_string("verbatim_string")?,
             format: lua.create_string("format")?,
             string: lua.create_string("string")?,
+            ignore_stats: lua.create_string(IGNORE_STATS)?,
         })
+    }
+}
+
+/// The field Redis 7 sets on the error tables of failed `redis.call`/`redis.pcall` calls: the
+/// error was counted when the call failed, so a script that returns it does not count it again.
+pub const IGNORE_STATS: &str = "ignore_error_stats_update";
+
+/// The error replies in a script's reply (nested ones too), as Redis counts them: each error
+/// not yet counted goes to the error statistics, and the script's command gets one failed call
+/// per error already counted plus one if any error is new (Redis's `afterErrorReply` and
+/// `call()` together).
+#[derive(Debug, Default)]
+pub struct ReplyErrors {
+    /// Error lines not counted yet.
+    pub fresh: Vec<String>,
+    /// Errors counted already (their table carried `ignore_error_stats_update = true`).
+    pub counted: u32,
+}
+
+impl ReplyErrors {
+    /// Notes one error of the reply.
+    pub fn note(&mut self, line: &str, counted: bool) {
+        if counted {
+            self.counted += 1;
+        } else {
+            self.fresh.push(line.to_string());
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.fresh.is_empty() && self.counted == 0
+    }
+
+    /// The failed calls Redis adds to the script command's statistics.
+    pub fn failed_calls(&self) -> u32 {
+        self.counted + u32::from(!self.fresh.is_empty())
     }
 }
 
@@ -91,12 +129,12 @@ fn sanitize_status(b: &[u8]) -> Bytes {
     )
 }
 
-/// Converts a script's return value (or a nested element) to a reply.
-pub fn lua_to_reply(v: &Value, resp: u8, k: &ReplyKeys) -> Reply {
-    to_reply(v, resp, k, 0)
+/// Converts a script's return value (or a nested element) to a reply, noting its errors.
+pub fn lua_to_reply(v: &Value, resp: u8, k: &ReplyKeys, errs: &mut ReplyErrors) -> Reply {
+    to_reply(v, resp, k, 0, errs)
 }
 
-fn to_reply(v: &Value, resp: u8, k: &ReplyKeys, depth: usize) -> Reply {
+fn to_reply(v: &Value, resp: u8, k: &ReplyKeys, depth: usize, errs: &mut ReplyErrors) -> Reply {
     match v {
         Value::Boolean(b) => {
             if resp >= 3 {
@@ -112,18 +150,31 @@ fn to_reply(v: &Value, resp: u8, k: &ReplyKeys, depth: usize) -> Reply {
         Value::String(s) => Reply::Bulk(Bytes::copy_from_slice(&s.as_bytes())),
         Value::Table(t) => {
             if depth >= MAX_DEPTH {
-                return Reply::error("ERR reached lua stack limit");
+                const DEEP: &str = "ERR reached lua stack limit";
+                errs.note(DEEP, false);
+                return Reply::error(DEEP);
             }
-            table_to_reply(t, resp, k, depth + 1)
+            table_to_reply(t, resp, k, depth + 1, errs)
         }
         _ => Reply::Nil,
     }
 }
 
-fn table_to_reply(t: &Table, resp: u8, k: &ReplyKeys, depth: usize) -> Reply {
+fn table_to_reply(
+    t: &Table,
+    resp: u8,
+    k: &ReplyKeys,
+    depth: usize,
+    errs: &mut ReplyErrors,
+) -> Reply {
     let field = |key: &mlua::String| t.raw_get::<Value>(key).unwrap_or(Value::Nil);
     if let Value::String(e) = field(&k.err) {
-        return Reply::Error(String::from_utf8_lossy(&e.as_bytes()).into_owned());
+        let line = String::from_utf8_lossy(&e.as_bytes()).into_owned();
+        errs.note(
+            &line,
+            matches!(field(&k.ignore_stats), Value::Boolean(true)),
+        );
+        return Reply::Error(line);
     }
     if let Value::String(s) = field(&k.ok) {
         return Reply::Status(sanitize_status(&s.as_bytes()));
@@ -141,8 +192,8 @@ fn table_to_reply(t: &Table, resp: u8, k: &ReplyKeys, depth: usize) -> Reply {
         let mut pairs = Vec::new();
         for (key, val) in m.pairs::<Value, Value>().flatten() {
             pairs.push((
-                to_reply(&key, resp, k, depth),
-                to_reply(&val, resp, k, depth),
+                to_reply(&key, resp, k, depth, errs),
+                to_reply(&val, resp, k, depth, errs),
             ));
         }
         return Reply::Map(pairs);
@@ -150,7 +201,7 @@ fn table_to_reply(t: &Table, resp: u8, k: &ReplyKeys, depth: usize) -> Reply {
     if let Value::Table(s) = field(&k.set) {
         let mut items = Vec::new();
         for (key, _) in s.pairs::<Value, Value>().flatten() {
-            items.push(to_reply(&key, resp, k, depth));
+            items.push(to_reply(&key, resp, k, depth, errs));
         }
         return Reply::Set(items);
     }
@@ -168,7 +219,7 @@ fn table_to_reply(t: &Table, resp: u8, k: &ReplyKeys, depth: usize) -> Reply {
     for i in 1.. {
         match t.raw_get::<Value>(i) {
             Ok(Value::Nil) | Err(_) => break,
-            Ok(v) => items.push(to_reply(&v, resp, k, depth)),
+            Ok(v) => items.push(to_reply(&v, resp, k, depth, errs)),
         }
     }
     Reply::Array(items)
@@ -373,7 +424,7 @@ mod tests {
     fn eval(lua: &Lua, code: &str, resp: u8) -> Reply {
         let k = ReplyKeys::new(lua).unwrap();
         let v: Value = lua.load(code).eval().unwrap();
-        lua_to_reply(&v, resp, &k)
+        lua_to_reply(&v, resp, &k, &mut ReplyErrors::default())
     }
 
     #[test]

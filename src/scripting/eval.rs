@@ -176,6 +176,7 @@ impl Checked {
             allow_oom: f.allow_oom,
             single_slot: self.slot_rule && !f.allow_cross_slot_keys,
             needs: Mutex::new(Vec::new()),
+            failures: Default::default(),
         };
         let origin = if self.by_sha {
             Origin::Evalsha
@@ -270,6 +271,7 @@ pub(crate) async fn schedule(
             server
                 .counters
                 .script_run(origin, outcome_of(conn.out.get(mark..).unwrap_or(&[])));
+            conn.script_failures = Some(job.failures.load(Relaxed));
             return None;
         }
         conn.out.truncate(mark);

@@ -10,7 +10,7 @@
 //! - A killed run (SCRIPT KILL) has written nothing; the hook raises at every instruction once
 //!   it is killed. Busy and kill flags are cleared when the run ends, whatever happens.
 
-use super::convert::lua_to_reply;
+use super::convert::{lua_to_reply, ReplyErrors, IGNORE_STATS};
 use super::registry::Script;
 use super::undo::UndoLog;
 use super::vm::{Returned, ScriptVm, SELF_SOURCE};
@@ -24,6 +24,7 @@ use bytes::BytesMut;
 use mlua::{ffi, Value};
 use std::cell::RefCell;
 use std::ffi::CStr;
+use std::sync::atomic::AtomicU32;
 use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -82,6 +83,9 @@ pub struct ScriptJob {
     pub single_slot: bool,
     /// Filled by an aborted run with the shards it could not reach.
     pub needs: Mutex<Vec<usize>>,
+    /// Set by a finished run: the failed calls its reply adds to the command's statistics
+    /// (see `convert::ReplyErrors`; the reply's errors are already counted).
+    pub failures: AtomicU32,
 }
 
 pub(crate) const KILL_TEXT: &str = "ERR Script killed by user with SCRIPT KILL...";
@@ -340,8 +344,24 @@ impl Drop for Cleanup<'_> {
 }
 
 /// Runs `job` in this unit and returns the script's reply (`Nil` for an aborted run, whose
-/// caller re-runs it).
+/// caller re-runs it). Every error in the reply is counted in the error statistics here, as
+/// Redis counts it (once, nested ones too), and `job.failures` says how many failed calls the
+/// caller adds to the command's statistics.
 pub fn run_script(ctx: &mut Ctx<'_>, job: &ScriptJob) -> Reply {
+    let mut errs = ReplyErrors::default();
+    let reply = run_script_noting(ctx, job, &mut errs);
+    // An error no conversion saw (compile errors, a VM that could not be made) is new.
+    if let (Reply::Error(e), true) = (&reply, errs.is_empty()) {
+        errs.note(e, false);
+    }
+    for line in &errs.fresh {
+        ctx.server.errors.record(line);
+    }
+    job.failures.store(errs.failed_calls(), Relaxed);
+    reply
+}
+
+fn run_script_noting(ctx: &mut Ctx<'_>, job: &ScriptJob, errs: &mut ReplyErrors) -> Reply {
     let server = ctx.server;
     let scripting = &server.scripting;
     let (limit, threshold) = server.script_limits();
@@ -356,13 +376,19 @@ pub fn run_script(ctx: &mut Ctx<'_>, job: &ScriptJob) -> Reply {
     vm.set_memory_limit(limit);
     vm.prune(&scripting.registry);
     crate::functions::loader::prune(&mut vm, &scripting.functions);
-    let reply = run_in_vm(ctx, &mut vm, job, threshold);
+    let reply = run_in_vm(ctx, &mut vm, job, threshold, errs);
     scripting.vm_memory[ctx.home].store(vm.lua.used_memory() as u64, Relaxed);
     ctx.local.script_vm = Some(vm);
     reply
 }
 
-fn run_in_vm(ctx: &mut Ctx<'_>, vm: &mut ScriptVm, job: &ScriptJob, threshold: Duration) -> Reply {
+fn run_in_vm(
+    ctx: &mut Ctx<'_>,
+    vm: &mut ScriptVm,
+    job: &ScriptJob,
+    threshold: Duration,
+    errs: &mut ReplyErrors,
+) -> Reply {
     // The function to run, by its registry reference in this VM.
     let func = match &job.target {
         Target::Script(script) => match vm.compile(script).map(|()| vm.script_ref(script)) {
@@ -466,11 +492,11 @@ fn run_in_vm(ctx: &mut Ctx<'_>, vm: &mut ScriptVm, job: &ScriptJob, threshold: D
     wrap_effects(ctx, effects_start, saved_db);
     let resp = run.resp;
     let reply = match result {
-        Ok(Returned::Nil) => lua_to_reply(&Value::Nil, resp, &vm.keys),
-        Ok(Returned::Bool(b)) => lua_to_reply(&Value::Boolean(b), resp, &vm.keys),
-        Ok(Returned::Number(n)) => lua_to_reply(&Value::Number(n), resp, &vm.keys),
+        Ok(Returned::Nil) => lua_to_reply(&Value::Nil, resp, &vm.keys, errs),
+        Ok(Returned::Bool(b)) => lua_to_reply(&Value::Boolean(b), resp, &vm.keys, errs),
+        Ok(Returned::Number(n)) => lua_to_reply(&Value::Number(n), resp, &vm.keys, errs),
         Ok(Returned::Str(s)) => Reply::Bulk(Bytes::from(s)),
-        Ok(Returned::Value(ok, value)) => outcome(vm, &job.target, ok, value, resp),
+        Ok(Returned::Value(ok, value)) => outcome(vm, &job.target, ok, value, resp, errs),
         Err(e) => Reply::Error(format!(
             "ERR Error running script {}: {e}",
             job.target.label()
@@ -503,9 +529,16 @@ fn wrap_effects(ctx: &mut Ctx<'_>, start: usize, db: usize) {
 
 /// The reply for what `xpcall` returned: the script's value, or its error with Redis 7's
 /// ` script: <sha>, on <source>:<line>.` suffix.
-fn outcome(vm: &ScriptVm, target: &Target, ok: bool, value: Value, resp: u8) -> Reply {
+fn outcome(
+    vm: &ScriptVm,
+    target: &Target,
+    ok: bool,
+    value: Value,
+    resp: u8,
+    errs: &mut ReplyErrors,
+) -> Reply {
     if ok {
-        return lua_to_reply(&value, resp, &vm.keys);
+        return lua_to_reply(&value, resp, &vm.keys, errs);
     }
     let sha = target.label();
     match value {
@@ -516,13 +549,16 @@ fn outcome(vm: &ScriptVm, target: &Target, ok: bool, value: Value, resp: u8) -> 
             };
             let source = t.raw_get::<Option<mlua::String>>("source").ok().flatten();
             let line = t.raw_get::<Option<i64>>("line").ok().flatten();
-            match (source, line) {
-                (Some(src), Some(line)) => Reply::Error(format!(
+            let line = match (source, line) {
+                (Some(src), Some(line)) => format!(
                     "{msg} script: {sha}, on {}:{line}.",
                     String::from_utf8_lossy(&src.as_bytes())
-                )),
-                _ => Reply::Error(msg),
-            }
+                ),
+                _ => msg,
+            };
+            let counted = matches!(t.raw_get::<Value>(IGNORE_STATS), Ok(Value::Boolean(true)));
+            errs.note(&line, counted);
+            Reply::Error(line)
         }
         other => {
             let text = match &other {

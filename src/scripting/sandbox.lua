@@ -282,15 +282,17 @@ local function handler(e)
     level = level + 1
     info = getinfo(level, 'Sl')
   end
-  local msg
+  local msg, counted
   if type(e) == 'table' then
     msg = rawget(real(e), 'err')
     if type(msg) ~= 'string' then msg = nil end
+    -- A failed call's error, counted when it failed (the host does not count it again).
+    counted = rawget(real(e), 'ignore_error_stats_update') == true or nil
   else
     local ok, text = pcall(tostring, e)
     msg = 'ERR ' .. (ok and text or '?')
   end
-  local out = { err = msg }
+  local out = { err = msg, ignore_error_stats_update = counted }
   if info then
     out.source = info.source
     out.line = info.currentline

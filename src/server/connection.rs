@@ -73,6 +73,9 @@ pub struct Conn {
     /// Scratch for the shards of a script's unit (`scripting::eval::schedule`), reused so a
     /// script call allocates no shard list when it runs inline.
     pub unit_shards: Vec<usize>,
+    /// Set by a script call whose reply went straight into `out`: the failed calls it adds to
+    /// its command's statistics (its run counted the reply's errors already).
+    pub script_failures: Option<u32>,
     /// Scratch slot table for units run inline (one slot per shard, all empty between units).
     table: Vec<Option<Box<ShardData>>>,
     /// Batches sent and not yet answered, in request order.
@@ -105,6 +108,7 @@ pub async fn handle(server: Arc<Server>, stream: TcpStream, peer: SocketAddr) {
         leftover: None,
         route: Vec::with_capacity(4),
         unit_shards: Vec::with_capacity(4),
+        script_failures: None,
         table: (0..server.shards.len()).map(|_| None).collect(),
         inflight: std::collections::VecDeque::new(),
         tx: TxState::default(),
@@ -573,26 +577,30 @@ impl Conn {
                         (r, args_for_log)
                     }
                 };
-                let failed = match &r {
+                let failures = match &r {
                     Some(Reply::Error(e)) => {
                         self.server.errors.record(e);
-                        true
+                        1
                     }
-                    Some(_) => false,
-                    // Appended already (a script's reply): an error line counts the same.
-                    None => match self.out.get(mark..).and_then(|o| o.strip_prefix(b"-")) {
-                        Some(line) => {
-                            let end = line.iter().position(|&b| b == b'\r').unwrap_or(line.len());
-                            self.server
-                                .errors
-                                .record(&String::from_utf8_lossy(&line[..end]));
-                            true
-                        }
-                        None => false,
+                    Some(_) => 0,
+                    // Appended already: a script's reply, whose errors its run counted.
+                    None => match self.script_failures.take() {
+                        Some(n) => n,
+                        None => match self.out.get(mark..).and_then(|o| o.strip_prefix(b"-")) {
+                            Some(line) => {
+                                let end =
+                                    line.iter().position(|&b| b == b'\r').unwrap_or(line.len());
+                                self.server
+                                    .errors
+                                    .record(&String::from_utf8_lossy(&line[..end]));
+                                1
+                            }
+                            None => 0,
+                        },
                     },
                 };
                 let usec = started.elapsed().as_micros() as u64;
-                self.server.conn_stats.record(cmd.id, usec, failed);
+                self.server.conn_stats.record(cmd.id, usec, failures);
                 let logged = args_for_log.filter(|_| self.server.slowlog.is_slow(usec));
                 if let Some(args_for_log) = logged {
                     let info = self.info.clone();

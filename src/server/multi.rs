@@ -26,6 +26,7 @@ use crate::commands::{self, flags, CmdRef, Ctx, Effect, Run};
 use crate::error::CommandError;
 use crate::keyspace::{Db, Waiter};
 use crate::protocol::Reply;
+use crate::scripting::batch;
 use bytes::{Bytes, BytesMut};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -445,8 +446,20 @@ fn run_unit(
             }
             Step::Deferred => None,
             Step::Call => Some(commands::call(ctx, *cmd, args)),
-            Step::Script(job) => Some(crate::scripting::run::run_script(ctx, job)),
-            Step::Reply(r) => Some(r.clone()),
+            Step::Script(job) => {
+                let started = std::time::Instant::now();
+                let r = crate::scripting::run::run_script(ctx, job);
+                let ran = batch::kind(*cmd).map(|o| (o, job.failures.load(Ordering::Relaxed)));
+                let failures = batch::account_script(ctx.server, ran, &r);
+                commands::account(ctx, *cmd, args, started, failures);
+                Some(r)
+            }
+            // A script call refused at EXEC (NOSCRIPT …) is a failed call, as in Redis.
+            Step::Reply(r) => {
+                let failures = batch::account_script(ctx.server, None, r);
+                commands::account(ctx, *cmd, args, std::time::Instant::now(), failures);
+                Some(r.clone())
+            }
         };
         replies.push(r);
     }
@@ -516,9 +529,9 @@ async fn encode_results(
 fn record(server: &super::Server, cmd: CmdRef, started: std::time::Instant, r: &Reply) {
     let failed = if let Reply::Error(e) = r {
         server.errors.record(e);
-        true
+        1
     } else {
-        false
+        0
     };
     server
         .conn_stats

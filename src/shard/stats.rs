@@ -94,23 +94,23 @@ impl ShardStats {
     }
 
     /// Records a call, for a writer among many (`conn_stats`).
-    pub fn record(&self, id: u16, usec: u64, failed: bool) {
-        self.record_with(id, usec, failed, Counter::add);
+    pub fn record(&self, id: u16, usec: u64, failures: u32) {
+        self.record_with(id, usec, failures, Counter::add);
     }
 
     /// Records a call on a shard's statistics, by the holder of the shard.
     #[inline]
-    pub fn record_held(&self, id: u16, usec: u64, failed: bool) {
-        self.record_with(id, usec, failed, Counter::add_exclusive);
+    pub fn record_held(&self, id: u16, usec: u64, failures: u32) {
+        self.record_with(id, usec, failures, Counter::add_exclusive);
     }
 
     #[inline]
-    fn record_with(&self, id: u16, usec: u64, failed: bool, add: impl Fn(&Counter, u64)) {
+    fn record_with(&self, id: u16, usec: u64, failures: u32, add: impl Fn(&Counter, u64)) {
         if let Some(s) = self.cmds.get(id as usize) {
             add(&s.calls, 1);
             add(&s.usec, usec);
-            if failed {
-                add(&s.failed, 1);
+            if failures > 0 {
+                add(&s.failed, u64::from(failures));
             }
             let b = LATENCY_BUCKETS_USEC
                 .iter()
