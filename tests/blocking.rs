@@ -10,8 +10,24 @@ use std::time::Duration;
 /// Long enough for a command sent on one connection to have been processed (and blocked).
 const SETTLE: Duration = Duration::from_millis(150);
 
+/// For the negative checks only (nothing may happen): gives a wrong wake-up time to show.
 fn settle() {
     std::thread::sleep(SETTLE);
+}
+
+/// Waits (bounded) until the server counts `n` blocked clients, so what was sent to block is
+/// waiting before the test goes on (a fixed sleep is only a guess on a loaded machine).
+fn wait_blocked(p: &Proc, n: usize) {
+    let mut c = p.raw();
+    let want = format!("blocked_clients:{n}\r\n");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while std::time::Instant::now() < deadline {
+        if c.cmd_str(&["INFO", "clients"]).contains(&want) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    panic!("the server never counted {n} blocked clients");
 }
 
 fn s(b: Vec<u8>) -> String {
@@ -81,7 +97,7 @@ fn push_wakes_each_blocking_command() {
             let mut a = p.raw();
             let mut b = p.raw();
             send(&mut a, block);
-            settle();
+            wait_blocked(p, 1);
             log.push(b.cmd_str(push));
             log.push(read(&mut a));
         }
@@ -125,9 +141,9 @@ fn timeouts_give_each_commands_null_reply() {
 fn blocked_clients_are_served_in_arrival_order() {
     let t = on_both(|p| {
         let mut clients: Vec<Raw> = (0..5).map(|_| p.raw()).collect();
-        for c in clients.iter_mut() {
+        for (i, c) in clients.iter_mut().enumerate() {
             send(c, &["BLPOP", "q", "0"]);
-            settle();
+            wait_blocked(p, i + 1);
         }
         let mut pusher = p.raw();
         let mut log = vec![pusher.cmd_str(&["RPUSH", "q", "a", "b", "c"])];
@@ -155,9 +171,9 @@ fn one_push_at_a_time_goes_to_the_oldest() {
         let mut b = p.raw();
         let mut pusher = p.raw();
         send(&mut a, &["BRPOP", "q", "0"]);
-        settle();
+        wait_blocked(p, 1);
         send(&mut b, &["BRPOP", "other", "q", "0"]);
-        settle();
+        wait_blocked(p, 2);
         let mut log = vec![pusher.cmd_str(&["LPUSH", "q", "first"])];
         log.push(read(&mut a));
         log.push(pusher.cmd_str(&["LPUSH", "q", "second"]));
@@ -173,9 +189,9 @@ fn a_younger_client_on_another_key_is_not_held_back() {
         let mut b = p.raw();
         let mut pusher = p.raw();
         send(&mut a, &["BLPOP", "k1", "0"]);
-        settle();
+        wait_blocked(p, 1);
         send(&mut b, &["BLPOP", "k1", "k2", "0"]);
-        settle();
+        wait_blocked(p, 2);
         let mut log = vec![pusher.cmd_str(&["RPUSH", "k2", "x"])];
         log.push(read(&mut b));
         log.push(pusher.cmd_str(&["RPUSH", "k1", "y"]));
@@ -196,7 +212,7 @@ fn an_older_client_keeps_its_key_when_both_fill() {
             let mut b = p.raw();
             let mut pusher = p.raw();
             send(&mut a, &["BLPOP", &k[0], "0"]);
-            settle();
+            wait_blocked(p, 1);
             if round % 2 == 0 {
                 send(&mut b, &["BLPOP", &k[0], &k[1], "0"]);
             } else {
@@ -205,7 +221,7 @@ fn an_older_client_keeps_its_key_when_both_fill() {
                     &["BLMPOP", "0", "2", &k[0], &k[1], "LEFT", "COUNT", "2"],
                 );
             }
-            settle();
+            wait_blocked(p, 2);
             let mut batch = common::encode_cmd(&[b"RPUSH", k[0].as_bytes(), b"first"]);
             batch.extend(common::encode_cmd(&[b"RPUSH", k[1].as_bytes(), b"second"]));
             pusher.send(&batch);
@@ -226,13 +242,13 @@ fn cross_shard_blmove_and_multi_shard_blpop() {
         let mut b = p.raw();
         let mut log = Vec::new();
         send(&mut a, &["BLMOVE", &k[0], &k[1], "LEFT", "RIGHT", "0"]);
-        settle();
+        wait_blocked(p, 1);
         log.push(b.cmd_str(&["RPUSH", &k[0], "moved"]));
         log.push(read(&mut a));
         log.push(b.cmd_str(&["LRANGE", &k[1], "0", "-1"]));
         log.push(b.cmd_str(&["EXISTS", &k[0]]));
         send(&mut a, &["BLPOP", &k[0], &k[2], &k[3], "0"]);
-        settle();
+        wait_blocked(p, 1);
         log.push(b.cmd_str(&["RPUSH", &k[3], "last"]));
         log.push(read(&mut a));
         send(
@@ -241,7 +257,7 @@ fn cross_shard_blmove_and_multi_shard_blpop() {
                 "BLMPOP", "0", "3", &k[0], &k[2], &k[3], "LEFT", "COUNT", "5",
             ],
         );
-        settle();
+        wait_blocked(p, 1);
         log.push(b.cmd_str(&["RPUSH", &k[2], "u", "v"]));
         log.push(read(&mut a));
         log
@@ -260,7 +276,7 @@ fn a_blocked_client_does_not_stop_others() {
         let mut blocked = p.raw();
         let mut other = p.raw();
         send(&mut blocked, &["BLPOP", &k[0], "0"]);
-        settle();
+        wait_blocked(p, 1);
         let mut log = Vec::new();
         for key in &k {
             log.push(other.cmd_str(&["SET", &format!("{key}s"), "v"]));
@@ -299,9 +315,9 @@ fn a_client_that_leaves_while_blocked_takes_nothing() {
         {
             let mut gone = p.raw();
             send(&mut gone, &["BLPOP", "k", "0"]);
-            settle();
+            wait_blocked(p, 1);
         }
-        settle();
+        wait_blocked(p, 0);
         let mut c = p.raw();
         let id = c.cmd_str(&["CLIENT", "ID"]);
         let _ = id;
@@ -309,7 +325,7 @@ fn a_client_that_leaves_while_blocked_takes_nothing() {
         let kid = killed.cmd_str(&["CLIENT", "ID"]);
         let kid = kid.trim_start_matches(':').trim().to_string();
         send(&mut killed, &["BLMOVE", "k", "d", "LEFT", "LEFT", "0"]);
-        settle();
+        wait_blocked(p, 1);
         log.push(c.cmd_str(&["CLIENT", "KILL", "ID", &kid]));
         assert!(killed.is_closed());
         log.push(c.cmd_str(&["RPUSH", "k", "v"]));
@@ -328,14 +344,14 @@ fn type_changes_while_blocked() {
         let mut log = Vec::new();
         // A key turned into a string is skipped; the client stays blocked (Redis 7.0).
         send(&mut a, &["BLPOP", "k1", "k2", "0"]);
-        settle();
+        wait_blocked(p, 1);
         log.push(b.cmd_str(&["SET", "k1", "str"]));
         settle();
         log.push(b.cmd_str(&["RPUSH", "k2", "x"]));
         log.push(read(&mut a));
         // BLMOVE whose destination became a string reports WRONGTYPE and moves nothing.
         send(&mut a, &["BLMOVE", "src", "dst", "LEFT", "LEFT", "0"]);
-        settle();
+        wait_blocked(p, 1);
         log.push(b.cmd_str(&["SET", "dst", "str"]));
         log.push(b.cmd_str(&["RPUSH", "src", "y"]));
         log.push(read(&mut a));
@@ -352,7 +368,7 @@ fn block_then_push_one_by_one(p: &Proc, elements: &[String]) -> (Vec<String>, Ra
     for c in clients.iter_mut() {
         send(c, &["BLPOP", "q", "0"]);
     }
-    settle();
+    wait_blocked(p, clients.len());
     let mut pusher = p.raw();
     for e in elements {
         pusher.cmd(&["RPUSH", "q", e]);
@@ -382,7 +398,7 @@ fn waiting_is_per_database() {
         let mut b = p.raw();
         let mut log = vec![a.cmd_str(&["SELECT", "1"])];
         send(&mut a, &["BLPOP", "k", "0"]);
-        settle();
+        wait_blocked(p, 1);
         // A push to the same name in database 0 is not for the waiter in database 1.
         log.push(b.cmd_str(&["RPUSH", "k", "db0"]));
         log.push(b.cmd_str(&["SELECT", "1"]));
@@ -401,7 +417,7 @@ fn bzpopmin_and_bzmpop_wake_on_zadd() {
     let mut waiter = s.raw();
     let mut pusher = s.raw();
     waiter.send_cmd(&[b"BZPOPMIN", b"zq", b"5"]);
-    std::thread::sleep(std::time::Duration::from_millis(100));
+    wait_blocked(&s, 1);
     assert_eq!(pusher.cmd(&["ZADD", "zq", "2", "b", "1", "a"]), b":2\r\n");
     assert_eq!(
         waiter.read_reply().unwrap(),
@@ -424,7 +440,7 @@ fn blocked_clients_are_served_before_the_next_command() {
     let t = on_both(|p| {
         let mut a = p.raw();
         send(&mut a, &["BLPOP", "k", "0"]);
-        settle();
+        wait_blocked(p, 1);
         let mut b = p.raw();
         // One write: push, then pop on the same connection.
         b.send(b"*3\r\n$5\r\nLPUSH\r\n$1\r\nk\r\n$1\r\nx\r\n*2\r\n$4\r\nLPOP\r\n$1\r\nk\r\n");
@@ -434,7 +450,7 @@ fn blocked_clients_are_served_before_the_next_command() {
         assert!(c.cmd_str(&["HELLO", "3"]).starts_with('%'));
         c.cmd_str(&["SELECT", "2"]);
         send(&mut c, &["BRPOP", "m", "0"]);
-        settle();
+        wait_blocked(p, 1);
         let mut d = p.raw();
         d.cmd_str(&["SELECT", "2"]);
         log.push(d.cmd_str(&["MULTI"]));

@@ -35,8 +35,6 @@ pub struct ServerStats {
     pub commands_processed: AtomicU64,
     pub net_input_bytes: AtomicU64,
     pub net_output_bytes: AtomicU64,
-    /// Clients currently blocked (BLPOP …), for INFO clients.
-    pub blocked_clients: AtomicU64,
 }
 
 pub struct Server {

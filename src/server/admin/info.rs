@@ -256,10 +256,7 @@ fn clients(server: &Server) -> Section {
         .f("maxclients", server.config().maxclients)
         .f("client_recent_max_input_buffer", 0)
         .f("client_recent_max_output_buffer", 0)
-        .f(
-            "blocked_clients",
-            server.stats.blocked_clients.load(Relaxed),
-        )
+        .f("blocked_clients", server.blocked.blocked_clients())
         .f("tracking_clients", 0)
         .f("clients_in_timeout_table", 0);
     s
