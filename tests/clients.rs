@@ -227,3 +227,101 @@ fn command_introspection_matches_redis() {
     d.check_unordered(&["COMMAND", "LIST", "FILTERBY", "PATTERN", "config*"]);
     d.check_unordered(&["COMMAND", "LIST", "FILTERBY", "PATTERN", "z*store"]);
 }
+
+/// CLIENT UNBLOCK ends another client's blocking command as a timeout or with `-UNBLOCKED`
+/// (answering 1, or 0 when the client is not blocked), CLIENT LIST shows a blocked client
+/// (`b`) and NO-EVICT (`e`), and the tracking introspection of a client that does not track:
+/// as redis-server answers, RESP2 and RESP3.
+#[test]
+fn client_unblock_no_evict_and_tracking_info_match_redis() {
+    let mut d = Diff::new();
+    for resp in ["2", "3"] {
+        d.both(&["HELLO", resp]);
+        for args in [
+            &["CLIENT", "TRACKINGINFO"][..],
+            &["CLIENT", "TRACKINGINFO", "x"],
+            &["CLIENT", "GETREDIR"],
+            &["CLIENT", "NO-EVICT", "on"],
+            &["CLIENT", "NO-EVICT", "maybe"],
+            &["CLIENT", "NO-EVICT"],
+            &["CLIENT", "UNBLOCK", "abc"],
+            &["CLIENT", "UNBLOCK", "999999"],
+            &["CLIENT", "UNBLOCK", "-1"],
+            &["CLIENT", "UNBLOCK", "5", "foo"],
+            &["CLIENT", "UNBLOCK", "5", "error", "x"],
+            &["CLIENT", "UNBLOCK", "abc", "x", "y"],
+            &["CLIENT", "NO-EVICT", "OFF"],
+        ] {
+            d.check(args);
+        }
+    }
+    d.check(&["CONFIG", "RESETSTAT"]);
+
+    // One transcript per server: client ids differ, so each side names its own.
+    let scenario = |p: &common::Proc| -> Vec<String> {
+        let mut admin = p.raw();
+        let mut a = p.raw();
+        let id = a.cmd_str(&["CLIENT", "ID"]);
+        let id = id.trim_start_matches(':').trim().to_string();
+        let flags = |admin: &mut common::Raw| -> String {
+            let list = admin.cmd_str(&["CLIENT", "LIST", "ID", &id]);
+            let f = list
+                .split(' ')
+                .find(|f| f.starts_with("flags="))
+                .unwrap_or("");
+            f.to_string()
+        };
+        let wait_blocked = |admin: &mut common::Raw| {
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while !admin
+                .cmd_str(&["INFO", "clients"])
+                .contains("blocked_clients:1\r\n")
+            {
+                assert!(Instant::now() < deadline, "the client never blocked");
+                std::thread::sleep(Duration::from_millis(2));
+            }
+        };
+        let mut log = vec![flags(&mut admin)];
+        a.cmd(&["CLIENT", "NO-EVICT", "ON"]);
+        log.push(flags(&mut admin));
+        for (block, how) in [
+            (&["BLPOP", "q", "0"][..], "ERROR"),
+            (&["BLMOVE", "q", "d", "LEFT", "LEFT", "0"], "TIMEOUT"),
+            (&["BZPOPMIN", "z", "0"], ""),
+        ] {
+            let args: Vec<&[u8]> = block.iter().map(|s| s.as_bytes()).collect();
+            a.send_cmd(&args);
+            wait_blocked(&mut admin);
+            log.push(flags(&mut admin));
+            let mut unblock = vec!["CLIENT", "UNBLOCK", &id];
+            if !how.is_empty() {
+                unblock.push(how);
+            }
+            log.push(admin.cmd_str(&unblock));
+            log.push(
+                a.read_reply()
+                    .map(|r| String::from_utf8_lossy(&r).into_owned())
+                    .unwrap_or_default(),
+            );
+            log.push(admin.cmd_str(&unblock));
+            log.push(flags(&mut admin));
+        }
+        a.cmd(&["CLIENT", "NO-EVICT", "OFF"]);
+        log.push(flags(&mut admin));
+        let errors = admin.cmd_str(&["INFO", "errorstats"]);
+        log.extend(
+            errors
+                .lines()
+                .filter(|l| l.starts_with("errorstat_"))
+                .map(str::to_string),
+        );
+        log
+    };
+    let ours = scenario(&d.lg);
+    let theirs = scenario(&d.reference);
+    assert_eq!(ours, theirs);
+    assert!(
+        ours.contains(&"flags=eb".to_string()) || ours.contains(&"flags=be".to_string()),
+        "{ours:?}"
+    );
+}

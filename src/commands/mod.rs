@@ -108,6 +108,25 @@ pub mod server_side {
                 ADMIN | NOSCRIPT | LOADING | STALE,
                 Group::Connection,
             ),
+            Command::conn(
+                "unblock",
+                -3,
+                ADMIN | NOSCRIPT | LOADING | STALE,
+                Group::Connection,
+            ),
+            Command::conn(
+                "no-evict",
+                3,
+                ADMIN | NOSCRIPT | LOADING | STALE,
+                Group::Connection,
+            ),
+            Command::conn("getredir", 2, NOSCRIPT | LOADING | STALE, Group::Connection),
+            Command::conn(
+                "trackinginfo",
+                2,
+                NOSCRIPT | LOADING | STALE,
+                Group::Connection,
+            ),
             Command::conn("help", 2, LOADING | STALE, Group::Connection),
         ]),
         Command::conn("command", -1, STALE | LOADING, Group::Server).subs(&[

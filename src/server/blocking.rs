@@ -23,6 +23,7 @@
 //! reported (Redis 7.0 keeps such a client blocked). Waiters never leak: a client that stops
 //! waiting removes its own, and registering prunes those whose owner has gone.
 
+use super::client::{Block, ClientInfo};
 use super::connection::Conn;
 use super::Server;
 use crate::commands::{self, CmdRef, Ctx};
@@ -413,6 +414,27 @@ pub fn serve_ready(ctx: &mut Ctx<'_>) {
 enum End {
     TimedOut,
     Gone,
+    /// By CLIENT UNBLOCK, with its reason.
+    Unblocked(Block),
+}
+
+const UNBLOCKED: &str = "UNBLOCKED client unblocked via CLIENT UNBLOCK";
+
+/// Shows the client as waiting (CLIENT LIST flag `b`, CLIENT UNBLOCK) while it lives, however
+/// the command ends.
+struct WaitingMark(Arc<ClientInfo>);
+
+impl WaitingMark {
+    fn new(info: Arc<ClientInfo>) -> WaitingMark {
+        info.set_blocked(true);
+        WaitingMark(info)
+    }
+}
+
+impl Drop for WaitingMark {
+    fn drop(&mut self) {
+        self.0.set_blocked(false);
+    }
 }
 
 /// Runs a BLOCKING command for a client (not in MULTI): serves it now, or waits for its keys
@@ -463,6 +485,7 @@ pub async fn run(
         served: Mutex::new(None),
     });
     let mut first = true;
+    let mut mark = None;
     let end = loop {
         // Served by the unit that made a key ready (see `serve_ready`).
         if let Some(bytes) = pending.take_served() {
@@ -496,6 +519,7 @@ pub async fn run(
         if first {
             first = false;
             member.count_waiting();
+            mark = Some(WaitingMark::new(conn.info.clone()));
             // Replies pipelined before this command must not wait behind it.
             if let Some(s) = sock {
                 if write_now(conn, s).await.is_err() {
@@ -514,11 +538,18 @@ pub async fn run(
             _ = sleep => break End::TimedOut,
             _ = conn.info.killed_signal() => break End::Gone,
             _ = peer_gone(sock) => break End::Gone,
+            how = conn.info.unblocked_signal() => break End::Unblocked(how),
         }
         if conn.info.killed.load(Relaxed) {
             break End::Gone;
         }
     };
+    // An UNBLOCK that came as the wait ended counts as the way it ended (it answered 1).
+    let end = match (conn.info.set_blocked(false), end) {
+        (how @ (Block::UnblockTimeout | Block::UnblockError), End::TimedOut) => End::Unblocked(how),
+        (_, end) => end,
+    };
+    drop(mark);
     // Leave the queues first so younger clients held back by this one can go on.
     drop(member);
     let me = notify.clone();
@@ -542,7 +573,13 @@ pub async fn run(
         return;
     }
     match end {
-        End::TimedOut => spec.timed_out.encode(conn.resp, &mut conn.out),
+        End::TimedOut | End::Unblocked(Block::UnblockTimeout) => {
+            spec.timed_out.encode(conn.resp, &mut conn.out)
+        }
+        End::Unblocked(_) => {
+            conn.server.errors.record(UNBLOCKED);
+            Reply::error(UNBLOCKED).encode(conn.resp, &mut conn.out)
+        }
         End::Gone => conn.close = true,
     }
 }

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{
     AtomicBool, AtomicU32, AtomicU64, AtomicU8,
-    Ordering::{Acquire, Relaxed, Release},
+    Ordering::{AcqRel, Acquire, Relaxed, Release},
 };
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -32,6 +32,37 @@ pub struct ClientInfo {
     pub killed: AtomicBool,
     /// The connection's task while it waits (one waiter: the connection runs as one task).
     kill_waker: atomic_waker::AtomicWaker,
+    /// CLIENT NO-EVICT (flag `e`). luagate never evicts clients, so it is only reported.
+    pub no_evict: AtomicBool,
+    /// Where the client's blocking command stands (`Block`), for CLIENT UNBLOCK and flag `b`.
+    block: AtomicU8,
+    /// The blocked connection's task, woken by CLIENT UNBLOCK.
+    unblock_waker: atomic_waker::AtomicWaker,
+}
+
+/// The states of `ClientInfo::block`.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[repr(u8)]
+pub enum Block {
+    /// Not waiting in a blocking command.
+    No = 0,
+    /// Waiting for keys.
+    Waiting = 1,
+    /// CLIENT UNBLOCK … TIMEOUT: answer as if the timeout passed.
+    UnblockTimeout = 2,
+    /// CLIENT UNBLOCK … ERROR: answer `-UNBLOCKED`.
+    UnblockError = 3,
+}
+
+impl Block {
+    fn from_u8(v: u8) -> Block {
+        match v {
+            1 => Block::Waiting,
+            2 => Block::UnblockTimeout,
+            3 => Block::UnblockError,
+            _ => Block::No,
+        }
+    }
 }
 
 impl ClientInfo {
@@ -56,14 +87,29 @@ impl ClientInfo {
             id => crate::commands::full_name((id - 1) as u16),
         };
         let multi = self.multi.load(Relaxed);
+        // Redis's letters, in its order, for the states luagate has.
+        let mut flags = String::new();
+        if multi != 0 {
+            flags.push('x');
+        }
+        if self.block_state() != Block::No {
+            flags.push('b');
+        }
+        if self.no_evict.load(Relaxed) {
+            flags.push('e');
+        }
+        if flags.is_empty() {
+            flags.push('N');
+        }
         format!(
-            "id={} addr={} laddr={} fd=8 name={} age={} idle={} flags=N db={} sub=0 psub=0 ssub=0 multi={} qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=1024 rbp=0 obl=0 oll=0 omem=0 tot-mem=1024 events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
+            "id={} addr={} laddr={} fd=8 name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi={} qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=1024 rbp=0 obl=0 oll=0 omem=0 tot-mem=1024 events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
             self.id,
             self.addr,
             self.laddr,
             name,
             self.created.elapsed().as_secs(),
             self.idle_secs(),
+            flags,
             self.db.load(Relaxed),
             if multi == 0 { -1 } else { multi as i64 - 1 },
             cmd,
@@ -95,6 +141,48 @@ impl ClientInfo {
     }
 }
 
+impl ClientInfo {
+    pub fn block_state(&self) -> Block {
+        Block::from_u8(self.block.load(Acquire))
+    }
+
+    /// The client's blocking command starts or stops waiting (`Waiting` / `No`); returns the
+    /// state it replaced, so the command learns of an UNBLOCK that came as it stopped.
+    pub fn set_blocked(&self, waiting: bool) -> Block {
+        let to = if waiting { Block::Waiting } else { Block::No };
+        Block::from_u8(self.block.swap(to as u8, AcqRel))
+    }
+
+    /// CLIENT UNBLOCK: true if the client was waiting and will now end its command as `how`
+    /// says (`UnblockTimeout` or `UnblockError`).
+    pub fn unblock(&self, how: Block) -> bool {
+        let done = self
+            .block
+            .compare_exchange(Block::Waiting as u8, how as u8, AcqRel, Acquire)
+            .is_ok();
+        if done {
+            self.unblock_waker.wake();
+        }
+        done
+    }
+
+    /// Resolves with how to end once CLIENT UNBLOCK reached the waiting client.
+    pub fn unblocked_signal(&self) -> impl std::future::Future<Output = Block> + '_ {
+        std::future::poll_fn(move |cx| {
+            let pending = |s: Block| matches!(s, Block::No | Block::Waiting);
+            let mut s = self.block_state();
+            if pending(s) {
+                self.unblock_waker.register(cx.waker());
+                s = self.block_state();
+                if pending(s) {
+                    return std::task::Poll::Pending;
+                }
+            }
+            std::task::Poll::Ready(s)
+        })
+    }
+}
+
 #[derive(Default)]
 pub struct Clients {
     next_id: AtomicU64,
@@ -118,6 +206,9 @@ impl Clients {
             multi: AtomicU64::new(0),
             killed: AtomicBool::new(false),
             kill_waker: atomic_waker::AtomicWaker::new(),
+            no_evict: AtomicBool::new(false),
+            block: AtomicU8::new(Block::No as u8),
+            unblock_waker: atomic_waker::AtomicWaker::new(),
         });
         if let Ok(mut m) = self.map.lock() {
             m.insert(id, c.clone());

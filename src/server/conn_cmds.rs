@@ -1,6 +1,7 @@
 //! Commands answered by the connection layer: they read or change per-client state, or look at
 //! the server as a whole. `dispatch` maps a command name to its handler.
 
+use super::client::Block;
 use super::connection::Conn;
 use crate::commands::{self, flags, is, CmdRef, Command, Keys};
 use crate::error::CommandError;
@@ -68,13 +69,18 @@ pub async fn dispatch(conn: &mut Conn, cmd: CmdRef, args: Vec<Bytes>) -> Option<
                 Reply::bulk_str(&now.subsec_micros().to_string()),
             ]))
         }
-        "id" | "setname" | "getname" | "setinfo" | "list" | "info" | "kill" if is_client(cmd) => {
+        "id" | "setname" | "getname" | "setinfo" | "list" | "info" | "kill" | "unblock"
+        | "no-evict" | "getredir" | "trackinginfo"
+            if is_client(cmd) =>
+        {
             client(conn, cmd, &args)
         }
         "count" | "list" | "info" | "docs" | "getkeys" if is_command(cmd) => command(cmd, &args),
         "command" => command_all(),
         "help" if is_client(cmd) => Ok(Reply::help(&[
             "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            "GETREDIR",
+            "    Return the client ID we are redirecting to when tracking is enabled.",
             "ID",
             "    Return the ID of the current connection.",
             "GETNAME",
@@ -89,6 +95,12 @@ pub async fn dispatch(conn: &mut Conn, cmd: CmdRef, args: Vec<Bytes>) -> Option<
             "    Set client meta attr. Options are:",
             "    * LIB-NAME: the client lib name.",
             "    * LIB-VER: the client lib version.",
+            "UNBLOCK <clientid> [TIMEOUT|ERROR]",
+            "    Unblock the specified blocked client.",
+            "TRACKINGINFO",
+            "    Report tracking status for the current connection.",
+            "NO-EVICT (ON|OFF)",
+            "    Protect current client connection from eviction.",
             "HELP",
             "    Print this help.",
         ])),
@@ -304,6 +316,51 @@ fn client(conn: &mut Conn, cmd: CmdRef, args: &[Bytes]) -> Result<Reply, Command
             Ok(Reply::Verbatim("txt", Bytes::from(s)))
         }
         "kill" => client_kill(conn, args),
+        "unblock" => {
+            if args.len() > 4 {
+                return Err(CommandError::err(format!(
+                    "ERR unknown subcommand or wrong number of arguments for '{}'. Try CLIENT HELP.",
+                    String::from_utf8_lossy(&args[1])
+                )));
+            }
+            let id = commands::parse_i64(&args[2]).ok_or(CommandError::NotInteger)?;
+            let how = match args.get(3) {
+                None => Block::UnblockTimeout,
+                Some(a) if is(a, "TIMEOUT") => Block::UnblockTimeout,
+                Some(a) if is(a, "ERROR") => Block::UnblockError,
+                Some(_) => {
+                    return Err(CommandError::err(
+                        "ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR",
+                    ))
+                }
+            };
+            let done = u64::try_from(id)
+                .ok()
+                .and_then(|id| conn.server.clients.get(id))
+                .is_some_and(|c| c.unblock(how));
+            Ok(Reply::Int(i64::from(done)))
+        }
+        "no-evict" => {
+            let on = if is(&args[2], "ON") {
+                true
+            } else if is(&args[2], "OFF") {
+                false
+            } else {
+                return Err(CommandError::Syntax);
+            };
+            conn.info.no_evict.store(on, Relaxed);
+            Ok(Reply::ok())
+        }
+        // No client-side caching: never redirecting, tracking off.
+        "getredir" => Ok(Reply::Int(-1)),
+        "trackinginfo" => Ok(Reply::Map(vec![
+            (
+                Reply::bulk_str("flags"),
+                Reply::Set(vec![Reply::bulk_str("off")]),
+            ),
+            (Reply::bulk_str("redirect"), Reply::Int(-1)),
+            (Reply::bulk_str("prefixes"), Reply::Array(vec![])),
+        ])),
         _ => Err(CommandError::Syntax),
     }
 }
