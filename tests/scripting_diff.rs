@@ -613,10 +613,17 @@ fn script_errors_are_counted_once_as_redis_counts_them() {
         "return redis.pcall('ping', 'a', 'b')",
         "return redis.call('ping', 'a', 'b')",
         "return {err='Q r', ignore_error_stats_update=true}",
+        // The code is what precedes a space within 32 bytes of `-…`, else ERR.
+        "return {err='bad'}",
+        "return {err='abcdefghijklmnopqrstuvwxyz0123 x'}",
+        "return {err='abcdefghijklmnopqrstuvwxyz01234 x'}",
+        // Refused calls are rejected calls of their command.
+        "return redis.pcall('set', KEYS[1])",
+        "return redis.pcall('client', 'id')",
         "local ok, e = xpcall(function() redis.call('incr', KEYS[1]) end, \
          function(e) return e end) return e",
     ];
-    let watched = ["eval", "incr", "ping", "fcall", "exec"];
+    let watched = ["eval", "incr", "ping", "fcall", "exec", "set", "client"];
     for s in scripts {
         d.check(&["CONFIG", "RESETSTAT"]);
         d.check(&["EVAL", s, "1", "s"]);
@@ -626,6 +633,9 @@ fn script_errors_are_counted_once_as_redis_counts_them() {
             "{s}"
         );
     }
+    d.check(&["CONFIG", "RESETSTAT"]);
+    d.check(&["EVAL_RO", "return redis.pcall('set', KEYS[1], 'v')", "1", "s"]);
+    assert_eq!(stat_counts(&mut d.a, &watched), stat_counts(&mut d.b, &watched));
     d.check(&["CONFIG", "RESETSTAT"]);
     for f in ["passon", "raise"] {
         d.check(&["FCALL", f, "1", "s"]);

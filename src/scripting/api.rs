@@ -420,16 +420,21 @@ impl RunState {
     }
 
     fn run_command(&mut self, argv: &[Bytes]) -> CallOutcome {
-        let refuse = CallOutcome::Refused;
         let cmd = match lookup(argv) {
             Ok(c) => c,
             Err(CommandError::WrongArity(_)) => {
-                return refuse("ERR Wrong number of args calling Redis command from script")
+                const ARITY: &str = "ERR Wrong number of args calling Redis command from script";
+                return match crate::commands::table::find(&argv[0]) {
+                    Some(c) => self.reject(c, ARITY),
+                    None => CallOutcome::Refused(ARITY),
+                };
             }
-            Err(_) => return refuse("ERR Unknown Redis command called from script"),
+            Err(_) => return CallOutcome::Refused("ERR Unknown Redis command called from script"),
         };
+        // A refusal of a known command is one of its rejected calls, as in Redis.
+        let refuse = |this: &mut Self, text| this.reject(cmd, text);
         if cmd.cmd.has(flags::NOSCRIPT) {
-            return refuse("ERR This Redis command is not allowed from script");
+            return refuse(self, "ERR This Redis command is not allowed from script");
         }
         if let Run::Conn = cmd.cmd.run {
             let started = std::time::Instant::now();
@@ -446,19 +451,22 @@ impl RunState {
                     self.server().conn_stats.record(cmd.id, usec, failed);
                     CallOutcome::Reply(r)
                 }
-                None => refuse("ERR This Redis command is not allowed from script"),
+                None => refuse(self, "ERR This Redis command is not allowed from script"),
             };
         }
         if self.read_only && cmd.cmd.has(flags::WRITE) {
-            return refuse("ERR Write commands are not allowed from read-only scripts.");
+            return refuse(
+                self,
+                "ERR Write commands are not allowed from read-only scripts.",
+            );
         }
         // As Redis: over maxmemory, a script that has not written yet may not start a write
         // that needs memory (DEL and friends still run), unless it is flagged allow-oom.
         if cmd.cmd.has(flags::DENYOOM) && !self.allow_oom && !self.wrote && self.server().oom() {
-            return refuse(crate::server::OOM_ERR);
+            return refuse(self, crate::server::OOM_ERR);
         }
         if cmd.cmd.has(flags::WRITE) && self.server().repl.is_follower() {
-            return refuse(crate::replication::READONLY_ERR);
+            return refuse(self, crate::replication::READONLY_ERR);
         }
         if let Some(rule) = self.slot_rule.as_mut() {
             for i in cmd.cmd.key_indices(argv) {
@@ -467,6 +475,7 @@ impl RunState {
                     None => *rule = Some(slot),
                     Some(s) if s != slot => {
                         return refuse(
+                            self,
                             "ERR Script attempted to access keys that do not hash to the same slot",
                         )
                     }
@@ -500,6 +509,11 @@ impl RunState {
             return CallOutcome::Stop(ABORT_TEXT);
         }
         CallOutcome::Reply(reply)
+    }
+
+    fn reject(&self, cmd: CmdRef, text: &'static str) -> CallOutcome {
+        self.server().conn_stats.reject(cmd.id);
+        CallOutcome::Refused(text)
     }
 
     /// Shards this command needs that the unit does not hold (`None` if it holds them all).

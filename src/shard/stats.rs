@@ -154,8 +154,14 @@ impl ErrorStats {
     /// Counts one error reply; `line` is the full error line (`ERR …`, `WRONGTYPE …`).
     pub fn record(&self, line: &str) {
         self.total.fetch_add(1, Relaxed);
-        let code = line.split(' ').next().unwrap_or("ERR");
-        let code = code.strip_prefix('-').unwrap_or(code);
+        // Redis looks for the space ending the code in the first 32 bytes of `-CODE …` and
+        // counts `ERR` when there is none.
+        let line = line.strip_prefix('-').unwrap_or(line);
+        let window = &line.as_bytes()[..line.len().min(31)];
+        let code = match window.iter().position(|&b| b == b' ') {
+            Some(i) => &line[..i],
+            None => "ERR",
+        };
         if let Ok(mut m) = self.codes.lock() {
             if let Some(n) = m.get_mut(code) {
                 *n += 1;
