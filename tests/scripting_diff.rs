@@ -634,8 +634,16 @@ fn script_errors_are_counted_once_as_redis_counts_them() {
         );
     }
     d.check(&["CONFIG", "RESETSTAT"]);
-    d.check(&["EVAL_RO", "return redis.pcall('set', KEYS[1], 'v')", "1", "s"]);
-    assert_eq!(stat_counts(&mut d.a, &watched), stat_counts(&mut d.b, &watched));
+    d.check(&[
+        "EVAL_RO",
+        "return redis.pcall('set', KEYS[1], 'v')",
+        "1",
+        "s",
+    ]);
+    assert_eq!(
+        stat_counts(&mut d.a, &watched),
+        stat_counts(&mut d.b, &watched)
+    );
     d.check(&["CONFIG", "RESETSTAT"]);
     for f in ["passon", "raise"] {
         d.check(&["FCALL", f, "1", "s"]);

@@ -628,3 +628,65 @@ fn lazy_expiry_hides_keys() {
         &["INCR", "a"],
     ]);
 }
+
+/// BITOP AND/OR/XOR/NOT over sources of different lengths, missing and wrong-typed sources,
+/// keys on different shards, an empty result deleting the destination, the destination's TTL
+/// and encoding, and WATCH on the destination: as redis-server answers.
+#[test]
+fn bitop_matches_redis() {
+    let mut d = common::Diff::new();
+    d.check_all(&[
+        &["SET", "a", "foobar"],
+        &["SET", "b", "abcdef"],
+        &["SET", "c", "xy"],
+        &["SET", "n", "12345"],
+        &["RPUSH", "l", "1"],
+        &["SET", "d", "old", "EX", "100"],
+    ]);
+    for args in [
+        &["BITOP", "AND", "d", "a", "b", "c"][..],
+        &["GET", "d"],
+        &["TTL", "d"],
+        &["OBJECT", "ENCODING", "d"],
+        &["BITOP", "or", "d", "a", "c", "n"],
+        &["GET", "d"],
+        &["BITOP", "XOR", "d", "a", "b", "c", "nokey"],
+        &["GET", "d"],
+        &["BITOP", "NOT", "d", "c"],
+        &["GET", "d"],
+        &["BITOP", "NOT", "d", "a", "b"],
+        &["BITOP", "NOT", "d"],
+        &["BITOP", "AND", "d"],
+        &["BITOP", "NAND", "d", "a"],
+        &["BITOP", "OR", "d", "a", "l"],
+        &["GET", "d"],
+        &["BITOP", "AND", "l", "a"],
+        &["TYPE", "l"],
+        &["BITOP", "AND", "d", "nokey", "nokey2"],
+        &["EXISTS", "d"],
+        &["BITOP", "AND", "a", "a", "c"],
+        &["GET", "a"],
+    ] {
+        d.check(args);
+    }
+    // The destination is written (a watcher's EXEC fails); an empty result on a missing
+    // destination writes nothing (its watcher's EXEC succeeds).
+    let exec = |c: &mut common::Raw| -> Vec<u8> {
+        c.cmd(&["MULTI"]);
+        c.cmd(&["PING"]);
+        c.cmd(&["EXEC"])
+    };
+    for (key, src, want) in [
+        ("dst", "b", &b"*-1\r\n"[..]),
+        ("x", "nokey", b"*1\r\n+PONG\r\n"),
+    ] {
+        let mut w = d.lg.raw();
+        let mut v = d.reference.raw();
+        for c in [&mut w, &mut v] {
+            c.cmd(&["WATCH", key]);
+        }
+        d.check(&["BITOP", "OR", key, src]);
+        assert_eq!(exec(&mut w), want, "{key}");
+        assert_eq!(exec(&mut v), want, "{key}");
+    }
+}

@@ -1,4 +1,4 @@
-//! Bitmap commands on strings: SETBIT, GETBIT, BITCOUNT, BITPOS (BYTE|BIT ranges).
+//! Bitmap commands on strings: SETBIT, GETBIT, BITCOUNT, BITPOS (BYTE|BIT ranges), BITOP.
 //!
 //! Invariant: bit 0 is the most significant bit of byte 0; bits past the end read as 0; a
 //! bitmap never grows past `proto-max-bulk-len` bytes.
@@ -14,7 +14,80 @@ pub const COMMANDS: &[Command] = &[
     Command::new("getbit", 3, READONLY | FAST, Group::Bitmap, getbit).keys(1, 1, 1),
     Command::new("bitcount", -2, READONLY, Group::Bitmap, bitcount).keys(1, 1, 1),
     Command::new("bitpos", -3, READONLY, Group::Bitmap, bitpos).keys(1, 1, 1),
+    Command::new("bitop", -4, WRITE | DENYOOM, Group::Bitmap, bitop).keys(2, -1, 1),
 ];
+
+#[derive(Clone, Copy, PartialEq)]
+enum BitOp {
+    And,
+    Or,
+    Xor,
+    Not,
+}
+
+/// BITOP op destkey key [key …]: missing sources read as empty strings, shorter ones as padded
+/// with zero bytes; an empty result deletes the destination.
+fn bitop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
+    let op = if is(&args[1], "AND") {
+        BitOp::And
+    } else if is(&args[1], "OR") {
+        BitOp::Or
+    } else if is(&args[1], "XOR") {
+        BitOp::Xor
+    } else if is(&args[1], "NOT") {
+        BitOp::Not
+    } else {
+        return Err(CommandError::Syntax);
+    };
+    let sources = &args[3..];
+    if op == BitOp::Not && sources.len() != 1 {
+        return Err(CommandError::err(
+            "ERR BITOP NOT must be called with a single source key.",
+        ));
+    }
+    // Every source is read before anything is written: a wrong type fails the whole command.
+    let mut srcs: Vec<Bytes> = Vec::with_capacity(sources.len());
+    for k in sources {
+        match ctx.db(k)?.get(k) {
+            None => srcs.push(Bytes::new()),
+            Some(Value::Str(s)) => srcs.push(s.to_bytes()),
+            Some(_) => return Err(CommandError::WrongType),
+        }
+    }
+    let len = srcs.iter().map(|s| s.len()).max().unwrap_or(0);
+    let mut out = vec![0u8; len];
+    out[..srcs[0].len()].copy_from_slice(&srcs[0]);
+    match op {
+        BitOp::Not => out.iter_mut().for_each(|b| *b = !*b),
+        _ => {
+            for s in &srcs[1..] {
+                let (head, tail) = out.split_at_mut(s.len());
+                for (o, b) in head.iter_mut().zip(s.iter()) {
+                    match op {
+                        BitOp::And => *o &= b,
+                        BitOp::Or => *o |= b,
+                        _ => *o ^= b,
+                    }
+                }
+                // Past a shorter source, AND meets zero bytes; OR and XOR leave the rest.
+                if op == BitOp::And {
+                    tail.fill(0);
+                }
+            }
+        }
+    }
+    let dst = &args[2];
+    let db = ctx.db(dst)?;
+    if len == 0 {
+        if db.remove(dst).is_some() {
+            ctx.dirty(1);
+        }
+    } else {
+        db.set(dst, Value::Str(Str::growable(out)));
+        ctx.dirty(1);
+    }
+    Ok(Reply::Int(len as i64))
+}
 
 fn bit_offset(ctx: &Ctx<'_>, arg: &[u8]) -> CmdResult<u64> {
     let max = ctx.server.config().proto_max_bulk_len;

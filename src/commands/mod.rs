@@ -328,6 +328,7 @@ pub fn call_from(
         let written: Option<usize> = match cmd.cmd.name {
             "sinterstore" | "sunionstore" | "sdiffstore" | "zunionstore" | "zinterstore"
             | "zdiffstore" | "zrangestore" => Some(1),
+            "bitop" => Some(2),
             // These signal the keys they wrote themselves (COPY's may be in another database,
             // DEL's are only the keys that existed, a pop's only the key it popped from);
             // index 0 is the name, so no key matches.

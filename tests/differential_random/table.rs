@@ -458,6 +458,10 @@ pub const GENERATORS: &[Generator] = &[
     gen("SDIFFSTORE", 1, Exact, |g| {
         cmd_with(&["SDIFFSTORE"], g.keys(2, 4))
     }),
+    gen("BITOP", 2, Exact, |g| {
+        let op = g.one(&["AND", "OR", "XOR", "NOT", "xor", "not", "NAND"]);
+        cmd_with(&["BITOP", &op], g.keys(2, 4))
+    }),
     gen("SINTERCARD", 1, Exact, |g| {
         let mut rest = g.numkeys(1, 3);
         if g.chance(2) {
@@ -765,7 +769,7 @@ pub const GENERATORS: &[Generator] = &[
     //   deviation (e.g. after a collection shrinks).
     // - EXPIRE/PEXPIRE with GT/LT: relative expiries of equal length compare by the millisecond
     //   each was set in (see `expire_flag`).
-    // - BITOP, BITFIELD, LCS, SORT, DUMP/RESTORE, OBJECT: not implemented by luagate.
+    // - BITFIELD, LCS, SORT, DUMP/RESTORE, OBJECT: not implemented by luagate.
     // - Blocking commands: they would wait on an empty key.
 ];
 
