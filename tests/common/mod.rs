@@ -158,12 +158,25 @@ pub fn redis_reference(extra: &[&str]) -> Proc {
             dir: Some(dir),
         };
         let deadline = Instant::now() + Duration::from_secs(5);
+        let mine = format!("process_id:{}\r\n", p.child.id());
         while Instant::now() < deadline {
             if let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) {
                 let _ = s.write_all(b"PING\r\n");
                 let mut b = [0u8; 7];
                 if s.read_exact(&mut b).is_ok() && &b == b"+PONG\r\n" {
-                    return p;
+                    // The port may have gone to another test's server in the meantime (ours
+                    // then failed to bind): only our own process will do.
+                    s.set_read_timeout(Some(Duration::from_secs(5))).ok();
+                    let mut r = Raw {
+                        stream: s,
+                        buf: Vec::new(),
+                    };
+                    r.send(b"INFO server\r\n");
+                    let info = r.read_reply().unwrap_or_default();
+                    if String::from_utf8_lossy(&info).contains(&mine) {
+                        return p;
+                    }
+                    break;
                 }
             }
             std::thread::sleep(Duration::from_millis(20));
