@@ -690,3 +690,42 @@ fn bitop_matches_redis() {
         assert_eq!(exec(&mut v), want, "{key}");
     }
 }
+
+/// LCS, LEN and IDX (with MINMATCHLEN and WITHMATCHLEN, RESP2 and RESP3) on seeded random
+/// strings over a two-letter alphabet, where many subsequences tie and Redis's choice among
+/// them shows; the keys of each pair sit on different shards.
+#[test]
+fn lcs_matches_redis_on_random_strings() {
+    let mut d = common::Diff::new();
+    let mut state: u64 = 0x1c5_5eed;
+    let mut next = move |n: u64| {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (state >> 33) % n
+    };
+    let word = |next: &mut dyn FnMut(u64) -> u64| -> String {
+        let len = next(24);
+        (0..len)
+            .map(|_| if next(2) == 0 { 'a' } else { 'b' })
+            .collect()
+    };
+    for round in 0..150 {
+        let (x, y) = (word(&mut next), word(&mut next));
+        d.check_all(&[&["SET", "ka", &x], &["SET", "kb", &y]]);
+        let proto = if round % 2 == 0 { "2" } else { "3" };
+        d.both(&["HELLO", proto]);
+        d.check(&["LCS", "ka", "kb"]);
+        d.check(&["LCS", "kb", "ka", "LEN"]);
+        d.check(&["LCS", "ka", "kb", "IDX", "WITHMATCHLEN"]);
+        d.check(&["LCS", "ka", "kb", "IDX", "MINMATCHLEN", "2"]);
+    }
+    d.check_all(&[
+        &["LCS", "ka", "nokey", "IDX"],
+        &["RPUSH", "l", "x"],
+        &["LCS", "ka", "l", "BAD"],
+        &["LCS", "ka", "kb", "LEN", "IDX"],
+        &["LCS", "ka", "kb", "MINMATCHLEN"],
+        &["LCS", "ka", "kb", "MINMATCHLEN", "x"],
+    ]);
+}

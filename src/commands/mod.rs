@@ -17,6 +17,7 @@ pub mod expire;
 pub mod hashes;
 pub mod keys;
 pub mod keyspace_cmds;
+pub mod lcs;
 pub mod lists;
 pub mod longdouble;
 pub mod object;
@@ -47,6 +48,7 @@ pub fn families() -> Vec<&'static [Command]> {
         sets::COMMANDS,
         setops::COMMANDS,
         bits::COMMANDS,
+        lcs::COMMANDS,
         expire::COMMANDS,
         keyspace_cmds::COMMANDS,
         object::COMMANDS,

@@ -458,6 +458,17 @@ pub const GENERATORS: &[Generator] = &[
     gen("SDIFFSTORE", 1, Exact, |g| {
         cmd_with(&["SDIFFSTORE"], g.keys(2, 4))
     }),
+    gen("LCS", 1, Exact, |g| {
+        let mut rest = g.keys(2, 2);
+        for _ in 0..g.below(3) {
+            let opt = g.one(&["LEN", "IDX", "WITHMATCHLEN", "MINMATCHLEN", "idx", "BAD"]);
+            rest.push(opt.clone());
+            if opt == "MINMATCHLEN" {
+                rest.push(g.int(-1, 3));
+            }
+        }
+        cmd_with(&["LCS"], rest)
+    }),
     gen("BITOP", 2, Exact, |g| {
         let op = g.one(&["AND", "OR", "XOR", "NOT", "xor", "not", "NAND"]);
         cmd_with(&["BITOP", &op], g.keys(2, 4))
@@ -769,7 +780,7 @@ pub const GENERATORS: &[Generator] = &[
     //   deviation (e.g. after a collection shrinks).
     // - EXPIRE/PEXPIRE with GT/LT: relative expiries of equal length compare by the millisecond
     //   each was set in (see `expire_flag`).
-    // - BITFIELD, LCS, SORT, DUMP/RESTORE, OBJECT: not implemented by luagate.
+    // - BITFIELD, SORT, DUMP/RESTORE, OBJECT: not implemented by luagate.
     // - Blocking commands: they would wait on an empty key.
 ];
 
