@@ -721,3 +721,34 @@ fn keys_and_argv_are_fresh_after_a_script_changed_them() {
         d.check(&args);
     }
 }
+
+/// A script reaching keys on shards its unit does not hold is abandoned and run again on more
+/// shards, here twice; the calls of the abandoned runs must not count: INFO's statistics agree
+/// with Redis's, which ran it once.
+#[test]
+fn abandoned_script_runs_leave_no_statistics() {
+    let map = luagate::slot::SlotMap::new(4);
+    let mut seen = Vec::new();
+    let keys: Vec<String> = (0..1000)
+        .map(|i| format!("rk{i}"))
+        .filter(|k| {
+            let s = map.shard_of_key(k.as_bytes()).index();
+            let new = !seen.contains(&s);
+            seen.push(s);
+            new
+        })
+        .take(4)
+        .collect();
+    let mut d = Diff::new();
+    d.check(&["SET", &keys[2], "text"]);
+    d.check(&["CONFIG", "RESETSTAT"]);
+    let body = "redis.call('INCR', KEYS[1]) redis.call('GET', ARGV[1]) \
+                local e = redis.pcall('INCR', ARGV[2]) redis.pcall('NOSUCH') \
+                redis.call('PING') return {redis.call('GET', ARGV[3]), e}";
+    d.check(&["EVAL", body, "1", &keys[0], &keys[1], &keys[2], &keys[3]]);
+    let watched = ["eval", "incr", "get", "ping"];
+    assert_eq!(
+        stat_counts(&mut d.a, &watched),
+        stat_counts(&mut d.b, &watched)
+    );
+}

@@ -13,6 +13,7 @@
 use super::convert::{arg_bytes, error_table, error_text, push_error_table, push_reply};
 use super::registry::sha1_hex;
 use super::run::{with_run, Lrand48, RunState, ABORT_TEXT, KILL_TEXT};
+use super::undo::Counted;
 use crate::commands::{self, flags, CmdRef, Ctx, Run};
 use crate::error::CommandError;
 use crate::protocol::Reply;
@@ -411,9 +412,6 @@ impl RunState {
             Ok(()) => self.run_command(&argv),
             Err(e) => CallOutcome::BadArgs(e),
         };
-        if let CallOutcome::Refused(text) = &out {
-            self.server().errors.record(text);
-        }
         argv.clear();
         self.argv = argv;
         out
@@ -425,14 +423,14 @@ impl RunState {
             Err(CommandError::WrongArity(_)) => {
                 const ARITY: &str = "ERR Wrong number of args calling Redis command from script";
                 return match crate::commands::table::find(&argv[0]) {
-                    Some(c) => self.reject(c, ARITY),
-                    None => CallOutcome::Refused(ARITY),
+                    Some(c) => self.reject(Some(c), ARITY),
+                    None => self.reject(None, ARITY),
                 };
             }
-            Err(_) => return CallOutcome::Refused("ERR Unknown Redis command called from script"),
+            Err(_) => return self.reject(None, "ERR Unknown Redis command called from script"),
         };
         // A refusal of a known command is one of its rejected calls, as in Redis.
-        let refuse = |this: &mut Self, text| this.reject(cmd, text);
+        let refuse = |this: &mut Self, text| this.reject(Some(cmd), text);
         if cmd.cmd.has(flags::NOSCRIPT) {
             return refuse(self, "ERR This Redis command is not allowed from script");
         }
@@ -441,14 +439,21 @@ impl RunState {
             return match self.conn_command(cmd, argv) {
                 Some(r) => {
                     // As `commands::call` counts the others.
-                    let failed = if let Reply::Error(e) = &r {
-                        self.server().errors.record(e);
-                        1
-                    } else {
-                        0
+                    let line = match &r {
+                        Reply::Error(e) => Some(e.clone()),
+                        _ => None,
                     };
+                    if let Some(e) = &line {
+                        self.server().errors.record(e);
+                    }
                     let usec = started.elapsed().as_micros() as u64;
-                    self.server().conn_stats.record(cmd.id, usec, failed);
+                    let failed = line.is_some();
+                    self.server()
+                        .conn_stats
+                        .record(cmd.id, usec, u32::from(failed));
+                    if let Some(u) = self.undo.as_mut() {
+                        u.counted(Counted::ConnCall(cmd.id, usec, failed, line));
+                    }
                     CallOutcome::Reply(r)
                 }
                 None => refuse(self, "ERR This Redis command is not allowed from script"),
@@ -498,10 +503,20 @@ impl RunState {
         }
         let saved_resp = std::mem::replace(&mut ctx.resp, resp);
         let saved_effects = if repl == 0 { ctx.effects.take() } else { None };
-        let reply = commands::call(ctx, cmd, argv);
+        let started = std::time::Instant::now();
+        let (reply, finished) = commands::call_from(ctx, cmd, argv, started);
         ctx.resp = saved_resp;
         if repl == 0 {
             ctx.effects = saved_effects;
+        }
+        if let Some(u) = undo.as_mut() {
+            // What `commands::call_from` counted, to take back if this run is abandoned.
+            let usec = finished.saturating_duration_since(started).as_micros() as u64;
+            let line = match &reply {
+                Reply::Error(e) if not_held(&reply).is_none() => Some(e.clone()),
+                _ => None,
+            };
+            u.counted(Counted::Call(cmd.id, usec, line.is_some(), line));
         }
         self.undo = undo;
         if let Some(shard) = not_held(&reply) {
@@ -511,8 +526,16 @@ impl RunState {
         CallOutcome::Reply(reply)
     }
 
-    fn reject(&self, cmd: CmdRef, text: &'static str) -> CallOutcome {
-        self.server().conn_stats.reject(cmd.id);
+    /// Refuses a call, counted as Redis counts it: an error reply, and a rejected call of its
+    /// command when there is one.
+    fn reject(&mut self, cmd: Option<CmdRef>, text: &'static str) -> CallOutcome {
+        self.server().errors.record(text);
+        if let Some(c) = cmd {
+            self.server().conn_stats.reject(c.id);
+        }
+        if let Some(u) = self.undo.as_mut() {
+            u.counted(Counted::Refused(cmd.map(|c| c.id), text));
+        }
         CallOutcome::Refused(text)
     }
 

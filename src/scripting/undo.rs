@@ -1,9 +1,10 @@
 //! The undo log of one script run: the prior value and expiry of every key the run is about to
-//! write, taken before its first write in this run.
+//! write, taken before its first write in this run, and the statistics its calls added.
 //!
 //! Invariant: after `restore`, every key the run wrote (through commands whose key positions
-//! name it) holds exactly what it held before the run, so a run that is abandoned to be re-run
-//! with more shards leaves no trace in the data. Only kept while a re-run is possible (the unit
+//! name it) holds exactly what it held before the run, and INFO's command and error statistics
+//! are as if its calls never ran, so a run that is abandoned to be re-run with more shards
+//! leaves no trace in the data or the counts. Only kept while a re-run is possible (the unit
 //! does not hold every shard).
 
 use crate::commands::{CmdRef, Ctx};
@@ -18,10 +19,21 @@ struct Saved {
     expire_at: Option<u64>,
 }
 
+/// What one call of the run added to the statistics.
+pub enum Counted {
+    /// A data command (the home shard's statistics): id, microseconds, failed, error line.
+    Call(u16, u64, bool, Option<String>),
+    /// A connection command (the server's connection statistics).
+    ConnCall(u16, u64, bool, Option<String>),
+    /// A refused call: its command's rejected count (if known) and its error line.
+    Refused(Option<u16>, &'static str),
+}
+
 #[derive(Default)]
 pub struct UndoLog {
     saved: Vec<Saved>,
     seen: HashSet<(usize, Bytes)>,
+    counted: Vec<Counted>,
 }
 
 impl UndoLog {
@@ -40,6 +52,11 @@ impl UndoLog {
                 self.record(ctx, db, &args[i]);
             }
         }
+    }
+
+    /// Notes what a call added to the statistics.
+    pub fn counted(&mut self, c: Counted) {
+        self.counted.push(c);
     }
 
     fn record(&mut self, ctx: &mut Ctx<'_>, db: usize, key: &Bytes) {
@@ -66,6 +83,25 @@ impl UndoLog {
 
     /// Puts every saved key back as it was.
     pub fn restore(self, ctx: &mut Ctx<'_>) {
+        let server = ctx.server;
+        for c in self.counted {
+            match c {
+                Counted::Call(id, usec, failed, line) => {
+                    server.shards[ctx.home]
+                        .stats
+                        .unrecord_held(id, usec, u32::from(failed));
+                    line.inspect(|l| server.errors.unrecord(l));
+                }
+                Counted::ConnCall(id, usec, failed, line) => {
+                    server.conn_stats.unrecord(id, usec, u32::from(failed));
+                    line.inspect(|l| server.errors.unrecord(l));
+                }
+                Counted::Refused(id, line) => {
+                    id.inspect(|&id| server.conn_stats.unreject(id));
+                    server.errors.unrecord(line);
+                }
+            }
+        }
         for s in self.saved.into_iter().rev() {
             let Ok(d) = ctx.db_index(&s.key, s.db) else {
                 continue;

@@ -127,6 +127,23 @@ impl ShardStats {
         }
     }
 
+    /// Takes back a [`record`](Self::record) (a script run that is abandoned and re-run).
+    pub fn unrecord(&self, id: u16, usec: u64, failures: u32) {
+        self.record_with(id, usec, failures, |c, n| c.add(n.wrapping_neg()));
+    }
+
+    /// Takes back a [`record_held`](Self::record_held), by the holder of the shard.
+    pub fn unrecord_held(&self, id: u16, usec: u64, failures: u32) {
+        self.record_with(id, usec, failures, |c, n| c.add_exclusive(n.wrapping_neg()));
+    }
+
+    /// Takes back a [`reject`](Self::reject).
+    pub fn unreject(&self, id: u16) {
+        if let Some(s) = self.cmds.get(id as usize) {
+            s.rejected.add(1u64.wrapping_neg());
+        }
+    }
+
     pub fn reset(&self) {
         for s in &self.cmds {
             for c in [&s.calls, &s.usec, &s.failed, &s.rejected] {
@@ -142,6 +159,17 @@ impl ShardStats {
 /// Most distinct error codes tracked (as Redis): past this, new codes are not counted apart.
 const MAX_ERROR_CODES: usize = 128;
 
+/// The code an error line counts under: Redis looks for the space ending it in the first 32
+/// bytes of `-CODE …` and counts `ERR` when there is none.
+fn error_code(line: &str) -> &str {
+    let line = line.strip_prefix('-').unwrap_or(line);
+    let window = &line.as_bytes()[..line.len().min(31)];
+    match window.iter().position(|&b| b == b' ') {
+        Some(i) => &line[..i],
+        None => "ERR",
+    }
+}
+
 /// Error replies by code (INFO errorstats, `total_error_replies`). Errors are the slow path, so
 /// a short mutex is enough; the total is an atomic for cheap reads.
 #[derive(Default)]
@@ -154,19 +182,27 @@ impl ErrorStats {
     /// Counts one error reply; `line` is the full error line (`ERR …`, `WRONGTYPE …`).
     pub fn record(&self, line: &str) {
         self.total.fetch_add(1, Relaxed);
-        // Redis looks for the space ending the code in the first 32 bytes of `-CODE …` and
-        // counts `ERR` when there is none.
-        let line = line.strip_prefix('-').unwrap_or(line);
-        let window = &line.as_bytes()[..line.len().min(31)];
-        let code = match window.iter().position(|&b| b == b' ') {
-            Some(i) => &line[..i],
-            None => "ERR",
-        };
+        let code = error_code(line);
         if let Ok(mut m) = self.codes.lock() {
             if let Some(n) = m.get_mut(code) {
                 *n += 1;
             } else if m.len() < MAX_ERROR_CODES {
                 m.insert(code.to_string(), 1);
+            }
+        }
+    }
+
+    /// Takes back a [`record`](Self::record) of the same line; a code counted nowhere else
+    /// leaves INFO, as if it had never been counted.
+    pub fn unrecord(&self, line: &str) {
+        self.total.fetch_sub(1, Relaxed);
+        let code = error_code(line);
+        if let Ok(mut m) = self.codes.lock() {
+            if let Some(n) = m.get_mut(code) {
+                *n = n.saturating_sub(1);
+                if *n == 0 {
+                    m.remove(code);
+                }
             }
         }
     }
