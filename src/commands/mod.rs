@@ -55,8 +55,47 @@ pub fn families() -> Vec<&'static [Command]> {
         zsets::COMMANDS,
         server_side::COMMANDS,
         scripting_cmds::COMMANDS,
+        pubsub_cmds::COMMANDS,
         crate::replication::cmds::COMMANDS,
     ]
+}
+
+/// Pub/Sub (answered by the connection layer: `server::pubsub_cmds`), with Redis 7.0's
+/// flags, arities and key specs.
+pub mod pubsub_cmds {
+    use super::flags::*;
+    use super::*;
+    const SUB: u32 = PUBSUB | NOSCRIPT | LOADING | STALE;
+    const INTROSPECT: u32 = PUBSUB | LOADING | STALE;
+    pub const COMMANDS: &[Command] = &[
+        Command::conn("subscribe", -2, SUB, Group::PubSub),
+        Command::conn("unsubscribe", -1, SUB, Group::PubSub),
+        Command::conn("psubscribe", -2, SUB, Group::PubSub),
+        Command::conn("punsubscribe", -1, SUB, Group::PubSub),
+        Command::conn("ssubscribe", -2, SUB, Group::PubSub).not_keys(1, -1),
+        Command::conn("sunsubscribe", -1, SUB, Group::PubSub).not_keys(1, -1),
+        Command::conn(
+            "publish",
+            3,
+            PUBSUB | LOADING | STALE | FAST | MAY_REPLICATE,
+            Group::PubSub,
+        ),
+        Command::conn(
+            "spublish",
+            3,
+            PUBSUB | LOADING | STALE | FAST | MAY_REPLICATE,
+            Group::PubSub,
+        )
+        .not_keys(1, 1),
+        Command::conn("pubsub", -2, 0, Group::PubSub).subs(&[
+            Command::conn("channels", -2, INTROSPECT, Group::PubSub),
+            Command::conn("numpat", 2, INTROSPECT, Group::PubSub),
+            Command::conn("numsub", -2, INTROSPECT, Group::PubSub),
+            Command::conn("shardchannels", -2, INTROSPECT, Group::PubSub),
+            Command::conn("shardnumsub", -2, INTROSPECT, Group::PubSub),
+            Command::conn("help", 2, LOADING | STALE, Group::PubSub),
+        ]),
+    ];
 }
 
 /// Commands answered by the connection layer (they need per-client state or send units of

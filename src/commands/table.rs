@@ -24,6 +24,8 @@ pub mod flags {
     pub const SKIP_SLOWLOG: u32 = 1 << 10;
     pub const FAST: u32 = 1 << 11;
     pub const NO_AUTH: u32 = 1 << 12;
+    /// Redis's `may_replicate` (PUBLISH, EVAL …): refused in read-only scripts like a write.
+    /// Redis 7.0's COMMAND INFO does not list it, so `NAMES` leaves it out.
     pub const MAY_REPLICATE: u32 = 1 << 13;
     pub const NO_MULTI: u32 = 1 << 14;
     pub const MOVABLE_KEYS: u32 = 1 << 15;
@@ -46,7 +48,6 @@ pub mod flags {
         (SKIP_SLOWLOG, "skip_slowlog"),
         (FAST, "fast"),
         (NO_AUTH, "no_auth"),
-        (MAY_REPLICATE, "may_replicate"),
         (NO_MULTI, "no_multi"),
         (MOVABLE_KEYS, "movablekeys"),
         (ALLOW_BUSY, "allow_busy"),
@@ -109,6 +110,13 @@ pub enum Keys {
     },
     /// Anything else (SORT's STORE, XREAD's STREAMS, MIGRATE): the function finds them.
     Custom(fn(&[Bytes]) -> Vec<usize>),
+    /// Arguments at `first..=last` that COMMAND INFO describes with a `not_key` key spec
+    /// (SPUBLISH's and SSUBSCRIBE's shard channels: they hash to a slot in a cluster) but that
+    /// are no keys: nothing routes by them and COMMAND GETKEYS finds none.
+    NotKey {
+        first: i32,
+        last: i32,
+    },
 }
 
 #[derive(Clone, Copy)]
@@ -168,6 +176,12 @@ impl Command {
         self
     }
 
+    /// Channel arguments at `first..=last` described as a `not_key` key spec.
+    pub const fn not_keys(mut self, first: i32, last: i32) -> Command {
+        self.keys = Keys::NotKey { first, last };
+        self
+    }
+
     pub const fn numkeys(mut self, at: usize, extra: Option<usize>) -> Command {
         self.keys = Keys::Numkeys { at, extra };
         self.flags |= flags::MOVABLE_KEYS;
@@ -193,7 +207,7 @@ impl Command {
     /// command itself reports the error when it runs.
     pub fn key_indices(&self, args: &[Bytes]) -> KeyIter {
         match self.keys {
-            Keys::None => KeyIter::range(0, 0, 1),
+            Keys::None | Keys::NotKey { .. } => KeyIter::range(0, 0, 1),
             Keys::Range { first, last, step } => {
                 let n = args.len() as i32;
                 let last = if last < 0 { n + last } else { last.min(n - 1) };
@@ -222,6 +236,7 @@ impl Command {
     pub fn legacy_key_spec(&self) -> (i64, i64, i64) {
         match self.keys {
             Keys::Range { first, last, step } => (first as i64, last as i64, step as i64),
+            Keys::NotKey { first, last } => (first as i64, last as i64, 1),
             _ => (0, 0, 0),
         }
     }

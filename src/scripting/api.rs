@@ -434,6 +434,13 @@ impl RunState {
         if cmd.cmd.has(flags::NOSCRIPT) {
             return refuse(self, "ERR This Redis command is not allowed from script");
         }
+        // As Redis: `may_replicate` commands (PUBLISH) are writes to a read-only script.
+        if self.read_only && cmd.cmd.flags & (flags::WRITE | flags::MAY_REPLICATE) != 0 {
+            return refuse(
+                self,
+                "ERR Write commands are not allowed from read-only scripts.",
+            );
+        }
         if let Run::Conn = cmd.cmd.run {
             let started = std::time::Instant::now();
             return match self.conn_command(cmd, argv) {
@@ -458,12 +465,6 @@ impl RunState {
                 }
                 None => refuse(self, "ERR This Redis command is not allowed from script"),
             };
-        }
-        if self.read_only && cmd.cmd.has(flags::WRITE) {
-            return refuse(
-                self,
-                "ERR Write commands are not allowed from read-only scripts.",
-            );
         }
         // As Redis: over maxmemory, a script that has not written yet may not start a write
         // that needs memory (DEL and friends still run), unless it is flagged allow-oom.
@@ -562,6 +563,10 @@ impl RunState {
     /// The connection-level commands a script may call (they need no connection state).
     fn conn_command(&mut self, cmd: CmdRef, argv: &[Bytes]) -> Option<Reply> {
         let ctx = self.ctx();
+        if cmd.cmd.group == commands::Group::PubSub {
+            // PUBLISH, SPUBLISH and PUBSUB's subcommands (the subscriptions are `noscript`).
+            return Some(crate::server::pubsub_cmds::run(ctx.server, cmd, argv));
+        }
         Some(match cmd.cmd.name {
             "ping" => match argv.len() {
                 1 => Reply::status("PONG"),

@@ -28,6 +28,9 @@ pub struct ClientInfo {
     /// atomic, so recording it costs the connection no lock).
     pub last_cmd: AtomicU32,
     pub multi: AtomicU64,
+    /// Subscriptions: channels, patterns, shard channels (CLIENT LIST `sub=`, `psub=`,
+    /// `ssub=`), written by the connection's `pubsub::Subs`.
+    pub subs: [AtomicU32; 3],
     /// Set by CLIENT KILL; the connection closes at its next wake-up.
     pub killed: AtomicBool,
     /// The connection's task while it waits (one waiter: the connection runs as one task).
@@ -78,6 +81,22 @@ impl ClientInfo {
             .store(crate::clock::coarse_ms(), Relaxed);
     }
 
+    /// Whether the client is subscribed to anything (Redis's `CLIENT_PUBSUB` flag: CLIENT LIST
+    /// `flags=P`, client type `pubsub`).
+    pub fn is_pubsub(&self) -> bool {
+        self.subs.iter().any(|s| s.load(Relaxed) > 0)
+    }
+
+    /// CLIENT LIST / CLIENT KILL `TYPE`: `normal` or `pubsub` (followers' links are not
+    /// clients here).
+    pub fn kind(&self) -> &'static str {
+        if self.is_pubsub() {
+            "pubsub"
+        } else {
+            "normal"
+        }
+    }
+
     /// One CLIENT LIST line (without the newline), fields as Redis 7.2 prints them.
     pub fn describe(&self) -> String {
         let name = self.name.lock().map(|n| n.clone()).unwrap_or_default();
@@ -89,6 +108,9 @@ impl ClientInfo {
         let multi = self.multi.load(Relaxed);
         // Redis's letters, in its order, for the states luagate has.
         let mut flags = String::new();
+        if self.is_pubsub() {
+            flags.push('P');
+        }
         if multi != 0 {
             flags.push('x');
         }
@@ -102,7 +124,7 @@ impl ClientInfo {
             flags.push('N');
         }
         format!(
-            "id={} addr={} laddr={} fd=8 name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi={} qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=1024 rbp=0 obl=0 oll=0 omem=0 tot-mem=1024 events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
+            "id={} addr={} laddr={} fd=8 name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=1024 rbp=0 obl=0 oll=0 omem=0 tot-mem=1024 events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
             self.id,
             self.addr,
             self.laddr,
@@ -111,6 +133,9 @@ impl ClientInfo {
             self.idle_secs(),
             flags,
             self.db.load(Relaxed),
+            self.subs[0].load(Relaxed),
+            self.subs[1].load(Relaxed),
+            self.subs[2].load(Relaxed),
             if multi == 0 { -1 } else { multi as i64 - 1 },
             cmd,
             self.resp.load(Relaxed),
@@ -204,6 +229,7 @@ impl Clients {
             lib: Mutex::new((String::new(), String::new())),
             last_cmd: AtomicU32::new(0),
             multi: AtomicU64::new(0),
+            subs: Default::default(),
             killed: AtomicBool::new(false),
             kill_waker: atomic_waker::AtomicWaker::new(),
             no_evict: AtomicBool::new(false),

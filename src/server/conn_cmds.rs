@@ -37,6 +37,9 @@ pub async fn dispatch(conn: &mut Conn, cmd: CmdRef, args: Vec<Bytes>) -> Option<
     if cmd.cmd.group == commands::Group::Scripting {
         return crate::scripting::eval::dispatch(conn, cmd, args).await;
     }
+    if cmd.cmd.group == commands::Group::PubSub {
+        return super::pubsub_cmds::dispatch(conn, cmd, args).await;
+    }
     if let Some(r) = by_ref(cmd, &args) {
         return Some(r);
     }
@@ -48,6 +51,7 @@ pub async fn dispatch(conn: &mut Conn, cmd: CmdRef, args: Vec<Bytes>) -> Option<
         }
         "reset" => {
             super::multi::discard(conn).await;
+            super::pubsub_cmds::leave(conn);
             conn.db = 0;
             conn.resp = 2;
             conn.info.db.store(0, Relaxed);
@@ -278,6 +282,7 @@ fn client(conn: &mut Conn, cmd: CmdRef, args: &[Bytes]) -> Result<Reply, Command
         "list" => {
             let mut s = String::new();
             let mut ids: Option<Vec<u64>> = None;
+            let mut kind: Option<&str> = None;
             let mut i = 2;
             while i < args.len() {
                 if is(&args[i], "ID") {
@@ -298,16 +303,21 @@ fn client(conn: &mut Conn, cmd: CmdRef, args: &[Bytes]) -> Result<Reply, Command
                     if !["normal", "master", "replica", "slave", "pubsub"].contains(&t.as_str()) {
                         return Err(CommandError::err(format!("ERR Unknown client type '{t}'")));
                     }
-                    if t != "normal" {
-                        return Ok(Reply::Verbatim("txt", Bytes::new()));
-                    }
+                    kind = Some(match t.as_str() {
+                        "normal" => "normal",
+                        "pubsub" => "pubsub",
+                        // Followers' links are not clients here.
+                        _ => return Ok(Reply::Verbatim("txt", Bytes::new())),
+                    });
                     i += 2;
                 } else {
                     return Err(CommandError::Syntax);
                 }
             }
             for c in conn.server.clients.all() {
-                if ids.as_ref().is_some_and(|v| !v.contains(&c.id)) {
+                if ids.as_ref().is_some_and(|v| !v.contains(&c.id))
+                    || kind.is_some_and(|k| k != c.kind())
+                {
                     continue;
                 }
                 s.push_str(&c.describe());
@@ -427,7 +437,7 @@ fn client_kill(conn: &mut Conn, args: &[Bytes]) -> Result<Reply, CommandError> {
             "addr" => c.addr.to_string() == *v,
             "laddr" => c.laddr.to_string() == *v,
             "user" => v == "default",
-            "type" => v.eq_ignore_ascii_case("normal"),
+            "type" => v.eq_ignore_ascii_case(c.kind()),
             _ => true,
         });
         if !matches {
@@ -514,7 +524,7 @@ fn command(cmd: CmdRef, args: &[Bytes]) -> Result<Reply, CommandError> {
                 }
                 other => other,
             })?;
-            if matches!(c.cmd.keys, Keys::None) {
+            if matches!(c.cmd.keys, Keys::None | Keys::NotKey { .. }) {
                 return Err(CommandError::err("ERR The command has no key arguments"));
             }
             let keys: Vec<Reply> = if numkeys_valid(c.cmd, target) {
@@ -618,8 +628,21 @@ fn resolve(name: &[u8]) -> Option<CmdRef> {
 }
 
 /// The ACL categories COMMAND INFO reports (and COMMAND LIST filters by): read or write, the
-/// data type or area, fast or slow. A coarser set than Redis's.
-fn categories(cmd: &Command) -> [&'static str; 3] {
+/// data type or area, fast or slow. A coarser set than Redis's, except for Pub/Sub, whose
+/// categories are Redis's: `@pubsub` for the commands flagged `pubsub`, then fast or slow.
+fn categories(cmd: &Command) -> Vec<&'static str> {
+    let speed = if cmd.has(flags::FAST) {
+        "@fast"
+    } else {
+        "@slow"
+    };
+    if cmd.group == commands::Group::PubSub {
+        return if cmd.has(flags::PUBSUB) {
+            vec!["@pubsub", speed]
+        } else {
+            vec![speed]
+        };
+    }
     let access = if cmd.has(flags::WRITE) {
         "@write"
     } else {
@@ -639,12 +662,7 @@ fn categories(cmd: &Command) -> [&'static str; 3] {
         commands::Group::PubSub => "@pubsub",
         _ => "@admin",
     };
-    let speed = if cmd.has(flags::FAST) {
-        "@fast"
-    } else {
-        "@slow"
-    };
-    [access, area, speed]
+    vec![access, area, speed]
 }
 
 /// One COMMAND INFO entry, in Redis 7's ten-field shape.
@@ -686,6 +704,24 @@ fn command_info(cmd: &Command, id: u16) -> Reply {
             ]),
             "keynum",
         )],
+        Keys::NotKey { first, last } => vec![key_spec_flagged(
+            "not_key",
+            Reply::Map(vec![(Reply::bulk_str("index"), Reply::Int(first as i64))]),
+            "index",
+            Reply::Map(vec![
+                (
+                    Reply::bulk_str("lastkey"),
+                    Reply::Int(if last < 0 {
+                        last as i64
+                    } else {
+                        (last - first) as i64
+                    }),
+                ),
+                (Reply::bulk_str("keystep"), Reply::Int(1)),
+                (Reply::bulk_str("limit"), Reply::Int(0)),
+            ]),
+            "range",
+        )],
         _ => vec![],
     };
     let subs: Vec<Reply> = cmd
@@ -717,6 +753,16 @@ fn command_info(cmd: &Command, id: u16) -> Reply {
 
 fn key_spec(cmd: &Command, bs: Reply, bs_type: &str, fk: Reply, fk_type: &str) -> Reply {
     let flag = if cmd.has(flags::WRITE) { "RW" } else { "RO" };
+    key_spec_flagged(flag, bs, bs_type, fk, fk_type)
+}
+
+fn key_spec_flagged(
+    flag: &'static str,
+    bs: Reply,
+    bs_type: &str,
+    fk: Reply,
+    fk_type: &str,
+) -> Reply {
     Reply::Map(vec![
         (
             Reply::bulk_str("flags"),

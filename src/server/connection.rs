@@ -13,7 +13,7 @@ use super::admin::slowlog::Caller;
 use super::client::ClientInfo;
 use super::conn_cmds;
 use super::multi::{self, TxState};
-use super::{admin, Server};
+use super::{admin, pubsub_cmds, Server};
 use crate::commands::{self, flags, CmdRef, Run};
 use crate::protocol::{Reply, RequestDecoder};
 use crate::scripting::batch;
@@ -86,6 +86,12 @@ pub struct Conn {
     pub replica_port: u16,
     /// Set by PSYNC/SYNC: the socket becomes a follower link once earlier replies are out.
     pub psync: Option<crate::replication::cmds::PsyncRequest>,
+    /// Pub/Sub subscriptions and their message queue: `Some` exactly while subscribed to
+    /// something (src/server/pubsub_cmds.rs). Connections that never subscribe pay one check
+    /// of this per command and per read.
+    pub subs: Option<Box<super::pubsub::Subs>>,
+    /// Set while EXEC runs its deferred connection commands (SSUBSCRIBE is refused there).
+    pub in_exec: bool,
 }
 
 pub async fn handle(server: Arc<Server>, stream: TcpStream, peer: SocketAddr) {
@@ -114,13 +120,17 @@ pub async fn handle(server: Arc<Server>, stream: TcpStream, peer: SocketAddr) {
         tx: TxState::default(),
         replica_port: 0,
         psync: None,
+        subs: None,
+        in_exec: false,
     };
     let mut stream = stream;
     if let Err(e) = conn.run(&mut stream).await {
         tracing::debug!(client = id, error = %e, "connection ended");
     }
-    // Watched keys hold waiters on the shards: take them away.
+    // Watched keys hold waiters on the shards, subscriptions sit in the registry: take them
+    // away.
     multi::discard(&mut conn).await;
+    super::pubsub_cmds::leave(&mut conn);
     server.clients.unregister(id);
     if let Some(req) = conn.psync.take() {
         crate::replication::leader::serve_replica(server, stream, req).await;
@@ -134,7 +144,12 @@ impl Conn {
         let mut buf = BytesMut::with_capacity(16 * 1024);
         loop {
             buf.reserve(decoder.wanted().clamp(16 * 1024, 64 * 1024 * 1024));
-            let timeout = self.server.client_timeout();
+            // As in Redis, `timeout` never closes a subscribed client.
+            let timeout = if self.subs.is_some() {
+                0
+            } else {
+                self.server.client_timeout()
+            };
             let read = async {
                 if timeout > 0 {
                     tokio::time::timeout(
@@ -147,10 +162,30 @@ impl Conn {
                     stream.read_buf(&mut buf).await
                 }
             };
-            let n = tokio::select! {
-                biased;
-                r = read => r?,
-                _ = self.info.killed_signal() => 0,
+            let woke = match self.subs.as_mut() {
+                None => tokio::select! {
+                    biased;
+                    r = read => Ok(r?),
+                    _ = self.info.killed_signal() => Ok(0),
+                },
+                // Subscribed: a published message wakes the connection too.
+                Some(subs) => tokio::select! {
+                    biased;
+                    _ = self.info.killed_signal() => Ok(0),
+                    r = read => Ok(r?),
+                    Some(m) = subs.recv() => Err(m),
+                },
+            };
+            let n = match woke {
+                Ok(n) => n,
+                Err(message) => {
+                    if let Some(subs) = self.subs.as_mut() {
+                        subs.take(message, self.resp, &mut self.out);
+                        subs.drain(self.resp, &mut self.out);
+                    }
+                    self.write_out(stream).await?;
+                    continue;
+                }
             };
             if n == 0 || self.info.killed.load(Relaxed) {
                 return Ok(());
@@ -190,6 +225,10 @@ impl Conn {
                 }
             }
             self.flush_pending().await;
+            // Messages that arrived meanwhile follow the replies (never inside one).
+            if let Some(subs) = self.subs.as_mut() {
+                subs.drain(self.resp, &mut self.out);
+            }
             let processed = std::mem::take(&mut self.processed);
             self.server
                 .stats
@@ -220,7 +259,21 @@ impl Conn {
                 .stats
                 .net_output_bytes
                 .fetch_add(self.out.len() as u64, Relaxed);
-            stream.write_all(&self.out).await?;
+            match self.subs.as_mut() {
+                None => stream.write_all(&self.out).await?,
+                // A subscriber that stops reading is closed when its queue passes the output
+                // limit (src/server/pubsub.rs): the kill must end a write stuck on it.
+                Some(subs) => {
+                    tokio::select! {
+                        biased;
+                        r = stream.write_all(&self.out) => r?,
+                        _ = self.info.killed_signal() => {
+                            return Err(std::io::Error::other("killed while writing"));
+                        }
+                    }
+                    subs.written();
+                }
+            }
             self.out.clear();
         }
         Ok(())
@@ -499,6 +552,19 @@ impl Conn {
         if let Some(e) = self.server.repl.refuse(&self.server, cmd) {
             return self.reject(Some(cmd), e).await;
         }
+        if self.subs.is_some() && self.resp == 2 && !allowed_when_subscribed(cmd) {
+            let e = pubsub_cmds::subscribed_mode_error(cmd);
+            // Redis aborts a refused EXEC, in MULTI or not (`multi::on_reject` words it there).
+            let e = if cmd.cmd.name == "exec" && !self.tx.in_multi() {
+                format!(
+                    "EXECABORT Transaction discarded because of: {}",
+                    e.strip_prefix("ERR ").unwrap_or(&e)
+                )
+            } else {
+                e
+            };
+            return self.reject(Some(cmd), e).await;
+        }
         if self.server.persist.progress.loading.load(Relaxed) && !allowed_while_loading(cmd) {
             return self.reject(Some(cmd), LOADING_ERR).await;
         }
@@ -520,7 +586,9 @@ impl Conn {
                 return multi::enqueue(self, cmd, args).await;
             }
         }
-        if let Some(origin) = batch::kind(cmd) {
+        // A subscriber's scripts take the general path, so messages they publish to it go out
+        // before their reply (as in Redis).
+        if let Some(origin) = batch::kind(cmd).filter(|_| self.subs.is_none()) {
             if let Some(shard) = self.script_batch_shard(origin, &args) {
                 // Joining a batch for another shard would leave that one in flight.
                 if self.pending_shard != shard || self.pending.len() >= MAX_BATCH {
@@ -562,7 +630,13 @@ impl Conn {
                 // if it may log this command at all (CONFIG may turn it on while it runs).
                 let started = std::time::Instant::now();
                 let mark = self.out.len();
-                let (r, args_for_log) = match conn_cmds::by_ref(cmd, &args) {
+                let quick = if self.subs.is_some() && self.resp == 2 && cmd.cmd.name == "ping" {
+                    (args.len() <= 2).then(|| pubsub_cmds::subscribed_ping(&args))
+                } else {
+                    None
+                };
+                let quick = quick.or_else(|| conn_cmds::by_ref(cmd, &args));
+                let (r, args_for_log) = match quick {
                     Some(r) => (Some(r), Some(args)),
                     None => {
                         let args_for_log = ((self.server.slowlog.enabled()
@@ -609,12 +683,28 @@ impl Conn {
                         name: info.name.lock().map(|n| n.clone()).unwrap_or_default(),
                     });
                 }
+                // Messages queued while it ran (a PUBLISH to this very client, a script's)
+                // go before its reply, as Redis queues them before it; confirmations placed
+                // their own.
+                if let Some(subs) = self.subs.as_mut() {
+                    if !pubsub_cmds::is_subscription(cmd) {
+                        let tail = self.out.split_off(mark.min(self.out.len()));
+                        subs.drain(self.resp, &mut self.out);
+                        self.out.unsplit(tail);
+                    }
+                }
                 if let Some(r) = r {
                     r.encode(self.resp, &mut self.out);
                 }
             }
         }
     }
+}
+
+/// What a RESP2 client may run while subscribed.
+fn allowed_when_subscribed(cmd: CmdRef) -> bool {
+    pubsub_cmds::is_subscription(cmd)
+        || matches!(commands::full_name(cmd.id), "ping" | "quit" | "reset")
 }
 
 pub const LOADING_ERR: &str = "LOADING Redis is loading the dataset in memory";
@@ -645,6 +735,15 @@ fn allowed_while_loading(cmd: CmdRef) -> bool {
             | "time"
             | "shutdown"
             | "debug"
+            | "subscribe"
+            | "unsubscribe"
+            | "psubscribe"
+            | "punsubscribe"
+            | "ssubscribe"
+            | "sunsubscribe"
+            | "publish"
+            | "spublish"
+            | "pubsub"
     )
 }
 

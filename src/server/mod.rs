@@ -13,6 +13,8 @@ pub mod client;
 pub(crate) mod conn_cmds;
 pub mod connection;
 pub mod multi;
+pub mod pubsub;
+pub(crate) mod pubsub_cmds;
 
 use crate::config::Config;
 use crate::shard::{self, ShardHandle};
@@ -46,6 +48,8 @@ pub struct Server {
     /// Script registry and per-shard script run state.
     pub scripting: crate::scripting::Scripting,
     pub clients: Clients,
+    /// Who listens to which Pub/Sub channels and patterns (`pubsub`).
+    pub pubsub: pubsub::PubSub,
     pub stats: ServerStats,
     pub started: Instant,
     pub started_unix_ms: u64,
@@ -321,6 +325,7 @@ pub async fn start(config: Config) -> std::io::Result<(Running, TcpListener)> {
         shards: handles,
         scripting: crate::scripting::Scripting::new(n),
         clients: Clients::default(),
+        pubsub: pubsub::PubSub::default(),
         stats: ServerStats::default(),
         started: Instant::now(),
         started_unix_ms: crate::clock::unix_ms(),

@@ -498,6 +498,7 @@ async fn encode_results(
     let mut out = BytesMut::new();
     out.extend_from_slice(format!("*{}\r\n", replies.len()).as_bytes());
     let mut deferred = deferred.into_iter();
+    conn.in_exec = true;
     for r in replies {
         match r {
             Some(r) => r.encode(conn.resp, &mut out),
@@ -512,6 +513,13 @@ async fn encode_results(
                 match conn_cmds::dispatch(conn, cmd, args).await {
                     Some(r) => {
                         record(&conn.server, cmd, started, &r);
+                        // A PUBLISH to this very client puts the message inside the array,
+                        // before its reply, as Redis 7.0 does.
+                        if matches!(commands::full_name(cmd.id), "publish" | "spublish") {
+                            if let Some(subs) = conn.subs.as_mut() {
+                                subs.drain(conn.resp, &mut out);
+                            }
+                        }
                         r.encode(conn.resp, &mut out);
                     }
                     None => {
@@ -522,6 +530,7 @@ async fn encode_results(
             }
         }
     }
+    conn.in_exec = false;
     out.freeze()
 }
 

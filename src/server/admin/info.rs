@@ -7,6 +7,7 @@
 //! read from atomics without stopping any shard.
 
 use super::super::connection::Conn;
+use super::super::pubsub::Kind;
 use super::super::Server;
 use crate::commands::{self, Ctx};
 use crate::protocol::Reply;
@@ -453,9 +454,9 @@ fn stats(server: &Server, data: Option<&Data>) -> Section {
     .f("current_eviction_exceeded_time", 0)
     .f("keyspace_hits", d.0)
     .f("keyspace_misses", d.1)
-    .f("pubsub_channels", 0)
-    .f("pubsub_patterns", 0)
-    .f("pubsubshard_channels", 0)
+    .f("pubsub_channels", server.pubsub.count(Kind::Channel))
+    .f("pubsub_patterns", server.pubsub.count(Kind::Pattern))
+    .f("pubsubshard_channels", server.pubsub.count(Kind::Shard))
     .f(
         "latest_fork_usec",
         server
