@@ -656,3 +656,40 @@ fn a_subscriber_that_stops_reading_is_closed_at_the_output_limit() {
         "*2\r\n$3\r\nbig\r\n:1\r\n"
     );
 }
+
+/// A script that publishes and then reaches a key on a shard its unit does not hold is run
+/// again on more shards; the message must still go out once (it is sent only once the unit
+/// holds every shard, when the run can no longer be abandoned).
+#[test]
+fn a_script_run_again_on_more_shards_publishes_once() {
+    let s = common::luagate_shards(4);
+    let map = luagate::slot::SlotMap::new(4);
+    let far: Vec<String> = (0..1000)
+        .map(|i| format!("pk{i}"))
+        .filter(|k| map.shard_of_key(k.as_bytes()).index() != 0)
+        .take(2)
+        .collect();
+    let mut sub = s.raw();
+    sub.cmd(&["SUBSCRIBE", "ch"]);
+    let mut c = s.raw();
+    let body = "redis.call('PUBLISH', 'ch', ARGV[1]) redis.call('SET', ARGV[2], 'x') \
+                return redis.call('PUBLISH', 'ch', 'second')";
+    for (i, key) in far.iter().enumerate() {
+        let msg = format!("first{i}");
+        // numkeys 0: the unit starts on shard 0 only.
+        assert_eq!(c.cmd_str(&["EVAL", body, "0", &msg, key]), ":1\r\n");
+        for m in [msg.as_str(), "second"] {
+            let want = format!("*3\r\n$7\r\nmessage\r\n$2\r\nch\r\n${}\r\n{m}\r\n", m.len());
+            assert_eq!(s_of(sub.read_reply()), want);
+        }
+        // Anything sent twice would be queued before this reply.
+        assert_eq!(
+            s_of(sub.cmd(&["PING"]).into()),
+            "*2\r\n$4\r\npong\r\n$0\r\n\r\n"
+        );
+    }
+}
+
+fn s_of(b: Option<Vec<u8>>) -> String {
+    String::from_utf8_lossy(&b.unwrap_or_default()).into_owned()
+}

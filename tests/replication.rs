@@ -457,3 +457,34 @@ fn a_stalled_follower_is_dropped_past_its_output_limit() {
     }
     assert_eq!(lr.cmd_str(&["PING"]), "+PONG\r\n");
 }
+
+/// PUBLISH (from a client or a script) and SPUBLISH on the leader reach subscribers connected
+/// to a follower, as Redis replicates PUBLISH to its replicas.
+#[test]
+fn publish_reaches_subscribers_on_followers() {
+    let l = leader();
+    let mut lr = l.raw();
+    let f = follower(&l, "2");
+    let mut fr = f.raw();
+    wait_synced(&mut lr, &mut fr);
+    let mut sub = f.raw();
+    sub.cmd(&["SUBSCRIBE", "news"]);
+    let mut ssub = f.raw();
+    ssub.cmd(&["SSUBSCRIBE", "snews"]);
+    // Nobody listens on the leader itself.
+    assert_eq!(lr.cmd_str(&["PUBLISH", "news", "one"]), ":0\r\n");
+    let script = "return redis.call('PUBLISH', 'news', ARGV[1])";
+    assert_eq!(lr.cmd_str(&["EVAL", script, "0", "two"]), ":0\r\n");
+    assert_eq!(lr.cmd_str(&["SPUBLISH", "snews", "three"]), ":0\r\n");
+    for m in ["one", "two"] {
+        let want = format!("*3\r\n$7\r\nmessage\r\n$4\r\nnews\r\n$3\r\n{m}\r\n");
+        assert_eq!(
+            String::from_utf8_lossy(&sub.read_reply().expect("message")),
+            want
+        );
+    }
+    assert_eq!(
+        String::from_utf8_lossy(&ssub.read_reply().expect("message")),
+        "*3\r\n$8\r\nsmessage\r\n$5\r\nsnews\r\n$5\r\nthree\r\n"
+    );
+}

@@ -110,6 +110,15 @@ async fn apply_on(server: &Arc<Server>, unit: Vec<UnitCmd>, every_shard: bool) {
             }
             continue;
         }
+        if args.len() == 3
+            && (args[0].eq_ignore_ascii_case(b"PUBLISH")
+                || args[0].eq_ignore_ascii_case(b"SPUBLISH"))
+        {
+            // To this node's own subscribers, as a replica does.
+            let shard = args[0].eq_ignore_ascii_case(b"SPUBLISH");
+            server.pubsub.publish(&args[1], &args[2], shard);
+            continue;
+        }
         let cmd = match commands::lookup(&args) {
             Ok(c) if matches!(c.cmd.run, Run::Shard(_)) => c,
             _ => {

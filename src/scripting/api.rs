@@ -441,6 +441,18 @@ impl RunState {
                 "ERR Write commands are not allowed from read-only scripts.",
             );
         }
+        // A message cannot be taken back if the run is abandoned to be re-run on more shards:
+        // a script publishes only once its unit holds every shard (so it cannot be abandoned).
+        if crate::server::pubsub_cmds::is_publish(cmd) && !self.holds_all {
+            let ctx = self.ctx();
+            let missing: Vec<usize> = (0..ctx.shard_count())
+                .filter(|&s| ctx.held[s].is_none())
+                .collect();
+            if !missing.is_empty() {
+                self.abort = Some(missing);
+                return CallOutcome::Stop(ABORT_TEXT);
+            }
+        }
         if let Run::Conn = cmd.cmd.run {
             let started = std::time::Instant::now();
             return match self.conn_command(cmd, argv) {
@@ -562,10 +574,21 @@ impl RunState {
 
     /// The connection-level commands a script may call (they need no connection state).
     fn conn_command(&mut self, cmd: CmdRef, argv: &[Bytes]) -> Option<Reply> {
+        let repl = self.repl;
         let ctx = self.ctx();
         if cmd.cmd.group == commands::Group::PubSub {
             // PUBLISH, SPUBLISH and PUBSUB's subcommands (the subscriptions are `noscript`).
-            return Some(crate::server::pubsub_cmds::run(ctx.server, cmd, argv));
+            let r = crate::server::pubsub_cmds::run(ctx.server, cmd, argv);
+            if crate::server::pubsub_cmds::is_publish(cmd) && repl != 0 {
+                let db = ctx.db as u16;
+                if let Some(e) = ctx.effects.as_deref_mut() {
+                    e.push(commands::Effect {
+                        db,
+                        args: argv.to_vec(),
+                    });
+                }
+            }
+            return Some(r);
         }
         Some(match cmd.cmd.name {
             "ping" => match argv.len() {

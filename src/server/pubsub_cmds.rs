@@ -54,9 +54,24 @@ pub async fn dispatch(conn: &mut Conn, cmd: CmdRef, args: Vec<Bytes>) -> Option<
         "unsubscribe" => unsubscribe(conn, Kind::Channel, names),
         "punsubscribe" => unsubscribe(conn, Kind::Pattern, names),
         "sunsubscribe" => unsubscribe(conn, Kind::Shard, names),
-        _ => return Some(run(&conn.server, cmd, &args)),
+        _ => {
+            let r = run(&conn.server, cmd, &args);
+            if is_publish(cmd) && conn.server.effects_wanted() {
+                // Followers deliver it to their own subscribers, as Redis's replicas do.
+                conn.server.publish_effects(vec![crate::commands::Effect {
+                    db: conn.db as u16,
+                    args,
+                }]);
+            }
+            return Some(r);
+        }
     }
     None
+}
+
+/// PUBLISH and SPUBLISH: they travel down the effect stream (a script's inside its unit).
+pub fn is_publish(cmd: CmdRef) -> bool {
+    matches!(cmd.cmd.name, "publish" | "spublish")
 }
 
 /// PUBLISH, SPUBLISH and PUBSUB's subcommands: what a script may call too.
