@@ -325,3 +325,65 @@ fn client_unblock_no_evict_and_tracking_info_match_redis() {
         "{ours:?}"
     );
 }
+
+/// CLIENT REPLY OFF / SKIP / ON over pipelines: which replies (errors included) the client is
+/// sent, byte for byte as redis-server sends them.
+#[test]
+fn client_reply_off_skip_on_match_redis() {
+    let d = Diff::new();
+    let cmds: &[&[&str]] = &[
+        &["CLIENT", "REPLY", "OFF"],
+        &["SET", "k", "1"],
+        &["GET", "k"],
+        &["BADCMD"],
+        &["EVAL", "return redis.call('incr', KEYS[1])", "1", "k"],
+        &["CLIENT", "REPLY", "ON"],
+        &["GET", "k"],
+        &["CLIENT", "REPLY", "SKIP"],
+        &["GET", "k"],
+        &["INCR", "k"],
+        &["CLIENT", "REPLY", "bad"],
+        &["CLIENT", "REPLY"],
+        &["CLIENT", "REPLY", "SKIP"],
+        &["CLIENT", "REPLY", "ON"],
+        &["CLIENT", "REPLY", "SKIP"],
+        &["CLIENT", "REPLY", "SKIP"],
+        &["PING", "skipped"],
+        &["PING", "shown"],
+        &["CLIENT", "REPLY", "OFF"],
+        &["CLIENT", "REPLY", "SKIP"],
+        &["PING", "off"],
+        &["MGET", "k", "a", "b"],
+        &["CLIENT", "REPLY", "ON"],
+        // Inside MULTI: EXEC's array counts the OFF, whose reply (and all after) is dropped.
+        &["MULTI"],
+        &["CLIENT", "REPLY", "OFF"],
+        &["EXEC"],
+        &["PING", "off again"],
+        &["CLIENT", "REPLY", "ON"],
+        &["PING", "end"],
+    ];
+    let pipe: Vec<u8> = cmds
+        .iter()
+        .flat_map(|c| {
+            let a: Vec<&[u8]> = c.iter().map(|s| s.as_bytes()).collect();
+            common::encode_cmd(&a)
+        })
+        .collect();
+    let transcript = |p: &common::Proc| -> Vec<String> {
+        let mut c = p.raw();
+        c.send(&pipe);
+        let mut got = Vec::new();
+        loop {
+            let r = String::from_utf8_lossy(&c.read_reply().expect("reply")).into_owned();
+            let end = r == "$3\r\nend\r\n";
+            got.push(r);
+            if end || got.len() > cmds.len() {
+                return got;
+            }
+        }
+    };
+    let ours = transcript(&d.lg);
+    assert_eq!(ours, transcript(&d.reference));
+    assert_eq!(ours.len(), 12, "{ours:?}");
+}

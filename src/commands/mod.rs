@@ -162,6 +162,7 @@ pub mod server_side {
                 Group::Connection,
             ),
             Command::conn("getredir", 2, NOSCRIPT | LOADING | STALE, Group::Connection),
+            Command::conn("reply", 3, NOSCRIPT | LOADING | STALE, Group::Connection),
             Command::conn(
                 "trackinginfo",
                 2,

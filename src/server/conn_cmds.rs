@@ -74,7 +74,7 @@ pub async fn dispatch(conn: &mut Conn, cmd: CmdRef, args: Vec<Bytes>) -> Option<
             ]))
         }
         "id" | "setname" | "getname" | "setinfo" | "list" | "info" | "kill" | "unblock"
-        | "no-evict" | "getredir" | "trackinginfo"
+        | "no-evict" | "getredir" | "trackinginfo" | "reply"
             if is_client(cmd) =>
         {
             client(conn, cmd, &args)
@@ -101,6 +101,8 @@ pub async fn dispatch(conn: &mut Conn, cmd: CmdRef, args: Vec<Bytes>) -> Option<
             "    * LIB-VER: the client lib version.",
             "UNBLOCK <clientid> [TIMEOUT|ERROR]",
             "    Unblock the specified blocked client.",
+            "REPLY (ON|OFF|SKIP)",
+            "    Control the replies sent to the current connection.",
             "TRACKINGINFO",
             "    Report tracking status for the current connection.",
             "NO-EVICT (ON|OFF)",
@@ -360,6 +362,25 @@ fn client(conn: &mut Conn, cmd: CmdRef, args: &[Bytes]) -> Result<Reply, Command
             };
             conn.info.no_evict.store(on, Relaxed);
             Ok(Reply::ok())
+        }
+        "reply" => {
+            use super::connection::ReplyMode;
+            // OFF and SKIP answer nothing; ON answers +OK (and SKIP under OFF changes nothing).
+            let silent = Reply::Raw(Bytes::new());
+            if is(&args[2], "ON") {
+                conn.reply_mode = ReplyMode::On;
+                Ok(Reply::ok())
+            } else if is(&args[2], "OFF") {
+                conn.reply_mode = ReplyMode::Off;
+                Ok(silent)
+            } else if is(&args[2], "SKIP") {
+                if conn.reply_mode != ReplyMode::Off {
+                    conn.reply_mode = ReplyMode::SkipNext;
+                }
+                Ok(silent)
+            } else {
+                Err(CommandError::Syntax)
+            }
         }
         // No client-side caching: never redirecting, tracking off.
         "getredir" => Ok(Reply::Int(-1)),

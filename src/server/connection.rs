@@ -92,6 +92,22 @@ pub struct Conn {
     pub subs: Option<Box<super::pubsub::Subs>>,
     /// Set while EXEC runs its deferred connection commands (SSUBSCRIBE is refused there).
     pub in_exec: bool,
+    /// CLIENT REPLY: what the client is not sent (see `ReplyMode`).
+    pub reply_mode: ReplyMode,
+}
+
+/// CLIENT REPLY's state. Commands run one at a time while any reply is dropped, so each one's
+/// reply can be cut from the output whole.
+#[derive(Clone, Copy, Default, PartialEq, Eq)]
+pub enum ReplyMode {
+    #[default]
+    On,
+    /// CLIENT REPLY OFF: no replies until CLIENT REPLY ON.
+    Off,
+    /// CLIENT REPLY SKIP ran: the next command's reply is dropped.
+    SkipNext,
+    /// The reply of the command running now is dropped (then back to `On`).
+    Skipping,
 }
 
 pub async fn handle(server: Arc<Server>, stream: TcpStream, peer: SocketAddr) {
@@ -122,6 +138,7 @@ pub async fn handle(server: Arc<Server>, stream: TcpStream, peer: SocketAddr) {
         psync: None,
         subs: None,
         in_exec: false,
+        reply_mode: ReplyMode::On,
     };
     let mut stream = stream;
     if let Err(e) = conn.run(&mut stream).await {
@@ -205,7 +222,11 @@ impl Conn {
                 match decoder.decode(&mut buf) {
                     Ok(Some(args)) => {
                         decoded += 1;
-                        self.process(args, Some(&*stream)).await;
+                        if self.reply_mode == ReplyMode::On {
+                            self.process(args, Some(&*stream)).await;
+                        } else {
+                            self.process_dropping_replies(args, Some(&*stream)).await;
+                        }
                         decoder.authenticated = self.authenticated;
                         if self.close {
                             break;
@@ -248,6 +269,26 @@ impl Conn {
             if self.close {
                 return Ok(());
             }
+        }
+    }
+
+    /// Runs one command under CLIENT REPLY OFF or SKIP: alone, so its reply can be cut.
+    async fn process_dropping_replies(&mut self, args: Vec<Bytes>, sock: Option<&TcpStream>) {
+        self.flush_pending().await;
+        if self.reply_mode == ReplyMode::SkipNext {
+            self.reply_mode = ReplyMode::Skipping;
+        }
+        let mark = self.out.len();
+        self.process(args, sock).await;
+        self.flush_pending().await;
+        // CLIENT REPLY ON (or SKIP, OFF) ran here and set the mode for what follows.
+        match self.reply_mode {
+            ReplyMode::Off => self.out.truncate(mark),
+            ReplyMode::Skipping => {
+                self.out.truncate(mark);
+                self.reply_mode = ReplyMode::On;
+            }
+            ReplyMode::On | ReplyMode::SkipNext => {}
         }
     }
 
