@@ -387,3 +387,67 @@ fn client_reply_off_skip_on_match_redis() {
     assert_eq!(ours, transcript(&d.reference));
     assert_eq!(ours.len(), 12, "{ours:?}");
 }
+
+/// CLIENT PAUSE WRITE holds writes (a queued write's MULTI and EXEC too) but not reads until
+/// CLIENT UNPAUSE; PAUSE ALL holds every command until its deadline; argument errors and a
+/// timeout past the clock's range (no pause at all) as redis-server answers them. The same
+/// scenario runs on both servers and their transcripts must match.
+#[test]
+fn client_pause_holds_commands_as_redis_does() {
+    let mut d = Diff::new();
+    for args in [
+        &["CLIENT", "PAUSE", "abc"][..],
+        &["CLIENT", "PAUSE", "10", "foo"],
+        &["CLIENT", "PAUSE", "-1"],
+        &["CLIENT", "PAUSE", "10", "write", "extra"],
+        &["CLIENT", "PAUSE", "9223372036854775807"],
+        &["PING"],
+        &["CLIENT", "UNPAUSE", "x"],
+    ] {
+        d.check(args);
+    }
+    let scenario = |p: &common::Proc| -> Vec<String> {
+        let (mut a, mut b, mut c) = (p.raw(), p.raw(), p.raw());
+        let mut log = vec![a.cmd_str(&["CLIENT", "PAUSE", "100000", "WRITE"])];
+        b.send_cmd(&[b"SET", b"k", b"v"]);
+        // Reads go on, and see that the SET has not run.
+        log.push(c.cmd_str(&["GET", "k"]));
+        log.push(c.cmd_str(&["MULTI"]));
+        log.push(c.cmd_str(&["GET", "k"]));
+        log.push(c.cmd_str(&["EXEC"]));
+        log.push(c.cmd_str(&["CLIENT", "UNPAUSE"]));
+        log.push(String::from_utf8_lossy(&b.read_reply().expect("held SET")).into_owned());
+        log.push(c.cmd_str(&["GET", "k"]));
+        // A transaction with a write: its EXEC waits.
+        log.push(a.cmd_str(&["CLIENT", "PAUSE", "100000", "WRITE"]));
+        log.push(b.cmd_str(&["MULTI"]));
+        log.push(b.cmd_str(&["GET", "k"]));
+        b.send_cmd(&[b"INCR", b"n"]);
+        log.push(c.cmd_str(&["GET", "n"]));
+        log.push(c.cmd_str(&["CLIENT", "UNPAUSE"]));
+        log.push(String::from_utf8_lossy(&b.read_reply().expect("held INCR")).into_owned());
+        log.push(b.cmd_str(&["EXEC"]));
+        // ALL: even a read waits for the deadline (not measured beyond a lower bound).
+        let t = Instant::now();
+        log.push(a.cmd_str(&["CLIENT", "PAUSE", "300", "ALL"]));
+        log.push(b.cmd_str(&["GET", "k"]));
+        assert!(
+            t.elapsed() >= Duration::from_millis(250),
+            "a read ran during PAUSE ALL"
+        );
+        log.push(c.cmd_str(&["GET", "n"]));
+        // Once the pause is over, keys expire in the background again.
+        log.push(c.cmd_str(&["SET", "e", "v", "PX", "50"]));
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while c.cmd_str(&["DBSIZE"]) != ":2\r\n" {
+            assert!(
+                Instant::now() < deadline,
+                "no active expiry after the pause"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        log
+    };
+    let ours = scenario(&d.lg);
+    assert_eq!(ours, scenario(&d.reference));
+}

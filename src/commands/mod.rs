@@ -164,6 +164,18 @@ pub mod server_side {
             Command::conn("getredir", 2, NOSCRIPT | LOADING | STALE, Group::Connection),
             Command::conn("reply", 3, NOSCRIPT | LOADING | STALE, Group::Connection),
             Command::conn(
+                "pause",
+                -3,
+                ADMIN | NOSCRIPT | LOADING | STALE,
+                Group::Connection,
+            ),
+            Command::conn(
+                "unpause",
+                2,
+                ADMIN | NOSCRIPT | LOADING | STALE,
+                Group::Connection,
+            ),
+            Command::conn(
                 "trackinginfo",
                 2,
                 NOSCRIPT | LOADING | STALE,

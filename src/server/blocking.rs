@@ -585,7 +585,7 @@ pub async fn run(
 }
 
 /// Writes the buffered replies now, through a shared reference to the socket.
-async fn write_now(conn: &mut Conn, sock: &TcpStream) -> std::io::Result<()> {
+pub(crate) async fn write_now(conn: &mut Conn, sock: &TcpStream) -> std::io::Result<()> {
     crate::persistence::aof::flush(&conn.server);
     while !conn.out.is_empty() {
         sock.writable().await?;

@@ -74,7 +74,7 @@ pub async fn dispatch(conn: &mut Conn, cmd: CmdRef, args: Vec<Bytes>) -> Option<
             ]))
         }
         "id" | "setname" | "getname" | "setinfo" | "list" | "info" | "kill" | "unblock"
-        | "no-evict" | "getredir" | "trackinginfo" | "reply"
+        | "no-evict" | "getredir" | "trackinginfo" | "reply" | "pause" | "unpause"
             if is_client(cmd) =>
         {
             client(conn, cmd, &args)
@@ -101,6 +101,10 @@ pub async fn dispatch(conn: &mut Conn, cmd: CmdRef, args: Vec<Bytes>) -> Option<
             "    * LIB-VER: the client lib version.",
             "UNBLOCK <clientid> [TIMEOUT|ERROR]",
             "    Unblock the specified blocked client.",
+            "UNPAUSE",
+            "    Stop the current client pause, resuming traffic.",
+            "PAUSE <timeout> [WRITE|ALL]",
+            "    Suspend all, or just write, clients for <timeout> milliseconds.",
             "REPLY (ON|OFF|SKIP)",
             "    Control the replies sent to the current connection.",
             "TRACKINGINFO",
@@ -381,6 +385,48 @@ fn client(conn: &mut Conn, cmd: CmdRef, args: &[Bytes]) -> Result<Reply, Command
             } else {
                 Err(CommandError::Syntax)
             }
+        }
+        "pause" => {
+            use super::pause::Mode;
+            let ms = commands::parse_i64(&args[2]).ok_or_else(|| {
+                CommandError::err("ERR timeout is not an integer or out of range")
+            })?;
+            if ms < 0 {
+                return Err(CommandError::err("ERR timeout is negative"));
+            }
+            let mode = match args.get(3) {
+                None => Mode::All,
+                Some(a) if is(a, "ALL") => Mode::All,
+                Some(a) if is(a, "WRITE") => Mode::Write,
+                Some(_) => {
+                    return Err(CommandError::err(
+                        "ERR CLIENT PAUSE mode must be WRITE or ALL",
+                    ))
+                }
+            };
+            if args.len() > 4 {
+                return Err(CommandError::err(format!(
+                    "ERR unknown subcommand or wrong number of arguments for '{}'. Try CLIENT HELP.",
+                    String::from_utf8_lossy(&args[1])
+                )));
+            }
+            // Redis adds the timeout to its clock in milliseconds: past the end of that
+            // range the sum wraps into the past, so the pause is over before it starts.
+            let now_ms = crate::clock::unix_ms() as i64;
+            if now_ms.checked_add(ms).is_none() {
+                return Ok(Reply::ok());
+            }
+            let now = std::time::Instant::now();
+            let far = std::time::Duration::from_secs(100 * 365 * 86_400);
+            let until = now
+                .checked_add(std::time::Duration::from_millis(ms as u64))
+                .unwrap_or(now + far);
+            conn.server.pause.pause(until, mode);
+            Ok(Reply::ok())
+        }
+        "unpause" => {
+            conn.server.pause.unpause();
+            Ok(Reply::ok())
         }
         // No client-side caching: never redirecting, tracking off.
         "getredir" => Ok(Reply::Int(-1)),

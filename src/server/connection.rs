@@ -292,6 +292,24 @@ impl Conn {
         }
     }
 
+    /// Holds `cmd` back while CLIENT PAUSE covers it; the replies before it go out first.
+    /// False if the client was killed meanwhile.
+    async fn wait_while_paused(&mut self, cmd: CmdRef, sock: Option<&TcpStream>) -> bool {
+        let writes = cmd.cmd.flags & (flags::WRITE | flags::MAY_REPLICATE) != 0
+            || (cmd.cmd.name == "exec" && self.tx.queued_writes());
+        self.flush_pending().await;
+        if let Some(s) = sock {
+            let _ = super::blocking::write_now(self, s).await;
+        }
+        tokio::select! {
+            _ = self.server.pause.wait(writes) => true,
+            _ = self.info.killed_signal() => {
+                self.close = true;
+                false
+            }
+        }
+    }
+
     async fn write_out(&mut self, stream: &mut TcpStream) -> std::io::Result<()> {
         if !self.out.is_empty() {
             // The writes these replies acknowledge reach the log first.
@@ -615,6 +633,9 @@ impl Conn {
             self.tx.in_multi() && !matches!(cmd.cmd.name, "exec" | "discard" | "quit" | "reset");
         if (cmd.cmd.has(flags::DENYOOM) || queues) && self.server.oom() {
             return self.reject(Some(cmd), super::OOM_ERR).await;
+        }
+        if self.server.pause.is_on() && !self.wait_while_paused(cmd, sock).await {
+            return; // killed while held: the command never runs
         }
         if self.tx.in_multi() {
             if cmd.cmd.has(flags::NO_MULTI) {

@@ -13,6 +13,7 @@ pub mod client;
 pub(crate) mod conn_cmds;
 pub mod connection;
 pub mod multi;
+pub mod pause;
 pub mod pubsub;
 pub(crate) mod pubsub_cmds;
 
@@ -59,6 +60,8 @@ pub struct Server {
     pub shutdown: tokio::sync::Notify,
     /// Clients waiting in blocking commands, per key (`blocking`).
     pub blocked: blocking::Blocked,
+    /// CLIENT PAUSE (`pause`).
+    pub pause: pause::Pause,
     /// Statistics of commands answered by connections (PING, MULTI, CONFIG …); shard commands
     /// count on their shard. INFO commandstats sums both.
     pub conn_stats: shard::ShardStats,
@@ -336,6 +339,7 @@ pub async fn start(config: Config) -> std::io::Result<(Running, TcpListener)> {
         effects_wanted: AtomicBool::new(false),
         shutdown: tokio::sync::Notify::new(),
         blocked: blocking::Blocked::default(),
+        pause: pause::Pause::default(),
         conn_stats: shard::ShardStats::new(0),
         errors: shard::ErrorStats::default(),
         active_expire: AtomicBool::new(true),

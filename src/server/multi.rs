@@ -47,6 +47,15 @@ impl TxState {
     pub fn in_multi(&self) -> bool {
         self.queue.is_some()
     }
+
+    /// Whether a queued command writes or may replicate (EXEC is then held by CLIENT PAUSE
+    /// WRITE, as Redis holds it).
+    pub fn queued_writes(&self) -> bool {
+        self.queue.iter().flatten().any(|(c, _)| {
+            c.cmd.flags & (crate::commands::flags::WRITE | crate::commands::flags::MAY_REPLICATE)
+                != 0
+        })
+    }
 }
 
 struct Watch {

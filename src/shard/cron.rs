@@ -46,7 +46,9 @@ fn run(server: &Server, id: usize, state: &mut ShardState) {
         stats.expiring[i].store(db.expires.len() as u64, Relaxed);
     }
     stats.queue_depth.store(handle.tx.len() as u64, Relaxed);
-    if !server.active_expire.load(Relaxed) {
+    // CLIENT PAUSE holds the dataset still, as Redis pauses expiry (keys are still found
+    // expired when read).
+    if !server.active_expire.load(Relaxed) || server.pause.is_on() {
         return;
     }
     let start = Instant::now();
