@@ -103,6 +103,9 @@ pub mod pubsub_cmds {
 pub mod server_side {
     use super::flags::*;
     use super::*;
+    /// The flags of CLIENT subcommands: those Redis marks admin, and the others.
+    const CLIENT_ADMIN: u32 = ADMIN | NOSCRIPT | LOADING | STALE;
+    const CLIENT_SELF: u32 = NOSCRIPT | LOADING | STALE;
     pub const COMMANDS: &[Command] = &[
         Command::conn("ping", -1, FAST | STALE | LOADING, Group::Connection),
         Command::conn("echo", 2, FAST | STALE | LOADING, Group::Connection),
@@ -132,55 +135,20 @@ pub mod server_side {
             Group::Connection,
         ),
         Command::conn("client", -2, 0, Group::Connection).subs(&[
-            Command::conn("id", 2, NOSCRIPT | LOADING | STALE, Group::Connection),
-            Command::conn("setname", 3, NOSCRIPT | LOADING | STALE, Group::Connection),
-            Command::conn("getname", 2, NOSCRIPT | LOADING | STALE, Group::Connection),
-            Command::conn("setinfo", 4, NOSCRIPT | LOADING | STALE, Group::Connection),
-            Command::conn(
-                "list",
-                -2,
-                ADMIN | NOSCRIPT | LOADING | STALE,
-                Group::Connection,
-            ),
-            Command::conn("info", 2, NOSCRIPT | LOADING | STALE, Group::Connection),
-            Command::conn(
-                "kill",
-                -3,
-                ADMIN | NOSCRIPT | LOADING | STALE,
-                Group::Connection,
-            ),
-            Command::conn(
-                "unblock",
-                -3,
-                ADMIN | NOSCRIPT | LOADING | STALE,
-                Group::Connection,
-            ),
-            Command::conn(
-                "no-evict",
-                3,
-                ADMIN | NOSCRIPT | LOADING | STALE,
-                Group::Connection,
-            ),
-            Command::conn("getredir", 2, NOSCRIPT | LOADING | STALE, Group::Connection),
-            Command::conn("reply", 3, NOSCRIPT | LOADING | STALE, Group::Connection),
-            Command::conn(
-                "pause",
-                -3,
-                ADMIN | NOSCRIPT | LOADING | STALE,
-                Group::Connection,
-            ),
-            Command::conn(
-                "unpause",
-                2,
-                ADMIN | NOSCRIPT | LOADING | STALE,
-                Group::Connection,
-            ),
-            Command::conn(
-                "trackinginfo",
-                2,
-                NOSCRIPT | LOADING | STALE,
-                Group::Connection,
-            ),
+            Command::conn("id", 2, CLIENT_SELF, Group::Connection),
+            Command::conn("setname", 3, CLIENT_SELF, Group::Connection),
+            Command::conn("getname", 2, CLIENT_SELF, Group::Connection),
+            Command::conn("setinfo", 4, CLIENT_SELF, Group::Connection),
+            Command::conn("list", -2, CLIENT_ADMIN, Group::Connection),
+            Command::conn("info", 2, CLIENT_SELF, Group::Connection),
+            Command::conn("kill", -3, CLIENT_ADMIN, Group::Connection),
+            Command::conn("unblock", -3, CLIENT_ADMIN, Group::Connection),
+            Command::conn("no-evict", 3, CLIENT_ADMIN, Group::Connection),
+            Command::conn("getredir", 2, CLIENT_SELF, Group::Connection),
+            Command::conn("reply", 3, CLIENT_SELF, Group::Connection),
+            Command::conn("pause", -3, CLIENT_ADMIN, Group::Connection),
+            Command::conn("unpause", 2, CLIENT_ADMIN, Group::Connection),
+            Command::conn("trackinginfo", 2, CLIENT_SELF, Group::Connection),
             Command::conn("help", 2, LOADING | STALE, Group::Connection),
         ]),
         Command::conn("command", -1, STALE | LOADING, Group::Server).subs(&[

@@ -746,18 +746,7 @@ fn command_info(cmd: &Command, id: u16) -> Reply {
             cmd,
             Reply::Map(vec![(Reply::bulk_str("index"), Reply::Int(first as i64))]),
             "index",
-            Reply::Map(vec![
-                (
-                    Reply::bulk_str("lastkey"),
-                    Reply::Int(if last < 0 {
-                        last as i64
-                    } else {
-                        (last - first) as i64
-                    }),
-                ),
-                (Reply::bulk_str("keystep"), Reply::Int(step as i64)),
-                (Reply::bulk_str("limit"), Reply::Int(0)),
-            ]),
+            range_find(first as i64, last as i64, step as i64),
             "range",
         )],
         Keys::Numkeys { at, .. } => vec![key_spec(
@@ -775,18 +764,7 @@ fn command_info(cmd: &Command, id: u16) -> Reply {
             "not_key",
             Reply::Map(vec![(Reply::bulk_str("index"), Reply::Int(first as i64))]),
             "index",
-            Reply::Map(vec![
-                (
-                    Reply::bulk_str("lastkey"),
-                    Reply::Int(if last < 0 {
-                        last as i64
-                    } else {
-                        (last - first) as i64
-                    }),
-                ),
-                (Reply::bulk_str("keystep"), Reply::Int(1)),
-                (Reply::bulk_str("limit"), Reply::Int(0)),
-            ]),
+            range_find(first as i64, last as i64, 1),
             "range",
         )],
         _ => vec![],
@@ -815,6 +793,19 @@ fn command_info(cmd: &Command, id: u16) -> Reply {
         Reply::Set(vec![]),
         Reply::Array(key_specs),
         Reply::Array(subs),
+    ])
+}
+
+/// A key spec's `find_keys` for a range: `lastkey` relative to the first key (negative
+/// counts from the end), as COMMAND INFO shows it.
+fn range_find(first: i64, last: i64, step: i64) -> Reply {
+    Reply::Map(vec![
+        (
+            Reply::bulk_str("lastkey"),
+            Reply::Int(if last < 0 { last } else { last - first }),
+        ),
+        (Reply::bulk_str("keystep"), Reply::Int(step)),
+        (Reply::bulk_str("limit"), Reply::Int(0)),
     ])
 }
 
