@@ -12,6 +12,7 @@ pub mod blocking;
 pub mod client;
 pub(crate) mod conn_cmds;
 pub mod connection;
+pub mod introspect;
 pub mod multi;
 pub mod pause;
 pub mod pubsub;
