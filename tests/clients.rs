@@ -408,8 +408,16 @@ fn client_pause_holds_commands_as_redis_does() {
     }
     let scenario = |p: &common::Proc| -> Vec<String> {
         let (mut a, mut b, mut c) = (p.raw(), p.raw(), p.raw());
+        c.cmd(&["SET", "gone", "v", "PX", "300"]);
+        let set_at = Instant::now();
         let mut log = vec![a.cmd_str(&["CLIENT", "PAUSE", "100000", "WRITE"])];
         b.send_cmd(&[b"SET", b"k", b"v"]);
+        // A key that expires during the pause reads as missing but stays (DBSIZE counts it).
+        while set_at.elapsed() < Duration::from_millis(450) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        log.push(c.cmd_str(&["GET", "gone"]));
+        log.push(c.cmd_str(&["DBSIZE"]));
         // Reads go on, and see that the SET has not run.
         log.push(c.cmd_str(&["GET", "k"]));
         log.push(c.cmd_str(&["MULTI"]));
@@ -417,6 +425,7 @@ fn client_pause_holds_commands_as_redis_does() {
         log.push(c.cmd_str(&["EXEC"]));
         log.push(c.cmd_str(&["CLIENT", "UNPAUSE"]));
         log.push(String::from_utf8_lossy(&b.read_reply().expect("held SET")).into_owned());
+        log.push(c.cmd_str(&["GET", "gone"]));
         log.push(c.cmd_str(&["GET", "k"]));
         // A transaction with a write: its EXEC waits.
         log.push(a.cmd_str(&["CLIENT", "PAUSE", "100000", "WRITE"]));

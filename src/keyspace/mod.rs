@@ -158,6 +158,9 @@ pub struct Db {
     pub ready: Vec<Str>,
     /// Followers do not delete expired keys themselves; they hide them until the leader's DEL.
     pub passive_expiry: bool,
+    /// Set for a unit that runs during CLIENT PAUSE: expired keys are hidden and kept, as
+    /// Redis keeps the dataset still while paused.
+    pub paused: bool,
     /// Current time (unix ms) and clock (seconds), set by the shard before each unit so every
     /// command of a unit (a script, a transaction) sees one time.
     pub now: u64,
@@ -191,7 +194,7 @@ impl Db {
         if !self.is_expired(key) {
             return false;
         }
-        if !self.passive_expiry {
+        if !self.passive_expiry && !self.paused {
             if let Some((k, _)) = self.keys.remove(key) {
                 self.expires.remove(key);
                 self.stat_expired += 1;

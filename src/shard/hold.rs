@@ -188,10 +188,12 @@ fn execute(
     let now = crate::clock::unix_ms_at(started);
     local.now = now;
     let clock = server.clock_secs_at(started);
+    let paused = server.pause.is_on();
     for d in table.iter_mut().flatten() {
         for db in &mut d.dbs {
             db.now = now;
             db.clock = clock;
+            db.paused = paused;
         }
     }
     let mut effects: Vec<Effect> = Vec::new();
