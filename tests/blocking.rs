@@ -15,19 +15,8 @@ fn settle() {
     std::thread::sleep(SETTLE);
 }
 
-/// Waits (bounded) until the server counts `n` blocked clients, so what was sent to block is
-/// waiting before the test goes on (a fixed sleep is only a guess on a loaded machine).
 fn wait_blocked(p: &Proc, n: usize) {
-    let mut c = p.raw();
-    let want = format!("blocked_clients:{n}\r\n");
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while std::time::Instant::now() < deadline {
-        if c.cmd_str(&["INFO", "clients"]).contains(&want) {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(2));
-    }
-    panic!("the server never counted {n} blocked clients");
+    common::wait_blocked_clients(&mut p.raw(), n);
 }
 
 fn s(b: Vec<u8>) -> String {
@@ -57,23 +46,8 @@ fn on_both(scenario: impl Fn(&Proc) -> Vec<String>) -> Vec<String> {
     ours
 }
 
-/// Keys that live on `n` different shards of a 4-shard luagate.
 fn keys_on_distinct_shards(n: usize) -> Vec<String> {
-    let map = luagate::slot::SlotMap::new(4);
-    let mut seen = Vec::new();
-    let mut out = Vec::new();
-    for i in 0..1000 {
-        let k = format!("key{i}");
-        let shard = map.shard_of_key(k.as_bytes()).index();
-        if !seen.contains(&shard) {
-            seen.push(shard);
-            out.push(k);
-            if out.len() == n {
-                return out;
-            }
-        }
-    }
-    panic!("no {n} keys on distinct shards");
+    common::keys_on_distinct_shards("key", n, 4)
 }
 
 #[test]

@@ -271,16 +271,6 @@ fn client_unblock_no_evict_and_tracking_info_match_redis() {
                 .unwrap_or("");
             f.to_string()
         };
-        let wait_blocked = |admin: &mut common::Raw| {
-            let deadline = Instant::now() + Duration::from_secs(10);
-            while !admin
-                .cmd_str(&["INFO", "clients"])
-                .contains("blocked_clients:1\r\n")
-            {
-                assert!(Instant::now() < deadline, "the client never blocked");
-                std::thread::sleep(Duration::from_millis(2));
-            }
-        };
         let mut log = vec![flags(&mut admin)];
         a.cmd(&["CLIENT", "NO-EVICT", "ON"]);
         log.push(flags(&mut admin));
@@ -291,7 +281,7 @@ fn client_unblock_no_evict_and_tracking_info_match_redis() {
         ] {
             let args: Vec<&[u8]> = block.iter().map(|s| s.as_bytes()).collect();
             a.send_cmd(&args);
-            wait_blocked(&mut admin);
+            common::wait_blocked_clients(&mut admin, 1);
             log.push(flags(&mut admin));
             let mut unblock = vec!["CLIENT", "UNBLOCK", &id];
             if !how.is_empty() {

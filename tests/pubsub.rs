@@ -663,12 +663,7 @@ fn a_subscriber_that_stops_reading_is_closed_at_the_output_limit() {
 #[test]
 fn a_script_run_again_on_more_shards_publishes_once() {
     let s = common::luagate_shards(4);
-    let map = luagate::slot::SlotMap::new(4);
-    let far: Vec<String> = (0..1000)
-        .map(|i| format!("pk{i}"))
-        .filter(|k| map.shard_of_key(k.as_bytes()).index() != 0)
-        .take(2)
-        .collect();
+    let far = [common::key_on(1, 4, "pk"), common::key_on(2, 4, "pk")];
     let mut sub = s.raw();
     sub.cmd(&["SUBSCRIBE", "ch"]);
     let mut c = s.raw();

@@ -2,16 +2,7 @@
 //! shards, the single-slot rule, the Lua memory limit.
 mod common;
 
-use luagate::slot::SlotMap;
-
-/// A key named `{prefix}{n}` that lives on `shard` of `shards`.
-fn key_on(shard: usize, shards: usize, prefix: &str) -> String {
-    let map = SlotMap::new(shards);
-    (0..100_000)
-        .map(|i| format!("{prefix}{i}"))
-        .find(|k| map.shard_of_key(k.as_bytes()).index() == shard)
-        .expect("a key for every shard")
-}
+use common::key_on;
 
 fn bulk(s: &str) -> Vec<u8> {
     format!("${}\r\n{s}\r\n", s.len()).into_bytes()

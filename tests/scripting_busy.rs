@@ -9,13 +9,7 @@ use std::time::{Duration, Instant};
 const BUSY: &[u8] =
     b"-BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.\r\n";
 
-fn key_on(shard: usize, shards: usize, prefix: &str) -> String {
-    let map = SlotMap::new(shards);
-    (0..100_000)
-        .map(|i| format!("{prefix}{i}"))
-        .find(|k| map.shard_of_key(k.as_bytes()).index() == shard)
-        .expect("a key for every shard")
-}
+use common::key_on;
 
 /// Sends EVAL on its own connection in a thread; the handle yields the reply.
 fn eval_in_background(port: u16, script: &str, keys: &[&str]) -> std::thread::JoinHandle<Vec<u8>> {

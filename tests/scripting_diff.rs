@@ -727,18 +727,7 @@ fn keys_and_argv_are_fresh_after_a_script_changed_them() {
 /// with Redis's, which ran it once.
 #[test]
 fn abandoned_script_runs_leave_no_statistics() {
-    let map = luagate::slot::SlotMap::new(4);
-    let mut seen = Vec::new();
-    let keys: Vec<String> = (0..1000)
-        .map(|i| format!("rk{i}"))
-        .filter(|k| {
-            let s = map.shard_of_key(k.as_bytes()).index();
-            let new = !seen.contains(&s);
-            seen.push(s);
-            new
-        })
-        .take(4)
-        .collect();
+    let keys = common::keys_on_distinct_shards("rk", 4, 4);
     let mut d = Diff::new();
     d.check(&["SET", &keys[2], "text"]);
     d.check(&["CONFIG", "RESETSTAT"]);

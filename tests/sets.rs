@@ -4,7 +4,6 @@
 mod common;
 
 use common::{array_items, Diff};
-use luagate::slot::SlotMap;
 use std::collections::HashSet;
 
 fn elements(r: &[u8]) -> Vec<Vec<u8>> {
@@ -20,21 +19,8 @@ fn texts(r: &[u8]) -> Vec<String> {
     elements(r).iter().map(|e| text(e)).collect()
 }
 
-/// `n` key names (with `prefix`) that all live on different shards of a 4-shard server.
 fn keys_on_distinct_shards(prefix: &str, n: usize) -> Vec<String> {
-    let map = SlotMap::new(4);
-    let mut out: Vec<String> = Vec::new();
-    let mut used = HashSet::new();
-    for i in 0..10_000 {
-        let k = format!("{prefix}{i}");
-        if used.insert(map.shard_of_key(k.as_bytes()).index()) {
-            out.push(k);
-            if out.len() == n {
-                return out;
-            }
-        }
-    }
-    panic!("not enough shards");
+    common::keys_on_distinct_shards(prefix, n, 4)
 }
 
 fn sadd_range(d: &mut Diff, key: &str, range: std::ops::Range<usize>) {

@@ -4,7 +4,6 @@
 mod common;
 
 use common::Diff;
-use luagate::slot::SlotMap;
 
 /// Runs each whitespace-separated command line through `check`.
 fn run(d: &mut Diff, lines: &str) {
@@ -26,24 +25,8 @@ fn sets_available(d: &mut Diff) -> bool {
     !r.starts_with(b"-ERR unknown command")
 }
 
-/// `n` keys with prefix `p` that live on pairwise different shards of a 4-shard server.
 fn spread_keys(p: &str, n: usize) -> Vec<String> {
-    let map = SlotMap::new(4);
-    let mut out: Vec<String> = Vec::new();
-    let mut used = Vec::new();
-    for i in 0..10_000 {
-        let k = format!("{p}{i}");
-        let s = map.shard_of_key(k.as_bytes()).index();
-        if !used.contains(&s) {
-            used.push(s);
-            out.push(k);
-            if out.len() == n {
-                break;
-            }
-        }
-    }
-    assert_eq!(out.len(), n);
-    out
+    common::keys_on_distinct_shards(p, n, 4)
 }
 
 /// Lex ranges over mixed scores: undefined by the docs, but for a small (listpack) set Redis

@@ -421,3 +421,45 @@ pub fn wait_synced(leader: &mut Raw, follower: &mut Raw) {
 pub fn digest(r: &mut Raw) -> String {
     r.cmd_str(&["DEBUG", "DIGEST"])
 }
+
+/// `n` key names `{prefix}{i}` on pairwise different shards of a `shards`-shard server (the
+/// first name found for each shard, in order of `i`).
+pub fn keys_on_distinct_shards(prefix: &str, n: usize, shards: usize) -> Vec<String> {
+    let map = luagate::slot::SlotMap::new(shards);
+    let mut seen = Vec::new();
+    let keys: Vec<String> = (0..100_000)
+        .map(|i| format!("{prefix}{i}"))
+        .filter(|k| {
+            let s = map.shard_of_key(k.as_bytes()).index();
+            let new = !seen.contains(&s);
+            seen.push(s);
+            new
+        })
+        .take(n)
+        .collect();
+    assert_eq!(keys.len(), n, "no {n} keys on distinct shards of {shards}");
+    keys
+}
+
+/// The first key named `{prefix}{i}` that lives on `shard` of a `shards`-shard server.
+pub fn key_on(shard: usize, shards: usize, prefix: &str) -> String {
+    let map = luagate::slot::SlotMap::new(shards);
+    (0..100_000)
+        .map(|i| format!("{prefix}{i}"))
+        .find(|k| map.shard_of_key(k.as_bytes()).index() == shard)
+        .expect("a key for every shard")
+}
+
+/// Waits (bounded) until `INFO clients` counts `n` blocked clients, so what was sent to block
+/// is waiting before a test goes on (a fixed sleep is only a guess on a loaded machine).
+pub fn wait_blocked_clients(c: &mut Raw, n: usize) {
+    let want = format!("blocked_clients:{n}\r\n");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !c.cmd_str(&["INFO", "clients"]).contains(&want) {
+        assert!(
+            Instant::now() < deadline,
+            "the server never counted {n} blocked clients"
+        );
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
