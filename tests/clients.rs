@@ -272,6 +272,9 @@ fn client_unblock_no_evict_and_tracking_info_match_redis() {
             f.to_string()
         };
         let mut log = vec![flags(&mut admin)];
+        a.cmd(&["MULTI"]);
+        log.push(flags(&mut admin));
+        a.cmd(&["DISCARD"]);
         a.cmd(&["CLIENT", "NO-EVICT", "ON"]);
         log.push(flags(&mut admin));
         for (block, how) in [

@@ -203,6 +203,12 @@ impl Command {
         self.flags & flag != 0
     }
 
+    /// Writes, or may send something down the effect stream (PUBLISH, EVAL, FCALL): what Redis
+    /// refuses in read-only scripts and holds under CLIENT PAUSE WRITE.
+    pub fn may_write(&self) -> bool {
+        self.has(flags::WRITE | flags::MAY_REPLICATE)
+    }
+
     /// The positions of this command's keys in `args`. Out-of-range counts yield no keys; the
     /// command itself reports the error when it runs.
     pub fn key_indices(&self, args: &[Bytes]) -> KeyIter {

@@ -435,7 +435,7 @@ impl RunState {
             return refuse(self, "ERR This Redis command is not allowed from script");
         }
         // As Redis: `may_replicate` commands (PUBLISH) are writes to a read-only script.
-        if self.read_only && cmd.cmd.flags & (flags::WRITE | flags::MAY_REPLICATE) != 0 {
+        if self.read_only && cmd.cmd.may_write() {
             return refuse(
                 self,
                 "ERR Write commands are not allowed from read-only scripts.",

@@ -370,7 +370,7 @@ fn client(conn: &mut Conn, cmd: CmdRef, args: &[Bytes]) -> Result<Reply, Command
             Ok(Reply::ok())
         }
         "reply" => {
-            use super::connection::ReplyMode;
+            use super::conn_modes::ReplyMode;
             // OFF and SKIP answer nothing; ON answers +OK (and SKIP under OFF changes nothing).
             let silent = Reply::Raw(Bytes::new());
             if is(&args[2], "ON") {

@@ -12,6 +12,7 @@
 use super::admin::slowlog::Caller;
 use super::client::ClientInfo;
 use super::conn_cmds;
+use super::conn_modes::ReplyMode;
 use super::multi::{self, TxState};
 use super::{admin, pubsub_cmds, Server};
 use crate::commands::{self, flags, CmdRef, Run};
@@ -94,20 +95,6 @@ pub struct Conn {
     pub in_exec: bool,
     /// CLIENT REPLY: what the client is not sent (see `ReplyMode`).
     pub reply_mode: ReplyMode,
-}
-
-/// CLIENT REPLY's state. Commands run one at a time while any reply is dropped, so each one's
-/// reply can be cut from the output whole.
-#[derive(Clone, Copy, Default, PartialEq, Eq)]
-pub enum ReplyMode {
-    #[default]
-    On,
-    /// CLIENT REPLY OFF: no replies until CLIENT REPLY ON.
-    Off,
-    /// CLIENT REPLY SKIP ran: the next command's reply is dropped.
-    SkipNext,
-    /// The reply of the command running now is dropped (then back to `On`).
-    Skipping,
 }
 
 pub async fn handle(server: Arc<Server>, stream: TcpStream, peer: SocketAddr) {
@@ -268,44 +255,6 @@ impl Conn {
             self.write_out(stream).await?;
             if self.close {
                 return Ok(());
-            }
-        }
-    }
-
-    /// Runs one command under CLIENT REPLY OFF or SKIP: alone, so its reply can be cut.
-    async fn process_dropping_replies(&mut self, args: Vec<Bytes>, sock: Option<&TcpStream>) {
-        self.flush_pending().await;
-        if self.reply_mode == ReplyMode::SkipNext {
-            self.reply_mode = ReplyMode::Skipping;
-        }
-        let mark = self.out.len();
-        self.process(args, sock).await;
-        self.flush_pending().await;
-        // CLIENT REPLY ON (or SKIP, OFF) ran here and set the mode for what follows.
-        match self.reply_mode {
-            ReplyMode::Off => self.out.truncate(mark),
-            ReplyMode::Skipping => {
-                self.out.truncate(mark);
-                self.reply_mode = ReplyMode::On;
-            }
-            ReplyMode::On | ReplyMode::SkipNext => {}
-        }
-    }
-
-    /// Holds `cmd` back while CLIENT PAUSE covers it; the replies before it go out first.
-    /// False if the client was killed meanwhile.
-    async fn wait_while_paused(&mut self, cmd: CmdRef, sock: Option<&TcpStream>) -> bool {
-        let writes = cmd.cmd.flags & (flags::WRITE | flags::MAY_REPLICATE) != 0
-            || (cmd.cmd.name == "exec" && self.tx.queued_writes());
-        self.flush_pending().await;
-        if let Some(s) = sock {
-            let _ = super::blocking::write_now(self, s).await;
-        }
-        tokio::select! {
-            _ = self.server.pause.wait(writes) => true,
-            _ = self.info.killed_signal() => {
-                self.close = true;
-                false
             }
         }
     }
@@ -590,7 +539,7 @@ impl Conn {
 
     /// Runs one command. `sock` (absent when there is no client socket) lets a blocking
     /// command flush earlier replies and notice the client leaving while it waits.
-    async fn process(&mut self, args: Vec<Bytes>, sock: Option<&TcpStream>) {
+    pub(super) async fn process(&mut self, args: Vec<Bytes>, sock: Option<&TcpStream>) {
         self.processed += 1;
         let cmd = match commands::lookup(&args) {
             Ok(c) => c,

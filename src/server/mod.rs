@@ -11,6 +11,7 @@ pub mod admin;
 pub mod blocking;
 pub mod client;
 pub(crate) mod conn_cmds;
+pub mod conn_modes;
 pub mod connection;
 pub mod introspect;
 pub mod multi;

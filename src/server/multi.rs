@@ -51,10 +51,7 @@ impl TxState {
     /// Whether a queued command writes or may replicate (EXEC is then held by CLIENT PAUSE
     /// WRITE, as Redis holds it).
     pub fn queued_writes(&self) -> bool {
-        self.queue.iter().flatten().any(|(c, _)| {
-            c.cmd.flags & (crate::commands::flags::WRITE | crate::commands::flags::MAY_REPLICATE)
-                != 0
-        })
+        self.queue.iter().flatten().any(|(c, _)| c.cmd.may_write())
     }
 }
 
