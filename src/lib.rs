@@ -8,6 +8,8 @@
 //!   SLOWLOG, DEBUG, SHUTDOWN); start-up and the shutdown order.
 //! - [`protocol`]: RESP2/RESP3 request decoding and reply encoding. Knows no commands.
 //! - [`slot`]: key → hash slot → shard. The only place slots are computed.
+//! - [`cluster`]: cluster mode: which node serves which slot (a configured topology), the
+//!   `-MOVED`/`-CROSSSLOT` rule keyed commands and scripts' calls pass, and CLUSTER.
 //! - [`shard`]: each shard's data behind its ownership lock; units of work taking the shards
 //!   they need (inline, or queued for the shard's thread; ascending order, deadlock-free);
 //!   active expiry.
@@ -17,7 +19,8 @@
 //!   matching, SCAN-able dictionaries. No tokio, no Lua.
 //! - [`scripting`]: EVAL/EVALSHA/SCRIPT: one Lua VM per shard thread, the sandbox, the
 //!   script registry (an arc-swap snapshot), re-runs with more shards for undeclared keys,
-//!   busy/kill. FUNCTION is in progress elsewhere.
+//!   busy/kill.
+//! - [`functions`]: FUNCTION and FCALL: libraries, their registry and their file under `dir`.
 //! - [`lualibs`]: the `cjson`, `cmsgpack`, `struct` and `bit` libraries scripts see.
 //! - [`replication`]: the ordered effect stream with its backlog, the leader and follower
 //!   sides, snapshots for full sync, REPLICAOF/ROLE/WAIT.
@@ -26,11 +29,10 @@
 //!   /healthz, /readyz HTTP endpoints.
 //! - [`error`]: `CommandError`, whose `Display` is the exact Redis error line.
 //! - [`allocator`]: the global allocator, counting live bytes for `used_memory` and maxmemory.
-//!
-//! Not here yet: cluster mode (CLUSTER, `-MOVED`).
 
 pub mod allocator;
 pub mod clock;
+pub mod cluster;
 pub mod commands;
 pub mod config;
 pub mod error;

@@ -15,6 +15,11 @@ impl Slot {
     pub fn get(self) -> u16 {
         self.0
     }
+
+    /// The slot numbered `n`, if it is one (`CLUSTER COUNTKEYSINSLOT n`, a topology's ranges).
+    pub fn from_number(n: i64) -> Option<Slot> {
+        (0..SLOTS as i64).contains(&n).then_some(Slot(n as u16))
+    }
 }
 
 /// The part of `key` that is hashed: the content of the first `{...}` if it is non-empty,

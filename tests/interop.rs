@@ -2,7 +2,8 @@
 //! into luagate exactly as the guide's loader does, `tests/interop/seed.mjs` makes every example
 //! call of the guide and checks its reply, and `examples/example.js` (the wrapper) runs clean.
 //! The same script also runs against the reference redis-server, so the expectations are
-//! Redis's. node_modules is installed once (`npm ci`, also done by scripts/deps.sh).
+//! Redis's. `tests/interop/cluster.mjs` drives three luagate cluster nodes with node-redis's
+//! cluster client. node_modules is installed once (`npm ci`, also done by scripts/deps.sh).
 
 mod common;
 use std::path::{Path, PathBuf};
@@ -79,4 +80,15 @@ fn seed_examples_with_node_redis() {
     );
     node("tests/interop/seed.mjs", &reference.url(), &[]);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// node-redis's cluster client (createCluster) against three luagate nodes: it discovers the
+/// topology from one node and reaches every key, a transaction, a script and a function
+/// through the primary serving its slot (tests/interop/cluster.mjs).
+#[test]
+fn cluster_client_with_node_redis() {
+    node_modules();
+    let (nodes, _ports) = common::three_cluster_nodes();
+    let out = node("tests/interop/cluster.mjs", &nodes[0].url(), &[]);
+    assert!(out.contains("cluster ok"), "{out}");
 }

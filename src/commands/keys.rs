@@ -127,7 +127,13 @@ fn copy(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
         if is(opt, "REPLACE") {
             replace = true;
         } else if is(opt, "DB") && a.remaining() > 0 {
-            target = db_index_arg(ctx, a.required()?)?;
+            let arg = a.required()?;
+            if ctx.server.cluster.is_some() && int_arg(arg)? != 0 {
+                return Err(CommandError::err(
+                    "ERR Copying to another database is not allowed in cluster mode",
+                ));
+            }
+            target = db_index_arg(ctx, arg)?;
         } else {
             return Err(CommandError::Syntax);
         }
@@ -161,6 +167,9 @@ fn copy(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
 }
 
 fn move_(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
+    if ctx.server.cluster.is_some() {
+        return Err(CommandError::err("ERR MOVE is not allowed in cluster mode"));
+    }
     let key = &args[1];
     let target = db_index_arg(ctx, &args[2])?;
     if target == ctx.db {

@@ -269,6 +269,11 @@ fn swap_index(arg: &[u8], msg: &'static str) -> CmdResult<i64> {
 }
 
 fn swapdb(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
+    if ctx.server.cluster.is_some() {
+        return Err(CommandError::err(
+            "ERR SWAPDB is not allowed in cluster mode",
+        ));
+    }
     let a = swap_index(&args[1], "ERR invalid first DB index")?;
     let b = swap_index(&args[2], "ERR invalid second DB index")?;
     let n = ctx.server.config().databases as i64;

@@ -57,6 +57,7 @@ pub fn families() -> Vec<&'static [Command]> {
         scripting_cmds::COMMANDS,
         pubsub_cmds::COMMANDS,
         crate::replication::cmds::COMMANDS,
+        cluster_cmds::COMMANDS,
     ]
 }
 
@@ -95,6 +96,51 @@ pub mod pubsub_cmds {
             Command::conn("shardnumsub", -2, INTROSPECT, Group::PubSub),
             Command::conn("help", 2, LOADING | STALE, Group::PubSub),
         ]),
+    ];
+}
+
+/// CLUSTER, READONLY, READWRITE and ASKING (answered by `cluster::cmds`), with Redis 7.0's
+/// arities and flags. The subcommands that change a Redis Cluster's topology are listed so
+/// clients see the whole command; luagate refuses them (its topology is configured).
+pub mod cluster_cmds {
+    use super::flags::*;
+    use super::*;
+    const READ: u32 = STALE;
+    const TOPOLOGY: u32 = ADMIN | STALE;
+    const C: Group = Group::Cluster;
+    pub const COMMANDS: &[Command] = &[
+        Command::conn("cluster", -2, 0, C).subs(&[
+            Command::conn("info", 2, READ, C),
+            Command::conn("myid", 2, READ, C),
+            Command::conn("nodes", 2, READ, C),
+            Command::conn("slots", 2, READ, C),
+            Command::conn("shards", 2, READ, C),
+            Command::conn("links", 2, READ, C),
+            Command::conn("keyslot", 3, READ, C),
+            Command::conn("countkeysinslot", 3, READ, C),
+            Command::conn("getkeysinslot", 4, READ, C),
+            Command::conn("replicas", 3, ADMIN | STALE, C),
+            Command::conn("slaves", 3, ADMIN | STALE, C),
+            Command::conn("count-failure-reports", 3, ADMIN | STALE, C),
+            Command::conn("help", 2, LOADING | STALE, C),
+            Command::conn("meet", -4, TOPOLOGY, C),
+            Command::conn("addslots", -3, TOPOLOGY, C),
+            Command::conn("addslotsrange", -4, TOPOLOGY, C),
+            Command::conn("delslots", -3, TOPOLOGY, C),
+            Command::conn("delslotsrange", -4, TOPOLOGY, C),
+            Command::conn("flushslots", 2, TOPOLOGY, C),
+            Command::conn("setslot", -4, TOPOLOGY, C),
+            Command::conn("forget", 3, TOPOLOGY, C),
+            Command::conn("replicate", 3, TOPOLOGY, C),
+            Command::conn("failover", -2, TOPOLOGY, C),
+            Command::conn("reset", -2, TOPOLOGY | NOSCRIPT, C),
+            Command::conn("saveconfig", 2, TOPOLOGY, C),
+            Command::conn("bumpepoch", 2, TOPOLOGY, C),
+            Command::conn("set-config-epoch", 3, TOPOLOGY, C),
+        ]),
+        Command::conn("readonly", 1, FAST | LOADING | STALE, C),
+        Command::conn("readwrite", 1, FAST | LOADING | STALE, C),
+        Command::conn("asking", 1, FAST, C),
     ];
 }
 

@@ -238,6 +238,19 @@ impl Command {
         }
     }
 
+    /// The positions a cluster routes by: the keys, and SPUBLISH's and SSUBSCRIBE's shard
+    /// channels (which are no keys).
+    pub fn slot_indices(&self, args: &[Bytes]) -> KeyIter {
+        match self.keys {
+            Keys::NotKey { first, last } => {
+                let n = args.len() as i32;
+                let last = if last < 0 { n + last } else { last.min(n - 1) };
+                KeyIter::range(first as usize, (last + 1).max(first) as usize, 1)
+            }
+            _ => self.key_indices(args),
+        }
+    }
+
     /// `(first, last, step)` as COMMAND INFO reports them.
     pub fn legacy_key_spec(&self) -> (i64, i64, i64) {
         match self.keys {

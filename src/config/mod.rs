@@ -103,6 +103,17 @@ pub struct Config {
     pub slowlog_log_slower_than: i64,
     /// Most entries the slow log keeps.
     pub slowlog_max_len: u64,
+    /// `yes`: serve as a node of a Redis Cluster (src/cluster).
+    pub cluster_enabled: String,
+    /// The cluster's nodes, the same list on every node: `"host:port first-last …"` for a
+    /// primary and the slots it serves, `"host:port replica-of host:port"` for a replica.
+    /// Empty: this node alone serves every slot.
+    pub cluster_nodes: Vec<String>,
+    /// This node's host in `cluster-nodes` (and as clients are told); null = the first `bind`
+    /// address (when that is 0.0.0.0 or ::, the address each client connected to).
+    pub cluster_announce_ip: Option<String>,
+    /// This node's port in `cluster-nodes`; 0 = `port`.
+    pub cluster_announce_port: u16,
     /// The file the configuration was read from (CONFIG REWRITE writes it back).
     #[serde(skip)]
     pub source: Option<std::path::PathBuf>,
@@ -151,6 +162,10 @@ impl Default for Config {
             auto_aof_rewrite_percentage: 100,
             slowlog_log_slower_than: 10000,
             slowlog_max_len: 128,
+            cluster_enabled: "no".into(),
+            cluster_nodes: Vec::new(),
+            cluster_announce_ip: None,
+            cluster_announce_port: 0,
             source: None,
         }
     }
@@ -215,6 +230,10 @@ const FLAGS: &[&str] = &[
     "auto-aof-rewrite-percentage",
     "slowlog-log-slower-than",
     "slowlog-max-len",
+    "cluster-enabled",
+    "cluster-nodes",
+    "cluster-announce-ip",
+    "cluster-announce-port",
 ];
 
 /// Redis's `save` value: pairs of non-negative integers (seconds, changes); `None` if invalid.
@@ -265,6 +284,16 @@ impl Config {
                 value
                     .split_whitespace()
                     .map(|a| serde_yaml::Value::String(a.to_string()))
+                    .collect(),
+            )
+        } else if name == "cluster-nodes" {
+            // One flag or variable for the whole list: entries separated by commas.
+            serde_yaml::Value::Sequence(
+                value
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|e| !e.is_empty())
+                    .map(|e| serde_yaml::Value::String(e.to_string()))
                     .collect(),
             )
         } else {
@@ -332,6 +361,10 @@ impl Config {
             &["yes", "no"],
         )?;
         one_of("appendonly", &self.appendonly, &["yes", "no"])?;
+        one_of("cluster-enabled", &self.cluster_enabled, &["yes", "no"])?;
+        if self.cluster_enabled == "yes" && self.replicaof.is_some() {
+            return Err("replicaof cannot be used in cluster mode: list this node as \"host:port replica-of host:port\" in cluster-nodes".into());
+        }
         one_of(
             "appendfsync",
             &self.appendfsync,

@@ -272,6 +272,9 @@ fn check(
     let Some(f) = lib.functions.get(index).map(|f| f.flags) else {
         return Err(Reply::error("ERR Function not found"));
     };
+    if f.no_cluster && server.cluster.is_some() {
+        return Err(Reply::error(crate::scripting::eval::NO_CLUSTER));
+    }
     if ro_command && !f.no_writes {
         return Err(Reply::error(
             "ERR Can not execute a script with write flag using *_ro command.",

@@ -89,6 +89,11 @@ pub async fn dispatch(conn: &mut Conn, cmd: CmdRef, args: Vec<Bytes>) -> Option<
 
 async fn replicaof(conn: &mut Conn, args: &[Bytes]) -> Result<Reply, CommandError> {
     let server = conn.server.clone();
+    if server.cluster.is_some() {
+        return Err(CommandError::err(
+            "ERR REPLICAOF not allowed in cluster mode.",
+        ));
+    }
     if is(&args[1], "NO") && is(&args[2], "ONE") {
         follower::stop(&server, true).await;
         return Ok(Reply::ok());

@@ -486,6 +486,26 @@ impl RunState {
         if cmd.cmd.has(flags::WRITE) && self.server().repl.is_follower() {
             return refuse(self, crate::replication::READONLY_ERR);
         }
+        if let Some(topo) = self.server().cluster.as_ref() {
+            // A replica's scripts read its primary's slots (a write fails above).
+            let read_here = topo.me().primary.is_some() && !cmd.cmd.has(flags::WRITE);
+            let keys = cmd.cmd.slot_indices(argv).map(|i| &argv[i][..]);
+            match topo.route(keys, read_here) {
+                Ok(_) => {}
+                Err(crate::cluster::Redirect::Down) => {
+                    return refuse(
+                        self,
+                        "ERR Script attempted to execute a command while the cluster is down",
+                    )
+                }
+                Err(_) => {
+                    return refuse(
+                        self,
+                        "ERR Script attempted to access a non local key in a cluster node",
+                    )
+                }
+            }
+        }
         if let Some(rule) = self.slot_rule.as_mut() {
             for i in cmd.cmd.key_indices(argv) {
                 let slot = crate::slot::key_slot(&argv[i]).get();

@@ -96,6 +96,9 @@ async fn eval(conn: &mut Conn, name: &str, args: Vec<Bytes>) -> Option<Reply> {
     }
 }
 
+/// A flagged script or function with the `no-cluster` flag, called in cluster mode.
+pub(crate) const NO_CLUSTER: &str = "ERR Can not run script on cluster, 'no-cluster' flag is set.";
+
 /// Under the single-slot rule, a flagged script's or function's declared keys must share one
 /// slot, as Redis Cluster routes the call.
 pub(crate) fn declared_keys_in_one_slot(keys: &[Bytes]) -> Result<(), Reply> {
@@ -207,6 +210,9 @@ fn check(server: &Server, name: &str, args: &[Bytes]) -> Result<Checked, Reply> 
         Err(e) => return Err(Reply::Error(e.to_string())),
     };
     let f = script.flags;
+    if f.shebang && f.no_cluster && server.cluster.is_some() {
+        return Err(Reply::error(NO_CLUSTER));
+    }
     if ro_command && f.shebang && !f.no_writes {
         return Err(Reply::error(
             "ERR Can not execute a script with write flag using *_ro command.",

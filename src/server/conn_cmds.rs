@@ -40,6 +40,9 @@ pub async fn dispatch(conn: &mut Conn, cmd: CmdRef, args: Vec<Bytes>) -> Option<
     if cmd.cmd.group == commands::Group::PubSub {
         return super::pubsub_cmds::dispatch(conn, cmd, args).await;
     }
+    if crate::cluster::cmds::owns(cmd) {
+        return crate::cluster::cmds::dispatch(conn, cmd, args).await;
+    }
     if let Some(r) = by_ref(cmd, &args) {
         return Some(r);
     }
@@ -51,6 +54,7 @@ pub async fn dispatch(conn: &mut Conn, cmd: CmdRef, args: Vec<Bytes>) -> Option<
         }
         "reset" => {
             super::multi::discard(conn).await;
+            conn.cluster_readonly = false;
             super::pubsub_cmds::leave(conn);
             conn.db = 0;
             conn.resp = 2;
@@ -138,6 +142,11 @@ fn is_command(cmd: CmdRef) -> bool {
 }
 
 fn select(conn: &mut Conn, args: &[Bytes]) -> Result<Reply, CommandError> {
+    if conn.server.cluster.is_some() && commands::int_arg(&args[1])? != 0 {
+        return Err(CommandError::err(
+            "ERR SELECT is not allowed in cluster mode",
+        ));
+    }
     let idx = commands::keys::db_index(&args[1], conn.server.config().databases)?;
     conn.db = idx;
     conn.info.db.store(idx as u64, Relaxed);
@@ -228,7 +237,14 @@ fn hello(conn: &mut Conn, args: &[Bytes]) -> Result<Reply, CommandError> {
         (Reply::bulk_str("version"), Reply::bulk_str(VERSION)),
         (Reply::bulk_str("proto"), Reply::Int(conn.resp as i64)),
         (Reply::bulk_str("id"), Reply::Int(conn.info.id as i64)),
-        (Reply::bulk_str("mode"), Reply::bulk_str("standalone")),
+        (
+            Reply::bulk_str("mode"),
+            Reply::bulk_str(if conn.server.cluster.is_some() {
+                "cluster"
+            } else {
+                "standalone"
+            }),
+        ),
         (Reply::bulk_str("role"), Reply::bulk_str("master")),
         (Reply::bulk_str("modules"), Reply::Array(vec![])),
     ]))

@@ -95,6 +95,8 @@ pub struct Conn {
     pub in_exec: bool,
     /// CLIENT REPLY: what the client is not sent (see `ReplyMode`).
     pub reply_mode: ReplyMode,
+    /// READONLY (cluster mode): a replica serves this client's reads of its primary's slots.
+    pub cluster_readonly: bool,
 }
 
 pub async fn handle(server: Arc<Server>, stream: TcpStream, peer: SocketAddr) {
@@ -126,6 +128,7 @@ pub async fn handle(server: Arc<Server>, stream: TcpStream, peer: SocketAddr) {
         subs: None,
         in_exec: false,
         reply_mode: ReplyMode::On,
+        cluster_readonly: false,
     };
     let mut stream = stream;
     if let Err(e) = conn.run(&mut stream).await {
@@ -475,6 +478,38 @@ impl Conn {
         self.reply(r).await
     }
 
+    /// Cluster mode's routing of `cmd` (EXEC: of the whole transaction), as Redis Cluster
+    /// routes it before anything else looks at the command; `Err` is the redirect line.
+    fn cluster_route(&self, cmd: CmdRef, args: &[Bytes]) -> Result<(), String> {
+        let Some(topo) = self.server.cluster.as_ref() else {
+            return Ok(());
+        };
+        let routed = if commands::full_name(cmd.id) == "exec" {
+            let queued = self.tx.queued();
+            let writes = queued.iter().any(|(c, _)| c.cmd.has(flags::WRITE));
+            let keys = queued
+                .iter()
+                .flat_map(|(c, a)| c.cmd.slot_indices(a).map(move |i| &a[i][..]));
+            topo.route(keys, self.cluster_readonly && !writes)
+        } else {
+            let read = self.cluster_readonly && !cmd.cmd.has(flags::WRITE);
+            topo.route(cmd.cmd.slot_indices(args).map(|i| &args[i][..]), read)
+        };
+        routed.map(|_| ()).map_err(|r| topo.message(&r))
+    }
+
+    /// Answers a command cluster mode sends elsewhere. A queued command fails its transaction
+    /// (EXEC then aborts); a redirected EXEC discards it and answers the redirect itself.
+    async fn refuse_redirect(&mut self, cmd: CmdRef, e: String) {
+        if commands::full_name(cmd.id) == "exec" && self.tx.in_multi() {
+            multi::discard(self).await;
+            self.server.conn_stats.reject(cmd.id);
+            self.server.errors.record(&e);
+            return self.reply(Reply::Error(e)).await;
+        }
+        self.reject(Some(cmd), e).await
+    }
+
     /// Whether any of `shards` is running a script past the busy threshold.
     pub fn busy(&self, shards: &[usize]) -> bool {
         shards
@@ -556,6 +591,11 @@ impl Conn {
             return self
                 .reject(Some(cmd), "NOAUTH Authentication required.")
                 .await;
+        }
+        if self.server.cluster.is_some() {
+            if let Err(e) = self.cluster_route(cmd, &args) {
+                return self.refuse_redirect(cmd, e).await;
+            }
         }
         if let Some(e) = self.server.repl.refuse(&self.server, cmd) {
             return self.reject(Some(cmd), e).await;

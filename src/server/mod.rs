@@ -47,6 +47,8 @@ pub struct Server {
     /// Settings read on every request or read, mirrored from `config` whenever it changes.
     hot: HotConfig,
     pub slots: SlotMap,
+    /// Cluster mode's topology; `None` in standalone mode (src/cluster).
+    pub cluster: Option<crate::cluster::Topology>,
     pub shards: Vec<ShardHandle>,
     /// Script registry and per-shard script run state.
     pub scripting: crate::scripting::Scripting,
@@ -115,9 +117,9 @@ impl Server {
         )
     }
 
-    /// `single-slot-scripts: always`, without loading the configuration.
+    /// The single-slot rule for flagged scripts: cluster mode, or `single-slot-scripts: always`.
     pub fn single_slot_scripts(&self) -> bool {
-        self.hot.single_slot_scripts.load(Relaxed)
+        self.cluster.is_some() || self.hot.single_slot_scripts.load(Relaxed)
     }
 
     /// Whether writes that need memory must be refused: `maxmemory` is set and the bytes in
@@ -253,11 +255,16 @@ pub async fn serve(config: Config) -> std::io::Result<()> {
         return Err(std::io::Error::other(e));
     }
     tracing::info!(addr = %running.addr, shards = server.shards.len(), "luagate ready to accept connections");
-    if let Some((host, port)) = cfg
-        .replicaof
-        .as_deref()
-        .and_then(crate::config::parse_host_port)
-    {
+    // A cluster replica follows the primary its `cluster-nodes` entry names.
+    let primary = server.cluster.as_ref().and_then(|t| {
+        let p = &t.nodes[t.me().primary?];
+        Some((p.host.clone(), p.port))
+    });
+    if let Some((host, port)) = primary.or_else(|| {
+        cfg.replicaof
+            .as_deref()
+            .and_then(crate::config::parse_host_port)
+    }) {
         crate::replication::follower::start(&server, host, port).await;
     }
     server.set_ready(true);
@@ -308,6 +315,28 @@ fn termination_signal() -> impl std::future::Future<Output = ()> {
     }
 }
 
+/// Cluster mode's topology, with this node at `cluster-announce-ip`/`-port` (default: the
+/// first bind address and the port it listens on).
+fn cluster_topology(
+    config: &Config,
+    port: u16,
+) -> Result<Option<crate::cluster::Topology>, String> {
+    if config.cluster_enabled != "yes" {
+        return Ok(None);
+    }
+    let bind = config.bind[0];
+    let host = match &config.cluster_announce_ip {
+        Some(h) => h.clone(),
+        None => bind.to_string(),
+    };
+    let port = match config.cluster_announce_port {
+        0 => port,
+        p => p,
+    };
+    let known = config.cluster_announce_ip.is_some() || !bind.is_unspecified();
+    crate::cluster::Topology::new(&config.cluster_nodes, (&host, port), known).map(Some)
+}
+
 /// Binds the listener and starts the shard threads (nothing is loaded yet: `serve` loads the
 /// snapshot or log); the caller drives [`accept_loop`].
 pub async fn start(config: Config) -> std::io::Result<(Running, TcpListener)> {
@@ -323,10 +352,12 @@ pub async fn start(config: Config) -> std::io::Result<(Running, TcpListener)> {
             .map_err(|e| std::io::Error::new(e.kind(), format!("cannot listen on {addr}: {e}")))?;
         more_listeners.push(l);
     }
+    let cluster = cluster_topology(&config, local.port()).map_err(std::io::Error::other)?;
     let n = config.shard_count();
     let (handles, receivers) = shard::channels(n, config.databases);
     let server = Arc::new(Server {
         slots: SlotMap::new(n),
+        cluster,
         shards: handles,
         scripting: crate::scripting::Scripting::new(n),
         clients: Clients::default(),

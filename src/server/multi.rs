@@ -53,6 +53,11 @@ impl TxState {
     pub fn queued_writes(&self) -> bool {
         self.queue.iter().flatten().any(|(c, _)| c.cmd.may_write())
     }
+
+    /// The queued commands (none outside MULTI).
+    pub fn queued(&self) -> &[(CmdRef, Vec<Bytes>)] {
+        self.queue.as_deref().unwrap_or_default()
+    }
 }
 
 struct Watch {

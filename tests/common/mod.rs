@@ -50,6 +50,12 @@ impl Proc {
 /// Starts luagate with extra flags (`--port 0 --metrics-port 0` are added) and waits until it
 /// listens.
 pub fn luagate(extra: &[&str]) -> Proc {
+    try_luagate(extra).unwrap_or_else(|line| panic!("luagate did not report its port: {line:?}"))
+}
+
+/// [`luagate`], or the first line it printed if it did not start (say, its `--port` was
+/// taken meanwhile).
+pub fn try_luagate(extra: &[&str]) -> Result<Proc, String> {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_luagate"));
     // No metrics listener unless a test asks (`extra` comes later and wins): concurrent
     // servers would all want the default metrics port.
@@ -83,8 +89,12 @@ pub fn luagate(extra: &[&str]) -> Proc {
     reader
         .read_line(&mut line)
         .expect("reading the listening line");
-    let port = listening_port(&line)
-        .unwrap_or_else(|| panic!("luagate did not report its port: {line:?}"));
+    let Some(port) = listening_port(&line) else {
+        let _ = child.kill();
+        let _ = child.wait();
+        let _ = std::fs::remove_dir_all(&dir);
+        return Err(line);
+    };
     // Keep draining stdout so the server never blocks on a full pipe.
     std::thread::spawn(move || {
         let mut sink = String::new();
@@ -92,11 +102,42 @@ pub fn luagate(extra: &[&str]) -> Proc {
             sink.clear();
         }
     });
-    Proc {
+    Ok(Proc {
         child,
         port,
         dir: Some(dir),
+    })
+}
+
+/// Three luagate nodes on free ports: 0 serves slots 0-8191, 1 serves 8192-16383, 2 is a
+/// replica of 0. Retried if a port was taken before its node bound it.
+pub fn three_cluster_nodes() -> (Vec<Proc>, Vec<u16>) {
+    for _ in 0..5 {
+        let ports: Vec<u16> = (0..3).map(|_| free_port()).collect();
+        let layout = format!(
+            "127.0.0.1:{} 0-8191, 127.0.0.1:{} 8192-16383, 127.0.0.1:{} replica-of 127.0.0.1:{}",
+            ports[0], ports[1], ports[2], ports[0]
+        );
+        let nodes: Vec<Result<Proc, String>> = ports
+            .iter()
+            .map(|p| {
+                try_luagate(&[
+                    "--shards",
+                    "2",
+                    "--port",
+                    &p.to_string(),
+                    "--cluster-enabled",
+                    "yes",
+                    "--cluster-nodes",
+                    &layout,
+                ])
+            })
+            .collect();
+        if nodes.iter().all(Result::is_ok) {
+            return (nodes.into_iter().map(Result::unwrap).collect(), ports);
+        }
     }
+    panic!("could not start three cluster nodes");
 }
 
 /// The port of a `luagate [metrics ]listening on ADDR:PORT` line.
@@ -109,7 +150,7 @@ pub fn luagate_shards(n: usize) -> Proc {
     luagate(&["--shards", &n.to_string()])
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .expect("bind")
         .local_addr()

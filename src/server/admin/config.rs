@@ -82,6 +82,10 @@ fn value(server: &Server, cfg: &Config, p: &Param) -> String {
         "log-format" => cfg.log_format.clone(),
         "metrics-bind" => cfg.metrics_bind.to_string(),
         "metrics-port" => cfg.metrics_port.to_string(),
+        "cluster-enabled" => cfg.cluster_enabled.clone(),
+        "cluster-nodes" => cfg.cluster_nodes.join(", "),
+        "cluster-announce-ip" => cfg.cluster_announce_ip.clone().unwrap_or_default(),
+        "cluster-announce-port" => cfg.cluster_announce_port.to_string(),
         _ => cfg
             .knobs
             .get(p.name)

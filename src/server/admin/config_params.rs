@@ -76,6 +76,14 @@ use Kind::*;
 pub(super) static PARAMS: &[Param] = &[
     p("port", Int { min: 0, max: 65535 }, Immutable, ""),
     p("bind", Str, Immutable, ""),
+    p("cluster-enabled", Bool, Immutable, ""),
+    p("cluster-announce-ip", Str, Immutable, ""),
+    p(
+        "cluster-announce-port",
+        Int { min: 0, max: 65535 },
+        Immutable,
+        "",
+    ),
     p(
         "databases",
         Int {
@@ -230,6 +238,7 @@ pub(super) static PARAMS: &[Param] = &[
         "",
     ),
     p("log-format", Enum(&["text", "json"]), Immutable, ""),
+    p("cluster-nodes", Str, Immutable, ""),
     p("metrics-bind", Str, Immutable, ""),
     p("metrics-port", Int { min: 0, max: 65535 }, Immutable, ""),
     // Stored only.
@@ -431,4 +440,5 @@ pub(super) const OWN: &[&str] = &[
     "log-format",
     "metrics-bind",
     "metrics-port",
+    "cluster-nodes",
 ];

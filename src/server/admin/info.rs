@@ -176,7 +176,7 @@ pub fn render(server: &Server, sel: &Selection, data: Option<&Data>) -> String {
             "latencystats" => Section::new("Latencystats"),
             "cluster" => {
                 let mut s = Section::new("Cluster");
-                s.f("cluster_enabled", 0);
+                s.f("cluster_enabled", u8::from(server.cluster.is_some()));
                 s
             }
             _ => keyspace(data),
@@ -199,7 +199,14 @@ fn server_section(server: &Server) -> Section {
         .f("redis_git_sha1", "00000000")
         .f("redis_git_dirty", 0)
         .f("redis_build_id", "0")
-        .f("redis_mode", "standalone")
+        .f(
+            "redis_mode",
+            if server.cluster.is_some() {
+                "cluster"
+            } else {
+                "standalone"
+            },
+        )
         .f("os", os_name())
         .f("arch_bits", usize::BITS)
         .f("monotonic_clock", "POSIX clock_gettime")
