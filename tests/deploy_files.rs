@@ -231,6 +231,14 @@ fn configmap_files_are_valid_luagate_configs() {
                 .unwrap_or_else(|e| panic!("{} {name}: {e}", p.display()));
             c.validate()
                 .unwrap_or_else(|e| panic!("{} {name}: {e}", p.display()));
+            // A cluster's list must be one every listed node can start from.
+            for entry in &c.cluster_nodes {
+                let addr = entry.split_whitespace().next().unwrap_or_default();
+                let (host, port) = luagate::config::parse_host_port(addr)
+                    .unwrap_or_else(|| panic!("{} {name}: {entry}", p.display()));
+                luagate::cluster::Topology::new(&c.cluster_nodes, (&host, port), true)
+                    .unwrap_or_else(|e| panic!("{} {name} as {addr}: {e}", p.display()));
+            }
             n += 1;
         }
     }
