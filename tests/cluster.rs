@@ -167,6 +167,24 @@ fn a_lone_node_answers_as_a_redis_cluster_node() {
         &["GET", "{a}y"],
         &["EXEC"],
     ]);
+    // CLIENT LIST's `r` flag, before `e`; RESET leaves READONLY.
+    for cmds in [
+        &[&["READONLY"][..], &["CLIENT", "NO-EVICT", "on"]][..],
+        &[&["READWRITE"][..]],
+        &[&["READONLY"][..], &["RESET"]],
+    ] {
+        for c in cmds {
+            d.check(c);
+        }
+        let (x, y) = d.both(&["CLIENT", "INFO"]);
+        let flags = |r: &[u8]| {
+            let r = String::from_utf8_lossy(r).into_owned();
+            r.split(' ')
+                .find(|f| f.starts_with("flags="))
+                .map(String::from)
+        };
+        assert_eq!(flags(&x), flags(&y), "after {cmds:?}");
+    }
     d.check_unordered(&["CLUSTER", "GETKEYSINSLOT", "15495", "10"]);
     d.check(&["CLUSTER", "GETKEYSINSLOT", "15495", "0"]);
     // Scripts: declared keys route the call; a flagged script keeps to one slot unless it says

@@ -26,12 +26,11 @@ pub async fn dispatch(conn: &mut Conn, cmd: CmdRef, args: Vec<Bytes>) -> Option<
         return Some(Reply::error(DISABLED));
     };
     let r = match cmd.cmd.name {
-        "readonly" => {
-            conn.cluster_readonly = true;
-            Ok(Reply::ok())
-        }
-        "readwrite" => {
-            conn.cluster_readonly = false;
+        "readonly" | "readwrite" => {
+            let on = cmd.cmd.name == "readonly";
+            conn.info
+                .readonly
+                .store(on, std::sync::atomic::Ordering::Relaxed);
             Ok(Reply::ok())
         }
         // No slot ever migrates, so there is nothing to ask for.

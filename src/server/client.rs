@@ -37,6 +37,9 @@ pub struct ClientInfo {
     kill_waker: atomic_waker::AtomicWaker,
     /// CLIENT NO-EVICT (flag `e`). luagate never evicts clients, so it is only reported.
     pub no_evict: AtomicBool,
+    /// READONLY in cluster mode (flag `r`): a replica serves this client's reads of its
+    /// primary's slots.
+    pub readonly: AtomicBool,
     /// Where the client's blocking command stands (`Block`), for CLIENT UNBLOCK and flag `b`.
     block: AtomicU8,
     /// The blocked connection's task, woken by CLIENT UNBLOCK.
@@ -116,6 +119,9 @@ impl ClientInfo {
         }
         if self.block_state() != Block::No {
             flags.push('b');
+        }
+        if self.readonly.load(Relaxed) {
+            flags.push('r');
         }
         if self.no_evict.load(Relaxed) {
             flags.push('e');
@@ -233,6 +239,7 @@ impl Clients {
             killed: AtomicBool::new(false),
             kill_waker: atomic_waker::AtomicWaker::new(),
             no_evict: AtomicBool::new(false),
+            readonly: AtomicBool::new(false),
             block: AtomicU8::new(Block::No as u8),
             unblock_waker: atomic_waker::AtomicWaker::new(),
         });

@@ -54,7 +54,7 @@ pub async fn dispatch(conn: &mut Conn, cmd: CmdRef, args: Vec<Bytes>) -> Option<
         }
         "reset" => {
             super::multi::discard(conn).await;
-            conn.cluster_readonly = false;
+            conn.info.readonly.store(false, Relaxed);
             super::pubsub_cmds::leave(conn);
             conn.db = 0;
             conn.resp = 2;

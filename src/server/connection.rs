@@ -95,8 +95,6 @@ pub struct Conn {
     pub in_exec: bool,
     /// CLIENT REPLY: what the client is not sent (see `ReplyMode`).
     pub reply_mode: ReplyMode,
-    /// READONLY (cluster mode): a replica serves this client's reads of its primary's slots.
-    pub cluster_readonly: bool,
 }
 
 pub async fn handle(server: Arc<Server>, stream: TcpStream, peer: SocketAddr) {
@@ -128,7 +126,6 @@ pub async fn handle(server: Arc<Server>, stream: TcpStream, peer: SocketAddr) {
         subs: None,
         in_exec: false,
         reply_mode: ReplyMode::On,
-        cluster_readonly: false,
     };
     let mut stream = stream;
     if let Err(e) = conn.run(&mut stream).await {
@@ -484,15 +481,16 @@ impl Conn {
         let Some(topo) = self.server.cluster.as_ref() else {
             return Ok(());
         };
+        let readonly = self.info.readonly.load(Relaxed);
         let routed = if commands::full_name(cmd.id) == "exec" {
             let queued = self.tx.queued();
             let writes = queued.iter().any(|(c, _)| c.cmd.has(flags::WRITE));
             let keys = queued
                 .iter()
                 .flat_map(|(c, a)| c.cmd.slot_indices(a).map(move |i| &a[i][..]));
-            topo.route(keys, self.cluster_readonly && !writes)
+            topo.route(keys, readonly && !writes)
         } else {
-            let read = self.cluster_readonly && !cmd.cmd.has(flags::WRITE);
+            let read = readonly && !cmd.cmd.has(flags::WRITE);
             topo.route(cmd.cmd.slot_indices(args).map(|i| &args[i][..]), read)
         };
         routed.map(|_| ()).map_err(|r| topo.message(&r))
