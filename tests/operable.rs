@@ -121,6 +121,8 @@ fn metric_values_follow_commands_and_pass_promtool() {
         sample(&body, r#"luagate_commands_failed_total{command="incr"}"#),
         Some(1.0)
     );
+    // The failed INCR's error, by its code (as INFO errorstats counts it).
+    assert!(sample(&body, r#"luagate_errors_total{code="ERR"}"#).is_some_and(|n| n >= 1.0));
     assert_eq!(
         sample(&body, r#"luagate_commands_processed_total{command="eval"}"#),
         Some(2.0)

@@ -174,6 +174,18 @@ pub fn gather(server: &Server) -> Vec<MetricFamily> {
         failed,
     ));
     fams.push(family(
+        "luagate_errors_total",
+        "Error replies by error code, as INFO errorstats counts them (in cluster mode MOVED, \
+         CROSSSLOT and CLUSTERDOWN are the redirects).",
+        MetricType::COUNTER,
+        server
+            .errors
+            .snapshot()
+            .iter()
+            .map(|(code, n)| counter(&[("code", code)], *n as f64))
+            .collect(),
+    ));
+    fams.push(family(
         "luagate_command_duration_seconds",
         "Command execution time on the shard.",
         MetricType::HISTOGRAM,
