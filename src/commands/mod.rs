@@ -14,6 +14,7 @@ pub mod coll_scan;
 pub mod counters;
 pub mod ctx;
 pub mod expire;
+pub mod geo;
 pub mod hashes;
 pub mod keys;
 pub mod keyspace_cmds;
@@ -53,6 +54,7 @@ pub fn families() -> Vec<&'static [Command]> {
         keyspace_cmds::COMMANDS,
         object::COMMANDS,
         zsets::COMMANDS,
+        geo::COMMANDS,
         server_side::COMMANDS,
         scripting_cmds::COMMANDS,
         pubsub_cmds::COMMANDS,
