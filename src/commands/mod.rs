@@ -26,6 +26,7 @@ pub mod pick;
 pub mod ranges;
 pub mod setops;
 pub mod sets;
+pub mod sort;
 pub mod strings;
 pub mod table;
 pub mod zsets;
@@ -52,6 +53,7 @@ pub fn families() -> Vec<&'static [Command]> {
         lcs::COMMANDS,
         expire::COMMANDS,
         keyspace_cmds::COMMANDS,
+        sort::COMMANDS,
         object::COMMANDS,
         zsets::COMMANDS,
         geo::COMMANDS,

@@ -139,6 +139,9 @@ pub struct Command {
     pub run: Run,
     pub group: Group,
     pub subcommands: &'static [Command],
+    /// Says when a call needs every shard although it names only some keys (SORT with BY/GET
+    /// patterns reads keys its data names).
+    pub wide: Option<fn(&[Bytes]) -> bool>,
 }
 
 impl Command {
@@ -157,6 +160,7 @@ impl Command {
             run: Run::Shard(f),
             group,
             subcommands: &[],
+            wide: None,
         }
     }
 
@@ -169,6 +173,7 @@ impl Command {
             run: Run::Conn,
             group,
             subcommands: &[],
+            wide: None,
         }
     }
 
@@ -199,6 +204,17 @@ impl Command {
     pub const fn subs(mut self, subs: &'static [Command]) -> Command {
         self.subcommands = subs;
         self
+    }
+
+    /// Every shard for calls `f` picks (see `wide`).
+    pub const fn wide(mut self, f: fn(&[Bytes]) -> bool) -> Command {
+        self.wide = Some(f);
+        self
+    }
+
+    /// Whether this call needs every shard: keyspace-wide commands, and `wide` ones it picks.
+    pub fn needs_all_shards(&self, args: &[Bytes]) -> bool {
+        self.has(flags::KEYSPACE) || self.wide.is_some_and(|f| f(args))
     }
 
     pub fn has(&self, flag: u32) -> bool {

@@ -187,7 +187,7 @@ impl Server {
             out.push(0);
             return;
         }
-        if cmd.has(crate::commands::flags::KEYSPACE) {
+        if cmd.needs_all_shards(args) {
             out.extend(0..self.shards.len());
             return;
         }
