@@ -42,6 +42,8 @@ pub struct ClientInfo {
     pub readonly: AtomicBool,
     /// MONITOR (flag `O`).
     pub monitor: AtomicBool,
+    /// Held by CLIENT PAUSE (flag `b`, as Redis shows a postponed client).
+    pub postponed: AtomicBool,
     /// Where the client's blocking command stands (`Block`), for CLIENT UNBLOCK and flag `b`.
     block: AtomicU8,
     /// The blocked connection's task, woken by CLIENT UNBLOCK.
@@ -122,7 +124,7 @@ impl ClientInfo {
         if multi != 0 {
             flags.push('x');
         }
-        if self.block_state() != Block::No {
+        if self.block_state() != Block::No || self.postponed.load(Relaxed) {
             flags.push('b');
         }
         if self.readonly.load(Relaxed) {
@@ -246,6 +248,7 @@ impl Clients {
             no_evict: AtomicBool::new(false),
             readonly: AtomicBool::new(false),
             monitor: AtomicBool::new(false),
+            postponed: AtomicBool::new(false),
             block: AtomicU8::new(Block::No as u8),
             unblock_waker: atomic_waker::AtomicWaker::new(),
         });
