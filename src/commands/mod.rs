@@ -126,6 +126,9 @@ pub mod cluster_cmds {
             Command::conn("replicas", 3, ADMIN | STALE, C),
             Command::conn("slaves", 3, ADMIN | STALE, C),
             Command::conn("count-failure-reports", 3, ADMIN | STALE, C),
+            // luagate's own: a Pub/Sub message passed on by another node (`cluster::bus`).
+            Command::conn("publish", 4, ADMIN | PUBSUB | LOADING | STALE | FAST, C),
+            Command::conn("spublish", 4, ADMIN | PUBSUB | LOADING | STALE | FAST, C),
             Command::conn("help", 2, LOADING | STALE, C),
             Command::conn("meet", -4, TOPOLOGY, C),
             Command::conn("addslots", -3, TOPOLOGY, C),

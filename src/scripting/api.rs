@@ -599,7 +599,10 @@ impl RunState {
         if cmd.cmd.group == commands::Group::PubSub {
             // PUBLISH, SPUBLISH and PUBSUB's subcommands (the subscriptions are `noscript`).
             let r = crate::server::pubsub_cmds::run(ctx.server, cmd, argv);
-            if crate::server::pubsub_cmds::is_publish(cmd) && repl != 0 {
+            if crate::server::pubsub_cmds::is_publish(cmd)
+                && repl != 0
+                && ctx.server.cluster.is_none()
+            {
                 let db = ctx.db as u16;
                 if let Some(e) = ctx.effects.as_deref_mut() {
                     e.push(commands::Effect {

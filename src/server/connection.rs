@@ -536,7 +536,9 @@ impl Conn {
                 .flat_map(|(c, a)| c.cmd.slot_indices(a).map(move |i| &a[i][..]));
             topo.route(keys, readonly && !writes)
         } else {
-            let read = readonly && !cmd.cmd.has(flags::WRITE);
+            // Shard channels are served by the shard's replicas too, READONLY or not.
+            let shard_pubsub = matches!(cmd.cmd.name, "ssubscribe" | "sunsubscribe" | "spublish");
+            let read = (readonly || shard_pubsub) && !cmd.cmd.has(flags::WRITE);
             topo.route(cmd.cmd.slot_indices(args).map(|i| &args[i][..]), read)
         };
         routed.map(|_| ()).map_err(|r| topo.message(&r))

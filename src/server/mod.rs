@@ -50,6 +50,8 @@ pub struct Server {
     pub slots: SlotMap,
     /// Cluster mode's topology; `None` in standalone mode (src/cluster).
     pub cluster: Option<crate::cluster::Topology>,
+    /// Links to the other cluster nodes, for Pub/Sub (set once serving, with several nodes).
+    pub bus: std::sync::OnceLock<crate::cluster::bus::Bus>,
     pub shards: Vec<ShardHandle>,
     /// Script registry and per-shard script run state.
     pub scripting: crate::scripting::Scripting,
@@ -258,6 +260,14 @@ pub async fn serve(config: Config) -> std::io::Result<()> {
         return Err(std::io::Error::other(e));
     }
     tracing::info!(addr = %running.addr, shards = server.shards.len(), "luagate ready to accept connections");
+    // Pub/Sub messages reach the other cluster nodes over these links (the password the
+    // nodes share: masterauth, else requirepass).
+    if let Some(topo) = server.cluster.as_ref().filter(|t| t.nodes.len() > 1) {
+        let password = cfg.masterauth.clone().or_else(|| cfg.requirepass.clone());
+        let _ = server
+            .bus
+            .set(crate::cluster::bus::Bus::start(topo, password));
+    }
     // A cluster replica follows the primary its `cluster-nodes` entry names.
     let primary = server.cluster.as_ref().and_then(|t| {
         let p = &t.nodes[t.me().primary?];
@@ -361,6 +371,7 @@ pub async fn start(config: Config) -> std::io::Result<(Running, TcpListener)> {
     let server = Arc::new(Server {
         slots: SlotMap::new(n),
         cluster,
+        bus: std::sync::OnceLock::new(),
         shards: handles,
         scripting: crate::scripting::Scripting::new(n),
         clients: Clients::default(),
