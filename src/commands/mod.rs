@@ -25,6 +25,7 @@ pub mod pick;
 pub mod ranges;
 pub mod setops;
 pub mod sets;
+pub mod streams;
 pub mod strings;
 pub mod table;
 pub mod zsets;
@@ -53,6 +54,7 @@ pub fn families() -> Vec<&'static [Command]> {
         keyspace_cmds::COMMANDS,
         object::COMMANDS,
         zsets::COMMANDS,
+        streams::COMMANDS,
         server_side::COMMANDS,
         scripting_cmds::COMMANDS,
         pubsub_cmds::COMMANDS,

@@ -116,6 +116,7 @@ pub fn encoding_of(v: &Value) -> &'static str {
         }
         // The sorted set tracks Redis's one-way listpack → skiplist conversion itself.
         Value::ZSet(z) => z.encoding(),
+        Value::Stream(_) => "stream",
     }
 }
 
@@ -235,6 +236,8 @@ fn value_usage(v: &Value, samples: usize) -> usize {
                     2 * m.heap_size()
                 })
         }
+        // Each node's listpack plus its radix tree key, as Redis lays a stream out.
+        Value::Stream(s) => BOX + 64 + s.node_bytes() + 48 * s.node_count(),
     }
 }
 

@@ -70,6 +70,7 @@ pub enum Group {
     Cluster,
     Bitmap,
     PubSub,
+    Stream,
 }
 
 impl Group {
@@ -88,6 +89,7 @@ impl Group {
             Group::Cluster => "cluster",
             Group::Bitmap => "bitmap",
             Group::PubSub => "pubsub",
+            Group::Stream => "stream",
         }
     }
 }
