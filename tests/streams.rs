@@ -697,3 +697,83 @@ fn streams_survive_the_log_and_its_rewrite() {
     drop(p);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+// ---- XREAD BLOCK ----
+
+fn send(c: &mut common::Raw, args: &[&str]) {
+    let a: Vec<&[u8]> = args.iter().map(|x| x.as_bytes()).collect();
+    c.send_cmd(&a);
+}
+
+fn read(c: &mut common::Raw) -> String {
+    s(&c.read_reply().expect("reply"))
+}
+
+/// Runs `scenario` on luagate (4 shards) and on redis-server; the transcripts must match.
+fn on_both(scenario: impl Fn(&common::Proc) -> Vec<String>) -> Vec<String> {
+    let lg = common::luagate_shards(4);
+    let reference = common::redis_reference(&[]);
+    let ours = scenario(&lg);
+    let theirs = scenario(&reference);
+    assert_eq!(
+        ours, theirs,
+        "luagate (left) and redis-server (right) differ"
+    );
+    ours
+}
+
+#[test]
+fn xread_block_waits_for_new_entries() {
+    let keys = common::keys_on_distinct_shards("bk", 2, 4);
+    let (k1, k2) = (keys[0].as_str(), keys[1].as_str());
+    let t = on_both(|p| {
+        let mut log = Vec::new();
+        let mut w = p.raw();
+        w.cmd(&["XADD", "s", "1-1", "old", "entry"]);
+        // `$`: only entries added after the call; an XADD to another key does not serve it.
+        let mut a = p.raw();
+        send(&mut a, &["XREAD", "BLOCK", "0", "STREAMS", "s", "$"]);
+        common::wait_blocked_clients(&mut w, 1);
+        log.push(w.cmd_str(&["XADD", "other", "1-1", "a", "b"]));
+        log.push(w.cmd_str(&["XADD", "s", "2-1", "new", "entry"]));
+        log.push(read(&mut a));
+        // Two readers of one stream are both served by one XADD, one of them in RESP3.
+        let mut b = p.raw();
+        let mut c = p.raw();
+        c.cmd(&["HELLO", "3"]);
+        send(
+            &mut b,
+            &["XREAD", "BLOCK", "0", "COUNT", "5", "STREAMS", "s", "2-1"],
+        );
+        common::wait_blocked_clients(&mut w, 1);
+        send(&mut c, &["XREAD", "BLOCK", "5000", "STREAMS", "s", "$"]);
+        common::wait_blocked_clients(&mut w, 2);
+        log.push(w.cmd_str(&["XADD", "s", "3-1", "third", "x"]));
+        log.push(read(&mut b));
+        log.push(read(&mut c));
+        // Keys on two shards; a missing key's `$` is 0-0.
+        send(
+            &mut a,
+            &["XREAD", "BLOCK", "0", "STREAMS", k1, k2, "$", "$"],
+        );
+        common::wait_blocked_clients(&mut w, 1);
+        log.push(w.cmd_str(&["XADD", k2, "7-7", "k", "2"]));
+        log.push(read(&mut a));
+        // Served at once when there is something already; a timeout answers a null array.
+        log.push(a.cmd_str(&["XREAD", "BLOCK", "0", "STREAMS", "s", "2"]));
+        log.push(a.cmd_str(&["XREAD", "BLOCK", "50", "STREAMS", "s", "$"]));
+        log.push(c.cmd_str(&["XREAD", "BLOCK", "50", "STREAMS", "s", "nokey", "$", "$"]));
+        // Errors are answered, not waited on.
+        log.push(a.cmd_str(&["XREAD", "BLOCK", "0", "STREAMS", "s", "x"]));
+        w.cmd(&["SET", "str", "x"]);
+        log.push(a.cmd_str(&["XREAD", "BLOCK", "0", "STREAMS", "str", "$"]));
+        log.push(a.cmd_str(&["XREAD", "BLOCK", "-5", "STREAMS", "s", "$"]));
+        log
+    });
+    assert_eq!(
+        t[2],
+        "*1\r\n*2\r\n$1\r\ns\r\n*1\r\n*2\r\n$3\r\n2-1\r\n*2\r\n$3\r\nnew\r\n$5\r\nentry\r\n"
+    );
+    assert_eq!(t[9], "*-1\r\n");
+    assert_eq!(t[10], "_\r\n");
+}

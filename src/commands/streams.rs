@@ -11,6 +11,7 @@ use super::*;
 use crate::error::{CmdResult, CommandError};
 use crate::keyspace::stream::{Entry, StreamId, Trim, NODE_MAX_ENTRIES};
 use crate::keyspace::{Db, Str, Stream, Value};
+use crate::server::blocking::BlockSpec;
 
 const X: Group = Group::Stream;
 
@@ -520,7 +521,6 @@ fn xread_keys(args: &[Bytes]) -> Vec<usize> {
 }
 
 fn xread(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
-    let mut block = false;
     let mut count = 0usize;
     let mut streams_at = None;
     let mut i = 1;
@@ -542,7 +542,6 @@ fn xread(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
             if t < 0 {
                 return Err(CommandError::err("ERR timeout is negative"));
             }
-            block = true;
         } else if is(o, "COUNT") && more > 0 {
             i += 1;
             count = int_arg(&args[i])?.max(0) as usize;
@@ -604,11 +603,8 @@ fn xread(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
         }
     }
     if out.is_empty() {
-        if block && !ctx.in_multi {
-            return Err(CommandError::err(
-                "ERR XREAD BLOCK is not supported by luagate yet (no data to return now)",
-            ));
-        }
+        // With BLOCK, a client waits (src/server/blocking.rs retries this); in MULTI it does
+        // not, as in Redis.
         return Ok(Reply::NilArray);
     }
     Ok(if ctx.resp >= 3 {
@@ -620,6 +616,78 @@ fn xread(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
                 .collect(),
         )
     })
+}
+
+// ---- XREAD BLOCK ----
+
+/// How XREAD BLOCK waits (src/server/blocking.rs): on its stream keys, until one has an entry
+/// after the id asked for. Readers take nothing, so none holds another back.
+pub static BLOCK_SPECS: &[(&str, BlockSpec)] = &[(
+    "xread",
+    BlockSpec {
+        parse: xread_block_timeout,
+        sources: xread_keys,
+        narrow: xread_narrow,
+        kind: "stream",
+        not_served: Reply::NilArray,
+        timed_out: Reply::NilArray,
+    },
+)];
+
+/// The BLOCK timeout in milliseconds (0: forever). An XREAD without BLOCK, or with options it
+/// cannot read, is an error here: it then runs once and answers for itself.
+fn xread_block_timeout(args: &[Bytes]) -> CmdResult<u64> {
+    let mut timeout = None;
+    let mut i = 1;
+    while i + 1 < args.len() {
+        if is(&args[i], "BLOCK") {
+            timeout = parse_i64(&args[i + 1]).and_then(|t| u64::try_from(t).ok());
+            if timeout.is_none() {
+                return Err(CommandError::Syntax);
+            }
+        } else if is(&args[i], "STREAMS") {
+            break;
+        } else if !is(&args[i], "COUNT") {
+            return Err(CommandError::Syntax);
+        }
+        i += 2;
+    }
+    timeout.ok_or(CommandError::Syntax)
+}
+
+/// XREAD with only the streams at `keep` (and their ids).
+fn xread_narrow(args: &[Bytes], keep: &[usize]) -> Vec<Bytes> {
+    let keys = xread_keys(args);
+    let Some(&first) = keys.first() else {
+        return args.to_vec();
+    };
+    let n = keys.len();
+    let mut v: Vec<Bytes> = args[..first].to_vec();
+    v.extend(keep.iter().map(|&i| args[i].clone()));
+    v.extend(keep.iter().map(|&i| args[i + n].clone()));
+    v
+}
+
+/// XREAD's arguments with each `$` replaced by its stream's last id now (0-0 for a missing
+/// key), so retries wait for entries added after the call, as Redis's `$` means.
+pub fn xread_resolve_last_ids(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Vec<Bytes> {
+    let keys = xread_keys(args);
+    let n = keys.len();
+    let mut v = args.to_vec();
+    for i in keys {
+        if &args[i + n][..] != b"$" {
+            continue;
+        }
+        let key = &args[i];
+        let last = match ctx.db(key).map(|db| db.peek(key).map(|e| e.value.clone())) {
+            Ok(Some(Value::Stream(s))) => s.last_id,
+            Ok(None) => StreamId::MIN,
+            // Another type (or a shard not held): the command reports it.
+            _ => continue,
+        };
+        v[i + n] = Bytes::from(last.to_string());
+    }
+    v
 }
 
 // ---- XINFO ----
