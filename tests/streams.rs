@@ -256,7 +256,7 @@ fn approximate_trimming_matches_redis_node_layout() {
                 "b".into(),
                 i.to_string(),
             ],
-            3 if i % 2 == 0 => vec!["a".into(), "1".into()],
+            3 if i.is_multiple_of(2) => vec!["a".into(), "1".into()],
             3 => vec![
                 "other".into(),
                 "y".repeat(i % 130),

@@ -514,7 +514,7 @@ fn xread_keys(args: &[Bytes]) -> Vec<usize> {
         return vec![];
     };
     let n = args.len() - at - 1;
-    if n == 0 || n % 2 != 0 {
+    if n == 0 || !n.is_multiple_of(2) {
         return vec![];
     }
     (at + 1..at + 1 + n / 2).collect()

@@ -401,7 +401,7 @@ mod tests {
         assert!(!s.delete(StreamId::new(131, 0)));
         assert_eq!(s.max_deleted_id, StreamId::new(131, 0));
         assert_eq!(
-            s.iter().rev().next().map(|e| e.id),
+            s.iter().next_back().map(|e| e.id),
             Some(StreamId::new(250, 0))
         );
         assert_eq!(

@@ -71,7 +71,10 @@ pub fn spec_for(name: &str) -> Option<&'static BlockSpec> {
 
 /// A rewrite of the arguments, in a unit of its own before the first attempt, for commands
 /// whose arguments name the data's state at call time (XREAD's `$`: the last id now).
-fn prepare_for(name: &str) -> Option<fn(&mut Ctx<'_>, &[Bytes]) -> Vec<Bytes>> {
+type Prepare = fn(&mut Ctx<'_>, &[Bytes]) -> Vec<Bytes>;
+
+/// The argument rewrite of a blocking command, if it has one.
+fn prepare_for(name: &str) -> Option<Prepare> {
     match name {
         "xread" => Some(crate::commands::streams::xread_resolve_last_ids),
         _ => None,
