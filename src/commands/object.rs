@@ -236,8 +236,12 @@ fn value_usage(v: &Value, samples: usize) -> usize {
                     2 * m.heap_size()
                 })
         }
-        // Each node's listpack plus its radix tree key, as Redis lays a stream out.
-        Value::Stream(s) => BOX + 64 + s.node_bytes() + 48 * s.node_count(),
+        // The stream itself, a tree slot per node, and what the (sampled) nodes own.
+        Value::Stream(s) => {
+            BOX + std::mem::size_of::<crate::keyspace::Stream>()
+                + 64 * s.node_count()
+                + sampled(s.node_memory(), s.node_count(), samples, |n| n)
+        }
     }
 }
 

@@ -188,6 +188,18 @@ impl Stream {
         self.nodes.keys().copied()
     }
 
+    /// What each node owns in memory here (its entry vector, their field vectors and string
+    /// bytes, its master fields), node by node (MEMORY USAGE samples these).
+    pub fn node_memory(&self) -> impl Iterator<Item = usize> + '_ {
+        const STR: usize = std::mem::size_of::<Str>();
+        let strs = |f: &[Str]| f.len() * STR + f.iter().map(|s| s.heap_size()).sum::<usize>();
+        self.nodes.values().map(move |n| {
+            n.entries.capacity() * std::mem::size_of::<Entry>()
+                + n.entries.iter().map(|e| strs(&e.fields)).sum::<usize>()
+                + strs(&n.master_fields)
+        })
+    }
+
     /// Total bytes of the nodes' listpacks (for MEMORY USAGE).
     pub fn node_bytes(&self) -> usize {
         self.nodes.values().map(|n| n.bytes).sum()
