@@ -490,34 +490,19 @@ fn xsetid(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
 
 // ---- XREAD ----
 
-/// XREAD's keys: the first half of the arguments after STREAMS (Redis's key finder: options
-/// before STREAMS are skipped with their values).
+/// XREAD's keys, found as Redis 7.0's key spec finds them: after the first STREAMS, half of
+/// the remaining arguments (rounded down). For a valid call these are exactly its streams.
 fn xread_keys(args: &[Bytes]) -> Vec<usize> {
-    let mut i = 1;
-    let mut streams = None;
-    while i < args.len() {
-        let a = &args[i];
-        if is(a, "BLOCK") || is(a, "COUNT") {
-            i += 2;
-        } else if is(a, "GROUP") {
-            i += 3;
-        } else if is(a, "NOACK") {
-            i += 1;
-        } else if is(a, "STREAMS") {
-            streams = Some(i);
-            break;
-        } else {
-            break;
-        }
-    }
-    let Some(at) = streams else {
+    let Some(at) = args
+        .iter()
+        .skip(1)
+        .position(|a| is(a, "STREAMS"))
+        .map(|p| p + 1)
+    else {
         return vec![];
     };
-    let n = args.len() - at - 1;
-    if n == 0 || !n.is_multiple_of(2) {
-        return vec![];
-    }
-    (at + 1..at + 1 + n / 2).collect()
+    let n = (args.len() - at - 1) / 2;
+    (at + 1..at + 1 + n).collect()
 }
 
 fn xread(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
