@@ -41,6 +41,34 @@ pub fn key_slot(key: &[u8]) -> Slot {
     Slot(crc & (SLOTS as u16 - 1))
 }
 
+/// The one slot every key matching a glob `pattern` is in, if there is one: the slot of its
+/// first non-empty `{tag}` when that comes before any wildcard or escape, or of the whole
+/// pattern when it has no wildcard (Redis Cluster's rule for SORT's BY/GET patterns).
+pub fn pattern_slot(pattern: &[u8]) -> Option<Slot> {
+    let mut open: Option<usize> = None;
+    let mut empty_tag = false;
+    for (i, &c) in pattern.iter().enumerate() {
+        match c {
+            b'*' | b'?' | b'[' | b'\\' => return None,
+            b'{' if open.is_none() && !empty_tag => open = Some(i),
+            b'}' => match open {
+                Some(o) if i == o + 1 => {
+                    open = None;
+                    empty_tag = true;
+                }
+                Some(o) => {
+                    let crc = crc16::State::<crc16::XMODEM>::calculate(&pattern[o + 1..i]);
+                    return Some(Slot(crc & (SLOTS as u16 - 1)));
+                }
+                None => {}
+            },
+            _ => {}
+        }
+    }
+    let crc = crc16::State::<crc16::XMODEM>::calculate(pattern);
+    Some(Slot(crc & (SLOTS as u16 - 1)))
+}
+
 /// Index of a shard thread. Only a [`SlotMap`] hands these out.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ShardId(u16);

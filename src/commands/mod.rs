@@ -14,6 +14,7 @@ pub mod coll_scan;
 pub mod counters;
 pub mod ctx;
 pub mod expire;
+pub mod geo;
 pub mod hashes;
 pub mod keys;
 pub mod keyspace_cmds;
@@ -25,6 +26,7 @@ pub mod pick;
 pub mod ranges;
 pub mod setops;
 pub mod sets;
+pub mod sort;
 pub mod streams;
 pub mod strings;
 pub mod table;
@@ -52,8 +54,10 @@ pub fn families() -> Vec<&'static [Command]> {
         lcs::COMMANDS,
         expire::COMMANDS,
         keyspace_cmds::COMMANDS,
+        sort::COMMANDS,
         object::COMMANDS,
         zsets::COMMANDS,
+        geo::COMMANDS,
         streams::COMMANDS,
         server_side::COMMANDS,
         scripting_cmds::COMMANDS,
@@ -207,6 +211,12 @@ pub mod server_side {
             Command::conn("getkeys", -3, LOADING | STALE, Group::Server),
         ]),
         Command::conn("time", 1, FAST | STALE | LOADING, Group::Server),
+        Command::conn(
+            "monitor",
+            1,
+            ADMIN | NOSCRIPT | LOADING | STALE,
+            Group::Server,
+        ),
         // Transactions (src/server/multi.rs).
         Command::conn(
             "multi",
@@ -353,6 +363,24 @@ pub mod scripting_cmds {
     ];
 }
 
+/// Shows a command that ran to MONITOR clients, as Redis does: not admin or `skip_monitor`
+/// commands (scripts are shown before they run), and not a client's blocking command, which
+/// the connection shows once, not on every retry.
+fn monitor(ctx: &Ctx<'_>, cmd: CmdRef, args: &[Bytes]) {
+    use crate::server::monitor::Source;
+    if cmd.cmd.has(flags::ADMIN | flags::SKIP_MONITOR)
+        || (cmd.cmd.has(flags::BLOCKING) && !ctx.in_script && !ctx.in_multi)
+    {
+        return;
+    }
+    let source = if ctx.in_script {
+        Source::Lua
+    } else {
+        Source::Client(ctx.client_id)
+    };
+    ctx.server.monitors.feed(ctx.server, ctx.db, source, args);
+}
+
 /// Runs one command on the shards `ctx` holds, recording its effect and waking what waits on
 /// the keys it changed. The single entry point for clients, transactions and scripts.
 pub fn call(ctx: &mut Ctx<'_>, cmd: CmdRef, args: &[Bytes]) -> Reply {
@@ -392,18 +420,23 @@ pub fn call_from(
         Ok(_) => false,
     };
     let finished = account(ctx, cmd, args, started, u32::from(failed));
+    if ctx.server.monitors.active() && !matches!(result, Err(CommandError::NotHeld(_))) {
+        monitor(ctx, cmd, args);
+    }
     if ctx.dirty != dirty_before {
         // Only the keys the command wrote are touched: a store command's sources are read, and
         // signalling them would fail a WATCH on a source that Redis leaves valid.
         let written: Option<usize> = match cmd.cmd.name {
             "sinterstore" | "sunionstore" | "sdiffstore" | "zunionstore" | "zinterstore"
-            | "zdiffstore" | "zrangestore" => Some(1),
+            | "zdiffstore" | "zrangestore" | "geosearchstore" => Some(1),
             "bitop" => Some(2),
             // These signal the keys they wrote themselves (COPY's may be in another database,
             // DEL's are only the keys that existed, a pop's only the key it popped from);
             // index 0 is the name, so no key matches.
             "copy" | "del" | "unlink" | "blpop" | "brpop" | "lmpop" | "blmpop" | "bzpopmin"
-            | "bzpopmax" | "zmpop" | "bzmpop" => Some(0),
+            | "bzpopmax" | "zmpop" | "bzmpop" | "sort" | "georadius" | "georadiusbymember" => {
+                Some(0)
+            }
             _ => None,
         };
         for i in cmd.cmd.key_indices(args) {

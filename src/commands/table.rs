@@ -70,6 +70,7 @@ pub enum Group {
     Cluster,
     Bitmap,
     PubSub,
+    Geo,
     Stream,
 }
 
@@ -89,6 +90,7 @@ impl Group {
             Group::Cluster => "cluster",
             Group::Bitmap => "bitmap",
             Group::PubSub => "pubsub",
+            Group::Geo => "geo",
             Group::Stream => "stream",
         }
     }
@@ -139,6 +141,9 @@ pub struct Command {
     pub run: Run,
     pub group: Group,
     pub subcommands: &'static [Command],
+    /// Says when a call needs every shard although it names only some keys (SORT with BY/GET
+    /// patterns reads keys its data names).
+    pub wide: Option<fn(&[Bytes]) -> bool>,
 }
 
 impl Command {
@@ -157,6 +162,7 @@ impl Command {
             run: Run::Shard(f),
             group,
             subcommands: &[],
+            wide: None,
         }
     }
 
@@ -169,6 +175,7 @@ impl Command {
             run: Run::Conn,
             group,
             subcommands: &[],
+            wide: None,
         }
     }
 
@@ -199,6 +206,17 @@ impl Command {
     pub const fn subs(mut self, subs: &'static [Command]) -> Command {
         self.subcommands = subs;
         self
+    }
+
+    /// Every shard for calls `f` picks (see `wide`).
+    pub const fn wide(mut self, f: fn(&[Bytes]) -> bool) -> Command {
+        self.wide = Some(f);
+        self
+    }
+
+    /// Whether this call needs every shard: keyspace-wide commands, and `wide` ones it picks.
+    pub fn needs_all_shards(&self, args: &[Bytes]) -> bool {
+        self.has(flags::KEYSPACE) || self.wide.is_some_and(|f| f(args))
     }
 
     pub fn has(&self, flag: u32) -> bool {

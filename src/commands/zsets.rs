@@ -18,6 +18,8 @@ use crate::keyspace::{Str, Value, ZSet};
 
 /// Blocking timeout validation (seconds → ms) with Redis's errors, for the blocking layer.
 pub use pop::timeout_arg;
+/// GEOADD is a ZADD of encoded positions (`geo`).
+pub(crate) use write::zadd;
 
 const G: Group = Group::SortedSet;
 

@@ -579,7 +579,7 @@ impl RunState {
         }
         let ctx = self.ctx();
         let mut missing = Vec::new();
-        if cmd.cmd.has(flags::KEYSPACE) {
+        if cmd.cmd.needs_all_shards(argv) {
             missing.extend((0..ctx.shard_count()).filter(|&s| ctx.held[s].is_none()));
         } else {
             for i in cmd.cmd.key_indices(argv) {

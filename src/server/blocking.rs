@@ -263,6 +263,29 @@ impl Drop for Membership {
     }
 }
 
+/// A client held by CLIENT PAUSE counts as blocked while this lives, as Redis counts a
+/// postponed client (INFO `blocked_clients`, CLIENT LIST flag `b`). It is not waiting for
+/// keys, so CLIENT UNBLOCK leaves it alone.
+pub struct Postponed<'a> {
+    server: &'a Server,
+    info: &'a ClientInfo,
+}
+
+impl<'a> Postponed<'a> {
+    pub fn new(server: &'a Server, info: &'a ClientInfo) -> Postponed<'a> {
+        server.blocked.waiting.fetch_add(1, Relaxed);
+        info.postponed.store(true, Relaxed);
+        Postponed { server, info }
+    }
+}
+
+impl Drop for Postponed<'_> {
+    fn drop(&mut self) {
+        self.info.postponed.store(false, Relaxed);
+        self.server.blocked.waiting.fetch_sub(1, Relaxed);
+    }
+}
+
 // ---- waiters in the keyspace ----
 
 fn is_mine(w: &Waiter, me: &Arc<Notify>) -> bool {

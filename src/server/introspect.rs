@@ -212,6 +212,7 @@ fn categories(cmd: &Command) -> Vec<&'static str> {
         commands::Group::Scripting => "@scripting",
         commands::Group::Bitmap => "@bitmap",
         commands::Group::PubSub => "@pubsub",
+        commands::Group::Geo => "@geo",
         commands::Group::Stream => "@stream",
         _ => "@admin",
     };

@@ -14,6 +14,7 @@ pub(crate) mod conn_cmds;
 pub mod conn_modes;
 pub mod connection;
 pub mod introspect;
+pub mod monitor;
 pub mod multi;
 pub mod pause;
 pub mod pubsub;
@@ -55,6 +56,8 @@ pub struct Server {
     pub clients: Clients,
     /// Who listens to which Pub/Sub channels and patterns (`pubsub`).
     pub pubsub: pubsub::PubSub,
+    /// MONITOR clients (`monitor`).
+    pub monitors: monitor::Monitors,
     pub stats: ServerStats,
     pub started: Instant,
     pub started_unix_ms: u64,
@@ -187,7 +190,7 @@ impl Server {
             out.push(0);
             return;
         }
-        if cmd.has(crate::commands::flags::KEYSPACE) {
+        if cmd.needs_all_shards(args) {
             out.extend(0..self.shards.len());
             return;
         }
@@ -362,6 +365,7 @@ pub async fn start(config: Config) -> std::io::Result<(Running, TcpListener)> {
         scripting: crate::scripting::Scripting::new(n),
         clients: Clients::default(),
         pubsub: pubsub::PubSub::default(),
+        monitors: monitor::Monitors::default(),
         stats: ServerStats::default(),
         started: Instant::now(),
         started_unix_ms: crate::clock::unix_ms(),
