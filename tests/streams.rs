@@ -647,9 +647,22 @@ fn streams_reach_followers_by_snapshot_and_by_effects() {
         streams_state(&mut fr, STREAM_KEYS),
         streams_state(&mut lr, STREAM_KEYS)
     );
-    // After: through the effect stream.
+    // After: through the effect stream, which also serves a reader blocked on the follower.
+    let mut reader = f.raw();
+    send(
+        &mut reader,
+        &[
+            "XREAD", "BLOCK", "20000", "COUNT", "1", "STREAMS", "gen", "$",
+        ],
+    );
+    common::wait_blocked_clients(&mut fr, 1);
     stream_workload(&mut lr, 1);
     common::wait_synced(&mut lr, &mut fr);
+    let served = read(&mut reader);
+    assert!(
+        served.starts_with("*1\r\n*2\r\n$3\r\ngen\r\n*1\r\n"),
+        "{served}"
+    );
     let state = streams_state(&mut lr, STREAM_KEYS);
     assert!(state.contains("last-generated-id\r\n$3\r\n9-9"), "{state}");
     assert_eq!(streams_state(&mut fr, STREAM_KEYS), state);
