@@ -27,6 +27,7 @@ pub mod ranges;
 pub mod setops;
 pub mod sets;
 pub mod sort;
+pub mod streams;
 pub mod strings;
 pub mod table;
 pub mod zsets;
@@ -57,6 +58,7 @@ pub fn families() -> Vec<&'static [Command]> {
         object::COMMANDS,
         zsets::COMMANDS,
         geo::COMMANDS,
+        streams::COMMANDS,
         server_side::COMMANDS,
         scripting_cmds::COMMANDS,
         pubsub_cmds::COMMANDS,
