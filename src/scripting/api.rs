@@ -480,7 +480,7 @@ impl RunState {
         }
         // As Redis: over maxmemory, a script that has not written yet may not start a write
         // that needs memory (DEL and friends still run), unless it is flagged allow-oom.
-        if cmd.cmd.has(flags::DENYOOM) && !self.allow_oom && !self.wrote && self.server().oom() {
+        if cmd.cmd.has(flags::DENYOOM) && !self.allow_oom && !self.wrote && self.oom_at_start {
             return refuse(self, crate::server::OOM_ERR);
         }
         if cmd.cmd.has(flags::WRITE) && self.server().repl.is_follower() {

@@ -288,6 +288,31 @@ impl Conn {
         }
     }
 
+    /// Over `maxmemory` with an evicting policy: deletes keys (a unit over every shard, see
+    /// `shard::evict`) until memory is back under the limit. Whether it now is.
+    async fn make_room(&mut self) -> bool {
+        use crate::shard::evict::{evict, Policy};
+        let cfg = self.server.config();
+        let policy = Policy::from_name(&cfg.maxmemory_policy).unwrap_or(Policy::NoEviction);
+        if policy == Policy::NoEviction {
+            return false;
+        }
+        let max = cfg.maxmemory;
+        let samples = cfg
+            .knobs
+            .get("maxmemory-samples")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(5);
+        drop(cfg);
+        self.flush_pending().await;
+        let all: Vec<usize> = (0..self.server.shards.len()).collect();
+        self.run_job(all, move |ctx| {
+            Reply::Int(evict(ctx, policy, max, samples) as i64)
+        })
+        .await;
+        !self.server.oom()
+    }
+
     /// Shows a command this client ran to MONITOR clients.
     fn monitored(&self, args: &[Bytes]) {
         let source = super::monitor::Source::Client(self.info.id);
@@ -676,8 +701,13 @@ impl Conn {
         // EXEC/DISCARD/QUIT/RESET (queueing itself takes memory).
         let queues =
             self.tx.in_multi() && !matches!(cmd.cmd.name, "exec" | "discard" | "quit" | "reset");
-        if (cmd.cmd.has(flags::DENYOOM) || queues) && self.server.oom() {
-            return self.reject(Some(cmd), super::OOM_ERR).await;
+        let needs_memory = cmd.cmd.has(flags::DENYOOM) || queues;
+        // Over the limit, a command that may write first makes room (if the policy evicts).
+        if (needs_memory || cmd.cmd.may_write()) && self.server.oom() {
+            let room = self.make_room().await;
+            if !room && needs_memory {
+                return self.reject(Some(cmd), super::OOM_ERR).await;
+            }
         }
         if self.server.pause.is_on() && !self.wait_while_paused(cmd, sock).await {
             return; // killed while held: the command never runs

@@ -60,6 +60,8 @@ pub struct Server {
     pub pubsub: pubsub::PubSub,
     /// MONITOR clients (`monitor`).
     pub monitors: monitor::Monitors,
+    /// Keys deleted by eviction under `maxmemory` (INFO `evicted_keys`; `shard::evict`).
+    pub evicted_keys: AtomicU64,
     pub stats: ServerStats,
     pub started: Instant,
     pub started_unix_ms: u64,
@@ -377,6 +379,7 @@ pub async fn start(config: Config) -> std::io::Result<(Running, TcpListener)> {
         clients: Clients::default(),
         pubsub: pubsub::PubSub::default(),
         monitors: monitor::Monitors::default(),
+        evicted_keys: AtomicU64::new(0),
         stats: ServerStats::default(),
         started: Instant::now(),
         started_unix_ms: crate::clock::unix_ms(),
