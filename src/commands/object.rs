@@ -137,20 +137,28 @@ fn refcount(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
     })
 }
 
+/// Under an LFU policy the access bits hold a counter, not a time (and the other way round).
 fn idletime(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
     let db = ctx.db(&args[2])?;
-    let clock = db.clock;
-    Ok(match db.peek(&args[2]) {
-        Some(e) => Reply::Int(crate::keyspace::idle_secs(clock, e.atime) as i64),
-        None => Reply::Nil,
-    })
+    let (clock, lfu) = (db.clock, db.lfu);
+    match (db.peek(&args[2]), lfu) {
+        (None, _) => Ok(Reply::Nil),
+        (Some(_), Some(_)) => Err(CommandError::err(
+            "ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that \
+             when switching between policies at runtime LRU and LFU data will take some time \
+             to adjust.",
+        )),
+        (Some(e), None) => Ok(Reply::Int(crate::keyspace::idle_secs(clock, e.atime) as i64)),
+    }
 }
 
 fn freq(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
-    // Access frequency is only tracked under an LFU maxmemory policy, which luagate lacks.
-    match peek_value(ctx, &args[2])? {
-        None => Ok(Reply::Nil),
-        Some(_) => Err(CommandError::err(
+    let db = ctx.db(&args[2])?;
+    let lfu = db.lfu;
+    match (db.peek(&args[2]), lfu) {
+        (None, _) => Ok(Reply::Nil),
+        (Some(e), Some(l)) => Ok(Reply::Int(l.decayed(e.atime) as i64)),
+        (Some(_), None) => Err(CommandError::err(
             "ERR An LFU maxmemory policy is not selected, access frequency not tracked. \
              Please note that when switching between policies at runtime LRU and LFU data \
              will take some time to adjust.",

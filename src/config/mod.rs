@@ -355,6 +355,8 @@ impl Config {
                 "noeviction",
                 "allkeys-lru",
                 "volatile-lru",
+                "allkeys-lfu",
+                "volatile-lfu",
                 "allkeys-random",
                 "volatile-random",
                 "volatile-ttl",

@@ -138,6 +138,62 @@ pub fn idle_secs(clock: u32, atime: u32) -> u32 {
     clock.wrapping_sub(atime) & CLOCK_MASK
 }
 
+/// The access counter of an LFU maxmemory policy, as Redis keeps it in a key's 24 access
+/// bits: the minute of the last decrement (16 bits) and a logarithmic counter (8 bits).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Lfu {
+    /// Unix time in minutes, modulo 2^16.
+    pub minutes: u16,
+    /// `lfu-log-factor`: the larger, the slower the counter climbs.
+    pub log_factor: u32,
+    /// `lfu-decay-time`: minutes per decrement of an untouched counter (0: never).
+    pub decay_time: u32,
+}
+
+/// A new key's counter, so it is not evicted before it had a chance to be used.
+pub const LFU_INIT: u32 = 5;
+
+impl Lfu {
+    /// A new key's access bits.
+    pub fn fresh(&self) -> u32 {
+        (self.minutes as u32) << 8 | LFU_INIT
+    }
+
+    /// The counter of `meta` after its decay (what OBJECT FREQ shows).
+    pub fn decayed(&self, meta: u32) -> u32 {
+        let (last, counter) = ((meta >> 8) & 0xFFFF, meta & 0xFF);
+        let now = self.minutes as u32;
+        let elapsed = if now >= last {
+            now - last
+        } else {
+            65535 - last + now
+        };
+        let periods = elapsed.checked_div(self.decay_time).unwrap_or(0);
+        counter.saturating_sub(periods)
+    }
+
+    /// The access bits after one more access: decayed, then incremented with a probability
+    /// that falls as the counter grows.
+    pub fn accessed(&self, meta: u32, rng: &mut u64) -> u32 {
+        let mut counter = self.decayed(meta);
+        if counter < 255 {
+            // xorshift64: the counter needs a coin, not a good generator.
+            if *rng == 0 {
+                *rng = 0x9E37_79B9_7F4A_7C15;
+            }
+            *rng ^= *rng << 13;
+            *rng ^= *rng >> 7;
+            *rng ^= *rng << 17;
+            let r = (*rng >> 11) as f64 / (1u64 << 53) as f64;
+            let base = counter.saturating_sub(LFU_INIT) as f64;
+            if r < 1.0 / (base * self.log_factor as f64 + 1.0) {
+                counter += 1;
+            }
+        }
+        (self.minutes as u32) << 8 | counter
+    }
+}
+
 /// Something waiting on a key: a WATCH flag set on modification, or a blocked client woken
 /// when the key may have become servable.
 #[derive(Clone)]
@@ -171,6 +227,11 @@ pub struct Db {
     /// command of a unit (a script, a transaction) sees one time.
     pub now: u64,
     pub clock: u32,
+    /// Set for a unit under an LFU maxmemory policy: accesses count in the keys' access bits
+    /// instead of stamping the clock there.
+    pub lfu: Option<Lfu>,
+    /// The coin of LFU increments.
+    lfu_rng: u64,
     /// INFO stats counters (`keyspace_hits`, `keyspace_misses`, `expired_keys`), read and
     /// reset by a unit holding the shard.
     pub stat_hits: u64,
@@ -219,10 +280,11 @@ impl Db {
             return None;
         }
         let clock = self.clock & CLOCK_MASK;
+        let (lfu, rng) = (self.lfu, &mut self.lfu_rng);
         match self.keys.get_kv_mut(key) {
             Some((k, v)) => {
                 self.stat_hits += 1;
-                touch(k, clock);
+                touch(k, clock, lfu, rng);
                 Some(&*v)
             }
             None => {
@@ -238,8 +300,9 @@ impl Db {
             return None;
         }
         let clock = self.clock & CLOCK_MASK;
+        let (lfu, rng) = (self.lfu, &mut self.lfu_rng);
         self.keys.get_kv_mut(key).map(|(k, v)| {
-            touch(k, clock);
+            touch(k, clock, lfu, rng);
             v
         })
     }
@@ -270,13 +333,15 @@ impl Db {
     /// Sets `key` to `value`, keeping its expiry if it has one.
     pub fn set_keep_ttl(&mut self, key: &[u8], value: Value) {
         let clock = self.clock & CLOCK_MASK;
+        let (lfu, rng) = (self.lfu, &mut self.lfu_rng);
         match self.keys.get_kv_mut(key) {
             Some((k, v)) => {
-                touch(k, clock);
+                touch(k, clock, lfu, rng);
                 *v = value;
             }
             None => {
-                self.keys.insert(Key::with_meta(key, clock), value);
+                let meta = lfu.map_or(clock, |l| l.fresh());
+                self.keys.insert(Key::with_meta(key, meta), value);
             }
         }
     }
@@ -400,9 +465,13 @@ impl Db {
 
 /// Records an access; skips the store when nothing changes (most reads in one second).
 #[inline]
-fn touch(k: &mut Key, clock: u32) {
-    if k.meta() != clock {
-        k.set_meta(clock);
+fn touch(k: &mut Key, clock: u32, lfu: Option<Lfu>, rng: &mut u64) {
+    let meta = match lfu {
+        None => clock,
+        Some(l) => l.accessed(k.meta(), rng),
+    };
+    if k.meta() != meta {
+        k.set_meta(meta);
     }
 }
 

@@ -288,16 +288,16 @@ impl Conn {
         }
     }
 
-    /// Over `maxmemory` with an evicting policy: deletes keys (a unit over every shard, see
-    /// `shard::evict`) until memory is back under the limit. Whether it now is.
-    async fn make_room(&mut self) -> bool {
+    /// Near `maxmemory` with an evicting policy: deletes keys (a unit over every shard, see
+    /// `shard::evict`) until memory is back under the eviction target.
+    async fn make_room(&mut self) {
         use crate::shard::evict::{evict, Policy};
         let cfg = self.server.config();
         let policy = Policy::from_name(&cfg.maxmemory_policy).unwrap_or(Policy::NoEviction);
         if policy == Policy::NoEviction {
-            return false;
+            return;
         }
-        let max = cfg.maxmemory;
+        let target = super::eviction_target(cfg.maxmemory);
         let samples = cfg
             .knobs
             .get("maxmemory-samples")
@@ -307,10 +307,9 @@ impl Conn {
         self.flush_pending().await;
         let all: Vec<usize> = (0..self.server.shards.len()).collect();
         self.run_job(all, move |ctx| {
-            Reply::Int(evict(ctx, policy, max, samples) as i64)
+            Reply::Int(evict(ctx, policy, target, samples) as i64)
         })
         .await;
-        !self.server.oom()
     }
 
     /// Shows a command this client ran to MONITOR clients.
@@ -702,10 +701,12 @@ impl Conn {
         let queues =
             self.tx.in_multi() && !matches!(cmd.cmd.name, "exec" | "discard" | "quit" | "reset");
         let needs_memory = cmd.cmd.has(flags::DENYOOM) || queues;
-        // Over the limit, a command that may write first makes room (if the policy evicts).
-        if (needs_memory || cmd.cmd.may_write()) && self.server.oom() {
-            let room = self.make_room().await;
-            if !room && needs_memory {
+        // Near the limit, a command that may write first makes room (if the policy evicts).
+        if needs_memory || cmd.cmd.may_write() {
+            if self.server.should_evict() {
+                self.make_room().await;
+            }
+            if needs_memory && self.server.oom() {
                 return self.reject(Some(cmd), super::OOM_ERR).await;
             }
         }

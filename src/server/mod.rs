@@ -124,6 +124,16 @@ impl Server {
         )
     }
 
+    /// The LFU counter settings of a unit starting at `now_ms`, when an LFU maxmemory policy
+    /// is selected.
+    pub fn lfu_at(&self, now_ms: u64) -> Option<crate::keyspace::Lfu> {
+        self.hot.lfu.load(Relaxed).then(|| crate::keyspace::Lfu {
+            minutes: (now_ms / 60_000) as u16,
+            log_factor: self.hot.lfu_log_factor.load(Relaxed) as u32,
+            decay_time: self.hot.lfu_decay_time.load(Relaxed) as u32,
+        })
+    }
+
     /// The single-slot rule for flagged scripts: cluster mode, or `single-slot-scripts: always`.
     pub fn single_slot_scripts(&self) -> bool {
         self.cluster.is_some() || self.hot.single_slot_scripts.load(Relaxed)
@@ -132,6 +142,17 @@ impl Server {
     /// Whether writes that need memory must be refused: `maxmemory` is set and the bytes in
     /// live allocations (src/allocator.rs) exceed it. Followers obey their leader, not their
     /// own limit.
+    /// Under an evicting policy, whether memory is within `EVICTION_HEADROOM` of `maxmemory`
+    /// (or over it): a write then first evicts down to that margin (`shard::evict`), so the
+    /// allocations of the command itself (a script's compilation) never tip it over the limit.
+    pub fn should_evict(&self) -> bool {
+        let max = self.hot.maxmemory.load(Relaxed);
+        max > 0
+            && self.hot.evicting.load(Relaxed)
+            && !self.repl.is_follower()
+            && crate::allocator::used() > eviction_target(max)
+    }
+
     pub fn oom(&self) -> bool {
         let max = self.hot.maxmemory.load(Relaxed);
         max > 0 && crate::allocator::used() > max && !self.repl.is_follower()
@@ -209,6 +230,11 @@ impl Server {
         }
         out.sort_unstable();
     }
+}
+
+/// The used memory eviction brings memory down to: `maxmemory` less a margin of 1/64th.
+pub fn eviction_target(max: u64) -> u64 {
+    max - max / 64
 }
 
 /// A running server.
@@ -471,6 +497,12 @@ struct HotConfig {
     lua_memory_limit: AtomicU64,
     busy_reply_threshold_ms: AtomicU64,
     single_slot_scripts: AtomicBool,
+    /// The maxmemory policy evicts (anything but `noeviction`).
+    evicting: AtomicBool,
+    /// An LFU maxmemory policy is selected, with `lfu-log-factor` and `lfu-decay-time`.
+    lfu: AtomicBool,
+    lfu_log_factor: AtomicU64,
+    lfu_decay_time: AtomicU64,
 }
 
 impl HotConfig {
@@ -481,6 +513,10 @@ impl HotConfig {
             lua_memory_limit: AtomicU64::new(0),
             busy_reply_threshold_ms: AtomicU64::new(0),
             single_slot_scripts: AtomicBool::new(false),
+            evicting: AtomicBool::new(false),
+            lfu: AtomicBool::new(false),
+            lfu_log_factor: AtomicU64::new(10),
+            lfu_decay_time: AtomicU64::new(1),
         };
         hot.configure(c);
         hot
@@ -494,5 +530,19 @@ impl HotConfig {
             .store(c.busy_reply_threshold_ms, Relaxed);
         self.single_slot_scripts
             .store(c.single_slot_scripts, Relaxed);
+        self.evicting
+            .store(c.maxmemory_policy != "noeviction", Relaxed);
+        self.lfu
+            .store(c.maxmemory_policy.ends_with("-lfu"), Relaxed);
+        let knob = |name: &str, default: u64| {
+            c.knobs
+                .get(name)
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(default)
+        };
+        self.lfu_log_factor
+            .store(knob("lfu-log-factor", 10), Relaxed);
+        self.lfu_decay_time
+            .store(knob("lfu-decay-time", 1), Relaxed);
     }
 }

@@ -1,12 +1,14 @@
 //! Eviction under `maxmemory`: the keys a write makes room by deleting, chosen as Redis
 //! chooses them, by sampling (`maxmemory-samples` keys per database, the best of them goes):
-//! the longest idle (`*-lru`), the nearest expiry (`volatile-ttl`) or any (`*-random`), among
-//! all keys or only those with an expiry (`volatile-*`).
+//! the longest idle (`*-lru`), the least frequently used (`*-lfu`), the nearest expiry
+//! (`volatile-ttl`) or any (`*-random`), among all keys or only those with an expiry
+//! (`volatile-*`).
 //!
 //! Invariant: an eviction is an ordinary deletion of the unit that holds every shard: it
 //! becomes a DEL effect (followers and the log drop the same keys), wakes WATCH, and counts in
-//! INFO `evicted_keys`. A pass stops once used memory is back under the limit, when nothing is
-//! left to evict, or after `MAX_PER_PASS` keys (the next write continues).
+//! INFO `evicted_keys`. A pass stops once used memory is back under the target (`maxmemory`
+//! less 1/64th, so a command's own allocations cannot tip it over), when nothing is left to
+//! evict, or after `MAX_PER_PASS` keys (the next write continues).
 
 use crate::commands::{Ctx, Effect};
 use bytes::Bytes;
@@ -21,18 +23,22 @@ pub enum Policy {
     NoEviction,
     AllKeysLru,
     VolatileLru,
+    AllKeysLfu,
+    VolatileLfu,
     AllKeysRandom,
     VolatileRandom,
     VolatileTtl,
 }
 
 impl Policy {
-    /// The policy named by `maxmemory-policy` (`None` for the LFU ones, not supported).
+    /// The policy named by `maxmemory-policy`.
     pub fn from_name(name: &str) -> Option<Policy> {
         Some(match name {
             "noeviction" => Policy::NoEviction,
             "allkeys-lru" => Policy::AllKeysLru,
             "volatile-lru" => Policy::VolatileLru,
+            "allkeys-lfu" => Policy::AllKeysLfu,
+            "volatile-lfu" => Policy::VolatileLfu,
             "allkeys-random" => Policy::AllKeysRandom,
             "volatile-random" => Policy::VolatileRandom,
             "volatile-ttl" => Policy::VolatileTtl,
@@ -43,19 +49,22 @@ impl Policy {
     fn volatile(self) -> bool {
         matches!(
             self,
-            Policy::VolatileLru | Policy::VolatileRandom | Policy::VolatileTtl
+            Policy::VolatileLru
+                | Policy::VolatileLfu
+                | Policy::VolatileRandom
+                | Policy::VolatileTtl
         )
     }
 }
 
-/// Deletes keys under `policy` while the allocator reports more than `max` bytes in use.
+/// Deletes keys under `policy` while the allocator reports more than `target` bytes in use.
 /// Needs every shard. Returns how many keys went.
-pub fn evict(ctx: &mut Ctx<'_>, policy: Policy, max: u64, samples: usize) -> usize {
+pub fn evict(ctx: &mut Ctx<'_>, policy: Policy, target: u64, samples: usize) -> usize {
     if policy == Policy::NoEviction || !ctx.holds_all() {
         return 0;
     }
     let mut evicted = 0;
-    while crate::allocator::used() > max && evicted < MAX_PER_PASS {
+    while crate::allocator::used() > target && evicted < MAX_PER_PASS {
         let Some((shard, db, key)) = pick(ctx, policy, samples) else {
             break;
         };
@@ -113,26 +122,32 @@ fn pick(ctx: &mut Ctx<'_>, policy: Policy, samples: usize) -> Option<(usize, usi
         };
         return Some((s, d, key));
     }
-    // Higher is evicted first: idle seconds (LRU) or the negated expiry time (TTL).
+    // Higher is evicted first: idle seconds (LRU), 255 less the access counter (LFU), or the
+    // negated expiry time (TTL).
     let mut best: Option<(i64, usize, usize, Vec<u8>)> = None;
+    let lfu = matches!(policy, Policy::AllKeysLfu | Policy::VolatileLfu);
     for &(s, d) in &candidates {
         let db = &ctx.held[s].as_deref()?.dbs[d];
+        let rank = |meta: u32| -> i64 {
+            match db.lfu.filter(|_| lfu) {
+                Some(l) => 255 - l.decayed(meta) as i64,
+                None => crate::keyspace::idle_secs(db.clock, meta) as i64,
+            }
+        };
         for _ in 0..samples {
             let (key, score) = if volatile {
                 let (k, &at) = db.expires.random(rng)?;
                 let score = match policy {
                     Policy::VolatileTtl => -(at as i64),
-                    _ => db.keys.get_key_value(k.as_bytes()).map_or(0, |(key, _)| {
-                        crate::keyspace::idle_secs(db.clock, key.meta())
-                    }) as i64,
+                    _ => db
+                        .keys
+                        .get_key_value(k.as_bytes())
+                        .map_or(0, |(key, _)| rank(key.meta())),
                 };
                 (k.as_bytes(), score)
             } else {
                 let (k, _) = db.keys.random(rng)?;
-                (
-                    k.as_bytes(),
-                    crate::keyspace::idle_secs(db.clock, k.meta()) as i64,
-                )
+                (k.as_bytes(), rank(k.meta()))
             };
             if best.as_ref().is_none_or(|b| score > b.0) {
                 best = Some((score, s, d, key.to_vec()));

@@ -189,11 +189,13 @@ fn execute(
     local.now = now;
     let clock = server.clock_secs_at(started);
     let paused = server.pause.is_on();
+    let lfu = server.lfu_at(now);
     for d in table.iter_mut().flatten() {
         for db in &mut d.dbs {
             db.now = now;
             db.clock = clock;
             db.paused = paused;
+            db.lfu = lfu;
         }
     }
     let mut effects: Vec<Effect> = Vec::new();

@@ -173,7 +173,7 @@ fn apply(cfg: &mut Config, p: &Param, v: &str) -> Result<(), String> {
         "maxmemory" => cfg.maxmemory = int()?,
         "maxmemory-policy" => {
             if crate::shard::evict::Policy::from_name(v).is_none() {
-                return Err("the LFU policies are not supported".into());
+                return Err("unknown policy".into());
             }
             cfg.maxmemory_policy = v.to_string();
         }
