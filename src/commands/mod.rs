@@ -16,6 +16,7 @@ pub mod ctx;
 pub mod expire;
 pub mod geo;
 pub mod hashes;
+pub mod hyperloglog;
 pub mod keys;
 pub mod keyspace_cmds;
 pub mod lcs;
@@ -57,6 +58,7 @@ pub fn families() -> Vec<&'static [Command]> {
         object::COMMANDS,
         zsets::COMMANDS,
         geo::COMMANDS,
+        hyperloglog::COMMANDS,
         server_side::COMMANDS,
         scripting_cmds::COMMANDS,
         pubsub_cmds::COMMANDS,

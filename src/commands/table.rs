@@ -71,6 +71,7 @@ pub enum Group {
     Bitmap,
     PubSub,
     Geo,
+    HyperLogLog,
 }
 
 impl Group {
@@ -90,6 +91,7 @@ impl Group {
             Group::Bitmap => "bitmap",
             Group::PubSub => "pubsub",
             Group::Geo => "geo",
+            Group::HyperLogLog => "hyperloglog",
         }
     }
 }
