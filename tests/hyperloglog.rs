@@ -411,3 +411,41 @@ fn followers_store_the_leaders_bytes() {
         assert_eq!(f.cmd(&["GET", key]), want, "follower's {key} differs");
     }
 }
+
+#[test]
+fn watch_sees_what_redis_signals() {
+    let mut d = Diff::new();
+    let mut others = (d.lg.raw(), d.reference.raw());
+    check_lines(
+        &mut d,
+        "PFADD src a b c\nPFADD dst x\nPFCOUNT src\nPFADD sp q",
+    );
+    // (watched key, command run by another client): PFMERGE signals only its destination,
+    // PFDEBUG nothing, PFCOUNT its key when it refreshes the cache, PFADD when it changes.
+    let cases: &[(&str, &[&str])] = &[
+        ("src", &["PFMERGE", "dst", "src"]),
+        ("dst", &["PFMERGE", "dst", "src"]),
+        ("sp", &["PFDEBUG", "TODENSE", "sp"]),
+        ("src", &["PFCOUNT", "src"]),
+        ("dst", &["PFCOUNT", "dst"]),
+        ("src", &["PFADD", "src", "a"]),
+        ("src", &["PFADD", "src", "zz"]),
+    ];
+    for (watched, cmd) in cases {
+        d.check(&["WATCH", watched]);
+        let x = others.0.cmd(cmd);
+        let y = others.1.cmd(cmd);
+        assert_eq!(x, y, "{cmd:?}");
+        d.check(&["MULTI"]);
+        d.check(&["PING"]);
+        d.check(&["EXEC"]);
+    }
+    // Even a read of the cached value leaves the string unshared ("raw"), as in Redis.
+    let mut v = header(1, 7);
+    v.extend_from_slice(&[0x7f, 0xff]);
+    check_bin(&mut d, &[b"SET", b"emb", &v]);
+    check_lines(
+        &mut d,
+        "OBJECT ENCODING emb\nPFCOUNT emb\nOBJECT ENCODING emb\nSET ex abc\nPFADD ttlk a\nEXPIRE ttlk 100\nPFADD ttlk b\nTTL ttlk",
+    );
+}

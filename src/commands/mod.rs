@@ -401,13 +401,15 @@ pub fn call_from(
         // signalling them would fail a WATCH on a source that Redis leaves valid.
         let written: Option<usize> = match cmd.cmd.name {
             "sinterstore" | "sunionstore" | "sdiffstore" | "zunionstore" | "zinterstore"
-            | "zdiffstore" | "zrangestore" => Some(1),
+            | "zdiffstore" | "zrangestore" | "pfmerge" => Some(1),
             "bitop" => Some(2),
             // These signal the keys they wrote themselves (COPY's may be in another database,
             // DEL's are only the keys that existed, a pop's only the key it popped from);
             // index 0 is the name, so no key matches.
             "copy" | "del" | "unlink" | "blpop" | "brpop" | "lmpop" | "blmpop" | "bzpopmin"
             | "bzpopmax" | "zmpop" | "bzmpop" => Some(0),
+            // PFDEBUG's conversion to dense is propagated but, as in Redis, signals nothing.
+            "pfdebug" => Some(0),
             _ => None,
         };
         for i in cmd.cmd.key_indices(args) {

@@ -114,15 +114,17 @@ fn pfcount(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
         let Some(v) = ctx.db(key)?.get_mut(key) else {
             return Ok(Reply::Int(0));
         };
-        let b = hll_bytes(v)?;
+        hll_bytes(v)?;
+        let Value::Str(s) = v else {
+            unreachable!("checked a string")
+        };
+        // Like Redis, unshared (so "raw") even when only read.
+        let b = s.make_mut();
         if let Some(card) = sketch::cached(b) {
             return Ok(Reply::Int(card as i64));
         }
         let card = sketch::estimate(&sketch::histogram(b).map_err(|_| corrupt())?);
-        let Value::Str(s) = v else {
-            unreachable!("checked a string")
-        };
-        sketch::set_cache(s.make_mut(), card);
+        sketch::set_cache(b, card);
         card
     };
     ctx.dirty(1);
