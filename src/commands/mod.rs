@@ -9,6 +9,7 @@
 //! shards a command needs from the table alone (key positions), before it runs.
 
 pub mod args;
+pub mod bitfield;
 pub mod bits;
 pub mod coll_scan;
 pub mod counters;
@@ -51,6 +52,7 @@ pub fn families() -> Vec<&'static [Command]> {
         sets::COMMANDS,
         setops::COMMANDS,
         bits::COMMANDS,
+        bitfield::COMMANDS,
         lcs::COMMANDS,
         expire::COMMANDS,
         keyspace_cmds::COMMANDS,
