@@ -168,6 +168,19 @@ fn pfadd_pfcount_and_errors_answer_as_redis() {
             "COMMAND INFO {name}"
         );
     }
+    // PFCOUNT may write (the cache), so read-only scripts may not call it, even on a valid cache.
+    let ro = "return redis.call('pfcount', KEYS[1])";
+    d.check(&["EVAL", ro, "1", "h"]);
+    d.check(&["EVAL_RO", ro, "1", "h"]);
+    d.check(&["EVAL", &format!("#!lua flags=no-writes\n{ro}"), "1", "h"]);
+    d.check(&[
+        "EVAL",
+        "return redis.call('pfadd', KEYS[1], 'zz')",
+        "1",
+        "h",
+    ]);
+    d.check(&["EVAL", ro, "1", "h"]);
+    d.check(&["GET", "h"]);
     d.check(&["COMMAND", "GETKEYS", "PFMERGE", "a", "b", "c"]);
     d.check(&["COMMAND", "GETKEYS", "PFDEBUG", "GETREG", "k"]);
 }

@@ -16,9 +16,12 @@ use crate::keyspace::{Str, Value};
 
 const H: Group = Group::HyperLogLog;
 
+// PFCOUNT is `may_replicate` in Redis 7.0 (not listed by COMMAND INFO): read-only scripts and
+// CLIENT PAUSE WRITE treat it as a write, followers serve it.
+
 pub const COMMANDS: &[Command] = &[
     Command::new("pfadd", -2, WRITE | DENYOOM | FAST, H, pfadd).keys(1, 1, 1),
-    Command::new("pfcount", -2, READONLY, H, pfcount).keys(1, -1, 1),
+    Command::new("pfcount", -2, READONLY | MAY_REPLICATE, H, pfcount).keys(1, -1, 1),
     Command::new("pfmerge", -2, WRITE | DENYOOM, H, pfmerge).keys(1, -1, 1),
     Command::new("pfdebug", 3, WRITE | DENYOOM | ADMIN, H, pfdebug).keys(2, 2, 1),
     Command::new("pfselftest", 1, ADMIN, H, pfselftest),
