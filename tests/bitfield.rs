@@ -219,6 +219,8 @@ fn followers_apply_bitfield_writes() {
     l.cmd(&[
         "BITFIELD", "a", "SET", "i16", "#3", "-300", "INCRBY", "u5", "2", "40",
     ]);
+    // Every operation fails, but the string was created: Redis's replicas miss it, luagate
+    // propagates the call so its followers have it too.
     l.cmd(&[
         "BITFIELD", "b", "OVERFLOW", "FAIL", "INCRBY", "u8", "64", "300",
     ]);
@@ -238,4 +240,42 @@ fn followers_apply_bitfield_writes() {
         f.cmd(&["BITFIELD_RO", "a", "GET", "i16", "#3"]),
         l.cmd(&["BITFIELD_RO", "a", "GET", "i16", "#3"])
     );
+}
+
+#[test]
+fn watch_sees_only_real_changes() {
+    let mut d = Diff::new();
+    let mut others = (d.lg.raw(), d.reference.raw());
+    d.check(&["SET", "c", "x"]);
+    // (command by another client): Redis 7.0 signals only operations that grew the string or
+    // changed a field's value.
+    let cases: &[&[&str]] = &[
+        &["BITFIELD", "c", "SET", "u8", "0", "120"],
+        &["BITFIELD", "c", "SET", "u8", "0", "120"],
+        &["BITFIELD", "c", "INCRBY", "u8", "0", "0"],
+        &[
+            "BITFIELD", "c", "OVERFLOW", "FAIL", "INCRBY", "u8", "0", "1000",
+        ],
+        &[
+            "BITFIELD", "c", "OVERFLOW", "FAIL", "INCRBY", "u8", "100", "1000",
+        ],
+        &["BITFIELD", "c", "SET", "u8", "300", "0"],
+        &[
+            "BITFIELD", "c", "OVERFLOW", "SAT", "SET", "u8", "0", "255", "INCRBY", "u8", "0", "1",
+        ],
+        &["BITFIELD", "c", "OVERFLOW", "SAT", "INCRBY", "u8", "0", "1"],
+        &["BITFIELD", "c", "GET", "u8", "0"],
+        &["BITFIELD_RO", "c", "GET", "u8", "0"],
+        &["BITFIELD", "c", "SET", "u8", "0", "x"],
+    ];
+    for cmd in cases {
+        d.check(&["WATCH", "c"]);
+        let x = others.0.cmd(cmd);
+        let y = others.1.cmd(cmd);
+        assert_eq!(x, y, "{cmd:?}");
+        d.check(&["MULTI"]);
+        d.check(&["PING"]);
+        d.check(&["EXEC"]);
+    }
+    d.check(&["GET", "c"]);
 }

@@ -4,8 +4,9 @@
 //! Invariant: the whole argument list is parsed before the key is looked at (so a syntax
 //! error beats WRONGTYPE, as in Redis); a call with only GETs never creates or grows the key;
 //! one with a SET or INCRBY grows the string to its farthest written bit before the first
-//! operation runs and counts as a write even when every operation fails under FAIL (Redis
-//! propagates it so).
+//! operation runs. As in Redis 7.0, only operations that grew the string or changed a field
+//! count as changes (WATCH, dirty count); a call that only grew the string is still
+//! propagated, so followers never miss a string (Redis's replicas do).
 
 use super::flags::*;
 use super::*;
@@ -173,10 +174,13 @@ fn run(ctx: &mut Ctx<'_>, args: &[Bytes], read_only: bool) -> CmdResult<Reply> {
     }
     let len = (last_bit >> 3) as usize + 1;
     let db = ctx.db(key)?;
+    // Whether creating or growing the string already changed the data.
+    let mut grew = false;
     let s = match db.get_mut(key) {
         Some(Value::Str(s)) => s.make_mut(),
         Some(_) => return Err(CommandError::WrongType),
         None => {
+            grew = true;
             db.set(key, Value::Str(Str::growable(Vec::new())));
             match db.get_mut(key) {
                 Some(Value::Str(s)) => s.make_mut(),
@@ -186,6 +190,7 @@ fn run(ctx: &mut Ctx<'_>, args: &[Bytes], read_only: bool) -> CmdResult<Reply> {
     };
     if s.len() < len {
         s.resize(len, 0);
+        grew = true;
     }
     let mut out = Vec::with_capacity(ops.len());
     let mut changes = 0;
@@ -194,7 +199,6 @@ fn run(ctx: &mut Ctx<'_>, args: &[Bytes], read_only: bool) -> CmdResult<Reply> {
             out.push(Reply::Int(get(s, op.offset, op.bits, op.signed)));
             continue;
         }
-        changes += 1;
         let old = get(s, op.offset, op.bits, op.signed);
         let (value, incr) = match op.kind {
             OpKind::Set => (op.value, 0),
@@ -210,10 +214,23 @@ fn run(ctx: &mut Ctx<'_>, args: &[Bytes], read_only: bool) -> CmdResult<Reply> {
             Some(new) => {
                 set(s, op.offset, op.bits, new as u64);
                 out.push(Reply::Int(if op.kind == OpKind::Set { old } else { new }));
+                // As Redis 7.0: an operation counts as a change only if the string grew or
+                // the field's value changed; a failed one never does.
+                if grew || old != new {
+                    changes += 1;
+                }
             }
         }
     }
-    ctx.dirty(changes);
+    if changes > 0 {
+        ctx.dirty(changes);
+    } else if grew {
+        // Redis leaves a string that only grew (every write failed under FAIL) unsignalled and
+        // unpropagated, so its replicas miss it. luagate keeps WATCH as Redis does (no dirty
+        // mark) but still sends the call down the effect stream, so followers and the log
+        // hold the same string.
+        ctx.propagate(args.to_vec());
+    }
     Ok(Reply::Array(out))
 }
 
