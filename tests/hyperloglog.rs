@@ -63,7 +63,8 @@ impl Rng {
 }
 
 /// Adds `n` seeded elements to `key` on both servers in PFADD calls of up to `batch`,
-/// comparing every reply, and the stored bytes after each call when `every` is set.
+/// comparing every reply, and the stored bytes and the count after each call when `every` is
+/// set.
 fn add_random(d: &mut Diff, key: &str, seed: u64, n: usize, batch: usize, every: bool) {
     let mut rng = Rng(seed);
     let mut left = n;
@@ -76,6 +77,7 @@ fn add_random(d: &mut Diff, key: &str, seed: u64, n: usize, batch: usize, every:
         check_bin(d, &args);
         if every {
             d.check(&["GET", key]);
+            d.check(&["PFCOUNT", key]);
         }
     }
     d.check(&["GET", key]);
@@ -195,7 +197,8 @@ fn random_sets_store_redis_bytes_across_promotion() {
         (500, 50, true),
         (1500, 100, true),
         (5000, 250, true),
-        (50_000, 1000, false),
+        (50_000, 1000, true),
+        (300_000, 5000, false),
     ]
     .into_iter()
     .enumerate()
@@ -373,6 +376,19 @@ fn foreign_and_corrupted_strings_get_redis_errors() {
     for (key, bytes) in &cases {
         check_bin(&mut d, &[b"SET", key.as_bytes(), bytes]);
     }
+    // A valid sparse string Redis would never write (ten unmerged VAL opcodes): an update
+    // merges only the few opcodes after the changed one, as Redis does.
+    let mut unmerged = header(1, stale);
+    unmerged.extend_from_slice(&[0x80; 10]);
+    unmerged.extend_from_slice(&[0x7f, 0xf5]);
+    let mut reg0 = header(1, stale);
+    reg0.extend_from_slice(&[0x84, 0x7f, 0xfe]);
+    check_bin(&mut d, &[b"SET", b"unmerged", &unmerged]);
+    check_bin(&mut d, &[b"SET", b"reg0", &reg0]);
+    check_lines(
+        &mut d,
+        "PFCOUNT unmerged\nPFMERGE unmerged reg0\nGET unmerged\nPFDEBUG DECODE unmerged",
+    );
     for (key, _) in &cases {
         for cmd in [
             &["PFCOUNT", key][..],
