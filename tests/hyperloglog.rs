@@ -434,7 +434,14 @@ fn followers_store_the_leaders_bytes() {
     l.cmd(&["PFADD", "todense", "a"]);
     l.cmd(&["PFDEBUG", "TODENSE", "todense"]);
     wait_synced(&mut l, &mut f);
-    for key in ["k0", "k1", "k2", "all", "small", "todense"] {
+    // A follower answers PFCOUNT on a stale cache too, without upsetting its link.
+    l.cmd(&["PFADD", "fresh", "a", "b", "c"]);
+    wait_synced(&mut l, &mut f);
+    assert_eq!(f.cmd(&["PFCOUNT", "fresh"]), b":3\r\n");
+    l.cmd(&["PFADD", "fresh", "d"]);
+    l.cmd(&["PFCOUNT", "fresh"]);
+    wait_synced(&mut l, &mut f);
+    for key in ["k0", "k1", "k2", "all", "small", "todense", "fresh"] {
         let want = l.cmd(&["GET", key]);
         assert!(want.len() > 20, "{key} missing on the leader");
         assert_eq!(f.cmd(&["GET", key]), want, "follower's {key} differs");
