@@ -6,23 +6,10 @@
 mod common;
 use common::*;
 
-#[track_caller]
-fn check_lines(d: &mut Diff, script: &str) {
-    for line in script.lines().map(str::trim) {
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        let words: Vec<&str> = line.split_whitespace().collect();
-        d.check(&words);
-    }
-}
-
 #[test]
 fn bitfield_answers_as_redis() {
     let mut d = Diff::new();
-    check_lines(
-        &mut d,
-        "
+    d.check_lines("
         BITFIELD k
         EXISTS k
         BITFIELD k GET u8 0 GET i64 100 GET u63 3

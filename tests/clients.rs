@@ -405,6 +405,15 @@ fn client_pause_holds_commands_as_redis_does() {
         let set_at = Instant::now();
         let mut log = vec![a.cmd_str(&["CLIENT", "PAUSE", "100000", "WRITE"])];
         b.send_cmd(&[b"SET", b"k", b"v"]);
+        // The held client counts as blocked (INFO, CLIENT LIST's b flag).
+        common::wait_blocked_clients(&mut c, 1);
+        let list = c.cmd_str(&["CLIENT", "LIST"]);
+        let held: Vec<&str> = list
+            .lines()
+            .filter(|l| l.contains("cmd=set "))
+            .filter_map(|l| l.split(' ').find(|f| f.starts_with("flags=")))
+            .collect();
+        log.push(held.join(","));
         // A key that expires during the pause reads as missing but stays (DBSIZE counts it).
         while set_at.elapsed() < Duration::from_millis(450) {
             std::thread::sleep(Duration::from_millis(20));
@@ -418,6 +427,7 @@ fn client_pause_holds_commands_as_redis_does() {
         log.push(c.cmd_str(&["EXEC"]));
         log.push(c.cmd_str(&["CLIENT", "UNPAUSE"]));
         log.push(String::from_utf8_lossy(&b.read_reply().expect("held SET")).into_owned());
+        common::wait_blocked_clients(&mut c, 0);
         log.push(c.cmd_str(&["GET", "gone"]));
         log.push(c.cmd_str(&["GET", "k"]));
         // A transaction with a write: its EXEC waits.

@@ -384,3 +384,105 @@ fn a_cluster_client_spreads_keys_over_the_nodes() {
     );
     let _ = ports;
 }
+
+/// Reads Pub/Sub messages from `sub` until one carries `payload` (bounded).
+fn wait_message(sub: &mut Raw, payload: &str) -> Vec<u8> {
+    for _ in 0..200 {
+        let m = sub.read_reply().expect("a message");
+        if String::from_utf8_lossy(&m).contains(payload) {
+            return m;
+        }
+    }
+    panic!("no message with {payload}");
+}
+
+#[test]
+fn pubsub_messages_reach_the_other_nodes() {
+    let (nodes, _ports) = three_cluster_nodes();
+    // A subscriber on every node, to a channel and to a shard channel of node 0's slots
+    // ("b" is in slot 3300).
+    let mut subs: Vec<Raw> = nodes.iter().map(Proc::raw).collect();
+    for s in subs.iter_mut() {
+        s.send_cmd(&[b"SUBSCRIBE", b"news"]);
+        s.read_reply().expect("subscribed");
+    }
+    // The replica serves shard channels of its primary's slots without READONLY.
+    for k in [0, 2] {
+        subs[k].send_cmd(&[b"SSUBSCRIBE", b"b"]);
+        let r = subs[k].read_reply().expect("ssubscribed");
+        assert!(String::from_utf8_lossy(&r).contains("ssubscribe"), "{r:?}");
+    }
+    // The links between nodes come up in the background: publish until every subscriber has
+    // heard one (PUBLISH counts this node's subscribers only, as Redis Cluster does).
+    let mut p = nodes[1].raw();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let short = Some(std::time::Duration::from_millis(100));
+    for s in subs.iter_mut() {
+        s.stream.set_read_timeout(short).unwrap();
+    }
+    let mut heard = [false; 3];
+    let mut n = 0;
+    while heard.contains(&false) {
+        n += 1;
+        assert_eq!(
+            p.cmd(&["PUBLISH", "news", &format!("hello-{n}")]),
+            b":1\r\n"
+        );
+        for (k, s) in subs.iter_mut().enumerate() {
+            while let Some(m) = s.read_reply() {
+                assert!(String::from_utf8_lossy(&m).contains("hello-"), "{m:?}");
+                heard[k] = true;
+            }
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not every node heard: {heard:?}"
+        );
+    }
+    for s in subs.iter_mut() {
+        s.stream
+            .set_read_timeout(Some(std::time::Duration::from_secs(20)))
+            .unwrap();
+    }
+    // Once the links are up, every node hears each message.
+    assert_eq!(p.cmd(&["PUBLISH", "news", "final"]), b":1\r\n");
+    for s in subs.iter_mut() {
+        wait_message(s, "final");
+    }
+    // SPUBLISH is routed to the channel's slot (node 0) and reaches that shard's nodes: the
+    // primary's and its replica's subscribers, not the other primary's.
+    let r = String::from_utf8_lossy(&p.cmd(&["SPUBLISH", "b", "x"])).into_owned();
+    assert!(r.starts_with("-MOVED 3300 "), "{r}");
+    let mut p0 = nodes[0].raw();
+    subs[2]
+        .stream
+        .set_read_timeout(Some(std::time::Duration::from_millis(100)))
+        .unwrap();
+    let mut n = 0;
+    loop {
+        n += 1;
+        assert_eq!(p0.cmd(&["SPUBLISH", "b", &format!("s-{n}")]), b":1\r\n");
+        wait_message(&mut subs[0], &format!("s-{n}"));
+        if let Some(m) = subs[2].read_reply() {
+            assert!(String::from_utf8_lossy(&m).contains("smessage"), "{m:?}");
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the replica never heard SPUBLISH"
+        );
+    }
+    subs[2]
+        .stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(20)))
+        .unwrap();
+    assert_eq!(p0.cmd(&["PUBLISH", "news", "end"]), b":1\r\n");
+    for _ in 0..200 {
+        let m = String::from_utf8_lossy(&subs[1].read_reply().expect("a message")).into_owned();
+        assert!(!m.contains("smessage"), "node 1 heard a shard message: {m}");
+        if m.contains("end") {
+            return;
+        }
+    }
+    panic!("node 1 never heard the last PUBLISH");
+}

@@ -23,24 +23,10 @@ impl Rng {
     }
 }
 
-/// Runs each line of `script` (a command, words split on spaces; `#` lines are comments) on
-/// both servers and compares the replies.
-#[track_caller]
-fn check_lines(d: &mut Diff, script: &str) {
-    for line in script.lines().map(str::trim) {
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        let words: Vec<&str> = line.split_whitespace().collect();
-        d.check(&words);
-    }
-}
-
 #[test]
 fn geo_commands_answer_as_redis() {
     let mut d = Diff::new();
-    check_lines(
-        &mut d,
+    d.check_lines(
         "
         GEOADD Sicily 13.361389 38.115556 Palermo 15.087269 37.502669 Catania
         ZRANGE Sicily 0 -1 WITHSCORES
@@ -137,8 +123,7 @@ fn geo_commands_answer_as_redis() {
     );
     // RESP3: coordinates are doubles, distances stay strings.
     d.both(&["HELLO", "3"]);
-    check_lines(
-        &mut d,
+    d.check_lines(
         "
         GEOPOS Sicily Palermo nope
         GEOSEARCH Sicily FROMLONLAT 15 37 BYRADIUS 200 km WITHCOORD WITHDIST WITHHASH

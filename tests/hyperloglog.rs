@@ -7,19 +7,6 @@
 mod common;
 use common::*;
 
-/// Runs each line of `script` (words split on spaces; `#` lines are comments) on both
-/// servers and compares the replies.
-#[track_caller]
-fn check_lines(d: &mut Diff, script: &str) {
-    for line in script.lines().map(str::trim) {
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        let words: Vec<&str> = line.split_whitespace().collect();
-        d.check(&words);
-    }
-}
-
 /// Sends a command with binary arguments to both servers and compares the replies.
 #[track_caller]
 fn check_bin(d: &mut Diff, args: &[&[u8]]) -> Vec<u8> {
@@ -86,8 +73,7 @@ fn add_random(d: &mut Diff, key: &str, seed: u64, n: usize, batch: usize, every:
 #[test]
 fn pfadd_pfcount_and_errors_answer_as_redis() {
     let mut d = Diff::new();
-    check_lines(
-        &mut d,
+    d.check_lines(
         "
         PFADD h
         GET h
@@ -227,8 +213,7 @@ fn pfmerge_mixes_encodings_as_redis() {
     add_random(&mut d, "sa", 1, 40, 40, false);
     add_random(&mut d, "sb", 2, 300, 100, false);
     add_random(&mut d, "dn", 3, 8000, 1000, false);
-    check_lines(
-        &mut d,
+    d.check_lines(
         "
         PFDEBUG ENCODING sa
         PFDEBUG ENCODING sb
@@ -282,8 +267,7 @@ fn pfmerge_mixes_encodings_as_redis() {
 #[test]
 fn sparse_limit_follows_config() {
     let mut d = Diff::new();
-    check_lines(
-        &mut d,
+    d.check_lines(
         "
         CONFIG GET hll-sparse-max-bytes
         CONFIG SET hll-sparse-max-bytes 1kb
@@ -385,10 +369,7 @@ fn foreign_and_corrupted_strings_get_redis_errors() {
     reg0.extend_from_slice(&[0x84, 0x7f, 0xfe]);
     check_bin(&mut d, &[b"SET", b"unmerged", &unmerged]);
     check_bin(&mut d, &[b"SET", b"reg0", &reg0]);
-    check_lines(
-        &mut d,
-        "PFCOUNT unmerged\nPFMERGE unmerged reg0\nGET unmerged\nPFDEBUG DECODE unmerged",
-    );
+    d.check_lines("PFCOUNT unmerged\nPFMERGE unmerged reg0\nGET unmerged\nPFDEBUG DECODE unmerged");
     for (key, _) in &cases {
         for cmd in [
             &["PFCOUNT", key][..],
@@ -452,10 +433,7 @@ fn followers_store_the_leaders_bytes() {
 fn watch_sees_what_redis_signals() {
     let mut d = Diff::new();
     let mut others = (d.lg.raw(), d.reference.raw());
-    check_lines(
-        &mut d,
-        "PFADD src a b c\nPFADD dst x\nPFCOUNT src\nPFADD sp q",
-    );
+    d.check_lines("PFADD src a b c\nPFADD dst x\nPFCOUNT src\nPFADD sp q");
     // (watched key, command run by another client): PFMERGE signals only its destination,
     // PFDEBUG nothing, PFCOUNT its key when it refreshes the cache, PFADD when it changes.
     let cases: &[(&str, &[&str])] = &[
@@ -480,8 +458,6 @@ fn watch_sees_what_redis_signals() {
     let mut v = header(1, 7);
     v.extend_from_slice(&[0x7f, 0xff]);
     check_bin(&mut d, &[b"SET", b"emb", &v]);
-    check_lines(
-        &mut d,
-        "OBJECT ENCODING emb\nPFCOUNT emb\nOBJECT ENCODING emb\nSET ex abc\nPFADD ttlk a\nEXPIRE ttlk 100\nPFADD ttlk b\nTTL ttlk",
+    d.check_lines("OBJECT ENCODING emb\nPFCOUNT emb\nOBJECT ENCODING emb\nSET ex abc\nPFADD ttlk a\nEXPIRE ttlk 100\nPFADD ttlk b\nTTL ttlk",
     );
 }

@@ -6,24 +6,10 @@
 mod common;
 use common::*;
 
-/// Runs each line of `script` (words split on spaces; `#` lines are comments) on both
-/// servers and compares the replies.
-#[track_caller]
-fn check_lines(d: &mut Diff, script: &str) {
-    for line in script.lines().map(str::trim) {
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        let words: Vec<&str> = line.split_whitespace().collect();
-        d.check(&words);
-    }
-}
-
 #[test]
 fn sort_answers_as_redis() {
     let mut d = Diff::new();
-    check_lines(
-        &mut d,
+    d.check_lines(
         "
         RPUSH nums 3 10 1 -2 2.5 10 0x10 1e3
         SORT nums
@@ -129,8 +115,7 @@ fn sort_answers_as_redis() {
 #[test]
 fn sort_in_scripts_reads_patterns_on_every_shard() {
     let mut d = Diff::new();
-    check_lines(
-        &mut d,
+    d.check_lines(
         "
         RPUSH ids 1 2 3 4
         MSET w_1 4 w_2 3 w_3 2 w_4 1 n_1 a n_2 b n_3 c n_4 d

@@ -46,6 +46,12 @@ pub async fn dispatch(conn: &mut Conn, cmd: CmdRef, args: Vec<Bytes>) -> Option<
         "getkeysinslot" => return Some(get_keys(conn, &args).await),
         "replicas" | "slaves" => replicas(conn, topo, &args[2]),
         "count-failure-reports" => node_index(topo, &args[2]).map(|_| Reply::Int(0)),
+        // Another node's PUBLISH / SPUBLISH: for this node's subscribers only.
+        "publish" | "spublish" => {
+            let shard = cmd.cmd.name == "spublish";
+            let n = server.pubsub.publish(&args[2], &args[3], shard);
+            Ok(Reply::Int(n as i64))
+        }
         "help" => Ok(help()),
         other => Err(CommandError::err(format!(
             "ERR CLUSTER {} is not supported: this node's topology is its cluster-nodes setting",

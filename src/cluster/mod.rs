@@ -9,8 +9,9 @@
 //! no slot migration, so every node of a deployment is given the same list.
 //!
 //! Slots still map to this node's shards through `slot::SlotMap`; this module only decides
-//! whether a slot is this node's at all.
+//! whether a slot is this node's at all. The nodes exchange only Pub/Sub messages (`bus`).
 
+pub mod bus;
 pub mod cmds;
 
 use crate::slot::{key_slot, Slot, SLOTS};

@@ -29,6 +29,7 @@ pub mod ranges;
 pub mod setops;
 pub mod sets;
 pub mod sort;
+pub mod streams;
 pub mod strings;
 pub mod table;
 pub mod zsets;
@@ -60,6 +61,7 @@ pub fn families() -> Vec<&'static [Command]> {
         object::COMMANDS,
         zsets::COMMANDS,
         geo::COMMANDS,
+        streams::COMMANDS,
         hyperloglog::COMMANDS,
         server_side::COMMANDS,
         scripting_cmds::COMMANDS,
@@ -130,6 +132,9 @@ pub mod cluster_cmds {
             Command::conn("replicas", 3, ADMIN | STALE, C),
             Command::conn("slaves", 3, ADMIN | STALE, C),
             Command::conn("count-failure-reports", 3, ADMIN | STALE, C),
+            // luagate's own: a Pub/Sub message passed on by another node (`cluster::bus`).
+            Command::conn("publish", 4, ADMIN | PUBSUB | LOADING | STALE | FAST, C),
+            Command::conn("spublish", 4, ADMIN | PUBSUB | LOADING | STALE | FAST, C),
             Command::conn("help", 2, LOADING | STALE, C),
             Command::conn("meet", -4, TOPOLOGY, C),
             Command::conn("addslots", -3, TOPOLOGY, C),
@@ -213,6 +218,12 @@ pub mod server_side {
             Command::conn("getkeys", -3, LOADING | STALE, Group::Server),
         ]),
         Command::conn("time", 1, FAST | STALE | LOADING, Group::Server),
+        Command::conn(
+            "monitor",
+            1,
+            ADMIN | NOSCRIPT | LOADING | STALE,
+            Group::Server,
+        ),
         // Transactions (src/server/multi.rs).
         Command::conn(
             "multi",
@@ -359,6 +370,24 @@ pub mod scripting_cmds {
     ];
 }
 
+/// Shows a command that ran to MONITOR clients, as Redis does: not admin or `skip_monitor`
+/// commands (scripts are shown before they run), and not a client's blocking command, which
+/// the connection shows once, not on every retry.
+fn monitor(ctx: &Ctx<'_>, cmd: CmdRef, args: &[Bytes]) {
+    use crate::server::monitor::Source;
+    if cmd.cmd.has(flags::ADMIN | flags::SKIP_MONITOR)
+        || (cmd.cmd.has(flags::BLOCKING) && !ctx.in_script && !ctx.in_multi)
+    {
+        return;
+    }
+    let source = if ctx.in_script {
+        Source::Lua
+    } else {
+        Source::Client(ctx.client_id)
+    };
+    ctx.server.monitors.feed(ctx.server, ctx.db, source, args);
+}
+
 /// Runs one command on the shards `ctx` holds, recording its effect and waking what waits on
 /// the keys it changed. The single entry point for clients, transactions and scripts.
 pub fn call(ctx: &mut Ctx<'_>, cmd: CmdRef, args: &[Bytes]) -> Reply {
@@ -398,18 +427,23 @@ pub fn call_from(
         Ok(_) => false,
     };
     let finished = account(ctx, cmd, args, started, u32::from(failed));
+    if ctx.server.monitors.active() && !matches!(result, Err(CommandError::NotHeld(_))) {
+        monitor(ctx, cmd, args);
+    }
     if ctx.dirty != dirty_before {
         // Only the keys the command wrote are touched: a store command's sources are read, and
         // signalling them would fail a WATCH on a source that Redis leaves valid.
         let written: Option<usize> = match cmd.cmd.name {
             "sinterstore" | "sunionstore" | "sdiffstore" | "zunionstore" | "zinterstore"
-            | "zdiffstore" | "zrangestore" | "pfmerge" => Some(1),
+            | "zdiffstore" | "zrangestore" | "geosearchstore" | "pfmerge" => Some(1),
             "bitop" => Some(2),
             // These signal the keys they wrote themselves (COPY's may be in another database,
             // DEL's are only the keys that existed, a pop's only the key it popped from);
             // index 0 is the name, so no key matches.
             "copy" | "del" | "unlink" | "blpop" | "brpop" | "lmpop" | "blmpop" | "bzpopmin"
-            | "bzpopmax" | "zmpop" | "bzmpop" => Some(0),
+            | "bzpopmax" | "zmpop" | "bzmpop" | "sort" | "georadius" | "georadiusbymember" => {
+                Some(0)
+            }
             // PFDEBUG's conversion to dense is propagated but, as in Redis, signals nothing.
             "pfdebug" => Some(0),
             _ => None,

@@ -116,6 +116,7 @@ pub fn encoding_of(v: &Value) -> &'static str {
         }
         // The sorted set tracks Redis's one-way listpack → skiplist conversion itself.
         Value::ZSet(z) => z.encoding(),
+        Value::Stream(_) => "stream",
     }
 }
 
@@ -234,6 +235,12 @@ fn value_usage(v: &Value, samples: usize) -> usize {
                 + sampled(z.iter().map(|(m, _)| m), z.len(), samples, |m| {
                     2 * m.heap_size()
                 })
+        }
+        // The stream itself, a tree slot per node, and what the (sampled) nodes own.
+        Value::Stream(s) => {
+            BOX + std::mem::size_of::<crate::keyspace::Stream>()
+                + 64 * s.node_count()
+                + sampled(s.node_memory(), s.node_count(), samples, |n| n)
         }
     }
 }

@@ -317,6 +317,8 @@ fn sort_generic(ctx: &mut Ctx<'_>, args: &[Bytes], readonly: bool) -> CmdResult<
             .map(|v| crate::keyspace::Str::from(&v[..]))
             .collect();
         db.set(&dst, Value::List(Box::new(list)));
+        // Only the target is written (the source is read): it alone wakes WATCH and waiters.
+        db.signal(&dst);
         ctx.dirty(n as u64);
         // The stored list, not the SORT: a replay needs neither the patterns' keys nor
         // the source's iteration order.
@@ -327,6 +329,7 @@ fn sort_generic(ctx: &mut Ctx<'_>, args: &[Bytes], readonly: bool) -> CmdResult<
         push.extend(values);
         ctx.propagate(push);
     } else if db.remove(&dst).is_some() {
+        db.signal(&dst);
         ctx.dirty(1);
         ctx.propagate(vec![Bytes::from_static(b"DEL"), dst]);
     }

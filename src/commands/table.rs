@@ -71,6 +71,7 @@ pub enum Group {
     Bitmap,
     PubSub,
     Geo,
+    Stream,
     HyperLogLog,
 }
 
@@ -91,6 +92,7 @@ impl Group {
             Group::Bitmap => "bitmap",
             Group::PubSub => "pubsub",
             Group::Geo => "geo",
+            Group::Stream => "stream",
             Group::HyperLogLog => "hyperloglog",
         }
     }

@@ -348,7 +348,18 @@ impl Config {
             &self.enable_debug_command,
             &["no", "yes", "local"],
         )?;
-        one_of("maxmemory-policy", &self.maxmemory_policy, &["noeviction"])?;
+        one_of(
+            "maxmemory-policy",
+            &self.maxmemory_policy,
+            &[
+                "noeviction",
+                "allkeys-lru",
+                "volatile-lru",
+                "allkeys-random",
+                "volatile-random",
+                "volatile-ttl",
+            ],
+        )?;
         one_of(
             "loglevel",
             &self.log_level,

@@ -248,6 +248,7 @@ pub(crate) fn prepare_or_return(
             first_arg: 3 + n,
             read_only: ro_command || f.no_writes,
             allow_oom: f.allow_oom,
+            oom: server.oom(),
             single_slot: slot_rule && !f.allow_cross_slot_keys,
             needs: Mutex::new(Vec::new()),
             failures: Default::default(),

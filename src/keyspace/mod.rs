@@ -9,6 +9,7 @@ mod hash;
 mod key;
 mod set;
 mod str;
+pub mod stream;
 mod thin;
 pub mod zset;
 
@@ -16,6 +17,7 @@ pub use dict::Dict;
 pub use hash::Hash;
 pub use key::Key;
 pub use str::Str;
+pub use stream::Stream;
 pub use zset::ZSet;
 
 use std::collections::VecDeque;
@@ -75,6 +77,7 @@ pub enum Value {
     Hash(Box<Hash>),
     Set(Box<Set>),
     ZSet(Box<ZSet>),
+    Stream(Box<Stream>),
 }
 
 impl Value {
@@ -86,6 +89,7 @@ impl Value {
             Value::Hash(_) => "hash",
             Value::Set(_) => "set",
             Value::ZSet(_) => "zset",
+            Value::Stream(_) => "stream",
         }
     }
 
@@ -97,6 +101,8 @@ impl Value {
             Value::Hash(h) => h.is_empty(),
             Value::Set(s) => s.is_empty(),
             Value::ZSet(z) => z.is_empty(),
+            // Redis keeps an empty stream (its last id still matters).
+            Value::Stream(_) => false,
         }
     }
 }

@@ -265,6 +265,12 @@ pub fn gather(server: &Server) -> Vec<MetricFamily> {
         expiring,
     ));
     fams.push(family(
+        "luagate_keyspace_evicted_keys_total",
+        "Keys deleted to stay under maxmemory (INFO evicted_keys).",
+        MetricType::COUNTER,
+        vec![counter(&[], server.evicted_keys.load(Relaxed) as f64)],
+    ));
+    fams.push(family(
         "luagate_lua_memory_bytes",
         "Bytes used by each shard's Lua VM.",
         MetricType::GAUGE,

@@ -183,7 +183,39 @@ fn put_value(out: &mut BytesMut, key: &[u8], v: &Value) {
             z.iter()
                 .map(|(m, score)| vec![Bytes::from(format_double(score)), m.to_bytes()]),
         ),
+        Value::Stream(st) => put_stream(out, key, st),
     }
+}
+
+/// A stream as one XADD per entry (explicit ids), then XSETID restoring its last id, entries
+/// added and highest deleted id; an empty stream is created by an XADD trimmed to nothing.
+fn put_stream(out: &mut BytesMut, key: &[u8], st: &crate::keyspace::Stream) {
+    let mut any = false;
+    for e in st.iter() {
+        let id = e.id.to_string();
+        let mut args: Vec<&[u8]> = vec![b"XADD", key, id.as_bytes()];
+        args.extend(e.fields.iter().map(|f| f.as_bytes()));
+        put_command(out, &args);
+        any = true;
+    }
+    if !any {
+        put_command(
+            out,
+            &[&b"XADD"[..], key, b"MAXLEN", b"0", b"1-1", b"x", b"x"],
+        );
+    }
+    put_command(
+        out,
+        &[
+            &b"XSETID"[..],
+            key,
+            st.last_id.to_string().as_bytes(),
+            b"ENTRIESADDED",
+            st.entries_added.to_string().as_bytes(),
+            b"MAXDELETEDID",
+            st.max_deleted_id.to_string().as_bytes(),
+        ],
+    );
 }
 
 /// `CMD key items…` in commands of at most CHUNK items.

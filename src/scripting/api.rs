@@ -480,7 +480,7 @@ impl RunState {
         }
         // As Redis: over maxmemory, a script that has not written yet may not start a write
         // that needs memory (DEL and friends still run), unless it is flagged allow-oom.
-        if cmd.cmd.has(flags::DENYOOM) && !self.allow_oom && !self.wrote && self.server().oom() {
+        if cmd.cmd.has(flags::DENYOOM) && !self.allow_oom && !self.wrote && self.oom_at_start {
             return refuse(self, crate::server::OOM_ERR);
         }
         if cmd.cmd.has(flags::WRITE) && self.server().repl.is_follower() {
@@ -599,7 +599,10 @@ impl RunState {
         if cmd.cmd.group == commands::Group::PubSub {
             // PUBLISH, SPUBLISH and PUBSUB's subcommands (the subscriptions are `noscript`).
             let r = crate::server::pubsub_cmds::run(ctx.server, cmd, argv);
-            if crate::server::pubsub_cmds::is_publish(cmd) && repl != 0 {
+            if crate::server::pubsub_cmds::is_publish(cmd)
+                && repl != 0
+                && ctx.server.cluster.is_none()
+            {
                 let db = ctx.db as u16;
                 if let Some(e) = ctx.effects.as_deref_mut() {
                     e.push(commands::Effect {

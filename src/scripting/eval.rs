@@ -166,6 +166,7 @@ struct Checked {
     by_sha: bool,
     ro_command: bool,
     slot_rule: bool,
+    oom: bool,
 }
 
 impl Checked {
@@ -177,6 +178,7 @@ impl Checked {
             first_arg: 3 + self.n,
             read_only: self.ro_command || f.no_writes,
             allow_oom: f.allow_oom,
+            oom: self.oom,
             single_slot: self.slot_rule && !f.allow_cross_slot_keys,
             needs: Mutex::new(Vec::new()),
             failures: Default::default(),
@@ -239,6 +241,7 @@ fn check(server: &Server, name: &str, args: &[Bytes]) -> Result<Checked, Reply> 
         by_sha,
         ro_command,
         slot_rule,
+        oom: server.oom(),
     })
 }
 

@@ -78,6 +78,10 @@ pub struct ScriptJob {
     pub read_only: bool,
     /// `allow-oom`: writes may run while used memory is over `maxmemory`.
     pub allow_oom: bool,
+    /// Over `maxmemory` when the call was checked (after any eviction it caused): what its
+    /// `redis.call`s that need memory are refused by, as Redis judges a script by its state
+    /// before the command (compiling it, or its own allocations, never tip it over).
+    pub oom: bool,
     /// The single-slot rule applies to this run (flagged script, `single-slot-scripts: always`,
     /// no `allow-cross-slot-keys`).
     pub single_slot: bool,
@@ -128,6 +132,8 @@ pub(crate) struct RunState {
     job: *const ScriptJob,
     pub(crate) read_only: bool,
     pub(crate) allow_oom: bool,
+    /// `ScriptJob::oom`.
+    pub(crate) oom_at_start: bool,
     pub(crate) resp: u8,
     pub(crate) repl: u8,
     pub(crate) wrote: bool,
@@ -433,6 +439,7 @@ fn run_in_vm(
         job: job as *const ScriptJob,
         read_only: job.read_only,
         allow_oom: job.allow_oom,
+        oom_at_start: job.oom,
         resp: 2,
         repl: 3,
         wrote: false,

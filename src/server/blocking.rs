@@ -64,8 +64,27 @@ pub fn spec_for(name: &str) -> Option<&'static BlockSpec> {
     crate::commands::lists::BLOCK_SPECS
         .iter()
         .chain(crate::commands::zsets::BLOCK_SPECS.iter())
+        .chain(crate::commands::streams::BLOCK_SPECS.iter())
         .find(|(n, _)| *n == name)
         .map(|(_, s)| s)
+}
+
+/// A rewrite of the arguments, in a unit of its own before the first attempt, for commands
+/// whose arguments name the data's state at call time (XREAD's `$`: the last id now).
+type Prepare = fn(&mut Ctx<'_>, &[Bytes]) -> Vec<Bytes>;
+
+/// The argument rewrite of a blocking command, if it has one.
+fn prepare_for(name: &str) -> Option<Prepare> {
+    match name {
+        "xread" => Some(crate::commands::streams::xread_resolve_last_ids),
+        _ => None,
+    }
+}
+
+/// Whether waiters of this kind consume what they are served (pops) and so are served one at
+/// a time, oldest first; stream readers take nothing, so none holds another back.
+fn consumes(kind: &str) -> bool {
+    kind != "stream"
 }
 
 /// A timeout in seconds (a float) as Redis reads it (`strtold`: hex floats too), in
@@ -244,6 +263,29 @@ impl Drop for Membership {
     }
 }
 
+/// A client held by CLIENT PAUSE counts as blocked while this lives, as Redis counts a
+/// postponed client (INFO `blocked_clients`, CLIENT LIST flag `b`). It is not waiting for
+/// keys, so CLIENT UNBLOCK leaves it alone.
+pub struct Postponed<'a> {
+    server: &'a Server,
+    info: &'a ClientInfo,
+}
+
+impl<'a> Postponed<'a> {
+    pub fn new(server: &'a Server, info: &'a ClientInfo) -> Postponed<'a> {
+        server.blocked.waiting.fetch_add(1, Relaxed);
+        info.postponed.store(true, Relaxed);
+        Postponed { server, info }
+    }
+}
+
+impl Drop for Postponed<'_> {
+    fn drop(&mut self) {
+        self.info.postponed.store(false, Relaxed);
+        self.server.blocked.waiting.fetch_sub(1, Relaxed);
+    }
+}
+
 // ---- waiters in the keyspace ----
 
 fn is_mine(w: &Waiter, me: &Arc<Notify>) -> bool {
@@ -324,7 +366,8 @@ impl Attempt {
                 None => true,
                 Some(kind) => {
                     (self.first || kind == self.p.spec.kind)
-                        && !ctx.server.blocked.has_older(db, key, self.p.ticket, kind)
+                        && !(consumes(kind)
+                            && ctx.server.blocked.has_older(db, key, self.p.ticket, kind))
                 }
             };
             if usable {
@@ -454,6 +497,15 @@ pub async fn run(
         let bytes = conn.run_unit(shards, Work::Calls(vec![(cmd, args)])).await;
         conn.out.extend_from_slice(&bytes);
         return;
+    };
+    let args = match prepare_for(cmd.cmd.name) {
+        Some(prepare) => {
+            let given = args.clone();
+            conn.run_job_value(shards.clone(), move |ctx| prepare(ctx, &given))
+                .await
+                .unwrap_or(args)
+        }
+        None => args,
     };
     let deadline = (timeout_ms > 0)
         .then(|| Instant::now().checked_add(Duration::from_millis(timeout_ms)))

@@ -40,6 +40,10 @@ pub struct ClientInfo {
     /// READONLY in cluster mode (flag `r`): a replica serves this client's reads of its
     /// primary's slots.
     pub readonly: AtomicBool,
+    /// MONITOR (flag `O`).
+    pub monitor: AtomicBool,
+    /// Held by CLIENT PAUSE (flag `b`, as Redis shows a postponed client).
+    pub postponed: AtomicBool,
     /// Where the client's blocking command stands (`Block`), for CLIENT UNBLOCK and flag `b`.
     block: AtomicU8,
     /// The blocked connection's task, woken by CLIENT UNBLOCK.
@@ -111,13 +115,16 @@ impl ClientInfo {
         let multi = self.multi.load(Relaxed);
         // Redis's letters, in its order, for the states luagate has.
         let mut flags = String::new();
+        if self.monitor.load(Relaxed) {
+            flags.push('O');
+        }
         if self.is_pubsub() {
             flags.push('P');
         }
         if multi != 0 {
             flags.push('x');
         }
-        if self.block_state() != Block::No {
+        if self.block_state() != Block::No || self.postponed.load(Relaxed) {
             flags.push('b');
         }
         if self.readonly.load(Relaxed) {
@@ -240,6 +247,8 @@ impl Clients {
             kill_waker: atomic_waker::AtomicWaker::new(),
             no_evict: AtomicBool::new(false),
             readonly: AtomicBool::new(false),
+            monitor: AtomicBool::new(false),
+            postponed: AtomicBool::new(false),
             block: AtomicU8::new(Block::No as u8),
             unblock_waker: atomic_waker::AtomicWaker::new(),
         });

@@ -52,8 +52,13 @@ pub async fn dispatch(conn: &mut Conn, cmd: CmdRef, args: Vec<Bytes>) -> Option<
             conn.close = true;
             Ok(Reply::ok())
         }
+        "monitor" => return monitor(conn),
         "reset" => {
             super::multi::discard(conn).await;
+            if conn.monitor.take().is_some() {
+                conn.server.monitors.remove(conn.info.id);
+                conn.info.monitor.store(false, Relaxed);
+            }
             conn.info.readonly.store(false, Relaxed);
             super::pubsub_cmds::leave(conn);
             conn.db = 0;
@@ -139,6 +144,22 @@ fn is_client(cmd: CmdRef) -> bool {
 
 fn is_command(cmd: CmdRef) -> bool {
     commands::full_name(cmd.id).starts_with("command|")
+}
+
+/// MONITOR: from now on the client gets a line per command the server runs. Again on a
+/// monitor: no reply at all, as Redis.
+fn monitor(conn: &mut Conn) -> Option<Reply> {
+    if conn.in_exec {
+        return Some(Reply::error(
+            "ERR MONITOR isn't allowed for DENY BLOCKING client",
+        ));
+    }
+    if conn.monitor.is_some() {
+        return None;
+    }
+    conn.monitor = Some(conn.server.monitors.add(conn.info.id));
+    conn.info.monitor.store(true, Relaxed);
+    Some(Reply::ok())
 }
 
 fn select(conn: &mut Conn, args: &[Bytes]) -> Result<Reply, CommandError> {

@@ -61,6 +61,12 @@ impl Conn {
         if let Some(s) = sock {
             let _ = super::blocking::write_now(self, s).await;
         }
+        let server = self.server.clone();
+        let info = self.info.clone();
+        let _counted = server
+            .pause
+            .covers(writes)
+            .then(|| super::blocking::Postponed::new(&server, &info));
         tokio::select! {
             _ = self.server.pause.wait(writes) => true,
             _ = self.info.killed_signal() => {

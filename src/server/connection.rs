@@ -46,6 +46,16 @@ pub const BUSY_ERR: &str =
     "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.";
 
 /// Per-client state.
+/// What woke a connection waiting for its client.
+enum Woke {
+    /// Bytes read (0: closed or killed).
+    Read(usize),
+    /// A Pub/Sub message for this subscriber.
+    Message(super::pubsub::Message),
+    /// A MONITOR line.
+    Monitored(Bytes),
+}
+
 pub struct Conn {
     pub server: Arc<Server>,
     pub info: Arc<ClientInfo>,
@@ -95,6 +105,8 @@ pub struct Conn {
     pub in_exec: bool,
     /// CLIENT REPLY: what the client is not sent (see `ReplyMode`).
     pub reply_mode: ReplyMode,
+    /// MONITOR: the lines of the commands the server runs (src/server/monitor.rs).
+    pub monitor: Option<tokio::sync::mpsc::UnboundedReceiver<Bytes>>,
 }
 
 pub async fn handle(server: Arc<Server>, stream: TcpStream, peer: SocketAddr) {
@@ -126,6 +138,7 @@ pub async fn handle(server: Arc<Server>, stream: TcpStream, peer: SocketAddr) {
         subs: None,
         in_exec: false,
         reply_mode: ReplyMode::On,
+        monitor: None,
     };
     let mut stream = stream;
     if let Err(e) = conn.run(&mut stream).await {
@@ -135,6 +148,9 @@ pub async fn handle(server: Arc<Server>, stream: TcpStream, peer: SocketAddr) {
     // away.
     multi::discard(&mut conn).await;
     super::pubsub_cmds::leave(&mut conn);
+    if conn.monitor.is_some() {
+        server.monitors.remove(id);
+    }
     server.clients.unregister(id);
     if let Some(req) = conn.psync.take() {
         crate::replication::leader::serve_replica(server, stream, req).await;
@@ -166,27 +182,39 @@ impl Conn {
                     stream.read_buf(&mut buf).await
                 }
             };
-            let woke = match self.subs.as_mut() {
-                None => tokio::select! {
+            let woke = match (self.subs.as_mut(), self.monitor.as_mut()) {
+                (None, None) => tokio::select! {
                     biased;
-                    r = read => Ok(r?),
-                    _ = self.info.killed_signal() => Ok(0),
+                    r = read => Woke::Read(r?),
+                    _ = self.info.killed_signal() => Woke::Read(0),
                 },
-                // Subscribed: a published message wakes the connection too.
-                Some(subs) => tokio::select! {
-                    biased;
-                    _ = self.info.killed_signal() => Ok(0),
-                    r = read => Ok(r?),
-                    Some(m) = subs.recv() => Err(m),
-                },
+                // Subscribed or monitoring: a message or a monitored command wakes it too.
+                (subs, monitor) => {
+                    let (has_subs, has_monitor) = (subs.is_some(), monitor.is_some());
+                    tokio::select! {
+                        biased;
+                        _ = self.info.killed_signal() => Woke::Read(0),
+                        r = read => Woke::Read(r?),
+                        Some(m) = async { subs?.recv().await }, if has_subs => Woke::Message(m),
+                        Some(l) = async { monitor?.recv().await }, if has_monitor => {
+                            Woke::Monitored(l)
+                        }
+                    }
+                }
             };
             let n = match woke {
-                Ok(n) => n,
-                Err(message) => {
+                Woke::Read(n) => n,
+                Woke::Message(message) => {
                     if let Some(subs) = self.subs.as_mut() {
                         subs.take(message, self.resp, &mut self.out);
                         subs.drain(self.resp, &mut self.out);
                     }
+                    self.write_out(stream).await?;
+                    continue;
+                }
+                Woke::Monitored(line) => {
+                    self.out.extend_from_slice(&line);
+                    self.drain_monitor();
                     self.write_out(stream).await?;
                     continue;
                 }
@@ -237,6 +265,7 @@ impl Conn {
             if let Some(subs) = self.subs.as_mut() {
                 subs.drain(self.resp, &mut self.out);
             }
+            self.drain_monitor();
             let processed = std::mem::take(&mut self.processed);
             self.server
                 .stats
@@ -255,6 +284,48 @@ impl Conn {
             self.write_out(stream).await?;
             if self.close {
                 return Ok(());
+            }
+        }
+    }
+
+    /// Over `maxmemory` with an evicting policy: deletes keys (a unit over every shard, see
+    /// `shard::evict`) until memory is back under the limit. Whether it now is.
+    async fn make_room(&mut self) -> bool {
+        use crate::shard::evict::{evict, Policy};
+        let cfg = self.server.config();
+        let policy = Policy::from_name(&cfg.maxmemory_policy).unwrap_or(Policy::NoEviction);
+        if policy == Policy::NoEviction {
+            return false;
+        }
+        let max = cfg.maxmemory;
+        let samples = cfg
+            .knobs
+            .get("maxmemory-samples")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(5);
+        drop(cfg);
+        self.flush_pending().await;
+        let all: Vec<usize> = (0..self.server.shards.len()).collect();
+        self.run_job(all, move |ctx| {
+            Reply::Int(evict(ctx, policy, max, samples) as i64)
+        })
+        .await;
+        !self.server.oom()
+    }
+
+    /// Shows a command this client ran to MONITOR clients.
+    fn monitored(&self, args: &[Bytes]) {
+        let source = super::monitor::Source::Client(self.info.id);
+        self.server
+            .monitors
+            .feed(&self.server, self.db, source, args);
+    }
+
+    /// Appends the monitored lines queued so far.
+    fn drain_monitor(&mut self) {
+        if let Some(rx) = self.monitor.as_mut() {
+            while let Ok(line) = rx.try_recv() {
+                self.out.extend_from_slice(&line);
             }
         }
     }
@@ -490,7 +561,9 @@ impl Conn {
                 .flat_map(|(c, a)| c.cmd.slot_indices(a).map(move |i| &a[i][..]));
             topo.route(keys, readonly && !writes)
         } else {
-            let read = readonly && !cmd.cmd.has(flags::WRITE);
+            // Shard channels are served by the shard's replicas too, READONLY or not.
+            let shard_pubsub = matches!(cmd.cmd.name, "ssubscribe" | "sunsubscribe" | "spublish");
+            let read = (readonly || shard_pubsub) && !cmd.cmd.has(flags::WRITE);
             topo.route(cmd.cmd.slot_indices(args).map(|i| &args[i][..]), read)
         };
         routed.map(|_| ()).map_err(|r| topo.message(&r))
@@ -595,6 +668,16 @@ impl Conn {
                 return self.refuse_redirect(cmd, e).await;
             }
         }
+        // A monitor is a replica to Redis: it may not touch the keyspace.
+        if self.monitor.is_some()
+            && cmd
+                .cmd
+                .has(flags::READONLY | flags::WRITE | flags::MAY_REPLICATE)
+        {
+            return self
+                .reject(Some(cmd), "ERR Replica can't interact with the keyspace")
+                .await;
+        }
         if let Some(e) = self.server.repl.refuse(&self.server, cmd) {
             return self.reject(Some(cmd), e).await;
         }
@@ -618,8 +701,13 @@ impl Conn {
         // EXEC/DISCARD/QUIT/RESET (queueing itself takes memory).
         let queues =
             self.tx.in_multi() && !matches!(cmd.cmd.name, "exec" | "discard" | "quit" | "reset");
-        if (cmd.cmd.has(flags::DENYOOM) || queues) && self.server.oom() {
-            return self.reject(Some(cmd), super::OOM_ERR).await;
+        let needs_memory = cmd.cmd.has(flags::DENYOOM) || queues;
+        // Over the limit, a command that may write first makes room (if the policy evicts).
+        if (needs_memory || cmd.cmd.may_write()) && self.server.oom() {
+            let room = self.make_room().await;
+            if !room && needs_memory {
+                return self.reject(Some(cmd), super::OOM_ERR).await;
+            }
         }
         if self.server.pause.is_on() && !self.wait_while_paused(cmd, sock).await {
             return; // killed while held: the command never runs
@@ -634,6 +722,12 @@ impl Conn {
                 self.flush_pending().await;
                 return multi::enqueue(self, cmd, args).await;
             }
+        }
+        // Scripts are shown to MONITOR before they run, so their calls follow them; what this
+        // client sent earlier runs first.
+        if self.server.monitors.active() && cmd.cmd.has(flags::SKIP_MONITOR) {
+            self.flush_pending().await;
+            self.monitored(&args);
         }
         // A subscriber's scripts take the general path, so messages they publish to it go out
         // before their reply (as in Redis).
@@ -660,6 +754,10 @@ impl Conn {
                 }
                 if cmd.cmd.has(flags::BLOCKING) {
                     self.flush_pending().await;
+                    // Shown once, not on every retry.
+                    if self.server.monitors.active() {
+                        self.monitored(&args);
+                    }
                     return super::blocking::run(self, cmd, args, shards, sock).await;
                 }
                 if shards.len() == 1 {
@@ -685,6 +783,9 @@ impl Conn {
                     None
                 };
                 let quick = quick.or_else(|| conn_cmds::by_ref(cmd, &args));
+                let for_monitor = (self.server.monitors.active()
+                    && !cmd.cmd.has(flags::ADMIN | flags::SKIP_MONITOR))
+                .then(|| args.clone());
                 let (r, args_for_log) = match quick {
                     Some(r) => (Some(r), Some(args)),
                     None => {
@@ -724,6 +825,9 @@ impl Conn {
                 };
                 let usec = started.elapsed().as_micros() as u64;
                 self.server.conn_stats.record(cmd.id, usec, failures);
+                if let Some(args) = for_monitor {
+                    self.monitored(&args);
+                }
                 let logged = args_for_log.filter(|_| self.server.slowlog.is_slow(usec));
                 if let Some(args_for_log) = logged {
                     let info = self.info.clone();

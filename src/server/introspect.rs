@@ -213,6 +213,7 @@ fn categories(cmd: &Command) -> Vec<&'static str> {
         commands::Group::Bitmap => "@bitmap",
         commands::Group::PubSub => "@pubsub",
         commands::Group::Geo => "@geo",
+        commands::Group::Stream => "@stream",
         commands::Group::HyperLogLog => "@hyperloglog",
         _ => "@admin",
     };

@@ -14,6 +14,7 @@ pub(crate) mod conn_cmds;
 pub mod conn_modes;
 pub mod connection;
 pub mod introspect;
+pub mod monitor;
 pub mod multi;
 pub mod pause;
 pub mod pubsub;
@@ -49,12 +50,18 @@ pub struct Server {
     pub slots: SlotMap,
     /// Cluster mode's topology; `None` in standalone mode (src/cluster).
     pub cluster: Option<crate::cluster::Topology>,
+    /// Links to the other cluster nodes, for Pub/Sub (set once serving, with several nodes).
+    pub bus: std::sync::OnceLock<crate::cluster::bus::Bus>,
     pub shards: Vec<ShardHandle>,
     /// Script registry and per-shard script run state.
     pub scripting: crate::scripting::Scripting,
     pub clients: Clients,
     /// Who listens to which Pub/Sub channels and patterns (`pubsub`).
     pub pubsub: pubsub::PubSub,
+    /// MONITOR clients (`monitor`).
+    pub monitors: monitor::Monitors,
+    /// Keys deleted by eviction under `maxmemory` (INFO `evicted_keys`; `shard::evict`).
+    pub evicted_keys: AtomicU64,
     pub stats: ServerStats,
     pub started: Instant,
     pub started_unix_ms: u64,
@@ -255,6 +262,14 @@ pub async fn serve(config: Config) -> std::io::Result<()> {
         return Err(std::io::Error::other(e));
     }
     tracing::info!(addr = %running.addr, shards = server.shards.len(), "luagate ready to accept connections");
+    // Pub/Sub messages reach the other cluster nodes over these links (the password the
+    // nodes share: masterauth, else requirepass).
+    if let Some(topo) = server.cluster.as_ref().filter(|t| t.nodes.len() > 1) {
+        let password = cfg.masterauth.clone().or_else(|| cfg.requirepass.clone());
+        let _ = server
+            .bus
+            .set(crate::cluster::bus::Bus::start(topo, password));
+    }
     // A cluster replica follows the primary its `cluster-nodes` entry names.
     let primary = server.cluster.as_ref().and_then(|t| {
         let p = &t.nodes[t.me().primary?];
@@ -358,10 +373,13 @@ pub async fn start(config: Config) -> std::io::Result<(Running, TcpListener)> {
     let server = Arc::new(Server {
         slots: SlotMap::new(n),
         cluster,
+        bus: std::sync::OnceLock::new(),
         shards: handles,
         scripting: crate::scripting::Scripting::new(n),
         clients: Clients::default(),
         pubsub: pubsub::PubSub::default(),
+        monitors: monitor::Monitors::default(),
+        evicted_keys: AtomicU64::new(0),
         stats: ServerStats::default(),
         started: Instant::now(),
         started_unix_ms: crate::clock::unix_ms(),

@@ -53,6 +53,15 @@ impl Pause {
                 .is_some_and(|(until, _)| Instant::now() < until)
     }
 
+    /// Whether the pause holds a command now (`writes`: it writes or may replicate).
+    pub fn covers(&self, writes: bool) -> bool {
+        self.is_on()
+            && self
+                .state
+                .borrow()
+                .is_some_and(|(_, mode)| writes || mode != Mode::Write)
+    }
+
     /// CLIENT UNPAUSE.
     pub fn unpause(&self) {
         self.state.send_replace(None);

@@ -56,8 +56,9 @@ pub async fn dispatch(conn: &mut Conn, cmd: CmdRef, args: Vec<Bytes>) -> Option<
         "sunsubscribe" => unsubscribe(conn, Kind::Shard, names),
         _ => {
             let r = run(&conn.server, cmd, &args);
-            if is_publish(cmd) && conn.server.effects_wanted() {
-                // Followers deliver it to their own subscribers, as Redis's replicas do.
+            if is_publish(cmd) && conn.server.effects_wanted() && conn.server.cluster.is_none() {
+                // Followers deliver it to their own subscribers, as Redis's replicas do (in a
+                // cluster the bus carries it to them instead, as Redis Cluster's does).
                 conn.server.publish_effects(vec![crate::commands::Effect {
                     db: conn.db as u16,
                     args,
@@ -80,8 +81,16 @@ pub fn run(server: &Server, cmd: CmdRef, args: &[Bytes]) -> Reply {
     let shard = cmd.cmd.name.starts_with("shard");
     let kind = if shard { Kind::Shard } else { Kind::Channel };
     match commands::full_name(cmd.id) {
-        "publish" => Reply::Int(ps.publish(&args[1], &args[2], false) as i64),
-        "spublish" => Reply::Int(ps.publish(&args[1], &args[2], true) as i64),
+        "publish" | "spublish" => {
+            let shard = cmd.cmd.name == "spublish";
+            let n = ps.publish(&args[1], &args[2], shard);
+            // In a cluster the other nodes' subscribers hear it too (the count is this
+            // node's, as in Redis).
+            if let (Some(topo), Some(bus)) = (server.cluster.as_ref(), server.bus.get()) {
+                bus.publish(topo, shard, &args[1], &args[2]);
+            }
+            Reply::Int(n as i64)
+        }
         "pubsub|channels" | "pubsub|shardchannels" => {
             if args.len() > 3 {
                 return Reply::Error(format!(

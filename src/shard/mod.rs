@@ -14,6 +14,7 @@
 //! oneshot.
 
 mod cron;
+pub mod evict;
 mod hold;
 mod stats;
 

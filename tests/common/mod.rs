@@ -411,6 +411,19 @@ impl Diff {
         }
     }
 
+    /// `check` for each line of `script`: a command whose words are split on spaces (so no
+    /// argument holds one); empty lines and `#` comments are skipped.
+    #[track_caller]
+    pub fn check_lines(&mut self, script: &str) {
+        for line in script.lines().map(str::trim) {
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let words: Vec<&str> = line.split_whitespace().collect();
+            self.check(&words);
+        }
+    }
+
     /// Like `check`, but an array reply's elements may come in any order (SMEMBERS, KEYS…).
     #[track_caller]
     pub fn check_unordered(&mut self, args: &[&str]) {

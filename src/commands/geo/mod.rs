@@ -401,7 +401,9 @@ fn search(ctx: &mut Ctx<'_>, args: &[Bytes], form: Form) -> CmdResult<Reply> {
         // No source set: nothing found (a store target is deleted).
         return match store_key {
             Some(dst) => {
-                if ctx.db(&dst)?.remove(&dst).is_some() {
+                let db = ctx.db(&dst)?;
+                if db.remove(&dst).is_some() {
+                    db.signal(&dst);
                     ctx.dirty(1);
                 }
                 Ok(Reply::Int(0))
@@ -482,8 +484,11 @@ fn search(ctx: &mut Ctx<'_>, args: &[Bytes], form: Form) -> CmdResult<Reply> {
             set.insert(&f.member, if storedist { f.dist } else { f.score });
         }
         db.set(&dst, Value::ZSet(Box::new(set)));
+        // Only the target is written (the source is read): it alone wakes WATCH and waiters.
+        db.signal(&dst);
         ctx.dirty(n as u64);
     } else if db.remove(&dst).is_some() {
+        db.signal(&dst);
         ctx.dirty(1);
     }
     Ok(Reply::Int(n as i64))

@@ -172,8 +172,8 @@ fn apply(cfg: &mut Config, p: &Param, v: &str) -> Result<(), String> {
         "busy-reply-threshold" => cfg.busy_reply_threshold_ms = int()?,
         "maxmemory" => cfg.maxmemory = int()?,
         "maxmemory-policy" => {
-            if v != "noeviction" {
-                return Err("only the noeviction policy is supported".into());
+            if crate::shard::evict::Policy::from_name(v).is_none() {
+                return Err("the LFU policies are not supported".into());
             }
             cfg.maxmemory_policy = v.to_string();
         }
@@ -305,6 +305,7 @@ pub async fn resetstat(conn: &mut Conn) -> Result<Reply, CommandError> {
     server.errors.reset();
     let st = &server.stats;
     for c in [
+        &server.evicted_keys,
         &st.connections_received,
         &st.rejected_connections,
         &st.commands_processed,

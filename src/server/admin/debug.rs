@@ -211,6 +211,7 @@ fn encoding(v: &Value, cfg: &crate::config::Config) -> &'static str {
                 "skiplist"
             }
         }
+        Value::Stream(_) => "stream",
     }
 }
 
@@ -222,6 +223,7 @@ fn serialized_len(v: &Value) -> usize {
         Value::Set(s) => s.iter().map(|e| e.len() + 1).sum::<usize>() + 3,
         Value::Hash(h) => h.iter().map(|(f, v)| f.len() + v.len() + 2).sum::<usize>() + 3,
         Value::ZSet(z) => z.iter().map(|(m, _)| m).map(|m| m.len() + 9).sum::<usize>() + 3,
+        Value::Stream(s) => s.node_bytes() + 16 * s.node_count() + 40,
     }
 }
 

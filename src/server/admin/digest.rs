@@ -42,6 +42,7 @@ fn type_code(v: &Value) -> u32 {
         Value::Set(_) => 2,
         Value::ZSet(_) => 3,
         Value::Hash(_) => 4,
+        Value::Stream(_) => 6,
     }
 }
 
@@ -95,6 +96,15 @@ fn add_value(d: &mut D, v: &Value, has_expire: bool) {
                 mix_in(&mut e, field.as_bytes());
                 mix_in(&mut e, val.as_bytes());
                 xor_in(d, &e);
+            }
+        }
+        Value::Stream(st) => {
+            // Entries in order: the id as `ms.seq`, then each field and value.
+            for e in st.iter() {
+                mix_in(d, format!("{}.{}", e.id.ms, e.id.seq).as_bytes());
+                for f in e.fields.iter() {
+                    mix_in(d, f.as_bytes());
+                }
             }
         }
     }

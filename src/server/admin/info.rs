@@ -450,7 +450,7 @@ fn stats(server: &Server, data: Option<&Data>) -> Section {
     .f("expired_stale_perc", "0.00")
     .f("expired_time_cap_reached_count", 0)
     .f("expire_cycle_cpu_milliseconds", 0)
-    .f("evicted_keys", 0)
+    .f("evicted_keys", server.evicted_keys.load(Relaxed))
     .f("evicted_clients", 0)
     .f("evicted_scripts", server.scripting.info().evicted_scripts)
     .f(

@@ -1,0 +1,807 @@
+//! Stream commands without consumer groups: XADD, XLEN, XRANGE, XREVRANGE, XDEL, XTRIM,
+//! XREAD, XSETID, XINFO STREAM and XINFO HELP.
+//!
+//! Invariant: every write propagates a deterministic effect: an XADD whose id was generated
+//! (`*`, `ms-*`) records the id it made, and an approximate trim (`~`), whose result depends
+//! on the node layout, records the exact length it left (`MAXLEN = n`), so followers and the
+//! append-only log reproduce the stream whatever their own layout.
+
+use super::flags::*;
+use super::*;
+use crate::error::{CmdResult, CommandError};
+use crate::keyspace::stream::{Entry, StreamId, Trim, NODE_MAX_ENTRIES};
+use crate::keyspace::{Db, Str, Stream, Value};
+use crate::server::blocking::BlockSpec;
+
+const X: Group = Group::Stream;
+
+pub const COMMANDS: &[Command] = &[
+    Command::new("xadd", -5, WRITE | DENYOOM | FAST, X, xadd).keys(1, 1, 1),
+    Command::new("xlen", 2, READONLY | FAST, X, xlen).keys(1, 1, 1),
+    Command::new("xrange", -4, READONLY, X, xrange).keys(1, 1, 1),
+    Command::new("xrevrange", -4, READONLY, X, xrevrange).keys(1, 1, 1),
+    Command::new("xdel", -3, WRITE | FAST, X, xdel).keys(1, 1, 1),
+    Command::new("xtrim", -4, WRITE, X, xtrim).keys(1, 1, 1),
+    Command::new("xread", -4, READONLY | BLOCKING, X, xread).custom_keys(xread_keys),
+    Command::new("xsetid", -3, WRITE | DENYOOM | FAST, X, xsetid).keys(1, 1, 1),
+    Command::new("xinfo", -2, 0, X, container).subs(&[
+        Command::new("stream", -3, READONLY, X, xinfo_stream).keys(2, 2, 1),
+        Command::new("help", 2, LOADING | STALE, X, xinfo_help),
+    ]),
+];
+
+/// Never runs: the dispatcher resolves XINFO to a subcommand or reports it unknown.
+fn container(_ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
+    Err(CommandError::err(format!(
+        "ERR unknown subcommand '{}'. Try XINFO HELP.",
+        String::from_utf8_lossy(args.get(1).map_or(&b""[..], |a| &a[..]))
+    )))
+}
+
+fn invalid_id() -> CommandError {
+    CommandError::err("ERR Invalid stream ID specified as stream command argument")
+}
+
+// ---- ids ----
+
+/// An unsigned 64-bit number as Redis's `string2ull` reads it: a canonical integer (refused
+/// if negative), else C's `strtoull` over the whole text (leading spaces, a sign and leading
+/// zeros accepted; a `-` wraps, as `strtoull` does).
+fn string2ull(s: &[u8]) -> Option<u64> {
+    if let Some(v) = parse_i64(s) {
+        return u64::try_from(v).ok();
+    }
+    let mut i = 0;
+    while i < s.len() && matches!(s[i], b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r') {
+        i += 1;
+    }
+    let neg = match s.get(i) {
+        Some(b'-') => {
+            i += 1;
+            true
+        }
+        Some(b'+') => {
+            i += 1;
+            false
+        }
+        _ => false,
+    };
+    let start = i;
+    let mut v: u64 = 0;
+    while let Some(&c) = s.get(i).filter(|c| c.is_ascii_digit()) {
+        v = v.checked_mul(10)?.checked_add(u64::from(c - b'0'))?;
+        i += 1;
+    }
+    if i == start || i != s.len() {
+        return None;
+    }
+    Some(if neg { v.wrapping_neg() } else { v })
+}
+
+/// How an id argument may be written.
+#[derive(Clone, Copy, PartialEq)]
+enum IdForm {
+    /// `ms[-seq]` only.
+    Strict,
+    /// Also `-` and `+` (range bounds).
+    Bound,
+    /// Also `ms-*` (XADD).
+    SeqStar,
+}
+
+/// Parses `ms[-seq]`; a missing seq is `missing_seq`. Returns the id and whether its seq was
+/// given (false only for `ms-*`).
+fn parse_id(arg: &[u8], missing_seq: u64, form: IdForm) -> CmdResult<(StreamId, bool)> {
+    if arg.len() > 127 {
+        return Err(invalid_id());
+    }
+    if form == IdForm::Bound && arg.len() == 1 {
+        match arg[0] {
+            b'-' => return Ok((StreamId::MIN, true)),
+            b'+' => return Ok((StreamId::MAX, true)),
+            _ => {}
+        }
+    }
+    // Redis reads up to the first NUL (a C string).
+    let arg = arg.split(|&b| b == 0).next().unwrap_or_default();
+    match arg.iter().position(|&b| b == b'-') {
+        None => {
+            let ms = string2ull(arg).ok_or_else(invalid_id)?;
+            Ok((StreamId::new(ms, missing_seq), true))
+        }
+        Some(dash) => {
+            let ms = string2ull(&arg[..dash]).ok_or_else(invalid_id)?;
+            let rest = &arg[dash + 1..];
+            if form == IdForm::SeqStar && rest == b"*" {
+                return Ok((StreamId::new(ms, 0), false));
+            }
+            let seq = string2ull(rest).ok_or_else(invalid_id)?;
+            Ok((StreamId::new(ms, seq), true))
+        }
+    }
+}
+
+fn id_reply(id: StreamId) -> Reply {
+    Reply::Bulk(Bytes::from(id.to_string()))
+}
+
+fn entry_reply(e: &Entry) -> Reply {
+    Reply::Array(vec![
+        id_reply(e.id),
+        Reply::Array(e.fields.iter().map(|f| Reply::Bulk(f.to_bytes())).collect()),
+    ])
+}
+
+// ---- lookups ----
+
+fn get_stream<'a>(db: &'a mut Db, key: &[u8]) -> CmdResult<Option<&'a Stream>> {
+    match db.get(key) {
+        None => Ok(None),
+        Some(Value::Stream(s)) => Ok(Some(s)),
+        Some(_) => Err(CommandError::WrongType),
+    }
+}
+
+fn get_stream_mut<'a>(db: &'a mut Db, key: &[u8]) -> CmdResult<Option<&'a mut Stream>> {
+    match db.get_mut(key) {
+        None => Ok(None),
+        Some(Value::Stream(s)) => Ok(Some(s)),
+        Some(_) => Err(CommandError::WrongType),
+    }
+}
+
+// ---- trimming options (XADD and XTRIM) ----
+
+#[derive(Default)]
+struct AddArgs {
+    trim: Option<Trim>,
+    approx: bool,
+    limit: Option<i64>,
+    nomkstream: bool,
+    /// XADD: the id (`None` for `*`), whether its seq was given, and where the fields start.
+    id: Option<(StreamId, bool)>,
+    fields_at: usize,
+}
+
+/// Parses XADD's or XTRIM's options from argument 2, with Redis's checks and errors.
+fn parse_add_args(args: &[Bytes], xadd: bool) -> CmdResult<AddArgs> {
+    let mut a = AddArgs::default();
+    let mut i = 2;
+    let mut saw_trim = false;
+    while i < args.len() {
+        let more = args.len() - 1 - i;
+        let opt = &args[i];
+        if xadd && &opt[..] == b"*" {
+            break;
+        }
+        let maxlen = is(opt, "MAXLEN");
+        if (maxlen || is(opt, "MINID")) && more > 0 {
+            if saw_trim {
+                return Err(CommandError::err(
+                    "ERR syntax error, MAXLEN and MINID options at the same time are not compatible",
+                ));
+            }
+            saw_trim = true;
+            a.approx = false;
+            let next = &args[i + 1];
+            if more >= 2 && (&next[..] == b"~" || &next[..] == b"=") {
+                a.approx = &next[..] == b"~";
+                i += 1;
+            }
+            i += 1;
+            if maxlen {
+                let n = int_arg(&args[i])?;
+                if n < 0 {
+                    return Err(CommandError::err("ERR The MAXLEN argument must be >= 0."));
+                }
+                a.trim = Some(Trim::MaxLen(n as u64));
+            } else {
+                let (id, _) = parse_id(&args[i], 0, IdForm::Strict)?;
+                a.trim = Some(Trim::MinId(id));
+            }
+        } else if is(opt, "LIMIT") && more > 0 {
+            i += 1;
+            let n = int_arg(&args[i])?;
+            if n < 0 {
+                return Err(CommandError::err("ERR The LIMIT argument must be >= 0."));
+            }
+            a.limit = Some(n);
+        } else if xadd && is(opt, "NOMKSTREAM") {
+            a.nomkstream = true;
+        } else if xadd {
+            a.id = Some(parse_id(opt, 0, IdForm::SeqStar)?);
+            break;
+        } else {
+            return Err(CommandError::Syntax);
+        }
+        i += 1;
+    }
+    if a.limit.is_some() && a.trim.is_none() {
+        return Err(CommandError::err(
+            "ERR syntax error, LIMIT cannot be used without specifying a trimming strategy",
+        ));
+    }
+    if !xadd && a.trim.is_none() {
+        return Err(CommandError::err(
+            "ERR syntax error, XTRIM must be called with a trimming strategy",
+        ));
+    }
+    if !a.approx && a.limit.is_some() {
+        return Err(CommandError::err(
+            "ERR syntax error, LIMIT cannot be used without the special ~ option",
+        ));
+    }
+    if xadd {
+        a.fields_at = i + 1;
+        let n = args.len().saturating_sub(a.fields_at);
+        if n < 2 || n % 2 == 1 {
+            return Err(CommandError::WrongArity("xadd".into()));
+        }
+    }
+    Ok(a)
+}
+
+impl AddArgs {
+    /// The entry cap of a trim: none for exact trims, Redis's default (100 nodes' worth)
+    /// for approximate ones without LIMIT.
+    fn limit(&self) -> u64 {
+        match (self.approx, self.limit) {
+            (false, _) => 0,
+            (true, None) => 100 * NODE_MAX_ENTRIES as u64,
+            (true, Some(n)) => n as u64,
+        }
+    }
+}
+
+// ---- commands ----
+
+fn xadd(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
+    let a = parse_add_args(args, true)?;
+    if let Some((id, true)) = a.id {
+        if id == StreamId::MIN {
+            return Err(CommandError::err(
+                "ERR The ID specified in XADD must be greater than 0-0",
+            ));
+        }
+    }
+    let key = &args[1];
+    let now = ctx.now();
+    let db = ctx.db(key)?;
+    match db.get_mut(key) {
+        Some(Value::Stream(_)) => {}
+        Some(_) => return Err(CommandError::WrongType),
+        None if a.nomkstream => return Ok(Reply::Nil),
+        None => db.set(key, Value::Stream(Box::default())),
+    }
+    let Some(Value::Stream(s)) = db.get_mut(key) else {
+        return Err(CommandError::WrongType);
+    };
+    if s.last_id == StreamId::MAX {
+        return Err(CommandError::err(
+            "ERR The stream has exhausted the last possible ID, unable to add more items",
+        ));
+    }
+    let last = s.last_id;
+    let id = match a.id {
+        None => {
+            if now > last.ms {
+                StreamId::new(now, 0)
+            } else {
+                // `last` is below MAX (checked above), so it has a successor.
+                last.next().unwrap_or(StreamId::MAX)
+            }
+        }
+        Some((id, true)) => id,
+        Some((id, false)) if id.ms == last.ms => match last.seq.checked_add(1) {
+            Some(seq) => StreamId::new(id.ms, seq),
+            None => return Err(CommandError::err("ERR Elements are too large to be stored")),
+        },
+        Some((id, false)) => id,
+    };
+    if id <= last {
+        return Err(CommandError::err(
+            "ERR The ID specified in XADD is equal or smaller than the target stream top item",
+        ));
+    }
+    let fields: Box<[Str]> = args[a.fields_at..].iter().map(|f| Str::new(f)).collect();
+    s.append(id, fields);
+    let trimmed = match a.trim {
+        Some(how) => s.trim(how, a.approx, a.limit()),
+        None => 0,
+    };
+    let len_after = s.len();
+    ctx.dirty(1);
+    let generated = !matches!(a.id, Some((_, true)));
+    if ctx.wants_effects() && (generated || (a.approx && a.trim.is_some())) {
+        let mut e = vec![args[0].clone(), key.clone()];
+        if trimmed > 0 {
+            e.extend([
+                Bytes::from_static(b"MAXLEN"),
+                Bytes::from_static(b"="),
+                Bytes::from(len_after.to_string()),
+            ]);
+        }
+        e.push(Bytes::from(id.to_string()));
+        e.extend(args[a.fields_at..].iter().cloned());
+        ctx.propagate(e);
+    }
+    Ok(id_reply(id))
+}
+
+fn xlen(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
+    let key = &args[1];
+    let n = get_stream(ctx.db(key)?, key)?.map_or(0, |s| s.len());
+    Ok(Reply::Int(n as i64))
+}
+
+/// A range bound: `(id` excludes it, otherwise an id or `-`/`+` with a missing seq filled in.
+fn parse_bound(arg: &[u8], missing_seq: u64) -> CmdResult<(StreamId, bool)> {
+    if arg.len() > 1 && arg[0] == b'(' {
+        Ok((parse_id(&arg[1..], missing_seq, IdForm::Strict)?.0, true))
+    } else {
+        Ok((parse_id(arg, missing_seq, IdForm::Bound)?.0, false))
+    }
+}
+
+fn range_generic(ctx: &mut Ctx<'_>, args: &[Bytes], rev: bool) -> CmdResult<Reply> {
+    let (start_arg, end_arg) = if rev {
+        (&args[3], &args[2])
+    } else {
+        (&args[2], &args[3])
+    };
+    let (mut start, ex) = parse_bound(start_arg, 0)?;
+    if ex {
+        start = start
+            .next()
+            .ok_or_else(|| CommandError::err("ERR invalid start ID for the interval"))?;
+    }
+    let (mut end, ex) = parse_bound(end_arg, u64::MAX)?;
+    if ex {
+        end = end
+            .prev()
+            .ok_or_else(|| CommandError::err("ERR invalid end ID for the interval"))?;
+    }
+    let mut count: Option<usize> = None;
+    let mut a = ArgCursor::new(args, 4);
+    while let Some(opt) = a.next() {
+        if is(opt, "COUNT") && a.remaining() >= 1 {
+            let n = a.next_i64()?;
+            count = Some(n.max(0) as usize);
+        } else {
+            return Err(CommandError::Syntax);
+        }
+    }
+    let key = &args[1];
+    let Some(s) = get_stream(ctx.db(key)?, key)? else {
+        return Ok(Reply::Array(vec![]));
+    };
+    if count == Some(0) {
+        return Ok(Reply::NilArray);
+    }
+    let take = count.unwrap_or(usize::MAX);
+    let range = s.range(start, end);
+    let out: Vec<Reply> = if rev {
+        range.rev().take(take).map(entry_reply).collect()
+    } else {
+        range.take(take).map(entry_reply).collect()
+    };
+    Ok(Reply::Array(out))
+}
+
+fn xrange(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
+    range_generic(ctx, args, false)
+}
+
+fn xrevrange(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
+    range_generic(ctx, args, true)
+}
+
+fn xdel(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
+    let key = &args[1];
+    let db = ctx.db(key)?;
+    if get_stream(db, key)?.is_none() {
+        return Ok(Reply::Int(0));
+    }
+    let ids = args[2..]
+        .iter()
+        .map(|a| parse_id(a, 0, IdForm::Strict).map(|(id, _)| id))
+        .collect::<CmdResult<Vec<_>>>()?;
+    let Some(s) = get_stream_mut(db, key)? else {
+        return Ok(Reply::Int(0));
+    };
+    let deleted = ids.into_iter().filter(|&id| s.delete(id)).count();
+    if deleted > 0 {
+        ctx.dirty(deleted as u64);
+    }
+    Ok(Reply::Int(deleted as i64))
+}
+
+fn xtrim(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
+    let a = parse_add_args(args, false)?;
+    let key = &args[1];
+    let Some(s) = get_stream_mut(ctx.db(key)?, key)? else {
+        return Ok(Reply::Int(0));
+    };
+    let how = a.trim.ok_or(CommandError::Syntax)?;
+    let removed = s.trim(how, a.approx, a.limit());
+    let len_after = s.len();
+    if removed > 0 {
+        ctx.dirty(removed);
+        if a.approx {
+            ctx.propagate(vec![
+                args[0].clone(),
+                key.clone(),
+                Bytes::from_static(b"MAXLEN"),
+                Bytes::from_static(b"="),
+                Bytes::from(len_after.to_string()),
+            ]);
+        }
+    }
+    Ok(Reply::Int(removed as i64))
+}
+
+fn xsetid(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
+    let (id, _) = parse_id(&args[2], 0, IdForm::Strict)?;
+    let mut entries_added: Option<u64> = None;
+    let mut max_deleted = StreamId::MIN;
+    let mut a = ArgCursor::new(args, 3);
+    while let Some(opt) = a.next() {
+        if is(opt, "ENTRIESADDED") && a.remaining() > 0 {
+            let n = a.next_i64()?;
+            if n < 0 {
+                return Err(CommandError::err("ERR entries_added must be positive"));
+            }
+            entries_added = Some(n as u64);
+        } else if is(opt, "MAXDELETEDID") && a.remaining() > 0 {
+            max_deleted = parse_id(a.required()?, 0, IdForm::Strict)?.0;
+            if id < max_deleted {
+                return Err(CommandError::err(
+                    "ERR The ID specified in XSETID is smaller than the provided max_deleted_entry_id",
+                ));
+            }
+        } else {
+            return Err(CommandError::Syntax);
+        }
+    }
+    let key = &args[1];
+    let s = get_stream_mut(ctx.db(key)?, key)?.ok_or(CommandError::NoSuchKey)?;
+    if let Some(top) = s.last_entry().map(|e| e.id) {
+        if id < top {
+            return Err(CommandError::err(
+                "ERR The ID specified in XSETID is smaller than the target stream top item",
+            ));
+        }
+        if entries_added.is_some_and(|n| n < s.len()) {
+            return Err(CommandError::err(
+                "ERR The entries_added specified in XSETID is smaller than the target stream length",
+            ));
+        }
+    }
+    s.last_id = id;
+    if let Some(n) = entries_added {
+        s.entries_added = n;
+    }
+    if max_deleted != StreamId::MIN {
+        s.max_deleted_id = max_deleted;
+    }
+    ctx.dirty(1);
+    Ok(Reply::ok())
+}
+
+// ---- XREAD ----
+
+/// XREAD's keys, found as Redis 7.0's key spec finds them: after the first STREAMS, half of
+/// the remaining arguments (rounded down). For a valid call these are exactly its streams.
+fn xread_keys(args: &[Bytes]) -> Vec<usize> {
+    let Some(at) = args
+        .iter()
+        .skip(1)
+        .position(|a| is(a, "STREAMS"))
+        .map(|p| p + 1)
+    else {
+        return vec![];
+    };
+    let n = (args.len() - at - 1) / 2;
+    (at + 1..at + 1 + n).collect()
+}
+
+fn xread(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
+    let mut count = 0usize;
+    let mut streams_at = None;
+    let mut i = 1;
+    while i < args.len() {
+        let more = args.len() - i - 1;
+        let o = &args[i];
+        if is(o, "BLOCK") && more > 0 {
+            if ctx.in_script {
+                // Redis names the command as the script called it.
+                return Err(CommandError::err(format!(
+                    "ERR {} command is not allowed with BLOCK option from scripts",
+                    String::from_utf8_lossy(&args[0])
+                )));
+            }
+            i += 1;
+            let t = parse_i64(&args[i]).ok_or_else(|| {
+                CommandError::err("ERR timeout is not an integer or out of range")
+            })?;
+            if t < 0 {
+                return Err(CommandError::err("ERR timeout is negative"));
+            }
+        } else if is(o, "COUNT") && more > 0 {
+            i += 1;
+            count = int_arg(&args[i])?.max(0) as usize;
+        } else if is(o, "STREAMS") && more > 0 {
+            if !(more).is_multiple_of(2) {
+                return Err(CommandError::err(
+                    "ERR Unbalanced XREAD list of streams: for each stream key an ID or '$' must be specified.",
+                ));
+            }
+            streams_at = Some(i + 1);
+            break;
+        } else if is(o, "GROUP") && more >= 2 {
+            return Err(CommandError::err(
+                "ERR The GROUP option is only supported by XREADGROUP. You called XREAD instead.",
+            ));
+        } else if is(o, "NOACK") {
+            return Err(CommandError::err(
+                "ERR The NOACK option is only supported by XREADGROUP. You called XREAD instead.",
+            ));
+        } else {
+            return Err(CommandError::Syntax);
+        }
+        i += 1;
+    }
+    let Some(at) = streams_at else {
+        return Err(CommandError::Syntax);
+    };
+    let n = (args.len() - at) / 2;
+    let mut after = Vec::with_capacity(n);
+    for j in 0..n {
+        let key = &args[at + j];
+        let id_arg = &args[at + n + j];
+        let s = get_stream(ctx.db(key)?, key)?;
+        if &id_arg[..] == b"$" {
+            after.push(s.map_or(StreamId::MIN, |s| s.last_id));
+        } else if &id_arg[..] == b">" {
+            return Err(CommandError::err(
+                "ERR The > ID can be specified only when calling XREADGROUP using the GROUP <group> <consumer> option.",
+            ));
+        } else {
+            after.push(parse_id(id_arg, 0, IdForm::Strict)?.0);
+        }
+    }
+    let take = if count == 0 { usize::MAX } else { count };
+    let mut out: Vec<(Reply, Reply)> = Vec::new();
+    for (j, gt) in after.into_iter().enumerate() {
+        let key = &args[at + j];
+        let Some(start) = gt.next() else { continue };
+        let Some(s) = get_stream(ctx.db(key)?, key)? else {
+            continue;
+        };
+        let entries: Vec<Reply> = s
+            .range(start, StreamId::MAX)
+            .take(take)
+            .map(entry_reply)
+            .collect();
+        if !entries.is_empty() {
+            out.push((Reply::Bulk(key.clone()), Reply::Array(entries)));
+        }
+    }
+    if out.is_empty() {
+        // With BLOCK, a client waits (src/server/blocking.rs retries this); in MULTI it does
+        // not, as in Redis.
+        return Ok(Reply::NilArray);
+    }
+    Ok(if ctx.resp >= 3 {
+        Reply::Map(out)
+    } else {
+        Reply::Array(
+            out.into_iter()
+                .map(|(k, v)| Reply::Array(vec![k, v]))
+                .collect(),
+        )
+    })
+}
+
+// ---- XREAD BLOCK ----
+
+/// How XREAD BLOCK waits (src/server/blocking.rs): on its stream keys, until one has an entry
+/// after the id asked for. Readers take nothing, so none holds another back.
+pub static BLOCK_SPECS: &[(&str, BlockSpec)] = &[(
+    "xread",
+    BlockSpec {
+        parse: xread_block_timeout,
+        sources: xread_keys,
+        narrow: xread_narrow,
+        kind: "stream",
+        not_served: Reply::NilArray,
+        timed_out: Reply::NilArray,
+    },
+)];
+
+/// The BLOCK timeout in milliseconds (0: forever). An XREAD without BLOCK, or with options it
+/// cannot read, is an error here: it then runs once and answers for itself.
+fn xread_block_timeout(args: &[Bytes]) -> CmdResult<u64> {
+    let mut timeout = None;
+    let mut i = 1;
+    while i + 1 < args.len() {
+        if is(&args[i], "BLOCK") {
+            timeout = parse_i64(&args[i + 1]).and_then(|t| u64::try_from(t).ok());
+            if timeout.is_none() {
+                return Err(CommandError::Syntax);
+            }
+        } else if is(&args[i], "STREAMS") {
+            break;
+        } else if !is(&args[i], "COUNT") {
+            return Err(CommandError::Syntax);
+        }
+        i += 2;
+    }
+    timeout.ok_or(CommandError::Syntax)
+}
+
+/// XREAD with only the streams at `keep` (and their ids).
+fn xread_narrow(args: &[Bytes], keep: &[usize]) -> Vec<Bytes> {
+    let keys = xread_keys(args);
+    let Some(&first) = keys.first() else {
+        return args.to_vec();
+    };
+    let n = keys.len();
+    let mut v: Vec<Bytes> = args[..first].to_vec();
+    v.extend(keep.iter().map(|&i| args[i].clone()));
+    v.extend(keep.iter().map(|&i| args[i + n].clone()));
+    v
+}
+
+/// XREAD's arguments with each `$` replaced by its stream's last id now (0-0 for a missing
+/// key), so retries wait for entries added after the call, as Redis's `$` means.
+pub fn xread_resolve_last_ids(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Vec<Bytes> {
+    let keys = xread_keys(args);
+    let n = keys.len();
+    let mut v = args.to_vec();
+    for i in keys {
+        if &args[i + n][..] != b"$" {
+            continue;
+        }
+        let key = &args[i];
+        let last = match ctx.db(key).map(|db| db.peek(key).map(|e| e.value.clone())) {
+            Ok(Some(Value::Stream(s))) => s.last_id,
+            Ok(None) => StreamId::MIN,
+            // Another type (or a shard not held): the command reports it.
+            _ => continue,
+        };
+        v[i + n] = Bytes::from(last.to_string());
+    }
+    v
+}
+
+// ---- XINFO ----
+
+const HELP: &[&str] = &[
+    "XINFO <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "CONSUMERS <key> <groupname>",
+    "    Show consumers of <groupname>.",
+    "GROUPS <key>",
+    "    Show the stream consumer groups.",
+    "STREAM <key> [FULL [COUNT <count>]",
+    "    Show information about the stream.",
+    "HELP",
+    "    Prints this help.",
+];
+
+fn xinfo_help(_ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult<Reply> {
+    Ok(Reply::help(HELP))
+}
+
+/// Number of nodes of a compressed radix tree (Redis's rax) holding the 16-byte big-endian
+/// keys of `ids` (ascending): the root, every key, every branching point and every child of
+/// one (a compressed chain between them is one node).
+fn rax_nodes(ids: impl Iterator<Item = StreamId>) -> usize {
+    let key = |id: StreamId| {
+        let mut k = [0u8; 16];
+        k[..8].copy_from_slice(&id.ms.to_be_bytes());
+        k[8..].copy_from_slice(&id.seq.to_be_bytes());
+        k
+    };
+    let mut set: std::collections::HashSet<Vec<u8>> = std::collections::HashSet::new();
+    set.insert(Vec::new());
+    let mut prev: Option<[u8; 16]> = None;
+    for id in ids {
+        let k = key(id);
+        set.insert(k.to_vec());
+        if let Some(p) = prev {
+            let l = p.iter().zip(&k).take_while(|(a, b)| a == b).count();
+            if l < 16 {
+                set.insert(p[..l].to_vec());
+                set.insert(p[..=l].to_vec());
+                set.insert(k[..=l].to_vec());
+            }
+        }
+        prev = Some(k);
+    }
+    set.len()
+}
+
+fn xinfo_stream(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
+    let key = &args[2];
+    let s = get_stream(ctx.db(key)?, key)?.ok_or(CommandError::NoSuchKey)?;
+    // Redis names the subcommand as it was written.
+    let usage = || {
+        CommandError::err(format!(
+            "ERR unknown subcommand or wrong number of arguments for '{}'. Try XINFO HELP.",
+            String::from_utf8_lossy(&args[1])
+        ))
+    };
+    let full = match args.len() {
+        3 => None,
+        4 if is(&args[3], "FULL") => Some(10usize),
+        6 if is(&args[3], "FULL") && is(&args[4], "COUNT") => {
+            let n = int_arg(&args[5])?;
+            // 0 means every entry; a negative count falls back to the default.
+            Some(match n {
+                0 => usize::MAX,
+                n if n < 0 => 10,
+                n => n as usize,
+            })
+        }
+        _ => return Err(usage()),
+    };
+    let b = |s: &'static str| Reply::bulk_str(s);
+    let mut m = vec![
+        (b("length"), Reply::Int(s.len() as i64)),
+        (b("radix-tree-keys"), Reply::Int(s.node_count() as i64)),
+        (
+            b("radix-tree-nodes"),
+            Reply::Int(rax_nodes(s.node_keys()) as i64),
+        ),
+        (b("last-generated-id"), id_reply(s.last_id)),
+        (b("max-deleted-entry-id"), id_reply(s.max_deleted_id)),
+        (b("entries-added"), Reply::Int(s.entries_added as i64)),
+        (b("recorded-first-entry-id"), id_reply(s.first_id())),
+    ];
+    match full {
+        None => {
+            let edge = |e: Option<&Entry>| e.map_or(Reply::Nil, entry_reply);
+            m.push((b("groups"), Reply::Int(0)));
+            m.push((b("first-entry"), edge(s.first_entry())));
+            m.push((b("last-entry"), edge(s.last_entry())));
+        }
+        Some(n) => {
+            let entries = s.iter().take(n).map(entry_reply).collect();
+            m.push((b("entries"), Reply::Array(entries)));
+            m.push((b("groups"), Reply::Array(vec![])));
+        }
+    }
+    Ok(Reply::Map(m))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_parse_as_redis_reads_them() {
+        let p = |s: &str| parse_id(s.as_bytes(), 0, IdForm::Strict).ok().map(|x| x.0);
+        assert_eq!(p("1-2"), Some(StreamId::new(1, 2)));
+        assert_eq!(p("5"), Some(StreamId::new(5, 0)));
+        assert_eq!(p(" 1"), Some(StreamId::new(1, 0)));
+        assert_eq!(p("1-+5"), Some(StreamId::new(1, 5)));
+        assert_eq!(p("01-02"), Some(StreamId::new(1, 2)));
+        assert_eq!(p("-1"), None);
+        assert_eq!(p("1-"), None);
+        assert_eq!(p("1--1"), None);
+        assert_eq!(p("1-2-3"), None);
+        assert_eq!(p("18446744073709551616"), None);
+        assert_eq!(p("+"), None);
+        assert_eq!(
+            parse_id(b"3-*", 0, IdForm::SeqStar).ok(),
+            Some((StreamId::new(3, 0), false))
+        );
+    }
+
+    #[test]
+    fn rax_node_counts() {
+        assert_eq!(rax_nodes(std::iter::empty()), 1);
+        assert_eq!(rax_nodes([StreamId::new(1, 1)].into_iter()), 2);
+    }
+}
