@@ -123,7 +123,25 @@ fn bitfield_answers_as_redis() {
         );
     }
     // RESP3: a failed operation is a null.
+    // From scripts: a failed operation is Lua false, back to a nil; BITFIELD_RO is allowed in
+    // read-only scripts, BITFIELD is not.
+    let bf = "return redis.call('bitfield', KEYS[1], 'overflow', 'fail', 'incrby', 'u2', 0, 9, 'get', 'u2', 0)";
+    d.check(&["EVAL", bf, "1", "lua"]);
+    d.check(&["EVAL_RO", bf, "1", "lua"]);
+    d.check(&[
+        "EVAL_RO",
+        "return redis.call('bitfield_ro', KEYS[1], 'get', 'i8', 0)",
+        "1",
+        "lua",
+    ]);
+    d.check(&[
+        "EVAL",
+        "return redis.call('bitfield_ro', KEYS[1], 'set', 'i8', 0, 1)",
+        "1",
+        "lua",
+    ]);
     d.both(&["HELLO", "3"]);
+    d.check(&["EVAL", bf, "1", "lua"]);
     d.check(&[
         "BITFIELD", "r3", "OVERFLOW", "FAIL", "INCRBY", "u2", "0", "7", "GET", "u2", "0",
     ]);

@@ -169,6 +169,20 @@ fn pfadd_pfcount_and_errors_answer_as_redis() {
     ]);
     d.check(&["EVAL", ro, "1", "h"]);
     d.check(&["GET", "h"]);
+    d.check(&[
+        "EVAL",
+        "return redis.call('pfdebug', 'decode', KEYS[1])",
+        "1",
+        "h2",
+    ]);
+    d.check(&[
+        "EVAL",
+        "return redis.call('pfmerge', KEYS[1], KEYS[2])",
+        "2",
+        "h3",
+        "h2",
+    ]);
+    d.check(&["GET", "h3"]);
     d.check(&["COMMAND", "GETKEYS", "PFMERGE", "a", "b", "c"]);
     d.check(&["COMMAND", "GETKEYS", "PFDEBUG", "GETREG", "k"]);
 }
