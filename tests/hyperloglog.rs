@@ -475,3 +475,51 @@ fn watch_sees_what_redis_signals() {
     d.check_lines("OBJECT ENCODING emb\nPFCOUNT emb\nOBJECT ENCODING emb\nSET ex abc\nPFADD ttlk a\nEXPIRE ttlk 100\nPFADD ttlk b\nTTL ttlk",
     );
 }
+
+#[test]
+fn the_append_only_log_restores_the_same_bytes() {
+    let dir = std::env::temp_dir().join(format!("luagate-hll-aof-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("tmp dir");
+    let flags = [
+        "--shards",
+        "2",
+        "--appendonly",
+        "yes",
+        "--appendfsync",
+        "always",
+        "--dir",
+        dir.to_str().expect("utf-8 path"),
+    ];
+    let keys = ["small", "big", "merged", "bf"];
+    let before: Vec<Vec<u8>> = {
+        let p = luagate(&flags);
+        let mut r = p.raw();
+        let mut rng = Rng(5);
+        for i in 0..20 {
+            let elems: Vec<Vec<u8>> = (0..300).map(|_| rng.element()).collect();
+            let key = if i < 2 { "small" } else { "big" };
+            let mut args: Vec<&[u8]> = vec![b"PFADD", key.as_bytes()];
+            args.extend(elems.iter().map(|e| e.as_slice()));
+            r.send_cmd(&args);
+            r.read_reply().expect("reply");
+            if i % 3 == 0 {
+                r.cmd(&["PFCOUNT", key]);
+            }
+        }
+        r.cmd(&["PFMERGE", "merged", "small", "big"]);
+        r.cmd(&["PFCOUNT", "merged"]);
+        r.cmd(&[
+            "BITFIELD", "bf", "SET", "i12", "#7", "-99", "INCRBY", "u3", "1", "5",
+        ]);
+        keys.iter().map(|k| r.cmd(&["GET", k])).collect()
+    };
+    let p = luagate(&flags);
+    let mut r = p.raw();
+    for (k, want) in keys.iter().zip(&before) {
+        assert!(want.len() > 5, "{k} was not stored");
+        assert_eq!(&r.cmd(&["GET", k]), want, "{k} after restart");
+    }
+    drop(p);
+    let _ = std::fs::remove_dir_all(&dir);
+}
