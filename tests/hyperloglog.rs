@@ -364,6 +364,22 @@ fn foreign_and_corrupted_strings_get_redis_errors() {
             v.extend((0..12288).map(|i| (i * 37 % 256) as u8));
             v
         }),
+        // Every register saturated, or at 51: the estimate is infinite, which Redis reports
+        // (and caches) as llroundl's out-of-range value.
+        ("sat", {
+            let mut v = header(0, stale);
+            v.extend_from_slice(&[0xff; 12288]);
+            v
+        }),
+        ("all51", {
+            let mut v = header(0, stale);
+            // 51 = 0b110011 in every 6-bit register: the 24-bit pattern repeats every 3 bytes.
+            let w: u32 = 51 | 51 << 6 | 51 << 12 | 51 << 18;
+            for _ in 0..4096 {
+                v.extend_from_slice(&w.to_le_bytes()[..3]);
+            }
+            v
+        }),
         // Sparse with values up to 32 and a stale cache.
         ("valid", {
             let mut v = header(1, stale);

@@ -414,7 +414,15 @@ pub fn estimate(h: &Histogram) -> u64 {
     }
     z += m * sigma(h[0] as f64 / m);
     const ALPHA_INF: f64 = 0.721_347_520_444_481_7;
-    (ALPHA_INF * m * m / z).round() as u64
+    let e = ALPHA_INF * m * m / z;
+    // Redis rounds with llroundl, whose out-of-range result on x86 (here: infinity, when every
+    // register is 51 or more) is the "integer indefinite" 1 << 63; as a cache that value
+    // reads as stale, and as a reply it is i64::MIN.
+    if e < 9_223_372_036_854_775_808.0 {
+        e.round() as u64
+    } else {
+        1 << 63
+    }
 }
 
 fn sigma(mut x: f64) -> f64 {
