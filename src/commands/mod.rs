@@ -9,6 +9,7 @@
 //! shards a command needs from the table alone (key positions), before it runs.
 
 pub mod args;
+pub mod bitfield;
 pub mod bits;
 pub mod coll_scan;
 pub mod counters;
@@ -16,6 +17,7 @@ pub mod ctx;
 pub mod expire;
 pub mod geo;
 pub mod hashes;
+pub mod hyperloglog;
 pub mod keys;
 pub mod keyspace_cmds;
 pub mod lcs;
@@ -51,6 +53,7 @@ pub fn families() -> Vec<&'static [Command]> {
         sets::COMMANDS,
         setops::COMMANDS,
         bits::COMMANDS,
+        bitfield::COMMANDS,
         lcs::COMMANDS,
         expire::COMMANDS,
         keyspace_cmds::COMMANDS,
@@ -59,6 +62,7 @@ pub fn families() -> Vec<&'static [Command]> {
         zsets::COMMANDS,
         geo::COMMANDS,
         streams::COMMANDS,
+        hyperloglog::COMMANDS,
         server_side::COMMANDS,
         scripting_cmds::COMMANDS,
         pubsub_cmds::COMMANDS,
@@ -431,7 +435,7 @@ pub fn call_from(
         // signalling them would fail a WATCH on a source that Redis leaves valid.
         let written: Option<usize> = match cmd.cmd.name {
             "sinterstore" | "sunionstore" | "sdiffstore" | "zunionstore" | "zinterstore"
-            | "zdiffstore" | "zrangestore" | "geosearchstore" => Some(1),
+            | "zdiffstore" | "zrangestore" | "geosearchstore" | "pfmerge" => Some(1),
             "bitop" => Some(2),
             // These signal the keys they wrote themselves (COPY's may be in another database,
             // DEL's are only the keys that existed, a pop's only the key it popped from);
@@ -440,6 +444,8 @@ pub fn call_from(
             | "bzpopmax" | "zmpop" | "bzmpop" | "sort" | "georadius" | "georadiusbymember" => {
                 Some(0)
             }
+            // PFDEBUG's conversion to dense is propagated but, as in Redis, signals nothing.
+            "pfdebug" => Some(0),
             _ => None,
         };
         for i in cmd.cmd.key_indices(args) {

@@ -72,6 +72,7 @@ pub enum Group {
     PubSub,
     Geo,
     Stream,
+    HyperLogLog,
 }
 
 impl Group {
@@ -92,6 +93,7 @@ impl Group {
             Group::PubSub => "pubsub",
             Group::Geo => "geo",
             Group::Stream => "stream",
+            Group::HyperLogLog => "hyperloglog",
         }
     }
 }

@@ -214,6 +214,7 @@ fn categories(cmd: &Command) -> Vec<&'static str> {
         commands::Group::PubSub => "@pubsub",
         commands::Group::Geo => "@geo",
         commands::Group::Stream => "@stream",
+        commands::Group::HyperLogLog => "@hyperloglog",
         _ => "@admin",
     };
     vec![access, area, speed]

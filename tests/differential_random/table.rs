@@ -473,6 +473,36 @@ pub const GENERATORS: &[Generator] = &[
         let op = g.one(&["AND", "OR", "XOR", "NOT", "xor", "not", "NAND"]);
         cmd_with(&["BITOP", &op], g.keys(2, 4))
     }),
+    gen("PFADD", 2, Exact, |g| {
+        let (k, n) = (g.key(), g.below(4));
+        cmd_with(&["PFADD", &k], (0..n).map(|_| g.val()).collect())
+    }),
+    gen("PFCOUNT", 2, Exact, |g| {
+        cmd_with(&["PFCOUNT"], g.keys(1, 3))
+    }),
+    gen("PFMERGE", 1, Exact, |g| {
+        cmd_with(&["PFMERGE"], g.keys(1, 3))
+    }),
+    gen("BITFIELD", 2, Exact, |g| {
+        let name = g.one(&["BITFIELD", "BITFIELD", "BITFIELD_RO"]);
+        let mut rest = vec![g.key()];
+        for _ in 0..1 + g.below(3) {
+            let op = g.one(&["GET", "SET", "INCRBY", "OVERFLOW"]);
+            if op == "OVERFLOW" {
+                rest.extend([op, g.one(&["WRAP", "SAT", "FAIL", "BAD"])]);
+                continue;
+            }
+            let ty = g.one(&[
+                "u1", "i5", "u8", "i8", "u16", "i32", "u63", "i64", "u64", "x",
+            ]);
+            let off = g.one(&["0", "3", "#1", "#2", "17", "100", "-1"]);
+            rest.extend([op.clone(), ty, off]);
+            if op != "GET" {
+                rest.push(g.one(&["1", "-1", "127", "200", "-300", "9223372036854775807"]));
+            }
+        }
+        cmd_with(&[&name], rest)
+    }),
     gen("SINTERCARD", 1, Exact, |g| {
         let mut rest = g.numkeys(1, 3);
         if g.chance(2) {
@@ -780,7 +810,7 @@ pub const GENERATORS: &[Generator] = &[
     //   deviation (e.g. after a collection shrinks).
     // - EXPIRE/PEXPIRE with GT/LT: relative expiries of equal length compare by the millisecond
     //   each was set in (see `expire_flag`).
-    // - BITFIELD, SORT, DUMP/RESTORE, OBJECT: not implemented by luagate.
+    // - SORT, DUMP/RESTORE, OBJECT: not implemented by luagate.
     // - Blocking commands: they would wait on an empty key.
 ];
 

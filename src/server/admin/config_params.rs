@@ -336,6 +336,15 @@ pub(super) static PARAMS: &[Param] = &[
         ),
         "zset-max-ziplist-value",
     ),
+    p(
+        "hll-sparse-max-bytes",
+        Mem {
+            min: 0,
+            max: i64::MAX as u64,
+        },
+        Mutable,
+        "3000",
+    ),
     p("latency-tracking", Bool, Mutable, "yes"),
     p("lazyfree-lazy-user-del", Bool, Mutable, "no"),
     p("notify-keyspace-events", Str, Mutable, ""),
