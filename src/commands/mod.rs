@@ -165,6 +165,7 @@ pub mod server_side {
     /// The flags of CLIENT subcommands: those Redis marks admin, and the others.
     const CLIENT_ADMIN: u32 = ADMIN | NOSCRIPT | LOADING | STALE;
     const CLIENT_SELF: u32 = NOSCRIPT | LOADING | STALE;
+    const ACL_ADMIN: u32 = ADMIN | NOSCRIPT | LOADING | STALE;
     pub const COMMANDS: &[Command] = &[
         Command::conn("ping", -1, FAST | STALE | LOADING, Group::Connection),
         Command::conn("echo", 2, FAST | STALE | LOADING, Group::Connection),
@@ -224,6 +225,22 @@ pub mod server_side {
             ADMIN | NOSCRIPT | LOADING | STALE,
             Group::Server,
         ),
+        // ACL for the one user, `default` (src/server/acl.rs).
+        Command::conn("acl", -2, 0, Group::Server).subs(&[
+            Command::conn("cat", -2, NOSCRIPT | LOADING | STALE, Group::Server),
+            Command::conn("deluser", -3, ACL_ADMIN, Group::Server),
+            Command::conn("dryrun", -4, ACL_ADMIN, Group::Server),
+            Command::conn("genpass", -2, NOSCRIPT | LOADING | STALE, Group::Server),
+            Command::conn("getuser", 3, ACL_ADMIN, Group::Server),
+            Command::conn("list", 2, ACL_ADMIN, Group::Server),
+            Command::conn("load", 2, ACL_ADMIN, Group::Server),
+            Command::conn("log", -2, ACL_ADMIN, Group::Server),
+            Command::conn("save", 2, ACL_ADMIN, Group::Server),
+            Command::conn("setuser", -3, ACL_ADMIN, Group::Server),
+            Command::conn("users", 2, ACL_ADMIN, Group::Server),
+            Command::conn("whoami", 2, NOSCRIPT | LOADING | STALE, Group::Server),
+            Command::conn("help", 2, LOADING | STALE, Group::Server),
+        ]),
         // Transactions (src/server/multi.rs).
         Command::conn(
             "multi",

@@ -40,6 +40,9 @@ pub async fn dispatch(conn: &mut Conn, cmd: CmdRef, args: Vec<Bytes>) -> Option<
     if cmd.cmd.group == commands::Group::PubSub {
         return super::pubsub_cmds::dispatch(conn, cmd, args).await;
     }
+    if super::acl::owns(cmd) {
+        return Some(super::acl::dispatch(conn, cmd, &args));
+    }
     if crate::cluster::cmds::owns(cmd) {
         return crate::cluster::cmds::dispatch(conn, cmd, args).await;
     }

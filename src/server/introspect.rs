@@ -182,7 +182,7 @@ fn resolve(name: &[u8]) -> Option<CmdRef> {
 /// The ACL categories COMMAND INFO reports (and COMMAND LIST filters by): read or write, the
 /// data type or area, fast or slow. A coarser set than Redis's, except for Pub/Sub, whose
 /// categories are Redis's: `@pubsub` for the commands flagged `pubsub`, then fast or slow.
-fn categories(cmd: &Command) -> Vec<&'static str> {
+pub(crate) fn categories(cmd: &Command) -> Vec<&'static str> {
     let speed = if cmd.has(flags::FAST) {
         "@fast"
     } else {

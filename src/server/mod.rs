@@ -7,6 +7,7 @@
 //!    sent to it; wait for the shard threads up to `shutdown-timeout` seconds;
 //! 4. exit with status 0.
 
+pub mod acl;
 pub mod admin;
 pub mod blocking;
 pub mod client;
