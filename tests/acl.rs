@@ -1,6 +1,6 @@
 //! ACL for the one user, `default`, against redis-server: what every read-only subcommand
 //! answers with and without a password (RESP2 and RESP3), and the errors; ACL SETUSER is
-//! refused (luagate has no other user).
+//! refused (luagate has no other user). And MODULE, with no module ever loaded.
 
 mod common;
 
@@ -66,4 +66,23 @@ fn acl_answers_about_the_default_user_as_redis() {
     }
     let r = d.a.cmd_str(&["ACL", "SETUSER", "bob", "on"]);
     assert!(r.starts_with("-ERR ACL SETUSER is not supported"), "{r}");
+}
+
+#[test]
+fn module_lists_none_and_refuses_loading_as_redis() {
+    let mut d = common::Diff::new();
+    d.check_lines(
+        "
+        MODULE LIST
+        MODULE HELP
+        MODULE LOAD /x.so
+        MODULE LOAD
+        MODULE UNLOAD x
+        MODULE LOADEX /x.so
+        MODULE FOO
+        MODULE
+        ",
+    );
+    d.both(&["HELLO", "3"]);
+    d.check(&["MODULE", "LIST"]);
 }

@@ -225,6 +225,14 @@ pub mod server_side {
             ADMIN | NOSCRIPT | LOADING | STALE,
             Group::Server,
         ),
+        // No modules are ever loaded (src/server/admin).
+        Command::conn("module", -2, 0, Group::Server).subs(&[
+            Command::conn("list", 2, ADMIN | NOSCRIPT, Group::Server),
+            Command::conn("load", -3, ADMIN | NOSCRIPT, Group::Server),
+            Command::conn("loadex", -3, ADMIN | NOSCRIPT, Group::Server),
+            Command::conn("unload", 3, ADMIN | NOSCRIPT, Group::Server),
+            Command::conn("help", 2, LOADING | STALE, Group::Server),
+        ]),
         // ACL for the one user, `default` (src/server/acl.rs).
         Command::conn("acl", -2, 0, Group::Server).subs(&[
             Command::conn("cat", -2, NOSCRIPT | LOADING | STALE, Group::Server),

@@ -36,6 +36,7 @@ pub fn owns(cmd: CmdRef) -> bool {
     let name = commands::full_name(cmd.id);
     name.starts_with("config|")
         || name.starts_with("slowlog|")
+        || name.starts_with("module|")
         || matches!(
             name,
             "info" | "debug" | "shutdown" | "lastsave" | "bgrewriteaof" | "save" | "bgsave"
@@ -55,6 +56,25 @@ pub async fn dispatch(conn: &mut Conn, cmd: CmdRef, args: Vec<Bytes>) -> Option<
             slowlog::command(conn, sub, &args)
         }
         "debug" => debug::command(conn, &args).await,
+        // No modules: none listed, and loading refused as Redis refuses it by default
+        // (`enable-module-command no`).
+        "module|list" => Ok(Reply::Array(Vec::new())),
+        "module|load" | "module|loadex" | "module|unload" => Err(CommandError::err(
+            "ERR MODULE command not allowed. If the enable-module-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.",
+        )),
+        "module|help" => Ok(Reply::help(&[
+            "MODULE <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            "LIST",
+            "    Return a list of loaded modules.",
+            "LOAD <path> [<arg> ...]",
+            "    Load a module library from <path>, passing to it any optional arguments.",
+            "LOADEX <path> [[CONFIG NAME VALUE] [CONFIG NAME VALUE]] [ARGS ...]",
+            "    Load a module library from <path>, while passing it module configurations and optional arguments.",
+            "UNLOAD <name>",
+            "    Unload a module.",
+            "HELP",
+            "    Prints this help.",
+        ])),
         "lastsave" => Ok(Reply::Int(persistence::lastsave(&conn.server))),
         "save" => match persistence::save::save(&conn.server).await {
             Ok(()) => Ok(Reply::ok()),
