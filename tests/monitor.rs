@@ -79,6 +79,9 @@ fn monitor_lines_are_redis_s() {
         &["LPUSH", "q", "v"],
         &["BLPOP", "q", "0.05"],
         &["PUBLISH", "ch", "m"],
+        &["XADD", "s", "1-1", "f", "v"],
+        &["XREAD", "COUNT", "5", "STREAMS", "s", "0"],
+        &["XREAD", "BLOCK", "10", "STREAMS", "s", "$"],
     ];
     let want = watch(reference.port, cmds);
     let got = watch(lg.port, cmds);

@@ -401,7 +401,10 @@ pub mod scripting_cmds {
 fn monitor(ctx: &Ctx<'_>, cmd: CmdRef, args: &[Bytes]) {
     use crate::server::monitor::Source;
     if cmd.cmd.has(flags::ADMIN | flags::SKIP_MONITOR)
-        || (cmd.cmd.has(flags::BLOCKING) && !ctx.in_script && !ctx.in_multi)
+        || (cmd.cmd.has(flags::BLOCKING)
+            && !ctx.in_script
+            && !ctx.in_multi
+            && crate::server::blocking::may_wait(cmd, args))
     {
         return;
     }

@@ -59,6 +59,19 @@ pub struct BlockSpec {
     pub timed_out: Reply,
 }
 
+/// Whether a call of a blocking command may wait at all: XREAD only with BLOCK (without it,
+/// it runs, and is batched, as any other command); the others always may.
+pub fn may_wait(cmd: CmdRef, args: &[Bytes]) -> bool {
+    match cmd.cmd.name {
+        "xread" => args
+            .iter()
+            .skip(1)
+            .take_while(|a| !a.eq_ignore_ascii_case(b"streams"))
+            .any(|a| a.eq_ignore_ascii_case(b"block")),
+        _ => true,
+    }
+}
+
 /// The waiting rule of a blocking command, by its table name.
 pub fn spec_for(name: &str) -> Option<&'static BlockSpec> {
     crate::commands::lists::BLOCK_SPECS

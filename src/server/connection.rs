@@ -753,7 +753,7 @@ impl Conn {
                     let busy = self.server.scripting.busy_error();
                     return self.reject(Some(cmd), busy).await;
                 }
-                if cmd.cmd.has(flags::BLOCKING) {
+                if cmd.cmd.has(flags::BLOCKING) && super::blocking::may_wait(cmd, &args) {
                     self.flush_pending().await;
                     // Shown once, not on every retry.
                     if self.server.monitors.active() {
