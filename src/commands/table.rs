@@ -217,6 +217,7 @@ impl Command {
     }
 
     /// Whether this call needs every shard: keyspace-wide commands, and `wide` ones it picks.
+    #[inline]
     pub fn needs_all_shards(&self, args: &[Bytes]) -> bool {
         self.has(flags::KEYSPACE) || self.wide.is_some_and(|f| f(args))
     }

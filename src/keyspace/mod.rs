@@ -465,14 +465,24 @@ impl Db {
 
 /// Records an access; skips the store when nothing changes (most reads in one second).
 #[inline]
+#[inline]
 fn touch(k: &mut Key, clock: u32, lfu: Option<Lfu>, rng: &mut u64) {
-    let meta = match lfu {
-        None => clock,
-        Some(l) => l.accessed(k.meta(), rng),
-    };
-    if k.meta() != meta {
-        k.set_meta(meta);
+    match lfu {
+        None => {
+            if k.meta() != clock {
+                k.set_meta(clock);
+            }
+        }
+        Some(l) => touch_lfu(k, l, rng),
     }
+}
+
+/// An access under an LFU policy (kept out of line: the common path stamps the clock).
+#[cold]
+#[inline(never)]
+fn touch_lfu(k: &mut Key, l: Lfu, rng: &mut u64) {
+    let meta = l.accessed(k.meta(), rng);
+    k.set_meta(meta);
 }
 
 #[cfg(test)]

@@ -265,7 +265,9 @@ impl Conn {
             if let Some(subs) = self.subs.as_mut() {
                 subs.drain(self.resp, &mut self.out);
             }
-            self.drain_monitor();
+            if self.monitor.is_some() {
+                self.drain_monitor();
+            }
             let processed = std::mem::take(&mut self.processed);
             self.server
                 .stats
