@@ -465,7 +465,6 @@ impl Db {
 
 /// Records an access; skips the store when nothing changes (most reads in one second).
 #[inline]
-#[inline]
 fn touch(k: &mut Key, clock: u32, lfu: Option<Lfu>, rng: &mut u64) {
     match lfu {
         None => {
