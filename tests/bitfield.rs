@@ -147,35 +147,19 @@ fn bitfield_answers_as_redis() {
     ]);
 }
 
-/// A small deterministic generator (xorshift64*), so failures reproduce.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-
-    /// A value near a power of two (the interesting edges), either sign.
-    fn value(&mut self) -> String {
-        let p = self.below(65) as u32;
-        let base = if p == 64 {
-            i64::MAX
-        } else {
-            (1u64 << p.min(63)) as i64
-        };
-        let v = base.wrapping_add(self.below(5) as i64 - 2);
-        if self.below(2) == 0 {
-            v.to_string()
-        } else {
-            v.wrapping_neg().to_string()
-        }
+/// A value near a power of two (the interesting edges), either sign.
+fn value(rng: &mut Rng) -> String {
+    let p = rng.below(65) as u32;
+    let base = if p == 64 {
+        i64::MAX
+    } else {
+        (1u64 << p.min(63)) as i64
+    };
+    let v = base.wrapping_add(rng.below(5) as i64 - 2);
+    if rng.below(2) == 0 {
+        v.to_string()
+    } else {
+        v.wrapping_neg().to_string()
     }
 }
 
@@ -201,8 +185,8 @@ fn random_operation_sequences_match_redis() {
             };
             match rng.below(3) {
                 0 => args.extend(["GET".into(), ty, off]),
-                1 => args.extend(["SET".into(), ty, off, rng.value()]),
-                _ => args.extend(["INCRBY".into(), ty, off, rng.value()]),
+                1 => args.extend(["SET".into(), ty, off, value(&mut rng)]),
+                _ => args.extend(["INCRBY".into(), ty, off, value(&mut rng)]),
             }
         }
         let words: Vec<&str> = args.iter().map(String::as_str).collect();

@@ -7,7 +7,7 @@
 //! [`run`].
 mod common;
 
-use common::{array_items, Raw};
+use common::{array_items, Raw, Rng};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -24,18 +24,6 @@ struct Workload {
     read: fn(&mut Raw, &[String]) -> Result<(), String>,
     /// Checks the data once everything has stopped.
     check: fn(&mut Raw, &[String]) -> Result<(), String>,
-}
-
-/// xorshift64*: enough randomness for picking keys, no dependency.
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: usize) -> usize {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        (self.0.wrapping_mul(0x2545F4914F6CDD1D) >> 33) as usize % n
-    }
 }
 
 /// `count` keys named `<prefix>:<i>`, spread so that every shard of a 4-shard server owns
@@ -167,8 +155,8 @@ fn transfers() -> Workload {
             }
         },
         write: |c, keys, rng| {
-            let a = rng.below(keys.len());
-            let b = (a + 1 + rng.below(keys.len() - 1)) % keys.len();
+            let a = rng.below(keys.len() as u64) as usize;
+            let b = (a + 1 + rng.below(keys.len() as u64 - 1) as usize) % keys.len();
             let amount = rng.below(50) as i64;
             let (ka, kb) = (&keys[a], &keys[b]);
             cmd(c, &["WATCH", ka, kb]);

@@ -25,27 +25,15 @@ fn check_bin(d: &mut Diff, args: &[&[u8]]) -> Vec<u8> {
     x
 }
 
-/// A small deterministic generator (xorshift64*), so failures reproduce.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    /// An element of 1..=24 bytes, sometimes binary, sometimes a short number (repeats).
-    fn element(&mut self) -> Vec<u8> {
-        match self.next() % 4 {
-            0 => (self.next() % 1000).to_string().into_bytes(),
-            1 => {
-                let n = 1 + self.next() % 24;
-                (0..n).map(|_| self.next() as u8).collect()
-            }
-            _ => format!("el:{}", self.next() % 1_000_000_000).into_bytes(),
+/// An element of 1..=24 bytes, sometimes binary, sometimes a short number (repeats).
+fn element(rng: &mut Rng) -> Vec<u8> {
+    match rng.next() % 4 {
+        0 => (rng.next() % 1000).to_string().into_bytes(),
+        1 => {
+            let n = 1 + rng.next() % 24;
+            (0..n).map(|_| rng.next() as u8).collect()
         }
+        _ => format!("el:{}", rng.next() % 1_000_000_000).into_bytes(),
     }
 }
 
@@ -58,7 +46,7 @@ fn add_random(d: &mut Diff, key: &str, seed: u64, n: usize, batch: usize, every:
     while left > 0 {
         let take = left.min(batch);
         left -= take;
-        let elems: Vec<Vec<u8>> = (0..take).map(|_| rng.element()).collect();
+        let elems: Vec<Vec<u8>> = (0..take).map(|_| element(&mut rng)).collect();
         let mut args: Vec<&[u8]> = vec![b"PFADD", key.as_bytes()];
         args.extend(elems.iter().map(|e| e.as_slice()));
         check_bin(d, &args);
@@ -427,7 +415,7 @@ fn followers_store_the_leaders_bytes() {
     let (mut l, mut f) = (leader.raw(), follower.raw());
     let mut rng = Rng(42);
     for round in 0..30 {
-        let elems: Vec<Vec<u8>> = (0..200).map(|_| rng.element()).collect();
+        let elems: Vec<Vec<u8>> = (0..200).map(|_| element(&mut rng)).collect();
         let key = format!("k{}", round % 3);
         let mut args: Vec<&[u8]> = vec![b"PFADD", key.as_bytes()];
         args.extend(elems.iter().map(|e| e.as_slice()));
@@ -513,7 +501,7 @@ fn the_append_only_log_restores_the_same_bytes() {
         let mut r = p.raw();
         let mut rng = Rng(5);
         for i in 0..20 {
-            let elems: Vec<Vec<u8>> = (0..300).map(|_| rng.element()).collect();
+            let elems: Vec<Vec<u8>> = (0..300).map(|_| element(&mut rng)).collect();
             let key = if i < 2 { "small" } else { "big" };
             let mut args: Vec<&[u8]> = vec![b"PFADD", key.as_bytes()];
             args.extend(elems.iter().map(|e| e.as_slice()));
