@@ -287,6 +287,8 @@ fn referenced_metrics_exist_on_the_real_server() {
     c.cmd(&["SET", "a", "1", "EX", "100"]);
     c.cmd(&["INCR", "a"]);
     c.cmd(&["EVAL", "return 1", "0"]);
+    // An error, so the error-reply family has a sample.
+    c.cmd(&["LPUSH", "a", "x"]);
     let body = node::scrape(&node);
     let exported: BTreeSet<String> = body
         .lines()

@@ -270,6 +270,14 @@ pub fn gather(server: &Server) -> Vec<MetricFamily> {
         MetricType::COUNTER,
         vec![counter(&[], server.evicted_keys.load(Relaxed) as f64)],
     ));
+    if let Some(bus) = server.bus.get() {
+        fams.push(family(
+            "luagate_cluster_bus_dropped_total",
+            "Pub/Sub messages not passed on to another cluster node (its link down or its queue full).",
+            MetricType::COUNTER,
+            vec![counter(&[], bus.dropped.load(Relaxed) as f64)],
+        ));
+    }
     fams.push(family(
         "luagate_lua_memory_bytes",
         "Bytes used by each shard's Lua VM.",
