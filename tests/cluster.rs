@@ -129,6 +129,11 @@ fn a_lone_node_answers_as_a_redis_cluster_node() {
         &["SELECT", "1"],
         &["SELECT", "x"],
         &["SELECT", "0"],
+        &["EVAL", "return redis.call('SELECT', 1)", "0"],
+        &["EVAL", "return redis.pcall('SELECT', 'x')", "0"],
+        &["MULTI"],
+        &["SELECT", "1"],
+        &["EXEC"],
         &["REPLICAOF", "NO", "ONE"],
         // Keys across slots, whatever the command (and whichever shards they are on).
         &["MSET", "a", "1", "b", "2"],

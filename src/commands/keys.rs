@@ -103,6 +103,17 @@ pub fn db_index_arg(ctx: &Ctx<'_>, arg: &[u8]) -> CmdResult<usize> {
     db_index(arg, ctx.server.config().databases)
 }
 
+/// SELECT's database, wherever SELECT runs (a connection, MULTI, a script): `db_index`, and
+/// only database 0 in cluster mode, as Redis Cluster.
+pub fn select_index(server: &crate::server::Server, arg: &[u8]) -> CmdResult<usize> {
+    if server.cluster.is_some() && int_arg(arg)? != 0 {
+        return Err(CommandError::err(
+            "ERR SELECT is not allowed in cluster mode",
+        ));
+    }
+    db_index(arg, server.config().databases)
+}
+
 /// [`db_index_arg`] for callers without a shard context (SELECT on a connection, in MULTI or
 /// in a script): an integer, within a C int, below `databases`.
 pub fn db_index(arg: &[u8], databases: usize) -> CmdResult<usize> {

@@ -629,7 +629,7 @@ impl RunState {
                     Reply::bulk_str(&now.subsec_micros().to_string()),
                 ])
             }
-            "select" => match commands::keys::db_index(&argv[1], ctx.server.config().databases) {
+            "select" => match commands::keys::select_index(ctx.server, &argv[1]) {
                 Err(e) => Reply::Error(e.to_string()),
                 Ok(i) => {
                     ctx.db = i;

@@ -166,12 +166,7 @@ fn monitor(conn: &mut Conn) -> Option<Reply> {
 }
 
 fn select(conn: &mut Conn, args: &[Bytes]) -> Result<Reply, CommandError> {
-    if conn.server.cluster.is_some() && commands::int_arg(&args[1])? != 0 {
-        return Err(CommandError::err(
-            "ERR SELECT is not allowed in cluster mode",
-        ));
-    }
-    let idx = commands::keys::db_index(&args[1], conn.server.config().databases)?;
+    let idx = commands::keys::select_index(&conn.server, &args[1])?;
     conn.db = idx;
     conn.info.db.store(idx as u64, Relaxed);
     Ok(Reply::ok())

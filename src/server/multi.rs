@@ -311,7 +311,7 @@ fn unit_time(_: &mut Ctx<'_>, _: &[Bytes]) -> Reply {
 }
 
 fn unit_select(ctx: &mut Ctx<'_>, a: &[Bytes]) -> Reply {
-    match crate::commands::keys::db_index(&a[1], ctx.server.config().databases) {
+    match crate::commands::keys::select_index(ctx.server, &a[1]) {
         Ok(i) => {
             ctx.db = i;
             Reply::ok()
