@@ -140,20 +140,21 @@ impl Server {
         self.cluster.is_some() || self.hot.single_slot_scripts.load(Relaxed)
     }
 
-    /// Whether writes that need memory must be refused: `maxmemory` is set and the bytes in
-    /// live allocations (src/allocator.rs) exceed it. Followers obey their leader, not their
-    /// own limit.
-    /// Under an evicting policy, whether memory is within `EVICTION_HEADROOM` of `maxmemory`
-    /// (or over it): a write then first evicts down to that margin (`shard::evict`), so the
-    /// allocations of the command itself (a script's compilation) never tip it over the limit.
+    /// Under an evicting policy, whether memory is within 1/64th of `maxmemory` (or over it):
+    /// a write then first evicts down to `eviction_target` (`shard::evict`). The margin keeps
+    /// a command's own allocations (a script's compilation) from tipping it over the limit,
+    /// and the gap between the two marks lets many writes share one eviction pass.
     pub fn should_evict(&self) -> bool {
         let max = self.hot.maxmemory.load(Relaxed);
         max > 0
             && self.hot.evicting.load(Relaxed)
             && !self.repl.is_follower()
-            && crate::allocator::used() > eviction_target(max)
+            && crate::allocator::used() > max - max / 64
     }
 
+    /// Whether writes that need memory must be refused: `maxmemory` is set and the bytes in
+    /// live allocations (src/allocator.rs) exceed it. Followers obey their leader, not their
+    /// own limit.
     pub fn oom(&self) -> bool {
         let max = self.hot.maxmemory.load(Relaxed);
         max > 0 && crate::allocator::used() > max && !self.repl.is_follower()
@@ -233,9 +234,10 @@ impl Server {
     }
 }
 
-/// The used memory eviction brings memory down to: `maxmemory` less a margin of 1/64th.
+/// The used memory an eviction pass brings memory down to: `maxmemory` less 1/32nd (it
+/// starts at 1/64th below, see `Server::should_evict`).
 pub fn eviction_target(max: u64) -> u64 {
-    max - max / 64
+    max - max / 32
 }
 
 /// A running server.

@@ -7,8 +7,9 @@
 //! Invariant: an eviction is an ordinary deletion of the unit that holds every shard: it
 //! becomes a DEL effect (followers and the log drop the same keys), wakes WATCH, and counts in
 //! INFO `evicted_keys`. A pass stops once used memory is back under the target (`maxmemory`
-//! less 1/64th, so a command's own allocations cannot tip it over), when nothing is left to
-//! evict, or after `MAX_PER_PASS` keys (the next write continues).
+//! less 1/32nd; passes start at 1/64th below, so a command's own allocations cannot tip it
+//! over and writes share passes), when nothing is left to evict, or after `MAX_PER_PASS` keys
+//! (the next write continues).
 
 use crate::commands::{Ctx, Effect};
 use bytes::Bytes;
