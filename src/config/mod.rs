@@ -26,7 +26,7 @@ pub struct Config {
     /// available core.
     pub io_workers: usize,
     pub databases: usize,
-    /// Data directory (function libraries, later the log and snapshots).
+    /// Data directory (function libraries, the append-only log, snapshots).
     pub dir: String,
     /// Password of the default user; null means none.
     pub requirepass: Option<String>,
