@@ -29,6 +29,7 @@ pub mod ranges;
 pub mod setops;
 pub mod sets;
 pub mod sort;
+pub mod stream_groups;
 pub mod streams;
 pub mod strings;
 pub mod table;
@@ -62,6 +63,7 @@ pub fn families() -> Vec<&'static [Command]> {
         zsets::COMMANDS,
         geo::COMMANDS,
         streams::COMMANDS,
+        stream_groups::COMMANDS,
         hyperloglog::COMMANDS,
         server_side::COMMANDS,
         scripting_cmds::COMMANDS,

@@ -1,0 +1,946 @@
+//! Stream consumer groups: XGROUP, XREADGROUP, XACK, XPENDING, XCLAIM, XAUTOCLAIM, and
+//! XINFO GROUPS / CONSUMERS (the group parts of XINFO STREAM FULL are built here too).
+//!
+//! Invariant: every change to a group propagates commands that rebuild it exactly on a
+//! follower or from the log. As Redis does, a delivery or claim propagates
+//! `XCLAIM key group consumer 0 id TIME t RETRYCOUNT n FORCE JUSTID LASTID last`, which sets
+//! the pending entry as it is here (or, for an entry no longer in the stream, drops it). Where
+//! Redis 7.0 leaves a follower behind, luagate propagates more: `XGROUP SETID … ENTRIESREAD`
+//! after a `>` read (Redis's XCLAIM carries no read counter), `XGROUP CREATECONSUMER` for any
+//! consumer a read creates, and an XCLAIM for each history read (its delivery count grows).
+
+use super::flags::*;
+use super::streams::{
+    entry_reply, get_stream, get_stream_mut, id_reply, parse_bound, parse_id,
+    xread_keys, IdForm,
+};
+use super::*;
+use crate::error::{CmdResult, CommandError};
+use crate::keyspace::stream::{ConsumerGroup, StreamId};
+use crate::keyspace::{Stream, Value};
+
+const X: Group = Group::Stream;
+
+pub const COMMANDS: &[Command] = &[
+    Command::new("xgroup", -2, 0, X, container).subs(&[
+        Command::new("create", -5, WRITE | DENYOOM, X, xgroup_create).keys(2, 2, 1),
+        Command::new("setid", -5, WRITE, X, xgroup_setid).keys(2, 2, 1),
+        Command::new("destroy", 4, WRITE, X, xgroup_destroy).keys(2, 2, 1),
+        Command::new(
+            "createconsumer",
+            5,
+            WRITE | DENYOOM,
+            X,
+            xgroup_createconsumer,
+        )
+        .keys(2, 2, 1),
+        Command::new("delconsumer", 5, WRITE, X, xgroup_delconsumer).keys(2, 2, 1),
+        Command::new("help", 2, LOADING | STALE, X, xgroup_help),
+    ]),
+    Command::new("xreadgroup", -7, WRITE | BLOCKING, X, xreadgroup).custom_keys(xread_keys),
+    Command::new("xack", -4, WRITE | FAST, X, xack).keys(1, 1, 1),
+    Command::new("xpending", -3, READONLY, X, xpending).keys(1, 1, 1),
+    Command::new("xclaim", -6, WRITE | FAST, X, xclaim).keys(1, 1, 1),
+    Command::new("xautoclaim", -6, WRITE | FAST, X, xautoclaim).keys(1, 1, 1),
+];
+
+/// Never runs: the dispatcher resolves XGROUP to a subcommand or reports it unknown.
+fn container(_ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
+    Err(CommandError::err(format!(
+        "ERR unknown subcommand '{}'. Try XGROUP HELP.",
+        String::from_utf8_lossy(args.get(1).map_or(&b""[..], |a| &a[..]))
+    )))
+}
+
+fn lossy(b: &[u8]) -> std::borrow::Cow<'_, str> {
+    String::from_utf8_lossy(b)
+}
+
+/// XGROUP's and XINFO CONSUMERS' missing group.
+fn no_group_for_key(key: &[u8], group: &[u8]) -> CommandError {
+    CommandError::err(format!(
+        "NOGROUP No such consumer group '{}' for key name '{}'",
+        lossy(group),
+        lossy(key)
+    ))
+}
+
+/// XPENDING's, XCLAIM's and XAUTOCLAIM's missing key or group.
+fn no_key_or_group(key: &[u8], group: &[u8]) -> CommandError {
+    CommandError::err(format!(
+        "NOGROUP No such key '{}' or consumer group '{}'",
+        lossy(key),
+        lossy(group)
+    ))
+}
+
+fn subcommand_syntax(args: &[Bytes]) -> CommandError {
+    CommandError::err(format!(
+        "ERR unknown subcommand or wrong number of arguments for '{}'. Try XGROUP HELP.",
+        lossy(&args[1])
+    ))
+}
+
+fn b(s: &'static str) -> Reply {
+    Reply::bulk_str(s)
+}
+
+fn bulk(s: &Bytes) -> Reply {
+    Reply::Bulk(s.clone())
+}
+
+fn opt_int<T: TryInto<i64>>(v: Option<T>) -> Reply {
+    v.and_then(|n| n.try_into().ok())
+        .map_or(Reply::Nil, Reply::Int)
+}
+
+fn arg(s: &str) -> Bytes {
+    Bytes::copy_from_slice(s.as_bytes())
+}
+
+/// The XCLAIM that sets pending entry `id` on a follower as it is here (Redis's form).
+fn claim_effect(key: &Bytes, group: &Bytes, g: &ConsumerGroup, id: StreamId) -> Vec<Bytes> {
+    let (consumer, time, count) = match g.pel.get(&id) {
+        Some(p) => (p.consumer.clone(), p.delivery_time, p.delivery_count),
+        None => (Bytes::new(), 0, 0),
+    };
+    vec![
+        arg("XCLAIM"),
+        key.clone(),
+        group.clone(),
+        consumer,
+        arg("0"),
+        arg(&id.to_string()),
+        arg("TIME"),
+        arg(&time.to_string()),
+        arg("RETRYCOUNT"),
+        arg(&count.to_string()),
+        arg("FORCE"),
+        arg("JUSTID"),
+        arg("LASTID"),
+        arg(&g.last_id.to_string()),
+    ]
+}
+
+/// The XGROUP SETID that sets a follower's last id and read counter as they are here.
+fn setid_effect(key: &Bytes, group: &Bytes, g: &ConsumerGroup) -> Vec<Bytes> {
+    vec![
+        arg("XGROUP"),
+        arg("SETID"),
+        key.clone(),
+        group.clone(),
+        arg(&g.last_id.to_string()),
+        arg("ENTRIESREAD"),
+        arg(&g.entries_read.map_or(-1, |n| n as i64).to_string()),
+    ]
+}
+
+fn createconsumer_effect(key: &Bytes, group: &Bytes, consumer: &Bytes) -> Vec<Bytes> {
+    vec![
+        arg("XGROUP"),
+        arg("CREATECONSUMER"),
+        key.clone(),
+        group.clone(),
+        consumer.clone(),
+    ]
+}
+
+/// Records `effects` as the command's effects and counts `dirty` changes. A command that
+/// changed something always propagates something, so the command itself never is.
+fn finish(ctx: &mut Ctx<'_>, effects: Vec<Vec<Bytes>>, dirty: u64) {
+    if effects.is_empty() && dirty == 0 {
+        return;
+    }
+    // The command itself is never the effect, even when there is none to record.
+    ctx.custom_effect = true;
+    for e in effects {
+        ctx.propagate(e);
+    }
+    ctx.dirty(dirty.max(1));
+}
+
+// ---- XGROUP ----
+
+const HELP: &[&str] = &[
+    "XGROUP <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "CREATE <key> <groupname> <id|$> [option]",
+    "    Create a new consumer group. Options are:",
+    "    * MKSTREAM",
+    "      Create the empty stream if it does not exist.",
+    "    * ENTRIESREAD entries_read",
+    "      Set the group's entries_read counter (internal use).",
+    "CREATECONSUMER <key> <groupname> <consumer>",
+    "    Create a new consumer in the specified group.",
+    "DELCONSUMER <key> <groupname> <consumer>",
+    "    Remove the specified consumer.",
+    "DESTROY <key> <groupname>",
+    "    Remove the specified group.",
+    "SETID <key> <groupname> <id|$> [ENTRIESREAD entries_read]",
+    "    Set the current group ID and entries_read counter.",
+    "HELP",
+    "    Prints this help.",
+];
+
+fn xgroup_help(_ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult<Reply> {
+    Ok(Reply::help(HELP))
+}
+
+fn key_must_exist() -> CommandError {
+    CommandError::err(
+        "ERR The XGROUP subcommand requires the key to exist. Note that for CREATE you may want to use the MKSTREAM option to create an empty stream automatically.",
+    )
+}
+
+fn parse_entries_read(a: &[u8]) -> CmdResult<Option<u64>> {
+    let n = int_arg(a)?;
+    if n < -1 {
+        return Err(CommandError::err(
+            "ERR value for ENTRIESREAD must be positive or -1",
+        ));
+    }
+    Ok(u64::try_from(n).ok())
+}
+
+/// The group id argument: `$` is the stream's last id (0-0 without a stream).
+fn group_id(a: &[u8], s: Option<&Stream>) -> CmdResult<StreamId> {
+    if a == b"$" {
+        Ok(s.map_or(StreamId::MIN, |s| s.last_id))
+    } else {
+        Ok(parse_id(a, 0, IdForm::Strict)?.0)
+    }
+}
+
+fn xgroup_create(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
+    let (key, name) = (&args[2], &args[3]);
+    let mut mkstream = false;
+    let mut entries_read = None;
+    let mut i = 5;
+    while i < args.len() {
+        if is(&args[i], "MKSTREAM") {
+            mkstream = true;
+        } else if is(&args[i], "ENTRIESREAD") && i + 1 < args.len() {
+            i += 1;
+            entries_read = parse_entries_read(&args[i])?;
+        } else {
+            return Err(subcommand_syntax(args));
+        }
+        i += 1;
+    }
+    let db = ctx.db(key)?;
+    let exists = get_stream(db, key)?.is_some();
+    if !exists && !mkstream {
+        return Err(key_must_exist());
+    }
+    let id = group_id(&args[4], get_stream(db, key)?)?;
+    if !exists {
+        db.set(key, Value::Stream(Box::default()));
+    }
+    let s = get_stream_mut(db, key)?.ok_or_else(key_must_exist)?;
+    if s.groups.contains_key(name) {
+        return Err(CommandError::err(
+            "BUSYGROUP Consumer Group name already exists",
+        ));
+    }
+    s.groups.insert(
+        name.clone(),
+        ConsumerGroup {
+            last_id: id,
+            entries_read,
+            ..Default::default()
+        },
+    );
+    ctx.dirty(1);
+    Ok(Reply::ok())
+}
+
+fn xgroup_setid(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
+    let (key, name) = (&args[2], &args[3]);
+    let entries_read = match args.len() {
+        5 => None,
+        7 if is(&args[5], "ENTRIESREAD") => parse_entries_read(&args[6])?,
+        _ => return Err(subcommand_syntax(args)),
+    };
+    let db = ctx.db(key)?;
+    let s = get_stream_mut(db, key)?.ok_or_else(key_must_exist)?;
+    if !s.groups.contains_key(name) {
+        return Err(no_group_for_key(key, name));
+    }
+    let id = group_id(&args[4], Some(s))?;
+    if let Some(g) = s.groups.get_mut(name) {
+        g.last_id = id;
+        g.entries_read = entries_read;
+    }
+    ctx.dirty(1);
+    Ok(Reply::ok())
+}
+
+fn xgroup_destroy(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
+    let (key, name) = (&args[2], &args[3]);
+    let s = get_stream_mut(ctx.db(key)?, key)?.ok_or_else(key_must_exist)?;
+    if s.groups.remove(name).is_some() {
+        ctx.dirty(1);
+        Ok(Reply::Int(1))
+    } else {
+        Ok(Reply::Int(0))
+    }
+}
+
+fn xgroup_createconsumer(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
+    let (key, name, consumer) = (&args[2], &args[3], &args[4]);
+    let now = ctx.now();
+    let s = get_stream_mut(ctx.db(key)?, key)?.ok_or_else(key_must_exist)?;
+    let g = s
+        .groups
+        .get_mut(name)
+        .ok_or_else(|| no_group_for_key(key, name))?;
+    let (_, created) = g.consumer(consumer, now);
+    if created {
+        ctx.dirty(1);
+    }
+    Ok(Reply::Int(i64::from(created)))
+}
+
+fn xgroup_delconsumer(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
+    let (key, name, consumer) = (&args[2], &args[3], &args[4]);
+    let s = get_stream_mut(ctx.db(key)?, key)?.ok_or_else(key_must_exist)?;
+    let g = s
+        .groups
+        .get_mut(name)
+        .ok_or_else(|| no_group_for_key(key, name))?;
+    let Some(c) = g.consumers.remove(consumer) else {
+        return Ok(Reply::Int(0));
+    };
+    for id in &c.pel {
+        g.pel.remove(id);
+    }
+    ctx.dirty(1);
+    Ok(Reply::Int(c.pel.len() as i64))
+}
+
+// ---- XREADGROUP ----
+
+fn xreadgroup(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
+    let mut count = 0usize;
+    let mut noack = false;
+    let mut group: Option<(&Bytes, &Bytes)> = None;
+    let mut streams_at = None;
+    let mut i = 1;
+    while i < args.len() {
+        let more = args.len() - i - 1;
+        let o = &args[i];
+        if is(o, "BLOCK") && more > 0 {
+            if ctx.in_script {
+                return Err(CommandError::err(format!(
+                    "ERR {} command is not allowed with BLOCK option from scripts",
+                    lossy(&args[0])
+                )));
+            }
+            i += 1;
+            let t = parse_i64(&args[i]).ok_or_else(|| {
+                CommandError::err("ERR timeout is not an integer or out of range")
+            })?;
+            if t < 0 {
+                return Err(CommandError::err("ERR timeout is negative"));
+            }
+            // Not implemented: luagate refuses rather than answer as if it had waited.
+            return Err(CommandError::err(
+                "ERR XREADGROUP BLOCK is not supported by luagate yet",
+            ));
+        } else if is(o, "COUNT") && more > 0 {
+            i += 1;
+            count = int_arg(&args[i])?.max(0) as usize;
+        } else if is(o, "STREAMS") && more > 0 {
+            if !more.is_multiple_of(2) {
+                return Err(CommandError::err(
+                    "ERR Unbalanced XREAD list of streams: for each stream key an ID or '$' must be specified.",
+                ));
+            }
+            streams_at = Some(i + 1);
+            break;
+        } else if is(o, "GROUP") && more >= 2 {
+            group = Some((&args[i + 1], &args[i + 2]));
+            i += 2;
+        } else if is(o, "NOACK") {
+            noack = true;
+        } else {
+            return Err(CommandError::Syntax);
+        }
+        i += 1;
+    }
+    let Some(at) = streams_at else {
+        return Err(CommandError::Syntax);
+    };
+    let Some((gname, cname)) = group else {
+        return Err(CommandError::err("ERR Missing GROUP option for XREADGROUP"));
+    };
+    let n = (args.len() - at) / 2;
+    // None: `>` (new entries); Some(id): the consumer's pending entries after id.
+    let mut from: Vec<Option<StreamId>> = Vec::with_capacity(n);
+    for j in 0..n {
+        let key = &args[at + j];
+        let id_arg = &args[at + n + j];
+        let has_group =
+            get_stream(ctx.db(key)?, key)?.is_some_and(|s| s.groups.contains_key(gname));
+        if !has_group {
+            return Err(CommandError::err(format!(
+                "NOGROUP No such key '{}' or consumer group '{}' in XREADGROUP with GROUP option",
+                lossy(key),
+                lossy(gname)
+            )));
+        }
+        if &id_arg[..] == b">" {
+            from.push(None);
+        } else if &id_arg[..] == b"$" {
+            return Err(CommandError::err(
+                "ERR The $ ID is meaningless in the context of XREADGROUP: you want to read the history of this consumer by specifying a proper ID, or use the > ID to get new messages. The $ ID would just return an empty result set.",
+            ));
+        } else {
+            from.push(Some(parse_id(id_arg, 0, IdForm::Strict)?.0));
+        }
+    }
+    let now = ctx.now();
+    let take = if count == 0 { usize::MAX } else { count };
+    let mut out: Vec<(Reply, Reply)> = Vec::new();
+    let mut effects = Vec::new();
+    let mut dirty = 0u64;
+    for (j, from) in from.into_iter().enumerate() {
+        let key = &args[at + j];
+        let Some(s) = get_stream_mut(ctx.db(key)?, key)? else {
+            continue;
+        };
+        let Some(mut g) = s.groups.remove(gname) else {
+            continue;
+        };
+        let (c, created) = g.consumer(cname, now);
+        c.seen_time = now;
+        if created {
+            effects.push(createconsumer_effect(key, gname, cname));
+            dirty += 1;
+        }
+        let entries = match from {
+            None => {
+                if s.last_id <= g.last_id {
+                    s.groups.insert(gname.clone(), g);
+                    continue;
+                }
+                let start = g.last_id.next().unwrap_or(StreamId::MAX);
+                let mut entries = Vec::new();
+                let mut ids = Vec::new();
+                for e in s.range(start, StreamId::MAX).take(take) {
+                    entries.push(entry_reply(e));
+                    ids.push(e.id);
+                }
+                for &id in &ids {
+                    if g.entries_read.is_some() && !s.has_tombstones_from(id) {
+                        g.entries_read = g.entries_read.map(|n| n + 1);
+                    } else if s.entries_added != 0 {
+                        g.entries_read = s.estimate_entries_read(id);
+                    }
+                    g.last_id = id;
+                    if !noack {
+                        g.pend(id, cname, now, 1);
+                    }
+                }
+                if !ids.is_empty() {
+                    dirty += 1;
+                    if !noack {
+                        for &id in &ids {
+                            effects.push(claim_effect(key, gname, &g, id));
+                        }
+                    }
+                    effects.push(setid_effect(key, gname, &g));
+                }
+                entries
+            }
+            Some(after) => {
+                let Some(start) = after.next() else {
+                    s.groups.insert(gname.clone(), g);
+                    out.push((bulk(key), Reply::Array(vec![])));
+                    continue;
+                };
+                let ids: Vec<StreamId> = g.consumers[cname]
+                    .pel
+                    .range(start..)
+                    .take(take)
+                    .copied()
+                    .collect();
+                let mut entries = Vec::with_capacity(ids.len());
+                for id in ids {
+                    match s.get(id) {
+                        Some(e) => {
+                            entries.push(entry_reply(e));
+                            if let Some(p) = g.pel.get_mut(&id) {
+                                p.delivery_time = now;
+                                p.delivery_count += 1;
+                            }
+                            effects.push(claim_effect(key, gname, &g, id));
+                            dirty += 1;
+                        }
+                        None => entries.push(Reply::Array(vec![id_reply(id), Reply::NilArray])),
+                    }
+                }
+                entries
+            }
+        };
+        s.groups.insert(gname.clone(), g);
+        out.push((bulk(key), Reply::Array(entries)));
+    }
+    finish(ctx, effects, dirty);
+    if out.is_empty() {
+        return Ok(Reply::NilArray);
+    }
+    Ok(if ctx.resp >= 3 {
+        Reply::Map(out)
+    } else {
+        Reply::Array(
+            out.into_iter()
+                .map(|(k, v)| Reply::Array(vec![k, v]))
+                .collect(),
+        )
+    })
+}
+
+// ---- XACK ----
+
+fn xack(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
+    let (key, name) = (&args[1], &args[2]);
+    let db = ctx.db(key)?;
+    if !get_stream(db, key)?.is_some_and(|s| s.groups.contains_key(name)) {
+        return Ok(Reply::Int(0));
+    }
+    let ids = args[3..]
+        .iter()
+        .map(|a| parse_id(a, 0, IdForm::Strict).map(|(id, _)| id))
+        .collect::<CmdResult<Vec<_>>>()?;
+    let Some(g) = get_stream_mut(db, key)?.and_then(|s| s.groups.get_mut(name)) else {
+        return Ok(Reply::Int(0));
+    };
+    let acked = ids.into_iter().filter(|&id| g.unpend(id)).count();
+    if acked > 0 {
+        ctx.dirty(acked as u64);
+    }
+    Ok(Reply::Int(acked as i64))
+}
+
+// ---- XPENDING ----
+
+fn xpending(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
+    let (key, name) = (&args[1], &args[2]);
+    let mut extended = None;
+    if args.len() > 3 {
+        let mut i = 3;
+        let mut min_idle = 0i64;
+        if is(&args[i], "IDLE") && args.len() > i + 1 {
+            min_idle = int_arg(&args[i + 1])?;
+            i += 2;
+        }
+        if args.len() < i + 3 {
+            return Err(CommandError::Syntax);
+        }
+        let (mut start, ex) = parse_bound(&args[i], 0)?;
+        if ex {
+            start = start
+                .next()
+                .ok_or_else(|| CommandError::err("ERR invalid start ID for the interval"))?;
+        }
+        let (mut end, ex) = parse_bound(&args[i + 1], u64::MAX)?;
+        if ex {
+            end = end
+                .prev()
+                .ok_or_else(|| CommandError::err("ERR invalid end ID for the interval"))?;
+        }
+        let count = int_arg(&args[i + 2])?.max(0) as usize;
+        let consumer = args.get(i + 3);
+        extended = Some((min_idle, start, end, count, consumer));
+    }
+    let now = ctx.now();
+    let g = get_stream(ctx.db(key)?, key)?
+        .and_then(|s| s.groups.get(name))
+        .ok_or_else(|| no_key_or_group(key, name))?;
+    let Some((min_idle, start, end, count, consumer)) = extended else {
+        if g.pel.is_empty() {
+            return Ok(Reply::Array(vec![
+                Reply::Int(0),
+                Reply::Nil,
+                Reply::Nil,
+                Reply::NilArray,
+            ]));
+        }
+        let first = g.pel.keys().next().copied().unwrap_or_default();
+        let last = g.pel.keys().next_back().copied().unwrap_or_default();
+        let per = g
+            .consumers
+            .iter()
+            .filter(|(_, c)| !c.pel.is_empty())
+            .map(|(n, c)| {
+                Reply::Array(vec![
+                    bulk(n),
+                    Reply::Bulk(Bytes::from(c.pel.len().to_string())),
+                ])
+            })
+            .collect();
+        return Ok(Reply::Array(vec![
+            Reply::Int(g.pel.len() as i64),
+            id_reply(first),
+            id_reply(last),
+            Reply::Array(per),
+        ]));
+    };
+    if start > end || count == 0 {
+        return Ok(Reply::Array(vec![]));
+    }
+    let ids: Box<dyn Iterator<Item = StreamId>> = match consumer {
+        None => Box::new(g.pel.range(start..=end).map(|(id, _)| *id)),
+        Some(c) => match g.consumers.get(c) {
+            Some(c) => Box::new(c.pel.range(start..=end).copied()),
+            None => return Ok(Reply::Array(vec![])),
+        },
+    };
+    let mut out = Vec::new();
+    for id in ids {
+        if out.len() >= count {
+            break;
+        }
+        let Some(p) = g.pel.get(&id) else { continue };
+        let idle = now.saturating_sub(p.delivery_time);
+        if min_idle > 0 && (idle as i64) < min_idle {
+            continue;
+        }
+        out.push(Reply::Array(vec![
+            id_reply(id),
+            bulk(&p.consumer),
+            Reply::Int(idle as i64),
+            Reply::Int(p.delivery_count as i64),
+        ]));
+    }
+    Ok(Reply::Array(out))
+}
+
+// ---- XCLAIM ----
+
+fn xclaim(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
+    let (key, name, cname) = (&args[1], &args[2], &args[3]);
+    let now = ctx.now();
+    let has_group = get_stream(ctx.db(key)?, key)?.map(|s| s.groups.contains_key(name));
+    let min_idle = parse_i64(&args[4])
+        .ok_or_else(|| CommandError::err("ERR Invalid min-idle-time argument for XCLAIM"))?
+        .max(0);
+    let mut ids = Vec::new();
+    let mut j = 5;
+    while j < args.len() {
+        match parse_id(&args[j], 0, IdForm::Strict) {
+            Ok((id, _)) => ids.push(id),
+            Err(_) => break,
+        }
+        j += 1;
+    }
+    let (mut force, mut justid) = (false, false);
+    let mut time: Option<i64> = None;
+    let mut retrycount: Option<i64> = None;
+    let mut lastid = StreamId::MIN;
+    while j < args.len() {
+        let more = args.len() - 1 - j;
+        let o = &args[j];
+        let num = |a: &Bytes, what: &str| {
+            parse_i64(a).ok_or_else(|| {
+                CommandError::err(format!("ERR Invalid {what} option argument for XCLAIM"))
+            })
+        };
+        if is(o, "FORCE") {
+            force = true;
+        } else if is(o, "JUSTID") {
+            justid = true;
+        } else if is(o, "IDLE") && more > 0 {
+            j += 1;
+            time = Some((now as i64).saturating_sub(num(&args[j], "IDLE")?));
+        } else if is(o, "TIME") && more > 0 {
+            j += 1;
+            time = Some(num(&args[j], "TIME")?);
+        } else if is(o, "RETRYCOUNT") && more > 0 {
+            j += 1;
+            retrycount = Some(num(&args[j], "RETRYCOUNT")?);
+        } else if is(o, "LASTID") && more > 0 {
+            j += 1;
+            lastid = parse_id(&args[j], 0, IdForm::Strict)?.0;
+        } else {
+            return Err(CommandError::err(format!(
+                "ERR Unrecognized XCLAIM option '{}'",
+                lossy(o)
+            )));
+        }
+        j += 1;
+    }
+    let delivery_time = match time {
+        Some(t) if t >= 0 && (t as u64) <= now => t as u64,
+        _ => now,
+    };
+    if has_group != Some(true) {
+        return Err(no_key_or_group(key, name));
+    }
+    let s = get_stream_mut(ctx.db(key)?, key)?.ok_or_else(|| no_key_or_group(key, name))?;
+    let mut g = s
+        .groups
+        .remove(name)
+        .ok_or_else(|| no_key_or_group(key, name))?;
+    let mut effects = Vec::new();
+    let mut dirty = 0u64;
+    let mut lastid_changed = false;
+    if lastid > g.last_id {
+        g.last_id = lastid;
+        lastid_changed = true;
+    }
+    let mut out = Vec::new();
+    for id in ids {
+        let pending = g.pel.get(&id).cloned();
+        let Some(e) = s.get(id) else {
+            if pending.is_some() {
+                // The entry is gone: the claim drops it, and a follower's XCLAIM does too.
+                effects.push(claim_effect(key, name, &g, id));
+                g.unpend(id);
+                dirty += 1;
+                lastid_changed = false;
+            }
+            continue;
+        };
+        let count = match &pending {
+            Some(p) => {
+                if min_idle > 0 && (now.saturating_sub(p.delivery_time) as i64) < min_idle {
+                    continue;
+                }
+                p.delivery_count
+            }
+            None if force => 0,
+            None => continue,
+        };
+        let (c, _) = g.consumer(cname, now);
+        c.seen_time = now;
+        let count = match retrycount {
+            Some(n) if n >= 0 => n as u64,
+            _ if justid => count,
+            _ => count + 1,
+        };
+        g.pend(id, cname, delivery_time, count);
+        out.push(if justid { id_reply(id) } else { entry_reply(e) });
+        effects.push(claim_effect(key, name, &g, id));
+        dirty += 1;
+        lastid_changed = false;
+    }
+    if lastid_changed {
+        effects.push(setid_effect(key, name, &g));
+        dirty += 1;
+    }
+    s.groups.insert(name.clone(), g);
+    finish(ctx, effects, dirty);
+    Ok(Reply::Array(out))
+}
+
+// ---- XAUTOCLAIM ----
+
+fn xautoclaim(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
+    let (key, name, cname) = (&args[1], &args[2], &args[3]);
+    let now = ctx.now();
+    let has_group = get_stream(ctx.db(key)?, key)?.map(|s| s.groups.contains_key(name));
+    let min_idle = parse_i64(&args[4])
+        .ok_or_else(|| CommandError::err("ERR Invalid min-idle-time argument for XAUTOCLAIM"))?
+        .max(0);
+    let (start, ex) = parse_bound(&args[5], 0)?;
+    let start = if ex {
+        start
+            .next()
+            .ok_or_else(|| CommandError::err("ERR invalid start ID for the interval"))?
+    } else {
+        start
+    };
+    let mut count = 100usize;
+    let mut justid = false;
+    let mut j = 6;
+    while j < args.len() {
+        let more = args.len() - 1 - j;
+        if is(&args[j], "COUNT") && more > 0 {
+            j += 1;
+            let n = parse_i64(&args[j])
+                .ok_or_else(|| CommandError::err("ERR COUNT must be > 0"))?;
+            if n < 1 || n > i64::MAX / 10 {
+                return Err(CommandError::err("ERR COUNT must be > 0"));
+            }
+            count = n as usize;
+        } else if is(&args[j], "JUSTID") {
+            justid = true;
+        } else {
+            return Err(CommandError::Syntax);
+        }
+        j += 1;
+    }
+    if has_group != Some(true) {
+        return Err(no_key_or_group(key, name));
+    }
+    let s = get_stream_mut(ctx.db(key)?, key)?.ok_or_else(|| no_key_or_group(key, name))?;
+    let mut g = s
+        .groups
+        .remove(name)
+        .ok_or_else(|| no_key_or_group(key, name))?;
+    let mut attempts = count.saturating_mul(10);
+    let mut effects = Vec::new();
+    let mut claimed = Vec::new();
+    let mut deleted = Vec::new();
+    let mut dirty = 0u64;
+    let mut cursor = start;
+    let mut next = StreamId::MIN;
+    loop {
+        let Some((&id, p)) = g.pel.range(cursor..).next() else {
+            next = StreamId::MIN;
+            break;
+        };
+        if attempts == 0 || count == 0 {
+            next = id;
+            break;
+        }
+        attempts -= 1;
+        cursor = match id.next() {
+            Some(n) => n,
+            None => StreamId::MAX,
+        };
+        let last = id == StreamId::MAX;
+        let Some(e) = s.get(id) else {
+            effects.push(claim_effect(key, name, &g, id));
+            g.unpend(id);
+            deleted.push(id_reply(id));
+            dirty += 1;
+            count -= 1;
+            if last {
+                break;
+            }
+            continue;
+        };
+        if min_idle > 0 && (now.saturating_sub(p.delivery_time) as i64) < min_idle {
+            if last {
+                break;
+            }
+            continue;
+        }
+        let n = p.delivery_count + u64::from(!justid);
+        let (c, _) = g.consumer(cname, now);
+        c.seen_time = now;
+        g.pend(id, cname, now, n);
+        claimed.push(if justid { id_reply(id) } else { entry_reply(e) });
+        effects.push(claim_effect(key, name, &g, id));
+        dirty += 1;
+        count -= 1;
+        if last {
+            break;
+        }
+    }
+    s.groups.insert(name.clone(), g);
+    finish(ctx, effects, dirty);
+    Ok(Reply::Array(vec![
+        id_reply(next),
+        Reply::Array(claimed),
+        Reply::Array(deleted),
+    ]))
+}
+
+// ---- XINFO GROUPS / CONSUMERS / STREAM FULL ----
+
+pub(super) fn xinfo_groups(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
+    let key = &args[2];
+    let s = get_stream(ctx.db(key)?, key)?.ok_or(CommandError::NoSuchKey)?;
+    let out = s
+        .groups
+        .iter()
+        .map(|(n, g)| {
+            Reply::Map(vec![
+                (b("name"), bulk(n)),
+                (b("consumers"), Reply::Int(g.consumers.len() as i64)),
+                (b("pending"), Reply::Int(g.pel.len() as i64)),
+                (b("last-delivered-id"), id_reply(g.last_id)),
+                (b("entries-read"), opt_int(g.entries_read)),
+                (b("lag"), opt_int(s.group_lag(g))),
+            ])
+        })
+        .collect();
+    Ok(Reply::Array(out))
+}
+
+pub(super) fn xinfo_consumers(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
+    let (key, name) = (&args[2], &args[3]);
+    let now = ctx.now();
+    let s = get_stream(ctx.db(key)?, key)?.ok_or(CommandError::NoSuchKey)?;
+    let g = s
+        .groups
+        .get(name)
+        .ok_or_else(|| no_group_for_key(key, name))?;
+    let out = g
+        .consumers
+        .iter()
+        .map(|(n, c)| {
+            Reply::Map(vec![
+                (b("name"), bulk(n)),
+                (b("pending"), Reply::Int(c.pel.len() as i64)),
+                (
+                    b("idle"),
+                    Reply::Int(now.saturating_sub(c.seen_time) as i64),
+                ),
+            ])
+        })
+        .collect();
+    Ok(Reply::Array(out))
+}
+
+/// XINFO STREAM FULL's `groups`: each group with at most `n` of its pending entries and of
+/// each consumer's.
+pub(super) fn full_groups(s: &Stream, n: usize) -> Reply {
+    let groups = s
+        .groups
+        .iter()
+        .map(|(name, g)| {
+            let pending = g
+                .pel
+                .iter()
+                .take(n)
+                .map(|(id, p)| {
+                    Reply::Array(vec![
+                        id_reply(*id),
+                        bulk(&p.consumer),
+                        Reply::Int(p.delivery_time as i64),
+                        Reply::Int(p.delivery_count as i64),
+                    ])
+                })
+                .collect();
+            let consumers = g
+                .consumers
+                .iter()
+                .map(|(cn, c)| {
+                    let pending = c
+                        .pel
+                        .iter()
+                        .take(n)
+                        .filter_map(|id| g.pel.get(id).map(|p| (id, p)))
+                        .map(|(id, p)| {
+                            Reply::Array(vec![
+                                id_reply(*id),
+                                Reply::Int(p.delivery_time as i64),
+                                Reply::Int(p.delivery_count as i64),
+                            ])
+                        })
+                        .collect();
+                    Reply::Map(vec![
+                        (b("name"), bulk(cn)),
+                        (b("seen-time"), Reply::Int(c.seen_time as i64)),
+                        (b("pel-count"), Reply::Int(c.pel.len() as i64)),
+                        (b("pending"), Reply::Array(pending)),
+                    ])
+                })
+                .collect();
+            Reply::Map(vec![
+                (b("name"), bulk(name)),
+                (b("last-delivered-id"), id_reply(g.last_id)),
+                (b("entries-read"), opt_int(g.entries_read)),
+                (b("lag"), opt_int(s.group_lag(g))),
+                (b("pel-count"), Reply::Int(g.pel.len() as i64)),
+                (b("pending"), Reply::Array(pending)),
+                (b("consumers"), Reply::Array(consumers)),
+            ])
+        })
+        .collect();
+    Reply::Array(groups)
+}
