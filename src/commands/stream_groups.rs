@@ -1,4 +1,4 @@
-//! Stream consumer groups: XGROUP, XREADGROUP, XACK, XPENDING, XCLAIM, XAUTOCLAIM, and
+//! Stream consumer groups: XGROUP, XREADGROUP (and its BLOCK waiting rule), XACK, XPENDING, XCLAIM, XAUTOCLAIM, and
 //! XINFO GROUPS / CONSUMERS (the group parts of XINFO STREAM FULL are built here too).
 //!
 //! Invariant: every change to a group propagates commands that rebuild it exactly on a
@@ -11,8 +11,7 @@
 
 use super::flags::*;
 use super::streams::{
-    entry_reply, get_stream, get_stream_mut, id_reply, parse_bound, parse_id,
-    xread_keys, IdForm,
+    entry_reply, get_stream, get_stream_mut, id_reply, parse_bound, parse_id, xread_keys, IdForm,
 };
 use super::*;
 use crate::error::{CmdResult, CommandError};
@@ -342,10 +341,6 @@ fn xreadgroup(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
             if t < 0 {
                 return Err(CommandError::err("ERR timeout is negative"));
             }
-            // Not implemented: luagate refuses rather than answer as if it had waited.
-            return Err(CommandError::err(
-                "ERR XREADGROUP BLOCK is not supported by luagate yet",
-            ));
         } else if is(o, "COUNT") && more > 0 {
             i += 1;
             count = int_arg(&args[i])?.max(0) as usize;
@@ -419,7 +414,9 @@ fn xreadgroup(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
         }
         let entries = match from {
             None => {
-                if s.last_id <= g.last_id {
+                // Served only if the last live entry is new to the group (Redis 7.0's
+                // `streamLastValidID`), else left out of the reply.
+                if s.last_entry().is_none_or(|e| e.id <= g.last_id) {
                     s.groups.insert(gname.clone(), g);
                     continue;
                 }
@@ -487,6 +484,8 @@ fn xreadgroup(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
     }
     finish(ctx, effects, dirty);
     if out.is_empty() {
+        // With BLOCK, a client waits (src/server/blocking.rs retries this); in MULTI it does
+        // not, as in Redis.
         return Ok(Reply::NilArray);
     }
     Ok(if ctx.resp >= 3 {
@@ -498,6 +497,51 @@ fn xreadgroup(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
                 .collect(),
         )
     })
+}
+
+// ---- XREADGROUP BLOCK ----
+
+/// How XREADGROUP BLOCK waits (src/server/blocking.rs): as XREAD BLOCK, on its stream keys,
+/// retried whenever one is written; a retry that finds new entries serves. Readers are not
+/// queued oldest first (stream waiters never are), so when one XADD wakes several readers of
+/// one group, whichever retry runs first gets the entries; the others wait on.
+pub static BLOCK_SPECS: &[(&str, crate::server::blocking::BlockSpec)] = &[(
+    "xreadgroup",
+    crate::server::blocking::BlockSpec {
+        parse: xreadgroup_block_timeout,
+        sources: xread_keys,
+        narrow: super::streams::xread_narrow,
+        kind: "stream",
+        not_served: Reply::NilArray,
+        timed_out: Reply::NilArray,
+    },
+)];
+
+/// The BLOCK timeout in milliseconds (0: forever). Without BLOCK, or with options it cannot
+/// read, an error here: the command then runs once and answers for itself.
+fn xreadgroup_block_timeout(args: &[Bytes]) -> CmdResult<u64> {
+    let mut timeout = None;
+    let mut i = 1;
+    while i < args.len() {
+        if is(&args[i], "BLOCK") && i + 1 < args.len() {
+            timeout = parse_i64(&args[i + 1]).and_then(|t| u64::try_from(t).ok());
+            if timeout.is_none() {
+                return Err(CommandError::Syntax);
+            }
+            i += 2;
+        } else if is(&args[i], "COUNT") {
+            i += 2;
+        } else if is(&args[i], "GROUP") {
+            i += 3;
+        } else if is(&args[i], "NOACK") {
+            i += 1;
+        } else if is(&args[i], "STREAMS") {
+            break;
+        } else {
+            return Err(CommandError::Syntax);
+        }
+    }
+    timeout.ok_or(CommandError::Syntax)
 }
 
 // ---- XACK ----
@@ -709,7 +753,8 @@ fn xclaim(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
                 }
                 p.delivery_count
             }
-            None if force => 0,
+            // A pending entry made by FORCE starts as delivered once (Redis's new NACK).
+            None if force => 1,
             None => continue,
         };
         let (c, _) = g.consumer(cname, now);
@@ -758,9 +803,10 @@ fn xautoclaim(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
         let more = args.len() - 1 - j;
         if is(&args[j], "COUNT") && more > 0 {
             j += 1;
-            let n = parse_i64(&args[j])
-                .ok_or_else(|| CommandError::err("ERR COUNT must be > 0"))?;
-            if n < 1 || n > i64::MAX / 10 {
+            let n =
+                parse_i64(&args[j]).ok_or_else(|| CommandError::err("ERR COUNT must be > 0"))?;
+            // Redis bounds COUNT so its deleted-ids buffer (16 bytes an id) fits a long.
+            if !(1..=i64::MAX / 16).contains(&n) {
                 return Err(CommandError::err("ERR COUNT must be > 0"));
             }
             count = n as usize;

@@ -25,8 +25,14 @@ pub const COMMANDS: &[Command] = &[
     Command::new("xread", -4, READONLY | BLOCKING, X, xread).custom_keys(xread_keys),
     Command::new("xsetid", -3, WRITE | DENYOOM | FAST, X, xsetid).keys(1, 1, 1),
     Command::new("xinfo", -2, 0, X, container).subs(&[
-        Command::new("consumers", 4, READONLY, X, super::stream_groups::xinfo_consumers)
-            .keys(2, 2, 1),
+        Command::new(
+            "consumers",
+            4,
+            READONLY,
+            X,
+            super::stream_groups::xinfo_consumers,
+        )
+        .keys(2, 2, 1),
         Command::new("groups", 3, READONLY, X, super::stream_groups::xinfo_groups).keys(2, 2, 1),
         Command::new("stream", -3, READONLY, X, xinfo_stream).keys(2, 2, 1),
         Command::new("help", 2, LOADING | STALE, X, xinfo_help),
@@ -644,7 +650,7 @@ fn xread_block_timeout(args: &[Bytes]) -> CmdResult<u64> {
 }
 
 /// XREAD with only the streams at `keep` (and their ids).
-fn xread_narrow(args: &[Bytes], keep: &[usize]) -> Vec<Bytes> {
+pub(super) fn xread_narrow(args: &[Bytes], keep: &[usize]) -> Vec<Bytes> {
     let keys = xread_keys(args);
     let Some(&first) = keys.first() else {
         return args.to_vec();

@@ -166,10 +166,13 @@ impl ConsumerGroup {
     /// The consumer `name`, created (seen `now`) if missing; true if it was created.
     pub fn consumer(&mut self, name: &Bytes, now: u64) -> (&mut Consumer, bool) {
         let created = !self.consumers.contains_key(name);
-        let c = self.consumers.entry(name.clone()).or_insert_with(|| Consumer {
-            seen_time: now,
-            pel: Default::default(),
-        });
+        let c = self
+            .consumers
+            .entry(name.clone())
+            .or_insert_with(|| Consumer {
+                seen_time: now,
+                pel: Default::default(),
+            });
         (c, created)
     }
 
@@ -189,7 +192,7 @@ impl ConsumerGroup {
     /// Makes `id` pending for `consumer` (which must exist), moving it from another consumer.
     pub fn pend(&mut self, id: StreamId, consumer: &Bytes, delivery_time: u64, count: u64) {
         if let Some(old) = self.pel.get(&id).map(|p| p.consumer.clone()) {
-            if &old != consumer {
+            if old != consumer {
                 if let Some(c) = self.consumers.get_mut(&old) {
                     c.pel.remove(&id);
                 }

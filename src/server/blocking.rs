@@ -65,6 +65,7 @@ pub fn spec_for(name: &str) -> Option<&'static BlockSpec> {
         .iter()
         .chain(crate::commands::zsets::BLOCK_SPECS.iter())
         .chain(crate::commands::streams::BLOCK_SPECS.iter())
+        .chain(crate::commands::stream_groups::BLOCK_SPECS.iter())
         .find(|(n, _)| *n == name)
         .map(|(_, s)| s)
 }
