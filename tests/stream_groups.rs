@@ -423,6 +423,40 @@ fn xreadgroup_block_and_scripts() {
             ]),
             "*-1\r\n"
         );
+        // The group or the stream going ends the wait with Redis's errors.
+        for (gone, err) in [
+            (
+                ["XGROUP", "DESTROY", "gone", "g"],
+                "-NOGROUP the consumer group this client was blocked on no longer exists\r\n",
+            ),
+            (
+                ["DEL", "gone", "", ""],
+                "-UNBLOCKED the stream key no longer exists\r\n",
+            ),
+        ] {
+            w.cmd(&["XGROUP", "CREATE", "gone", "g", "$", "MKSTREAM"]);
+            let a: Vec<&[u8]> = [
+                "XREADGROUP",
+                "GROUP",
+                "g",
+                "c",
+                "BLOCK",
+                "5000",
+                "STREAMS",
+                "gone",
+                ">",
+            ]
+            .iter()
+            .map(|x| x.as_bytes())
+            .collect();
+            r.send_cmd(&a);
+            common::wait_blocked_clients(&mut w, 1);
+            let n = if gone[0] == "DEL" { 2 } else { 4 };
+            w.cmd(&gone[..n]);
+            w.cmd(&["XADD", "gone", "1-1", "a", "1"]);
+            assert_eq!(s(&r.read_reply().expect("ended")), err, "port {p}");
+            w.cmd(&["DEL", "gone"]);
+        }
     }
     check_masked_lines(&mut d, "XPENDING bs g - + 10\nXINFO CONSUMERS bs g");
 }

@@ -514,8 +514,35 @@ pub static BLOCK_SPECS: &[(&str, crate::server::blocking::BlockSpec)] = &[(
         kind: "stream",
         not_served: Reply::NilArray,
         timed_out: Reply::NilArray,
+        gone: Some(xreadgroup_gone),
     },
 )];
+
+/// Ends a wait whose stream or group has gone, with Redis 7.0's errors.
+fn xreadgroup_gone(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Option<String> {
+    let group = args
+        .iter()
+        .position(|a| is(a, "GROUP"))
+        .and_then(|i| args.get(i + 1))?;
+    for i in xread_keys(args) {
+        let key = &args[i];
+        let db = ctx.db(key).ok()?;
+        let has_group = db.peek(key).map(|e| match &e.value {
+            Value::Stream(s) => Some(s.groups.contains_key(group)),
+            _ => None,
+        });
+        match has_group {
+            Some(Some(false)) => {
+                return Some(
+                    "NOGROUP the consumer group this client was blocked on no longer exists".into(),
+                )
+            }
+            Some(Some(true)) => {}
+            _ => return Some("UNBLOCKED the stream key no longer exists".into()),
+        }
+    }
+    None
+}
 
 /// The BLOCK timeout in milliseconds (0: forever). Without BLOCK, or with options it cannot
 /// read, an error here: the command then runs once and answers for itself.

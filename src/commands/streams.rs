@@ -625,6 +625,7 @@ pub static BLOCK_SPECS: &[(&str, BlockSpec)] = &[(
         kind: "stream",
         not_served: Reply::NilArray,
         timed_out: Reply::NilArray,
+        gone: None,
     },
 )];
 
