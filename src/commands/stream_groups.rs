@@ -406,6 +406,13 @@ fn xreadgroup(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
         let Some(mut g) = s.groups.remove(gname) else {
             continue;
         };
+        // A `>` read is served only if the last live entry is new to the group (Redis 7.0's
+        // `streamLastValidID`); otherwise the stream is left out of the reply and, as in
+        // Redis, the consumer is not even created.
+        if from.is_none() && s.last_entry().is_none_or(|e| e.id <= g.last_id) {
+            s.groups.insert(gname.clone(), g);
+            continue;
+        }
         let (c, created) = g.consumer(cname, now);
         c.seen_time = now;
         if created {
@@ -414,12 +421,6 @@ fn xreadgroup(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
         }
         let entries = match from {
             None => {
-                // Served only if the last live entry is new to the group (Redis 7.0's
-                // `streamLastValidID`), else left out of the reply.
-                if s.last_entry().is_none_or(|e| e.id <= g.last_id) {
-                    s.groups.insert(gname.clone(), g);
-                    continue;
-                }
                 let start = g.last_id.next().unwrap_or(StreamId::MAX);
                 let mut entries = Vec::new();
                 let mut ids = Vec::new();

@@ -404,9 +404,13 @@ impl Stream {
     }
 
     /// Whether an entry deleted by XDEL may lie at or after `from` (Redis's
-    /// `streamRangeHasTombstones` with no end).
+    /// `streamRangeHasTombstones` with no end): not when the highest deleted id is below the
+    /// first live entry.
     pub fn has_tombstones_from(&self, from: StreamId) -> bool {
-        self.len != 0 && self.max_deleted_id != StreamId::MIN && from <= self.max_deleted_id
+        self.len != 0
+            && self.max_deleted_id != StreamId::MIN
+            && self.first_id() <= self.max_deleted_id
+            && from <= self.max_deleted_id
     }
 
     /// The logical position (entries added before it, plus one) of `id`, when it can be
