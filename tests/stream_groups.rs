@@ -880,3 +880,59 @@ fn random_group_operations_reach_followers() {
         "follower attached midway (seed {seed})"
     );
 }
+
+/// As in Redis 7.0, group changes do not modify the stream for WATCH; only XGROUP CREATE's
+/// MKSTREAM (which makes the key) does.
+#[test]
+fn group_changes_leave_watch_alone() {
+    let mut d = Diff::new();
+    d.check_lines(
+        "
+        XADD w 1-1 a 1
+        XADD w 2-1 a 2
+        XGROUP CREATE w g 0
+        ",
+    );
+    let ops: &[&[&str]] = &[
+        &[
+            "XREADGROUP",
+            "GROUP",
+            "g",
+            "c",
+            "COUNT",
+            "1",
+            "STREAMS",
+            "w",
+            ">",
+        ],
+        &["XREADGROUP", "GROUP", "g", "c", "STREAMS", "w", "0"],
+        &["XACK", "w", "g", "1-1"],
+        &["XCLAIM", "w", "g", "c2", "0", "1-1", "FORCE"],
+        &["XAUTOCLAIM", "w", "g", "c3", "0", "0"],
+        &["XGROUP", "SETID", "w", "g", "0"],
+        &["XGROUP", "CREATECONSUMER", "w", "g", "c4"],
+        &["XGROUP", "DELCONSUMER", "w", "g", "c4"],
+        &["XGROUP", "CREATE", "w", "g2", "$"],
+        &["XGROUP", "DESTROY", "w", "g2"],
+        &["XGROUP", "CREATE", "made", "g", "$", "MKSTREAM"],
+    ];
+    for op in ops {
+        let watched = if op[2] == "made" { "made" } else { "w" };
+        let mut out = Vec::new();
+        for p in [d.lg.port, d.reference.port] {
+            let mut watcher = common::Raw::connect(p);
+            let mut other = common::Raw::connect(p);
+            watcher.cmd(&["WATCH", watched]);
+            other.cmd(op);
+            watcher.cmd(&["MULTI"]);
+            watcher.cmd(&["PING"]);
+            out.push(watcher.cmd_str(&["EXEC"]));
+        }
+        assert_eq!(out[0], out[1], "EXEC after {op:?}: luagate, redis-server");
+    }
+    assert_eq!(
+        d.a.cmd_str(&["EXISTS", "made"]),
+        ":1\r\n",
+        "the last case made its key"
+    );
+}

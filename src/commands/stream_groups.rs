@@ -233,6 +233,8 @@ fn xgroup_create(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
     let id = group_id(&args[4], get_stream(db, key)?)?;
     if !exists {
         db.set(key, Value::Stream(Box::default()));
+        // The one group change that modifies the keyspace (see `commands::call_from`).
+        db.signal(key);
     }
     let s = get_stream_mut(db, key)?.ok_or_else(key_must_exist)?;
     if s.groups.contains_key(name) {
