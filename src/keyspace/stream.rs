@@ -287,6 +287,28 @@ impl Stream {
         })
     }
 
+    /// What the consumer groups own here, roughly: each group, pending entry and consumer
+    /// with its tree slot and name, and each consumer's pending id (MEMORY USAGE).
+    pub fn groups_memory(&self) -> usize {
+        const SLOT: usize = 48;
+        let pending = std::mem::size_of::<(StreamId, Pending)>() + SLOT;
+        let consumer = std::mem::size_of::<Consumer>() + SLOT;
+        let id = std::mem::size_of::<StreamId>() + SLOT / 2;
+        self.groups
+            .iter()
+            .map(|(name, g)| {
+                std::mem::size_of::<ConsumerGroup>()
+                    + SLOT
+                    + name.len()
+                    + g.pel.len() * pending
+                    + g.consumers
+                        .iter()
+                        .map(|(n, c)| consumer + n.len() + c.pel.len() * id)
+                        .sum::<usize>()
+            })
+            .sum()
+    }
+
     /// Total bytes of the nodes' listpacks (for MEMORY USAGE).
     pub fn node_bytes(&self) -> usize {
         self.nodes.values().map(|n| n.bytes).sum()
