@@ -1,5 +1,5 @@
 //! Stream commands without consumer groups: XADD, XLEN, XRANGE, XREVRANGE, XDEL, XTRIM,
-//! XREAD, XSETID, XINFO STREAM and XINFO HELP (groups: `stream_groups.rs`).
+//! XREAD, XSETID, XINFO STREAM and XINFO HELP (groups: `stream_groups/`).
 //!
 //! Invariant: every write propagates a deterministic effect: an XADD whose id was generated
 //! (`*`, `ms-*`) records the id it made, and an approximate trim (`~`), whose result depends
