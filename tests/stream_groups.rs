@@ -148,6 +148,32 @@ fn xgroup_subcommands_and_errors() {
         XINFO CONSUMERS str g
         ",
     );
+    d.check(&[
+        "COMMAND",
+        "GETKEYS",
+        "XREADGROUP",
+        "GROUP",
+        "g",
+        "c",
+        "STREAMS",
+        "a",
+        "b",
+        ">",
+        ">",
+    ]);
+    d.check(&[
+        "COMMAND",
+        "GETKEYS",
+        "XREADGROUP",
+        "GROUP",
+        "streams",
+        "c",
+        "STREAMS",
+        "a",
+        ">",
+    ]);
+    d.check(&["COMMAND", "GETKEYS", "XINFO", "CONSUMERS", "k", "g"]);
+    d.check(&["COMMAND", "GETKEYS", "XGROUP", "CREATE", "k", "g", "$"]);
     // Name, arity, flags and legacy key positions (key specs and ACL categories are not
     // modelled, as for the other stream commands).
     for c in [

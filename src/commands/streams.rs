@@ -501,7 +501,7 @@ fn xsetid(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
 
 /// XREAD's keys, found as Redis 7.0's key spec finds them: after the first STREAMS, half of
 /// the remaining arguments (rounded down). For a valid call these are exactly its streams.
-pub(super) fn xread_keys(args: &[Bytes]) -> Vec<usize> {
+fn xread_keys(args: &[Bytes]) -> Vec<usize> {
     let Some(at) = args
         .iter()
         .skip(1)
@@ -651,7 +651,7 @@ fn xread_block_timeout(args: &[Bytes]) -> CmdResult<u64> {
 }
 
 /// XREAD with only the streams at `keep` (and their ids).
-pub(super) fn xread_narrow(args: &[Bytes], keep: &[usize]) -> Vec<Bytes> {
+fn xread_narrow(args: &[Bytes], keep: &[usize]) -> Vec<Bytes> {
     let keys = xread_keys(args);
     let Some(&first) = keys.first() else {
         return args.to_vec();

@@ -13,7 +13,7 @@
 
 use super::flags::*;
 use super::streams::{
-    entry_reply, get_stream, get_stream_mut, id_reply, parse_bound, parse_id, xread_keys, IdForm,
+    entry_reply, get_stream, get_stream_mut, id_reply, parse_bound, parse_id, IdForm,
 };
 use super::*;
 use crate::error::{CmdResult, CommandError};
@@ -44,7 +44,7 @@ pub const COMMANDS: &[Command] = &[
         Command::new("delconsumer", 5, WRITE, X, xgroup_delconsumer).keys(2, 2, 1),
         Command::new("help", 2, LOADING | STALE, X, xgroup_help),
     ]),
-    Command::new("xreadgroup", -7, WRITE | BLOCKING, X, xreadgroup).custom_keys(xread_keys),
+    Command::new("xreadgroup", -7, WRITE | BLOCKING, X, xreadgroup).custom_keys(xreadgroup_keys),
     Command::new("xack", -4, WRITE | FAST, X, xack).keys(1, 1, 1),
     Command::new("xpending", -3, READONLY, X, xpending).keys(1, 1, 1),
     Command::new("xclaim", -6, WRITE | FAST, X, xclaim).keys(1, 1, 1),
@@ -328,6 +328,34 @@ fn xgroup_delconsumer(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
 
 // ---- XREADGROUP ----
 
+/// XREADGROUP's keys, found as Redis 7.0's key spec finds them: after the first STREAMS from
+/// argument 4 on (GROUP and its two names come first), half of the remaining arguments.
+fn xreadgroup_keys(args: &[Bytes]) -> Vec<usize> {
+    let Some(at) = args
+        .iter()
+        .skip(4)
+        .position(|a| is(a, "STREAMS"))
+        .map(|p| p + 4)
+    else {
+        return vec![];
+    };
+    let n = (args.len() - at - 1) / 2;
+    (at + 1..at + 1 + n).collect()
+}
+
+/// XREADGROUP with only the streams at `keep` (and their ids).
+fn xreadgroup_narrow(args: &[Bytes], keep: &[usize]) -> Vec<Bytes> {
+    let keys = xreadgroup_keys(args);
+    let Some(&first) = keys.first() else {
+        return args.to_vec();
+    };
+    let n = keys.len();
+    let mut v: Vec<Bytes> = args[..first].to_vec();
+    v.extend(keep.iter().map(|&i| args[i].clone()));
+    v.extend(keep.iter().map(|&i| args[i + n].clone()));
+    v
+}
+
 fn xreadgroup(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
     let mut count = 0usize;
     let mut noack = false;
@@ -520,8 +548,8 @@ pub static BLOCK_SPECS: &[(&str, crate::server::blocking::BlockSpec)] = &[(
     "xreadgroup",
     crate::server::blocking::BlockSpec {
         parse: xreadgroup_block_timeout,
-        sources: xread_keys,
-        narrow: super::streams::xread_narrow,
+        sources: xreadgroup_keys,
+        narrow: xreadgroup_narrow,
         kind: "stream",
         not_served: Reply::NilArray,
         timed_out: Reply::NilArray,
@@ -535,7 +563,7 @@ fn xreadgroup_gone(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Option<String> {
         .iter()
         .position(|a| is(a, "GROUP"))
         .and_then(|i| args.get(i + 1))?;
-    for i in xread_keys(args) {
+    for i in xreadgroup_keys(args) {
         let key = &args[i];
         let db = ctx.db(key).ok()?;
         let has_group = db.peek(key).map(|e| match &e.value {
