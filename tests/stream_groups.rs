@@ -59,6 +59,22 @@ fn mask_pending(reply: &[u8]) -> String {
     out
 }
 
+/// `text` with the node layout masked (`radix-tree-keys`, `radix-tree-nodes`): a stream
+/// rebuilt from a snapshot is laid out afresh (README, Known gaps).
+fn without_layout(text: String) -> String {
+    let mut out = Vec::new();
+    let mut after = false;
+    for line in text.split("\r\n") {
+        out.push(if after && line.starts_with(':') {
+            ":L"
+        } else {
+            line
+        });
+        after = line == "radix-tree-keys" || line == "radix-tree-nodes";
+    }
+    out.join("\r\n")
+}
+
 #[track_caller]
 fn check_masked(d: &mut Diff, args: &[&str]) -> String {
     let (x, y) = d.both(args);
@@ -513,7 +529,7 @@ fn groups_state(r: &mut common::Raw) -> String {
     for k in KEYS {
         let full = r.cmd(&["XINFO", "STREAM", k, "FULL", "COUNT", "0"]);
         assert!(full.starts_with(b"*"), "{k}: {}", s(&full));
-        out.push_str(&mask_with(&full, false));
+        out.push_str(&without_layout(mask_with(&full, false)));
         out.push_str(&s(&r.cmd(&["XINFO", "GROUPS", k])));
         out.push_str(&s(&r.cmd(&["XPENDING", k, "g1"])));
         out.push_str(&s(&r.cmd(&["XRANGE", k, "-", "+"])));
@@ -882,10 +898,8 @@ fn random_group_operations_reach_followers() {
     }
     let state = |r: &mut common::Raw| {
         // Delivery times are the leader's, exactly; seen times are when a node applied.
-        let mut out = mask_with(
-            &r.cmd(&["XINFO", "STREAM", key, "FULL", "COUNT", "0"]),
-            false,
-        );
+        let full = r.cmd(&["XINFO", "STREAM", key, "FULL", "COUNT", "0"]);
+        let mut out = without_layout(mask_with(&full, false));
         out.push_str(&s(&r.cmd(&["XINFO", "GROUPS", key])));
         out
     };
