@@ -593,6 +593,43 @@ mod tests {
     }
 
     #[test]
+    fn pending_entries_move_between_consumers_and_lag_follows_deletions() {
+        let mut s = Stream::default();
+        for i in 1..=5 {
+            s.append(StreamId::new(i, 0), fields(&[("a", "1")]));
+        }
+        let mut g = ConsumerGroup {
+            entries_read: Some(2),
+            last_id: StreamId::new(2, 0),
+            ..Default::default()
+        };
+        let (a, b) = (Bytes::from_static(b"a"), Bytes::from_static(b"b"));
+        assert!(g.consumer(&a, 7).1);
+        assert!(!g.consumer(&a, 8).1);
+        g.consumer(&b, 9);
+        g.pend(StreamId::new(1, 0), &a, 10, 1);
+        g.pend(StreamId::new(1, 0), &b, 11, 3);
+        assert!(g.consumers[&a].pel.is_empty());
+        assert_eq!(g.consumers[&b].pel.len(), 1);
+        assert_eq!(g.pel[&StreamId::new(1, 0)].delivery_count, 3);
+        assert_eq!(s.group_lag(&g), Some(3));
+        // A deletion after the group's position hides its counter; one before it does not.
+        s.delete(StreamId::new(4, 0));
+        assert_eq!(s.group_lag(&g), None);
+        assert!(g.unpend(StreamId::new(1, 0)));
+        assert!(!g.unpend(StreamId::new(1, 0)));
+        assert!(g.consumers[&b].pel.is_empty());
+        let mut t = Stream::default();
+        for i in 1..=5 {
+            t.append(StreamId::new(i, 0), fields(&[("a", "1")]));
+        }
+        t.delete(StreamId::new(1, 0));
+        assert_eq!(t.group_lag(&g), Some(3));
+        assert_eq!(t.estimate_entries_read(StreamId::new(5, 0)), Some(5));
+        assert_eq!(t.estimate_entries_read(StreamId::new(9, 0)), None);
+    }
+
+    #[test]
     fn large_values_start_nodes_by_bytes() {
         let mut s = Stream::default();
         let big = "x".repeat(1000);
