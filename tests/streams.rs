@@ -540,9 +540,7 @@ fn stream_commands_in_command_info() {
         };
         assert_eq!(s(&head(&a)), s(&head(&b)), "COMMAND INFO {c}");
     }
-    // Consumer groups are not implemented: unknown, not half-done.
-    let r = d.a.cmd(&["XGROUP", "CREATE", "s", "g", "$"]);
-    assert!(s(&r).starts_with("-ERR unknown command"), "{}", s(&r));
+    // Consumer groups' commands: tests/stream_groups.rs.
 }
 
 // ---- effects: followers and the append-only log ----

@@ -29,6 +29,7 @@ pub mod ranges;
 pub mod setops;
 pub mod sets;
 pub mod sort;
+pub mod stream_groups;
 pub mod streams;
 pub mod strings;
 pub mod table;
@@ -62,6 +63,7 @@ pub fn families() -> Vec<&'static [Command]> {
         zsets::COMMANDS,
         geo::COMMANDS,
         streams::COMMANDS,
+        stream_groups::COMMANDS,
         hyperloglog::COMMANDS,
         server_side::COMMANDS,
         scripting_cmds::COMMANDS,
@@ -474,6 +476,15 @@ pub fn call_from(
             }
             // PFDEBUG's conversion to dense is propagated but, as in Redis, signals nothing.
             "pfdebug" => Some(0),
+            // Consumer-group changes do not count as modifying the stream in Redis 7.0 (a WATCH
+            // stays valid, a blocked reader is not woken); XGROUP CREATE signals the stream
+            // MKSTREAM creates itself.
+            "xreadgroup" | "xack" | "xclaim" | "xautoclaim" | "create" | "setid" | "destroy"
+            | "createconsumer" | "delconsumer"
+                if cmd.cmd.group == Group::Stream =>
+            {
+                Some(0)
+            }
             _ => None,
         };
         for i in cmd.cmd.key_indices(args) {

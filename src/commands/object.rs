@@ -249,6 +249,7 @@ fn value_usage(v: &Value, samples: usize) -> usize {
             BOX + std::mem::size_of::<crate::keyspace::Stream>()
                 + 64 * s.node_count()
                 + sampled(s.node_memory(), s.node_count(), samples, |n| n)
+                + s.groups_memory()
         }
     }
 }

@@ -1,5 +1,5 @@
 //! Stream commands without consumer groups: XADD, XLEN, XRANGE, XREVRANGE, XDEL, XTRIM,
-//! XREAD, XSETID, XINFO STREAM and XINFO HELP.
+//! XREAD, XSETID, XINFO STREAM and XINFO HELP (groups: `stream_groups/`).
 //!
 //! Invariant: every write propagates a deterministic effect: an XADD whose id was generated
 //! (`*`, `ms-*`) records the id it made, and an approximate trim (`~`), whose result depends
@@ -25,6 +25,15 @@ pub const COMMANDS: &[Command] = &[
     Command::new("xread", -4, READONLY | BLOCKING, X, xread).custom_keys(xread_keys),
     Command::new("xsetid", -3, WRITE | DENYOOM | FAST, X, xsetid).keys(1, 1, 1),
     Command::new("xinfo", -2, 0, X, container).subs(&[
+        Command::new(
+            "consumers",
+            4,
+            READONLY,
+            X,
+            super::stream_groups::xinfo_consumers,
+        )
+        .keys(2, 2, 1),
+        Command::new("groups", 3, READONLY, X, super::stream_groups::xinfo_groups).keys(2, 2, 1),
         Command::new("stream", -3, READONLY, X, xinfo_stream).keys(2, 2, 1),
         Command::new("help", 2, LOADING | STALE, X, xinfo_help),
     ]),
@@ -38,7 +47,7 @@ fn container(_ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
     )))
 }
 
-fn invalid_id() -> CommandError {
+pub(super) fn invalid_id() -> CommandError {
     CommandError::err("ERR Invalid stream ID specified as stream command argument")
 }
 
@@ -80,7 +89,7 @@ fn string2ull(s: &[u8]) -> Option<u64> {
 
 /// How an id argument may be written.
 #[derive(Clone, Copy, PartialEq)]
-enum IdForm {
+pub(super) enum IdForm {
     /// `ms[-seq]` only.
     Strict,
     /// Also `-` and `+` (range bounds).
@@ -91,7 +100,7 @@ enum IdForm {
 
 /// Parses `ms[-seq]`; a missing seq is `missing_seq`. Returns the id and whether its seq was
 /// given (false only for `ms-*`).
-fn parse_id(arg: &[u8], missing_seq: u64, form: IdForm) -> CmdResult<(StreamId, bool)> {
+pub(super) fn parse_id(arg: &[u8], missing_seq: u64, form: IdForm) -> CmdResult<(StreamId, bool)> {
     if arg.len() > 127 {
         return Err(invalid_id());
     }
@@ -121,11 +130,11 @@ fn parse_id(arg: &[u8], missing_seq: u64, form: IdForm) -> CmdResult<(StreamId, 
     }
 }
 
-fn id_reply(id: StreamId) -> Reply {
+pub(super) fn id_reply(id: StreamId) -> Reply {
     Reply::Bulk(Bytes::from(id.to_string()))
 }
 
-fn entry_reply(e: &Entry) -> Reply {
+pub(super) fn entry_reply(e: &Entry) -> Reply {
     Reply::Array(vec![
         id_reply(e.id),
         Reply::Array(e.fields.iter().map(|f| Reply::Bulk(f.to_bytes())).collect()),
@@ -134,7 +143,7 @@ fn entry_reply(e: &Entry) -> Reply {
 
 // ---- lookups ----
 
-fn get_stream<'a>(db: &'a mut Db, key: &[u8]) -> CmdResult<Option<&'a Stream>> {
+pub(super) fn get_stream<'a>(db: &'a mut Db, key: &[u8]) -> CmdResult<Option<&'a Stream>> {
     match db.get(key) {
         None => Ok(None),
         Some(Value::Stream(s)) => Ok(Some(s)),
@@ -142,7 +151,7 @@ fn get_stream<'a>(db: &'a mut Db, key: &[u8]) -> CmdResult<Option<&'a Stream>> {
     }
 }
 
-fn get_stream_mut<'a>(db: &'a mut Db, key: &[u8]) -> CmdResult<Option<&'a mut Stream>> {
+pub(super) fn get_stream_mut<'a>(db: &'a mut Db, key: &[u8]) -> CmdResult<Option<&'a mut Stream>> {
     match db.get_mut(key) {
         None => Ok(None),
         Some(Value::Stream(s)) => Ok(Some(s)),
@@ -335,7 +344,7 @@ fn xlen(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
 }
 
 /// A range bound: `(id` excludes it, otherwise an id or `-`/`+` with a missing seq filled in.
-fn parse_bound(arg: &[u8], missing_seq: u64) -> CmdResult<(StreamId, bool)> {
+pub(super) fn parse_bound(arg: &[u8], missing_seq: u64) -> CmdResult<(StreamId, bool)> {
     if arg.len() > 1 && arg[0] == b'(' {
         Ok((parse_id(&arg[1..], missing_seq, IdForm::Strict)?.0, true))
     } else {
@@ -616,6 +625,7 @@ pub static BLOCK_SPECS: &[(&str, BlockSpec)] = &[(
         kind: "stream",
         not_served: Reply::NilArray,
         timed_out: Reply::NilArray,
+        gone: None,
     },
 )];
 
@@ -762,14 +772,14 @@ fn xinfo_stream(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
     match full {
         None => {
             let edge = |e: Option<&Entry>| e.map_or(Reply::Nil, entry_reply);
-            m.push((b("groups"), Reply::Int(0)));
+            m.push((b("groups"), Reply::Int(s.groups.len() as i64)));
             m.push((b("first-entry"), edge(s.first_entry())));
             m.push((b("last-entry"), edge(s.last_entry())));
         }
         Some(n) => {
             let entries = s.iter().take(n).map(entry_reply).collect();
             m.push((b("entries"), Reply::Array(entries)));
-            m.push((b("groups"), Reply::Array(vec![])));
+            m.push((b("groups"), super::stream_groups::full_groups(s, n)));
         }
     }
     Ok(Reply::Map(m))

@@ -324,6 +324,7 @@ pub static BLOCK_SPECS: [(&str, crate::server::blocking::BlockSpec); 3] = [
             kind: "zset",
             not_served: Reply::NilArray,
             timed_out: Reply::NilArray,
+            gone: None,
         },
     ),
 ];
@@ -336,6 +337,7 @@ const fn bzpop_spec() -> crate::server::blocking::BlockSpec {
         kind: "zset",
         not_served: Reply::NilArray,
         timed_out: Reply::NilArray,
+        gone: None,
     }
 }
 

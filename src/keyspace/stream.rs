@@ -15,6 +15,7 @@
 //! (`stream-node-max-entries 100`, `stream-node-max-bytes 4096`).
 
 use super::Str;
+use bytes::Bytes;
 use std::collections::BTreeMap;
 use std::fmt;
 
@@ -123,6 +124,92 @@ pub struct Stream {
     pub max_deleted_id: StreamId,
     /// Entries ever added (XINFO's `entries-added`).
     pub entries_added: u64,
+    /// Consumer groups by name (byte order, as Redis's radix tree lists them).
+    pub groups: BTreeMap<Bytes, ConsumerGroup>,
+}
+
+/// A consumer group: where it has read to, and what it delivered but was not acknowledged.
+///
+/// Invariant: every id in a consumer's `pel` is in the group's `pel` naming that consumer, and
+/// every entry of the group's `pel` is in its consumer's `pel`.
+#[derive(Clone, Debug, Default)]
+pub struct ConsumerGroup {
+    /// The last id delivered by `>` (or set by XGROUP SETID / XCLAIM LASTID).
+    pub last_id: StreamId,
+    /// Entries the group has read, counted from the stream's first ever entry; `None` when it
+    /// cannot be known (Redis's -1).
+    pub entries_read: Option<u64>,
+    /// Pending (delivered, unacknowledged) entries by id.
+    pub pel: BTreeMap<StreamId, Pending>,
+    /// Consumers by name.
+    pub consumers: BTreeMap<Bytes, Consumer>,
+}
+
+/// One pending entry of a group.
+#[derive(Clone, Debug)]
+pub struct Pending {
+    pub consumer: Bytes,
+    /// Unix milliseconds of the last delivery.
+    pub delivery_time: u64,
+    pub delivery_count: u64,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Consumer {
+    /// Unix milliseconds the consumer was last seen (created, read, claimed).
+    pub seen_time: u64,
+    /// The ids pending for this consumer.
+    pub pel: std::collections::BTreeSet<StreamId>,
+}
+
+impl ConsumerGroup {
+    /// The consumer `name`, created (seen `now`) if missing; true if it was created.
+    pub fn consumer(&mut self, name: &Bytes, now: u64) -> (&mut Consumer, bool) {
+        let created = !self.consumers.contains_key(name);
+        let c = self
+            .consumers
+            .entry(name.clone())
+            .or_insert_with(|| Consumer {
+                seen_time: now,
+                pel: Default::default(),
+            });
+        (c, created)
+    }
+
+    /// Removes `id` from the group's and its consumer's pending lists; true if it was there.
+    pub fn unpend(&mut self, id: StreamId) -> bool {
+        match self.pel.remove(&id) {
+            Some(p) => {
+                if let Some(c) = self.consumers.get_mut(&p.consumer) {
+                    c.pel.remove(&id);
+                }
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Makes `id` pending for `consumer` (which must exist), moving it from another consumer.
+    pub fn pend(&mut self, id: StreamId, consumer: &Bytes, delivery_time: u64, count: u64) {
+        if let Some(old) = self.pel.get(&id).map(|p| p.consumer.clone()) {
+            if old != consumer {
+                if let Some(c) = self.consumers.get_mut(&old) {
+                    c.pel.remove(&id);
+                }
+            }
+        }
+        self.pel.insert(
+            id,
+            Pending {
+                consumer: consumer.clone(),
+                delivery_time,
+                delivery_count: count,
+            },
+        );
+        if let Some(c) = self.consumers.get_mut(consumer) {
+            c.pel.insert(id);
+        }
+    }
 }
 
 /// The size of a listpack integer element (encoding and back-length byte).
@@ -198,6 +285,28 @@ impl Stream {
                 + n.entries.iter().map(|e| strs(&e.fields)).sum::<usize>()
                 + strs(&n.master_fields)
         })
+    }
+
+    /// What the consumer groups own here, roughly: each group, pending entry and consumer
+    /// with its tree slot and name, and each consumer's pending id (MEMORY USAGE).
+    pub fn groups_memory(&self) -> usize {
+        const SLOT: usize = 48;
+        let pending = std::mem::size_of::<(StreamId, Pending)>() + SLOT;
+        let consumer = std::mem::size_of::<Consumer>() + SLOT;
+        let id = std::mem::size_of::<StreamId>() + SLOT / 2;
+        self.groups
+            .iter()
+            .map(|(name, g)| {
+                std::mem::size_of::<ConsumerGroup>()
+                    + SLOT
+                    + name.len()
+                    + g.pel.len() * pending
+                    + g.consumers
+                        .iter()
+                        .map(|(n, c)| consumer + n.len() + c.pel.len() * id)
+                        .sum::<usize>()
+            })
+            .sum()
     }
 
     /// Total bytes of the nodes' listpacks (for MEMORY USAGE).
@@ -304,6 +413,66 @@ impl Stream {
     /// The first live entry's id, or 0-0 when empty (XINFO's `recorded-first-entry-id`).
     pub fn first_id(&self) -> StreamId {
         self.first_entry().map(|e| e.id).unwrap_or_default()
+    }
+
+    /// Whether a live entry has this id.
+    pub fn contains(&self, id: StreamId) -> bool {
+        self.get(id).is_some()
+    }
+
+    /// The live entry with this id.
+    pub fn get(&self, id: StreamId) -> Option<&Entry> {
+        self.range(id, id).next()
+    }
+
+    /// Whether an entry deleted by XDEL may lie at or after `from` (Redis's
+    /// `streamRangeHasTombstones` with no end): not when the highest deleted id is below the
+    /// first live entry.
+    pub fn has_tombstones_from(&self, from: StreamId) -> bool {
+        self.len != 0
+            && self.max_deleted_id != StreamId::MIN
+            && self.first_id() <= self.max_deleted_id
+            && from <= self.max_deleted_id
+    }
+
+    /// The logical position (entries added before it, plus one) of `id`, when it can be
+    /// known: Redis's `streamEstimateDistanceFromFirstEverEntry`.
+    pub fn estimate_entries_read(&self, id: StreamId) -> Option<u64> {
+        if self.entries_added == 0 {
+            return Some(0);
+        }
+        if self.len == 0 && id <= self.last_id {
+            return Some(self.entries_added);
+        }
+        match id.cmp(&self.last_id) {
+            std::cmp::Ordering::Equal => return Some(self.entries_added),
+            std::cmp::Ordering::Greater => return None,
+            std::cmp::Ordering::Less => {}
+        }
+        let first = self.first_id();
+        if self.max_deleted_id == StreamId::MIN || self.max_deleted_id < first {
+            if id < first {
+                return Some(self.entries_added.saturating_sub(self.len));
+            } else if id == first {
+                return Some(self.entries_added.saturating_sub(self.len) + 1);
+            }
+        }
+        None
+    }
+
+    /// A group's lag (entries added it has not read), when it can be known; negative when
+    /// the group was told (ENTRIESREAD) it read more than was added, as in Redis.
+    pub fn group_lag(&self, g: &ConsumerGroup) -> Option<i64> {
+        if self.entries_added == 0 {
+            return Some(0);
+        }
+        if let Some(read) = g.entries_read {
+            if !self.has_tombstones_from(g.last_id) {
+                return Some(self.entries_added as i64 - read as i64);
+            }
+        }
+        self.estimate_entries_read(g.last_id)
+            .map(|read| self.entries_added as i64 - read as i64)
     }
 
     /// Deletes the entry `id`; true if it was there. The node goes with its last live entry.
@@ -421,6 +590,43 @@ mod tests {
                 .count(),
             2
         );
+    }
+
+    #[test]
+    fn pending_entries_move_between_consumers_and_lag_follows_deletions() {
+        let mut s = Stream::default();
+        for i in 1..=5 {
+            s.append(StreamId::new(i, 0), fields(&[("a", "1")]));
+        }
+        let mut g = ConsumerGroup {
+            entries_read: Some(2),
+            last_id: StreamId::new(2, 0),
+            ..Default::default()
+        };
+        let (a, b) = (Bytes::from_static(b"a"), Bytes::from_static(b"b"));
+        assert!(g.consumer(&a, 7).1);
+        assert!(!g.consumer(&a, 8).1);
+        g.consumer(&b, 9);
+        g.pend(StreamId::new(1, 0), &a, 10, 1);
+        g.pend(StreamId::new(1, 0), &b, 11, 3);
+        assert!(g.consumers[&a].pel.is_empty());
+        assert_eq!(g.consumers[&b].pel.len(), 1);
+        assert_eq!(g.pel[&StreamId::new(1, 0)].delivery_count, 3);
+        assert_eq!(s.group_lag(&g), Some(3));
+        // A deletion after the group's position hides its counter; one before it does not.
+        s.delete(StreamId::new(4, 0));
+        assert_eq!(s.group_lag(&g), None);
+        assert!(g.unpend(StreamId::new(1, 0)));
+        assert!(!g.unpend(StreamId::new(1, 0)));
+        assert!(g.consumers[&b].pel.is_empty());
+        let mut t = Stream::default();
+        for i in 1..=5 {
+            t.append(StreamId::new(i, 0), fields(&[("a", "1")]));
+        }
+        t.delete(StreamId::new(1, 0));
+        assert_eq!(t.group_lag(&g), Some(3));
+        assert_eq!(t.estimate_entries_read(StreamId::new(5, 0)), Some(5));
+        assert_eq!(t.estimate_entries_read(StreamId::new(9, 0)), None);
     }
 
     #[test]

@@ -187,15 +187,45 @@ fn put_value(out: &mut BytesMut, key: &[u8], v: &Value) {
     }
 }
 
-/// A stream as one XADD per entry (explicit ids), then XSETID restoring its last id, entries
-/// added and highest deleted id; an empty stream is created by an XADD trimmed to nothing.
+/// A stream as one XADD per entry (explicit ids), then its consumer groups, then XSETID
+/// restoring its last id, entries added and highest deleted id; an empty stream is created by
+/// an XADD trimmed to nothing.
+///
+/// A group is `XGROUP CREATE … ENTRIESREAD`, `XGROUP CREATECONSUMER` per consumer and one
+/// `XCLAIM … FORCE` per pending entry (its consumer, delivery time and count). XCLAIM only
+/// creates a pending entry for an entry the stream has, so a pending entry whose stream entry
+/// is gone gets a placeholder entry at its id, removed after the groups: by an exact
+/// `XTRIM … MINID` below the first live entry (trimmed entries were the oldest, and a trim
+/// leaves the highest deleted id alone), by XDEL elsewhere (XSETID then restores the highest
+/// deleted id, which that XDEL had set when it happened).
 fn put_stream(out: &mut BytesMut, key: &[u8], st: &crate::keyspace::Stream) {
+    use crate::keyspace::stream::StreamId;
+    let mut gone: Vec<StreamId> = st
+        .groups
+        .values()
+        .flat_map(|g| g.pel.keys().copied())
+        .filter(|&id| !st.contains(id))
+        .collect();
+    gone.sort_unstable();
+    gone.dedup();
+    let mut holes = gone.iter().copied().peekable();
     let mut any = false;
+    let put_hole = |out: &mut BytesMut, id: StreamId| {
+        let id = id.to_string();
+        put_command(out, &[&b"XADD"[..], key, id.as_bytes(), b"x", b"x"]);
+    };
     for e in st.iter() {
+        while let Some(h) = holes.next_if(|&h| h < e.id) {
+            put_hole(out, h);
+        }
         let id = e.id.to_string();
         let mut args: Vec<&[u8]> = vec![b"XADD", key, id.as_bytes()];
         args.extend(e.fields.iter().map(|f| f.as_bytes()));
         put_command(out, &args);
+        any = true;
+    }
+    for h in holes {
+        put_hole(out, h);
         any = true;
     }
     if !any {
@@ -203,6 +233,58 @@ fn put_stream(out: &mut BytesMut, key: &[u8], st: &crate::keyspace::Stream) {
             out,
             &[&b"XADD"[..], key, b"MAXLEN", b"0", b"1-1", b"x", b"x"],
         );
+    }
+    for (name, g) in &st.groups {
+        let read = g.entries_read.map_or(-1, |n| n as i64).to_string();
+        put_command(
+            out,
+            &[
+                &b"XGROUP"[..],
+                b"CREATE",
+                key,
+                name,
+                g.last_id.to_string().as_bytes(),
+                b"ENTRIESREAD",
+                read.as_bytes(),
+            ],
+        );
+        for cname in g.consumers.keys() {
+            put_command(out, &[&b"XGROUP"[..], b"CREATECONSUMER", key, name, cname]);
+        }
+        for (id, p) in &g.pel {
+            put_command(
+                out,
+                &[
+                    &b"XCLAIM"[..],
+                    key,
+                    name,
+                    &p.consumer,
+                    b"0",
+                    id.to_string().as_bytes(),
+                    b"TIME",
+                    p.delivery_time.to_string().as_bytes(),
+                    b"RETRYCOUNT",
+                    p.delivery_count.to_string().as_bytes(),
+                    b"FORCE",
+                    b"JUSTID",
+                ],
+            );
+        }
+    }
+    match st.first_entry().map(|e| e.id) {
+        None if !gone.is_empty() => put_command(out, &[&b"XTRIM"[..], key, b"MAXLEN", b"0"]),
+        None => {}
+        Some(first) => {
+            if gone.first().is_some_and(|&h| h < first) {
+                put_command(
+                    out,
+                    &[&b"XTRIM"[..], key, b"MINID", first.to_string().as_bytes()],
+                );
+            }
+            for h in gone.iter().filter(|&&h| h > first) {
+                put_command(out, &[&b"XDEL"[..], key, h.to_string().as_bytes()]);
+            }
+        }
     }
     put_command(
         out,

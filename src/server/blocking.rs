@@ -39,6 +39,9 @@ use std::time::{Duration, Instant};
 use tokio::net::TcpStream;
 use tokio::sync::Notify;
 
+/// Checks, on a retry, whether what the client waits on has gone; the error line if so.
+pub type Gone = fn(&mut Ctx<'_>, &[Bytes]) -> Option<String>;
+
 /// How one blocking command waits. Families list theirs (e.g. `commands::lists::BLOCK_SPECS`)
 /// and [`spec_for`] finds them by name.
 pub struct BlockSpec {
@@ -57,6 +60,9 @@ pub struct BlockSpec {
     /// The reply on timeout (Redis 7.0 sends a null array for every blocking list command,
     /// even BLMOVE, whose MULTI form answers a null bulk).
     pub timed_out: Reply,
+    /// For a retry: the error that ends the wait because what it waited on has gone
+    /// (XREADGROUP's stream or group), if any.
+    pub gone: Option<Gone>,
 }
 
 /// Whether a call of a blocking command may wait at all: XREAD only with BLOCK (without it,
@@ -78,6 +84,7 @@ pub fn spec_for(name: &str) -> Option<&'static BlockSpec> {
         .iter()
         .chain(crate::commands::zsets::BLOCK_SPECS.iter())
         .chain(crate::commands::streams::BLOCK_SPECS.iter())
+        .chain(crate::commands::stream_groups::BLOCK_SPECS.iter())
         .find(|(n, _)| *n == name)
         .map(|(_, s)| s)
 }
@@ -386,6 +393,20 @@ impl Attempt {
             if usable {
                 keep.push(i);
             }
+        }
+        let gone = match self.p.spec.gone {
+            Some(gone) if !self.first => gone(ctx, &self.p.args),
+            _ => None,
+        };
+        if let Some(e) = gone {
+            ctx.server.errors.record(&e);
+            ctx.server.blocked.leave(db, &self.p.keys, self.p.ticket);
+            for k in self.p.keys.iter() {
+                if let Ok(d) = ctx.db(k) {
+                    unregister(d, k, &self.p.notify);
+                }
+            }
+            return Some(Reply::Error(e));
         }
         // The first attempt always runs the command whole, so argument errors (BZMPOP's numkeys
         // 0, say) are answered rather than waited on.

@@ -90,6 +90,7 @@ pub static BLOCK_SPECS: &[(&str, BlockSpec)] = &[
             kind: "list",
             not_served: Reply::NilArray,
             timed_out: Reply::NilArray,
+            gone: None,
         },
     ),
     (
@@ -101,6 +102,7 @@ pub static BLOCK_SPECS: &[(&str, BlockSpec)] = &[
             kind: "list",
             not_served: Reply::NilArray,
             timed_out: Reply::NilArray,
+            gone: None,
         },
     ),
     (
@@ -112,6 +114,7 @@ pub static BLOCK_SPECS: &[(&str, BlockSpec)] = &[
             kind: "list",
             not_served: Reply::Nil,
             timed_out: Reply::NilArray,
+            gone: None,
         },
     ),
     (
@@ -123,6 +126,7 @@ pub static BLOCK_SPECS: &[(&str, BlockSpec)] = &[
             kind: "list",
             not_served: Reply::Nil,
             timed_out: Reply::NilArray,
+            gone: None,
         },
     ),
     (
@@ -134,6 +138,7 @@ pub static BLOCK_SPECS: &[(&str, BlockSpec)] = &[
             kind: "list",
             not_served: Reply::NilArray,
             timed_out: Reply::NilArray,
+            gone: None,
         },
     ),
 ];
