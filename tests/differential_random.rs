@@ -32,6 +32,8 @@ mod common;
 mod gen;
 #[path = "differential_random/table.rs"]
 mod table;
+#[path = "differential_random/table_more.rs"]
+mod table_more;
 
 use common::{array_items, encode_cmd, reply_len, Diff};
 use gen::{Gen, Generator, Order, KEYS};

@@ -3,6 +3,7 @@
 //! entry type of the command table. Invariant: a seed fully determines the command sequence.
 
 use crate::table::GENERATORS;
+use crate::table_more::MORE;
 
 /// How a reply is compared between the two servers.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -294,9 +295,10 @@ impl Gen {
     }
 
     pub fn pick(&mut self) -> &'static Generator {
-        let total: u32 = GENERATORS.iter().map(|g| g.weight).sum();
+        let all = || GENERATORS.iter().chain(MORE);
+        let total: u32 = all().map(|g| g.weight).sum();
         let mut r = self.below(total as usize) as u32;
-        for g in GENERATORS {
+        for g in all() {
             if r < g.weight {
                 return g;
             }

@@ -810,7 +810,8 @@ pub const GENERATORS: &[Generator] = &[
     //   deviation (e.g. after a collection shrinks).
     // - EXPIRE/PEXPIRE with GT/LT: relative expiries of equal length compare by the millisecond
     //   each was set in (see `expire_flag`).
-    // - SORT, DUMP/RESTORE, OBJECT: not implemented by luagate.
+    // - DUMP/RESTORE, OBJECT: not implemented by luagate. GEO, SORT and streams are in
+    //   table_more.rs.
     // - Blocking commands: they would wait on an empty key.
 ];
 

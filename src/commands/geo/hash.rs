@@ -134,6 +134,27 @@ pub fn decode(lon_r: Range, lat_r: Range, cell: Cell) -> Area {
     }
 }
 
+/// A member's score as Redis reads a geohash from it: the C cast of a double to a 64-bit
+/// unsigned integer as compiled for x86-64 (a score GEOADD did not write, such as -3 or
+/// `inf`, still gives Redis's bits: a negative value wraps, `-inf` is 2^63 and `inf` 0, where
+/// Rust's cast would saturate).
+pub fn score_bits(score: f64) -> u64 {
+    const TWO_63: f64 = 9_223_372_036_854_775_808.0;
+    // `cvttsd2si`: truncation, or i64::MIN for NaN and values out of range.
+    let cvt = |x: f64| -> i64 {
+        if x.is_nan() || !(-TWO_63..TWO_63).contains(&x) {
+            i64::MIN
+        } else {
+            x as i64
+        }
+    };
+    if score < TWO_63 {
+        cvt(score) as u64
+    } else {
+        (cvt(score - TWO_63) as u64) ^ (1 << 63)
+    }
+}
+
 /// The point a member's score stands for: its cell's centre, clamped to the valid range.
 pub fn position(score: u64) -> (f64, f64) {
     let area = decode(
@@ -395,6 +416,15 @@ mod tests {
         );
         assert_eq!(score_of(181.0, 0.0), None);
         assert_eq!(score_of(0.0, 85.06), None);
+    }
+
+    #[test]
+    fn scores_convert_as_c_casts_them_on_x86_64() {
+        assert_eq!(score_bits(3479099956230698.0), 3479099956230698);
+        assert_eq!(score_bits(-3.0), (-3i64) as u64);
+        assert_eq!(score_bits(1e19), 10_000_000_000_000_000_000);
+        assert_eq!(score_bits(f64::INFINITY), 0);
+        assert_eq!(score_bits(f64::NEG_INFINITY), 1 << 63);
     }
 
     #[test]

@@ -128,7 +128,7 @@ fn dist_reply(d: f64) -> Reply {
 }
 
 fn pos_reply(resp: u8, score: f64) -> Reply {
-    let (lon, lat) = hash::position(score as u64);
+    let (lon, lat) = hash::position(hash::score_bits(score));
     Reply::Array(vec![coord(resp, lon), coord(resp, lat)])
 }
 
@@ -189,7 +189,10 @@ fn geodist(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
     let (Some(a), Some(b)) = (z.score(&args[2]), z.score(&args[3])) else {
         return Ok(Reply::Nil);
     };
-    let ((x1, y1), (x2, y2)) = (hash::position(a as u64), hash::position(b as u64));
+    let ((x1, y1), (x2, y2)) = (
+        hash::position(hash::score_bits(a)),
+        hash::position(hash::score_bits(b)),
+    );
     Ok(dist_reply(hash::distance(x1, y1, x2, y2) / to_m))
 }
 
@@ -199,7 +202,7 @@ fn geohash(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
         args[2..]
             .iter()
             .map(|m| match z.and_then(|z| z.score(m)) {
-                Some(s) => Reply::Bulk(Bytes::from(hash::geohash_string(s as u64))),
+                Some(s) => Reply::Bulk(Bytes::from(hash::geohash_string(hash::score_bits(s)))),
                 None => Reply::Nil,
             })
             .collect(),
@@ -250,7 +253,7 @@ const MEMBER_GONE: &str = "ERR could not decode requested zset member";
 /// The position of `member` in the set, as FROMMEMBER and GEORADIUSBYMEMBER read it.
 fn member_position(z: &ZSet, member: &[u8]) -> CmdResult<(f64, f64)> {
     z.score(member)
-        .map(|s| hash::position(s as u64))
+        .map(|s| hash::position(hash::score_bits(s)))
         .ok_or_else(|| CommandError::err(MEMBER_GONE))
 }
 
@@ -509,7 +512,7 @@ fn scan(z: &ZSet, shape: &Shape, limit: usize) -> Vec<Found> {
             if score >= max {
                 break;
             }
-            let (lon, lat) = hash::position(score as u64);
+            let (lon, lat) = hash::position(hash::score_bits(score));
             if let Some(dist) = shape.contains(lon, lat) {
                 found.push(Found {
                     member: member.to_bytes(),
