@@ -60,6 +60,9 @@ pub struct Ctx<'a> {
     /// Set while a command runs that the connection routed to this one shard by all of its
     /// keys (a batched call, not a script's): its keys need no slot computed again.
     pub(crate) routed: Option<usize>,
+    /// Keyspace events kept back until the unit knows it will not be abandoned (a script run
+    /// that does not hold every shard); `None`: published as each command ends.
+    pub(crate) events: Option<Vec<super::notify::KeyEvent>>,
 }
 
 impl<'a> Ctx<'a> {

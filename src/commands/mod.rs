@@ -23,6 +23,7 @@ pub mod keyspace_cmds;
 pub mod lcs;
 pub mod lists;
 pub mod longdouble;
+pub mod notify;
 pub mod object;
 pub mod pick;
 pub mod ranges;
@@ -443,7 +444,14 @@ pub fn call_from(
     let dirty_before = ctx.dirty;
     ctx.custom_effect = false;
     let effects_before = ctx.effects.as_ref().map(|e| e.len());
+    // Keyspace notifications: one relaxed load when they are off.
+    let nflags = ctx.server.notify_flags();
+    let before = (nflags != 0).then(|| notify::before(ctx, cmd, args, nflags));
     let result = f(ctx, args);
+    if let Some(b) = before {
+        let ok = !matches!(result, Err(_) | Ok(Reply::Error(_)));
+        notify::after(ctx, cmd, args, b, ctx.dirty != dirty_before, ok);
+    }
     let failed = match &result {
         Err(CommandError::NotHeld(_)) => false,
         Err(e) => {

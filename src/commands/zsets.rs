@@ -401,6 +401,7 @@ mod tests {
                 in_script: false,
                 in_multi: false,
                 routed: None,
+                events: None,
             };
             for line in cmds {
                 let args: Vec<Bytes> = line

@@ -416,6 +416,11 @@ fn run_in_vm(
     let home = ctx.home;
     let holds_all = ctx.holds_all();
     let undo = (!holds_all).then(UndoLog::default);
+    // Keyspace events of a run that may be abandoned wait for its end (see `notify`).
+    let defer_events = !holds_all && ctx.events.is_none();
+    if defer_events {
+        ctx.events = Some(Vec::new());
+    }
     let effects_start = ctx.effects.as_ref().map_or(0, |e| e.len());
     let (saved_resp, saved_db) = (ctx.resp, ctx.db);
     ctx.in_script = true;
@@ -471,6 +476,11 @@ fn run_in_vm(
     let Some(mut run) = run else {
         return Reply::error("ERR script state lost");
     };
+    let mut events = if defer_events {
+        ctx.events.take()
+    } else {
+        None
+    };
     if let Some(payload) = run.panic.take() {
         std::panic::resume_unwind(payload);
     }
@@ -491,10 +501,18 @@ fn run_in_vm(
             let kept: Vec<Effect> = e.drain(effects_start..).filter(|x| x.is_expiry()).collect();
             e.extend(kept);
         }
+        if let Some(ev) = events.take() {
+            // Expired keys stay deleted, so their events stand; the rest is re-run.
+            let kept = ev.into_iter().filter(|e| e.name == "expired").collect();
+            crate::commands::notify::publish_all(server, kept);
+        }
         if let Ok(mut n) = job.needs.lock() {
             n.extend(needed);
         }
         return Reply::Nil;
+    }
+    if let Some(ev) = events.take() {
+        crate::commands::notify::publish_all(server, ev);
     }
     wrap_effects(ctx, effects_start, saved_db);
     let resp = run.resp;

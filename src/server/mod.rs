@@ -136,6 +136,12 @@ impl Server {
     }
 
     /// The single-slot rule for flagged scripts: cluster mode, or `single-slot-scripts: always`.
+    /// The keyspace notification flags in effect (0: none are published).
+    #[inline]
+    pub fn notify_flags(&self) -> u32 {
+        self.hot.notify.load(Relaxed)
+    }
+
     pub fn single_slot_scripts(&self) -> bool {
         self.cluster.is_some() || self.hot.single_slot_scripts.load(Relaxed)
     }
@@ -506,6 +512,8 @@ struct HotConfig {
     lfu: AtomicBool,
     lfu_log_factor: AtomicU64,
     lfu_decay_time: AtomicU64,
+    /// `notify-keyspace-events`, parsed (0 when nothing is published).
+    notify: std::sync::atomic::AtomicU32,
 }
 
 impl HotConfig {
@@ -520,6 +528,7 @@ impl HotConfig {
             lfu: AtomicBool::new(false),
             lfu_log_factor: AtomicU64::new(10),
             lfu_decay_time: AtomicU64::new(1),
+            notify: std::sync::atomic::AtomicU32::new(0),
         };
         hot.configure(c);
         hot
@@ -547,5 +556,12 @@ impl HotConfig {
             .store(knob("lfu-log-factor", 10), Relaxed);
         self.lfu_decay_time
             .store(knob("lfu-decay-time", 1), Relaxed);
+        let notify = c
+            .knobs
+            .get("notify-keyspace-events")
+            .and_then(|v| crate::commands::notify::parse(v.as_bytes()))
+            .unwrap_or(0);
+        self.notify
+            .store(crate::commands::notify::effective(notify), Relaxed);
     }
 }

@@ -70,6 +70,18 @@ fn run(server: &Server, id: usize, state: &mut ShardState) {
         }
         if !db.expired.is_empty() {
             let keys: Vec<_> = db.expired.drain(..).collect();
+            let nflags = server.notify_flags();
+            if nflags != 0 {
+                for k in &keys {
+                    let e = crate::commands::notify::KeyEvent {
+                        db: i as u16,
+                        class: crate::commands::notify::EXPIRED,
+                        name: "expired",
+                        key: k.to_bytes(),
+                    };
+                    crate::commands::notify::publish(server, nflags, &e);
+                }
+            }
             if server.effects_wanted() {
                 let effects = keys
                     .into_iter()

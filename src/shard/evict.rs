@@ -78,6 +78,16 @@ pub fn evict(ctx: &mut Ctx<'_>, policy: Policy, target: u64, samples: usize) -> 
         }
         d.signal(&key);
         evicted += 1;
+        let nflags = ctx.server.notify_flags();
+        if nflags != 0 {
+            let e = crate::commands::notify::KeyEvent {
+                db: db as u16,
+                class: crate::commands::notify::EVICTED,
+                name: "evicted",
+                key: Bytes::copy_from_slice(&key),
+            };
+            crate::commands::notify::publish(ctx.server, nflags, &e);
+        }
         if let Some(e) = ctx.effects.as_deref_mut() {
             e.push(Effect {
                 db: db as u16,

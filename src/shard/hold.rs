@@ -216,6 +216,7 @@ fn execute(
             in_script: false,
             in_multi: false,
             routed: None,
+            events: None,
         };
         match work {
             Work::Calls(calls) => {

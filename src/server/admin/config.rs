@@ -185,6 +185,13 @@ fn apply(cfg: &mut Config, p: &Param, v: &str) -> Result<(), String> {
         "slowlog-max-len" => cfg.slowlog_max_len = int()?,
         "lua-memory-limit" => cfg.lua_memory_limit = int()?,
         "single-slot-scripts" => cfg.single_slot_scripts = v == "always",
+        "notify-keyspace-events" => {
+            let f = crate::commands::notify::parse(v.as_bytes()).ok_or_else(|| {
+                "Invalid event class character. Use 'Ag$lshzxeKEtmdn'.".to_string()
+            })?;
+            cfg.knobs
+                .insert(p.name.to_string(), crate::commands::notify::to_string(f));
+        }
         "shutdown-timeout" => cfg.shutdown_timeout = int()?,
         "appendonly" => {
             if v != cfg.appendonly {

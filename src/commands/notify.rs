@@ -1,0 +1,421 @@
+//! Keyspace notifications (`notify-keyspace-events`): the flags, their parsing and canonical
+//! form, and the events each command publishes.
+//!
+//! Events are collected while a command runs (`Ctx::events`) and handed to the Pub/Sub
+//! registry when it ends (`flush`), in Redis's order: keys the command found expired first
+//! (`expired`), then, per key, `new` when the command created it, then the command's events.
+//! A script run that may be abandoned (its unit does not hold every shard) keeps its events
+//! until it ends, as it keeps PUBLISH (see `scripting/run.rs`).
+//!
+//! Cost when notifications are off: one relaxed load per command (`Server::notify_flags`).
+
+use super::ctx::Ctx;
+use super::CmdRef;
+use bytes::Bytes;
+
+pub const KEYSPACE: u32 = 1 << 0; // K
+pub const KEYEVENT: u32 = 1 << 1; // E
+pub const GENERIC: u32 = 1 << 2; // g
+pub const STRING: u32 = 1 << 3; // $
+pub const LIST: u32 = 1 << 4; // l
+pub const SET: u32 = 1 << 5; // s
+pub const HASH: u32 = 1 << 6; // h
+pub const ZSET: u32 = 1 << 7; // z
+pub const EXPIRED: u32 = 1 << 8; // x
+pub const EVICTED: u32 = 1 << 9; // e
+pub const STREAM: u32 = 1 << 10; // t
+pub const KEY_MISS: u32 = 1 << 11; // m
+pub const MODULE: u32 = 1 << 12; // d
+pub const NEW: u32 = 1 << 13; // n
+/// `A`: every class but `m` and `n`.
+pub const ALL: u32 = GENERIC | STRING | LIST | SET | HASH | ZSET | EXPIRED | EVICTED | STREAM | MODULE;
+
+/// Parses a flags string as CONFIG SET does; `None` for a character outside `Ag$lshzxeKEtmdn`.
+pub fn parse(s: &[u8]) -> Option<u32> {
+    let mut f = 0;
+    for c in s {
+        f |= match c {
+            b'A' => ALL,
+            b'g' => GENERIC,
+            b'$' => STRING,
+            b'l' => LIST,
+            b's' => SET,
+            b'h' => HASH,
+            b'z' => ZSET,
+            b'x' => EXPIRED,
+            b'e' => EVICTED,
+            b'K' => KEYSPACE,
+            b'E' => KEYEVENT,
+            b't' => STREAM,
+            b'm' => KEY_MISS,
+            b'd' => MODULE,
+            b'n' => NEW,
+            _ => return None,
+        };
+    }
+    Some(f)
+}
+
+/// The canonical form CONFIG GET shows (classes, then K, E and m). As Redis 7.0, `A` hides
+/// `n` (which stays set).
+pub fn to_string(f: u32) -> String {
+    let mut s = String::new();
+    if f & ALL == ALL {
+        s.push('A');
+    } else {
+        for (bit, c) in [
+            (GENERIC, 'g'),
+            (STRING, '$'),
+            (LIST, 'l'),
+            (SET, 's'),
+            (HASH, 'h'),
+            (ZSET, 'z'),
+            (EXPIRED, 'x'),
+            (EVICTED, 'e'),
+            (STREAM, 't'),
+            (MODULE, 'd'),
+            (NEW, 'n'),
+        ] {
+            if f & bit != 0 {
+                s.push(c);
+            }
+        }
+    }
+    for (bit, c) in [(KEYSPACE, 'K'), (KEYEVENT, 'E'), (KEY_MISS, 'm')] {
+        if f & bit != 0 {
+            s.push(c);
+        }
+    }
+    s
+}
+
+/// The flags as stored: notifications are on only with K or E and some class.
+pub fn effective(f: u32) -> u32 {
+    if f & (KEYSPACE | KEYEVENT) == 0 || f & !(KEYSPACE | KEYEVENT) == 0 {
+        0
+    } else {
+        f
+    }
+}
+
+/// One event waiting to be published.
+#[derive(Clone, Debug)]
+pub struct KeyEvent {
+    pub db: u16,
+    pub class: u32,
+    pub name: &'static str,
+    pub key: Bytes,
+}
+
+/// Publishes one event on `__keyspace@<db>__:<key>` and `__keyevent@<db>__:<event>`, as `flags`
+/// select.
+pub fn publish(server: &crate::server::Server, flags: u32, e: &KeyEvent) {
+    if flags & e.class == 0 {
+        return;
+    }
+    if flags & KEYSPACE != 0 {
+        let mut ch = Vec::with_capacity(16 + e.key.len());
+        ch.extend_from_slice(format!("__keyspace@{}__:", e.db).as_bytes());
+        ch.extend_from_slice(&e.key);
+        server
+            .pubsub
+            .publish(&Bytes::from(ch), &Bytes::from_static(e.name.as_bytes()), false);
+    }
+    if flags & KEYEVENT != 0 {
+        let ch = Bytes::from(format!("__keyevent@{}__:{}", e.db, e.name));
+        server.pubsub.publish(&ch, &e.key, false);
+    }
+}
+
+/// What a command needs checked before it runs, when notifications are on.
+pub(crate) struct Before {
+    flags: u32,
+    /// Per key index of the command: whether the key existed (for `new` and DEL).
+    existed: Vec<(usize, bool)>,
+    /// Expired keys already noted in the current db of each held shard.
+    expired_marks: Vec<usize>,
+    misses: Vec<u64>,
+}
+
+pub(crate) fn before(ctx: &mut Ctx<'_>, cmd: CmdRef, args: &[Bytes], flags: u32) -> Before {
+    let db = ctx.db;
+    let mut expired_marks = Vec::new();
+    let mut misses = Vec::new();
+    for s in ctx.held.iter() {
+        match s {
+            Some(d) => {
+                expired_marks.push(d.dbs[db].expired.len());
+                misses.push(d.dbs[db].stat_misses);
+            }
+            None => {
+                expired_marks.push(0);
+                misses.push(0);
+            }
+        }
+    }
+    // A write looks its keys up first, as Redis's `lookupKeyWrite` does: one that has expired
+    // goes now (its `expired` event before the command's), and whether each existed is noted
+    // for `new` and DEL.
+    let mut existed = Vec::new();
+    if cmd.cmd.has(super::table::flags::WRITE) {
+        for i in cmd.cmd.key_indices(args) {
+            let there = match ctx.db(&args[i]) {
+                Ok(db) => db.contains(&args[i]),
+                Err(_) => false,
+            };
+            existed.push((i, there));
+        }
+    }
+    Before {
+        flags,
+        existed,
+        expired_marks,
+        misses,
+    }
+}
+
+/// Whether `key` exists in the current db after the command (no expiry applied: fresh).
+fn exists(ctx: &mut Ctx<'_>, key: &[u8]) -> bool {
+    match ctx.db(key) {
+        Ok(db) => db.keys.contains_key(key),
+        Err(_) => false,
+    }
+}
+
+/// Collects the command's events after it ran, then publishes (or defers) them.
+pub(crate) fn after(ctx: &mut Ctx<'_>, cmd: CmdRef, args: &[Bytes], b: Before, wrote: bool, ok: bool) {
+    let db = ctx.db;
+    let mut out: Vec<KeyEvent> = Vec::new();
+    // Keys found expired while the command ran.
+    for (s, mark) in b.expired_marks.iter().enumerate() {
+        if let Some(Some(d)) = ctx.held.get(s) {
+            for k in d.dbs[db].expired.iter().skip(*mark) {
+                out.push(KeyEvent {
+                    db: db as u16,
+                    class: EXPIRED,
+                    name: "expired",
+                    key: k.to_bytes(),
+                });
+            }
+        }
+    }
+    // A miss on a single-key read (multi-key reads publish nothing: which key missed is not
+    // known here).
+    if b.flags & KEY_MISS != 0 && !cmd.cmd.has(super::table::flags::WRITE) {
+        let keys: Vec<usize> = cmd.cmd.key_indices(args).collect();
+        if keys.len() == 1 {
+            let missed = ctx.held.iter().zip(&b.misses).any(|(s, m)| {
+                s.as_ref().is_some_and(|d| d.dbs[db].stat_misses > *m)
+            });
+            if missed {
+                out.push(ev(db, KEY_MISS, "keymiss", &args[keys[0]]));
+            }
+        }
+    }
+    if wrote && ok {
+        let mut evs = Vec::new();
+        command_events(ctx, cmd, args, &b, &mut evs);
+        // `new` goes right before the first event of a key the command created.
+        if b.flags & NEW != 0 {
+            let mut done: Vec<usize> = Vec::new();
+            for e in evs {
+                if e.name != "del" && e.class != NEW {
+                    if let Some(&(i, false)) = b.existed.iter().find(|(i, _)| args[*i] == e.key) {
+                        if !done.contains(&i) && e.db as usize == db && exists(ctx, &e.key) {
+                            done.push(i);
+                            out.push(ev(db, NEW, "new", &e.key));
+                        }
+                    }
+                }
+                out.push(e);
+            }
+        } else {
+            out.extend(evs);
+        }
+    }
+    if out.is_empty() {
+        return;
+    }
+    match ctx.events.as_mut() {
+        Some(deferred) => deferred.extend(out),
+        None => {
+            for e in &out {
+                publish(ctx.server, b.flags, e);
+            }
+        }
+    }
+}
+
+fn ev(db: usize, class: u32, name: &'static str, key: &Bytes) -> KeyEvent {
+    KeyEvent {
+        db: db as u16,
+        class,
+        name,
+        key: key.clone(),
+    }
+}
+
+fn has_arg(args: &[Bytes], from: usize, names: &[&str]) -> bool {
+    args.iter()
+        .skip(from)
+        .any(|a| names.iter().any(|n| a.eq_ignore_ascii_case(n.as_bytes())))
+}
+
+/// The events of a command that changed the data, in Redis's order.
+fn command_events(ctx: &mut Ctx<'_>, cmd: CmdRef, args: &[Bytes], b: &Before, out: &mut Vec<KeyEvent>) {
+    let db = ctx.db;
+    let k1 = || args.get(1).cloned().unwrap_or_default();
+    let one = |out: &mut Vec<KeyEvent>, class, name| out.push(ev(db, class, name, &k1()));
+    // A removal that may leave the key empty: its event, then `del` if it went.
+    macro_rules! emptying {
+        ($class:expr, $name:expr, $key:expr) => {{
+            let key: Bytes = $key;
+            out.push(ev(db, $class, $name, &key));
+            if !exists(ctx, &key) {
+                out.push(ev(db, GENERIC, "del", &key));
+            }
+        }};
+    }
+    // A store: its event on the destination, or `del` when the result was empty.
+    macro_rules! store {
+        ($class:expr, $name:expr, $key:expr) => {{
+            let key: Bytes = $key;
+            if exists(ctx, &key) {
+                out.push(ev(db, $class, $name, &key));
+            } else {
+                out.push(ev(db, GENERIC, "del", &key));
+            }
+        }};
+    }
+    match cmd.cmd.name {
+        // Strings.
+        "set" => {
+            one(out, STRING, "set");
+            if has_arg(args, 3, &["ex", "px", "exat", "pxat"]) {
+                one(out, GENERIC, "expire");
+            }
+        }
+        "setex" | "psetex" => {
+            one(out, STRING, "set");
+            one(out, GENERIC, "expire");
+        }
+        "setnx" | "getset" => one(out, STRING, "set"),
+        "mset" | "msetnx" => {
+            for k in args[1..].iter().step_by(2) {
+                out.push(ev(db, STRING, "set", k));
+            }
+        }
+        "append" => one(out, STRING, "append"),
+        "setrange" => one(out, STRING, "setrange"),
+        // Redis 7.0 names DECR's event `incrby` too.
+        "incr" | "incrby" | "decr" | "decrby" => one(out, STRING, "incrby"),
+        "incrbyfloat" => one(out, STRING, "incrbyfloat"),
+        "getdel" => one(out, GENERIC, "del"),
+        "getex" => {
+            if !exists(ctx, &k1()) {
+                one(out, GENERIC, "del");
+            } else if has_arg(args, 2, &["persist"]) {
+                one(out, GENERIC, "persist");
+            } else {
+                one(out, GENERIC, "expire");
+            }
+        }
+        "setbit" => one(out, STRING, "setbit"),
+        // Keys.
+        "del" | "unlink" => {
+            for (i, there) in &b.existed {
+                if *there {
+                    out.push(ev(db, GENERIC, "del", &args[*i]));
+                }
+            }
+        }
+        "expire" | "pexpire" | "expireat" | "pexpireat" => {
+            if exists(ctx, &k1()) {
+                one(out, GENERIC, "expire");
+            } else {
+                one(out, GENERIC, "del");
+            }
+        }
+        "persist" => one(out, GENERIC, "persist"),
+        "rename" | "renamenx" => {
+            one(out, GENERIC, "rename_from");
+            out.push(ev(db, GENERIC, "rename_to", &args[2]));
+        }
+        // Lists.
+        "lpush" | "lpushx" => one(out, LIST, "lpush"),
+        "rpush" | "rpushx" => one(out, LIST, "rpush"),
+        "lpop" => emptying!(LIST, "lpop", k1()),
+        "rpop" => emptying!(LIST, "rpop", k1()),
+        "linsert" => one(out, LIST, "linsert"),
+        "lset" => one(out, LIST, "lset"),
+        "ltrim" => emptying!(LIST, "ltrim", k1()),
+        "lrem" => emptying!(LIST, "lrem", k1()),
+        "rpoplpush" | "brpoplpush" | "lmove" | "blmove" => {
+            let (from, to) = if cmd.cmd.name.ends_with("rpoplpush") {
+                (false, true)
+            } else {
+                (
+                    args[3].eq_ignore_ascii_case(b"left"),
+                    args[4].eq_ignore_ascii_case(b"left"),
+                )
+            };
+            // As Redis: the push's event first, then the pop's (and `del` if emptied).
+            out.push(ev(db, LIST, if to { "lpush" } else { "rpush" }, &args[2]));
+            out.push(ev(db, LIST, if from { "lpop" } else { "rpop" }, &args[1]));
+            if !exists(ctx, &args[1]) {
+                out.push(ev(db, GENERIC, "del", &args[1]));
+            }
+        }
+        // Hashes.
+        "hset" | "hmset" | "hsetnx" => one(out, HASH, "hset"),
+        "hdel" => emptying!(HASH, "hdel", k1()),
+        "hincrby" => one(out, HASH, "hincrby"),
+        "hincrbyfloat" => one(out, HASH, "hincrbyfloat"),
+        // Sets.
+        "sadd" => one(out, SET, "sadd"),
+        "srem" => emptying!(SET, "srem", k1()),
+        "spop" => emptying!(SET, "spop", k1()),
+        "smove" => {
+            emptying!(SET, "srem", args[1].clone());
+            out.push(ev(db, SET, "sadd", &args[2]));
+        }
+        "sinterstore" => store!(SET, "sinterstore", args[1].clone()),
+        "sunionstore" => store!(SET, "sunionstore", args[1].clone()),
+        "sdiffstore" => store!(SET, "sdiffstore", args[1].clone()),
+        // Sorted sets.
+        "zadd" => {
+            if has_arg(args, 2, &["incr"]) {
+                one(out, ZSET, "zincr");
+            } else {
+                one(out, ZSET, "zadd");
+            }
+        }
+        "zincrby" => one(out, ZSET, "zincr"),
+        "zrem" => emptying!(ZSET, "zrem", k1()),
+        "zremrangebyscore" => emptying!(ZSET, "zremrangebyscore", k1()),
+        "zremrangebyrank" => emptying!(ZSET, "zremrangebyrank", k1()),
+        "zremrangebylex" => emptying!(ZSET, "zremrangebylex", k1()),
+        "zpopmin" => emptying!(ZSET, "zpopmin", k1()),
+        "zpopmax" => emptying!(ZSET, "zpopmax", k1()),
+        "zunionstore" => store!(ZSET, "zunionstore", args[1].clone()),
+        "zinterstore" => store!(ZSET, "zinterstore", args[1].clone()),
+        "zdiffstore" => store!(ZSET, "zdiffstore", args[1].clone()),
+        "zrangestore" => store!(ZSET, "zrangestore", args[1].clone()),
+        // HyperLogLog.
+        "pfadd" => one(out, STRING, "pfadd"),
+        // Streams (without trimming options, whose events depend on what was trimmed).
+        "xadd" if !has_arg(args, 2, &["maxlen", "minid"]) => one(out, STREAM, "xadd"),
+        "xdel" => one(out, STREAM, "xdel"),
+        "xsetid" => one(out, STREAM, "xsetid"),
+        // Everything else publishes nothing yet (README: Known gaps).
+        _ => {}
+    }
+}
+
+/// Publishes events kept back by a unit that could have been abandoned.
+pub fn publish_all(server: &crate::server::Server, events: Vec<KeyEvent>) {
+    let flags = server.notify_flags();
+    for e in &events {
+        publish(server, flags, e);
+    }
+}

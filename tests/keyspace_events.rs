@@ -1,0 +1,395 @@
+//! Keyspace notifications against redis-server 7.0: the same commands on both, the messages a
+//! `PSUBSCRIBE __key*__:*` connection receives compared in order, byte for byte.
+
+mod common;
+use common::{Diff, Raw};
+use std::time::Duration;
+
+/// Marker published after each case: the pattern matches it, so it ends the case's messages.
+const MARK: &str = "__keymark__:end";
+
+struct Events {
+    d: Diff,
+    sa: Raw,
+    sb: Raw,
+}
+
+fn psubscribe(r: &mut Raw) {
+    let reply = r.cmd(&["PSUBSCRIBE", "__key*__:*"]);
+    assert!(String::from_utf8_lossy(&reply).contains("psubscribe"));
+}
+
+/// The messages up to the marker, as lines `channel payload`; bounded.
+fn drain(r: &mut Raw) -> Vec<String> {
+    let mut out = Vec::new();
+    for _ in 0..10_000 {
+        let m = r.read_reply().expect("subscriber closed or timed out");
+        let items = common::array_items(&m).expect("a pmessage");
+        let s: Vec<String> = items
+            .iter()
+            .map(|i| {
+                let t = String::from_utf8_lossy(i).into_owned();
+                t.split("\r\n").nth(1).unwrap_or("").to_string()
+            })
+            .collect();
+        if s[2] == MARK {
+            return out;
+        }
+        out.push(format!("{} {}", s[2], s[3]));
+    }
+    panic!("no end marker within 10000 messages");
+}
+
+impl Events {
+    fn new(flags: &str) -> Events {
+        Events::with(Diff::new(), flags)
+    }
+
+    fn with(mut d: Diff, flags: &str) -> Events {
+        d.check(&["CONFIG", "SET", "notify-keyspace-events", flags]);
+        let mut sa = d.lg.raw();
+        let mut sb = d.reference.raw();
+        psubscribe(&mut sa);
+        psubscribe(&mut sb);
+        Events { d, sa, sb }
+    }
+
+    /// Publishes the marker on both and returns (luagate, redis) events up to it.
+    fn collect(&mut self) -> (Vec<String>, Vec<String>) {
+        self.d.a.cmd(&["PUBLISH", MARK, "x"]);
+        self.d.b.cmd(&["PUBLISH", MARK, "x"]);
+        (drain(&mut self.sa), drain(&mut self.sb))
+    }
+
+    /// Runs `script` (one command per line) on both, replies compared, then compares the events;
+    /// returns them. `expect_some`: redis must have published something (no vacuous case).
+    #[track_caller]
+    fn case(&mut self, script: &str, expect_some: bool) -> Vec<String> {
+        self.d.check_lines(script);
+        let (x, y) = self.collect();
+        if x != y {
+            let at = x.iter().zip(&y).take_while(|(p, q)| p == q).count();
+            panic!(
+                "events differ from #{at} (luagate left, redis right) for:\n{script}\n{:?}\n{:?}",
+                &x[at.saturating_sub(2)..],
+                &y[at.saturating_sub(2)..]
+            );
+        }
+        assert_eq!(!y.is_empty(), expect_some, "redis events for:\n{script}: {y:?}");
+        y
+    }
+}
+
+#[test]
+fn config_flags_parse_and_canonical_form() {
+    let mut d = Diff::new();
+    for f in [
+        "KEA", "Ex", "A", "Ag", "KA", "gsm", "n", "K$", "AKE", "", "AnKE", "Km", "lshzxetdKE",
+        "g$lshzxetdnKEm", "EEE",
+    ] {
+        d.check(&["CONFIG", "SET", "notify-keyspace-events", f]);
+        d.check(&["CONFIG", "GET", "notify-keyspace-events"]);
+    }
+    d.check(&["CONFIG", "SET", "notify-keyspace-events", "KEq"]);
+    d.check(&["CONFIG", "GET", "notify-keyspace-events"]);
+}
+
+#[test]
+fn strings_and_keys() {
+    let mut e = Events::new("KEA");
+    let y = e.case(
+        "SET s1 v
+         SET s1 v2 EX 100
+         SET s1 v3 PX 100000 GET
+         SETEX s2 100 v
+         PSETEX s3 100000 v
+         SETNX s4 v
+         SETNX s4 v
+         GETSET s4 w
+         MSET m1 a m2 b
+         MSETNX m3 a m4 b
+         APPEND s5 abc
+         SETRANGE s5 1 zz
+         INCR n1
+         INCRBY n1 5
+         DECR n1
+         DECRBY n1 2
+         INCRBYFLOAT n2 1.5
+         GETDEL s5
+         GETDEL s5
+         GETEX s4 EX 100
+         GETEX s4 PERSIST
+         SETBIT b1 3 1
+         PFADD h1 a b
+         PFADD h1 a",
+        true,
+    );
+    assert!(y.contains(&"__keyevent@0__:incrby n1".to_string()));
+    e.case(
+        "SET k1 v
+         SET k2 v
+         SET k3 v
+         DEL k1 nosuch k2
+         UNLINK k3 nosuch
+         SET k4 v
+         EXPIRE k4 100
+         PEXPIRE k4 100000
+         PERSIST k4
+         PERSIST k4
+         EXPIREAT k4 4000000000
+         PEXPIRE k4 -1
+         SET k5 v
+         RENAME k5 k6
+         SET k7 v
+         RENAMENX k6 k7
+         RENAMENX k6 k8",
+        true,
+    );
+    // No events for failed or no-op commands.
+    e.case(
+        "DEL nosuch
+         EXPIRE nosuch 10
+         GET nosuch
+         SADD s1 x
+         INCR s1",
+        false,
+    );
+}
+
+#[test]
+fn lists_hashes_sets_zsets() {
+    let mut e = Events::new("KEA");
+    e.case(
+        "RPUSH l1 a b c d e
+         LPUSH l1 z
+         LPUSHX l1 y
+         RPUSHX l1 x
+         LPUSHX nosuch y
+         LINSERT l1 BEFORE a q
+         LSET l1 0 w
+         LPOP l1
+         RPOP l1 2
+         LREM l1 1 q
+         LTRIM l1 0 1
+         RPOPLPUSH l1 l2
+         LMOVE l1 l2 LEFT RIGHT
+         LMOVE l2 l2 RIGHT LEFT
+         LTRIM l2 5 10
+         RPUSH l3 a
+         LPOP l3",
+        true,
+    );
+    e.case(
+        "HSET h1 a 1 b 2
+         HMSET h1 c 3
+         HSETNX h1 a 9
+         HSETNX h1 d 4
+         HINCRBY h1 a 5
+         HINCRBYFLOAT h1 b 1.5
+         HDEL h1 a nosuch
+         HDEL h1 b c d",
+        true,
+    );
+    e.case(
+        "SADD s1 a b c
+         SADD s1 a
+         SREM s1 a nosuch
+         SMOVE s1 s2 b
+         SMOVE s1 s2 c
+         SADD s3 x y
+         SADD s4 y z
+         SINTERSTORE {t}d1 s3 s4
+         SUNIONSTORE d2 s3 s4
+         SDIFFSTORE d3 s3 s3
+         SPOP s2
+         SPOP s2",
+        true,
+    );
+    e.case(
+        "ZADD z1 1 a 2 b 3 c 4 d 5 e
+         ZADD z1 INCR 5 a
+         ZINCRBY z1 1 b
+         ZREM z1 a nosuch
+         ZREMRANGEBYSCORE z1 0 2
+         ZREMRANGEBYRANK z1 0 0
+         ZADD z2 0 a 0 b 0 c
+         ZREMRANGEBYLEX z2 [a [a
+         ZPOPMIN z2
+         ZPOPMAX z2
+         ZADD z3 1 x
+         ZUNIONSTORE d4 2 z1 z3
+         ZINTERSTORE d5 2 z1 z3
+         ZDIFFSTORE d6 1 z3
+         ZRANGESTORE d7 z3 0 -1
+         ZRANGESTORE d7 z3 5 6",
+        true,
+    );
+    e.case(
+        "XADD x1 1-1 f v
+         XADD x1 2-1 f v
+         XDEL x1 1-1
+         XDEL x1 9-9
+         XSETID x1 5-5",
+        true,
+    );
+}
+
+#[test]
+fn flag_classes_filter() {
+    let script = "SET a 1
+         EXPIRE a 100
+         RPUSH l a
+         HSET h f v
+         SADD s m
+         ZADD z 1 m
+         DEL a l h s z
+         GET nosuch
+         GET a";
+    for flags in [
+        "K$", "E$", "Kg", "El", "Ks", "Eh", "Kz", "KEA", "Em", "Km", "KEn", "KA", "A", "", "KEx",
+    ] {
+        let mut e = Events::new(flags);
+        let some = (flags.contains('K') || flags.contains('E'))
+            && flags.trim_start_matches(['K', 'E']) != ""
+            && flags != "KEx";
+        e.case(script, some);
+    }
+}
+
+#[test]
+fn expiry_lazy_and_active() {
+    let dbg = ["--enable-debug-command", "yes"];
+    let d = Diff::with_flags(&["--shards", "4", dbg[0], dbg[1]], &dbg);
+    let mut e = Events::with(d, "KEA");
+    e.case(
+        "SET e1 v PX 1
+         SET e2 v PX 1
+         SET e3 v PX 1",
+        true,
+    );
+    std::thread::sleep(Duration::from_millis(20));
+    // Lazy expiry: a read finds them gone; a write over one publishes `expired` first.
+    e.case(
+        "DEBUG SET-ACTIVE-EXPIRE 0
+         GET e1
+         SET e2 w",
+        true,
+    );
+    // Active expiry: bounded wait for the cycle to delete e3.
+    e.d.check(&["DEBUG", "SET-ACTIVE-EXPIRE", "1"]);
+    for _ in 0..100 {
+        let a = e.d.a.cmd(&["DBSIZE"]);
+        let b = e.d.b.cmd(&["DBSIZE"]);
+        if a == b":1\r\n" && b == b":1\r\n" {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let (x, y) = e.collect();
+    assert_eq!(x, y);
+    assert_eq!(
+        y,
+        vec![
+            "__keyspace@0__:e3 expired".to_string(),
+            "__keyevent@0__:expired e3".to_string()
+        ]
+    );
+}
+
+#[test]
+fn new_and_keymiss() {
+    let mut e = Events::new("KEn");
+    e.case(
+        "SET a 1
+         SET a 2
+         RPUSH l x
+         SADD s m
+         MSET m1 1 m2 2 m1 3",
+        true,
+    );
+    let mut e = Events::new("KEm");
+    e.case(
+        "GET nosuch
+         LRANGE nosuch 0 -1
+         HGET nosuch f
+         SET a 1
+         GET a",
+        true,
+    );
+}
+
+#[test]
+fn databases_transactions_scripts() {
+    let mut e = Events::new("KEA");
+    e.case(
+        "SELECT 3
+         SET a 1
+         SELECT 0
+         FLUSHDB
+         SET b 1
+         FLUSHALL",
+        true,
+    );
+    e.case(
+        "MULTI
+         SET a 1
+         INCR a
+         LPUSH l x
+         EXEC",
+        true,
+    );
+    // A script touching keys on several shards (luagate runs it, may abandon and re-run it).
+    e.case(
+        "EVAL redis.call('set',KEYS[1],'1');redis.call('set',KEYS[2],'2');redis.call('del',KEYS[1]) 2 sk1 sk2
+         EVAL redis.call('incr','undeclared1');redis.call('incr','undeclared2');return(1) 0",
+        true,
+    );
+}
+
+#[test]
+fn resp3_subscriber() {
+    let mut d = Diff::new();
+    d.check(&["CONFIG", "SET", "notify-keyspace-events", "KEA"]);
+    let mut sa = d.lg.raw();
+    let mut sb = d.reference.raw();
+    for s in [&mut sa, &mut sb] {
+        s.cmd(&["HELLO", "3"]);
+    }
+    let (x, y) = (
+        sa.cmd(&["SUBSCRIBE", "__keyspace@0__:k"]),
+        sb.cmd(&["SUBSCRIBE", "__keyspace@0__:k"]),
+    );
+    assert_eq!(x, y);
+    d.check(&["SET", "k", "v"]);
+    let (x, y) = (sa.read_reply().unwrap(), sb.read_reply().unwrap());
+    assert_eq!(String::from_utf8_lossy(&x), String::from_utf8_lossy(&y));
+    assert!(String::from_utf8_lossy(&y).starts_with('>'));
+}
+
+#[test]
+fn follower_publishes_applied_writes() {
+    let leader = common::luagate(&["--shards", "4"]);
+    let follower = common::luagate(&["--shards", "4", "--replicaof", &leader.addr()]);
+    let mut l = leader.raw();
+    let mut f = follower.raw();
+    common::wait_synced(&mut l, &mut f);
+    f.cmd(&["CONFIG", "SET", "notify-keyspace-events", "KEA"]);
+    let mut sub = follower.raw();
+    psubscribe(&mut sub);
+    l.cmd(&["SET", "a", "1"]);
+    l.cmd(&["RPUSH", "lst", "x"]);
+    l.cmd(&["DEL", "a"]);
+    common::wait_synced(&mut l, &mut f);
+    f.cmd(&["PUBLISH", MARK, "x"]);
+    assert_eq!(
+        drain(&mut sub),
+        vec![
+            "__keyspace@0__:a set",
+            "__keyevent@0__:set a",
+            "__keyspace@0__:lst rpush",
+            "__keyevent@0__:rpush lst",
+            "__keyspace@0__:a del",
+            "__keyevent@0__:del a",
+        ]
+    );
+}
