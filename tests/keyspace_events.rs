@@ -75,7 +75,11 @@ impl Events {
                 &y[at.saturating_sub(2)..]
             );
         }
-        assert_eq!(!y.is_empty(), expect_some, "redis events for:\n{script}: {y:?}");
+        assert_eq!(
+            !y.is_empty(),
+            expect_some,
+            "redis events for:\n{script}: {y:?}"
+        );
         y
     }
 }
@@ -84,8 +88,21 @@ impl Events {
 fn config_flags_parse_and_canonical_form() {
     let mut d = Diff::new();
     for f in [
-        "KEA", "Ex", "A", "Ag", "KA", "gsm", "n", "K$", "AKE", "", "AnKE", "Km", "lshzxetdKE",
-        "g$lshzxetdnKEm", "EEE",
+        "KEA",
+        "Ex",
+        "A",
+        "Ag",
+        "KA",
+        "gsm",
+        "n",
+        "K$",
+        "AKE",
+        "",
+        "AnKE",
+        "Km",
+        "lshzxetdKE",
+        "g$lshzxetdnKEm",
+        "EEE",
     ] {
         d.check(&["CONFIG", "SET", "notify-keyspace-events", f]);
         d.check(&["CONFIG", "GET", "notify-keyspace-events"]);
@@ -201,8 +218,11 @@ fn lists_hashes_sets_zsets() {
          SINTERSTORE {t}d1 s3 s4
          SUNIONSTORE d2 s3 s4
          SDIFFSTORE d3 s3 s3
+         SREM s2 b
          SPOP s2
-         SPOP s2",
+         SPOP s2
+         SADD s6 a
+         SPOP s6 5",
         true,
     );
     e.case(
@@ -235,6 +255,102 @@ fn lists_hashes_sets_zsets() {
 }
 
 #[test]
+fn pops_geo_sort_bits_copy_move_streams() {
+    let mut e = Events::new("KEA");
+    e.case(
+        "RPUSH l a b c
+         BLPOP nosuch l 0
+         BRPOP l 0
+         LMPOP 2 x l RIGHT COUNT 5
+         RPUSH l a b
+         LMPOP 1 l LEFT
+         BLMPOP 0 1 l RIGHT COUNT 1
+         ZADD z 1 a 2 b 3 c 4 d
+         BZPOPMIN z 0
+         BZPOPMAX nosuch z 0
+         ZMPOP 1 z MAX
+         BZMPOP 0 1 z MIN COUNT 9",
+        true,
+    );
+    e.case(
+        "GEOADD g 13.36 38.11 p1 15.08 37.5 p2
+         GEOADD g 13.36 38.11 p1
+         GEOSEARCHSTORE gs g FROMLONLAT 15 37 BYRADIUS 200 km
+         GEOSEARCHSTORE gs g FROMLONLAT 0 0 BYRADIUS 1 km
+         GEOSEARCHSTORE gs g FROMLONLAT 0 0 BYRADIUS 1 km
+         GEORADIUS g 15 37 200 km STORE gr
+         GEORADIUSBYMEMBER g p1 200 km STOREDIST grd
+         RPUSH sl 3 1 2
+         SORT sl STORE sd
+         SORT nosuch STORE sd
+         SORT nosuch STORE sd
+         SET b1 a
+         BITOP NOT b2 b1
+         BITOP AND b3 nosuch
+         BITFIELD bf SET u8 0 1
+         BITFIELD bf INCRBY u8 0 1 GET u8 0
+         BITFIELD bf GET u8 0
+         COPY b1 b4
+         COPY b1 b4
+         COPY b1 b4 REPLACE
+         COPY b1 b5 DB 2
+         MOVE b4 1
+         MOVE b4 1
+         PFADD h1 a
+         PFMERGE h2 h1
+         SET a 1
+         RENAME a a",
+        true,
+    );
+    e.case(
+        "XADD s1 1-1 a 1
+         XADD s1 2-1 a 1
+         XADD s1 MAXLEN 1 3-1 a 1
+         XADD s1 MAXLEN 5 4-1 a 1
+         XADD s1 NOMKSTREAM MAXLEN 5 5-1 a 1
+         XADD nos NOMKSTREAM 5-1 a 1
+         XADD s9 MAXLEN 0 1-1 a 1
+         XTRIM s1 MAXLEN 1
+         XTRIM s1 MAXLEN 1
+         XGROUP CREATE s1 g1 0
+         XGROUP CREATE s2 g1 $ MKSTREAM
+         XGROUP CREATECONSUMER s1 g1 c1
+         XGROUP CREATECONSUMER s1 g1 c1
+         XADD s1 6-1 a 1
+         XREADGROUP GROUP g1 c2 COUNT 1 STREAMS s1 >
+         XREADGROUP GROUP g1 c2 COUNT 1 STREAMS s1 >
+         XREADGROUP GROUP g1 c5 COUNT 1 STREAMS s1 0
+         XACK s1 g1 5-1
+         XCLAIM s1 g1 c3 0 6-1
+         XCLAIM s1 g1 c3 0 6-1
+         XAUTOCLAIM s1 g1 c4 0 0
+         XGROUP SETID s1 g1 0
+         XGROUP DELCONSUMER s1 g1 c1
+         XGROUP DELCONSUMER s1 g1 nosuch
+         XGROUP DESTROY s1 g1
+         XGROUP DESTROY s1 g1
+         XDEL s1 5-1
+         XSETID s1 9-9
+         DEL s1",
+        true,
+    );
+}
+
+#[test]
+fn blocked_clients() {
+    let mut e = Events::new("KEA");
+    // A client blocked on a list is served by a push: push's event, then the pop's.
+    let mut ba = e.d.lg.raw();
+    let mut bb = e.d.reference.raw();
+    ba.send_cmd(&[b"BLMOVE", b"{bl}", b"{bl}2", b"LEFT", b"RIGHT", b"0"]);
+    bb.send_cmd(&[b"BLMOVE", b"{bl}", b"{bl}2", b"LEFT", b"RIGHT", b"0"]);
+    common::wait_blocked_clients(&mut e.d.a, 1);
+    common::wait_blocked_clients(&mut e.d.b, 1);
+    e.case("RPUSH {bl} a", true);
+    assert_eq!(ba.read_reply(), bb.read_reply());
+}
+
+#[test]
 fn flag_classes_filter() {
     let script = "SET a 1
          EXPIRE a 100
@@ -250,7 +366,7 @@ fn flag_classes_filter() {
     ] {
         let mut e = Events::new(flags);
         let some = (flags.contains('K') || flags.contains('E'))
-            && flags.trim_start_matches(['K', 'E']) != ""
+            && !flags.trim_start_matches(['K', 'E']).is_empty()
             && flags != "KEx";
         e.case(script, some);
     }
@@ -313,7 +429,22 @@ fn new_and_keymiss() {
          LRANGE nosuch 0 -1
          HGET nosuch f
          SET a 1
-         GET a",
+         GET a
+         MGET a n1 a n2 n1
+         EXISTS n1 a
+         TYPE n3
+         STRLEN n4
+         LPOP n5
+         TTL q3
+         OBJECT ENCODING q7
+         HEXISTS q9 f
+         SUNION q1 a q2
+         SADD st x
+         SUNION q1 st q2
+         LRANGE q1
+         ZSCORE q12 m
+         XLEN q16
+         PFCOUNT q15",
         true,
     );
 }

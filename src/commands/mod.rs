@@ -449,8 +449,8 @@ pub fn call_from(
     let before = (nflags != 0).then(|| notify::before(ctx, cmd, args, nflags));
     let result = f(ctx, args);
     if let Some(b) = before {
-        let ok = !matches!(result, Err(_) | Ok(Reply::Error(_)));
-        notify::after(ctx, cmd, args, b, ctx.dirty != dirty_before, ok);
+        let wrote = ctx.dirty != dirty_before;
+        notify::after(ctx, cmd, args, b, wrote, &result);
     }
     let failed = match &result {
         Err(CommandError::NotHeld(_)) => false,

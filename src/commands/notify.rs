@@ -10,7 +10,10 @@
 //! Cost when notifications are off: one relaxed load per command (`Server::notify_flags`).
 
 use super::ctx::Ctx;
+use super::table::Group;
 use super::CmdRef;
+use crate::keyspace::Value;
+use crate::protocol::Reply;
 use bytes::Bytes;
 
 pub const KEYSPACE: u32 = 1 << 0; // K
@@ -28,7 +31,8 @@ pub const KEY_MISS: u32 = 1 << 11; // m
 pub const MODULE: u32 = 1 << 12; // d
 pub const NEW: u32 = 1 << 13; // n
 /// `A`: every class but `m` and `n`.
-pub const ALL: u32 = GENERIC | STRING | LIST | SET | HASH | ZSET | EXPIRED | EVICTED | STREAM | MODULE;
+pub const ALL: u32 =
+    GENERIC | STRING | LIST | SET | HASH | ZSET | EXPIRED | EVICTED | STREAM | MODULE;
 
 /// Parses a flags string as CONFIG SET does; `None` for a character outside `Ag$lshzxeKEtmdn`.
 pub fn parse(s: &[u8]) -> Option<u32> {
@@ -117,9 +121,11 @@ pub fn publish(server: &crate::server::Server, flags: u32, e: &KeyEvent) {
         let mut ch = Vec::with_capacity(16 + e.key.len());
         ch.extend_from_slice(format!("__keyspace@{}__:", e.db).as_bytes());
         ch.extend_from_slice(&e.key);
-        server
-            .pubsub
-            .publish(&Bytes::from(ch), &Bytes::from_static(e.name.as_bytes()), false);
+        server.pubsub.publish(
+            &Bytes::from(ch),
+            &Bytes::from_static(e.name.as_bytes()),
+            false,
+        );
     }
     if flags & KEYEVENT != 0 {
         let ch = Bytes::from(format!("__keyevent@{}__:{}", e.db, e.name));
@@ -134,23 +140,27 @@ pub(crate) struct Before {
     existed: Vec<(usize, bool)>,
     /// Expired keys already noted in the current db of each held shard.
     expired_marks: Vec<usize>,
-    misses: Vec<u64>,
+    /// Per key index of a stream command: the stream's length and number of consumers.
+    streams: Vec<(usize, Option<(u64, usize)>)>,
+}
+
+/// A stream's length and its consumers over all groups (`None`: no stream there).
+fn stream_stat(ctx: &mut Ctx<'_>, key: &[u8]) -> Option<(u64, usize)> {
+    match ctx.db(key).ok()?.keys.get(key)? {
+        Value::Stream(s) => Some((s.len(), s.groups.values().map(|g| g.consumers.len()).sum())),
+        _ => None,
+    }
 }
 
 pub(crate) fn before(ctx: &mut Ctx<'_>, cmd: CmdRef, args: &[Bytes], flags: u32) -> Before {
     let db = ctx.db;
     let mut expired_marks = Vec::new();
-    let mut misses = Vec::new();
     for s in ctx.held.iter() {
         match s {
             Some(d) => {
                 expired_marks.push(d.dbs[db].expired.len());
-                misses.push(d.dbs[db].stat_misses);
             }
-            None => {
-                expired_marks.push(0);
-                misses.push(0);
-            }
+            None => expired_marks.push(0),
         }
     }
     // A write looks its keys up first, as Redis's `lookupKeyWrite` does: one that has expired
@@ -166,11 +176,18 @@ pub(crate) fn before(ctx: &mut Ctx<'_>, cmd: CmdRef, args: &[Bytes], flags: u32)
             existed.push((i, there));
         }
     }
+    let mut streams = Vec::new();
+    if cmd.cmd.group == Group::Stream && cmd.cmd.may_write() {
+        for i in cmd.cmd.key_indices(args) {
+            let st = stream_stat(ctx, &args[i]);
+            streams.push((i, st));
+        }
+    }
     Before {
         flags,
         existed,
+        streams,
         expired_marks,
-        misses,
     }
 }
 
@@ -183,7 +200,16 @@ fn exists(ctx: &mut Ctx<'_>, key: &[u8]) -> bool {
 }
 
 /// Collects the command's events after it ran, then publishes (or defers) them.
-pub(crate) fn after(ctx: &mut Ctx<'_>, cmd: CmdRef, args: &[Bytes], b: Before, wrote: bool, ok: bool) {
+pub(crate) fn after(
+    ctx: &mut Ctx<'_>,
+    cmd: CmdRef,
+    args: &[Bytes],
+    b: Before,
+    wrote: bool,
+    result: &crate::error::CmdResult<Reply>,
+) {
+    let reply = result.as_ref().ok();
+    let ok = reply.is_some_and(|r| !matches!(r, Reply::Error(_)));
     let db = ctx.db;
     let mut out: Vec<KeyEvent> = Vec::new();
     // Keys found expired while the command ran.
@@ -199,22 +225,49 @@ pub(crate) fn after(ctx: &mut Ctx<'_>, cmd: CmdRef, args: &[Bytes], b: Before, w
             }
         }
     }
-    // A miss on a single-key read (multi-key reads publish nothing: which key missed is not
-    // known here).
-    if b.flags & KEY_MISS != 0 && !cmd.cmd.has(super::table::flags::WRITE) {
-        let keys: Vec<usize> = cmd.cmd.key_indices(args).collect();
-        if keys.len() == 1 {
-            let missed = ctx.held.iter().zip(&b.misses).any(|(s, m)| {
-                s.as_ref().is_some_and(|d| d.dbs[db].stat_misses > *m)
-            });
-            if missed {
-                out.push(ev(db, KEY_MISS, "keymiss", &args[keys[0]]));
+    // A read publishes `keymiss` for each key it did not find, in order (OBJECT's lookups
+    // are silent, as Redis's).
+    if b.flags & KEY_MISS != 0
+        && !cmd.cmd.has(super::table::flags::WRITE)
+        && !matches!(cmd.cmd.name, "encoding" | "freq" | "idletime" | "refcount")
+    {
+        // A failed read looked its keys up until the one of the wrong type; other errors
+        // come before any lookup.
+        let line = match result {
+            Ok(Reply::Error(e)) => Some(e.clone()),
+            Ok(_) => None,
+            Err(e) => Some(e.to_string()),
+        };
+        let wrong_type = match line {
+            Some(e) if e.starts_with("WRONGTYPE") => true,
+            Some(_) => return publish_or_defer(ctx, b.flags, out),
+            None => false,
+        };
+        let expected = match cmd.cmd.group {
+            Group::Set => "set",
+            Group::List => "list",
+            Group::Hash => "hash",
+            Group::SortedSet | Group::Geo => "zset",
+            Group::Stream => "stream",
+            Group::String | Group::Bitmap | Group::HyperLogLog => "string",
+            _ if wrong_type => return publish_or_defer(ctx, b.flags, out),
+            _ => "",
+        };
+        for i in cmd.cmd.key_indices(args) {
+            let t = match ctx.db(&args[i]) {
+                Ok(d) => d.keys.get(&args[i]).map(|v| v.type_name()),
+                Err(_) => None,
+            };
+            match t {
+                None => out.push(ev(db, KEY_MISS, "keymiss", &args[i])),
+                Some(t) if wrong_type && t != expected => break,
+                Some(_) => {}
             }
         }
     }
     if wrote && ok {
         let mut evs = Vec::new();
-        command_events(ctx, cmd, args, &b, &mut evs);
+        command_events(ctx, cmd, args, &b, reply, &mut evs);
         // `new` goes right before the first event of a key the command created.
         if b.flags & NEW != 0 {
             let mut done: Vec<usize> = Vec::new();
@@ -233,6 +286,10 @@ pub(crate) fn after(ctx: &mut Ctx<'_>, cmd: CmdRef, args: &[Bytes], b: Before, w
             out.extend(evs);
         }
     }
+    publish_or_defer(ctx, b.flags, out);
+}
+
+fn publish_or_defer(ctx: &mut Ctx<'_>, flags: u32, out: Vec<KeyEvent>) {
     if out.is_empty() {
         return;
     }
@@ -240,7 +297,7 @@ pub(crate) fn after(ctx: &mut Ctx<'_>, cmd: CmdRef, args: &[Bytes], b: Before, w
         Some(deferred) => deferred.extend(out),
         None => {
             for e in &out {
-                publish(ctx.server, b.flags, e);
+                publish(ctx.server, flags, e);
             }
         }
     }
@@ -262,8 +319,42 @@ fn has_arg(args: &[Bytes], from: usize, names: &[&str]) -> bool {
 }
 
 /// The events of a command that changed the data, in Redis's order.
-fn command_events(ctx: &mut Ctx<'_>, cmd: CmdRef, args: &[Bytes], b: &Before, out: &mut Vec<KeyEvent>) {
+fn command_events(
+    ctx: &mut Ctx<'_>,
+    cmd: CmdRef,
+    args: &[Bytes],
+    b: &Before,
+    reply: Option<&Reply>,
+    out: &mut Vec<KeyEvent>,
+) {
     let db = ctx.db;
+    // The key a multi-key pop served from: the first element of its reply.
+    let popped = || match reply {
+        Some(Reply::Array(items)) => match items.first() {
+            Some(Reply::Bulk(k)) => Some(k.clone()),
+            _ => None,
+        },
+        _ => None,
+    };
+    let existed = |i: usize| b.existed.iter().any(|&(j, e)| j == i && e);
+    let stream_before = |i: usize| {
+        b.streams
+            .iter()
+            .find(|(j, _)| *j == i)
+            .and_then(|(_, s)| *s)
+    };
+    let left = |from: usize| {
+        args.iter()
+            .skip(from)
+            .find(|a| a.eq_ignore_ascii_case(b"left") || a.eq_ignore_ascii_case(b"right"))
+            .is_some_and(|a| a.eq_ignore_ascii_case(b"left"))
+    };
+    let min = |from: usize| {
+        args.iter()
+            .skip(from)
+            .find(|a| a.eq_ignore_ascii_case(b"min") || a.eq_ignore_ascii_case(b"max"))
+            .is_some_and(|a| a.eq_ignore_ascii_case(b"min"))
+    };
     let k1 = || args.get(1).cloned().unwrap_or_default();
     let one = |out: &mut Vec<KeyEvent>, class, name| out.push(ev(db, class, name, &k1()));
     // A removal that may leave the key empty: its event, then `del` if it went.
@@ -276,13 +367,14 @@ fn command_events(ctx: &mut Ctx<'_>, cmd: CmdRef, args: &[Bytes], b: &Before, ou
             }
         }};
     }
-    // A store: its event on the destination, or `del` when the result was empty.
+    // A store into the key at index `$i`: its event on the destination, or `del` when the
+    // result was empty and the destination existed.
     macro_rules! store {
-        ($class:expr, $name:expr, $key:expr) => {{
-            let key: Bytes = $key;
+        ($class:expr, $name:expr, $i:expr) => {{
+            let key: Bytes = args[$i].clone();
             if exists(ctx, &key) {
                 out.push(ev(db, $class, $name, &key));
-            } else {
+            } else if existed($i) {
                 out.push(ev(db, GENERIC, "del", &key));
             }
         }};
@@ -320,7 +412,8 @@ fn command_events(ctx: &mut Ctx<'_>, cmd: CmdRef, args: &[Bytes], b: &Before, ou
                 one(out, GENERIC, "expire");
             }
         }
-        "setbit" => one(out, STRING, "setbit"),
+        "setbit" | "bitfield" => one(out, STRING, "setbit"),
+        "bitop" => store!(STRING, "set", 2),
         // Keys.
         "del" | "unlink" => {
             for (i, there) in &b.existed {
@@ -337,7 +430,42 @@ fn command_events(ctx: &mut Ctx<'_>, cmd: CmdRef, args: &[Bytes], b: &Before, ou
             }
         }
         "persist" => one(out, GENERIC, "persist"),
-        "rename" | "renamenx" => {
+        "copy" => {
+            // COPY … DB n writes another database.
+            let mut to = db;
+            let mut i = 3;
+            while i + 1 < args.len() {
+                if args[i].eq_ignore_ascii_case(b"db") {
+                    to = std::str::from_utf8(&args[i + 1])
+                        .ok()
+                        .and_then(|v| v.parse().ok())
+                        .unwrap_or(db);
+                }
+                i += 1;
+            }
+            out.push(ev(to, GENERIC, "copy_to", &args[2]));
+        }
+        "move" => {
+            if let Some(to) = std::str::from_utf8(&args[2])
+                .ok()
+                .and_then(|v| v.parse().ok())
+            {
+                one(out, GENERIC, "move_from");
+                out.push(ev(to, GENERIC, "move_to", &args[1]));
+            }
+        }
+        "sort" => {
+            if let Some(i) = args.iter().position(|a| a.eq_ignore_ascii_case(b"store")) {
+                if let Some(dst) = args.get(i + 1) {
+                    if exists(ctx, dst) {
+                        out.push(ev(db, LIST, "sortstore", dst));
+                    } else if b.existed.iter().any(|&(j, e)| e && args[j] == *dst) {
+                        out.push(ev(db, GENERIC, "del", dst));
+                    }
+                }
+            }
+        }
+        "rename" | "renamenx" if args[1] != args[2] => {
             one(out, GENERIC, "rename_from");
             out.push(ev(db, GENERIC, "rename_to", &args[2]));
         }
@@ -347,6 +475,26 @@ fn command_events(ctx: &mut Ctx<'_>, cmd: CmdRef, args: &[Bytes], b: &Before, ou
         "lpop" => emptying!(LIST, "lpop", k1()),
         "rpop" => emptying!(LIST, "rpop", k1()),
         "linsert" => one(out, LIST, "linsert"),
+        "blpop" | "brpop" | "lmpop" | "blmpop" => {
+            if let Some(k) = popped() {
+                let l = match cmd.cmd.name {
+                    "blpop" => true,
+                    "brpop" => false,
+                    _ => left(2),
+                };
+                emptying!(LIST, if l { "lpop" } else { "rpop" }, k);
+            }
+        }
+        "bzpopmin" | "bzpopmax" | "zmpop" | "bzmpop" => {
+            if let Some(k) = popped() {
+                let m = match cmd.cmd.name {
+                    "bzpopmin" => true,
+                    "bzpopmax" => false,
+                    _ => min(2),
+                };
+                emptying!(ZSET, if m { "zpopmin" } else { "zpopmax" }, k);
+            }
+        }
         "lset" => one(out, LIST, "lset"),
         "ltrim" => emptying!(LIST, "ltrim", k1()),
         "lrem" => emptying!(LIST, "lrem", k1()),
@@ -379,9 +527,9 @@ fn command_events(ctx: &mut Ctx<'_>, cmd: CmdRef, args: &[Bytes], b: &Before, ou
             emptying!(SET, "srem", args[1].clone());
             out.push(ev(db, SET, "sadd", &args[2]));
         }
-        "sinterstore" => store!(SET, "sinterstore", args[1].clone()),
-        "sunionstore" => store!(SET, "sunionstore", args[1].clone()),
-        "sdiffstore" => store!(SET, "sdiffstore", args[1].clone()),
+        "sinterstore" => store!(SET, "sinterstore", 1),
+        "sunionstore" => store!(SET, "sunionstore", 1),
+        "sdiffstore" => store!(SET, "sdiffstore", 1),
         // Sorted sets.
         "zadd" => {
             if has_arg(args, 2, &["incr"]) {
@@ -397,16 +545,65 @@ fn command_events(ctx: &mut Ctx<'_>, cmd: CmdRef, args: &[Bytes], b: &Before, ou
         "zremrangebylex" => emptying!(ZSET, "zremrangebylex", k1()),
         "zpopmin" => emptying!(ZSET, "zpopmin", k1()),
         "zpopmax" => emptying!(ZSET, "zpopmax", k1()),
-        "zunionstore" => store!(ZSET, "zunionstore", args[1].clone()),
-        "zinterstore" => store!(ZSET, "zinterstore", args[1].clone()),
-        "zdiffstore" => store!(ZSET, "zdiffstore", args[1].clone()),
-        "zrangestore" => store!(ZSET, "zrangestore", args[1].clone()),
+        "zunionstore" => store!(ZSET, "zunionstore", 1),
+        "zinterstore" => store!(ZSET, "zinterstore", 1),
+        "zdiffstore" => store!(ZSET, "zdiffstore", 1),
+        "zrangestore" => store!(ZSET, "zrangestore", 1),
+        // Geo (GEOADD is ZADD underneath).
+        "geoadd" => one(out, ZSET, "zadd"),
+        "geosearchstore" => store!(ZSET, "geosearchstore", 1),
+        "georadius" | "georadiusbymember" => {
+            let at = args.iter().rposition(|a| {
+                a.eq_ignore_ascii_case(b"store") || a.eq_ignore_ascii_case(b"storedist")
+            });
+            if let Some(i) = at.filter(|i| i + 1 < args.len()) {
+                store!(ZSET, "georadiusstore", i + 1);
+            }
+        }
         // HyperLogLog.
         "pfadd" => one(out, STRING, "pfadd"),
-        // Streams (without trimming options, whose events depend on what was trimmed).
-        "xadd" if !has_arg(args, 2, &["maxlen", "minid"]) => one(out, STREAM, "xadd"),
+        "pfmerge" => one(out, STRING, "pfadd"),
+        // Streams.
+        "xadd" => {
+            one(out, STREAM, "xadd");
+            let trimmed = match (stream_before(1), stream_stat(ctx, &args[1])) {
+                (Some((n, _)), Some((m, _))) => m <= n,
+                (None, Some((m, _))) => m == 0,
+                _ => false,
+            };
+            if trimmed && has_arg(args, 2, &["maxlen", "minid"]) {
+                one(out, STREAM, "xtrim");
+            }
+        }
+        "xtrim" => {
+            if let (Some((n, _)), Some((m, _))) = (stream_before(1), stream_stat(ctx, &args[1])) {
+                if m < n {
+                    one(out, STREAM, "xtrim");
+                }
+            }
+        }
         "xdel" => one(out, STREAM, "xdel"),
         "xsetid" => one(out, STREAM, "xsetid"),
+        "create" | "setid" | "destroy" | "createconsumer" | "delconsumer"
+            if cmd.cmd.group == Group::Stream =>
+        {
+            let name = match cmd.cmd.name {
+                "create" => "xgroup-create",
+                "setid" => "xgroup-setid",
+                "destroy" => "xgroup-destroy",
+                "createconsumer" => "xgroup-createconsumer",
+                _ => "xgroup-delconsumer",
+            };
+            out.push(ev(db, STREAM, name, &args[2]));
+        }
+        "xreadgroup" | "xclaim" | "xautoclaim" => {
+            for &(i, before) in &b.streams {
+                let was = before.map_or(0, |(_, c)| c);
+                if stream_stat(ctx, &args[i]).is_some_and(|(_, c)| c > was) {
+                    out.push(ev(db, STREAM, "xgroup-createconsumer", &args[i]));
+                }
+            }
+        }
         // Everything else publishes nothing yet (README: Known gaps).
         _ => {}
     }
