@@ -351,6 +351,37 @@ fn blocked_clients() {
 }
 
 #[test]
+fn no_op_and_edge_writes() {
+    let mut e = Events::new("KEA");
+    e.case(
+        "SET k2 v
+         SET k2 w KEEPTTL
+         SET k3 v XX GET
+         RPUSH l a b
+         LTRIM l 0 -1
+         LINSERT l BEFORE zz q
+         LREM l 0 zz
+         ZADD z 5 a
+         ZADD z GT 1 a
+         ZADD z NX 1 a
+         HINCRBY h f 1
+         HSET h f 1
+         HSETNX h f 2
+         SADD s a
+         SMOVE s s a
+         SMOVE s s2 nosuch
+         EXPIRE k2 100 NX
+         EXPIRE k2 100 NX
+         APPEND k2 x
+         INCRBYFLOAT k2x 0
+         GETEX k2 EXAT 1
+         SET k4 v
+         EXPIRE k4 0",
+        true,
+    );
+}
+
+#[test]
 fn flag_classes_filter() {
     let script = "SET a 1
          EXPIRE a 100
@@ -510,6 +541,14 @@ fn follower_publishes_applied_writes() {
     l.cmd(&["SET", "a", "1"]);
     l.cmd(&["RPUSH", "lst", "x"]);
     l.cmd(&["DEL", "a"]);
+    l.cmd(&["SET", "ex", "v", "PX", "50"]);
+    l.cmd(&["LMOVE", "lst", "lst2", "LEFT", "RIGHT"]);
+    common::wait_synced(&mut l, &mut f);
+    // The follower hides the expired key and publishes nothing until the leader's DEL.
+    std::thread::sleep(Duration::from_millis(100));
+    assert_eq!(f.cmd(&["GET", "ex"]), b"$-1\r\n");
+    common::wait_synced(&mut l, &mut f);
+    l.cmd(&["GET", "ex"]);
     common::wait_synced(&mut l, &mut f);
     f.cmd(&["PUBLISH", MARK, "x"]);
     assert_eq!(
@@ -521,6 +560,18 @@ fn follower_publishes_applied_writes() {
             "__keyevent@0__:rpush lst",
             "__keyspace@0__:a del",
             "__keyevent@0__:del a",
+            "__keyspace@0__:ex set",
+            "__keyevent@0__:set ex",
+            "__keyspace@0__:ex expire",
+            "__keyevent@0__:expire ex",
+            "__keyspace@0__:lst2 rpush",
+            "__keyevent@0__:rpush lst2",
+            "__keyspace@0__:lst lpop",
+            "__keyevent@0__:lpop lst",
+            "__keyspace@0__:lst del",
+            "__keyevent@0__:del lst",
+            "__keyspace@0__:ex del",
+            "__keyevent@0__:del ex",
         ]
     );
 }

@@ -170,6 +170,9 @@ pub(crate) fn before(ctx: &mut Ctx<'_>, cmd: CmdRef, args: &[Bytes], flags: u32)
     if cmd.cmd.has(super::table::flags::WRITE) {
         for i in cmd.cmd.key_indices(args) {
             let there = match ctx.db(&args[i]) {
+                // A follower keeps expired keys until its leader's DEL, which must then
+                // publish `del` as a Redis replica does.
+                Ok(db) if db.passive_expiry => db.keys.contains_key(&args[i]),
                 Ok(db) => db.contains(&args[i]),
                 Err(_) => false,
             };
@@ -265,7 +268,9 @@ pub(crate) fn after(
             }
         }
     }
-    if wrote && ok {
+    // LTRIM publishes even when it removed nothing, as Redis's does.
+    let always = cmd.cmd.name == "ltrim" && b.existed.first().is_some_and(|e| e.1);
+    if (wrote || always) && ok {
         let mut evs = Vec::new();
         command_events(ctx, cmd, args, &b, reply, &mut evs);
         // `new` goes right before the first event of a key the command created.
