@@ -445,15 +445,45 @@ fn expiry_lazy_and_active() {
 
 #[test]
 fn new_and_keymiss() {
-    let mut e = Events::new("KEn");
+    for flags in ["KEn", "KEAn"] {
+        new_events(flags);
+    }
+    keymiss();
+}
+
+fn new_events(flags: &str) {
+    let mut e = Events::new(flags);
     e.case(
         "SET a 1
          SET a 2
          RPUSH l x
          SADD s m
-         MSET m1 1 m2 2 m1 3",
+         MSET m1 1 m2 2 m1 3
+         SET ra 1
+         RENAME ra rb
+         SET rc 1
+         RENAME rb rc
+         COPY rc rd
+         COPY rc rd REPLACE
+         COPY rc rd DB 2
+         MOVE rd 1
+         SADD s1 x
+         SINTERSTORE s2 s1 s1
+         RPUSH l 1
+         LMOVE l l2 LEFT RIGHT
+         INCR n
+         HSET h f v
+         SETBIT bt 1 1
+         PFADD p a
+         XADD x 1-1 a b
+         GEOADD g 1 1 m
+         ZADD z 1 m
+         BITOP NOT bt2 bt",
         true,
     );
+}
+
+fn keymiss() {
     let mut e = Events::new("KEm");
     e.case(
         "GET nosuch
@@ -574,4 +604,47 @@ fn follower_publishes_applied_writes() {
             "__keyevent@0__:del ex",
         ]
     );
+}
+
+/// Eviction under `maxmemory` publishes `evicted` for each key it drops (which keys go is the
+/// sampler's choice, so luagate is checked against its own INFO, not against redis-server).
+#[test]
+fn evictions_publish_evicted() {
+    let lg = common::luagate(&["--shards", "2"]);
+    let mut c = lg.raw();
+    let info = c.cmd_str(&["INFO", "memory"]);
+    let used: u64 = info
+        .lines()
+        .find_map(|l| l.strip_prefix("used_memory:"))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("used_memory");
+    c.cmd(&["CONFIG", "SET", "notify-keyspace-events", "Ee"]);
+    let mut sub = lg.raw();
+    psubscribe(&mut sub);
+    c.cmd(&[
+        "CONFIG",
+        "SET",
+        "maxmemory",
+        &(used + 2 * 1024 * 1024).to_string(),
+    ]);
+    c.cmd(&["CONFIG", "SET", "maxmemory-policy", "allkeys-random"]);
+    let value = "v".repeat(1000);
+    for i in 0..6_000 {
+        assert_eq!(c.cmd(&["SET", &format!("key:{i}"), &value]), b"+OK\r\n");
+    }
+    c.cmd(&["CONFIG", "SET", "maxmemory", "0"]);
+    let stats = c.cmd_str(&["INFO", "stats"]);
+    let evicted: usize = stats
+        .lines()
+        .find_map(|l| l.strip_prefix("evicted_keys:"))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("evicted_keys");
+    assert!(evicted > 0);
+    c.cmd(&["PUBLISH", MARK, "x"]);
+    let events = drain(&mut sub);
+    assert_eq!(events.len(), evicted);
+    for e in &events {
+        let key = e.strip_prefix("__keyevent@0__:evicted ").expect(e);
+        assert_eq!(c.cmd(&["EXISTS", key]), b":0\r\n");
+    }
 }

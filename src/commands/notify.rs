@@ -274,7 +274,7 @@ pub(crate) fn after(
         let mut evs = Vec::new();
         command_events(ctx, cmd, args, &b, reply, &mut evs);
         // `new` goes right before the first event of a key the command created.
-        if b.flags & NEW != 0 {
+        if b.flags & NEW != 0 && !evs.iter().any(|e| e.class == NEW) {
             let mut done: Vec<usize> = Vec::new();
             for e in evs {
                 if e.name != "del" && e.class != NEW {
@@ -448,6 +448,7 @@ fn command_events(
                 }
                 i += 1;
             }
+            out.push(ev(to, NEW, "new", &args[2]));
             out.push(ev(to, GENERIC, "copy_to", &args[2]));
         }
         "move" => {
@@ -455,6 +456,7 @@ fn command_events(
                 .ok()
                 .and_then(|v| v.parse().ok())
             {
+                out.push(ev(to, NEW, "new", &args[1]));
                 one(out, GENERIC, "move_from");
                 out.push(ev(to, GENERIC, "move_to", &args[1]));
             }
@@ -470,7 +472,9 @@ fn command_events(
                 }
             }
         }
+        // These add their destination afresh even over an existing key: `new` comes first.
         "rename" | "renamenx" if args[1] != args[2] => {
+            out.push(ev(db, NEW, "new", &args[2]));
             one(out, GENERIC, "rename_from");
             out.push(ev(db, GENERIC, "rename_to", &args[2]));
         }

@@ -86,6 +86,12 @@ fn value(server: &Server, cfg: &Config, p: &Param) -> String {
         "cluster-nodes" => cfg.cluster_nodes.join(", "),
         "cluster-announce-ip" => cfg.cluster_announce_ip.clone().unwrap_or_default(),
         "cluster-announce-port" => cfg.cluster_announce_port.to_string(),
+        "notify-keyspace-events" => crate::commands::notify::to_string(
+            cfg.knobs
+                .get(p.name)
+                .and_then(|v| crate::commands::notify::parse(v.as_bytes()))
+                .unwrap_or(0),
+        ),
         _ => cfg
             .knobs
             .get(p.name)
@@ -186,11 +192,11 @@ fn apply(cfg: &mut Config, p: &Param, v: &str) -> Result<(), String> {
         "lua-memory-limit" => cfg.lua_memory_limit = int()?,
         "single-slot-scripts" => cfg.single_slot_scripts = v == "always",
         "notify-keyspace-events" => {
-            let f = crate::commands::notify::parse(v.as_bytes()).ok_or_else(|| {
-                "Invalid event class character. Use 'Ag$lshzxeKEtmdn'.".to_string()
-            })?;
-            cfg.knobs
-                .insert(p.name.to_string(), crate::commands::notify::to_string(f));
+            if crate::commands::notify::parse(v.as_bytes()).is_none() {
+                return Err("Invalid event class character. Use 'Ag$lshzxeKEtmdn'.".into());
+            }
+            // Stored as given (CONFIG GET shows the canonical form, in which `A` hides `n`).
+            cfg.knobs.insert(p.name.to_string(), v.to_string());
         }
         "shutdown-timeout" => cfg.shutdown_timeout = int()?,
         "appendonly" => {
