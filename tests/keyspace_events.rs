@@ -505,7 +505,24 @@ fn keymiss() {
          LRANGE q1
          ZSCORE q12 m
          XLEN q16
-         PFCOUNT q15",
+         PFCOUNT q15
+         SINTERSTORE d1 q1 q2
+         SUNIONSTORE d2 q3
+         ZUNIONSTORE d3 1 q4
+         SORT q5 STORE d4
+         COPY q6 d5
+         BITOP AND d6 q7 q8
+         PFMERGE d7 q9
+         GEOSEARCHSTORE d8 q10 FROMMEMBER m BYRADIUS 1 km
+         RPOPLPUSH q11 d9
+         SMOVE q12 d10 m
+         ZRANGESTORE d11 q13 0 1
+         LMOVE q14 d12 LEFT LEFT
+         PFCOUNT q15 q16
+         INCR q17
+         GETEX q18
+         GETDEL q19
+         LPOP q20",
         true,
     );
 }

@@ -228,13 +228,31 @@ pub(crate) fn after(
             }
         }
     }
-    // A read publishes `keymiss` for each key it did not find, in order (OBJECT's lookups
-    // are silent, as Redis's).
-    if b.flags & KEY_MISS != 0
-        && !cmd.cmd.has(super::table::flags::WRITE)
-        && !matches!(cmd.cmd.name, "encoding" | "freq" | "idletime" | "refcount")
-    {
-        // A failed read looked its keys up until the one of the wrong type; other errors
+    // A read publishes `keymiss` for each key it did not find, in order; so does a write for
+    // the keys it reads (a store's sources, COPY's source …; OBJECT's lookups are silent, as
+    // Redis's).
+    let write = cmd.cmd.has(super::table::flags::WRITE);
+    let looked: Option<Vec<usize>> = if b.flags & KEY_MISS == 0 {
+        None
+    } else if !write {
+        (!matches!(cmd.cmd.name, "encoding" | "freq" | "idletime" | "refcount"))
+            .then(|| cmd.cmd.key_indices(args).collect())
+    } else {
+        let keys = || cmd.cmd.key_indices(args);
+        match cmd.cmd.name {
+            "sinterstore" | "sunionstore" | "sdiffstore" | "zunionstore" | "zinterstore"
+            | "zdiffstore" => Some(keys().filter(|&i| i != 1).collect()),
+            "bitop" => Some(keys().filter(|&i| i != 2).collect()),
+            "geosearchstore" | "zrangestore" => Some(vec![2]),
+            "sort" | "copy" | "getex" | "getdel" | "georadius" | "georadiusbymember" => {
+                Some(vec![1])
+            }
+            "pfmerge" => Some(keys().collect()),
+            _ => None,
+        }
+    };
+    if let Some(looked) = looked {
+        // A failed command looked its keys up until the one of the wrong type; other errors
         // come before any lookup.
         let line = match result {
             Ok(Reply::Error(e)) => Some(e.clone()),
@@ -256,15 +274,21 @@ pub(crate) fn after(
             _ if wrong_type => return publish_or_defer(ctx, b.flags, out),
             _ => "",
         };
-        for i in cmd.cmd.key_indices(args) {
+        for i in looked {
             let t = match ctx.db(&args[i]) {
                 Ok(d) => d.keys.get(&args[i]).map(|v| v.type_name()),
                 Err(_) => None,
             };
-            match t {
-                None => out.push(ev(db, KEY_MISS, "keymiss", &args[i])),
-                Some(t) if wrong_type && t != expected => break,
-                Some(_) => {}
+            // A write's keys may exist by now (PFMERGE's destination): as they were before.
+            let missing = if write {
+                b.existed.iter().any(|&(j, e)| j == i && !e)
+            } else {
+                t.is_none()
+            };
+            if missing {
+                out.push(ev(db, KEY_MISS, "keymiss", &args[i]));
+            } else if wrong_type && t.is_some_and(|t| t != expected) {
+                break;
             }
         }
     }
