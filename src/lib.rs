@@ -14,7 +14,8 @@
 //!   they need (inline, or queued for the shard's thread; ascending order, deadlock-free);
 //!   active expiry.
 //! - [`commands`]: the command table and one file per command family; each command parses its
-//!   arguments and executes against a [`commands::Ctx`], returning a [`protocol::Reply`].
+//!   arguments and executes against a [`commands::Ctx`], returning a [`protocol::Reply`];
+//!   `commands::notify` derives keyspace notifications from what each command did.
 //! - [`keyspace`]: databases, values (strings, lists, hashes, sets, sorted sets), expiry, glob
 //!   matching, SCAN-able dictionaries. No tokio, no Lua.
 //! - [`scripting`]: EVAL/EVALSHA/SCRIPT: one Lua VM per shard thread, the sandbox, the
