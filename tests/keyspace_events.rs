@@ -522,7 +522,11 @@ fn keymiss() {
          INCR q17
          GETEX q18
          GETDEL q19
-         LPOP q20",
+         LPOP q20
+         SET q21 v GET
+         SET q21 x GET
+         GETSET q22 v
+         LCS q23 q24",
         true,
     );
 }

@@ -244,9 +244,10 @@ pub(crate) fn after(
             | "zdiffstore" => Some(keys().filter(|&i| i != 1).collect()),
             "bitop" => Some(keys().filter(|&i| i != 2).collect()),
             "geosearchstore" | "zrangestore" => Some(vec![2]),
-            "sort" | "copy" | "getex" | "getdel" | "georadius" | "georadiusbymember" => {
+            "sort" | "copy" | "getex" | "getdel" | "getset" | "georadius" | "georadiusbymember" => {
                 Some(vec![1])
             }
+            "set" if has_arg(args, 3, &["get"]) => Some(vec![1]),
             "pfmerge" => Some(keys().collect()),
             _ => None,
         }
