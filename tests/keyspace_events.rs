@@ -526,7 +526,10 @@ fn keymiss() {
          SET q21 v GET
          SET q21 x GET
          GETSET q22 v
-         LCS q23 q24",
+         LCS q23 q24
+         BITFIELD q25 GET u8 0
+         BITFIELD q26 SET u8 0 1
+         BITFIELD_RO q27 GET u8 0",
         true,
     );
 }

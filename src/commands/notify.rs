@@ -248,6 +248,8 @@ pub(crate) fn after(
                 Some(vec![1])
             }
             "set" if has_arg(args, 3, &["get"]) => Some(vec![1]),
+            // A BITFIELD of GETs only reads its key.
+            "bitfield" if !has_arg(args, 2, &["set", "incrby"]) => Some(vec![1]),
             "pfmerge" => Some(keys().collect()),
             _ => None,
         }
