@@ -529,7 +529,11 @@ fn keymiss() {
          LCS q23 q24
          BITFIELD q25 GET u8 0
          BITFIELD q26 SET u8 0 1
-         BITFIELD_RO q27 GET u8 0",
+         BITFIELD_RO q27 GET u8 0
+         XREAD STREAMS q28 0
+         XREAD COUNT 1 STREAMS q29 q30 0 0
+         XINFO STREAM q31
+         MEMORY USAGE q32",
         true,
     );
 }

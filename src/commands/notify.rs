@@ -230,13 +230,20 @@ pub(crate) fn after(
     }
     // A read publishes `keymiss` for each key it did not find, in order; so does a write for
     // the keys it reads (a store's sources, COPY's source …; OBJECT's lookups are silent, as
-    // Redis's).
+    // Redis's, and so are MEMORY USAGE's).
     let write = cmd.cmd.has(super::table::flags::WRITE);
     let looked: Option<Vec<usize>> = if b.flags & KEY_MISS == 0 {
         None
     } else if !write {
-        (!matches!(cmd.cmd.name, "encoding" | "freq" | "idletime" | "refcount"))
-            .then(|| cmd.cmd.key_indices(args).collect())
+        match cmd.cmd.name {
+            "encoding" | "freq" | "idletime" | "refcount" | "usage" => None,
+            // XREAD looks its streams up twice (their ids, then their entries).
+            "xread" => {
+                let keys: Vec<usize> = cmd.cmd.key_indices(args).collect();
+                Some(keys.iter().chain(keys.iter()).copied().collect())
+            }
+            _ => Some(cmd.cmd.key_indices(args).collect()),
+        }
     } else {
         let keys = || cmd.cmd.key_indices(args);
         match cmd.cmd.name {
@@ -264,6 +271,8 @@ pub(crate) fn after(
         };
         let wrong_type = match line {
             Some(e) if e.starts_with("WRONGTYPE") => true,
+            // XINFO STREAM and the like: the lookup missed, then the error.
+            Some(e) if e == "ERR no such key" => false,
             Some(_) => return publish_or_defer(ctx, b.flags, out),
             None => false,
         };
