@@ -676,3 +676,35 @@ fn evictions_publish_evicted() {
         assert_eq!(c.cmd(&["EXISTS", key]), b":0\r\n");
     }
 }
+
+/// In cluster mode events stay on the node that made them, as in Redis Cluster: another node's
+/// subscriber hears PUBLISH over the bus but no keyspace event.
+#[test]
+fn cluster_events_are_local() {
+    let (nodes, _ports) = common::three_cluster_nodes();
+    let mut c: Vec<Raw> = nodes.iter().map(common::Proc::raw).collect();
+    let mut subs: Vec<Raw> = nodes.iter().map(common::Proc::raw).collect();
+    for (conn, sub) in c.iter_mut().zip(subs.iter_mut()) {
+        conn.cmd(&["CONFIG", "SET", "notify-keyspace-events", "KEA"]);
+        psubscribe(sub);
+    }
+    // Wait (bounded) until node 0's bus link to node 1 carries messages.
+    let mut warm = nodes[1].raw();
+    warm.cmd(&["SUBSCRIBE", "warm"]);
+    warm.stream
+        .set_read_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
+    let linked = (0..100).any(|_| {
+        c[0].cmd(&["PUBLISH", "warm", "x"]);
+        warm.read_reply().is_some()
+    });
+    assert!(linked, "node 0's bus never reached node 1");
+    // "b" hashes to slot 3300, served by node 0.
+    assert_eq!(c[0].cmd(&["SET", "b", "1"]), b"+OK\r\n");
+    c[0].cmd(&["PUBLISH", MARK, "x"]);
+    assert_eq!(
+        drain(&mut subs[0]),
+        vec!["__keyspace@0__:b set", "__keyevent@0__:set b"]
+    );
+    assert_eq!(drain(&mut subs[1]), Vec::<String>::new());
+}
