@@ -15,6 +15,7 @@
 
 pub mod aof;
 pub mod load;
+pub mod rdb_value;
 pub mod save;
 
 use crate::server::Server;
