@@ -364,3 +364,20 @@ fn restore_reaches_followers() {
     assert_eq!(le, f.cmd(&["PEXPIRETIME", "dst"]));
     assert_eq!(f.cmd(&["PEXPIRETIME", "h"]), b":-1\r\n");
 }
+
+/// Under an LFU policy FREQ sets the counter and IDLETIME is ignored (and the other way round).
+#[test]
+fn freq_under_lfu() {
+    let mut d = Diff::new();
+    d.check(&["CONFIG", "SET", "maxmemory-policy", "allkeys-lfu"]);
+    d.check(&["SET", "src", "v"]);
+    let p = bulk(&d.b.cmd(&["DUMP", "src"]));
+    both(&mut d, ("f1", "0", &["FREQ", "200"]), &p);
+    both(&mut d, ("f2", "0", &["IDLETIME", "50"]), &p);
+    d.check(&["OBJECT", "FREQ", "f1"]);
+    d.check(&["OBJECT", "FREQ", "f2"]);
+    d.check(&["OBJECT", "IDLETIME", "f1"]);
+    d.check(&["CONFIG", "SET", "maxmemory-policy", "noeviction"]);
+    both(&mut d, ("f3", "0", &["FREQ", "200"]), &p);
+    d.check(&["OBJECT", "IDLETIME", "f3"]);
+}
