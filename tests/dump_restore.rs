@@ -381,3 +381,21 @@ fn freq_under_lfu() {
     both(&mut d, ("f3", "0", &["FREQ", "200"]), &p);
     d.check(&["OBJECT", "IDLETIME", "f3"]);
 }
+
+/// DUMP and RESTORE inside MULTI and scripts, and their COMMAND INFO.
+#[test]
+fn in_transactions_and_scripts() {
+    let mut d = Diff::new();
+    d.check_lines(
+        "
+        RPUSH src a b c
+        MULTI
+        DUMP src
+        EXEC
+        EVAL \"return redis.call('RESTORE','dst',0,redis.call('DUMP',KEYS[1]))\" 1 src
+        EVAL \"return redis.call('RESTORE','dst',0,redis.call('DUMP',KEYS[1]))\" 1 src
+        LRANGE dst 0 -1
+        COMMAND GETKEYS RESTORE k 0 x
+        ",
+    );
+}
