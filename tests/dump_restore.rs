@@ -262,6 +262,18 @@ fn options_and_errors() {
     both(&mut d, ("k1", "0", &["REPLACE", "IDLETIME", "-1"]), &p);
     both(&mut d, ("k1", "0", &["REPLACE", "IDLETIME", "x"]), &p);
     both(&mut d, ("k1", "0", &["REPLACE", "IDLETIME", "1000"]), &p);
+    for (key, opts) in [("ra", &[][..]), ("ra", &[][..]), ("ra", &["REPLACE"][..])] {
+        let mut args: Vec<&[u8]> = vec![b"RESTORE-ASKING", key.as_bytes(), b"0", &p];
+        args.extend(opts.iter().map(|o| o.as_bytes()));
+        d.a.send_cmd(&args);
+        d.b.send_cmd(&args);
+        assert_eq!(
+            d.a.read_reply(),
+            d.b.read_reply(),
+            "RESTORE-ASKING {opts:?}"
+        );
+    }
+    d.check(&["GET", "ra"]);
     both(&mut d, ("k1", "0", &["REPLACE", "FREQ", "256"]), &p);
     both(&mut d, ("k1", "0", &["REPLACE", "FREQ", "-1"]), &p);
     both(&mut d, ("k1", "0", &["REPLACE", "FREQ", "5"]), &p);
@@ -315,6 +327,18 @@ fn options_and_errors() {
     }
     d.check(&["GET", "k1"]);
     both(&mut d, ("k1", "0", &["REPLACE", "IDLETIME", "1000"]), &p);
+    for (key, opts) in [("ra", &[][..]), ("ra", &[][..]), ("ra", &["REPLACE"][..])] {
+        let mut args: Vec<&[u8]> = vec![b"RESTORE-ASKING", key.as_bytes(), b"0", &p];
+        args.extend(opts.iter().map(|o| o.as_bytes()));
+        d.a.send_cmd(&args);
+        d.b.send_cmd(&args);
+        assert_eq!(
+            d.a.read_reply(),
+            d.b.read_reply(),
+            "RESTORE-ASKING {opts:?}"
+        );
+    }
+    d.check(&["GET", "ra"]);
     d.check(&["OBJECT", "IDLETIME", "k1"]);
     d.check(&["DUMP"]);
     d.check(&["DUMP", "a", "b"]);

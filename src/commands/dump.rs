@@ -14,6 +14,15 @@ use crate::persistence::rdb_value;
 pub const COMMANDS: &[Command] = &[
     Command::new("dump", 2, READONLY, Group::Generic, dump).keys(1, 1, 1),
     Command::new("restore", -4, WRITE | DENYOOM, Group::Generic, restore).keys(1, 1, 1),
+    // What a cluster's migration sends after ASKING; otherwise the same as RESTORE.
+    Command::new(
+        "restore-asking",
+        -4,
+        WRITE | DENYOOM,
+        Group::Server,
+        restore,
+    )
+    .keys(1, 1, 1),
 ];
 
 fn dump(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
