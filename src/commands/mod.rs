@@ -14,6 +14,7 @@ pub mod bits;
 pub mod coll_scan;
 pub mod counters;
 pub mod ctx;
+pub mod dump;
 pub mod expire;
 pub mod geo;
 pub mod hashes;
@@ -50,6 +51,7 @@ pub fn families() -> Vec<&'static [Command]> {
     vec![
         strings::COMMANDS,
         keys::COMMANDS,
+        dump::COMMANDS,
         lists::COMMANDS,
         hashes::COMMANDS,
         sets::COMMANDS,

@@ -7,7 +7,7 @@
 pub(crate) mod num;
 mod pop;
 mod range;
-mod read;
+pub(crate) mod read;
 mod setops;
 mod write;
 

@@ -35,7 +35,7 @@ pub fn crc64(data: &[u8]) -> u64 {
     })
 }
 
-fn put_len(out: &mut Vec<u8>, n: usize) {
+pub(crate) fn put_len(out: &mut Vec<u8>, n: usize) {
     if n < 1 << 6 {
         out.push(n as u8);
     } else if n < 1 << 14 {
@@ -64,24 +64,24 @@ pub fn encode<'a>(codes: impl IntoIterator<Item = &'a [u8]>) -> Vec<u8> {
     out
 }
 
-struct Reader<'a> {
-    buf: &'a [u8],
-    pos: usize,
+pub(crate) struct Reader<'a> {
+    pub(crate) buf: &'a [u8],
+    pub(crate) pos: usize,
 }
 
-enum Len {
+pub(crate) enum Len {
     Plain(u64),
     Encoded(u8),
 }
 
 impl Reader<'_> {
-    fn byte(&mut self) -> Option<u8> {
+    pub(crate) fn byte(&mut self) -> Option<u8> {
         let b = *self.buf.get(self.pos)?;
         self.pos += 1;
         Some(b)
     }
 
-    fn take(&mut self, n: u64) -> Option<&[u8]> {
+    pub(crate) fn take(&mut self, n: u64) -> Option<&[u8]> {
         let n = usize::try_from(n).ok()?;
         let end = self.pos.checked_add(n)?;
         let s = self.buf.get(self.pos..end)?;
@@ -89,7 +89,7 @@ impl Reader<'_> {
         Some(s)
     }
 
-    fn len(&mut self) -> Option<Len> {
+    pub(crate) fn len(&mut self) -> Option<Len> {
         let b = self.byte()?;
         Some(match b >> 6 {
             0 => Len::Plain((b & 0x3F) as u64),
@@ -103,7 +103,7 @@ impl Reader<'_> {
         })
     }
 
-    fn plain_len(&mut self) -> Option<u64> {
+    pub(crate) fn plain_len(&mut self) -> Option<u64> {
         match self.len()? {
             Len::Plain(n) => Some(n),
             Len::Encoded(_) => None,
@@ -111,7 +111,7 @@ impl Reader<'_> {
     }
 
     /// An RDB string: raw, integer-encoded or LZF-compressed.
-    fn string(&mut self) -> Option<Vec<u8>> {
+    pub(crate) fn string(&mut self) -> Option<Vec<u8>> {
         match self.len()? {
             Len::Plain(n) => Some(self.take(n)?.to_vec()),
             Len::Encoded(0) => Some((self.byte()? as i8).to_string().into_bytes()),
@@ -135,7 +135,7 @@ impl Reader<'_> {
 }
 
 /// LZF decompression; `None` unless the input expands to exactly `len` bytes.
-fn lzf_decompress(input: &[u8], len: usize) -> Option<Vec<u8>> {
+pub(crate) fn lzf_decompress(input: &[u8], len: usize) -> Option<Vec<u8>> {
     let mut out: Vec<u8> = Vec::with_capacity(len.min(1 << 26));
     let mut i = 0;
     while i < input.len() {

@@ -346,6 +346,17 @@ impl Db {
         }
     }
 
+    /// Sets a key's access bits (RESTORE's IDLETIME and FREQ); false if the key is absent.
+    pub fn set_meta(&mut self, key: &[u8], meta: u32) -> bool {
+        match self.keys.get_kv_mut(key) {
+            Some((k, _)) => {
+                k.set_meta(meta & CLOCK_MASK);
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Puts back a key exactly as it was (a script's undo): value and access time.
     pub fn restore_entry(&mut self, key: &[u8], e: Entry) {
         self.keys.insert(Key::with_meta(key, e.atime), e.value);

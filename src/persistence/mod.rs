@@ -15,6 +15,8 @@
 
 pub mod aof;
 pub mod load;
+mod rdb_stream;
+pub mod rdb_value;
 pub mod save;
 
 use crate::server::Server;

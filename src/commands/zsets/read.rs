@@ -210,7 +210,7 @@ pub fn zscan(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
 
 /// A score as the compact encoding stores it: integral values within ±2^62 as integers,
 /// anything else as `%.17g`.
-fn listpack_score(s: f64) -> String {
+pub(crate) fn listpack_score(s: f64) -> String {
     if s.is_finite() && s.fract() == 0.0 && s.abs() <= (i64::MAX / 2) as f64 {
         (s as i64).to_string()
     } else {
