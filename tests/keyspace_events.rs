@@ -708,3 +708,31 @@ fn cluster_events_are_local() {
     );
     assert_eq!(drain(&mut subs[1]), Vec::<String>::new());
 }
+
+/// RESTORE publishes `restore`; an already expired RESTORE … REPLACE publishes the `del` of
+/// the key it replaced, and one that replaced nothing publishes nothing.
+#[test]
+fn restore_events() {
+    let mut e = Events::new("KEA");
+    e.case("SET src hello\nSET old x", true);
+    let dump = e.d.b.cmd(&["DUMP", "src"]);
+    let payload = dump
+        .splitn(2, |&b| b == b'\n')
+        .nth(1)
+        .map(|p| p[..p.len() - 2].to_vec())
+        .expect("a bulk reply");
+    let restores: [&[&[u8]]; 4] = [
+        &[b"RESTORE", b"r1", b"0", &payload],
+        &[b"RESTORE", b"r1", b"0", &payload, b"REPLACE"],
+        &[b"RESTORE", b"old", b"1", &payload, b"ABSTTL", b"REPLACE"],
+        &[b"RESTORE", b"r2", b"1", &payload, b"ABSTTL"],
+    ];
+    for args in restores {
+        e.d.a.send_cmd(args);
+        e.d.b.send_cmd(args);
+        assert_eq!(e.d.a.read_reply(), e.d.b.read_reply());
+    }
+    let (x, y) = e.collect();
+    assert_eq!(x, y);
+    assert!(y.iter().any(|m| m.contains("restore")), "{y:?}");
+}

@@ -471,6 +471,14 @@ fn command_events(
             }
         }
         "persist" => one(out, GENERIC, "persist"),
+        // An already expired RESTORE … REPLACE only deleted the key it replaced.
+        "restore" | "restore-asking" => {
+            if exists(ctx, &k1()) {
+                one(out, GENERIC, "restore");
+            } else {
+                one(out, GENERIC, "del");
+            }
+        }
         "copy" => {
             // COPY … DB n writes another database.
             let mut to = db;
