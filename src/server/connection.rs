@@ -290,30 +290,6 @@ impl Conn {
         }
     }
 
-    /// Near `maxmemory` with an evicting policy: deletes keys (a unit over every shard, see
-    /// `shard::evict`) until memory is back under the eviction target.
-    async fn make_room(&mut self) {
-        use crate::shard::evict::{evict, Policy};
-        let cfg = self.server.config();
-        let policy = Policy::from_name(&cfg.maxmemory_policy).unwrap_or(Policy::NoEviction);
-        if policy == Policy::NoEviction {
-            return;
-        }
-        let target = super::eviction_target(cfg.maxmemory);
-        let samples = cfg
-            .knobs
-            .get("maxmemory-samples")
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(5);
-        drop(cfg);
-        self.flush_pending().await;
-        let all: Vec<usize> = (0..self.server.shards.len()).collect();
-        self.run_job(all, move |ctx| {
-            Reply::Int(evict(ctx, policy, target, samples) as i64)
-        })
-        .await;
-    }
-
     /// Shows a command this client ran to MONITOR clients.
     fn monitored(&self, args: &[Bytes]) {
         let source = super::monitor::Source::Client(self.info.id);
@@ -545,41 +521,6 @@ impl Conn {
             self.server.errors.record(e);
         }
         self.reply(r).await
-    }
-
-    /// Cluster mode's routing of `cmd` (EXEC: of the whole transaction), as Redis Cluster
-    /// routes it before anything else looks at the command; `Err` is the redirect line.
-    fn cluster_route(&self, cmd: CmdRef, args: &[Bytes]) -> Result<(), String> {
-        let Some(topo) = self.server.cluster.as_ref() else {
-            return Ok(());
-        };
-        let readonly = self.info.readonly.load(Relaxed);
-        let routed = if commands::full_name(cmd.id) == "exec" {
-            let queued = self.tx.queued();
-            let writes = queued.iter().any(|(c, _)| c.cmd.has(flags::WRITE));
-            let keys = queued
-                .iter()
-                .flat_map(|(c, a)| c.cmd.slot_indices(a).map(move |i| &a[i][..]));
-            topo.route(keys, readonly && !writes)
-        } else {
-            // Shard channels are served by the shard's replicas too, READONLY or not.
-            let shard_pubsub = matches!(cmd.cmd.name, "ssubscribe" | "sunsubscribe" | "spublish");
-            let read = (readonly || shard_pubsub) && !cmd.cmd.has(flags::WRITE);
-            topo.route(cmd.cmd.slot_indices(args).map(|i| &args[i][..]), read)
-        };
-        routed.map(|_| ()).map_err(|r| topo.message(&r))
-    }
-
-    /// Answers a command cluster mode sends elsewhere. A queued command fails its transaction
-    /// (EXEC then aborts); a redirected EXEC discards it and answers the redirect itself.
-    async fn refuse_redirect(&mut self, cmd: CmdRef, e: String) {
-        if commands::full_name(cmd.id) == "exec" && self.tx.in_multi() {
-            multi::discard(self).await;
-            self.server.conn_stats.reject(cmd.id);
-            self.server.errors.record(&e);
-            return self.reply(Reply::Error(e)).await;
-        }
-        self.reject(Some(cmd), e).await
     }
 
     /// Whether any of `shards` is running a script past the busy threshold.

@@ -12,6 +12,7 @@ pub mod admin;
 pub mod blocking;
 pub mod client;
 pub(crate) mod conn_cmds;
+mod conn_gates;
 pub mod conn_modes;
 pub mod connection;
 pub mod introspect;
