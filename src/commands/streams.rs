@@ -596,20 +596,7 @@ fn xread(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
             out.push((Reply::Bulk(key.clone()), Reply::Array(entries)));
         }
     }
-    if out.is_empty() {
-        // With BLOCK, a client waits (src/server/blocking.rs retries this); in MULTI it does
-        // not, as in Redis.
-        return Ok(Reply::NilArray);
-    }
-    Ok(if ctx.resp >= 3 {
-        Reply::Map(out)
-    } else {
-        Reply::Array(
-            out.into_iter()
-                .map(|(k, v)| Reply::Array(vec![k, v]))
-                .collect(),
-        )
-    })
+    Ok(read_reply(ctx.resp, out))
 }
 
 // ---- XREAD BLOCK ----
@@ -783,6 +770,24 @@ fn xinfo_stream(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
         }
     }
     Ok(Reply::Map(m))
+}
+
+/// XREAD's and XREADGROUP's reply: per stream its entries, a map in RESP3; nothing read is a
+/// null array (with BLOCK the client then waits: src/server/blocking.rs retries the call; in
+/// MULTI it does not, as in Redis).
+pub(crate) fn read_reply(resp: u8, out: Vec<(Reply, Reply)>) -> Reply {
+    if out.is_empty() {
+        return Reply::NilArray;
+    }
+    if resp >= 3 {
+        Reply::Map(out)
+    } else {
+        Reply::Array(
+            out.into_iter()
+                .map(|(k, v)| Reply::Array(vec![k, v]))
+                .collect(),
+        )
+    }
 }
 
 #[cfg(test)]

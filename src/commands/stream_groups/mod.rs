@@ -522,20 +522,7 @@ fn xreadgroup(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
         out.push((bulk(key), Reply::Array(entries)));
     }
     finish(ctx, effects, dirty);
-    if out.is_empty() {
-        // With BLOCK, a client waits (src/server/blocking.rs retries this); in MULTI it does
-        // not, as in Redis.
-        return Ok(Reply::NilArray);
-    }
-    Ok(if ctx.resp >= 3 {
-        Reply::Map(out)
-    } else {
-        Reply::Array(
-            out.into_iter()
-                .map(|(k, v)| Reply::Array(vec![k, v]))
-                .collect(),
-        )
-    })
+    Ok(crate::commands::streams::read_reply(ctx.resp, out))
 }
 
 // ---- XREADGROUP BLOCK ----
