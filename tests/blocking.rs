@@ -33,26 +33,13 @@ fn read(c: &mut Raw) -> String {
     s(c.read_reply().expect("reply"))
 }
 
-/// Runs `scenario` on luagate (4 shards) and on redis-server; the transcripts must match.
-fn on_both(scenario: impl Fn(&Proc) -> Vec<String>) -> Vec<String> {
-    let lg = common::luagate_shards(4);
-    let reference = common::redis_reference(&[]);
-    let ours = scenario(&lg);
-    let theirs = scenario(&reference);
-    assert_eq!(
-        ours, theirs,
-        "luagate (left) and redis-server (right) differ"
-    );
-    ours
-}
-
 fn keys_on_distinct_shards(n: usize) -> Vec<String> {
     common::keys_on_distinct_shards("key", n, 4)
 }
 
 #[test]
 fn push_wakes_each_blocking_command() {
-    let t = on_both(|p| {
+    let t = common::on_both(|p| {
         let mut log = Vec::new();
         let cases: &[(&[&str], &[&str])] = &[
             (&["BLPOP", "k", "0"], &["RPUSH", "k", "a", "b"]),
@@ -90,7 +77,7 @@ fn push_wakes_each_blocking_command() {
 
 #[test]
 fn timeouts_give_each_commands_null_reply() {
-    let t = on_both(|p| {
+    let t = common::on_both(|p| {
         let mut c = p.raw();
         let mut log = Vec::new();
         for resp in ["2", "3"] {
@@ -113,7 +100,7 @@ fn timeouts_give_each_commands_null_reply() {
 
 #[test]
 fn blocked_clients_are_served_in_arrival_order() {
-    let t = on_both(|p| {
+    let t = common::on_both(|p| {
         let mut clients: Vec<Raw> = (0..5).map(|_| p.raw()).collect();
         for (i, c) in clients.iter_mut().enumerate() {
             send(c, &["BLPOP", "q", "0"]);
@@ -140,7 +127,7 @@ fn blocked_clients_are_served_in_arrival_order() {
 
 #[test]
 fn one_push_at_a_time_goes_to_the_oldest() {
-    on_both(|p| {
+    common::on_both(|p| {
         let mut a = p.raw();
         let mut b = p.raw();
         let mut pusher = p.raw();
@@ -158,7 +145,7 @@ fn one_push_at_a_time_goes_to_the_oldest() {
 
 #[test]
 fn a_younger_client_on_another_key_is_not_held_back() {
-    on_both(|p| {
+    common::on_both(|p| {
         let mut a = p.raw();
         let mut b = p.raw();
         let mut pusher = p.raw();
@@ -179,7 +166,7 @@ fn a_younger_client_on_another_key_is_not_held_back() {
 #[test]
 fn an_older_client_keeps_its_key_when_both_fill() {
     let k = keys_on_distinct_shards(2);
-    on_both(|p| {
+    common::on_both(|p| {
         let mut log = Vec::new();
         for round in 0..3 {
             let mut a = p.raw();
@@ -211,7 +198,7 @@ fn an_older_client_keeps_its_key_when_both_fill() {
 #[test]
 fn cross_shard_blmove_and_multi_shard_blpop() {
     let k = keys_on_distinct_shards(4);
-    let t = on_both(|p| {
+    let t = common::on_both(|p| {
         let mut a = p.raw();
         let mut b = p.raw();
         let mut log = Vec::new();
@@ -246,7 +233,7 @@ fn cross_shard_blmove_and_multi_shard_blpop() {
 #[test]
 fn a_blocked_client_does_not_stop_others() {
     let k = keys_on_distinct_shards(4);
-    on_both(|p| {
+    common::on_both(|p| {
         let mut blocked = p.raw();
         let mut other = p.raw();
         send(&mut blocked, &["BLPOP", &k[0], "0"]);
@@ -267,7 +254,7 @@ fn a_blocked_client_does_not_stop_others() {
 
 #[test]
 fn replies_before_a_blocking_command_are_not_held_back() {
-    on_both(|p| {
+    common::on_both(|p| {
         let mut a = p.raw();
         let mut b = p.raw();
         let mut batch = common::encode_cmd(&[b"PING"]);
@@ -284,7 +271,7 @@ fn replies_before_a_blocking_command_are_not_held_back() {
 
 #[test]
 fn a_client_that_leaves_while_blocked_takes_nothing() {
-    on_both(|p| {
+    common::on_both(|p| {
         let mut log = Vec::new();
         {
             let mut gone = p.raw();
@@ -312,7 +299,7 @@ fn a_client_that_leaves_while_blocked_takes_nothing() {
 
 #[test]
 fn type_changes_while_blocked() {
-    on_both(|p| {
+    common::on_both(|p| {
         let mut a = p.raw();
         let mut b = p.raw();
         let mut log = Vec::new();
@@ -355,7 +342,7 @@ fn block_then_push_one_by_one(p: &Proc, elements: &[String]) -> (Vec<String>, Ra
 #[test]
 fn many_waiters_each_get_exactly_one_element() {
     const N: usize = 12;
-    let t = on_both(|p| {
+    let t = common::on_both(|p| {
         let elements: Vec<String> = (0..N).map(|i| format!("e{i:02}")).collect();
         let (mut got, mut pusher) = block_then_push_one_by_one(p, &elements);
         got.push(pusher.cmd_str(&["EXISTS", "q"]));
@@ -367,7 +354,7 @@ fn many_waiters_each_get_exactly_one_element() {
 
 #[test]
 fn waiting_is_per_database() {
-    on_both(|p| {
+    common::on_both(|p| {
         let mut a = p.raw();
         let mut b = p.raw();
         let mut log = vec![a.cmd_str(&["SELECT", "1"])];
@@ -411,7 +398,7 @@ fn bzpopmin_and_bzmpop_wake_on_zadd() {
 /// blocked client in another database or protocol is served as itself.
 #[test]
 fn blocked_clients_are_served_before_the_next_command() {
-    let t = on_both(|p| {
+    let t = common::on_both(|p| {
         let mut a = p.raw();
         send(&mut a, &["BLPOP", "k", "0"]);
         wait_blocked(p, 1);
@@ -451,7 +438,7 @@ fn blocked_clients_are_served_before_the_next_command() {
 /// accepted and sub-millisecond timeouts round up (they do not mean "forever").
 #[test]
 fn timeouts_are_parsed_alike_by_every_blocking_command() {
-    on_both(|p| {
+    common::on_both(|p| {
         let mut c = p.raw();
         let mut log = Vec::new();
         for cmd in ["BLPOP", "BRPOP", "BZPOPMIN", "BZPOPMAX"] {

@@ -720,24 +720,11 @@ fn read(c: &mut common::Raw) -> String {
     s(&c.read_reply().expect("reply"))
 }
 
-/// Runs `scenario` on luagate (4 shards) and on redis-server; the transcripts must match.
-fn on_both(scenario: impl Fn(&common::Proc) -> Vec<String>) -> Vec<String> {
-    let lg = common::luagate_shards(4);
-    let reference = common::redis_reference(&[]);
-    let ours = scenario(&lg);
-    let theirs = scenario(&reference);
-    assert_eq!(
-        ours, theirs,
-        "luagate (left) and redis-server (right) differ"
-    );
-    ours
-}
-
 #[test]
 fn xread_block_waits_for_new_entries() {
     let keys = common::keys_on_distinct_shards("bk", 2, 4);
     let (k1, k2) = (keys[0].as_str(), keys[1].as_str());
-    let t = on_both(|p| {
+    let t = common::on_both(|p| {
         let mut log = Vec::new();
         let mut w = p.raw();
         w.cmd(&["XADD", "s", "1-1", "old", "entry"]);

@@ -60,10 +60,10 @@ fn string2ull(s: &[u8]) -> Option<u64> {
     if let Some(v) = parse_i64(s) {
         return u64::try_from(v).ok();
     }
-    let mut i = 0;
-    while i < s.len() && matches!(s[i], b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r') {
-        i += 1;
-    }
+    let mut i = s
+        .iter()
+        .take_while(|&&c| super::zsets::num::is_c_space(c))
+        .count();
     let neg = match s.get(i) {
         Some(b'-') => {
             i += 1;
@@ -502,11 +502,17 @@ fn xsetid(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
 /// XREAD's keys, found as Redis 7.0's key spec finds them: after the first STREAMS, half of
 /// the remaining arguments (rounded down). For a valid call these are exactly its streams.
 fn xread_keys(args: &[Bytes]) -> Vec<usize> {
+    keys_after_streams(args, 1)
+}
+
+/// The keys of a STREAMS list as Redis 7.0's key specs find them: after the first STREAMS at
+/// or past argument `from`, half of the remaining arguments (rounded down).
+pub(crate) fn keys_after_streams(args: &[Bytes], from: usize) -> Vec<usize> {
     let Some(at) = args
         .iter()
-        .skip(1)
+        .skip(from)
         .position(|a| is(a, "STREAMS"))
-        .map(|p| p + 1)
+        .map(|p| p + from)
     else {
         return vec![];
     };

@@ -540,3 +540,16 @@ impl Rng {
         lo + (self.next() >> 11) as f64 / (1u64 << 53) as f64 * (hi - lo)
     }
 }
+
+/// Runs `scenario` on luagate (4 shards) and on redis-server; the transcripts must match.
+pub fn on_both(scenario: impl Fn(&Proc) -> Vec<String>) -> Vec<String> {
+    let lg = luagate_shards(4);
+    let reference = redis_reference(&[]);
+    let ours = scenario(&lg);
+    let theirs = scenario(&reference);
+    assert_eq!(
+        ours, theirs,
+        "luagate (left) and redis-server (right) differ"
+    );
+    ours
+}

@@ -331,16 +331,7 @@ fn xgroup_delconsumer(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
 /// XREADGROUP's keys, found as Redis 7.0's key spec finds them: after the first STREAMS from
 /// argument 4 on (GROUP and its two names come first), half of the remaining arguments.
 fn xreadgroup_keys(args: &[Bytes]) -> Vec<usize> {
-    let Some(at) = args
-        .iter()
-        .skip(4)
-        .position(|a| is(a, "STREAMS"))
-        .map(|p| p + 4)
-    else {
-        return vec![];
-    };
-    let n = (args.len() - at - 1) / 2;
-    (at + 1..at + 1 + n).collect()
+    crate::commands::streams::keys_after_streams(args, 4)
 }
 
 /// XREADGROUP with only the streams at `keep` (and their ids).

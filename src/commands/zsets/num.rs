@@ -17,7 +17,7 @@ pub struct CFloat {
     pub dec_exp: Option<i64>,
 }
 
-fn is_c_space(c: u8) -> bool {
+pub(crate) fn is_c_space(c: u8) -> bool {
     matches!(c, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r')
 }
 
