@@ -22,7 +22,7 @@
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
-use std::sync::atomic::{AtomicIsize, Ordering::Relaxed};
+use std::sync::atomic::{AtomicIsize, AtomicU64, Ordering::Relaxed};
 use tikv_jemallocator::Jemalloc;
 
 /// Blocks of at least this many bytes come from the system allocator.
@@ -66,6 +66,55 @@ fn note(delta: isize) {
 /// Bytes in live allocations (see the module invariant for its precision).
 pub fn used() -> u64 {
     USED.load(Relaxed).max(0) as u64
+}
+
+static STARTUP: AtomicU64 = AtomicU64::new(0);
+
+/// Records what the server uses before it holds any data (`used_memory_startup`).
+pub fn mark_startup() {
+    STARTUP.store(used(), Relaxed);
+}
+
+pub fn startup() -> u64 {
+    STARTUP.load(Relaxed)
+}
+
+/// jemalloc's statistics report as text (MEMORY MALLOC-STATS).
+pub fn malloc_stats() -> String {
+    unsafe extern "C" fn write(out: *mut std::ffi::c_void, text: *const std::ffi::c_char) {
+        // SAFETY: `out` is the String passed below, alive for the whole call; jemalloc hands
+        // over NUL-terminated text.
+        let (out, text) = unsafe { (&mut *(out as *mut String), std::ffi::CStr::from_ptr(text)) };
+        out.push_str(&text.to_string_lossy());
+    }
+    let mut out = String::new();
+    // SAFETY: the callback only appends to `out`, which outlives the call; no options.
+    unsafe {
+        tikv_jemalloc_sys::malloc_stats_print(
+            Some(write),
+            &mut out as *mut String as *mut std::ffi::c_void,
+            std::ptr::null(),
+        )
+    };
+    out
+}
+
+/// Returns free pages to the system: jemalloc's dirty pages of every arena, and glibc's free
+/// memory at the top of its heaps (MEMORY PURGE).
+pub fn purge() {
+    // MALLCTL_ARENAS_ALL: the pseudo-arena index that means every arena.
+    let name = c"arena.4096.purge";
+    // SAFETY: a void mallctl that reads and writes nothing; glibc's trim has no preconditions.
+    unsafe {
+        tikv_jemalloc_sys::mallctl(
+            name.as_ptr(),
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            0,
+        );
+        libc::malloc_trim(0);
+    }
 }
 
 pub struct Counting;

@@ -604,3 +604,107 @@ fn commands_processed_counts_a_pipeline_as_redis_does() {
     );
     assert_eq!(deltas[1], 4);
 }
+
+/// A reply's structure with its scalars reduced to their type byte, keeping the text of
+/// names (bulk strings that are not numbers): `MEMORY STATS` of two servers then compare
+/// field for field while their figures differ.
+fn shape(reply: &[u8]) -> String {
+    let head_end = reply.windows(2).position(|w| w == b"\r\n").expect("a line");
+    let head = String::from_utf8_lossy(&reply[1..head_end]).into_owned();
+    match reply[0] {
+        b'*' | b'%' => {
+            let n: usize = head.parse().expect("a count");
+            let n = if reply[0] == b'%' { n * 2 } else { n };
+            let mut pos = head_end + 2;
+            let mut parts = Vec::new();
+            for _ in 0..n {
+                let l = common::reply_len(&reply[pos..]).expect("a whole reply");
+                parts.push(shape(&reply[pos..pos + l]));
+                pos += l;
+            }
+            format!("{}[{}]", reply[0] as char, parts.join(" "))
+        }
+        b'$' => {
+            let body = String::from_utf8_lossy(&reply[head_end + 2..reply.len() - 2]).into_owned();
+            if body.parse::<f64>().is_ok() {
+                "$num".to_string()
+            } else {
+                body
+            }
+        }
+        other => (other as char).to_string(),
+    }
+}
+
+/// MEMORY STATS has Redis's fields in Redis's order with the same types (a `db.N` entry for
+/// each database holding keys), in RESP2 and RESP3; DOCTOR and MALLOC-STATS answer text
+/// (verbatim in RESP3), PURGE answers OK, and the arity errors and HELP are Redis's.
+#[test]
+fn memory_reports_have_redis_shape() {
+    let mut d = Diff::new();
+    d.check_all(&[
+        &["SET", "a", "1"],
+        &["SELECT", "3"],
+        &["SET", "b", "2", "EX", "100"],
+        &["SELECT", "0"],
+        &["MEMORY", "STATS", "x"],
+        &["MEMORY", "DOCTOR", "x"],
+        &["MEMORY", "PURGE", "x"],
+        &["MEMORY", "MALLOC-STATS", "x"],
+        &["MEMORY", "PURGE"],
+        &["MEMORY", "HELP"],
+        &["MEMORY", "NOSUCH"],
+    ]);
+    for resp in ["2", "3"] {
+        d.both(&["HELLO", resp]);
+        let (lg, redis) = d.both(&["MEMORY", "STATS"]);
+        assert_eq!(shape(&lg), shape(&redis), "RESP{resp}");
+        assert!(shape(&lg).contains("db.0 ") && shape(&lg).contains("db.3 "));
+        for sub in ["DOCTOR", "MALLOC-STATS"] {
+            let (lg, redis) = d.both(&["MEMORY", sub]);
+            assert_eq!(lg[0], redis[0], "MEMORY {sub} in RESP{resp}");
+            assert!(
+                info_text(&lg).len() > 20,
+                "{}",
+                String::from_utf8_lossy(&lg)
+            );
+        }
+    }
+    // The figures are luagate's own, over every shard: both keys count.
+    let mut r = d.lg.raw();
+    let before = String::from_utf8_lossy(&r.cmd(&["MEMORY", "STATS"])).into_owned();
+    assert!(before.contains("keys.count\r\n:2\r\n"), "{before}");
+}
+
+/// LOLWUT answers the version line, after a drawing for VERSION 5 the size Redis's is (the
+/// same number of lines, each as wide), with Redis's argument errors; the drawing itself is
+/// random in both.
+#[test]
+fn lolwut_matches_redis_in_shape() {
+    let mut d = Diff::new();
+    let lines = |reply: &[u8]| -> Vec<usize> {
+        let text = info_text(reply);
+        let (art, version) = text.trim_end().rsplit_once("Redis ver. ").expect("version");
+        assert!(version.starts_with('7'), "{text}");
+        art.lines().map(|l| l.chars().count()).collect()
+    };
+    for args in [
+        &["LOLWUT"][..],
+        &["LOLWUT", "x"],
+        &["LOLWUT", "VERSION"],
+        &["LOLWUT", "VERSION", "7", "x"],
+        &["LOLWUT", "VERSION", "5"],
+        &["LOLWUT", "VERSION", "5", "3", "1", "1"],
+        &["LOLWUT", "VERSION", "5", "0", "0", "0"],
+        &["LOLWUT", "VERSION", "5", "20", "3", "4", "9"],
+        &["LOLWUT", "VERSION", "5", "-3", "-1", "500"],
+    ] {
+        let (lg, redis) = d.both(args);
+        assert_eq!(lines(&lg), lines(&redis), "{args:?}");
+    }
+    d.check_all(&[
+        &["LOLWUT", "VERSION", "x"],
+        &["LOLWUT", "VERSION", "5", "x"],
+        &["LOLWUT", "VERSION", "5", "10", "2", "y"],
+    ]);
+}

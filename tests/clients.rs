@@ -212,6 +212,16 @@ fn command_introspection_matches_redis() {
         &["COMMAND", "GETKEYS", "ZUNIONSTORE", "d", "0", "a"],
         &["COMMAND", "GETKEYS", "ZUNIONSTORE", "d", "1", "a"],
         &["COMMAND", "GETKEYS", "CONFIG", "GET", "x"],
+        &["COMMAND", "GETKEYS", "GET"],
+        &["COMMAND", "GETKEYS", "PING", "x"],
+        &["COMMAND", "GETKEYSANDFLAGS", "GET"],
+        &["COMMAND", "GETKEYSANDFLAGS", "nosuch", "a"],
+        &["COMMAND", "GETKEYSANDFLAGS", "GET", "a", "b"],
+        &["COMMAND", "GETKEYSANDFLAGS", "PING", "x"],
+        &["COMMAND", "GETKEYSANDFLAGS", "EVAL", "return 1", "0"],
+        &["COMMAND", "GETKEYSANDFLAGS", "ZUNIONSTORE", "d", "0", "a"],
+        &["COMMAND", "HELP"],
+        &["COMMAND", "HELP", "x"],
         &["COMMAND", "LIST", "FILTERBY"],
         &["COMMAND", "LIST", "FILTERBY", "PATTERN"],
         &["COMMAND", "LIST", "FILTERBY", "BOGUS", "x"],
@@ -226,6 +236,30 @@ fn command_introspection_matches_redis() {
     d.check_all(cmds);
     d.check_unordered(&["COMMAND", "LIST", "FILTERBY", "PATTERN", "config*"]);
     d.check_unordered(&["COMMAND", "LIST", "FILTERBY", "PATTERN", "z*store"]);
+    // The same keys as Redis finds, each with the one flag COMMAND INFO's key spec shows here
+    // (Redis's finer flags, such as `OW update` for SET, are not kept).
+    for (args, keys) in [
+        (&["MSET", "a", "1", "b", "2"][..], &["a", "b"][..]),
+        (&["LMOVE", "s", "d", "LEFT", "RIGHT"], &["s", "d"]),
+        (&["MGET", "x", "y", "z"], &["x", "y", "z"]),
+    ] {
+        let mut cmd = vec!["COMMAND", "GETKEYS"];
+        cmd.extend_from_slice(args);
+        let (lg, redis) = d.both(&cmd);
+        assert_eq!(lg, redis, "{cmd:?}");
+        cmd[1] = "GETKEYSANDFLAGS";
+        let flag = if args[0] == "MGET" { "RO" } else { "RW" };
+        let expected: String = keys
+            .iter()
+            .map(|k| format!("*2\r\n${}\r\n{k}\r\n*1\r\n+{flag}\r\n", k.len()))
+            .collect();
+        let (lg, _) = d.both(&cmd);
+        assert_eq!(
+            String::from_utf8_lossy(&lg),
+            format!("*{}\r\n{expected}", keys.len()),
+            "{cmd:?}"
+        );
+    }
 }
 
 /// CLIENT UNBLOCK ends another client's blocking command as a timeout or with `-UNBLOCKED`

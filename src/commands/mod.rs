@@ -24,6 +24,7 @@ pub mod keyspace_cmds;
 pub mod lcs;
 pub mod lists;
 pub mod longdouble;
+pub mod memory;
 pub mod notify;
 pub mod object;
 pub mod pick;
@@ -63,6 +64,7 @@ pub fn families() -> Vec<&'static [Command]> {
         keyspace_cmds::COMMANDS,
         sort::COMMANDS,
         object::COMMANDS,
+        memory::COMMANDS,
         zsets::COMMANDS,
         geo::COMMANDS,
         streams::COMMANDS,
@@ -221,9 +223,12 @@ pub mod server_side {
             Command::conn("list", -2, LOADING | STALE, Group::Server),
             Command::conn("info", -2, LOADING | STALE, Group::Server),
             Command::conn("docs", -2, LOADING | STALE, Group::Server),
-            Command::conn("getkeys", -3, LOADING | STALE, Group::Server),
+            Command::conn("getkeys", -4, LOADING | STALE, Group::Server),
+            Command::conn("getkeysandflags", -4, LOADING | STALE, Group::Server),
+            Command::conn("help", 2, LOADING | STALE, Group::Server),
         ]),
         Command::conn("time", 1, FAST | STALE | LOADING, Group::Server),
+        Command::conn("lolwut", -1, READONLY | FAST, Group::Server),
         Command::conn(
             "monitor",
             1,

@@ -1,5 +1,5 @@
 //! Introspection of one key: OBJECT (ENCODING, REFCOUNT, IDLETIME, FREQ, HELP) and MEMORY
-//! (USAGE, HELP).
+//! USAGE (the rest of MEMORY is in `memory.rs`).
 //!
 //! Invariant: nothing here touches a key's access time, and encodings are derived from the
 //! current value with Redis 7.0's default thresholds (a string's form records how it was
@@ -40,10 +40,6 @@ pub const COMMANDS: &[Command] = &[
         .keys(2, 2, 1),
         Command::new("help", 2, LOADING | STALE, Group::Generic, object_help),
     ]),
-    Command::new("memory", -2, 0, Group::Server, container).subs(&[
-        Command::new("usage", -3, READONLY, Group::Server, usage).keys(2, 2, 1),
-        Command::new("help", 2, LOADING | STALE, Group::Server, memory_help),
-    ]),
 ];
 
 /// Redis 7.0 defaults: `hash-max-listpack-entries` 512 (as the reference build reports),
@@ -58,7 +54,7 @@ const EMBSTR_MAX: usize = 44;
 const SHARED_INTEGERS: i64 = 10000;
 
 /// Never runs: the dispatcher resolves OBJECT/MEMORY to a subcommand or reports it unknown.
-fn container(_ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
+pub(super) fn container(_ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
     Err(CommandError::err(format!(
         "ERR unknown subcommand '{}'. Try {} HELP.",
         String::from_utf8_lossy(args.get(1).map_or(&b""[..], |a| &a[..])),
@@ -186,25 +182,6 @@ fn object_help(_ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult<Reply> {
     ]))
 }
 
-fn memory_help(_ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult<Reply> {
-    Ok(Reply::help(&[
-        "MEMORY <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-        "DOCTOR",
-        "    Return memory problems reports.",
-        "MALLOC-STATS",
-        "    Return internal statistics report from the memory allocator.",
-        "PURGE",
-        "    Attempt to purge dirty pages for reclamation by the allocator.",
-        "STATS",
-        "    Return information about the memory usage of the server.",
-        "USAGE <key> [SAMPLES <count>]",
-        "    Return memory in bytes used by <key> and its value. Nested values are",
-        "    sampled up to <count> times (default: 5, 0 means sample all).",
-        "HELP",
-        "    Prints this help.",
-    ]))
-}
-
 /// Sums `cost` over up to `samples` items (all if 0) and scales to `len` items.
 fn sampled<I: Iterator>(
     it: I,
@@ -254,7 +231,7 @@ fn value_usage(v: &Value, samples: usize) -> usize {
     }
 }
 
-fn usage(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
+pub(super) fn usage(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
     let mut samples: usize = 5;
     let mut a = ArgCursor::new(args, 3);
     while let Some(opt) = a.next() {

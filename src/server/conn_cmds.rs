@@ -76,6 +76,7 @@ pub async fn dispatch(conn: &mut Conn, cmd: CmdRef, args: Vec<Bytes>) -> Option<
         }
         "auth" => auth(conn, &args),
         "hello" => hello(conn, &args),
+        "lolwut" => super::lolwut::lolwut(&args, VERSION),
         "time" => {
             let now = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
@@ -91,7 +92,9 @@ pub async fn dispatch(conn: &mut Conn, cmd: CmdRef, args: Vec<Bytes>) -> Option<
         {
             client(conn, cmd, &args)
         }
-        "count" | "list" | "info" | "docs" | "getkeys" if is_command(cmd) => {
+        "count" | "list" | "info" | "docs" | "getkeys" | "getkeysandflags" | "help"
+            if is_command(cmd) =>
+        {
             super::introspect::command(cmd, &args)
         }
         "command" => super::introspect::command_all(),

@@ -1,4 +1,4 @@
-//! COMMAND and its subcommands (COUNT, LIST, INFO, DOCS, GETKEYS): the command table as clients
+//! COMMAND and its subcommands (COUNT, LIST, INFO, DOCS, GETKEYS, GETKEYSANDFLAGS, HELP): the command table as clients
 //! read it, with Redis 7's flags, ACL categories and key specs.
 //!
 //! Invariant: everything here is derived from `commands::table`; nothing is stored twice.
@@ -65,37 +65,83 @@ pub fn command(cmd: CmdRef, args: &[Bytes]) -> Result<Reply, CommandError> {
                     .collect(),
             ))
         }
-        "getkeys" => {
+        "getkeys" => Ok(Reply::Array(
+            key_positions(&args[2..])?
+                .into_iter()
+                .map(|i| Reply::Bulk(args[2 + i].clone()))
+                .collect(),
+        )),
+        "getkeysandflags" => {
+            // Each key with its key spec's flags, the ones COMMAND INFO shows.
             let target = &args[2..];
-            let c = commands::lookup(target).map_err(|e| match e {
-                CommandError::UnknownCommand { .. } => {
-                    CommandError::err("ERR Invalid command specified")
-                }
-                CommandError::WrongArity(_) => {
-                    CommandError::err("ERR Invalid number of arguments specified for command")
-                }
-                other => other,
-            })?;
-            if matches!(c.cmd.keys, Keys::None | Keys::NotKey { .. }) {
-                return Err(CommandError::err("ERR The command has no key arguments"));
-            }
-            let keys: Vec<Reply> = if numkeys_valid(c.cmd, target) {
-                c.cmd
-                    .key_indices(target)
-                    .map(|i| Reply::Bulk(target[i].clone()))
-                    .collect()
-            } else {
-                Vec::new()
-            };
-            if keys.is_empty() && !NO_MANDATORY_KEYS.contains(&c.cmd.name) {
-                return Err(CommandError::err(
-                    "ERR Invalid arguments specified for command",
-                ));
-            }
-            Ok(Reply::Array(keys))
+            let keys = key_positions(target)?;
+            let flag = key_spec_flag(
+                commands::lookup(target)
+                    .map_err(|_| CommandError::Syntax)?
+                    .cmd,
+            );
+            Ok(Reply::Array(
+                keys.into_iter()
+                    .map(|i| {
+                        Reply::Array(vec![
+                            Reply::Bulk(target[i].clone()),
+                            Reply::Set(vec![Reply::status(flag)]),
+                        ])
+                    })
+                    .collect(),
+            ))
         }
+        "help" => Ok(Reply::help(&[
+            "COMMAND <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            "(no subcommand)",
+            "    Return details about all Redis commands.",
+            "COUNT",
+            "    Return the total number of commands in this Redis server.",
+            "LIST",
+            "    Return a list of all commands in this Redis server.",
+            "INFO [<command-name> ...]",
+            "    Return details about multiple Redis commands.",
+            "    If no command names are given, documentation details for all",
+            "    commands are returned.",
+            "DOCS [<command-name> ...]",
+            "    Return documentation details about multiple Redis commands.",
+            "    If no command names are given, documentation details for all",
+            "    commands are returned.",
+            "GETKEYS <full-command>",
+            "    Return the keys from a full Redis command.",
+            "GETKEYSANDFLAGS <full-command>",
+            "    Return the keys and the access flags from a full Redis command.",
+            "HELP",
+            "    Prints this help.",
+        ])),
         _ => Err(CommandError::Syntax),
     }
+}
+
+/// Where the keys of the full command `target` are, for GETKEYS and GETKEYSANDFLAGS, with
+/// Redis's errors for an unknown command, a wrong arity and a command without keys.
+fn key_positions(target: &[Bytes]) -> Result<Vec<usize>, CommandError> {
+    let c = commands::lookup(target).map_err(|e| match e {
+        CommandError::UnknownCommand { .. } => CommandError::err("ERR Invalid command specified"),
+        CommandError::WrongArity(_) => {
+            CommandError::err("ERR Invalid number of arguments specified for command")
+        }
+        other => other,
+    })?;
+    if matches!(c.cmd.keys, Keys::None | Keys::NotKey { .. }) {
+        return Err(CommandError::err("ERR The command has no key arguments"));
+    }
+    let keys: Vec<usize> = if numkeys_valid(c.cmd, target) {
+        c.cmd.key_indices(target).collect()
+    } else {
+        Vec::new()
+    };
+    if keys.is_empty() && !NO_MANDATORY_KEYS.contains(&c.cmd.name) {
+        return Err(CommandError::err(
+            "ERR Invalid arguments specified for command",
+        ));
+    }
+    Ok(keys)
 }
 
 /// The commands whose keys may all be absent (Redis's `no_mandatory_keys` flag): COMMAND
@@ -298,8 +344,17 @@ fn range_find(first: i64, last: i64, step: i64) -> Reply {
 }
 
 fn key_spec(cmd: &Command, bs: Reply, bs_type: &str, fk: Reply, fk_type: &str) -> Reply {
-    let flag = if cmd.has(flags::WRITE) { "RW" } else { "RO" };
-    key_spec_flagged(flag, bs, bs_type, fk, fk_type)
+    key_spec_flagged(key_spec_flag(cmd), bs, bs_type, fk, fk_type)
+}
+
+/// A key spec's one flag here: `RW` for a write command's keys, `RO` for a read's. Redis
+/// gives each key spec its own finer flags (`OW`, `RM`, `access`, `update`, `insert` …).
+fn key_spec_flag(cmd: &Command) -> &'static str {
+    if cmd.has(flags::WRITE) {
+        "RW"
+    } else {
+        "RO"
+    }
 }
 
 fn key_spec_flagged(

@@ -16,6 +16,7 @@ mod conn_gates;
 pub mod conn_modes;
 pub mod connection;
 pub mod introspect;
+pub mod lolwut;
 pub mod monitor;
 pub mod multi;
 pub mod pause;
@@ -453,6 +454,7 @@ pub async fn start(config: Config) -> std::io::Result<(Running, TcpListener)> {
         .enumerate()
         .map(|(i, rx)| shard::spawn(server.clone(), i, rx))
         .collect();
+    crate::allocator::mark_startup();
 
     Ok((
         Running {

@@ -309,13 +309,19 @@ pub fn rss() -> u64 {
 
 static PEAK: AtomicU64 = AtomicU64::new(0);
 
+/// The most memory used so far, `used` (now) included. Sampled when INFO or MEMORY STATS
+/// runs, as the figure is only ever read there.
+pub fn used_memory_peak(used: u64) -> u64 {
+    PEAK.fetch_max(used, Relaxed).max(used)
+}
+
 fn memory(server: &Server) -> Section {
     let si = server.scripting.info();
     let libs = server.scripting.functions.snapshot();
     let cfg = server.config();
     let used = crate::allocator::used();
     let rss = rss();
-    let peak = PEAK.fetch_max(used, Relaxed).max(used);
+    let peak = used_memory_peak(used);
     // SAFETY: sysconf has no preconditions.
     let phys = unsafe { libc::sysconf(libc::_SC_PHYS_PAGES) }.max(0) as u64 * page_size();
     let mut s = Section::new("Memory");
@@ -330,7 +336,7 @@ fn memory(server: &Server) -> Section {
             format!("{:.2}%", used as f64 * 100.0 / peak.max(1) as f64),
         )
         .f("used_memory_overhead", 0)
-        .f("used_memory_startup", 0)
+        .f("used_memory_startup", crate::allocator::startup())
         .f("used_memory_dataset", used)
         .f("used_memory_dataset_perc", "100.00%")
         .f("allocator_allocated", used)
