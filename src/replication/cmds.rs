@@ -1,5 +1,5 @@
-//! REPLICAOF / SLAVEOF, ROLE, WAIT, and the follower's handshake commands (REPLCONF, PSYNC,
-//! SYNC), answered by the connection layer.
+//! REPLICAOF / SLAVEOF, ROLE, WAIT, FAILOVER (`failover.rs`), and the follower's handshake
+//! commands (REPLCONF, PSYNC, SYNC), answered by the connection layer.
 //!
 //! Invariant: PSYNC/SYNC never reply here; they mark the connection, which then hands its
 //! socket to `leader::serve_replica` once the replies before it have been written.
@@ -36,14 +36,17 @@ pub const COMMANDS: &[Command] = &[
     ),
     Command::conn("psync", -3, ADMIN | NOSCRIPT | NO_MULTI, Group::Server),
     Command::conn("sync", 1, ADMIN | NOSCRIPT | NO_MULTI, Group::Server),
+    Command::conn("failover", -1, ADMIN | NOSCRIPT | STALE, Group::Server),
 ];
 
 /// Whether `cmd` is answered here.
 pub fn owns(cmd: CmdRef) -> bool {
     matches!(
         cmd.cmd.name,
-        "replicaof" | "slaveof" | "role" | "wait" | "replconf" | "psync" | "sync"
+        "replicaof" | "slaveof" | "role" | "wait" | "replconf" | "psync" | "sync" | "failover"
     ) && cmd.cmd.group != Group::Scripting
+        // Not CLUSTER FAILOVER.
+        && !commands::full_name(cmd.id).contains('|')
 }
 
 /// A PSYNC request waiting for the connection to hand over its socket.
@@ -60,6 +63,7 @@ pub async fn dispatch(conn: &mut Conn, cmd: CmdRef, args: Vec<Bytes>) -> Option<
         "role" => Ok(role(conn)),
         "wait" => wait(conn, &args).await,
         "replconf" => replconf(conn, &args),
+        "failover" => super::failover::command(&conn.server, &args),
         "psync" | "sync" => {
             let (replid, offset) = if cmd.cmd.name == "psync" {
                 let off = commands::parse_i64(&args[2]).unwrap_or(-1);
@@ -67,6 +71,12 @@ pub async fn dispatch(conn: &mut Conn, cmd: CmdRef, args: Vec<Bytes>) -> Option<
             } else {
                 ("?".to_string(), -1)
             };
+            if args.len() == 4 && is(&args[3], "FAILOVER") {
+                let server = conn.server.clone();
+                if let Err(e) = super::failover::take_over(&server, &args[1]).await {
+                    return Some(Reply::error(e));
+                }
+            }
             if conn.server.repl.is_follower() {
                 // Chained followers are not supported: a follower has no stream of its own
                 // that matches its leader's offsets.

@@ -6,6 +6,7 @@
 //! unit. Bytes of a unit not yet complete when the link drops are discarded and asked again.
 
 use super::apply::{self, Applier, Fed};
+use super::failover::Handover;
 use super::{Follow, LinkState};
 use crate::server::Server;
 use bytes::BytesMut;
@@ -20,10 +21,25 @@ const RETRY: Duration = Duration::from_millis(200);
 
 /// Makes this node follow `host:port` (stopping any previous link).
 pub async fn start(server: &Arc<Server>, host: String, port: u16) {
+    start_with(server, host, port, LinkState::default()).await
+}
+
+/// FAILOVER's demotion: follow `host:port`, whose first PSYNC names this node's history and
+/// asks the target to take over (`PSYNC <replid> <offset+1> FAILOVER`); its outcome goes to
+/// `handover.done`.
+pub async fn start_handover(server: &Arc<Server>, host: String, port: u16, handover: Handover) {
+    let link = LinkState::default();
+    if let Ok(mut h) = link.handover.lock() {
+        *h = Some(handover);
+    }
+    start_with(server, host, port, link).await
+}
+
+async fn start_with(server: &Arc<Server>, host: String, port: u16, link: LinkState) {
     stop(server, false).await;
     let running = Arc::new(AtomicBool::new(true));
     let stop_notify = Arc::new(tokio::sync::Notify::new());
-    let link = Arc::new(LinkState::default());
+    let link = Arc::new(link);
     *link.state.lock().unwrap_or_else(|e| e.into_inner()) = "connect";
     link.down_since_ms.store(crate::clock::unix_ms(), Relaxed);
     if let Ok(mut f) = server.repl.follow.lock() {
@@ -85,12 +101,28 @@ pub async fn stop(server: &Arc<Server>, promote: bool) {
     }
 }
 
-/// One connection to the leader, until it fails.
+/// One connection to the leader, until it fails. After a FAILOVER demotion, sessions carry
+/// the hand-over until the target answers it, and report that answer.
 async fn session(
     server: &Arc<Server>,
     host: &str,
     port: u16,
     link: &Arc<LinkState>,
+) -> std::io::Result<()> {
+    let mut handover = link.handover.lock().ok().and_then(|mut h| h.take());
+    let r = connect_and_sync(server, host, port, link, &mut handover).await;
+    if let (Some(h), Ok(mut slot)) = (handover, link.handover.lock()) {
+        *slot = Some(h);
+    }
+    r
+}
+
+async fn connect_and_sync(
+    server: &Arc<Server>,
+    host: &str,
+    port: u16,
+    link: &Arc<LinkState>,
+    handover: &mut Option<Handover>,
 ) -> std::io::Result<()> {
     set_state(link, "connecting");
     let sock = tokio::time::timeout(Duration::from_secs(3), TcpStream::connect((host, port)))
@@ -117,8 +149,27 @@ async fn session(
         ("?".to_string(), "-1".to_string())
     };
     set_state(link, "sync");
-    send(&mut sock, &["PSYNC", &replid, &next]).await?;
-    let line = read_line(&mut sock).await?;
+    let line = match handover.take() {
+        None => {
+            send(&mut sock, &["PSYNC", &replid, &next]).await?;
+            read_line(&mut sock).await?
+        }
+        Some(h) => {
+            let next = (h.offset + 1).to_string();
+            let line = match send(&mut sock, &["PSYNC", &h.replid, &next, "FAILOVER"]).await {
+                Ok(()) => read_line(&mut sock).await,
+                Err(e) => Err(e),
+            };
+            match &line {
+                Ok(l) if !l.starts_with('-') => drop(h.done.send(Ok(()))),
+                Ok(l) => drop(h.done.send(Err(format!("the target refused: {l}")))),
+                // Not answered: the next session asks again (as Redis retries until the
+                // target answers or FAILOVER ABORT).
+                Err(_) => *handover = Some(h),
+            }
+            line?
+        }
+    };
     if let Some(rest) = line.strip_prefix("+FULLRESYNC ") {
         let mut parts = rest.split_whitespace();
         let id = parts.next().unwrap_or_default().to_string();

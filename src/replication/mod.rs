@@ -9,6 +9,7 @@
 
 pub mod apply;
 pub mod cmds;
+pub mod failover;
 pub mod follower;
 pub mod leader;
 pub mod snapshot;
@@ -66,6 +67,8 @@ pub struct LinkState {
     pub db: AtomicU64,
     pub full_syncs: AtomicU64,
     pub partial_syncs: AtomicU64,
+    /// Set by FAILOVER on the demoted leader: its first PSYNC hands over (`failover.rs`).
+    pub handover: Mutex<Option<failover::Handover>>,
 }
 
 pub struct Replication {
@@ -78,6 +81,7 @@ pub struct Replication {
     pub partial_syncs_served: AtomicU64,
     /// Set once the keepalive task runs (started by the first follower).
     pinger: AtomicBool,
+    pub failover: failover::Failover,
 }
 
 impl Replication {
@@ -91,6 +95,7 @@ impl Replication {
             full_syncs_served: AtomicU64::new(0),
             partial_syncs_served: AtomicU64::new(0),
             pinger: AtomicBool::new(false),
+            failover: failover::Failover::default(),
         }
     }
 

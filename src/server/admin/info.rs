@@ -590,7 +590,7 @@ fn replication(server: &Server) -> Section {
         ),
         None => (replid, offset),
     };
-    s.f("master_failover_state", "no-failover")
+    s.f("master_failover_state", server.repl.failover.state_name())
         .f("master_replid", replid)
         .f("master_replid2", "0".repeat(40))
         .f("master_repl_offset", offset)
