@@ -834,6 +834,7 @@ fn allowed_while_loading(cmd: CmdRef) -> bool {
             | "unwatch"
             | "lastsave"
             | "slowlog"
+            | "latency"
             | "role"
             | "time"
             | "shutdown"

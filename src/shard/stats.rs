@@ -99,9 +99,9 @@ impl ShardStats {
     /// Records a call, for a writer among many (`conn_stats`); `track` adds it to the
     /// command's latency histogram (`latency-tracking yes`).
     pub fn record(&self, id: u16, usec: u64, failures: u32, track: bool) {
-        self.record_with(id, usec, failures, Counter::add);
-        if track {
-            if let Some(s) = self.cmds.get(id as usize) {
+        if let Some(s) = self.cmds.get(id as usize) {
+            Self::add_call(s, usec, failures, Counter::add);
+            if track {
                 s.hist.record(usec);
             }
         }
@@ -110,9 +110,9 @@ impl ShardStats {
     /// Records a call on a shard's statistics, by the holder of the shard.
     #[inline]
     pub fn record_held(&self, id: u16, usec: u64, failures: u32, track: bool) {
-        self.record_with(id, usec, failures, Counter::add_exclusive);
-        if track {
-            if let Some(s) = self.cmds.get(id as usize) {
+        if let Some(s) = self.cmds.get(id as usize) {
+            Self::add_call(s, usec, failures, Counter::add_exclusive);
+            if track {
                 s.hist.record_exclusive(usec);
             }
         }
@@ -121,17 +121,22 @@ impl ShardStats {
     #[inline]
     fn record_with(&self, id: u16, usec: u64, failures: u32, add: impl Fn(&Counter, u64)) {
         if let Some(s) = self.cmds.get(id as usize) {
-            add(&s.calls, 1);
-            add(&s.usec, usec);
-            if failures > 0 {
-                add(&s.failed, u64::from(failures));
-            }
-            let b = LATENCY_BUCKETS_USEC
-                .iter()
-                .position(|&ub| usec <= ub)
-                .unwrap_or(LATENCY_BUCKETS.len());
-            add(&s.buckets[b], 1);
+            Self::add_call(s, usec, failures, add);
         }
+    }
+
+    #[inline]
+    fn add_call(s: &CmdStat, usec: u64, failures: u32, add: impl Fn(&Counter, u64)) {
+        add(&s.calls, 1);
+        add(&s.usec, usec);
+        if failures > 0 {
+            add(&s.failed, u64::from(failures));
+        }
+        let b = LATENCY_BUCKETS_USEC
+            .iter()
+            .position(|&ub| usec <= ub)
+            .unwrap_or(LATENCY_BUCKETS.len());
+        add(&s.buckets[b], 1);
     }
 
     /// A call refused before it ran (arity, NOAUTH, BUSY, not allowed in MULTI …).
