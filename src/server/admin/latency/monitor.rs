@@ -161,6 +161,10 @@ impl Monitor {
     }
 
     fn add(&self, event: &'static str, ms: u64) {
+        debug_assert!(
+            EVENTS.iter().any(|(e, _)| *e == event),
+            "undocumented event {event}"
+        );
         let now = crate::clock::unix_ms() / 1000;
         let Ok(mut events) = self.events.lock() else {
             return;
