@@ -166,6 +166,7 @@ impl Default for Counts {
 
 impl Counts {
     /// Counts a call of `usec` microseconds (tests).
+    #[cfg(test)]
     pub fn add(&mut self, usec: u64) {
         self.counts[slot_of_usec(usec)] += 1;
     }
@@ -191,7 +192,7 @@ impl Counts {
                 break;
             }
         }
-        // The slot's own lowest value, then its range as the slot of that value.
+        // Every value of a slot is equivalent: report the slot's top (its bottom for p0).
         if percentile == 0.0 {
             lowest(at)
         } else {
