@@ -173,6 +173,7 @@ pub mod server_side {
     const CLIENT_ADMIN: u32 = ADMIN | NOSCRIPT | LOADING | STALE;
     const CLIENT_SELF: u32 = NOSCRIPT | LOADING | STALE;
     const ACL_ADMIN: u32 = ADMIN | NOSCRIPT | LOADING | STALE;
+    const LATENCY_ADMIN: u32 = ADMIN | NOSCRIPT | LOADING | STALE;
     pub const COMMANDS: &[Command] = &[
         Command::conn("ping", -1, FAST | STALE | LOADING, Group::Connection),
         Command::conn("echo", 2, FAST | STALE | LOADING, Group::Connection),
@@ -331,6 +332,15 @@ pub mod server_side {
             Command::conn("len", 2, ADMIN | LOADING | STALE, Group::Server),
             Command::conn("reset", 2, ADMIN | LOADING | STALE, Group::Server),
             Command::conn("help", 2, LOADING | STALE, Group::Server),
+        ]),
+        Command::conn("latency", -2, 0, Group::Server).subs(&[
+            Command::conn("doctor", 2, LATENCY_ADMIN, Group::Server),
+            Command::conn("graph", 3, LATENCY_ADMIN, Group::Server),
+            Command::conn("help", 2, LOADING | STALE, Group::Server),
+            Command::conn("histogram", -2, LATENCY_ADMIN, Group::Server),
+            Command::conn("history", 3, LATENCY_ADMIN, Group::Server),
+            Command::conn("latest", 2, LATENCY_ADMIN, Group::Server),
+            Command::conn("reset", -2, LATENCY_ADMIN, Group::Server),
         ]),
     ];
 }
@@ -538,17 +548,30 @@ pub(crate) fn account(
 ) -> Instant {
     let finished = Instant::now();
     let usec = finished.saturating_duration_since(started).as_micros() as u64;
+    let server = ctx.server;
     // A unit always holds its home shard, so it is the only writer of these statistics.
-    ctx.server.shards[ctx.home]
+    server.shards[ctx.home]
         .stats
-        .record_held(cmd.id, usec, failures);
-    if ctx.server.slowlog.is_slow(usec) && !cmd.cmd.has(flags::SKIP_SLOWLOG) {
-        let (server, client, in_script) = (ctx.server, ctx.client_id, ctx.in_script);
-        ctx.server
+        .record_held(cmd.id, usec, failures, server.latency_tracking());
+    // One comparison covers the slow log and the latency monitor (the lower of their
+    // thresholds); the rest is the rare path.
+    if usec >= server.notable_usec() {
+        notable(ctx, cmd, args, usec);
+    }
+    finished
+}
+
+/// A call slow enough for the slow log or the latency monitor.
+#[cold]
+fn notable(ctx: &Ctx<'_>, cmd: CmdRef, args: &[Bytes], usec: u64) {
+    let server = ctx.server;
+    server.latency.command(cmd.cmd.has(flags::FAST), usec);
+    if server.slowlog.is_slow(usec) && !cmd.cmd.has(flags::SKIP_SLOWLOG) {
+        let (client, in_script) = (ctx.client_id, ctx.in_script);
+        server
             .slowlog
             .push(args, usec, || slow_caller(server, client, in_script));
     }
-    finished
 }
 
 /// Who ran a slow command: its client, or Redis's placeholder for a script's calls.

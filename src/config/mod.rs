@@ -103,6 +103,13 @@ pub struct Config {
     pub slowlog_log_slower_than: i64,
     /// Most entries the slow log keeps.
     pub slowlog_max_len: u64,
+    /// Milliseconds: events (slow commands, expiry and eviction passes, log writes) lasting at
+    /// least this long are recorded for LATENCY LATEST/HISTORY/GRAPH/DOCTOR; 0 = off.
+    pub latency_monitor_threshold: u64,
+    /// `yes`: keep a latency histogram per command (LATENCY HISTOGRAM, INFO latencystats).
+    pub latency_tracking: String,
+    /// Percentiles INFO latencystats reports, 0..=100, separated by spaces.
+    pub latency_tracking_info_percentiles: String,
     /// `yes`: serve as a node of a Redis Cluster (src/cluster).
     pub cluster_enabled: String,
     /// The cluster's nodes, the same list on every node: `"host:port first-last …"` for a
@@ -162,6 +169,9 @@ impl Default for Config {
             auto_aof_rewrite_percentage: 100,
             slowlog_log_slower_than: 10000,
             slowlog_max_len: 128,
+            latency_monitor_threshold: 0,
+            latency_tracking: "yes".into(),
+            latency_tracking_info_percentiles: "50 99 99.9".into(),
             cluster_enabled: "no".into(),
             cluster_nodes: Vec::new(),
             cluster_announce_ip: None,
@@ -230,11 +240,40 @@ const FLAGS: &[&str] = &[
     "auto-aof-rewrite-percentage",
     "slowlog-log-slower-than",
     "slowlog-max-len",
+    "latency-monitor-threshold",
+    "latency-tracking",
+    "latency-tracking-info-percentiles",
     "cluster-enabled",
     "cluster-nodes",
     "cluster-announce-ip",
     "cluster-announce-port",
 ];
+
+/// `latency-tracking-info-percentiles`: numbers from 0 to 100 (C `strtod` syntax) separated
+/// by single spaces, or nothing; the error is Redis's reason.
+pub fn parse_percentiles(v: &str) -> Result<Vec<f64>, &'static str> {
+    if v.is_empty() {
+        return Ok(Vec::new());
+    }
+    v.split(' ')
+        .map(|w| {
+            let p = crate::commands::parse_f64(w.as_bytes())
+                .ok_or("Invalid latency-tracking-info-percentiles parameters")?;
+            if !(0.0..=100.0).contains(&p) {
+                return Err(
+                    "latency-tracking-info-percentiles parameters should sit between [0.0,100.0]",
+                );
+            }
+            Ok(p)
+        })
+        .collect()
+}
+
+/// A percentile as Redis prints one (`%f` without trailing zeros): `50`, `99.9`, `12.5`.
+pub fn percentile_text(p: f64) -> String {
+    let s = format!("{p:.6}");
+    s.trim_end_matches('0').trim_end_matches('.').to_string()
+}
 
 /// Redis's `save` value: pairs of non-negative integers (seconds, changes); `None` if invalid.
 pub fn parse_save_points(v: &str) -> Option<Vec<(u64, u64)>> {
@@ -395,6 +434,9 @@ impl Config {
         if self.slowlog_log_slower_than < -1 {
             return Err("slowlog-log-slower-than must be -1 or more".into());
         }
+        one_of("latency-tracking", &self.latency_tracking, &["yes", "no"])?;
+        parse_percentiles(&self.latency_tracking_info_percentiles)
+            .map_err(|why| format!("latency-tracking-info-percentiles: {why}"))?;
         Ok(())
     }
 

@@ -124,11 +124,16 @@ struct AofSink {
     failed: bool,
     /// Units appended and not yet written (not with `appendfsync always`).
     buffer: Vec<u8>,
+    /// The latency monitor (`aof-write`, `aof-fsync-always`): one load per write when off.
+    latency: Arc<crate::server::admin::latency::Monitor>,
 }
 
 impl AofSink {
     fn write_file(&mut self, bytes: &[u8]) -> bool {
-        match self.file.write_all(bytes) {
+        let started = self.latency.start();
+        let written = self.file.write_all(bytes);
+        self.latency.end("aof-write", started);
+        match written {
             Ok(()) => true,
             Err(e) => {
                 if !self.failed {
@@ -202,7 +207,10 @@ impl Sink for AofSink {
             start_rewrite(&server);
         }
         if policy == Fsync::Always {
-            if let Err(e) = self.file.sync_data() {
+            let started = self.latency.start();
+            let synced = self.file.sync_data();
+            self.latency.end("aof-fsync-always", started);
+            if let Err(e) = synced {
                 tracing::error!(error = %e, "fsync of the append-only log failed");
             }
         }
@@ -290,6 +298,7 @@ fn install(s: &mut Inner, server: &Arc<Server>, file: File, shared: &Arc<Shared>
         shared: shared.clone(),
         failed: false,
         buffer: Vec::new(),
+        latency: server.latency.clone(),
     }));
 }
 
@@ -405,8 +414,10 @@ async fn rewrite(server: &Arc<Server>) -> Result<(), String> {
             .ok()
             .and_then(|mut b| b.take())
             .unwrap_or_default();
+        let started = srv.latency.start();
         f.write_all(&rest).map_err(io)?;
         super::commit(f, &tmp, &path)?;
+        srv.latency.end("aof-rename", started);
         let file = OpenOptions::new().append(true).open(&path).map_err(io)?;
         let len = file.metadata().map(|m| m.len()).unwrap_or(0);
         if let Ok(mut sy) = shared.syncer.lock() {

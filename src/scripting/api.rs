@@ -467,9 +467,16 @@ impl RunState {
                     }
                     let usec = started.elapsed().as_micros() as u64;
                     let failed = line.is_some();
-                    self.server()
-                        .conn_stats
-                        .record(cmd.id, usec, u32::from(failed));
+                    let server = self.server();
+                    server.conn_stats.record(
+                        cmd.id,
+                        usec,
+                        u32::from(failed),
+                        server.latency_tracking(),
+                    );
+                    server
+                        .latency
+                        .command(cmd.cmd.has(crate::commands::flags::FAST), usec);
                     if let Some(u) = self.undo.as_mut() {
                         u.counted(Counted::ConnCall(cmd.id, usec, failed, line));
                     }

@@ -768,7 +768,13 @@ impl Conn {
                     },
                 };
                 let usec = started.elapsed().as_micros() as u64;
-                self.server.conn_stats.record(cmd.id, usec, failures);
+                let server = &self.server;
+                server
+                    .conn_stats
+                    .record(cmd.id, usec, failures, server.latency_tracking());
+                if usec >= server.notable_usec() {
+                    server.latency.command(cmd.cmd.has(flags::FAST), usec);
+                }
                 if let Some(args) = for_monitor {
                     self.monitored(&args);
                 }
@@ -828,6 +834,7 @@ fn allowed_while_loading(cmd: CmdRef) -> bool {
             | "unwatch"
             | "lastsave"
             | "slowlog"
+            | "latency"
             | "role"
             | "time"
             | "shutdown"

@@ -87,6 +87,9 @@ pub struct Server {
     pub counters: crate::metrics::Counters,
     /// SLOWLOG's entries and threshold.
     pub slowlog: admin::slowlog::SlowLog,
+    /// The latency monitor's events and threshold (LATENCY; per-command histograms live in
+    /// the shards' statistics).
+    pub latency: Arc<admin::latency::Monitor>,
     /// True once shards run and data is loaded; false again when shutting down.
     ready: AtomicBool,
     /// The append-only log's shared state, once it is on.
@@ -108,8 +111,22 @@ impl Server {
         let mut c = (**self.config.load()).clone();
         f(&mut c);
         self.slowlog.configure(&c);
+        self.latency.configure(&c);
         self.hot.configure(&c);
         self.config.store(Arc::new(c));
+    }
+
+    /// `latency-tracking`: whether calls go into their command's latency histogram.
+    #[inline]
+    pub fn latency_tracking(&self) -> bool {
+        self.hot.latency_tracking.load(Relaxed)
+    }
+
+    /// The lower of the slow log's and the latency monitor's thresholds in microseconds
+    /// (`u64::MAX` when both are off): a call at least this long needs a closer look.
+    #[inline]
+    pub fn notable_usec(&self) -> u64 {
+        self.hot.notable_usec.load(Relaxed)
     }
 
     /// `timeout` in seconds (0: none), without loading the configuration.
@@ -437,6 +454,7 @@ pub async fn start(config: Config) -> std::io::Result<(Running, TcpListener)> {
         persist: crate::persistence::State::new(),
         repl: crate::replication::Replication::new(config.repl_backlog_size as usize),
         slowlog: admin::slowlog::SlowLog::new(&config),
+        latency: Arc::new(admin::latency::Monitor::new(&config)),
         hot: HotConfig::new(&config),
         config: ArcSwap::from_pointee(config),
     });
@@ -517,6 +535,9 @@ struct HotConfig {
     lfu_decay_time: AtomicU64,
     /// `notify-keyspace-events`, parsed (0 when nothing is published).
     notify: std::sync::atomic::AtomicU32,
+    latency_tracking: AtomicBool,
+    /// See [`Server::notable_usec`].
+    notable_usec: AtomicU64,
 }
 
 impl HotConfig {
@@ -532,6 +553,8 @@ impl HotConfig {
             lfu_log_factor: AtomicU64::new(10),
             lfu_decay_time: AtomicU64::new(1),
             notify: std::sync::atomic::AtomicU32::new(0),
+            latency_tracking: AtomicBool::new(true),
+            notable_usec: AtomicU64::new(u64::MAX),
         };
         hot.configure(c);
         hot
@@ -549,6 +572,17 @@ impl HotConfig {
             .store(c.maxmemory_policy != "noeviction", Relaxed);
         self.lfu
             .store(c.maxmemory_policy.ends_with("-lfu"), Relaxed);
+        self.latency_tracking
+            .store(c.latency_tracking == "yes", Relaxed);
+        let slow = match c.slowlog_log_slower_than {
+            t if t >= 0 && c.slowlog_max_len > 0 => t as u64,
+            _ => u64::MAX,
+        };
+        let monitor = match c.latency_monitor_threshold {
+            0 => u64::MAX,
+            ms => ms.saturating_mul(1000),
+        };
+        self.notable_usec.store(slow.min(monitor), Relaxed);
         let knob = |name: &str, default: u64| {
             c.knobs
                 .get(name)

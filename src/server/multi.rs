@@ -553,7 +553,11 @@ fn record(server: &super::Server, cmd: CmdRef, started: std::time::Instant, r: &
     } else {
         0
     };
+    let usec = started.elapsed().as_micros() as u64;
     server
         .conn_stats
-        .record(cmd.id, started.elapsed().as_micros() as u64, failed);
+        .record(cmd.id, usec, failed, server.latency_tracking());
+    server
+        .latency
+        .command(cmd.cmd.has(crate::commands::flags::FAST), usec);
 }

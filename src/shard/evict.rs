@@ -64,6 +64,8 @@ pub fn evict(ctx: &mut Ctx<'_>, policy: Policy, target: u64, samples: usize) -> 
     if policy == Policy::NoEviction || !ctx.holds_all() {
         return 0;
     }
+    let monitor = ctx.server.latency.clone();
+    let cycle = monitor.start();
     let mut evicted = 0;
     while crate::allocator::used() > target && evicted < MAX_PER_PASS {
         let Some((shard, db, key)) = pick(ctx, policy, samples) else {
@@ -73,7 +75,10 @@ pub fn evict(ctx: &mut Ctx<'_>, policy: Policy, target: u64, samples: usize) -> 
             break;
         };
         let d = &mut data.dbs[db];
-        if d.remove(&key).is_none() {
+        let del = monitor.start();
+        let removed = d.remove(&key);
+        monitor.end("eviction-del", del);
+        if removed.is_none() {
             continue; // expired meanwhile: its DEL is the expiry's
         }
         d.signal(&key);
@@ -96,6 +101,7 @@ pub fn evict(ctx: &mut Ctx<'_>, policy: Policy, target: u64, samples: usize) -> 
         }
     }
     ctx.server.evicted_keys.fetch_add(evicted as u64, Relaxed);
+    monitor.end("eviction-cycle", cycle);
     evicted
 }
 

@@ -15,6 +15,7 @@
 
 mod cron;
 pub mod evict;
+pub mod histogram;
 mod hold;
 mod stats;
 

@@ -6,6 +6,7 @@
 //! the writers. `conn_stats` (commands run on connections) has many writers and adds
 //! atomically. Counters only grow; CONFIG RESETSTAT moves a base up to them (see [`Counter`]).
 
+use super::histogram::Histogram;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Mutex;
@@ -62,6 +63,8 @@ pub struct CmdStat {
     pub rejected: Counter,
     /// Non-cumulative counts per latency bucket (`LATENCY_BUCKETS`, then +Inf).
     pub buckets: [Counter; LATENCY_BUCKETS.len() + 1],
+    /// Redis's per-command latency histogram (`latency-tracking`), allocated on first use.
+    pub hist: Histogram,
 }
 
 pub struct ShardStats {
@@ -93,31 +96,47 @@ impl ShardStats {
         }
     }
 
-    /// Records a call, for a writer among many (`conn_stats`).
-    pub fn record(&self, id: u16, usec: u64, failures: u32) {
-        self.record_with(id, usec, failures, Counter::add);
+    /// Records a call, for a writer among many (`conn_stats`); `track` adds it to the
+    /// command's latency histogram (`latency-tracking yes`).
+    pub fn record(&self, id: u16, usec: u64, failures: u32, track: bool) {
+        if let Some(s) = self.cmds.get(id as usize) {
+            Self::add_call(s, usec, failures, Counter::add);
+            if track {
+                s.hist.record(usec);
+            }
+        }
     }
 
     /// Records a call on a shard's statistics, by the holder of the shard.
     #[inline]
-    pub fn record_held(&self, id: u16, usec: u64, failures: u32) {
-        self.record_with(id, usec, failures, Counter::add_exclusive);
+    pub fn record_held(&self, id: u16, usec: u64, failures: u32, track: bool) {
+        if let Some(s) = self.cmds.get(id as usize) {
+            Self::add_call(s, usec, failures, Counter::add_exclusive);
+            if track {
+                s.hist.record_exclusive(usec);
+            }
+        }
     }
 
     #[inline]
     fn record_with(&self, id: u16, usec: u64, failures: u32, add: impl Fn(&Counter, u64)) {
         if let Some(s) = self.cmds.get(id as usize) {
-            add(&s.calls, 1);
-            add(&s.usec, usec);
-            if failures > 0 {
-                add(&s.failed, u64::from(failures));
-            }
-            let b = LATENCY_BUCKETS_USEC
-                .iter()
-                .position(|&ub| usec <= ub)
-                .unwrap_or(LATENCY_BUCKETS.len());
-            add(&s.buckets[b], 1);
+            Self::add_call(s, usec, failures, add);
         }
+    }
+
+    #[inline]
+    fn add_call(s: &CmdStat, usec: u64, failures: u32, add: impl Fn(&Counter, u64)) {
+        add(&s.calls, 1);
+        add(&s.usec, usec);
+        if failures > 0 {
+            add(&s.failed, u64::from(failures));
+        }
+        let b = LATENCY_BUCKETS_USEC
+            .iter()
+            .position(|&ub| usec <= ub)
+            .unwrap_or(LATENCY_BUCKETS.len());
+        add(&s.buckets[b], 1);
     }
 
     /// A call refused before it ran (arity, NOAUTH, BUSY, not allowed in MULTI …).
@@ -130,11 +149,17 @@ impl ShardStats {
     /// Takes back a [`record`](Self::record) (a script run that is abandoned and re-run).
     pub fn unrecord(&self, id: u16, usec: u64, failures: u32) {
         self.record_with(id, usec, failures, |c, n| c.add(n.wrapping_neg()));
+        if let Some(s) = self.cmds.get(id as usize) {
+            s.hist.unrecord(usec);
+        }
     }
 
     /// Takes back a [`record_held`](Self::record_held), by the holder of the shard.
     pub fn unrecord_held(&self, id: u16, usec: u64, failures: u32) {
         self.record_with(id, usec, failures, |c, n| c.add_exclusive(n.wrapping_neg()));
+        if let Some(s) = self.cmds.get(id as usize) {
+            s.hist.unrecord(usec);
+        }
     }
 
     /// Takes back a [`reject`](Self::reject).
@@ -144,6 +169,7 @@ impl ShardStats {
         }
     }
 
+    /// Resets the counters (not the histograms: see [`clear_histograms`](Self::clear_histograms)).
     pub fn reset(&self) {
         for s in &self.cmds {
             for c in [&s.calls, &s.usec, &s.failed, &s.rejected] {
@@ -152,6 +178,14 @@ impl ShardStats {
             for b in &s.buckets {
                 b.reset();
             }
+        }
+    }
+
+    /// Zeroes the latency histograms: by the shard's holder for a shard's statistics (their
+    /// writes are plain stores), by anyone for `conn_stats`.
+    pub fn clear_histograms(&self) {
+        for s in &self.cmds {
+            s.hist.clear();
         }
     }
 }

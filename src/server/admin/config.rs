@@ -69,6 +69,9 @@ fn value(server: &Server, cfg: &Config, p: &Param) -> String {
         "hz" => cfg.hz.to_string(),
         "slowlog-log-slower-than" => cfg.slowlog_log_slower_than.to_string(),
         "slowlog-max-len" => cfg.slowlog_max_len.to_string(),
+        "latency-monitor-threshold" => cfg.latency_monitor_threshold.to_string(),
+        "latency-tracking" => cfg.latency_tracking.clone(),
+        "latency-tracking-info-percentiles" => cfg.latency_tracking_info_percentiles.clone(),
         "lua-memory-limit" => cfg.lua_memory_limit.to_string(),
         "single-slot-scripts" => if cfg.single_slot_scripts {
             "always"
@@ -189,6 +192,17 @@ fn apply(cfg: &mut Config, p: &Param, v: &str) -> Result<(), String> {
             cfg.slowlog_log_slower_than = v.parse().map_err(|_| "bad value".to_string())?
         }
         "slowlog-max-len" => cfg.slowlog_max_len = int()?,
+        "latency-monitor-threshold" => cfg.latency_monitor_threshold = int()?,
+        "latency-tracking" => cfg.latency_tracking = v.to_string(),
+        "latency-tracking-info-percentiles" => {
+            // Kept in Redis's canonical spelling (`1e2` reads back as `100`).
+            let ps = crate::config::parse_percentiles(v)?;
+            cfg.latency_tracking_info_percentiles = ps
+                .into_iter()
+                .map(crate::config::percentile_text)
+                .collect::<Vec<_>>()
+                .join(" ");
+        }
         "lua-memory-limit" => cfg.lua_memory_limit = int()?,
         "single-slot-scripts" => cfg.single_slot_scripts = v == "always",
         "notify-keyspace-events" => {
@@ -308,13 +322,15 @@ pub fn set(conn: &Conn, args: &[Bytes]) -> Result<Reply, CommandError> {
     Ok(Reply::ok())
 }
 
-/// CONFIG RESETSTAT: zeroes the INFO counters (commandstats, errorstats, stats).
+/// CONFIG RESETSTAT: zeroes the INFO counters (commandstats, errorstats, stats) and the
+/// per-command latency histograms (latencystats, LATENCY HISTOGRAM).
 pub async fn resetstat(conn: &mut Conn) -> Result<Reply, CommandError> {
     let server = conn.server.clone();
     for s in &server.shards {
         s.stats.reset();
     }
     server.conn_stats.reset();
+    server.conn_stats.clear_histograms();
     server.errors.reset();
     let st = &server.stats;
     for c in [
@@ -329,6 +345,10 @@ pub async fn resetstat(conn: &mut Conn) -> Result<Reply, CommandError> {
     }
     let all: Vec<usize> = (0..server.shards.len()).collect();
     conn.run_job_value(all, |ctx| {
+        // A shard's histograms are written with plain stores by its holder: cleared by one.
+        for handle in ctx.server.shards.iter() {
+            handle.stats.clear_histograms();
+        }
         for shard in ctx.held_shards() {
             for db in &mut shard.dbs {
                 db.stat_hits = 0;

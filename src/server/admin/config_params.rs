@@ -194,6 +194,17 @@ pub(super) static PARAMS: &[Param] = &[
         Mutable,
         "",
     ),
+    p(
+        "latency-monitor-threshold",
+        Int {
+            min: 0,
+            max: i64::MAX,
+        },
+        Mutable,
+        "",
+    ),
+    p("latency-tracking", Bool, Mutable, ""),
+    p("latency-tracking-info-percentiles", Str, Mutable, ""),
     // luagate's own parameters, under their configuration file names (see `OWN`).
     p(
         "lua-memory-limit",
@@ -345,7 +356,6 @@ pub(super) static PARAMS: &[Param] = &[
         Mutable,
         "3000",
     ),
-    p("latency-tracking", Bool, Mutable, "yes"),
     p("lazyfree-lazy-user-del", Bool, Mutable, "no"),
     p("notify-keyspace-events", Str, Mutable, ""),
     p(

@@ -141,6 +141,7 @@ pub async fn command(conn: &mut Conn, args: &[Bytes]) -> Reply {
     )
 }
 
+mod latencystats;
 mod persistence;
 
 /// Builds one section's text.
@@ -173,7 +174,7 @@ pub fn render(server: &Server, sel: &Selection, data: Option<&Data>) -> String {
             "modules" => Section::new("Modules"),
             "commandstats" => commandstats(server),
             "errorstats" => errorstats(server),
-            "latencystats" => Section::new("Latencystats"),
+            "latencystats" => latencystats::section(server),
             "cluster" => {
                 let mut s = Section::new("Cluster");
                 s.f("cluster_enabled", u8::from(server.cluster.is_some()));

@@ -1,4 +1,4 @@
-//! Server administration commands: INFO, CONFIG, SLOWLOG, DEBUG, SHUTDOWN, and the
+//! Server administration commands: INFO, CONFIG, SLOWLOG, LATENCY, DEBUG, SHUTDOWN, and the
 //! persistence commands SAVE, BGSAVE, BGREWRITEAOF, LASTSAVE.
 //!
 //! Invariant: these look at or change the server as a whole, never one client's state, so
@@ -10,6 +10,7 @@ mod config_params;
 pub mod debug;
 pub mod digest;
 pub mod info;
+pub mod latency;
 pub mod slowlog;
 
 use super::connection::Conn;
@@ -36,6 +37,7 @@ pub fn owns(cmd: CmdRef) -> bool {
     let name = commands::full_name(cmd.id);
     name.starts_with("config|")
         || name.starts_with("slowlog|")
+        || name.starts_with("latency|")
         || name.starts_with("module|")
         || matches!(
             name,
@@ -55,6 +57,7 @@ pub async fn dispatch(conn: &mut Conn, cmd: CmdRef, args: Vec<Bytes>) -> Option<
         sub @ ("slowlog|get" | "slowlog|len" | "slowlog|reset" | "slowlog|help") => {
             slowlog::command(conn, sub, &args)
         }
+        sub if sub.starts_with("latency|") => latency::command(conn, sub, &args),
         "debug" => debug::command(conn, &args).await,
         // No modules: none listed, and loading refused as Redis refuses it by default
         // (`enable-module-command no`).
