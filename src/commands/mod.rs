@@ -230,6 +230,9 @@ pub mod server_side {
         ]),
         Command::conn("time", 1, FAST | STALE | LOADING, Group::Server),
         Command::conn("lolwut", -1, READONLY | FAST, Group::Server),
+        // The exchange with the target runs in a unit (src/server/migrate.rs).
+        Command::conn("migrate", -6, WRITE, Group::Generic)
+            .custom_keys(crate::server::migrate::keys),
         Command::conn(
             "monitor",
             1,

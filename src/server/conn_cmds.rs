@@ -77,6 +77,7 @@ pub async fn dispatch(conn: &mut Conn, cmd: CmdRef, args: Vec<Bytes>) -> Option<
         "auth" => auth(conn, &args),
         "hello" => hello(conn, &args),
         "lolwut" => super::lolwut::lolwut(&args, VERSION),
+        "migrate" => super::migrate::migrate(conn, &args).await,
         "time" => {
             let now = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)

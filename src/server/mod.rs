@@ -17,6 +17,7 @@ pub mod conn_modes;
 pub mod connection;
 pub mod introspect;
 pub mod lolwut;
+pub mod migrate;
 pub mod monitor;
 pub mod multi;
 pub mod pause;
