@@ -65,6 +65,10 @@ pub struct Shared {
     rewriting: AtomicBool,
     /// While a rewrite runs: every unit written since its cut, for the new file.
     rewrite_buf: Mutex<Option<Vec<u8>>>,
+    /// Bytes of units ever handed to the log (never reset, unlike `size`), and how many of
+    /// those are known to be on disk: fsynced, or written with `appendfsync no` (WAITAOF).
+    appended: AtomicU64,
+    synced: AtomicU64,
 }
 
 impl Shared {
@@ -78,6 +82,12 @@ impl Shared {
 
     pub fn base_size(&self) -> u64 {
         self.base.load(Relaxed)
+    }
+
+    /// Log position (bytes of units ever appended) and how much of it is on disk, for
+    /// WAITAOF: a write is durable once `synced` reaches the `appended` read after it.
+    pub fn durability(&self) -> (u64, u64) {
+        (self.appended.load(Relaxed), self.synced.load(Relaxed))
     }
 
     /// fsyncs the log now (shutdown).
@@ -196,6 +206,7 @@ impl Sink for AofSink {
             }
         }
         let size = self.shared.size.fetch_add(unit.len() as u64, Relaxed) + unit.len() as u64;
+        let end = self.shared.appended.fetch_add(unit.len() as u64, Relaxed) + unit.len() as u64;
         let pct = cfg.auto_aof_rewrite_percentage;
         let base = self.shared.base.load(Relaxed);
         if pct > 0
@@ -210,8 +221,9 @@ impl Sink for AofSink {
             let started = self.latency.start();
             let synced = self.file.sync_data();
             self.latency.end("aof-fsync-always", started);
-            if let Err(e) = synced {
-                tracing::error!(error = %e, "fsync of the append-only log failed");
+            match synced {
+                Ok(()) => drop(self.shared.synced.fetch_max(end, Relaxed)),
+                Err(e) => tracing::error!(error = %e, "fsync of the append-only log failed"),
             }
         }
     }
@@ -258,6 +270,8 @@ pub async fn start(server: &Arc<Server>) -> Result<(), String> {
         base: AtomicU64::new(size),
         rewriting: AtomicBool::new(false),
         rewrite_buf: Mutex::new(None),
+        appended: AtomicU64::new(0),
+        synced: AtomicU64::new(0),
     });
     let _ = server.aof.set(shared.clone());
     server
@@ -274,15 +288,34 @@ pub async fn start(server: &Arc<Server>) -> Result<(), String> {
             let Some(server) = weak.upgrade() else {
                 return;
             };
+            // Everything appended before the flush is in the file after it.
+            let target = shared.appended.load(Relaxed);
             flush(&server);
-            let everysec = Fsync::parse(&server.config().appendfsync) == Fsync::EverySec;
+            let policy = Fsync::parse(&server.config().appendfsync);
             drop(server);
-            if shared.dirty.swap(false, Relaxed) && everysec {
-                if let Ok(guard) = shared.syncer.lock() {
-                    if let Some(Err(e)) = guard.as_ref().map(|f| f.sync_data()) {
-                        tracing::error!(error = %e, "fsync of the append-only log failed");
+            let on_disk = match policy {
+                Fsync::EverySec if shared.dirty.swap(false, Relaxed) => {
+                    match shared
+                        .syncer
+                        .lock()
+                        .ok()
+                        .and_then(|g| g.as_ref().map(|f| f.sync_data()))
+                    {
+                        Some(Err(e)) => {
+                            tracing::error!(error = %e, "fsync of the append-only log failed");
+                            false
+                        }
+                        _ => true,
                     }
                 }
+                // Nothing written since the last fsync; and `no` leaves fsync to the kernel,
+                // so written is as durable as the log gets (WAITAOF counts it).
+                Fsync::EverySec | Fsync::No => true,
+                // `always` fsyncs each unit as it is written.
+                Fsync::Always => false,
+            };
+            if on_disk {
+                shared.synced.fetch_max(target, Relaxed);
             }
         })
         .map_err(|e| e.to_string())?;
@@ -425,6 +458,10 @@ async fn rewrite(server: &Arc<Server>) -> Result<(), String> {
         }
         shared.size.store(len, Relaxed);
         shared.base.store(len.max(1), Relaxed);
+        // The new file holds every unit appended so far, and `commit` fsynced it.
+        shared
+            .synced
+            .fetch_max(shared.appended.load(Relaxed), Relaxed);
         install(s, &srv, file, &shared);
         Ok(len)
     })?;

@@ -28,6 +28,7 @@ pub const COMMANDS: &[Command] = &[
     ),
     Command::conn("role", 1, NOSCRIPT | LOADING | STALE | FAST, Group::Server),
     Command::conn("wait", 3, NOSCRIPT, Group::Generic),
+    Command::conn("waitaof", 4, NOSCRIPT, Group::Generic),
     Command::conn(
         "replconf",
         -1,
@@ -43,7 +44,7 @@ pub const COMMANDS: &[Command] = &[
 pub fn owns(cmd: CmdRef) -> bool {
     matches!(
         cmd.cmd.name,
-        "replicaof" | "slaveof" | "role" | "wait" | "replconf" | "psync" | "sync" | "failover"
+        "replicaof" | "slaveof" | "role" | "wait" | "waitaof" | "replconf" | "psync" | "sync" | "failover"
     ) && cmd.cmd.group != Group::Scripting
         // Not CLUSTER FAILOVER.
         && !commands::full_name(cmd.id).contains('|')
@@ -62,6 +63,7 @@ pub async fn dispatch(conn: &mut Conn, cmd: CmdRef, args: Vec<Bytes>) -> Option<
         "replicaof" | "slaveof" => replicaof(conn, &args).await,
         "role" => Ok(role(conn)),
         "wait" => wait(conn, &args).await,
+        "waitaof" => waitaof(conn, &args).await,
         "replconf" => replconf(conn, &args),
         "failover" => super::failover::command(&conn.server, &args),
         "psync" | "sync" => {
@@ -188,8 +190,69 @@ async fn wait(conn: &mut Conn, args: &[Bytes]) -> Result<Reply, CommandError> {
         .then(|| std::time::Instant::now() + std::time::Duration::from_millis(timeout as u64));
     loop {
         let n = count(&server.repl.replicas());
-        if n >= want || deadline.is_some_and(|d| std::time::Instant::now() >= d) {
+        // Inside EXEC it answers at once, as Redis does where a client cannot block.
+        if n >= want || conn.in_exec || deadline.is_some_and(|d| std::time::Instant::now() >= d) {
             return Ok(Reply::Int(n));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+    }
+}
+
+/// WAITAOF numlocal numreplicas timeout (Redis 7.2): blocks until this node's append-only
+/// log (numlocal 1) and that many followers' logs hold on disk everything published so far,
+/// which includes this client's writes, or the timeout (ms; 0 = forever). Answers
+/// `[local, followers]`. The error texts are Redis 7.2's, from its source and documentation
+/// (the reference server here, 7.0, has no WAITAOF).
+async fn waitaof(conn: &mut Conn, args: &[Bytes]) -> Result<Reply, CommandError> {
+    let numlocal = int_arg(&args[1])?;
+    if !(0..=1).contains(&numlocal) {
+        return Err(CommandError::err(
+            "ERR value is out of range, value must between 0 and 1",
+        ));
+    }
+    let numreplicas = int_arg(&args[2])?;
+    if numreplicas < 0 {
+        return Err(CommandError::err(
+            "ERR value is out of range, must be positive",
+        ));
+    }
+    let timeout = commands::parse_i64(&args[3])
+        .ok_or_else(|| CommandError::err("ERR timeout is not an integer or out of range"))?;
+    if timeout < 0 {
+        return Err(CommandError::err("ERR timeout is negative"));
+    }
+    let server = conn.server.clone();
+    if server.repl.is_follower() {
+        return Err(CommandError::err(
+            "ERR WAITAOF cannot be used with replica instances. Please also note that writes to replicas are just local and are not propagated.",
+        ));
+    }
+    let log = server.aof.get().cloned();
+    if numlocal > 0 && log.is_none() {
+        return Err(CommandError::err(
+            "ERR WAITAOF cannot be used when numlocal is set but appendonly is disabled.",
+        ));
+    }
+    // Everything published so far: the stream's offset for followers, the log's position here.
+    crate::persistence::aof::flush(&server);
+    let target = server.repl.stream.offset();
+    let local_target = log.as_ref().map(|l| l.durability().0);
+    let deadline = (timeout > 0)
+        .then(|| std::time::Instant::now() + std::time::Duration::from_millis(timeout as u64));
+    loop {
+        let local = match (&log, local_target) {
+            (Some(l), Some(t)) => i64::from(l.durability().1 >= t),
+            _ => 0,
+        };
+        let replicas = server
+            .repl
+            .replicas()
+            .iter()
+            .filter(|r| r.online.load(Relaxed) && r.fack.load(Relaxed) > target)
+            .count() as i64;
+        let met = local >= numlocal && replicas >= numreplicas;
+        if met || conn.in_exec || deadline.is_some_and(|d| std::time::Instant::now() >= d) {
+            return Ok(Reply::Array(vec![Reply::Int(local), Reply::Int(replicas)]));
         }
         tokio::time::sleep(std::time::Duration::from_millis(2)).await;
     }

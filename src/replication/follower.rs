@@ -229,6 +229,9 @@ async fn stream(
     let mut pending: u64 = 0;
     let mut ack_tick = tokio::time::interval(Duration::from_secs(1));
     let mut acked = u64::MAX;
+    let mut durable = Durable::default();
+    // What the sync gave this node is in its log as of now.
+    durable.applied(server, link.offset.load(Relaxed));
     let mut last_data = std::time::Instant::now();
     loop {
         let n = tokio::select! {
@@ -241,7 +244,7 @@ async fn stream(
                     return Err(bad(&format!("no data from the leader for {timeout} seconds (repl-timeout)")));
                 }
                 let off = link.offset.load(Relaxed);
-                ack(&mut sock, off).await?;
+                ack(&mut sock, off, durable.fsynced(server)).await?;
                 acked = off;
                 continue;
             }
@@ -272,21 +275,65 @@ async fn stream(
                     Some(unit) => apply::apply(server, unit).await,
                     None => {}
                 }
-                link.offset.fetch_add(pending, Relaxed);
+                let off = link.offset.fetch_add(pending, Relaxed) + pending;
                 link.db.store(applier.db as u64, Relaxed);
                 pending = 0;
+                durable.applied(server, off);
             }
         }
         let off = link.offset.load(Relaxed);
         if off != acked {
-            ack(&mut sock, off).await?;
+            ack(&mut sock, off, durable.fsynced(server)).await?;
             acked = off;
         }
     }
 }
 
-async fn ack(sock: &mut BufReader<TcpStream>, offset: u64) -> std::io::Result<()> {
-    send(sock, &["REPLCONF", "ACK", &offset.to_string()]).await
+/// Which leader offsets this follower's own append-only log holds on disk (for the leader's
+/// WAITAOF): after each applied unit, where the log then ended, and the leader offset.
+#[derive(Default)]
+struct Durable {
+    marks: std::collections::VecDeque<(u64, u64)>,
+    fsynced: Option<u64>,
+}
+
+impl Durable {
+    /// Most marks kept: the fsync thread catches up within a second, so this is plenty.
+    const MAX: usize = 1 << 16;
+
+    fn applied(&mut self, server: &Server, offset: u64) {
+        let Some(log) = server.aof.get() else { return };
+        if self.marks.len() >= Self::MAX {
+            self.marks.pop_front();
+        }
+        self.marks.push_back((log.durability().0, offset));
+    }
+
+    /// The last leader offset whose units are all on disk here (`None` without a log).
+    fn fsynced(&mut self, server: &Server) -> Option<u64> {
+        let log = server.aof.get()?;
+        let synced = log.durability().1;
+        while let Some(&(end, offset)) = self.marks.front() {
+            if end > synced {
+                break;
+            }
+            self.fsynced = Some(offset);
+            self.marks.pop_front();
+        }
+        self.fsynced
+    }
+}
+
+async fn ack(
+    sock: &mut BufReader<TcpStream>,
+    offset: u64,
+    fsynced: Option<u64>,
+) -> std::io::Result<()> {
+    let off = offset.to_string();
+    match fsynced {
+        Some(f) => send(sock, &["REPLCONF", "ACK", &off, "FACK", &f.to_string()]).await,
+        None => send(sock, &["REPLCONF", "ACK", &off]).await,
+    }
 }
 
 fn set_state(link: &LinkState, s: &'static str) {

@@ -26,6 +26,7 @@ pub async fn serve_replica(server: Arc<Server>, mut sock: TcpStream, req: PsyncR
         ip,
         port: req.listening_port,
         ack: AtomicU64::new(0),
+        fack: AtomicU64::new(0),
         online: AtomicBool::new(false),
         last_ack_ms: AtomicU64::new(crate::clock::unix_ms()),
     });
@@ -162,10 +163,15 @@ async fn link(
                     return Ok(());
                 }
                 while let Ok(Some(args)) = decoder.decode(&mut inbuf) {
-                    if args.len() == 3 && args[0].eq_ignore_ascii_case(b"REPLCONF") && args[1].eq_ignore_ascii_case(b"ACK") {
+                    if args.len() >= 3 && args[0].eq_ignore_ascii_case(b"REPLCONF") && args[1].eq_ignore_ascii_case(b"ACK") {
                         if let Some(off) = crate::commands::parse_i64(&args[2]) {
                             info.ack.store(off.max(0) as u64, Relaxed);
                             info.last_ack_ms.store(crate::clock::unix_ms(), Relaxed);
+                        }
+                        if args.len() == 5 && args[3].eq_ignore_ascii_case(b"FACK") {
+                            if let Some(off) = crate::commands::parse_i64(&args[4]) {
+                                info.fack.fetch_max(off.max(0) as u64 + 1, Relaxed);
+                            }
                         }
                     }
                 }

@@ -33,6 +33,10 @@ pub struct ReplicaInfo {
     pub port: u16,
     /// Last offset the follower acknowledged (REPLCONF ACK).
     pub ack: AtomicU64,
+    /// One past the last offset the follower reported as in its own fsynced append-only log
+    /// (`REPLCONF ACK <offset> FACK <offset>`); 0 until it reports one (a follower without a
+    /// log never does).
+    pub fack: AtomicU64,
     /// True once the full sync (or partial resync) has been sent.
     pub online: AtomicBool,
     /// Unix ms of the last ACK.
