@@ -63,6 +63,8 @@ pub struct Ctx<'a> {
     /// Keyspace events kept back until the unit knows it will not be abandoned (a script run
     /// that does not hold every shard); `None`: published as each command ends.
     pub(crate) events: Option<Vec<super::notify::KeyEvent>>,
+    /// The unit's `Requester::flags` (client-side caching, NO-TOUCH).
+    pub(crate) unit_flags: u8,
 }
 
 impl<'a> Ctx<'a> {

@@ -375,6 +375,7 @@ mod tests {
         let mut held = vec![Some(Box::new(ShardData {
             id: 0,
             dbs: (0..16).map(|_| Db::default()).collect(),
+            tracked: Default::default(),
         }))];
         let mut local = ShardLocal {
             id: 0,
@@ -402,6 +403,7 @@ mod tests {
                 in_multi: false,
                 routed: None,
                 events: None,
+                unit_flags: 0,
             };
             for line in cmds {
                 let args: Vec<Bytes> = line

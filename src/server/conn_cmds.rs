@@ -64,6 +64,9 @@ pub async fn dispatch(conn: &mut Conn, cmd: CmdRef, args: Vec<Bytes>) -> Option<
             }
             conn.info.readonly.store(false, Relaxed);
             super::pubsub_cmds::leave(conn);
+            super::tracking::cmds::turn_off(conn);
+            conn.no_touch = false;
+            conn.info.no_touch.store(false, Relaxed);
             conn.db = 0;
             conn.resp = 2;
             conn.info.db.store(0, Relaxed);
@@ -86,7 +89,8 @@ pub async fn dispatch(conn: &mut Conn, cmd: CmdRef, args: Vec<Bytes>) -> Option<
             ]))
         }
         "id" | "setname" | "getname" | "setinfo" | "list" | "info" | "kill" | "unblock"
-        | "no-evict" | "getredir" | "trackinginfo" | "reply" | "pause" | "unpause"
+        | "no-evict" | "getredir" | "trackinginfo" | "reply" | "pause" | "unpause" | "tracking"
+        | "caching" | "no-touch"
             if is_client(cmd) =>
         {
             client(conn, cmd, &args)
@@ -465,16 +469,11 @@ fn client(conn: &mut Conn, cmd: CmdRef, args: &[Bytes]) -> Result<Reply, Command
             conn.server.pause.unpause();
             Ok(Reply::ok())
         }
-        // No client-side caching: never redirecting, tracking off.
-        "getredir" => Ok(Reply::Int(-1)),
-        "trackinginfo" => Ok(Reply::Map(vec![
-            (
-                Reply::bulk_str("flags"),
-                Reply::Set(vec![Reply::bulk_str("off")]),
-            ),
-            (Reply::bulk_str("redirect"), Reply::Int(-1)),
-            (Reply::bulk_str("prefixes"), Reply::Array(vec![])),
-        ])),
+        "tracking" => super::tracking::cmds::tracking(conn, args),
+        "caching" => super::tracking::cmds::caching(conn, args),
+        "getredir" => Ok(super::tracking::cmds::getredir(conn)),
+        "trackinginfo" => Ok(super::tracking::cmds::trackinginfo(conn)),
+        "no-touch" => super::tracking::cmds::no_touch(conn, args),
         _ => Err(CommandError::Syntax),
     }
 }

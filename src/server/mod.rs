@@ -21,6 +21,7 @@ pub mod multi;
 pub mod pause;
 pub mod pubsub;
 pub(crate) mod pubsub_cmds;
+pub mod tracking;
 
 use crate::config::Config;
 use crate::shard::{self, ShardHandle};
@@ -60,6 +61,8 @@ pub struct Server {
     pub clients: Clients,
     /// Who listens to which Pub/Sub channels and patterns (`pubsub`).
     pub pubsub: pubsub::PubSub,
+    /// Client-side caching: tracking clients, BCAST prefixes (`tracking`).
+    pub tracking: tracking::Tracking,
     /// MONITOR clients (`monitor`).
     pub monitors: monitor::Monitors,
     /// Keys deleted by eviction under `maxmemory` (INFO `evicted_keys`; `shard::evict`).
@@ -139,6 +142,11 @@ impl Server {
     /// The single-slot rule for flagged scripts: cluster mode, or `single-slot-scripts: always`.
     /// The keyspace notification flags in effect (0: none are published).
     #[inline]
+    /// `tracking-table-max-keys` (0: no limit).
+    pub fn tracking_max_keys(&self) -> u64 {
+        self.hot.tracking_max_keys.load(Relaxed)
+    }
+
     pub fn notify_flags(&self) -> u32 {
         self.hot.notify.load(Relaxed)
     }
@@ -414,6 +422,7 @@ pub async fn start(config: Config) -> std::io::Result<(Running, TcpListener)> {
         scripting: crate::scripting::Scripting::new(n),
         clients: Clients::default(),
         pubsub: pubsub::PubSub::default(),
+        tracking: tracking::Tracking::default(),
         monitors: monitor::Monitors::default(),
         evicted_keys: AtomicU64::new(0),
         stats: ServerStats::default(),
@@ -515,6 +524,8 @@ struct HotConfig {
     lfu_decay_time: AtomicU64,
     /// `notify-keyspace-events`, parsed (0 when nothing is published).
     notify: std::sync::atomic::AtomicU32,
+    /// `tracking-table-max-keys`.
+    tracking_max_keys: AtomicU64,
 }
 
 impl HotConfig {
@@ -530,6 +541,7 @@ impl HotConfig {
             lfu_log_factor: AtomicU64::new(10),
             lfu_decay_time: AtomicU64::new(1),
             notify: std::sync::atomic::AtomicU32::new(0),
+            tracking_max_keys: AtomicU64::new(0),
         };
         hot.configure(c);
         hot
@@ -557,6 +569,8 @@ impl HotConfig {
             .store(knob("lfu-log-factor", 10), Relaxed);
         self.lfu_decay_time
             .store(knob("lfu-decay-time", 1), Relaxed);
+        self.tracking_max_keys
+            .store(knob("tracking-table-max-keys", 1_000_000), Relaxed);
         let notify = c
             .knobs
             .get("notify-keyspace-events")

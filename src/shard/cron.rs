@@ -59,6 +59,7 @@ fn run(server: &Server, id: usize, state: &mut ShardState) {
             continue;
         }
         db.now = now;
+        db.track_writes = server.tracking.active();
         while start.elapsed() < EXPIRE_BUDGET {
             let before = db.expires.len();
             cursors[i] = db.active_expire(cursors[i], 64);
@@ -91,5 +92,11 @@ fn run(server: &Server, id: usize, state: &mut ShardState) {
                 server.publish_effects(effects);
             }
         }
+    }
+    // Expired keys that tracking clients read are invalidated now, as Redis's active expiry
+    // signals them.
+    if data.dbs.iter().any(|db| !db.modified.is_empty()) {
+        let mut held = [&mut **data];
+        crate::server::tracking::hooks::end_of_unit(server, &mut held, 0);
     }
 }

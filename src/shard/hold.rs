@@ -28,6 +28,9 @@ pub struct Requester {
     pub db: usize,
     pub resp: u8,
     pub client_id: u64,
+    /// Client-side caching and NO-TOUCH for this unit (`server::tracking::hooks`'s
+    /// `TRACK_READS`, `NO_TOUCH`).
+    pub flags: u8,
 }
 
 /// The shards of one unit, taken; dropping it gives them back.
@@ -190,12 +193,16 @@ fn execute(
     let clock = server.clock_secs_at(started);
     let paused = server.pause.is_on();
     let lfu = server.lfu_at(now);
+    let tracking = server.tracking.active();
+    let no_touch = who.flags & crate::server::tracking::hooks::NO_TOUCH != 0;
     for d in table.iter_mut().flatten() {
         for db in &mut d.dbs {
             db.now = now;
             db.clock = clock;
             db.paused = paused;
             db.lfu = lfu;
+            db.track_writes = tracking;
+            db.no_touch = no_touch;
         }
     }
     let mut effects: Vec<Effect> = Vec::new();
@@ -217,6 +224,7 @@ fn execute(
             in_multi: false,
             routed: None,
             events: None,
+            unit_flags: who.flags,
         };
         match work {
             Work::Calls(calls) => {
@@ -253,6 +261,12 @@ fn execute(
         }
         ctx.dirty
     };
+    if tracking {
+        // Invalidations for what the unit changed outside its commands (eviction, an undone
+        // script), and the BCAST prefixes' keys, once per unit as Redis sends them per turn.
+        let mut held: Vec<&mut ShardData> = table.iter_mut().flatten().map(|d| &mut **d).collect();
+        crate::server::tracking::hooks::end_of_unit(server, &mut held, who.client_id);
+    }
     if dirty > 0 {
         // Counted while the shards are held, so a snapshot's cut sees whole units.
         server.persist.dirty.fetch_add(dirty, Relaxed);

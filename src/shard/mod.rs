@@ -37,6 +37,8 @@ use std::time::{Duration, Instant};
 pub struct ShardData {
     pub id: usize,
     pub dbs: Vec<Db>,
+    /// Keys of this shard read by tracking clients (client-side caching).
+    pub tracked: crate::server::tracking::KeyTable,
 }
 
 /// Per-shard helpers that travel with the data: whoever holds the shard uses them. Only the
@@ -85,6 +87,8 @@ pub struct Request {
     pub db: usize,
     pub resp: u8,
     pub client_id: u64,
+    /// `Requester::flags`.
+    pub flags: u8,
     pub work: Work,
     /// Replies already encoded by an earlier part of the same batch (see [`Leftover`]); the
     /// unit's own follow them.
@@ -137,6 +141,7 @@ pub fn channels(n: usize, databases: usize) -> (Vec<ShardHandle>, Vec<Receiver<S
                 data: Some(Box::new(ShardData {
                     id,
                     dbs: (0..databases).map(|_| Db::default()).collect(),
+                    tracked: Default::default(),
                 })),
                 local: ShardLocal {
                     id,
@@ -253,6 +258,7 @@ impl Shard {
             db,
             resp,
             client_id,
+            flags,
             work,
             done: mut out,
             reply,
@@ -263,6 +269,7 @@ impl Shard {
             db,
             resp,
             client_id,
+            flags,
         };
         let left = match Hold::take(server, &shards) {
             Ok(hold) => hold.run(server, &mut self.table, who, work, &mut out),
@@ -284,6 +291,7 @@ impl Shard {
                     db,
                     resp,
                     client_id,
+                    flags,
                     work: Work::Calls(left.calls),
                     done: out,
                     reply,
