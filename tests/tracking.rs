@@ -165,6 +165,30 @@ fn default_mode_invalidates_each_read_key_once_across_shards_transactions_and_sc
         a.send_cmd(&[b"SET", k1.as_bytes(), b"w"]);
         log.push(String::from_utf8_lossy(&a.read_reply().unwrap()).into_owned());
         log.extend(pushes(&mut a));
+        // Pipelined: its own write's invalidation comes right after that write's reply, and
+        // the read after it tracks the key again.
+        let mut pipe = Vec::new();
+        for c in [
+            &["GET", k1][..],
+            &["SET", k1, "p"],
+            &["GET", k1],
+            &["GET", k2],
+        ] {
+            let args: Vec<&[u8]> = c.iter().map(|s| s.as_bytes()).collect();
+            pipe.extend(common::encode_cmd(&args));
+        }
+        a.send(&pipe);
+        for _ in 0..5 {
+            log.push(String::from_utf8_lossy(&a.read_reply().unwrap()).into_owned());
+        }
+        log.extend(pushes(&mut a));
+        log.push(b.cmd_str(&["SET", k1, "q"]));
+        log.extend(pushes(&mut a));
+        // SWAPDB invalidates nothing (Redis 7.0).
+        log.push(a.cmd_str(&["GET", k1]));
+        log.push(b.cmd_str(&["SWAPDB", "0", "1"]));
+        log.extend(pushes(&mut a));
+        log.push(b.cmd_str(&["SWAPDB", "0", "1"]));
         // A transaction that writes tracked keys on two shards.
         log.push(a.cmd_str(&["GET", k1]));
         log.push(b.cmd_str(&["MULTI"]));

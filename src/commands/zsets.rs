@@ -404,6 +404,7 @@ mod tests {
                 routed: None,
                 events: None,
                 unit_flags: 0,
+                own_pushes: (1, Vec::new()),
             };
             for line in cmds {
                 let args: Vec<Bytes> = line

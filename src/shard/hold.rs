@@ -151,6 +151,17 @@ impl<'a> Hold<'a> {
     }
 }
 
+/// Writes the invalidations the last command caused for the unit's own client after its reply
+/// (nothing to do unless it tracks and wrote a key it read).
+#[inline]
+fn own_pushes(ctx: &mut Ctx<'_>, out: &mut BytesMut) {
+    if !ctx.own_pushes.1.is_empty() {
+        for p in ctx.own_pushes.1.drain(..) {
+            p.encode(ctx.resp, false, out);
+        }
+    }
+}
+
 /// Clients blocked on keys the last command (or the whole EXEC or script) made ready are served
 /// now, before anything else runs, as Redis serves them (one load when nobody is blocked).
 #[inline]
@@ -225,6 +236,7 @@ fn execute(
             routed: None,
             events: None,
             unit_flags: who.flags,
+            own_pushes: (who.client_id, Vec::new()),
         };
         match work {
             Work::Calls(calls) => {
@@ -236,7 +248,10 @@ fn execute(
                 while let Some((cmd, args)) = calls.next() {
                     if let Some(origin) = batch::kind(cmd) {
                         match batch::run(&mut ctx, cmd, origin, args) {
-                            batch::Ran::Done(r) => r.encode(who.resp, out),
+                            batch::Ran::Done(r) => {
+                                r.encode(who.resp, out);
+                                own_pushes(&mut ctx, out);
+                            }
                             batch::Ran::Wider(needed, args) => {
                                 left = Some(Leftover::new(&ctx, needed, (cmd, args), calls));
                                 break;
@@ -249,6 +264,7 @@ fn execute(
                         let (r, end) = commands::call_from(&mut ctx, cmd, &args, t);
                         ctx.routed = None;
                         r.encode(who.resp, out);
+                        own_pushes(&mut ctx, out);
                         t = end;
                     }
                     serve_blocked(&mut ctx);
@@ -257,6 +273,15 @@ fn execute(
             Work::Job(job) => {
                 job(&mut ctx).encode(who.resp, out);
                 serve_blocked(&mut ctx);
+            }
+        }
+        // A job's reply may not be what the client sees (some return their value on a
+        // channel), and a batch may stop early: their own invalidations take the queue.
+        if !ctx.own_pushes.1.is_empty() {
+            if let Some(t) = server.tracking.get(who.client_id) {
+                for p in ctx.own_pushes.1.drain(..) {
+                    t.info.push(p);
+                }
             }
         }
         ctx.dirty

@@ -7,6 +7,7 @@
 //! that modified it and before that command's own reads are remembered, so a read that
 //! expired a key keeps tracking the key it then found missing, as in Redis.
 
+use super::Push;
 use crate::commands::{flags, CmdRef, Ctx, Group};
 use crate::server::Server;
 use crate::shard::ShardData;
@@ -26,7 +27,9 @@ pub fn after_call(ctx: &mut Ctx<'_>, cmd: CmdRef, args: &[Bytes]) {
         .iter_mut()
         .filter_map(|d| d.as_deref_mut())
         .collect();
-    invalidate_modified(server, &mut held, ctx.client_id, args);
+    // Its own invalidations go inline after its reply when the writer is the unit's client.
+    let own = (ctx.own_pushes.0 == ctx.client_id).then_some(&mut ctx.own_pushes.1);
+    invalidate_modified(server, &mut held, ctx.client_id, args, own);
     // Redis remembers the keys of read-only commands (not Pub/Sub's shard channels); the
     // script commands run as connection commands and never reach here, their calls do.
     if ctx.unit_flags & TRACK_READS != 0
@@ -65,7 +68,7 @@ fn evict_over_limit(server: &Server, data: &mut ShardData, max: u64) {
             return;
         };
         server.tracking.count(-1, -(ids.len() as i64));
-        send_to_readers(server, &key, ids, 0);
+        send_to_readers(server, &key, ids, 0, None);
     }
 }
 
@@ -78,6 +81,7 @@ pub fn invalidate_modified(
     held: &mut [&mut ShardData],
     writer: u64,
     args: &[Bytes],
+    mut own: Option<&mut Vec<Push>>,
 ) {
     let mut flushed = false;
     let mut modified: Vec<(usize, crate::keyspace::Str)> = Vec::new();
@@ -98,7 +102,9 @@ pub fn invalidate_modified(
             let (keys, items) = d.tracked.clear();
             server.tracking.count(-(keys as i64), -(items as i64));
         }
-        server.tracking.send_flush(server);
+        server
+            .tracking
+            .send_flush(server, writer, own.as_deref_mut());
     }
     if modified.is_empty() {
         return;
@@ -114,15 +120,21 @@ pub fn invalidate_modified(
     for (s, key) in modified {
         if let Some(ids) = held[s].tracked.take(&key) {
             server.tracking.count(-1, -(ids.len() as i64));
-            send_to_readers(server, &key, ids, writer);
+            send_to_readers(server, &key, ids, writer, own.as_deref_mut());
         }
         server.tracking.note_broadcast(&key, writer);
     }
 }
 
 /// One invalidation of `key` for each default-mode client in `ids` still tracking (NOLOOP
-/// spares `writer`).
-fn send_to_readers(server: &Server, key: &[u8], ids: Vec<u64>, writer: u64) {
+/// spares `writer`); the writer's own, without a redirect, into `own` when given.
+fn send_to_readers(
+    server: &Server,
+    key: &[u8],
+    ids: Vec<u64>,
+    writer: u64,
+    mut own: Option<&mut Vec<Push>>,
+) {
     let key = Bytes::copy_from_slice(key);
     for id in ids {
         let Some(t) = server.tracking.get(id) else {
@@ -131,9 +143,14 @@ fn send_to_readers(server: &Server, key: &[u8], ids: Vec<u64>, writer: u64) {
         if t.opts.bcast || (t.opts.noloop && id == writer) {
             continue;
         }
-        server
-            .tracking
-            .send(server, &t, super::Keys::Some(vec![key.clone()]));
+        let keys = super::Keys::Some(vec![key.clone()]);
+        match own.as_deref_mut() {
+            Some(own) if id == writer && t.opts.redirect == 0 => own.push(Push::Invalidate {
+                keys,
+                redirected: false,
+            }),
+            _ => server.tracking.send(server, &t, keys),
+        }
     }
 }
 
@@ -145,7 +162,7 @@ pub fn end_of_unit(server: &Server, held: &mut [&mut ShardData], writer: u64) {
         .iter()
         .any(|d| d.dbs.iter().any(|db| db.flushed || !db.modified.is_empty()));
     if pending {
-        invalidate_modified(server, held, writer, &[]);
+        invalidate_modified(server, held, writer, &[], None);
     }
     server.tracking.send_broadcasts(server);
 }

@@ -177,12 +177,22 @@ impl Tracking {
     }
 
     /// The keyspace was flushed: every tracking client, whatever its mode, is told to drop
-    /// everything (a null invalidation).
-    pub fn send_flush(&self, server: &Server) {
+    /// everything (a null invalidation); the flushing client's own goes to `own` if given.
+    pub fn send_flush(&self, server: &Server, writer: u64, mut own: Option<&mut Vec<Push>>) {
         let all: Vec<Arc<Tracker>> = self.clients.read().values().cloned().collect();
         for t in all {
-            let resp = t.info.resp.load(Relaxed);
-            self.send(server, &t, Keys::All { resp });
+            let keys = Keys::All {
+                resp: t.info.resp.load(Relaxed),
+            };
+            match own.as_deref_mut() {
+                Some(own) if t.info.id == writer && t.opts.redirect == 0 => {
+                    own.push(Push::Invalidate {
+                        keys,
+                        redirected: false,
+                    })
+                }
+                _ => self.send(server, &t, keys),
+            }
         }
     }
 
