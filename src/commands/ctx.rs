@@ -65,10 +65,10 @@ pub struct Ctx<'a> {
     pub(crate) events: Option<Vec<super::notify::KeyEvent>>,
     /// The unit's `Requester::flags` (client-side caching, NO-TOUCH).
     pub(crate) unit_flags: u8,
-    /// Invalidations for the unit's own client caused by its own command (`client_id` as the
-    /// unit began; serving a blocked client changes `client_id` for a while): written right
-    /// after that command's reply, as Redis sends them.
-    pub(crate) own_pushes: (u64, Vec<crate::server::tracking::Push>),
+    /// The unit's own client (`client_id` as the unit began; serving a blocked client changes
+    /// `client_id` for a while): invalidations its own commands cause go to
+    /// `ShardLocal::own_pushes` and are written right after that command's reply.
+    pub(crate) own_id: u64,
 }
 
 impl<'a> Ctx<'a> {

@@ -267,8 +267,18 @@ impl Db {
         matches!(self.expires.get(key), Some(&at) if at <= self.now)
     }
 
-    /// Deletes `key` if it has expired; true if it did (or would, on a follower).
+    /// Deletes `key` if it has expired; true if it did (or would, on a follower). The check
+    /// of a database without expiries stays inline in every lookup.
+    #[inline]
     fn expire_if_needed(&mut self, key: &[u8]) -> bool {
+        if self.expires.is_empty() {
+            return false;
+        }
+        self.expire_if_due(key)
+    }
+
+    #[inline(never)]
+    fn expire_if_due(&mut self, key: &[u8]) -> bool {
         if !self.is_expired(key) {
             return false;
         }

@@ -220,11 +220,14 @@ impl ClientInfo {
         self.kill_waker.wake();
     }
 
-    /// Takes the queued invalidations (empty, without locking, when there are none).
+    /// Whether invalidations are queued for this connection.
+    #[inline]
+    pub fn has_pushes(&self) -> bool {
+        self.pushed.load(Acquire)
+    }
+
+    /// Takes the queued invalidations.
     pub fn take_pushes(&self) -> Vec<Push> {
-        if !self.pushed.load(Acquire) {
-            return Vec::new();
-        }
         self.pushed.store(false, Release);
         std::mem::take(&mut *self.pushes.lock())
     }

@@ -53,13 +53,14 @@ fn run(server: &Server, id: usize, state: &mut ShardState) {
     }
     let start = Instant::now();
     let now = crate::clock::unix_ms();
+    // Expired keys a tracking client read are invalidated (below); never NO-TOUCH here.
+    data.set_db_bits(server.tracking.active(), false);
     let cursors = &mut state.local.expire_cursor;
     for (i, db) in data.dbs.iter_mut().enumerate() {
         if db.expires.is_empty() || db.passive_expiry {
             continue;
         }
         db.now = now;
-        db.track_writes = server.tracking.active();
         while start.elapsed() < EXPIRE_BUDGET {
             let before = db.expires.len();
             cursors[i] = db.active_expire(cursors[i], 64);

@@ -121,18 +121,20 @@ impl<'a> Hold<'a> {
         out: &mut BytesMut,
     ) -> Option<Leftover> {
         let me = self.home;
-        table[me] = self.first.data.take();
+        // Swapped rather than assigned: the slots are empty, and an assignment would call
+        // `ShardData`'s drop glue on the `None` it replaces (a call per shard per unit).
+        std::mem::swap(&mut table[me], &mut self.first.data);
         for (s, g) in &mut self.rest {
-            table[*s] = g.data.take();
+            std::mem::swap(&mut table[*s], &mut g.data);
         }
         let start = out.len();
         let local = &mut self.first.local;
         let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             execute(server, table, me, local, who, work, out)
         }));
-        self.first.data = table[me].take();
+        std::mem::swap(&mut table[me], &mut self.first.data);
         for (s, g) in &mut self.rest {
-            g.data = table[*s].take();
+            std::mem::swap(&mut table[*s], &mut g.data);
         }
         let left = match ran {
             Ok(left) => left,
@@ -155,8 +157,8 @@ impl<'a> Hold<'a> {
 /// (nothing to do unless it tracks and wrote a key it read).
 #[inline]
 fn own_pushes(ctx: &mut Ctx<'_>, out: &mut BytesMut) {
-    if !ctx.own_pushes.1.is_empty() {
-        for p in ctx.own_pushes.1.drain(..) {
+    if !ctx.local.own_pushes.is_empty() {
+        for p in ctx.local.own_pushes.drain(..) {
             p.encode(ctx.resp, false, out);
         }
     }
@@ -212,9 +214,8 @@ fn execute(
             db.clock = clock;
             db.paused = paused;
             db.lfu = lfu;
-            db.track_writes = tracking;
-            db.no_touch = no_touch;
         }
+        d.set_db_bits(tracking, no_touch);
     }
     let mut effects: Vec<Effect> = Vec::new();
     let collect = server.effects_wanted();
@@ -236,7 +237,7 @@ fn execute(
             routed: None,
             events: None,
             unit_flags: who.flags,
-            own_pushes: (who.client_id, Vec::new()),
+            own_id: who.client_id,
         };
         match work {
             Work::Calls(calls) => {
@@ -277,9 +278,11 @@ fn execute(
         }
         // A job's reply may not be what the client sees (some return their value on a
         // channel), and a batch may stop early: their own invalidations take the queue.
-        if !ctx.own_pushes.1.is_empty() {
-            if let Some(t) = server.tracking.get(who.client_id) {
-                for p in ctx.own_pushes.1.drain(..) {
+        // Always emptied: `own_pushes` outlives the unit (it belongs to the shard).
+        if !ctx.local.own_pushes.is_empty() {
+            let me = server.tracking.get(who.client_id);
+            for p in ctx.local.own_pushes.drain(..) {
+                if let Some(t) = &me {
                     t.info.push(p);
                 }
             }

@@ -28,7 +28,7 @@ pub fn after_call(ctx: &mut Ctx<'_>, cmd: CmdRef, args: &[Bytes]) {
         .filter_map(|d| d.as_deref_mut())
         .collect();
     // Its own invalidations go inline after its reply when the writer is the unit's client.
-    let own = (ctx.own_pushes.0 == ctx.client_id).then_some(&mut ctx.own_pushes.1);
+    let own = (ctx.own_id == ctx.client_id).then_some(&mut ctx.local.own_pushes);
     invalidate_modified(server, &mut held, ctx.client_id, args, own);
     // Redis remembers the keys of read-only commands (not Pub/Sub's shard channels); the
     // script commands run as connection commands and never reach here, their calls do.
