@@ -592,3 +592,44 @@ fn a_follower_invalidates_its_tracking_clients_for_the_leaders_writes() {
     common::wait_synced(&mut l, &mut f);
     assert_eq!(pushes(&mut a), [">2\r\n$10\r\ninvalidate\r\n_\r\n"]);
 }
+
+#[test]
+fn keys_evicted_under_maxmemory_are_invalidated() {
+    let p = common::luagate_shards(2);
+    let mut a = resp3(&p);
+    let mut b = p.raw();
+    let tracked: Vec<String> = (0..100).map(|i| format!("tracked:{i}")).collect();
+    for k in &tracked {
+        b.cmd(&["SET", k, "v"]);
+    }
+    a.cmd(&["CLIENT", "TRACKING", "on"]);
+    for k in &tracked {
+        a.cmd(&["GET", k]);
+    }
+    let info = b.cmd_str(&["INFO", "memory"]);
+    let used: u64 = info
+        .lines()
+        .find_map(|l| l.strip_prefix("used_memory:"))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("used_memory");
+    let limit = (used + 4 * 1024 * 1024).to_string();
+    b.cmd(&["CONFIG", "SET", "maxmemory-policy", "allkeys-lru"]);
+    b.cmd(&["CONFIG", "SET", "maxmemory", &limit]);
+    let value = "v".repeat(1000);
+    for i in 0..20_000 {
+        assert_eq!(b.cmd_str(&["SET", &format!("fill:{i}"), &value]), "+OK\r\n");
+    }
+    let gone: Vec<&String> = tracked
+        .iter()
+        .filter(|k| b.cmd_str(&["EXISTS", k]) == ":0\r\n")
+        .collect();
+    assert!(!gone.is_empty(), "no tracked key was evicted");
+    let heard = pushes(&mut a);
+    for k in gone {
+        let frame = format!(">2\r\n$10\r\ninvalidate\r\n*1\r\n${}\r\n{k}\r\n", k.len());
+        assert!(
+            heard.contains(&frame),
+            "{k} evicted without an invalidation"
+        );
+    }
+}
