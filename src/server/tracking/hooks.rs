@@ -22,14 +22,16 @@ pub const NO_TOUCH: u8 = 2;
 /// its keys remembered if it was a read of a client that tracks this one.
 pub fn after_call(ctx: &mut Ctx<'_>, cmd: CmdRef, args: &[Bytes]) {
     let server = ctx.server;
-    let mut held: Vec<&mut ShardData> = ctx
-        .held
-        .iter_mut()
-        .filter_map(|d| d.as_deref_mut())
-        .collect();
-    // Its own invalidations go inline after its reply when the writer is the unit's client.
-    let own = (ctx.own_id == ctx.client_id).then_some(&mut ctx.local.own_pushes);
-    invalidate_modified(server, &mut held, ctx.client_id, args, own);
+    if ctx.held.iter().flatten().any(|d| has_modified(d)) {
+        let mut held: Vec<&mut ShardData> = ctx
+            .held
+            .iter_mut()
+            .filter_map(|d| d.as_deref_mut())
+            .collect();
+        // Its own invalidations go inline after its reply when the writer is the unit's client.
+        let own = (ctx.own_id == ctx.client_id).then_some(&mut ctx.local.own_pushes);
+        invalidate_modified(server, &mut held, ctx.client_id, args, own);
+    }
     // Redis remembers the keys of read-only commands (not Pub/Sub's shard channels); the
     // script commands run as connection commands and never reach here, their calls do.
     if ctx.unit_flags & TRACK_READS != 0
@@ -158,11 +160,13 @@ fn send_to_readers(
 /// (keys signalled outside a command, such as eviction's or an undone script's), then the
 /// BCAST prefixes' collected keys.
 pub fn end_of_unit(server: &Server, held: &mut [&mut ShardData], writer: u64) {
-    let pending = held
-        .iter()
-        .any(|d| d.dbs.iter().any(|db| db.flushed || !db.modified.is_empty()));
-    if pending {
+    if held.iter().any(|d| has_modified(d)) {
         invalidate_modified(server, held, writer, &[], None);
     }
     server.tracking.send_broadcasts(server);
+}
+
+/// Whether a database of the shard signalled a modified key or a flush not yet drained.
+fn has_modified(d: &ShardData) -> bool {
+    d.dbs.iter().any(|db| db.flushed || !db.modified.is_empty())
 }
