@@ -63,6 +63,12 @@ pub struct Ctx<'a> {
     /// Keyspace events kept back until the unit knows it will not be abandoned (a script run
     /// that does not hold every shard); `None`: published as each command ends.
     pub(crate) events: Option<Vec<super::notify::KeyEvent>>,
+    /// The unit's `Requester::flags` (client-side caching, NO-TOUCH).
+    pub(crate) unit_flags: u8,
+    /// The unit's own client (`client_id` as the unit began; serving a blocked client changes
+    /// `client_id` for a while): invalidations its own commands cause go to
+    /// `ShardLocal::own_pushes` and are written right after that command's reply.
+    pub(crate) own_id: u64,
 }
 
 impl<'a> Ctx<'a> {

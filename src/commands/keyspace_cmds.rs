@@ -224,6 +224,10 @@ fn signal_existing(db: &mut Db, other: Option<&Db>) {
 
 fn empty_db(db: &mut Db) -> usize {
     signal_existing(db, None);
+    // Client-side caching: every tracking client is told to drop everything.
+    if db.track_writes {
+        db.flushed = true;
+    }
     let n = db.len();
     db.keys.clear();
     db.expires.clear();

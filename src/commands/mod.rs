@@ -217,6 +217,9 @@ pub mod server_side {
             Command::conn("pause", -3, CLIENT_ADMIN, Group::Connection),
             Command::conn("unpause", 2, CLIENT_ADMIN, Group::Connection),
             Command::conn("trackinginfo", 2, CLIENT_SELF, Group::Connection),
+            Command::conn("tracking", -3, CLIENT_SELF, Group::Connection),
+            Command::conn("caching", 3, CLIENT_SELF, Group::Connection),
+            Command::conn("no-touch", 3, CLIENT_SELF, Group::Connection),
             Command::conn("help", 2, LOADING | STALE, Group::Connection),
         ]),
         Command::conn("command", -1, STALE | LOADING, Group::Server).subs(&[
@@ -520,7 +523,7 @@ pub fn call_from(
                 continue;
             }
             if let Ok(db) = ctx.db(&args[i]) {
-                if !db.waiters.is_empty() {
+                if !db.waiters.is_empty() || db.track_writes {
                     db.signal(&args[i]);
                 }
             }
@@ -531,6 +534,10 @@ pub fn call_from(
     }
     if let Some(at) = effects_before {
         ctx.expiry_effects_at(at);
+    }
+    // Client-side caching: one relaxed load when nobody tracks.
+    if ctx.server.tracking.active() {
+        crate::server::tracking::hooks::after_call(ctx, cmd, args);
     }
     let reply = match result {
         Ok(r) => r,

@@ -375,6 +375,8 @@ mod tests {
         let mut held = vec![Some(Box::new(ShardData {
             id: 0,
             dbs: (0..16).map(|_| Db::default()).collect(),
+            tracked: Default::default(),
+            db_bits: 0,
         }))];
         let mut local = ShardLocal {
             id: 0,
@@ -383,6 +385,7 @@ mod tests {
             script_vm: None,
             inbox: crossbeam_channel::unbounded().1,
             expire_cursor: vec![0; 16],
+            own_pushes: Vec::new(),
         };
         let mut effects = Vec::new();
         let mut replies = Vec::new();
@@ -402,6 +405,8 @@ mod tests {
                 in_multi: false,
                 routed: None,
                 events: None,
+                unit_flags: 0,
+                own_id: 1,
             };
             for line in cmds {
                 let args: Vec<Bytes> = line

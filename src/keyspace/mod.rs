@@ -232,6 +232,17 @@ pub struct Db {
     pub lfu: Option<Lfu>,
     /// The coin of LFU increments.
     lfu_rng: u64,
+    /// Set for a unit while some client tracks keys (client-side caching): `signal` then
+    /// records each modified key in `modified`, and `flush` sets `flushed`, for the shard's
+    /// tracking table to turn into invalidations (src/server/tracking/). Off, it costs
+    /// `signal` one branch.
+    pub track_writes: bool,
+    /// Keys signalled as modified since the tracking hook last drained them.
+    pub modified: Vec<Str>,
+    /// The database was emptied (FLUSHDB, FLUSHALL) since the tracking hook last looked.
+    pub flushed: bool,
+    /// Set for a unit of a CLIENT NO-TOUCH client: reads leave keys' access bits alone.
+    pub no_touch: bool,
     /// INFO stats counters (`keyspace_hits`, `keyspace_misses`, `expired_keys`), read and
     /// reset by a unit holding the shard.
     pub stat_hits: u64,
@@ -256,8 +267,18 @@ impl Db {
         matches!(self.expires.get(key), Some(&at) if at <= self.now)
     }
 
-    /// Deletes `key` if it has expired; true if it did (or would, on a follower).
+    /// Deletes `key` if it has expired; true if it did (or would, on a follower). The check
+    /// of a database without expiries stays inline in every lookup.
+    #[inline]
     fn expire_if_needed(&mut self, key: &[u8]) -> bool {
+        if self.expires.is_empty() {
+            return false;
+        }
+        self.expire_if_due(key)
+    }
+
+    #[inline(never)]
+    fn expire_if_due(&mut self, key: &[u8]) -> bool {
         if !self.is_expired(key) {
             return false;
         }
@@ -280,11 +301,14 @@ impl Db {
             return None;
         }
         let clock = self.clock & CLOCK_MASK;
+        let no_touch = self.no_touch;
         let (lfu, rng) = (self.lfu, &mut self.lfu_rng);
         match self.keys.get_kv_mut(key) {
             Some((k, v)) => {
                 self.stat_hits += 1;
-                touch(k, clock, lfu, rng);
+                if !no_touch {
+                    touch(k, clock, lfu, rng);
+                }
                 Some(&*v)
             }
             None => {
@@ -300,9 +324,12 @@ impl Db {
             return None;
         }
         let clock = self.clock & CLOCK_MASK;
+        let no_touch = self.no_touch;
         let (lfu, rng) = (self.lfu, &mut self.lfu_rng);
         self.keys.get_kv_mut(key).map(|(k, v)| {
-            touch(k, clock, lfu, rng);
+            if !no_touch {
+                touch(k, clock, lfu, rng);
+            }
             v
         })
     }
@@ -333,10 +360,13 @@ impl Db {
     /// Sets `key` to `value`, keeping its expiry if it has one.
     pub fn set_keep_ttl(&mut self, key: &[u8], value: Value) {
         let clock = self.clock & CLOCK_MASK;
+        let no_touch = self.no_touch;
         let (lfu, rng) = (self.lfu, &mut self.lfu_rng);
         match self.keys.get_kv_mut(key) {
             Some((k, v)) => {
-                touch(k, clock, lfu, rng);
+                if !no_touch {
+                    touch(k, clock, lfu, rng);
+                }
                 *v = value;
             }
             None => {
@@ -413,6 +443,9 @@ impl Db {
     pub fn flush(&mut self) {
         self.keys.clear();
         self.expires.clear();
+        if self.track_writes {
+            self.flushed = true;
+        }
         self.signal_all();
     }
 
@@ -440,6 +473,9 @@ impl Db {
     /// Tells everything waiting on `key` that it changed: WATCH flags are set, blocked clients
     /// are woken to retry. Waiters whose owner has gone are dropped.
     pub fn signal(&mut self, key: &[u8]) {
+        if self.track_writes {
+            self.modified.push(Str::new(key));
+        }
         if self.waiters.is_empty() {
             return;
         }

@@ -161,6 +161,7 @@ async fn apply_on(server: &Arc<Server>, unit: Vec<UnitCmd>, every_shard: bool) {
             db: 0,
             resp: 2,
             client_id: 0,
+            flags: 0,
         };
         let work = crate::shard::Work::Job(Box::new(move |ctx| {
             job(ctx);

@@ -192,6 +192,7 @@ pub async fn run_on<T: Send + 'static>(
         db: 0,
         resp: 2,
         client_id: 0,
+        flags: 0,
         work: Work::Job(Box::new(move |ctx| {
             let _ = tx.send(job(ctx));
             Reply::Nil

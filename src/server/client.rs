@@ -3,10 +3,11 @@
 //! Invariant: a `ClientInfo` is written by its own connection task and read by others; fields
 //! others read are atomics or behind a short mutex never held across an await.
 
+use super::tracking::Push;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{
-    AtomicBool, AtomicU32, AtomicU64, AtomicU8,
+    AtomicBool, AtomicI64, AtomicU32, AtomicU64, AtomicU8,
     Ordering::{AcqRel, Acquire, Relaxed, Release},
 };
 use std::sync::{Arc, Mutex};
@@ -48,6 +49,27 @@ pub struct ClientInfo {
     block: AtomicU8,
     /// The blocked connection's task, woken by CLIENT UNBLOCK.
     unblock_waker: atomic_waker::AtomicWaker,
+    /// Client-side caching state shown by CLIENT LIST: `TRACKING_*` bits (flags `t`, `R`,
+    /// `B`) and `redir=` (-1: not tracking).
+    tracking: AtomicU8,
+    redir: AtomicI64,
+    /// CLIENT NO-TOUCH (flag `T`).
+    pub no_touch: AtomicBool,
+    /// Invalidations for this connection to write (src/server/tracking/push.rs), queued by
+    /// whichever thread ran the write; `pushed` says there are some and wakes the task (through
+    /// the kill waker, which the connection always waits on).
+    pushes: parking_lot::Mutex<Vec<Push>>,
+    pushed: AtomicBool,
+}
+
+const TRACKING_ON: u8 = 1;
+const TRACKING_BROKEN: u8 = 2;
+const TRACKING_BCAST: u8 = 4;
+
+/// What woke a connection waiting on its `ClientInfo`.
+pub enum Wake {
+    Killed,
+    Pushed,
 }
 
 /// The states of `ClientInfo::block`.
@@ -127,17 +149,30 @@ impl ClientInfo {
         if self.block_state() != Block::No || self.postponed.load(Relaxed) {
             flags.push('b');
         }
+        let tracking = self.tracking.load(Relaxed);
+        for (bit, c) in [
+            (TRACKING_ON, 't'),
+            (TRACKING_BROKEN, 'R'),
+            (TRACKING_BCAST, 'B'),
+        ] {
+            if tracking & bit != 0 {
+                flags.push(c);
+            }
+        }
         if self.readonly.load(Relaxed) {
             flags.push('r');
         }
         if self.no_evict.load(Relaxed) {
             flags.push('e');
         }
+        if self.no_touch.load(Relaxed) {
+            flags.push('T');
+        }
         if flags.is_empty() {
             flags.push('N');
         }
         format!(
-            "id={} addr={} laddr={} fd=8 name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=1024 rbp=0 obl=0 oll=0 omem=0 tot-mem=1024 events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
+            "id={} addr={} laddr={} fd=8 name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=1024 rbp=0 obl=0 oll=0 omem=0 tot-mem=1024 events=r cmd={} user=default redir={} resp={} lib-name={} lib-ver={}",
             self.id,
             self.addr,
             self.laddr,
@@ -151,10 +186,75 @@ impl ClientInfo {
             self.subs[2].load(Relaxed),
             if multi == 0 { -1 } else { multi as i64 - 1 },
             cmd,
+            self.redir.load(Relaxed),
             self.resp.load(Relaxed),
             lib_name,
             lib_ver,
         )
+    }
+
+    /// Records the client's tracking state for CLIENT LIST (a new state is never broken).
+    pub fn set_tracking(&self, on: bool, bcast: bool, redirect: u64) {
+        let bits = if on { TRACKING_ON } else { 0 } | if bcast { TRACKING_BCAST } else { 0 };
+        self.tracking.store(bits, Relaxed);
+        self.redir
+            .store(if on { redirect as i64 } else { -1 }, Relaxed);
+    }
+
+    /// The client this one redirects invalidations to has gone (flag `R`).
+    pub fn set_tracking_broken(&self) {
+        self.tracking.fetch_or(TRACKING_BROKEN, Relaxed);
+    }
+
+    pub fn tracking_broken(&self) -> bool {
+        self.tracking.load(Relaxed) & TRACKING_BROKEN != 0
+    }
+
+    /// Queues an invalidation for this connection and wakes it.
+    pub fn push(&self, p: Push) {
+        if self.killed.load(Relaxed) {
+            return;
+        }
+        self.pushes.lock().push(p);
+        self.pushed.store(true, Release);
+        self.kill_waker.wake();
+    }
+
+    /// Whether invalidations are queued for this connection.
+    #[inline]
+    pub fn has_pushes(&self) -> bool {
+        self.pushed.load(Acquire)
+    }
+
+    /// Takes the queued invalidations.
+    pub fn take_pushes(&self) -> Vec<Push> {
+        self.pushed.store(false, Release);
+        std::mem::take(&mut *self.pushes.lock())
+    }
+
+    /// Resolves once the client is killed or has invalidations queued (the connection waits
+    /// on it beside its socket).
+    pub fn wake_signal(&self) -> impl std::future::Future<Output = Wake> + '_ {
+        std::future::poll_fn(move |cx| {
+            let ready = || {
+                if self.killed.load(Acquire) {
+                    Some(Wake::Killed)
+                } else if self.pushed.load(Acquire) {
+                    Some(Wake::Pushed)
+                } else {
+                    None
+                }
+            };
+            if let Some(w) = ready() {
+                return std::task::Poll::Ready(w);
+            }
+            self.kill_waker.register(cx.waker());
+            // Checked again: a kill or push between the load and the registration woke no one.
+            match ready() {
+                Some(w) => std::task::Poll::Ready(w),
+                None => std::task::Poll::Pending,
+            }
+        })
     }
 
     pub fn kill(&self) {
@@ -251,6 +351,11 @@ impl Clients {
             postponed: AtomicBool::new(false),
             block: AtomicU8::new(Block::No as u8),
             unblock_waker: atomic_waker::AtomicWaker::new(),
+            tracking: AtomicU8::new(0),
+            redir: AtomicI64::new(-1),
+            no_touch: AtomicBool::new(false),
+            pushes: parking_lot::Mutex::new(Vec::new()),
+            pushed: AtomicBool::new(false),
         });
         if let Ok(mut m) = self.map.lock() {
             m.insert(id, c.clone());

@@ -64,6 +64,9 @@ pub async fn dispatch(conn: &mut Conn, cmd: CmdRef, args: Vec<Bytes>) -> Option<
             }
             conn.info.readonly.store(false, Relaxed);
             super::pubsub_cmds::leave(conn);
+            super::tracking::cmds::turn_off(conn);
+            conn.no_touch = false;
+            conn.info.no_touch.store(false, Relaxed);
             conn.db = 0;
             conn.resp = 2;
             conn.info.db.store(0, Relaxed);
@@ -88,7 +91,8 @@ pub async fn dispatch(conn: &mut Conn, cmd: CmdRef, args: Vec<Bytes>) -> Option<
             ]))
         }
         "id" | "setname" | "getname" | "setinfo" | "list" | "info" | "kill" | "unblock"
-        | "no-evict" | "getredir" | "trackinginfo" | "reply" | "pause" | "unpause"
+        | "no-evict" | "getredir" | "trackinginfo" | "reply" | "pause" | "unpause" | "tracking"
+        | "caching" | "no-touch"
             if is_client(cmd) =>
         {
             client(conn, cmd, &args)
@@ -101,6 +105,8 @@ pub async fn dispatch(conn: &mut Conn, cmd: CmdRef, args: Vec<Bytes>) -> Option<
         "command" => super::introspect::command_all(),
         "help" if is_client(cmd) => Ok(Reply::help(&[
             "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            "CACHING (YES|NO)",
+            "    Enable/disable tracking of the keys for next command in OPTIN/OPTOUT modes.",
             "GETREDIR",
             "    Return the client ID we are redirecting to when tracking is enabled.",
             "ID",
@@ -125,10 +131,15 @@ pub async fn dispatch(conn: &mut Conn, cmd: CmdRef, args: Vec<Bytes>) -> Option<
             "    Suspend all, or just write, clients for <timeout> milliseconds.",
             "REPLY (ON|OFF|SKIP)",
             "    Control the replies sent to the current connection.",
+            "TRACKING (ON|OFF) [REDIRECT <id>] [BCAST] [PREFIX <prefix> [...]]",
+            "         [OPTIN] [OPTOUT] [NOLOOP]",
+            "    Control server assisted client side caching.",
             "TRACKINGINFO",
             "    Report tracking status for the current connection.",
             "NO-EVICT (ON|OFF)",
             "    Protect current client connection from eviction.",
+            "NO-TOUCH (ON|OFF)",
+            "    Will not touch LRU/LFU stats when this mode is on.",
             "HELP",
             "    Print this help.",
         ])),
@@ -469,16 +480,11 @@ fn client(conn: &mut Conn, cmd: CmdRef, args: &[Bytes]) -> Result<Reply, Command
             conn.server.pause.unpause();
             Ok(Reply::ok())
         }
-        // No client-side caching: never redirecting, tracking off.
-        "getredir" => Ok(Reply::Int(-1)),
-        "trackinginfo" => Ok(Reply::Map(vec![
-            (
-                Reply::bulk_str("flags"),
-                Reply::Set(vec![Reply::bulk_str("off")]),
-            ),
-            (Reply::bulk_str("redirect"), Reply::Int(-1)),
-            (Reply::bulk_str("prefixes"), Reply::Array(vec![])),
-        ])),
+        "tracking" => super::tracking::cmds::tracking(conn, args),
+        "caching" => super::tracking::cmds::caching(conn, args),
+        "getredir" => Ok(super::tracking::cmds::getredir(conn)),
+        "trackinginfo" => Ok(super::tracking::cmds::trackinginfo(conn)),
+        "no-touch" => super::tracking::cmds::no_touch(conn, args),
         _ => Err(CommandError::Syntax),
     }
 }

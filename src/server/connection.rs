@@ -54,6 +54,8 @@ enum Woke {
     Message(super::pubsub::Message),
     /// A MONITOR line.
     Monitored(Bytes),
+    /// Invalidations (client-side caching) were queued for this connection.
+    Pushed,
 }
 
 pub struct Conn {
@@ -107,6 +109,15 @@ pub struct Conn {
     pub reply_mode: ReplyMode,
     /// MONITOR: the lines of the commands the server runs (src/server/monitor.rs).
     pub monitor: Option<tokio::sync::mpsc::UnboundedReceiver<Bytes>>,
+    /// CLIENT TRACKING: this client's entry in the tracking registry, `Some` while on.
+    pub tracking: Option<Arc<super::tracking::Tracker>>,
+    /// CLIENT CACHING YES/NO was given: it decides the next command (or transaction).
+    pub caching: bool,
+    /// CLIENT NO-TOUCH ON.
+    pub no_touch: bool,
+    /// The flags units of this client run with now (`tracking::hooks::TRACK_READS`,
+    /// `NO_TOUCH`); the pending batch was gathered under them.
+    unit_flags: u8,
 }
 
 pub async fn handle(server: Arc<Server>, stream: TcpStream, peer: SocketAddr) {
@@ -139,6 +150,10 @@ pub async fn handle(server: Arc<Server>, stream: TcpStream, peer: SocketAddr) {
         in_exec: false,
         reply_mode: ReplyMode::On,
         monitor: None,
+        tracking: None,
+        caching: false,
+        no_touch: false,
+        unit_flags: 0,
     };
     let mut stream = stream;
     if let Err(e) = conn.run(&mut stream).await {
@@ -148,6 +163,7 @@ pub async fn handle(server: Arc<Server>, stream: TcpStream, peer: SocketAddr) {
     // away.
     multi::discard(&mut conn).await;
     super::pubsub_cmds::leave(&mut conn);
+    super::tracking::cmds::turn_off(&mut conn);
     if conn.monitor.is_some() {
         server.monitors.remove(id);
     }
@@ -186,14 +202,14 @@ impl Conn {
                 (None, None) => tokio::select! {
                     biased;
                     r = read => Woke::Read(r?),
-                    _ = self.info.killed_signal() => Woke::Read(0),
+                    w = self.info.wake_signal() => woke_by(w),
                 },
                 // Subscribed or monitoring: a message or a monitored command wakes it too.
                 (subs, monitor) => {
                     let (has_subs, has_monitor) = (subs.is_some(), monitor.is_some());
                     tokio::select! {
                         biased;
-                        _ = self.info.killed_signal() => Woke::Read(0),
+                        w = self.info.wake_signal() => woke_by(w),
                         r = read => Woke::Read(r?),
                         Some(m) = async { subs?.recv().await }, if has_subs => Woke::Message(m),
                         Some(l) = async { monitor?.recv().await }, if has_monitor => {
@@ -218,10 +234,17 @@ impl Conn {
                     self.write_out(stream).await?;
                     continue;
                 }
+                Woke::Pushed => {
+                    self.drain_pushes();
+                    self.write_out(stream).await?;
+                    continue;
+                }
             };
             if n == 0 || self.info.killed.load(Relaxed) {
                 return Ok(());
             }
+            // Invalidations queued before these commands were read go before their replies.
+            self.drain_pushes();
             self.server
                 .stats
                 .net_input_bytes
@@ -268,6 +291,8 @@ impl Conn {
             if self.monitor.is_some() {
                 self.drain_monitor();
             }
+            // Invalidations follow the replies, as Redis sends a client's own after its reply.
+            self.drain_pushes();
             let processed = std::mem::take(&mut self.processed);
             self.server
                 .stats
@@ -296,6 +321,23 @@ impl Conn {
         self.server
             .monitors
             .feed(&self.server, self.db, source, args);
+    }
+
+    /// Appends the invalidations queued for this connection, as it can show them now (one
+    /// load when there are none: this runs twice per read).
+    #[inline]
+    fn drain_pushes(&mut self) {
+        if self.info.has_pushes() {
+            self.write_pushes();
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn write_pushes(&mut self) {
+        for p in self.info.take_pushes() {
+            p.encode(self.resp, self.subs.is_some(), &mut self.out);
+        }
     }
 
     /// Appends the monitored lines queued so far.
@@ -427,6 +469,7 @@ impl Conn {
             db: self.db,
             resp: self.resp,
             client_id: self.info.id,
+            flags: self.unit_flags,
             work,
             done: BytesMut::new(),
             reply: tx,
@@ -486,6 +529,7 @@ impl Conn {
             db: self.db,
             resp: self.resp,
             client_id: self.info.id,
+            flags: self.unit_flags,
         };
         let out = out.unwrap_or(&mut self.out);
         let left = hold.run(server, &mut self.table, who, work, out);
@@ -591,8 +635,17 @@ impl Conn {
         self.processed += 1;
         let cmd = match commands::lookup(&args) {
             Ok(c) => c,
-            Err(e) => return self.reject(named(&args), e.to_string()).await,
+            Err(e) => {
+                // Any command but CLIENT's spends CLIENT CACHING, outside a transaction.
+                if !self.tx.in_multi() {
+                    self.caching = false;
+                }
+                return self.reject(named(&args), e.to_string()).await;
+            }
         };
+        if self.tracking.is_some() || self.no_touch || self.unit_flags != 0 {
+            self.set_unit_flags(cmd).await;
+        }
         // CLIENT LIST's `cmd=`: every command found, as Redis sets `lastcmd` at lookup.
         self.info
             .last_cmd
@@ -801,6 +854,52 @@ impl Conn {
                 }
             }
         }
+    }
+}
+
+impl Conn {
+    /// Sets the flags this command's units run with: whether its reads are tracked (default
+    /// mode; OPTIN only after CLIENT CACHING YES, OPTOUT unless after CLIENT CACHING NO) and
+    /// NO-TOUCH (never for TOUCH itself). A pending batch gathered under other flags is sent
+    /// first, so each command runs under its own. Then CLIENT CACHING is spent, as Redis
+    /// clears it after any command but CLIENT's unless a transaction is open after it.
+    async fn set_unit_flags(&mut self, cmd: CmdRef) {
+        use super::tracking::hooks::{NO_TOUCH, TRACK_READS};
+        let mut f = 0;
+        if let Some(t) = self.tracking.as_deref() {
+            let o = &t.opts;
+            let reads = !o.bcast
+                && (if o.optin {
+                    self.caching
+                } else {
+                    !(o.optout && self.caching)
+                });
+            if reads {
+                f |= TRACK_READS;
+            }
+        }
+        if self.no_touch && cmd.cmd.name != "touch" {
+            f |= NO_TOUCH;
+        }
+        if f != self.unit_flags {
+            self.flush_pending().await;
+            self.unit_flags = f;
+        }
+        if self.caching && !commands::full_name(cmd.id).starts_with("client|") {
+            let name = cmd.cmd.name;
+            let in_multi_after = name == "multi"
+                || (self.tx.in_multi() && !matches!(name, "exec" | "discard" | "reset"));
+            if !in_multi_after {
+                self.caching = false;
+            }
+        }
+    }
+}
+
+fn woke_by(w: super::client::Wake) -> Woke {
+    match w {
+        super::client::Wake::Killed => Woke::Read(0),
+        super::client::Wake::Pushed => Woke::Pushed,
     }
 }
 

@@ -23,6 +23,7 @@ pub mod multi;
 pub mod pause;
 pub mod pubsub;
 pub(crate) mod pubsub_cmds;
+pub mod tracking;
 
 use crate::config::Config;
 use crate::shard::{self, ShardHandle};
@@ -62,6 +63,8 @@ pub struct Server {
     pub clients: Clients,
     /// Who listens to which Pub/Sub channels and patterns (`pubsub`).
     pub pubsub: pubsub::PubSub,
+    /// Client-side caching: tracking clients, BCAST prefixes (`tracking`).
+    pub tracking: tracking::Tracking,
     /// MONITOR clients (`monitor`).
     pub monitors: monitor::Monitors,
     /// Keys deleted by eviction under `maxmemory` (INFO `evicted_keys`; `shard::evict`).
@@ -158,6 +161,11 @@ impl Server {
     /// The single-slot rule for flagged scripts: cluster mode, or `single-slot-scripts: always`.
     /// The keyspace notification flags in effect (0: none are published).
     #[inline]
+    /// `tracking-table-max-keys` (0: no limit).
+    pub fn tracking_max_keys(&self) -> u64 {
+        self.hot.tracking_max_keys.load(Relaxed)
+    }
+
     pub fn notify_flags(&self) -> u32 {
         self.hot.notify.load(Relaxed)
     }
@@ -433,6 +441,7 @@ pub async fn start(config: Config) -> std::io::Result<(Running, TcpListener)> {
         scripting: crate::scripting::Scripting::new(n),
         clients: Clients::default(),
         pubsub: pubsub::PubSub::default(),
+        tracking: tracking::Tracking::default(),
         monitors: monitor::Monitors::default(),
         evicted_keys: AtomicU64::new(0),
         stats: ServerStats::default(),
@@ -539,6 +548,8 @@ struct HotConfig {
     latency_tracking: AtomicBool,
     /// See [`Server::notable_usec`].
     notable_usec: AtomicU64,
+    /// `tracking-table-max-keys`.
+    tracking_max_keys: AtomicU64,
 }
 
 impl HotConfig {
@@ -556,6 +567,7 @@ impl HotConfig {
             notify: std::sync::atomic::AtomicU32::new(0),
             latency_tracking: AtomicBool::new(true),
             notable_usec: AtomicU64::new(u64::MAX),
+            tracking_max_keys: AtomicU64::new(0),
         };
         hot.configure(c);
         hot
@@ -594,6 +606,8 @@ impl HotConfig {
             .store(knob("lfu-log-factor", 10), Relaxed);
         self.lfu_decay_time
             .store(knob("lfu-decay-time", 1), Relaxed);
+        self.tracking_max_keys
+            .store(knob("tracking-table-max-keys", 1_000_000), Relaxed);
         let notify = c
             .knobs
             .get("notify-keyspace-events")

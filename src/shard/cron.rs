@@ -53,6 +53,8 @@ fn run(server: &Server, id: usize, state: &mut ShardState) {
     }
     let start = Instant::now();
     let now = crate::clock::unix_ms();
+    // Expired keys a tracking client read are invalidated (below); never NO-TOUCH here.
+    data.set_db_bits(server.tracking.active(), false);
     let cursors = &mut state.local.expire_cursor;
     for (i, db) in data.dbs.iter_mut().enumerate() {
         if db.expires.is_empty() || db.passive_expiry {
@@ -97,5 +99,11 @@ fn run(server: &Server, id: usize, state: &mut ShardState) {
     if server.latency.threshold_ms() > 0 {
         let ms = start.elapsed().as_millis() as u64;
         server.latency.add_if_needed("expire-cycle", ms);
+    }
+    // Expired keys that tracking clients read are invalidated now, as Redis's active expiry
+    // signals them.
+    if data.dbs.iter().any(|db| !db.modified.is_empty()) {
+        let mut held = [&mut **data];
+        crate::server::tracking::hooks::end_of_unit(server, &mut held, 0);
     }
 }

@@ -28,6 +28,9 @@ pub struct Requester {
     pub db: usize,
     pub resp: u8,
     pub client_id: u64,
+    /// Client-side caching and NO-TOUCH for this unit (`server::tracking::hooks`'s
+    /// `TRACK_READS`, `NO_TOUCH`).
+    pub flags: u8,
 }
 
 /// The shards of one unit, taken; dropping it gives them back.
@@ -118,18 +121,20 @@ impl<'a> Hold<'a> {
         out: &mut BytesMut,
     ) -> Option<Leftover> {
         let me = self.home;
-        table[me] = self.first.data.take();
+        // Swapped rather than assigned: the slots are empty, and an assignment would call
+        // `ShardData`'s drop glue on the `None` it replaces (a call per shard per unit).
+        std::mem::swap(&mut table[me], &mut self.first.data);
         for (s, g) in &mut self.rest {
-            table[*s] = g.data.take();
+            std::mem::swap(&mut table[*s], &mut g.data);
         }
         let start = out.len();
         let local = &mut self.first.local;
         let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             execute(server, table, me, local, who, work, out)
         }));
-        self.first.data = table[me].take();
+        std::mem::swap(&mut table[me], &mut self.first.data);
         for (s, g) in &mut self.rest {
-            g.data = table[*s].take();
+            std::mem::swap(&mut table[*s], &mut g.data);
         }
         let left = match ran {
             Ok(left) => left,
@@ -145,6 +150,17 @@ impl<'a> Hold<'a> {
             super::cron::run_if_due(server, *s, g);
         }
         left
+    }
+}
+
+/// Writes the invalidations the last command caused for the unit's own client after its reply
+/// (nothing to do unless it tracks and wrote a key it read).
+#[inline]
+fn own_pushes(ctx: &mut Ctx<'_>, out: &mut BytesMut) {
+    if !ctx.local.own_pushes.is_empty() {
+        for p in ctx.local.own_pushes.drain(..) {
+            p.encode(ctx.resp, false, out);
+        }
     }
 }
 
@@ -190,6 +206,8 @@ fn execute(
     let clock = server.clock_secs_at(started);
     let paused = server.pause.is_on();
     let lfu = server.lfu_at(now);
+    let tracking = server.tracking.active();
+    let no_touch = who.flags & crate::server::tracking::hooks::NO_TOUCH != 0;
     for d in table.iter_mut().flatten() {
         for db in &mut d.dbs {
             db.now = now;
@@ -197,6 +215,7 @@ fn execute(
             db.paused = paused;
             db.lfu = lfu;
         }
+        d.set_db_bits(tracking, no_touch);
     }
     let mut effects: Vec<Effect> = Vec::new();
     let collect = server.effects_wanted();
@@ -217,6 +236,8 @@ fn execute(
             in_multi: false,
             routed: None,
             events: None,
+            unit_flags: who.flags,
+            own_id: who.client_id,
         };
         match work {
             Work::Calls(calls) => {
@@ -228,7 +249,10 @@ fn execute(
                 while let Some((cmd, args)) = calls.next() {
                     if let Some(origin) = batch::kind(cmd) {
                         match batch::run(&mut ctx, cmd, origin, args) {
-                            batch::Ran::Done(r) => r.encode(who.resp, out),
+                            batch::Ran::Done(r) => {
+                                r.encode(who.resp, out);
+                                own_pushes(&mut ctx, out);
+                            }
                             batch::Ran::Wider(needed, args) => {
                                 left = Some(Leftover::new(&ctx, needed, (cmd, args), calls));
                                 break;
@@ -241,6 +265,7 @@ fn execute(
                         let (r, end) = commands::call_from(&mut ctx, cmd, &args, t);
                         ctx.routed = None;
                         r.encode(who.resp, out);
+                        own_pushes(&mut ctx, out);
                         t = end;
                     }
                     serve_blocked(&mut ctx);
@@ -251,8 +276,25 @@ fn execute(
                 serve_blocked(&mut ctx);
             }
         }
+        // A job's reply may not be what the client sees (some return their value on a
+        // channel), and a batch may stop early: their own invalidations take the queue.
+        // Always emptied: `own_pushes` outlives the unit (it belongs to the shard).
+        if !ctx.local.own_pushes.is_empty() {
+            let me = server.tracking.get(who.client_id);
+            for p in ctx.local.own_pushes.drain(..) {
+                if let Some(t) = &me {
+                    t.info.push(p);
+                }
+            }
+        }
         ctx.dirty
     };
+    if tracking {
+        // Invalidations for what the unit changed outside its commands (eviction, an undone
+        // script), and the BCAST prefixes' keys, once per unit as Redis sends them per turn.
+        let mut held: Vec<&mut ShardData> = table.iter_mut().flatten().map(|d| &mut **d).collect();
+        crate::server::tracking::hooks::end_of_unit(server, &mut held, who.client_id);
+    }
     if dirty > 0 {
         // Counted while the shards are held, so a snapshot's cut sees whole units.
         server.persist.dirty.fetch_add(dirty, Relaxed);

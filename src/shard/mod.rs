@@ -38,6 +38,26 @@ use std::time::{Duration, Instant};
 pub struct ShardData {
     pub id: usize,
     pub dbs: Vec<Db>,
+    /// Keys of this shard read by tracking clients (client-side caching).
+    pub tracked: crate::server::tracking::KeyTable,
+    /// The `Db::track_writes` and `Db::no_touch` every database holds now (bit 0, bit 1), so
+    /// a unit rewrites them only when they change, not per database per unit.
+    pub(crate) db_bits: u8,
+}
+
+impl ShardData {
+    /// Sets every database's `track_writes` and `no_touch` (a loop only when they change).
+    #[inline]
+    pub fn set_db_bits(&mut self, track_writes: bool, no_touch: bool) {
+        let bits = u8::from(track_writes) | u8::from(no_touch) << 1;
+        if self.db_bits != bits {
+            self.db_bits = bits;
+            for db in &mut self.dbs {
+                db.track_writes = track_writes;
+                db.no_touch = no_touch;
+            }
+        }
+    }
 }
 
 /// Per-shard helpers that travel with the data: whoever holds the shard uses them. Only the
@@ -54,6 +74,9 @@ pub struct ShardLocal {
     pub inbox: Receiver<ShardMsg>,
     /// Per database, where active expiry resumes.
     pub expire_cursor: Vec<u64>,
+    /// Invalidations for a unit's own client, written after its command's reply (kept here,
+    /// empty between units, so a unit allocates and drops nothing for them).
+    pub own_pushes: Vec<crate::server::tracking::Push>,
 }
 
 // SAFETY: `ShardLocal` is not `Send` only because of the Lua VM (mlua's `Lua` and its handles
@@ -86,6 +109,8 @@ pub struct Request {
     pub db: usize,
     pub resp: u8,
     pub client_id: u64,
+    /// `Requester::flags`.
+    pub flags: u8,
     pub work: Work,
     /// Replies already encoded by an earlier part of the same batch (see [`Leftover`]); the
     /// unit's own follow them.
@@ -138,6 +163,8 @@ pub fn channels(n: usize, databases: usize) -> (Vec<ShardHandle>, Vec<Receiver<S
                 data: Some(Box::new(ShardData {
                     id,
                     dbs: (0..databases).map(|_| Db::default()).collect(),
+                    tracked: Default::default(),
+                    db_bits: 0,
                 })),
                 local: ShardLocal {
                     id,
@@ -146,6 +173,7 @@ pub fn channels(n: usize, databases: usize) -> (Vec<ShardHandle>, Vec<Receiver<S
                     script_vm: None,
                     inbox: rx.clone(),
                     expire_cursor: vec![0; databases],
+                    own_pushes: Vec::new(),
                 },
             };
             let handle = ShardHandle {
@@ -254,6 +282,7 @@ impl Shard {
             db,
             resp,
             client_id,
+            flags,
             work,
             done: mut out,
             reply,
@@ -264,6 +293,7 @@ impl Shard {
             db,
             resp,
             client_id,
+            flags,
         };
         let left = match Hold::take(server, &shards) {
             Ok(hold) => hold.run(server, &mut self.table, who, work, &mut out),
@@ -285,6 +315,7 @@ impl Shard {
                     db,
                     resp,
                     client_id,
+                    flags,
                     work: Work::Calls(left.calls),
                     done: out,
                     reply,

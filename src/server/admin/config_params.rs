@@ -421,6 +421,16 @@ pub(super) static PARAMS: &[Param] = &[
     ),
     p("daemonize", Bool, Immutable, "no"),
     p("protected-mode", Bool, Mutable, "yes"),
+    // Bounds the tracking tables (src/server/tracking/hooks.rs); 0: no limit.
+    p(
+        "tracking-table-max-keys",
+        Int {
+            min: 0,
+            max: i64::MAX,
+        },
+        Mutable,
+        "1000000",
+    ),
     p(
         "lfu-log-factor",
         Int {

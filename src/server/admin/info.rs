@@ -266,7 +266,7 @@ fn clients(server: &Server) -> Section {
         .f("client_recent_max_input_buffer", 0)
         .f("client_recent_max_output_buffer", 0)
         .f("blocked_clients", server.blocked.blocked_clients())
-        .f("tracking_clients", 0)
+        .f("tracking_clients", server.tracking.clients())
         .f("clients_in_timeout_table", 0);
     s
 }
@@ -487,9 +487,9 @@ fn stats(server: &Server, data: Option<&Data>) -> Section {
     .f("active_defrag_key_misses", 0)
     .f("total_active_defrag_time", 0)
     .f("current_active_defrag_time", 0)
-    .f("tracking_total_keys", 0)
-    .f("tracking_total_items", 0)
-    .f("tracking_total_prefixes", 0)
+    .f("tracking_total_keys", server.tracking.total_keys())
+    .f("tracking_total_items", server.tracking.total_items())
+    .f("tracking_total_prefixes", server.tracking.total_prefixes())
     .f("unexpected_error_replies", 0)
     .f("total_error_replies", server.errors.total())
     .f("dump_payload_sanitizations", 0)
