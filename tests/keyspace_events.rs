@@ -443,6 +443,47 @@ fn expiry_lazy_and_active() {
     );
 }
 
+/// A key that expires where no command looks it up (EXEC's check of a watched key, a blocked
+/// client's retry) is only checked there, as in Redis: it expires, publishing `expired`, when
+/// a command next looks it up (before, a retry deleted it silently).
+#[test]
+fn expiry_outside_commands() {
+    let dbg = ["--enable-debug-command", "yes"];
+    let d = Diff::with_flags(&["--shards", "4", dbg[0], dbg[1]], &dbg);
+    let mut e = Events::with(d, "KEA");
+    e.case(
+        "DEBUG SET-ACTIVE-EXPIRE 0
+         SET w v PX 50
+         WATCH w",
+        true,
+    );
+    std::thread::sleep(Duration::from_millis(120));
+    e.case(
+        "MULTI
+         SET other 1
+         EXEC
+         GET w
+         EXISTS w",
+        true,
+    );
+    // A blocked client's retry looks at every key it waits on; one that expired meanwhile is
+    // left for the next lookup, and not handed to the retried command.
+    let mut ba = e.d.lg.raw();
+    let mut bb = e.d.reference.raw();
+    ba.send_cmd(&[b"BLPOP", b"{b}1", b"{b}2", b"0"]);
+    bb.send_cmd(&[b"BLPOP", b"{b}1", b"{b}2", b"0"]);
+    common::wait_blocked_clients(&mut e.d.a, 1);
+    common::wait_blocked_clients(&mut e.d.b, 1);
+    e.case("SET {b}1 str PX 50", true);
+    std::thread::sleep(Duration::from_millis(120));
+    e.case(
+        "RPUSH {b}2 x
+         GET {b}1",
+        true,
+    );
+    assert_eq!(ba.read_reply(), bb.read_reply());
+}
+
 #[test]
 fn new_and_keymiss() {
     for flags in ["KEn", "KEAn"] {

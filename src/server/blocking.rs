@@ -378,18 +378,23 @@ impl Attempt {
         let mut keep = Vec::with_capacity(self.p.sources.len());
         for &i in self.p.sources.iter() {
             let key = &self.p.args[i];
-            let kind = match ctx.db(key) {
-                Ok(d) => d.peek(key).map(|e| e.value.type_name()),
-                Err(_) => None,
+            // A retry only checks: like Redis, which looks up just the key that became
+            // ready, it leaves an expired key alone (it expires, with its event, when next
+            // looked up) and does not hand it to the command.
+            let (kind, expired) = match ctx.db(key) {
+                Ok(d) if d.is_expired(key) => (None, true),
+                Ok(d) => (d.keys.get(key).map(|v| v.type_name()), false),
+                Err(_) => (None, false),
             };
-            let usable = match kind {
-                None => true,
-                Some(kind) => {
-                    (self.first || kind == self.p.spec.kind)
-                        && !(consumes(kind)
-                            && ctx.server.blocked.has_older(db, key, self.p.ticket, kind))
-                }
-            };
+            let usable = (self.first || !expired)
+                && match kind {
+                    None => true,
+                    Some(kind) => {
+                        (self.first || kind == self.p.spec.kind)
+                            && !(consumes(kind)
+                                && ctx.server.blocked.has_older(db, key, self.p.ticket, kind))
+                    }
+                };
             if usable {
                 keep.push(i);
             }
