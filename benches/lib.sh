@@ -60,8 +60,11 @@ start_server() {
       local extra=()
       [ -n "$shards" ] && extra=(--shards "$shards")
       # --metrics-port 0: the default fixed port may be taken by another luagate on the machine.
-      # Without LUAGATE_BIN: luagate reads LUAGATE_* variables as configuration keys.
+      # Without LUAGATE_BIN: luagate reads LUAGATE_* variables as configuration keys. Its own
+      # data directory: the working directory may hold files it would load (a Redis dump.rdb).
+      mkdir -p "$WORKDIR/luagate"
       LUAGATE_LOG=warn "${pin[@]}" env -u LUAGATE_BIN "$LUAGATE_BIN" --port "$port" --bind 127.0.0.1 --metrics-port 0 \
+        --dir "$WORKDIR/luagate" \
         "${extra[@]}" >/dev/null 2>&1 &
     fi
     SERVER_PID=$!
