@@ -8,7 +8,7 @@ mod common;
 use common::{info_field, luagate, redis_reference, Proc, Raw};
 use std::time::{Duration, Instant};
 
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Debug)]
 enum Kind {
     Luagate,
     Redis,
@@ -40,10 +40,10 @@ fn pair(kind: Kind) -> (Proc, Proc) {
     (leader, follower)
 }
 
-/// Polls `cond` every 20 ms for at most 20 s.
+/// Polls `cond` every 20 ms for at most 30 s.
 #[track_caller]
 fn wait_for(r: &mut Raw, what: &str, mut cond: impl FnMut(&mut Raw) -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(20);
+    let deadline = Instant::now() + Duration::from_secs(30);
     while !cond(r) {
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
         std::thread::sleep(Duration::from_millis(20));
@@ -105,20 +105,30 @@ fn scenario(kind: Kind) -> Vec<String> {
         &mut ra,
         &["FAILOVER", "TO", "127.0.0.1", &b_port, "TIMEOUT", "10000"],
     );
-    wait_for(&mut rb, "the follower to lead", |r| role(r) == "master");
-    wait_for(&mut ra, "the old leader to follow", |r| {
-        role(r) == "slave" && state(r) == "no-failover"
-    });
-    wait_for(&mut rb, "the old leader to sync", |r| {
-        info_field(r, "slave0").is_some_and(|s| s.contains("state=online"))
-    });
+    wait_for(
+        &mut rb,
+        &format!("the follower to lead ({kind:?}, after {log:?})"),
+        |r| role(r) == "master",
+    );
+    wait_for(
+        &mut ra,
+        &format!("the old leader to follow ({kind:?}, after {log:?})"),
+        |r| role(r) == "slave" && state(r) == "no-failover",
+    );
+    wait_for(
+        &mut rb,
+        &format!("the old leader to sync ({kind:?}, after {log:?})"),
+        |r| info_field(r, "slave0").is_some_and(|s| s.contains("state=online")),
+    );
     say(&mut log, &mut rb, &["GET", "a"]);
     say(&mut log, &mut ra, &["SET", "x", "1"]);
     say(&mut log, &mut ra, &["FAILOVER"]);
     say(&mut log, &mut rb, &["SET", "b", "2"]);
-    wait_for(&mut ra, "the write to arrive", |r| {
-        r.cmd_str(&["GET", "b"]) == "$1\r\n2\r\n"
-    });
+    wait_for(
+        &mut ra,
+        &format!("the write to arrive ({kind:?}, after {log:?})"),
+        |r| r.cmd_str(&["GET", "b"]) == "$1\r\n2\r\n",
+    );
 
     // 2. B leads, A follows. A stalls: FAILOVER waits for it, holding writes; ABORT lets
     //    the held write through.
@@ -147,13 +157,21 @@ fn scenario(kind: Kind) -> Vec<String> {
         .read_reply()
         .map(|r| String::from_utf8_lossy(&r).into_owned());
     log.push(format!("held write after ABORT: {released:?}"));
-    wait_for(&mut rb, "the abort", |r| state(r) == "no-failover");
+    wait_for(
+        &mut rb,
+        &format!("the abort ({kind:?}, after {log:?})"),
+        |r| state(r) == "no-failover",
+    );
     log.push(format!("role {}", role(&mut rb)));
 
     // 3. The timeout without FORCE gives up; with FORCE it hands over to the stalled
     //    follower, which takes over once it runs again.
     say(&mut log, &mut rb, &["FAILOVER", "TIMEOUT", "200"]);
-    wait_for(&mut rb, "the timeout", |r| state(r) == "no-failover");
+    wait_for(
+        &mut rb,
+        &format!("the timeout ({kind:?}, after {log:?})"),
+        |r| state(r) == "no-failover",
+    );
     log.push(format!("role {}", role(&mut rb)));
     say(&mut log, &mut rb, &["SET", "d", "4"]);
     say(
@@ -169,28 +187,38 @@ fn scenario(kind: Kind) -> Vec<String> {
             "FORCE",
         ],
     );
-    wait_for(&mut rb, "the forced hand-over", |r| {
-        state(r) == "failover-in-progress"
-    });
+    wait_for(
+        &mut rb,
+        &format!("the forced hand-over ({kind:?}, after {log:?})"),
+        |r| state(r) == "failover-in-progress",
+    );
     log.push(format!("role {}", role(&mut rb)));
     signal(&a, "-CONT");
-    wait_for(&mut ra, "the stalled follower to lead", |r| {
-        role(r) == "master"
-    });
-    wait_for(&mut rb, "the hand-over to end", |r| {
-        role(r) == "slave" && state(r) == "no-failover"
-    });
+    wait_for(
+        &mut ra,
+        &format!("the stalled follower to lead ({kind:?}, after {log:?})"),
+        |r| role(r) == "master",
+    );
+    wait_for(
+        &mut rb,
+        &format!("the hand-over to end ({kind:?}, after {log:?})"),
+        |r| role(r) == "slave" && state(r) == "no-failover",
+    );
     // Whether the stalled follower had read the writes made while it was stopped before it
     // took over is a race (in Redis too); either way the two end up with the same data.
-    wait_for(&mut ra, "the old leader to sync", |r| {
-        info_field(r, "slave0").is_some_and(|s| s.contains("state=online"))
-    });
+    wait_for(
+        &mut ra,
+        &format!("the old leader to sync ({kind:?}, after {log:?})"),
+        |r| info_field(r, "slave0").is_some_and(|s| s.contains("state=online")),
+    );
     let keys = ["a", "b", "c", "d", "held"];
     let mut mget = vec!["MGET"];
     mget.extend(keys);
-    wait_for(&mut rb, "the same data on both", |rb| {
-        ra.cmd_str(&mget) == rb.cmd_str(&mget)
-    });
+    wait_for(
+        &mut rb,
+        &format!("the same data on both ({kind:?}, after {log:?})"),
+        |rb| ra.cmd_str(&mget) == rb.cmd_str(&mget),
+    );
     say(&mut log, &mut ra, &["MGET", "a", "b", "c"]);
 
     // 4. A target that dies mid-hand-over: the leader keeps asking it (still demoted, writes
@@ -209,9 +237,11 @@ fn scenario(kind: Kind) -> Vec<String> {
             "FORCE",
         ],
     );
-    wait_for(&mut ra, "the hand-over to start", |r| {
-        state(r) == "failover-in-progress"
-    });
+    wait_for(
+        &mut ra,
+        &format!("the hand-over to start ({kind:?}, after {log:?})"),
+        |r| state(r) == "failover-in-progress",
+    );
     signal(&b, "-KILL");
     std::thread::sleep(Duration::from_millis(700));
     log.push(format!(
@@ -220,9 +250,11 @@ fn scenario(kind: Kind) -> Vec<String> {
         state(&mut ra)
     ));
     say(&mut log, &mut ra, &["FAILOVER", "ABORT"]);
-    wait_for(&mut ra, "the abort", |r| {
-        state(r) == "no-failover" && role(r) == "master"
-    });
+    wait_for(
+        &mut ra,
+        &format!("the abort ({kind:?}, after {log:?})"),
+        |r| state(r) == "no-failover" && role(r) == "master",
+    );
     say(&mut log, &mut ra, &["SET", "e", "5"]);
     // The servers' ports differ between the runs.
     log.iter()
