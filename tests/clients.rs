@@ -497,3 +497,27 @@ fn client_pause_holds_commands_as_redis_does() {
     let ours = scenario(&d.lg);
     assert_eq!(ours, scenario(&d.reference));
 }
+
+/// CLIENT KILL's filters and their errors, as redis-server answers them (the connection
+/// asking is skipped by default, so nothing else is there to kill).
+#[test]
+fn client_kill_filters_match_redis() {
+    let mut d = Diff::new();
+    d.check_all(&[
+        &["CLIENT", "KILL", "USER", "nobody"],
+        &["CLIENT", "KILL", "USER", "Default"],
+        &["CLIENT", "KILL", "USER", "default"],
+        &["CLIENT", "KILL", "USER", "default", "TYPE", "bogus"],
+        &["CLIENT", "KILL", "TYPE", "bogus", "USER", "nobody"],
+        &["CLIENT", "KILL", "TYPE", "normal"],
+        &["CLIENT", "KILL", "ID", "0"],
+        &["CLIENT", "KILL", "ID", "x"],
+        &["CLIENT", "KILL", "ID", "999999"],
+        &["CLIENT", "KILL", "ADDR", "1.2.3.4:5"],
+        &["CLIENT", "KILL", "LADDR", "1.2.3.4:5"],
+        &["CLIENT", "KILL", "1.2.3.4:5"],
+        &["CLIENT", "KILL", "SKIPME", "maybe"],
+        &["CLIENT", "KILL", "MAXAGE", "0"],
+        &["CLIENT", "KILL", "ID"],
+    ]);
+}

@@ -528,7 +528,12 @@ fn client_kill(conn: &mut Conn, args: &[Bytes]) -> Result<Reply, CommandError> {
                     return Err(CommandError::err("ERR client-id should be greater than 0"));
                 }
             }
-            "addr" | "laddr" | "user" => {}
+            "addr" | "laddr" => {}
+            // The one user there is (src/server/acl.rs); names are case-sensitive.
+            "user" if v != "default" => {
+                return Err(CommandError::err(format!("ERR No such user '{v}'")));
+            }
+            "user" => {}
             "type" => {
                 if !["normal", "master", "replica", "slave", "pubsub"]
                     .contains(&v.to_ascii_lowercase().as_str())
