@@ -3,7 +3,7 @@
 //! source and the target hold afterwards must match.
 mod common;
 
-use common::{luagate_shards, redis_reference, Proc, Raw};
+use common::{redis_reference, Proc, Raw};
 
 /// Sends a command and notes it with its reply.
 fn say(log: &mut Vec<String>, r: &mut Raw, args: &[&str]) {
@@ -163,14 +163,7 @@ fn scenario(source: &Proc) -> Vec<String> {
 
 #[test]
 fn migrate_matches_redis() {
-    let lg = luagate_shards(4);
-    let reference = redis_reference(&[]);
-    let ours = scenario(&lg);
-    let theirs = scenario(&reference);
-    assert_eq!(
-        ours, theirs,
-        "luagate (left) and redis-server (right) differ"
-    );
+    common::on_both(scenario);
 }
 
 /// The keys MIGRATE names, for routing and COMMAND GETKEYS, as Redis finds them.

@@ -169,11 +169,7 @@ fn role(conn: &Conn) -> Reply {
 /// published so far (which includes this client's writes), or the timeout (ms; 0 = forever).
 async fn wait(conn: &mut Conn, args: &[Bytes]) -> Result<Reply, CommandError> {
     let want = int_arg(&args[1])?;
-    let timeout = commands::parse_i64(&args[2])
-        .ok_or_else(|| CommandError::err("ERR timeout is not an integer or out of range"))?;
-    if timeout < 0 {
-        return Err(CommandError::err("ERR timeout is negative"));
-    }
+    let deadline = deadline(&args[2])?;
     let server = conn.server.clone();
     if server.repl.is_follower() {
         return Err(CommandError::err(
@@ -186,13 +182,37 @@ async fn wait(conn: &mut Conn, args: &[Bytes]) -> Result<Reply, CommandError> {
             .filter(|r| r.online.load(Relaxed) && r.ack.load(Relaxed) >= target)
             .count() as i64
     };
-    let deadline = (timeout > 0)
-        .then(|| std::time::Instant::now() + std::time::Duration::from_millis(timeout as u64));
-    loop {
+    let n = poll(conn.in_exec, deadline, || {
         let n = count(&server.repl.replicas());
-        // Inside EXEC it answers at once, as Redis does where a client cannot block.
-        if n >= want || conn.in_exec || deadline.is_some_and(|d| std::time::Instant::now() >= d) {
-            return Ok(Reply::Int(n));
+        (n >= want, n)
+    })
+    .await;
+    Ok(Reply::Int(n))
+}
+
+/// A blocking timeout in milliseconds as WAIT and WAITAOF read it: its deadline (none: 0,
+/// wait forever).
+fn deadline(arg: &[u8]) -> Result<Option<std::time::Instant>, CommandError> {
+    let timeout = commands::parse_i64(arg)
+        .ok_or_else(|| CommandError::err("ERR timeout is not an integer or out of range"))?;
+    if timeout < 0 {
+        return Err(CommandError::err("ERR timeout is negative"));
+    }
+    Ok((timeout > 0)
+        .then(|| std::time::Instant::now() + std::time::Duration::from_millis(timeout as u64)))
+}
+
+/// Polls `check` (done?, value) every 2 ms until it is done or the deadline passes; inside
+/// EXEC it answers at once, as Redis does where a client cannot block.
+async fn poll<T>(
+    in_exec: bool,
+    deadline: Option<std::time::Instant>,
+    mut check: impl FnMut() -> (bool, T),
+) -> T {
+    loop {
+        let (done, value) = check();
+        if done || in_exec || deadline.is_some_and(|d| std::time::Instant::now() >= d) {
+            return value;
         }
         tokio::time::sleep(std::time::Duration::from_millis(2)).await;
     }
@@ -216,11 +236,7 @@ async fn waitaof(conn: &mut Conn, args: &[Bytes]) -> Result<Reply, CommandError>
             "ERR value is out of range, must be positive",
         ));
     }
-    let timeout = commands::parse_i64(&args[3])
-        .ok_or_else(|| CommandError::err("ERR timeout is not an integer or out of range"))?;
-    if timeout < 0 {
-        return Err(CommandError::err("ERR timeout is negative"));
-    }
+    let deadline = deadline(&args[3])?;
     let server = conn.server.clone();
     if server.repl.is_follower() {
         return Err(CommandError::err(
@@ -237,9 +253,7 @@ async fn waitaof(conn: &mut Conn, args: &[Bytes]) -> Result<Reply, CommandError>
     crate::persistence::aof::flush(&server);
     let target = server.repl.stream.offset();
     let local_target = log.as_ref().map(|l| l.durability().0);
-    let deadline = (timeout > 0)
-        .then(|| std::time::Instant::now() + std::time::Duration::from_millis(timeout as u64));
-    loop {
+    let (local, replicas) = poll(conn.in_exec, deadline, || {
         let local = match (&log, local_target) {
             (Some(l), Some(t)) => i64::from(l.durability().1 >= t),
             _ => 0,
@@ -250,12 +264,13 @@ async fn waitaof(conn: &mut Conn, args: &[Bytes]) -> Result<Reply, CommandError>
             .iter()
             .filter(|r| r.online.load(Relaxed) && r.fack.load(Relaxed) > target)
             .count() as i64;
-        let met = local >= numlocal && replicas >= numreplicas;
-        if met || conn.in_exec || deadline.is_some_and(|d| std::time::Instant::now() >= d) {
-            return Ok(Reply::Array(vec![Reply::Int(local), Reply::Int(replicas)]));
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
-    }
+        (
+            local >= numlocal && replicas >= numreplicas,
+            (local, replicas),
+        )
+    })
+    .await;
+    Ok(Reply::Array(vec![Reply::Int(local), Reply::Int(replicas)]))
 }
 
 fn replconf(conn: &mut Conn, args: &[Bytes]) -> Result<Reply, CommandError> {
