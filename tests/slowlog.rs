@@ -5,43 +5,8 @@
 
 mod common;
 
+use common::resp::{parse, V};
 use common::Diff;
-
-#[derive(Debug, PartialEq, Clone)]
-enum V {
-    Int(i64),
-    Str(String),
-    Arr(Vec<V>),
-    Other(String),
-}
-
-fn parse(b: &[u8]) -> (V, usize) {
-    let end = b.windows(2).position(|w| w == b"\r\n").expect("line");
-    let head = std::str::from_utf8(&b[1..end]).expect("utf8");
-    let after = end + 2;
-    match b[0] {
-        b':' => (V::Int(head.parse().expect("int")), after),
-        b'$' => {
-            let n: usize = head.parse().expect("len");
-            (
-                V::Str(String::from_utf8_lossy(&b[after..after + n]).into_owned()),
-                after + n + 2,
-            )
-        }
-        b'*' => {
-            let n: usize = head.parse().expect("len");
-            let mut pos = after;
-            let mut items = Vec::new();
-            for _ in 0..n {
-                let (v, used) = parse(&b[pos..]);
-                items.push(v);
-                pos += used;
-            }
-            (V::Arr(items), pos)
-        }
-        _ => (V::Other(head.to_string()), after),
-    }
-}
 
 /// SLOWLOG GET's entries with what differs between servers masked: ids made relative to the
 /// oldest shown, timestamp and duration zeroed, a client's port replaced.

@@ -57,6 +57,17 @@ pub fn is(arg: &[u8], word: &str) -> bool {
     arg.eq_ignore_ascii_case(word.as_bytes())
 }
 
+/// An `ON`/`OFF` argument (CLIENT NO-EVICT, NO-TOUCH): anything else is a syntax error.
+pub fn on_off(arg: &[u8]) -> Result<bool, crate::error::CommandError> {
+    if is(arg, "ON") {
+        Ok(true)
+    } else if is(arg, "OFF") {
+        Ok(false)
+    } else {
+        Err(crate::error::CommandError::Syntax)
+    }
+}
+
 /// A cursor over a command's arguments for option parsing; `expect_end` rejects leftovers.
 pub struct ArgCursor<'a> {
     args: &'a [Bytes],

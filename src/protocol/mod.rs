@@ -7,4 +7,4 @@ mod decode;
 mod reply;
 
 pub use decode::{split_inline, ProtocolError, RequestDecoder, DEFAULT_MAX_BULK_LEN};
-pub use reply::{format_double, format_g, write_double, Reply, DOUBLE_TEXT_MAX};
+pub use reply::{format_double, format_g, put_bulk, write_double, Reply, DOUBLE_TEXT_MAX};

@@ -173,7 +173,9 @@ fn put_header(out: &mut BytesMut, tag: u8, n: usize) {
     out.put_slice(b"\r\n");
 }
 
-fn put_bulk(out: &mut BytesMut, b: &[u8]) {
+/// Appends `b` as a RESP bulk string (also used by Pub/Sub and invalidation frames, which
+/// are encoded without building a `Reply`).
+pub fn put_bulk(out: &mut BytesMut, b: &[u8]) {
     put_header(out, b'$', b.len());
     out.put_slice(b);
     out.put_slice(b"\r\n");

@@ -409,13 +409,7 @@ fn client(conn: &mut Conn, cmd: CmdRef, args: &[Bytes]) -> Result<Reply, Command
             Ok(Reply::Int(i64::from(done)))
         }
         "no-evict" => {
-            let on = if is(&args[2], "ON") {
-                true
-            } else if is(&args[2], "OFF") {
-                false
-            } else {
-                return Err(CommandError::Syntax);
-            };
+            let on = commands::on_off(&args[2])?;
             conn.info.no_evict.store(on, Relaxed);
             Ok(Reply::ok())
         }

@@ -16,6 +16,7 @@
 //! Connections that never subscribe have no `Subs` and never touch this registry.
 
 use super::client::ClientInfo;
+use crate::protocol::put_bulk;
 use bytes::{BufMut, Bytes, BytesMut};
 use indexmap::{IndexMap, IndexSet};
 use parking_lot::RwLock;
@@ -80,21 +81,13 @@ impl Message {
         out.put_u8(head);
         out.put_u8(n);
         out.put_slice(b"\r\n");
-        bulk(out, kind);
+        put_bulk(out, kind);
         if let Some(p) = &self.pattern {
-            bulk(out, p);
+            put_bulk(out, p);
         }
-        bulk(out, &self.channel);
-        bulk(out, &self.payload);
+        put_bulk(out, &self.channel);
+        put_bulk(out, &self.payload);
     }
-}
-
-fn bulk(out: &mut BytesMut, b: &[u8]) {
-    out.put_u8(b'$');
-    out.put_slice(itoa::Buffer::new().format(b.len()).as_bytes());
-    out.put_slice(b"\r\n");
-    out.put_slice(b);
-    out.put_slice(b"\r\n");
 }
 
 /// A (un)subscription confirmation: `[verb, name or null, count]`.
@@ -106,9 +99,9 @@ pub fn encode_confirmation(
     out: &mut BytesMut,
 ) {
     out.put_slice(if resp >= 3 { b">3\r\n" } else { b"*3\r\n" });
-    bulk(out, verb.as_bytes());
+    put_bulk(out, verb.as_bytes());
     match name {
-        Some(n) => bulk(out, n),
+        Some(n) => put_bulk(out, n),
         None if resp >= 3 => out.put_slice(b"_\r\n"),
         None => out.put_slice(b"$-1\r\n"),
     }

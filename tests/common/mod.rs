@@ -2,6 +2,8 @@
 //! loopback port, and talks to it with raw RESP bytes or the `redis` crate.
 #![allow(dead_code)]
 
+pub mod resp;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};

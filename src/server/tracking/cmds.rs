@@ -220,13 +220,7 @@ pub fn trackinginfo(conn: &Conn) -> Reply {
 /// CLIENT NO-TOUCH ON|OFF (Redis 7.2): the client's commands leave keys' access time alone,
 /// TOUCH excepted.
 pub fn no_touch(conn: &mut Conn, args: &[Bytes]) -> Result<Reply, CommandError> {
-    let on = if is(&args[2], "ON") {
-        true
-    } else if is(&args[2], "OFF") {
-        false
-    } else {
-        return Err(CommandError::Syntax);
-    };
+    let on = crate::commands::on_off(&args[2])?;
     conn.no_touch = on;
     conn.info.no_touch.store(on, Relaxed);
     Ok(Reply::ok())

@@ -6,6 +6,7 @@
 //! cannot be shown there (RESP2 without a redirect, or a redirect target that is not
 //! subscribed) is dropped then, as Redis drops it.
 
+use crate::protocol::put_bulk;
 use bytes::{BufMut, Bytes, BytesMut};
 
 /// What an invalidation names.
@@ -49,7 +50,7 @@ impl Push {
                     out.put_slice(b">2\r\n$10\r\ninvalidate\r\n");
                 } else if *redirected && subscribed {
                     out.put_slice(b"*3\r\n$7\r\nmessage\r\n");
-                    bulk(out, CHANNEL);
+                    put_bulk(out, CHANNEL);
                 } else {
                     return;
                 }
@@ -61,21 +62,13 @@ impl Push {
                         out.put_slice(itoa::Buffer::new().format(keys.len()).as_bytes());
                         out.put_slice(b"\r\n");
                         for k in keys {
-                            bulk(out, k);
+                            put_bulk(out, k);
                         }
                     }
                 }
             }
         }
     }
-}
-
-fn bulk(out: &mut BytesMut, b: &[u8]) {
-    out.put_u8(b'$');
-    out.put_slice(itoa::Buffer::new().format(b.len()).as_bytes());
-    out.put_slice(b"\r\n");
-    out.put_slice(b);
-    out.put_slice(b"\r\n");
 }
 
 #[cfg(test)]
