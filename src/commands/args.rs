@@ -57,6 +57,15 @@ pub fn is(arg: &[u8], word: &str) -> bool {
     arg.eq_ignore_ascii_case(word.as_bytes())
 }
 
+/// A timeout in integer milliseconds (CLIENT PAUSE, WAIT, WAITAOF, XREAD … BLOCK), with
+/// Redis's two errors.
+pub fn timeout_ms_arg(arg: &[u8]) -> Result<u64, crate::error::CommandError> {
+    use crate::error::CommandError;
+    let ms = parse_i64(arg)
+        .ok_or_else(|| CommandError::err("ERR timeout is not an integer or out of range"))?;
+    u64::try_from(ms).map_err(|_| CommandError::err("ERR timeout is negative"))
+}
+
 /// An `ON`/`OFF` argument (CLIENT NO-EVICT, NO-TOUCH): anything else is a syntax error.
 pub fn on_off(arg: &[u8]) -> Result<bool, crate::error::CommandError> {
     if is(arg, "ON") {

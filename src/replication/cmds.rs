@@ -193,13 +193,11 @@ async fn wait(conn: &mut Conn, args: &[Bytes]) -> Result<Reply, CommandError> {
 /// A blocking timeout in milliseconds as WAIT and WAITAOF read it: its deadline (none: 0,
 /// wait forever).
 fn deadline(arg: &[u8]) -> Result<Option<std::time::Instant>, CommandError> {
-    let timeout = commands::parse_i64(arg)
-        .ok_or_else(|| CommandError::err("ERR timeout is not an integer or out of range"))?;
-    if timeout < 0 {
-        return Err(CommandError::err("ERR timeout is negative"));
-    }
-    Ok((timeout > 0)
-        .then(|| std::time::Instant::now() + std::time::Duration::from_millis(timeout as u64)))
+    let timeout = commands::timeout_ms_arg(arg)?;
+    Ok(
+        (timeout > 0)
+            .then(|| std::time::Instant::now() + std::time::Duration::from_millis(timeout)),
+    )
 }
 
 /// Polls `check` (done?, value) every 2 ms until it is done or the deadline passes; inside

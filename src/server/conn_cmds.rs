@@ -434,12 +434,7 @@ fn client(conn: &mut Conn, cmd: CmdRef, args: &[Bytes]) -> Result<Reply, Command
         }
         "pause" => {
             use super::pause::Mode;
-            let ms = commands::parse_i64(&args[2]).ok_or_else(|| {
-                CommandError::err("ERR timeout is not an integer or out of range")
-            })?;
-            if ms < 0 {
-                return Err(CommandError::err("ERR timeout is negative"));
-            }
+            let ms = commands::timeout_ms_arg(&args[2])? as i64;
             let mode = match args.get(3) {
                 None => Mode::All,
                 Some(a) if is(a, "ALL") => Mode::All,

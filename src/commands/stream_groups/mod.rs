@@ -364,12 +364,7 @@ fn xreadgroup(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
                 )));
             }
             i += 1;
-            let t = parse_i64(&args[i]).ok_or_else(|| {
-                CommandError::err("ERR timeout is not an integer or out of range")
-            })?;
-            if t < 0 {
-                return Err(CommandError::err("ERR timeout is negative"));
-            }
+            timeout_ms_arg(&args[i])?;
         } else if is(o, "COUNT") && more > 0 {
             i += 1;
             count = int_arg(&args[i])?.max(0) as usize;
