@@ -687,20 +687,7 @@ fn groups_survive_the_log_and_its_rewrite() {
     let mut r = p.raw();
     assert_eq!(groups_state(&mut r), state);
     // Rewritten into a snapshot, then replayed from it.
-    for i in 0..3000 {
-        r.cmd(&["SET", "filler", &format!("{i:0>60}")]);
-    }
-    let log = dir.join("appendonly.aof");
-    let before = std::fs::metadata(&log).expect("log").len();
-    r.cmd(&["BGREWRITEAOF"]);
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while std::fs::metadata(&log).map(|m| m.len()).unwrap_or(before) >= before / 2 {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the log was not rewritten"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    common::rewrite_log(&mut r, &dir);
     p.child.kill().expect("kill -9");
     let _ = p.child.wait();
     let p = node(&flags);

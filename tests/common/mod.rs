@@ -555,3 +555,20 @@ pub fn on_both(scenario: impl Fn(&Proc) -> Vec<String>) -> Vec<String> {
     );
     ours
 }
+
+/// Makes the append-only log in `dir` worth compacting (3000 overwrites of one key), asks for
+/// BGREWRITEAOF and waits (bounded) until the log has shrunk below half, which tells the
+/// rewrite is done.
+pub fn rewrite_log(r: &mut Raw, dir: &std::path::Path) {
+    for i in 0..3000 {
+        r.cmd(&["SET", "filler", &format!("{i:0>60}")]);
+    }
+    let log = dir.join("appendonly.aof");
+    let before = std::fs::metadata(&log).expect("log").len();
+    r.cmd(&["BGREWRITEAOF"]);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::fs::metadata(&log).map(|m| m.len()).unwrap_or(before) >= before / 2 {
+        assert!(Instant::now() < deadline, "the log was not rewritten");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
