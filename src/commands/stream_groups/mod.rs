@@ -336,15 +336,7 @@ fn xreadgroup_keys(args: &[Bytes]) -> Vec<usize> {
 
 /// XREADGROUP with only the streams at `keep` (and their ids).
 fn xreadgroup_narrow(args: &[Bytes], keep: &[usize]) -> Vec<Bytes> {
-    let keys = xreadgroup_keys(args);
-    let Some(&first) = keys.first() else {
-        return args.to_vec();
-    };
-    let n = keys.len();
-    let mut v: Vec<Bytes> = args[..first].to_vec();
-    v.extend(keep.iter().map(|&i| args[i].clone()));
-    v.extend(keep.iter().map(|&i| args[i + n].clone()));
-    v
+    crate::commands::streams::narrow_streams(args, &xreadgroup_keys(args), keep)
 }
 
 fn xreadgroup(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {

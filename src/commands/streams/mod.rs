@@ -16,7 +16,7 @@ mod info;
 mod read;
 
 use info::{xinfo_help, xinfo_stream};
-pub(crate) use read::{keys_after_streams, read_reply};
+pub(crate) use read::{keys_after_streams, narrow_streams, read_reply};
 use read::{xread, xread_keys};
 pub use read::{xread_resolve_last_ids, BLOCK_SPECS};
 
@@ -67,21 +67,7 @@ fn string2ull(s: &[u8]) -> Option<u64> {
     if let Some(v) = parse_i64(s) {
         return u64::try_from(v).ok();
     }
-    let mut i = s
-        .iter()
-        .take_while(|&&c| super::zsets::num::is_c_space(c))
-        .count();
-    let neg = match s.get(i) {
-        Some(b'-') => {
-            i += 1;
-            true
-        }
-        Some(b'+') => {
-            i += 1;
-            false
-        }
-        _ => false,
-    };
+    let (mut i, neg) = super::zsets::num::c_sign_prefix(s);
     let start = i;
     let mut v: u64 = 0;
     while let Some(&c) = s.get(i).filter(|c| c.is_ascii_digit()) {

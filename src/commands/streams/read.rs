@@ -150,7 +150,12 @@ fn xread_block_timeout(args: &[Bytes]) -> CmdResult<u64> {
 
 /// XREAD with only the streams at `keep` (and their ids).
 fn xread_narrow(args: &[Bytes], keep: &[usize]) -> Vec<Bytes> {
-    let keys = xread_keys(args);
+    narrow_streams(args, &xread_keys(args), keep)
+}
+
+/// A STREAMS call (XREAD, XREADGROUP) keeping only the streams at `keep` of its `keys`, each
+/// with its id: what a blocked retry runs when some of its streams cannot serve it.
+pub(crate) fn narrow_streams(args: &[Bytes], keys: &[usize], keep: &[usize]) -> Vec<Bytes> {
     let Some(&first) = keys.first() else {
         return args.to_vec();
     };

@@ -34,21 +34,21 @@ fn digits(s: &[u8], i: usize, hex: bool) -> usize {
         .count()
 }
 
+/// Where C's number parsers (strtod, strtoull) find the digits: after leading white space
+/// (`isspace`) and one optional sign. Returns that index and whether the sign was `-`.
+pub fn c_sign_prefix(s: &[u8]) -> (usize, bool) {
+    let i = s.iter().take_while(|&&c| is_c_space(c)).count();
+    match s.get(i) {
+        Some(b'-') => (i + 1, true),
+        Some(b'+') => (i + 1, false),
+        _ => (i, false),
+    }
+}
+
 /// Parses the whole of `s` as C `strtod` would read it (leading whitespace included).
 /// `None` if strtod would stop before the end or read nothing.
 pub fn strtod(s: &[u8]) -> Option<CFloat> {
-    let mut i = s.iter().take_while(|&&c| is_c_space(c)).count();
-    let neg = match s.get(i) {
-        Some(b'-') => {
-            i += 1;
-            true
-        }
-        Some(b'+') => {
-            i += 1;
-            false
-        }
-        _ => false,
-    };
+    let (i, neg) = c_sign_prefix(s);
     let rest = &s[i..];
     let sign = if neg { -1.0 } else { 1.0 };
     let special = |value: f64| CFloat {
