@@ -109,18 +109,8 @@ fn bitfield_answers_as_redis() {
         ",
     );
     for name in ["bitfield", "bitfield_ro"] {
-        let (a, b) = d.both(&["COMMAND", "INFO", name]);
         // Name, arity, flags, key positions and ACL categories agree (key specs are coarse).
-        let head = |r: &[u8]| {
-            let outer = array_items(r).expect("array");
-            let inner = array_items(&outer[0]).expect("entry");
-            inner[..7].concat()
-        };
-        assert_eq!(
-            String::from_utf8_lossy(&head(&a)),
-            String::from_utf8_lossy(&head(&b)),
-            "COMMAND INFO {name}"
-        );
+        d.check_command_info(name, 7);
     }
     // RESP3: a failed operation is a null.
     // From scripts: a failed operation is Lua false, back to a nil; BITFIELD_RO is allowed in

@@ -127,22 +127,12 @@ fn pfadd_pfcount_and_errors_answer_as_redis() {
     // categories are Redis's (PFDEBUG and PFSELFTEST lack @admin and @dangerous; key specs
     // lack Redis's finer flags, as for every command).
     for name in ["pfadd", "pfcount", "pfmerge", "pfdebug", "pfselftest"] {
-        let (a, b) = d.both(&["COMMAND", "INFO", name]);
         let n = if name.starts_with("pfd") || name.starts_with("pfs") {
             6
         } else {
             7
         };
-        let head = |r: &[u8]| {
-            let outer = array_items(r).expect("array");
-            let inner = array_items(&outer[0]).expect("entry");
-            inner[..n].concat()
-        };
-        assert_eq!(
-            String::from_utf8_lossy(&head(&a)),
-            String::from_utf8_lossy(&head(&b)),
-            "COMMAND INFO {name}"
-        );
+        d.check_command_info(name, n);
     }
     // PFCOUNT may write (the cache), so read-only scripts may not call it, even on a valid cache.
     let ro = "return redis.call('pfcount', KEYS[1])";

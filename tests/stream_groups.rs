@@ -207,13 +207,7 @@ fn xgroup_subcommands_and_errors() {
         "xinfo|groups",
         "xinfo|consumers",
     ] {
-        let (a, b) = d.both(&["COMMAND", "INFO", c]);
-        let head = |r: &[u8]| {
-            let outer = array_items(r).expect("array");
-            let inner = array_items(&outer[0]).expect("entry");
-            inner[..6].concat()
-        };
-        assert_eq!(s(&head(&a)), s(&head(&b)), "COMMAND INFO {c}");
+        d.check_command_info(c, 6);
     }
     check_masked_lines(&mut d, "XINFO CONSUMERS s g");
 }

@@ -532,13 +532,7 @@ fn stream_commands_in_command_info() {
         "xsetid",
         "xinfo",
     ] {
-        let (a, b) = d.both(&["COMMAND", "INFO", c]);
-        let head = |r: &[u8]| {
-            let outer = array_items(r).expect("array");
-            let inner = array_items(&outer[0]).expect("entry");
-            inner[..6].concat()
-        };
-        assert_eq!(s(&head(&a)), s(&head(&b)), "COMMAND INFO {c}");
+        d.check_command_info(c, 6);
     }
     // Consumer groups' commands: tests/stream_groups.rs.
 }

@@ -393,6 +393,20 @@ impl Diff {
         (self.a.cmd(args), self.b.cmd(args))
     }
 
+    /// COMMAND INFO of `name` on both: the first `fields` of its entry must be the same bytes
+    /// (name, arity, flags, key positions, step at 6; ACL categories at 7). The rest (tips,
+    /// key specs, subcommands) is coarser here than in Redis.
+    #[track_caller]
+    pub fn check_command_info(&mut self, name: &str, fields: usize) {
+        let (a, b) = self.both(&["COMMAND", "INFO", name]);
+        let head = |r: &[u8]| {
+            let outer = array_items(r).expect("array");
+            let inner = array_items(&outer[0]).expect("entry");
+            String::from_utf8_lossy(&inner[..fields].concat()).into_owned()
+        };
+        assert_eq!(head(&a), head(&b), "COMMAND INFO {name}");
+    }
+
     /// Runs one command on both and asserts identical bytes; returns the reply.
     #[track_caller]
     pub fn check(&mut self, args: &[&str]) -> Vec<u8> {
