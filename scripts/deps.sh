@@ -58,9 +58,10 @@ npm_packages() {
   fi
 }
 
-promtool() {
+promtool_package() {
   # The metrics tests run `promtool check metrics` and `promtool check rules` on deploy/.
-  command -v promtool >/dev/null 2>&1 && return 0
+  # (`type -P`, not `command -v`: the latter also finds shell functions of that name.)
+  type -P promtool >/dev/null 2>&1 && return 0
   echo "deps: installing promtool (Debian package prometheus)"
   apt_install prometheus
   # Like redis-server, the package starts a service we do not want.
@@ -72,4 +73,4 @@ promtool() {
 shopt -s globstar nullglob
 apt_packages
 npm_packages
-promtool
+promtool_package

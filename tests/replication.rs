@@ -4,10 +4,10 @@
 
 mod common;
 
+use common::proxy::Proxy;
 use common::{digest, info_field, luagate, wait_synced, Proc, Raw};
 use rand::{Rng, SeedableRng};
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
 fn leader() -> Proc {
@@ -253,50 +253,6 @@ fn promotion_keeps_scripts() {
     );
     assert_eq!(fr.cmd_str(&["GET", "x"]), "$1\r\nv\r\n");
     assert_eq!(info_field(&mut fr, "role").as_deref(), Some("master"));
-}
-
-/// Forwards connections to `to`; `cut()` breaks every forwarded connection.
-struct Proxy {
-    port: u16,
-    conns: std::sync::Arc<std::sync::Mutex<Vec<TcpStream>>>,
-}
-
-impl Proxy {
-    fn new(to: u16) -> Proxy {
-        let l = TcpListener::bind("127.0.0.1:0").expect("bind");
-        let port = l.local_addr().expect("addr").port();
-        let conns = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-        let c = conns.clone();
-        std::thread::spawn(move || {
-            for s in l.incoming().flatten() {
-                let Ok(up) = TcpStream::connect(("127.0.0.1", to)) else {
-                    continue;
-                };
-                for (mut a, mut b) in [
-                    (s.try_clone().unwrap(), up.try_clone().unwrap()),
-                    (up.try_clone().unwrap(), s.try_clone().unwrap()),
-                ] {
-                    std::thread::spawn(move || {
-                        let mut buf = [0u8; 16384];
-                        while let Ok(n) = a.read(&mut buf) {
-                            if n == 0 || b.write_all(&buf[..n]).is_err() {
-                                break;
-                            }
-                        }
-                        let _ = b.shutdown(std::net::Shutdown::Both);
-                    });
-                }
-                c.lock().unwrap().extend([s, up]);
-            }
-        });
-        Proxy { port, conns }
-    }
-
-    fn cut(&self) {
-        for s in self.conns.lock().unwrap().drain(..) {
-            let _ = s.shutdown(std::net::Shutdown::Both);
-        }
-    }
 }
 
 #[test]

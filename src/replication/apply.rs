@@ -77,16 +77,33 @@ impl Applier {
 
 /// Applies one unit. Script bodies go to the registry; data commands run as one shard unit.
 pub async fn apply(server: &Arc<Server>, unit: Vec<UnitCmd>) {
-    apply_on(server, unit, false).await
+    apply_on(server, unit, false, None).await
+}
+
+/// Applies one unit of the leader's stream and mirrors its bytes (`raw`, after which the
+/// stream is in database `db`) into this node's stream, in the same shard unit: a snapshot
+/// taken here sees the unit's data exactly when its offset includes the unit.
+pub async fn apply_mirrored(server: &Arc<Server>, unit: Vec<UnitCmd>, raw: Bytes, db: u16) {
+    apply_on(server, unit, false, Some((raw, db))).await
+}
+
+/// Mirrors stream bytes that change no data (a SELECT, the leader's keepalive PING).
+pub fn mirror_only(server: &Server, raw: Bytes, db: u16, log: bool) {
+    server.repl.stream.with(|s| s.mirror(raw, db, log));
 }
 
 /// Applies several whole units (loading a file at start) as one shard unit holding every
 /// shard: far fewer round trips than one unit each, and still atomic per unit.
 pub async fn apply_batch(server: &Arc<Server>, units: Vec<UnitCmd>) {
-    apply_on(server, units, true).await
+    apply_on(server, units, true, None).await
 }
 
-async fn apply_on(server: &Arc<Server>, unit: Vec<UnitCmd>, every_shard: bool) {
+async fn apply_on(
+    server: &Arc<Server>,
+    unit: Vec<UnitCmd>,
+    every_shard: bool,
+    mirror: Option<(Bytes, u16)>,
+) {
     let mut shards: Vec<usize> = Vec::new();
     let mut calls = Vec::with_capacity(unit.len());
     for (db, args) in unit {
@@ -134,6 +151,9 @@ async fn apply_on(server: &Arc<Server>, unit: Vec<UnitCmd>, every_shard: bool) {
         calls.push((db, cmd, args));
     }
     if calls.is_empty() {
+        if let Some((raw, db)) = mirror {
+            mirror_only(server, raw, db, true);
+        }
         return;
     }
     if every_shard {
@@ -151,6 +171,13 @@ async fn apply_on(server: &Arc<Server>, unit: Vec<UnitCmd>, every_shard: bool) {
             if let crate::protocol::Reply::Error(e) = commands::call(ctx, cmd, &args) {
                 tracing::warn!(error = %e, "replicated command failed");
             }
+        }
+        if let Some((raw, db)) = mirror {
+            // The leader's bytes stand for the unit's effects, still holding its shards.
+            if let Some(effects) = ctx.effects.as_deref_mut() {
+                effects.clear();
+            }
+            ctx.server.repl.stream.with(|s| s.mirror(raw, db, true));
         }
     };
     // Inline when the shards are free, as a client's unit runs (no hand-off to the shard
@@ -174,7 +201,8 @@ async fn apply_on(server: &Arc<Server>, unit: Vec<UnitCmd>, every_shard: bool) {
 }
 
 /// Replaces the whole dataset with a snapshot's commands, as one unit holding every shard.
-pub async fn load_snapshot(server: &Arc<Server>, payload: Bytes) -> Result<(), String> {
+/// Returns the database the snapshot's commands end in (where its stream continues).
+pub async fn load_snapshot(server: &Arc<Server>, payload: Bytes) -> Result<u16, String> {
     let mut decoder = crate::protocol::RequestDecoder::new(i64::MAX);
     decoder.authenticated = true;
     let mut buf = bytes::BytesMut::from(&payload[..]);
@@ -191,6 +219,9 @@ pub async fn load_snapshot(server: &Arc<Server>, payload: Bytes) -> Result<(), S
             Err(e) => return Err(format!("snapshot does not parse: {e}")),
         }
     }
+    let end_db = applier.db;
+    // The log gets the data now, and must then be where the leader's stream is.
+    server.repl.stream.with(|s| s.set_mirror_db(end_db));
     let flush: Vec<Bytes> = vec![Bytes::from_static(b"FLUSHALL")];
     let mut all = vec![(0u16, flush)];
     all.extend(units);
@@ -225,5 +256,6 @@ pub async fn load_snapshot(server: &Arc<Server>, payload: Bytes) -> Result<(), S
         }
     })
     .await
+    .map(|()| end_db)
     .ok_or_else(|| "shards are not running".to_string())
 }

@@ -79,11 +79,11 @@ pub async fn dispatch(conn: &mut Conn, cmd: CmdRef, args: Vec<Bytes>) -> Option<
                     return Some(Reply::error(e));
                 }
             }
-            if conn.server.repl.is_follower() {
-                // Chained followers are not supported: a follower has no stream of its own
-                // that matches its leader's offsets.
+            if !conn.server.repl.in_sync() {
+                // A follower serves followers of its own (its stream mirrors its leader's)
+                // only once it has the leader's data.
                 return Some(Reply::error(
-                    "ERR Can't SYNC while not connected with my master",
+                    "NOMASTERLINK Can't SYNC while not connected with my master",
                 ));
             }
             conn.psync = Some(PsyncRequest {

@@ -41,6 +41,12 @@ pub struct Failover {
 
 impl Failover {
     /// INFO replication's `master_failover_state`.
+    /// Whether this leader is handing over: its stream must not grow any more (no keepalive
+    /// PINGs), so the target continues it exactly where the hand-over said.
+    pub fn handing_over(&self) -> bool {
+        self.state.load(Relaxed) == IN_PROGRESS
+    }
+
     pub fn state_name(&self) -> &'static str {
         match self.state.load(Relaxed) {
             WAITING => "waiting-for-sync",
@@ -176,10 +182,13 @@ async fn run(server: Arc<Server>, target: Option<Target>, deadline: Option<Insta
     };
     fo.state.store(IN_PROGRESS, Relaxed);
     tracing::info!(host = %target.host, port = target.port, "FAILOVER: handing over");
-    let (replid, offset) = server.repl.stream.with(|s| (s.replid.clone(), s.offset));
-    // Followers cannot follow a follower here: the others are let go (they reconnect, and
-    // after a failed hand-over resume where they were).
-    server.repl.stream.with(|s| s.subscribers.clear());
+    // The other followers are let go: they reconnect to this node and, once it follows the
+    // target, continue through it (chained); after a failed hand-over they resume where they
+    // were. Let go in the same step as the offset is read, so nothing more reaches them.
+    let (replid, offset) = server.repl.stream.with(|s| {
+        s.subscribers.clear();
+        (s.replid.clone(), s.offset)
+    });
     let (done, outcome) = tokio::sync::oneshot::channel();
     let handover = Handover {
         replid,
@@ -196,8 +205,17 @@ async fn run(server: Arc<Server>, target: Option<Target>, deadline: Option<Insta
         _ = aborted(fo) => Some("FAILOVER ABORT".to_string()),
     };
     if let Some(why) = &refused {
-        // Back to leading, with the history this node had.
+        // Back to leading, with the history this node had (continued under a new name if
+        // the target had already taken this node on).
+        let synced = server.repl.link().is_some_and(|l| l.synced.load(Relaxed));
         follower::stop(&server, false).await;
+        server.repl.stream.with(|s| {
+            if synced {
+                s.promote();
+            } else {
+                s.lead_again();
+            }
+        });
         server.repl.set_follower(false);
         super::set_passive_expiry(&server, false).await;
         tracing::warn!(reason = %why, "FAILOVER failed; this node leads again");

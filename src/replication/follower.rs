@@ -52,6 +52,7 @@ async fn start_with(server: &Arc<Server>, host: String, port: u16, link: LinkSta
         });
     }
     server.repl.set_follower(true);
+    server.repl.stream.with(|s| s.start_following());
     super::set_passive_expiry(server, true).await;
     tracing::info!(%host, port, "following a leader");
     let server = server.clone();
@@ -86,7 +87,8 @@ async fn start_with(server: &Arc<Server>, host: String, port: u16, link: LinkSta
 }
 
 /// Stops following; with `promote`, this node becomes a leader (REPLICAOF NO ONE): it starts
-/// a new history and expires keys itself again.
+/// a history that continues the one it followed (so the old leader's other followers resume
+/// here with a partial resync) and expires keys itself again.
 pub async fn stop(server: &Arc<Server>, promote: bool) {
     let old = server.repl.follow.lock().ok().and_then(|mut f| f.take());
     if let Some(f) = old {
@@ -95,8 +97,10 @@ pub async fn stop(server: &Arc<Server>, promote: bool) {
         tracing::info!(host = %f.host, port = f.port, "stopped following");
     }
     if promote && server.repl.is_follower() {
+        // Every write from now on must reach the backlog, which followers continue from.
+        server.want_effects();
+        server.repl.stream.with(|s| s.promote());
         server.repl.set_follower(false);
-        server.repl.stream.with(|s| s.new_history(None, None));
         super::set_passive_expiry(server, false).await;
     }
 }
@@ -138,16 +142,17 @@ async fn connect_and_sync(
     let my_port = server.port.to_string();
     command(&mut sock, &["REPLCONF", "listening-port", &my_port]).await?;
     command(&mut sock, &["REPLCONF", "capa", "psync2"]).await?;
-    let (replid, next) = if link.synced.load(Relaxed) {
-        let id = link
-            .master_replid
-            .lock()
-            .map(|s| s.clone())
-            .unwrap_or_default();
-        (id, (link.offset.load(Relaxed) + 1).to_string())
-    } else {
-        ("?".to_string(), "-1".to_string())
-    };
+    // The history this node's data is at: the leader's it mirrors, or its own as a leader
+    // (a demoted leader, or a follower pointed at a sibling promoted from the same leader, can
+    // continue it); a node with no writes at all asks for a full sync.
+    let synced = link.synced.load(Relaxed);
+    let (replid, next) = server.repl.stream.with(|s| {
+        if synced || s.offset > 0 {
+            (s.replid.clone(), (s.offset + 1).to_string())
+        } else {
+            ("?".to_string(), "-1".to_string())
+        }
+    });
     set_state(link, "sync");
     let line = match handover.take() {
         None => {
@@ -184,23 +189,34 @@ async fn connect_and_sync(
             .ok_or_else(|| bad("snapshot length missing"))?;
         let mut payload = vec![0u8; len];
         sock.read_exact(&mut payload).await?;
-        apply::load_snapshot(server, payload.into())
+        // Mirroring from here: loading the snapshot goes to this node's log only.
+        server
+            .repl
+            .stream
+            .with(|s| s.follow_full(id.clone(), offset, 0));
+        let db = apply::load_snapshot(server, payload.into())
             .await
             .map_err(std::io::Error::other)?;
         if let Ok(mut r) = link.master_replid.lock() {
             *r = id;
         }
         link.offset.store(offset, Relaxed);
-        link.db.store(0, Relaxed);
+        link.db.store(db as u64, Relaxed);
         link.synced.store(true, Relaxed);
         link.full_syncs.fetch_add(1, Relaxed);
         tracing::info!(offset, bytes = len, "full synchronization done");
     } else if let Some(rest) = line.strip_prefix("+CONTINUE") {
-        let id = rest.trim();
-        if !id.is_empty() {
-            if let Ok(mut r) = link.master_replid.lock() {
-                *r = id.to_string();
-            }
+        let (id, offset, db) = server.repl.stream.with(|s| {
+            s.follow_partial(rest.trim());
+            (s.replid.clone(), s.offset, s.mirrored_db().unwrap_or(0))
+        });
+        if let Ok(mut r) = link.master_replid.lock() {
+            *r = id;
+        }
+        if !link.synced.swap(true, Relaxed) {
+            // Continuing this node's own history (it led it until now).
+            link.offset.store(offset, Relaxed);
+            link.db.store(db as u64, Relaxed);
         }
         link.partial_syncs.fetch_add(1, Relaxed);
         tracing::info!(
@@ -227,6 +243,8 @@ async fn stream(
     let mut buf = BytesMut::with_capacity(64 * 1024);
     // Bytes consumed since the last unit boundary.
     let mut pending: u64 = 0;
+    // Every byte read and not yet mirrored: a unit's bytes are its first `pending`.
+    let mut raw = BytesMut::with_capacity(64 * 1024);
     let mut ack_tick = tokio::time::interval(Duration::from_secs(1));
     let mut acked = u64::MAX;
     let mut durable = Durable::default();
@@ -234,6 +252,7 @@ async fn stream(
     durable.applied(server, link.offset.load(Relaxed));
     let mut last_data = std::time::Instant::now();
     loop {
+        let had = buf.len();
         let n = tokio::select! {
             n = sock.read_buf(&mut buf) => n?,
             _ = ack_tick.tick() => {
@@ -254,6 +273,7 @@ async fn stream(
             return Err(std::io::Error::other("leader closed the link"));
         }
         link.last_io_ms.store(crate::clock::unix_ms(), Relaxed);
+        raw.extend_from_slice(&buf[had..]);
         loop {
             let before = buf.len();
             let decoded = decoder.decode(&mut buf);
@@ -266,14 +286,19 @@ async fn stream(
                 Err(e) => return Err(bad(&format!("stream does not parse: {e}"))),
             };
             if let Fed::Boundary(unit) = applier.feed(args) {
+                let bytes = raw.split_to(pending as usize).freeze();
+                let db = applier.db;
                 match unit {
                     // The leader's keepalive: only its bytes count.
                     Some(u)
                         if u.len() == 1
                             && u[0].1.len() == 1
-                            && u[0].1[0].eq_ignore_ascii_case(b"PING") => {}
-                    Some(unit) => apply::apply(server, unit).await,
-                    None => {}
+                            && u[0].1[0].eq_ignore_ascii_case(b"PING") =>
+                    {
+                        apply::mirror_only(server, bytes, db, false)
+                    }
+                    Some(unit) => apply::apply_mirrored(server, unit, bytes, db).await,
+                    None => apply::mirror_only(server, bytes, db, true),
                 }
                 let off = link.offset.fetch_add(pending, Relaxed) + pending;
                 link.db.store(applier.db as u64, Relaxed);

@@ -1,6 +1,9 @@
 //! The leader's side of one follower link: choose partial or full synchronization, send it,
 //! then forward the live stream and read the follower's acknowledgements.
 //!
+//! A follower serves its own followers the same way (chained): its stream mirrors its
+//! leader's, offsets included.
+//!
 //! Invariant: the follower receives a contiguous stream: either the backlog from the offset
 //! it asked for, or a snapshot taken at offset O followed by every unit published after O.
 //! In both cases the subscription starts under the stream's lock at exactly that offset.
@@ -66,9 +69,10 @@ async fn link(
         limit,
         dropped: dropped.clone(),
     };
-    // Partial: same history, and the backlog still holds the next byte it wants.
+    // Partial: the same history (or the one this continues, up to where it was left), and
+    // the backlog still holds the next byte it wants.
     let partial = server.repl.stream.with(|s| {
-        if req.offset < 1 || req.replid != s.replid {
+        if !s.continues(&req.replid, req.offset) {
             return None;
         }
         let from = (req.offset - 1) as u64;
@@ -87,6 +91,9 @@ async fn link(
             sock.write_all(&tail).await?;
         }
         None => {
+            if req.replid != "?" {
+                server.repl.partial_syncs_refused.fetch_add(1, Relaxed);
+            }
             server.repl.full_syncs_served.fetch_add(1, Relaxed);
             let sub = subscriber(tx.clone());
             let snap = run_on(server, all_shards(server), move |ctx| {

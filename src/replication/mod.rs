@@ -83,6 +83,9 @@ pub struct Replication {
     next_id: AtomicU64,
     pub full_syncs_served: AtomicU64,
     pub partial_syncs_served: AtomicU64,
+    /// PSYNCs that named a history (not `?`) this node could not continue (INFO
+    /// `sync_partial_err`).
+    pub partial_syncs_refused: AtomicU64,
     /// Set once the keepalive task runs (started by the first follower).
     pinger: AtomicBool,
     pub failover: failover::Failover,
@@ -98,6 +101,7 @@ impl Replication {
             next_id: AtomicU64::new(1),
             full_syncs_served: AtomicU64::new(0),
             partial_syncs_served: AtomicU64::new(0),
+            partial_syncs_refused: AtomicU64::new(0),
             pinger: AtomicBool::new(false),
             failover: failover::Failover::default(),
         }
@@ -120,7 +124,10 @@ impl Replication {
                 let Some(server) = weak.upgrade() else {
                     return;
                 };
-                server.repl.stream.with(|s| s.publish_ping());
+                // A follower forwards its leader's PINGs; a hand-over fixes the offset.
+                if !server.repl.is_follower() && !server.repl.failover.handing_over() {
+                    server.repl.stream.with(|s| s.publish_ping());
+                }
             }
         });
     }

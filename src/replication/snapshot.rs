@@ -37,6 +37,9 @@ pub struct Capture {
     /// Per database index, its keys (one part per shard).
     dbs: Vec<(usize, Vec<Vec<KeyCopy>>)>,
     pub keys: u64,
+    /// On a follower, the database its leader's stream is in at the cut: the snapshot ends by
+    /// selecting it, as the mirrored units after the cut may not (Redis's `repl-stream-db`).
+    end_db: Option<u16>,
 }
 
 /// Copies everything `ctx` holds (it must hold every shard) and makes the cut; `at_cut` runs
@@ -91,6 +94,7 @@ pub fn capture(ctx: &mut Ctx<'_>, at_cut: impl FnOnce(&mut Inner)) -> Capture {
             functions: (!libs.libs.is_empty()).then_some(dump),
             dbs,
             keys,
+            end_db: s.mirrored_db(),
         }
     })
 }
@@ -151,6 +155,9 @@ impl Capture {
                 }
                 flush(&mut out, w, false)?;
             }
+        }
+        if let Some(db) = self.end_db {
+            put_command(&mut out, &[&b"SELECT"[..], db.to_string().as_bytes()]);
         }
         flush(&mut out, w, true)?;
         Ok(total)

@@ -3,6 +3,13 @@
 //!
 //! Invariants:
 //! - `offset` counts every byte ever published under the current `replid`; it only grows.
+//!   Before `replid`, the same bytes were offsets of `replid2` up to `second_offset - 1`
+//!   (Redis's PSYNC2): a promotion keeps the history it followed, so followers of the old
+//!   leader continue from this node with a partial resync.
+//! - On a follower (from REPLICAOF on) the stream *mirrors* its leader's: the leader's bytes, whole units at a
+//!   time, at the leader's offsets under the leader's replid, so this node can serve its own
+//!   followers (chained) and, once promoted, continue the history. Its own publications then
+//!   go to its log only (as Redis's replicas propagate only what their leader sent).
 //! - A published unit is contiguous in the stream and atomic: a unit of several commands is
 //!   written as `MULTI … EXEC` (inner MULTI/EXEC markers from transactions and scripts are
 //!   flattened first), so a reader that applies whole units never sees half of one.
@@ -62,6 +69,14 @@ impl Subscriber {
 pub struct Inner {
     pub replid: String,
     pub offset: u64,
+    /// The history this one continues (all zeros when none) and the first offset that was
+    /// not part of it (`-1` when none), as Redis's `master_replid2` / `second_repl_offset`.
+    pub replid2: String,
+    pub second_offset: i64,
+    /// True on a follower: the stream mirrors the leader's (see the module's invariants).
+    mirroring: bool,
+    /// While mirroring: the database the leader's stream selected last.
+    mirror_db: u16,
     backlog: VecDeque<u8>,
     capacity: usize,
     /// Database of the last command written, `None` when the next one must SELECT.
@@ -79,6 +94,9 @@ pub struct Stream {
     inner: Mutex<Inner>,
 }
 
+/// `replid2` when there is no previous history.
+pub const NO_REPLID: &str = "0000000000000000000000000000000000000000";
+
 /// A fresh random 40-hex-digit replication id.
 pub fn new_replid() -> String {
     (0..40)
@@ -92,6 +110,10 @@ impl Stream {
             inner: Mutex::new(Inner {
                 replid: new_replid(),
                 offset: 0,
+                replid2: NO_REPLID.to_string(),
+                second_offset: -1,
+                mirroring: false,
+                mirror_db: 0,
                 backlog: VecDeque::new(),
                 capacity: capacity.max(1),
                 db: None,
@@ -162,12 +184,134 @@ impl Stream {
 
 impl Inner {
     pub fn publish(&mut self, effects: &[Effect]) -> u64 {
+        if self.mirroring {
+            self.log_only(effects);
+            return self.offset;
+        }
         let bytes = self.encode(effects);
         if bytes.is_empty() {
             return self.offset;
         }
         self.append(bytes);
         self.offset
+    }
+
+    /// A follower's own publication (loading a full sync, a script body it was sent): into
+    /// its log, stating its databases, then back to the database the leader's stream is in,
+    /// since the mirrored units that follow may not select it again.
+    fn log_only(&mut self, effects: &[Effect]) {
+        if self.sink.is_none() {
+            return;
+        }
+        self.db = None;
+        let encoded = self.encode(effects);
+        let mut bytes = encoded
+            .try_into_mut()
+            .unwrap_or_else(|b| BytesMut::from(&b[..]));
+        if bytes.is_empty() {
+            return;
+        }
+        if self.db != Some(self.mirror_db) {
+            let n = self.mirror_db.to_string();
+            put_command(&mut bytes, &[b"SELECT", n.as_bytes()]);
+        }
+        self.db = None;
+        if let Some(sink) = self.sink.as_mut() {
+            sink.write(&bytes);
+        }
+    }
+
+    /// Appends one whole unit of the leader's stream, as received, after it has been applied
+    /// (`db`: the database the leader's stream is in after it). A keepalive PING is counted
+    /// and forwarded but not logged, as the leader's own.
+    pub fn mirror(&mut self, unit: Bytes, db: u16, log: bool) {
+        self.mirror_db = db;
+        self.db = None;
+        if !unit.is_empty() {
+            self.append_to(unit, log);
+        }
+    }
+
+    /// While mirroring, the database the leader's stream is in (a full sync's last SELECT).
+    pub fn set_mirror_db(&mut self, db: u16) {
+        self.mirror_db = db;
+    }
+
+    /// A full sync: from now on the stream mirrors the leader's history `replid` from
+    /// `offset`, in database `db`. Its own followers are let go: the data they had is gone.
+    pub fn follow_full(&mut self, replid: String, offset: u64, db: u16) {
+        self.mirroring = true;
+        self.replid = replid;
+        self.offset = offset;
+        self.replid2 = NO_REPLID.to_string();
+        self.second_offset = -1;
+        self.backlog.clear();
+        self.subscribers.clear();
+        self.forget_sent();
+        self.mirror_db = db;
+        self.db = None;
+    }
+
+    /// A partial resync: the leader continues this node's history, now named `replid` (a
+    /// different name when the leader was promoted since: the old one becomes `replid2`, and
+    /// this node's own followers are let go so that they ask again under it).
+    pub fn follow_partial(&mut self, replid: &str) {
+        self.start_following();
+        if !replid.is_empty() && replid != self.replid {
+            self.shift_history(replid.to_string());
+            self.subscribers.clear();
+        }
+        self.db = None;
+    }
+
+    /// This node now follows a leader: its own publications go to its log only, and the
+    /// stream keeps the history it has until the leader's sync replaces or continues it.
+    pub fn start_following(&mut self) {
+        if !self.mirroring {
+            self.mirroring = true;
+            self.mirror_db = self.db.unwrap_or(0);
+            self.db = None;
+            self.forget_sent();
+        }
+    }
+
+    /// Back to leading the same history, when no leader took this node on (a failed
+    /// FAILOVER hand-over).
+    pub fn lead_again(&mut self) {
+        self.mirroring = false;
+        self.db = None;
+    }
+
+    /// Promotion: a new history that continues this one (`replid2`), so followers of the old
+    /// leader resynchronize partially here. Its followers are let go to ask again under the
+    /// new name.
+    pub fn promote(&mut self) {
+        self.mirroring = false;
+        self.shift_history(new_replid());
+        self.subscribers.clear();
+        self.db = None;
+        self.forget_sent();
+    }
+
+    fn shift_history(&mut self, replid: String) {
+        self.replid2 = std::mem::replace(&mut self.replid, replid);
+        self.second_offset = self.offset as i64 + 1;
+    }
+
+    /// Script bodies and libraries will be published again when next needed (the leader's
+    /// were mirrored, not recorded as this node's).
+    fn forget_sent(&mut self) {
+        self.scripts_sent.clear();
+        self.functions_sent = None;
+    }
+
+    /// Whether a follower asking for `replid` from offset `next` (PSYNC's arguments: one
+    /// past what it has) can continue from this stream's backlog: the same history, or the
+    /// one this continues up to where it was left.
+    pub fn continues(&self, replid: &str, next: i64) -> bool {
+        next >= 1
+            && (replid == self.replid
+                || (replid == self.replid2 && replid != NO_REPLID && next <= self.second_offset))
     }
 
     fn append(&mut self, bytes: Bytes) {
@@ -192,7 +336,8 @@ impl Inner {
     /// A keepalive PING for followers: counted in the offset like any unit (followers count
     /// every byte), never written to the log, and it leaves the selected database alone.
     pub fn publish_ping(&mut self) {
-        if !self.subscribers.is_empty() {
+        // A follower forwards its leader's PINGs instead.
+        if !self.subscribers.is_empty() && !self.mirroring {
             self.append_to(Bytes::from_static(PING), false);
         }
     }
@@ -238,17 +383,10 @@ impl Inner {
         self.db = None;
     }
 
-    /// Starts a new history (promotion, or a follower taking its leader's data): new replid,
-    /// empty backlog. The offset keeps growing so readers of the old id can tell it changed.
-    pub fn new_history(&mut self, replid: Option<String>, offset: Option<u64>) {
-        self.replid = replid.unwrap_or_else(new_replid);
-        if let Some(o) = offset {
-            self.offset = o;
-        }
-        self.backlog.clear();
-        self.db = None;
-        self.scripts_sent.clear();
-        self.functions_sent = None;
+    /// While mirroring, the database the leader's stream is in: a snapshot taken now must
+    /// end by selecting it, since the mirrored units after the cut may not.
+    pub fn mirrored_db(&self) -> Option<u16> {
+        self.mirroring.then_some(self.mirror_db)
     }
 
     fn publish_functions_if_new(&mut self, dump: Bytes) {

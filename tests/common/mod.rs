@@ -2,6 +2,7 @@
 //! loopback port, and talks to it with raw RESP bytes or the `redis` crate.
 #![allow(dead_code)]
 
+pub mod proxy;
 pub mod resp;
 
 use std::io::{BufRead, BufReader, Read, Write};

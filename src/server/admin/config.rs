@@ -340,6 +340,9 @@ pub async fn resetstat(conn: &mut Conn) -> Result<Reply, CommandError> {
         &st.commands_processed,
         &st.net_input_bytes,
         &st.net_output_bytes,
+        &server.repl.full_syncs_served,
+        &server.repl.partial_syncs_served,
+        &server.repl.partial_syncs_refused,
     ] {
         c.store(0, Relaxed);
     }

@@ -452,7 +452,10 @@ fn stats(server: &Server, data: Option<&Data>) -> Section {
         "sync_partial_ok",
         server.repl.partial_syncs_served.load(Relaxed),
     )
-    .f("sync_partial_err", 0)
+    .f(
+        "sync_partial_err",
+        server.repl.partial_syncs_refused.load(Relaxed),
+    )
     .f("expired_keys", d.2)
     .f("expired_stale_perc", "0.00")
     .f("expired_time_cap_reached_count", 0)
@@ -571,10 +574,12 @@ fn replication(server: &Server) -> Section {
             ),
         );
     }
-    let (replid, offset, start, histlen, size) = repl.stream.with(|st| {
+    let (replid, offset, replid2, second, start, histlen, size) = repl.stream.with(|st| {
         (
             st.replid.clone(),
             st.offset,
+            st.replid2.clone(),
+            st.second_offset,
             st.backlog_start(),
             st.backlog_len(),
             st.capacity(),
@@ -593,9 +598,9 @@ fn replication(server: &Server) -> Section {
     };
     s.f("master_failover_state", server.repl.failover.state_name())
         .f("master_replid", replid)
-        .f("master_replid2", "0".repeat(40))
+        .f("master_replid2", replid2)
         .f("master_repl_offset", offset)
-        .f("second_repl_offset", -1)
+        .f("second_repl_offset", second)
         .f("repl_backlog_active", (server.effects_wanted()) as u8)
         .f("repl_backlog_size", size)
         .f(

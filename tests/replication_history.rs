@@ -1,0 +1,357 @@
+//! Replication histories (Redis's PSYNC2): a promoted follower continues the history it
+//! followed, so the old leader's other followers and the old leader itself resynchronize
+//! partially; FAILOVER's demoted leader continues through the new one and its followers through
+//! it; followers serve followers of their own (chained), at their leader's offsets, and refuse
+//! them while they have no link. Each scenario runs on luagate and on reference redis-servers
+//! and the transcripts must match; the chained stream and a follower's log are checked in
+//! detail on luagate.
+
+mod common;
+
+use common::proxy::Proxy;
+use common::{digest, info_field, luagate, redis_reference, wait_synced, Proc, Raw};
+use std::time::{Duration, Instant};
+
+#[derive(Clone, Copy, Debug)]
+enum Kind {
+    Luagate,
+    Redis,
+}
+
+/// A server; with `of`, a follower of it. Keepalive PINGs are rare, so that an idle leader's
+/// offset stays where a test read it (a PING would make a later PSYNC of it a full one).
+fn node(kind: Kind, of: Option<&Proc>) -> Proc {
+    match kind {
+        Kind::Luagate => {
+            let mut args = vec![
+                "--repl-ping-replica-period".to_string(),
+                "60".to_string(),
+                "--enable-debug-command".to_string(),
+                "yes".to_string(),
+            ];
+            if let Some(l) = of {
+                args.extend(["--replicaof".to_string(), l.addr()]);
+            }
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            luagate(&args)
+        }
+        Kind::Redis => {
+            let mut args = vec![
+                "--repl-ping-replica-period".to_string(),
+                "60".to_string(),
+                "--repl-diskless-sync-delay".to_string(),
+                "0".to_string(),
+            ];
+            if let Some(l) = of {
+                args.extend(["--replicaof".to_string(), format!("127.0.0.1 {}", l.port)]);
+            }
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            redis_reference(&args)
+        }
+    }
+}
+
+/// A field of INFO stats.
+fn stat(r: &mut Raw, field: &str) -> String {
+    let text = r.cmd_str(&["INFO", "stats"]);
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{field}:")))
+        .map(|v| v.trim().to_string())
+        .unwrap_or_default()
+}
+
+fn offset(r: &mut Raw) -> u64 {
+    info_field(r, "master_repl_offset")
+        .and_then(|o| o.parse().ok())
+        .expect("master_repl_offset")
+}
+
+/// Polls `cond` every 20 ms for at most 30 s.
+#[track_caller]
+fn wait_for(r: &mut Raw, what: &str, mut cond: impl FnMut(&mut Raw) -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !cond(r) {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Sends a command and notes it with its reply.
+fn say(log: &mut Vec<String>, r: &mut Raw, args: &[&str]) {
+    let reply = r.cmd_str(args);
+    log.push(format!("{args:?} -> {reply}"));
+}
+
+fn writes(log: &mut Vec<String>, r: &mut Raw) {
+    for args in [
+        &["SET", "a", "1"][..],
+        &["SELECT", "2"],
+        &["SET", "b", "2"],
+        &["RPUSH", "l", "x", "y"],
+        &["SELECT", "0"],
+        &["INCR", "n"],
+    ] {
+        say(log, r, args);
+    }
+}
+
+/// A leads B and C; B is promoted; C, then A, follow B.
+fn promotion(kind: Kind) -> Vec<String> {
+    let mut log = Vec::new();
+    let a = node(kind, None);
+    let b = node(kind, Some(&a));
+    let c = node(kind, Some(&a));
+    let (mut ra, mut rb, mut rc) = (a.raw(), b.raw(), c.raw());
+    writes(&mut log, &mut ra);
+    wait_synced(&mut ra, &mut rb);
+    wait_synced(&mut ra, &mut rc);
+    let a_id = info_field(&mut ra, "master_replid").expect("replid");
+    let a_off = offset(&mut ra);
+    say(&mut log, &mut rb, &["REPLICAOF", "NO", "ONE"]);
+    let b_id = info_field(&mut rb, "master_replid").expect("replid");
+    log.push(format!(
+        "B's replid is new: {}, its replid2 is A's: {}, second_repl_offset is A's offset + 1: {}",
+        b_id != a_id,
+        info_field(&mut rb, "master_replid2").as_deref() == Some(&a_id),
+        info_field(&mut rb, "second_repl_offset") == Some((a_off + 1).to_string()),
+    ));
+    say(&mut log, &mut rb, &["SET", "x", "1"]);
+    let b_port = b.port.to_string();
+    say(&mut log, &mut rc, &["REPLICAOF", "127.0.0.1", &b_port]);
+    wait_synced(&mut rb, &mut rc);
+    say(&mut log, &mut rc, &["GET", "x"]);
+    log.push(format!(
+        "C has B's data: {}",
+        digest(&mut rc) == digest(&mut rb)
+    ));
+    log.push(format!(
+        "C's replid is B's: {}",
+        info_field(&mut rc, "master_replid") == Some(b_id.clone())
+    ));
+    // The old leader follows too: its own history is the one B continues.
+    say(&mut log, &mut ra, &["REPLICAOF", "127.0.0.1", &b_port]);
+    wait_synced(&mut rb, &mut ra);
+    say(&mut log, &mut ra, &["GET", "x"]);
+    log.push(format!(
+        "A has B's data: {}",
+        digest(&mut ra) == digest(&mut rb)
+    ));
+    for f in ["sync_full", "sync_partial_ok", "sync_partial_err"] {
+        log.push(format!("B {f}: {}", stat(&mut rb, f)));
+    }
+    say(&mut log, &mut rb, &["CONFIG", "RESETSTAT"]);
+    log.push(format!(
+        "B sync_partial_ok: {}",
+        stat(&mut rb, "sync_partial_ok")
+    ));
+    log.into_iter().map(|l| l.replace(&b_port, "<B>")).collect()
+}
+
+#[test]
+fn promotion_continues_the_history_as_redis_does() {
+    let ours = promotion(Kind::Luagate);
+    let theirs = promotion(Kind::Redis);
+    assert_eq!(
+        ours, theirs,
+        "luagate (left) and redis-server (right) differ"
+    );
+}
+
+/// A leads B and C; FAILOVER hands over to B; A continues through B, C through A.
+fn failover(kind: Kind) -> Vec<String> {
+    let mut log = Vec::new();
+    let a = node(kind, None);
+    let b = node(kind, Some(&a));
+    let c = node(kind, Some(&a));
+    let (mut ra, mut rb, mut rc) = (a.raw(), b.raw(), c.raw());
+    writes(&mut log, &mut ra);
+    wait_synced(&mut ra, &mut rb);
+    wait_synced(&mut ra, &mut rc);
+    let b_port = b.port.to_string();
+    say(&mut log, &mut ra, &["FAILOVER", "TO", "127.0.0.1", &b_port]);
+    wait_for(&mut ra, "A to follow B", |r| {
+        info_field(r, "role").as_deref() == Some("slave")
+            && info_field(r, "master_link_status").as_deref() == Some("up")
+            && info_field(r, "master_failover_state").as_deref() == Some("no-failover")
+    });
+    wait_for(&mut rc, "C to be linked again", |r| {
+        info_field(r, "master_link_status").as_deref() == Some("up")
+    });
+    say(&mut log, &mut rb, &["SET", "x", "after"]);
+    wait_synced(&mut rb, &mut ra);
+    wait_synced(&mut ra, &mut rc);
+    say(&mut log, &mut rc, &["GET", "x"]);
+    log.push(format!(
+        "C's master_repl_offset is B's: {}",
+        offset(&mut rc) == offset(&mut rb)
+    ));
+    log.push(format!(
+        "data alike: {}",
+        digest(&mut rc) == digest(&mut rb) && digest(&mut ra) == digest(&mut rb)
+    ));
+    // No node needed a full sync after the first ones; A's hand-over PSYNC was partial.
+    log.push(format!("B sync_full: {}", stat(&mut rb, "sync_full")));
+    log.push(format!(
+        "B sync_partial_ok: {}",
+        stat(&mut rb, "sync_partial_ok")
+    ));
+    log.push(format!("A sync_full: {}", stat(&mut ra, "sync_full")));
+    log.push(format!(
+        "A served C partially: {}",
+        stat(&mut ra, "sync_partial_ok") != "0"
+    ));
+    log.into_iter().map(|l| l.replace(&b_port, "<B>")).collect()
+}
+
+#[test]
+fn failover_continues_through_the_demoted_leader_as_redis_does() {
+    let ours = failover(Kind::Luagate);
+    let theirs = failover(Kind::Redis);
+    assert_eq!(
+        ours, theirs,
+        "luagate (left) and redis-server (right) differ"
+    );
+}
+
+#[test]
+fn a_follower_without_its_leader_refuses_followers_as_redis_does() {
+    let dead = common::free_port().to_string();
+    let mut replies = Vec::new();
+    for kind in [Kind::Luagate, Kind::Redis] {
+        let p = node(kind, None);
+        let mut r = p.raw();
+        r.cmd(&["REPLICAOF", "127.0.0.1", &dead]);
+        let psync = r.cmd_str(&["PSYNC", "?", "-1"]);
+        let mut r = p.raw();
+        let sync = r.cmd_str(&["SYNC"]);
+        replies.push((psync, sync));
+    }
+    assert_eq!(replies[0], replies[1]);
+    assert!(
+        replies[0].0.starts_with("-NOMASTERLINK "),
+        "{:?}",
+        replies[0]
+    );
+}
+
+/// A → B → C: C's stream is A's, byte for byte, at A's offsets; a full sync from B lands C in
+/// the database A's stream is in, though A does not select it again.
+#[test]
+fn chained_followers_mirror_the_leaders_stream() {
+    let a = node(Kind::Luagate, None);
+    let b = node(Kind::Luagate, Some(&a));
+    let (mut ra, mut rb) = (a.raw(), b.raw());
+    ra.cmd(&["SELECT", "5"]);
+    ra.cmd(&["SET", "k1", "v1"]);
+    wait_synced(&mut ra, &mut rb);
+    // C reaches B through a proxy, so the test can break their link.
+    let proxy = Proxy::new(b.port);
+    let c = luagate(&[
+        "--enable-debug-command",
+        "yes",
+        "--replicaof",
+        &format!("127.0.0.1:{}", proxy.port),
+    ]);
+    let mut rc = c.raw();
+    wait_synced(&mut rb, &mut rc);
+    // A's connection is still in database 5: its stream does not select it again.
+    ra.cmd(&["SET", "k2", "v2"]);
+    ra.cmd(&["EVAL", "redis.call('SET', 'k3', 'v3') return 1", "0"]);
+    ra.cmd(&["MULTI"]);
+    ra.cmd(&["INCR", "n"]);
+    ra.cmd(&["SELECT", "7"]);
+    ra.cmd(&["SET", "k4", "v4"]);
+    ra.cmd(&["EXEC"]);
+    wait_synced(&mut ra, &mut rb);
+    wait_synced(&mut rb, &mut rc);
+    rc.cmd(&["SELECT", "5"]);
+    for (k, v) in [("k1", "v1"), ("k2", "v2"), ("k3", "v3"), ("n", "1")] {
+        assert_eq!(
+            rc.cmd_str(&["GET", k]),
+            format!("${}\r\n{v}\r\n", v.len()),
+            "{k}"
+        );
+    }
+    rc.cmd(&["SELECT", "7"]);
+    assert_eq!(rc.cmd_str(&["GET", "k4"]), "$2\r\nv4\r\n");
+    assert_eq!(rc.cmd_str(&["DBSIZE"]), ":1\r\n");
+    assert_eq!(digest(&mut rc), digest(&mut ra));
+    // One history, one set of offsets, down the chain.
+    let a_id = info_field(&mut ra, "master_replid");
+    assert_eq!(info_field(&mut rb, "master_replid"), a_id);
+    assert_eq!(info_field(&mut rc, "master_replid"), a_id);
+    assert_eq!(offset(&mut rc), offset(&mut ra));
+    // A broken link between B and C resumes partially from B's backlog.
+    assert_eq!(stat(&mut rb, "sync_full"), "1");
+    proxy.cut();
+    ra.cmd(&["SET", "k5", "v5"]);
+    wait_synced(&mut ra, &mut rb);
+    wait_synced(&mut rb, &mut rc);
+    assert_eq!(stat(&mut rb, "sync_full"), "1");
+    assert_eq!(stat(&mut rb, "sync_partial_ok"), "1");
+    assert_eq!(digest(&mut rc), digest(&mut ra));
+    // Followers refuse writes down the chain.
+    assert!(rc.cmd_str(&["SET", "w", "1"]).starts_with("-READONLY"));
+}
+
+/// A follower's log holds its leader's stream (and its own script loads) so that, restarted
+/// on its own, it has exactly the data it followed, in the right databases.
+#[test]
+fn a_followers_log_restores_what_it_followed() {
+    let a = node(Kind::Luagate, None);
+    let dir = std::env::temp_dir().join(format!("luagate-histlog-{}", common::free_port()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    let d = dir.to_str().expect("utf-8 path");
+    let follower = |of: Option<&Proc>| {
+        let mut args = vec![
+            "--dir",
+            d,
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            "always",
+            "--enable-debug-command",
+            "yes",
+        ];
+        let addr = of.map(|l| l.addr());
+        if let Some(addr) = &addr {
+            args.extend(["--replicaof", addr]);
+        }
+        luagate(&args)
+    };
+    let b = follower(Some(&a));
+    let (mut ra, mut rb) = (a.raw(), b.raw());
+    ra.cmd(&["SELECT", "3"]);
+    ra.cmd(&["SET", "x", "1"]);
+    wait_synced(&mut ra, &mut rb);
+    // The follower's own publication (a script body) goes to its log between A's units.
+    assert!(rb.cmd_str(&["SCRIPT", "LOAD", "return 7"]).starts_with('$'));
+    ra.cmd(&["SET", "y", "2"]);
+    ra.cmd(&["HSET", "h", "f", "v"]);
+    wait_synced(&mut ra, &mut rb);
+    let want = digest(&mut ra);
+    drop(rb);
+    drop(b);
+    let b = follower(None);
+    let mut rb = b.raw();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while rb.cmd_str(&["PING"]) != "+PONG\r\n" {
+        assert!(
+            Instant::now() < deadline,
+            "the restarted follower did not load"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(rb.cmd_str(&["DBSIZE"]), ":0\r\n");
+    rb.cmd(&["SELECT", "3"]);
+    assert_eq!(
+        rb.cmd_str(&["MGET", "x", "y"]),
+        "*2\r\n$1\r\n1\r\n$1\r\n2\r\n"
+    );
+    assert_eq!(rb.cmd_str(&["HGET", "h", "f"]), "$1\r\nv\r\n");
+    assert_eq!(digest(&mut rb), want);
+    drop(rb);
+    drop(b);
+    let _ = std::fs::remove_dir_all(&dir);
+}
