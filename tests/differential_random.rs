@@ -2,14 +2,17 @@
 //! (4 shards, so keys and multi-key commands cross shards) and a reference redis-server; every
 //! reply must match byte for byte.
 //!
-//! How it works: a [`Gen`] (a tiny PRNG with helpers) draws commands from [`GENERATORS`], a
-//! weighted table. Keys come from a small key space so commands collide on the same keys and
-//! types: eight plain keys spread over the shards and three sharing a hash tag (same slot).
-//! Commands go out in pipelines of 1–8, the same bytes to both servers; replies are read and
-//! compared in order. On a mismatch the test panics with the seed, the step, the command, both
-//! replies and the commands that led there.
+//! How it works: a [`Gen`] (a tiny PRNG with helpers) draws commands from weighted command
+//! tables, one per family of commands. Keys come from a small key space so commands collide
+//! on the same keys and types: eight plain keys spread over the shards and three sharing a
+//! hash tag (same slot). Commands go out in pipelines of 1–8, the same bytes to both
+//! servers; replies are read and compared in order. On a mismatch the test panics with the
+//! seed, the step, the command, both replies and the commands that led there.
 //!
-//! Adding a command is one line in [`table::GENERATORS`] (tests/differential_random/table.rs):
+//! Adding a command is one line in its family's table (tests/differential_random/): strings,
+//! keys, hashes and lists in table.rs ([`table::GENERATORS`]); sets and sorted sets in
+//! table_sets.rs; transactions, scripts and connection commands in table_session.rs; GEO,
+//! SORT and streams in table_more.rs:
 //! ```text
 //! gen("LPUSH", 3, Exact, |g| cmd(&["LPUSH", &g.key(), &g.val()])),
 //! gen("SMEMBERS", 2, Unordered, |g| cmd(&["SMEMBERS", &g.key()])),
@@ -21,7 +24,7 @@
 //! (HELLO). A `seq` entry sends several commands, all compared exactly.
 //! Stay deterministic: no short expiries (the servers' clocks differ by the pipeline's
 //! latency), no commands whose replies are random (RANDOMKEY, SPOP with a small count), and no
-//! server-specific replies (INFO, CLIENT ID). The exclusions are listed at the table's end.
+//! server-specific replies (INFO, CLIENT ID). The exclusions are listed at table.rs's end.
 //! At the end, every key's type, value and expiry must agree in every database used.
 //!
 //! Reproduce or explore: `LUAGATE_DIFF_SEED=1234 LUAGATE_DIFF_STEPS=20000 cargo test --test
@@ -34,6 +37,10 @@ mod gen;
 mod table;
 #[path = "differential_random/table_more.rs"]
 mod table_more;
+#[path = "differential_random/table_session.rs"]
+mod table_session;
+#[path = "differential_random/table_sets.rs"]
+mod table_sets;
 
 use common::{array_items, encode_cmd, reply_len, Diff};
 use gen::{Gen, Generator, Order, KEYS};

@@ -4,6 +4,7 @@
 
 pub mod proxy;
 pub mod resp;
+pub mod streams;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;

@@ -4,6 +4,12 @@
 
 use crate::table::GENERATORS;
 use crate::table_more::MORE;
+use crate::table_session::SESSION;
+use crate::table_sets::SETS;
+
+/// The command tables in the order [`Gen::pick`] walks them. A seed draws by position, so
+/// moving an entry (or a table) changes the sequence every seed produces.
+static TABLES: [&[Generator]; 4] = [GENERATORS, SETS, SESSION, MORE];
 
 /// How a reply is compared between the two servers.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -83,6 +89,17 @@ pub fn cmd_with(head: &[&str], rest: Vec<String>) -> Vec<Vec<u8>> {
     let mut c = cmd(head);
     c.extend(rest.into_iter().map(String::into_bytes));
     c
+}
+
+/// One to `max` pairs drawn by `pair`, flattened (MSET's keys and values, HSET's fields and
+/// values, ZADD's scores and members).
+pub fn pairs(
+    g: &mut Gen,
+    max: usize,
+    mut pair: impl FnMut(&mut Gen) -> [String; 2],
+) -> Vec<String> {
+    let n = 1 + g.below(max);
+    (0..n).flat_map(|_| pair(g)).collect()
 }
 
 /// The shared key space: eight keys spread over the shards and three sharing a hash tag.
@@ -295,7 +312,7 @@ impl Gen {
     }
 
     pub fn pick(&mut self) -> &'static Generator {
-        let all = || GENERATORS.iter().chain(MORE);
+        let all = || TABLES.iter().flat_map(|t| t.iter());
         let total: u32 = all().map(|g| g.weight).sum();
         let mut r = self.below(total as usize) as u32;
         for g in all() {
