@@ -182,13 +182,11 @@ async fn run(server: Arc<Server>, target: Option<Target>, deadline: Option<Insta
     };
     fo.state.store(IN_PROGRESS, Relaxed);
     tracing::info!(host = %target.host, port = target.port, "FAILOVER: handing over");
-    // The other followers are let go: they reconnect to this node and, once it follows the
-    // target, continue through it (chained); after a failed hand-over they resume where they
-    // were. Let go in the same step as the offset is read, so nothing more reaches them.
-    let (replid, offset) = server.repl.stream.with(|s| {
-        s.subscribers.clear();
-        (s.replid.clone(), s.offset)
-    });
+    // The other followers stay on: nothing more is published (writes are held, no keepalive
+    // while handing over, and a follower publishes only to its log). When the target takes
+    // this node on under its new replid they are let go and continue through it (chained);
+    // after a failed hand-over they simply go on.
+    let (replid, offset) = server.repl.stream.with(|s| (s.replid.clone(), s.offset));
     let (done, outcome) = tokio::sync::oneshot::channel();
     let handover = Handover {
         replid,

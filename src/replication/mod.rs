@@ -124,10 +124,14 @@ impl Replication {
                 let Some(server) = weak.upgrade() else {
                     return;
                 };
-                // A follower forwards its leader's PINGs; a hand-over fixes the offset.
-                if !server.repl.is_follower() && !server.repl.failover.handing_over() {
-                    server.repl.stream.with(|s| s.publish_ping());
-                }
+                // A follower forwards its leader's PINGs; a hand-over fixes the offset (read
+                // under the stream's lock, as the hand-over reads the offset under it).
+                let repl = &server.repl;
+                repl.stream.with(|s| {
+                    if !repl.is_follower() && !repl.failover.handing_over() {
+                        s.publish_ping();
+                    }
+                });
             }
         });
     }
