@@ -7,7 +7,8 @@
 //! loaded machine, becomes an event too); their replies are compared with every digit masked,
 //! since times and durations differ. Histograms are compared on what is exact (`calls`, the map shapes) and
 //! checked for what must hold (bucket labels from Redis's set, cumulative counts ending at
-//! `calls`). Nothing asserts on how long anything took.
+//! `calls`), and a blocking command counts once however it ends. Nothing asserts on how long
+//! anything took.
 
 mod common;
 
@@ -469,4 +470,70 @@ fn one_call_percentiles_are_exact() {
             assert_eq!((ns + 1) % width, 0, "{p}: {ns} ns is not a slot's top");
         }
     }
+}
+
+/// `calls` and `failed_calls` of `cmd` in INFO commandstats, and its LATENCY HISTOGRAM calls.
+fn counted(r: &mut Raw, cmd: &str) -> String {
+    let stats = r.cmd_str(&["INFO", "commandstats"]);
+    let line = stats
+        .lines()
+        .find(|l| l.starts_with(&format!("cmdstat_{cmd}:")))
+        .unwrap_or_default();
+    let field = |name: &str| {
+        line.split([':', ','])
+            .find_map(|f| f.strip_prefix(&format!("{name}=")))
+            .unwrap_or("-")
+            .to_string()
+    };
+    let hist = histogram_of(&value(&r.cmd(&["LATENCY", "HISTOGRAM", cmd])), cmd).map(|h| h.0);
+    format!(
+        "{cmd}: calls={} failed_calls={} histogram={hist:?}",
+        field("calls"),
+        field("failed_calls")
+    )
+}
+
+/// A blocking command is one call however it ends, as Redis 7.0.15 counts it: served at once
+/// or after waiting, timed out (outside the latency histogram), or ended by CLIENT UNBLOCK
+/// (TIMEOUT or ERROR: a failed call, in the histogram); the attempts that found nothing to
+/// serve are not calls.
+#[test]
+fn blocking_commands_are_counted_once_like_redis() {
+    common::on_both(|p| {
+        let mut log = Vec::new();
+        let mut r = p.raw();
+        let mut w = p.raw();
+        let id = String::from_utf8_lossy(&w.cmd(&["CLIENT", "ID"]))
+            .trim_start_matches(':')
+            .trim()
+            .to_string();
+        r.cmd(&["CONFIG", "RESETSTAT"]);
+        // Timed out.
+        log.push(r.cmd_str(&["BLPOP", "q", "0.05"]));
+        log.push(counted(&mut r, "blpop"));
+        // Served after waiting (woken by a push).
+        w.send_cmd(&[b"BLPOP", b"q2", b"5"]);
+        common::wait_blocked_clients(&mut r, 1);
+        r.cmd(&["RPUSH", "q2", "a"]);
+        log.push(String::from_utf8_lossy(&w.read_reply().expect("reply")).into_owned());
+        log.push(counted(&mut r, "blpop"));
+        // Served at once.
+        r.cmd(&["RPUSH", "q3", "x"]);
+        log.push(r.cmd_str(&["BLPOP", "q3", "1"]));
+        log.push(counted(&mut r, "blpop"));
+        // Ended by CLIENT UNBLOCK, both ways.
+        for how in ["ERROR", "TIMEOUT"] {
+            w.send_cmd(&[b"BLPOP", b"q", b"5"]);
+            common::wait_blocked_clients(&mut r, 1);
+            log.push(r.cmd_str(&["CLIENT", "UNBLOCK", &id, how]));
+            log.push(String::from_utf8_lossy(&w.read_reply().expect("reply")).into_owned());
+            log.push(counted(&mut r, "blpop"));
+        }
+        // Other families: a sorted-set pop and a stream read that time out.
+        log.push(r.cmd_str(&["BZPOPMIN", "z", "0.05"]));
+        log.push(counted(&mut r, "bzpopmin"));
+        log.push(r.cmd_str(&["XREAD", "BLOCK", "50", "STREAMS", "s", "$"]));
+        log.push(counted(&mut r, "xread"));
+        log
+    });
 }

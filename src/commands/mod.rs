@@ -457,11 +457,49 @@ pub fn call_from(
     args: &[Bytes],
     started: Instant,
 ) -> (Reply, Instant) {
+    let (reply, finished, _) = run_call(ctx, cmd, args, started, true);
+    (reply, finished)
+}
+
+/// [`call`] without counting it in the command statistics; also returns whether it failed. A
+/// blocking command's attempt that blocks is not a call yet: Redis counts the call when it is
+/// served, times out or is unblocked (`server::blocking`).
+pub(crate) fn call_uncounted(ctx: &mut Ctx<'_>, cmd: CmdRef, args: &[Bytes]) -> (Reply, bool) {
+    let (reply, _, failed) = run_call(ctx, cmd, args, Instant::now(), false);
+    (reply, failed)
+}
+
+/// A blocked call that ended unserved (its timeout, CLIENT UNBLOCK), counted as Redis 7.0.15
+/// counts it: a call of `usec`, with `failures`, in the latency histogram only if `histogram`.
+pub(crate) fn account_unserved(
+    ctx: &Ctx<'_>,
+    cmd: CmdRef,
+    usec: u64,
+    failures: u32,
+    histogram: bool,
+) {
+    let server = ctx.server;
+    server.shards[ctx.home].stats.record_held(
+        cmd.id,
+        usec,
+        failures,
+        histogram && server.latency_tracking(),
+    );
+}
+
+#[inline(always)]
+fn run_call(
+    ctx: &mut Ctx<'_>,
+    cmd: CmdRef,
+    args: &[Bytes],
+    started: Instant,
+    count: bool,
+) -> (Reply, Instant, bool) {
     let f = match cmd.cmd.run {
         Run::Shard(f) => f,
         Run::Conn => {
             let r = Reply::Error(format!("ERR '{}' cannot run here", cmd.cmd.name));
-            return (r, started);
+            return (r, started, true);
         }
     };
     let dirty_before = ctx.dirty;
@@ -487,7 +525,11 @@ pub fn call_from(
         }
         Ok(_) => false,
     };
-    let finished = account(ctx, cmd, args, started, u32::from(failed));
+    let finished = if count {
+        account(ctx, cmd, args, started, u32::from(failed))
+    } else {
+        started
+    };
     if ctx.server.monitors.active() && !matches!(result, Err(CommandError::NotHeld(_))) {
         monitor(ctx, cmd, args);
     }
@@ -543,7 +585,7 @@ pub fn call_from(
         Ok(r) => r,
         Err(e) => Reply::Error(e.to_string()),
     };
-    (reply, finished)
+    (reply, finished, failed)
 }
 
 /// Counts a call that started at `started` in the home shard's command statistics and the slow

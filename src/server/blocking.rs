@@ -349,6 +349,8 @@ struct Pending {
     client_id: u64,
     /// The encoded reply, once another client's unit served this one.
     served: Mutex<Option<Bytes>>,
+    /// How long the first attempt ran: the duration of a call that ends unserved.
+    first_usec: AtomicU64,
 }
 
 impl Pending {
@@ -416,13 +418,22 @@ impl Attempt {
         // The first attempt always runs the command whole, so argument errors (BZMPOP's numkeys
         // 0, say) are answered rather than waited on.
         if self.first || !keep.is_empty() {
-            let reply = if keep.len() == self.p.sources.len() {
-                commands::call(ctx, self.p.cmd, &self.p.args)
+            // Counted as a call only when it serves (or fails): an attempt that blocks is
+            // not a call yet, as in Redis (see `count_unserved` for the other endings).
+            let started = Instant::now();
+            let (reply, failed) = if keep.len() == self.p.sources.len() {
+                commands::call_uncounted(ctx, self.p.cmd, &self.p.args)
             } else {
                 let narrowed = (self.p.spec.narrow)(&self.p.args, &keep);
-                commands::call(ctx, self.p.cmd, &narrowed)
+                commands::call_uncounted(ctx, self.p.cmd, &narrowed)
             };
-            if reply != self.p.spec.not_served {
+            if reply == self.p.spec.not_served {
+                if self.first {
+                    let usec = started.elapsed().as_micros() as u64;
+                    self.p.first_usec.store(usec, Relaxed);
+                }
+            } else {
+                commands::account(ctx, self.p.cmd, &self.p.args, started, u32::from(failed));
                 // Only a retry can have joined queues or registered waiters.
                 if !self.first {
                     ctx.server.blocked.leave(db, &self.p.keys, self.p.ticket);
@@ -445,6 +456,15 @@ impl Attempt {
         }
         None
     }
+}
+
+/// Counts a blocked call that ended unserved as Redis 7.0.15 counts it: at its timeout a call
+/// (of its first attempt's duration) outside the latency histogram; by CLIENT UNBLOCK (`how`),
+/// TIMEOUT or ERROR alike, a failed call inside it.
+fn count_unserved(ctx: &Ctx<'_>, p: &Pending, how: Block) {
+    let usec = p.first_usec.load(Relaxed);
+    let unblocked = matches!(how, Block::UnblockTimeout | Block::UnblockError);
+    commands::account_unserved(ctx, p.cmd, usec, u32::from(unblocked), unblocked);
 }
 
 /// Serves, before the unit ends, the clients blocked on keys the unit made ready: oldest first
@@ -574,6 +594,7 @@ pub async fn run(
         resp: conn.resp,
         client_id: conn.info.id,
         served: Mutex::new(None),
+        first_usec: AtomicU64::new(0),
     });
     let mut first = true;
     let mut mark = None;
@@ -645,11 +666,23 @@ pub async fn run(
     drop(member);
     let me = notify.clone();
     let waited = keys.clone();
+    let p = pending.clone();
+    let ending = match end {
+        End::TimedOut => Some(Block::No),
+        End::Unblocked(how) => Some(how),
+        End::Gone => None,
+    };
     conn.run_job(shards, move |ctx| {
         for k in waited.iter() {
             if let Ok(d) = ctx.db(k) {
                 unregister(d, k, &me);
             }
+        }
+        // Holding the keys' shards: nothing can serve it any more, so it ends unserved
+        // unless it was served already (that unit counted it).
+        let served = p.served.lock().map(|s| s.is_some()).unwrap_or(true);
+        if let (Some(how), false) = (ending, served) {
+            count_unserved(ctx, &p, how);
         }
         Reply::Nil
     })
