@@ -1,5 +1,6 @@
 //! The append-only log: acknowledged writes survive kill -9 with `appendfsync always`, a torn
-//! tail is cut back to whole units, other corruption stops start-up.
+//! tail is cut back to whole units, other corruption stops start-up; published messages in the
+//! log do not.
 
 mod common;
 
@@ -192,5 +193,41 @@ fn bgrewriteaof_compacts_and_still_restores() {
         .expect("ttl");
     assert!(ttl > 900 && ttl <= 1000, "expiry kept: {ttl}");
     drop(p);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// PUBLISH travels down the effect stream, so it lands in the log (alone, and inside a
+/// script's unit); the log still loads at start, and replaying the messages reaches no one.
+#[test]
+fn published_messages_in_the_log_do_not_stop_start() {
+    let dir = tmpdir("publish");
+    let mut p = node(&dir, "always");
+    let mut r = p.raw();
+    r.cmd(&["SET", "before", "1"]);
+    assert_eq!(r.cmd_str(&["PUBLISH", "ch", "hello"]), ":0\r\n");
+    assert_eq!(r.cmd_str(&["SPUBLISH", "sch", "hello"]), ":0\r\n");
+    r.cmd(&[
+        "EVAL",
+        "redis.call('PUBLISH', 'ch', 'from a script') return redis.call('INCR', KEYS[1])",
+        "1",
+        "n",
+    ]);
+    r.cmd(&["SET", "after", "2"]);
+    let digest = r.cmd_str(&["DEBUG", "DIGEST"]);
+    let log = std::fs::read(dir.join("appendonly.aof")).expect("the log");
+    assert!(
+        log.windows(7).any(|w| w.eq_ignore_ascii_case(b"publish")),
+        "the log holds the messages"
+    );
+    p.child.kill().expect("kill -9");
+    let _ = p.child.wait();
+    drop(p);
+    let p = node(&dir, "always");
+    let mut r = p.raw();
+    assert_eq!(r.cmd_str(&["DEBUG", "DIGEST"]), digest);
+    assert_eq!(
+        r.cmd_str(&["MGET", "before", "n", "after"]),
+        "*3\r\n$1\r\n1\r\n$1\r\n1\r\n$1\r\n2\r\n"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -46,6 +46,11 @@ pub fn known(args: &[Bytes]) -> bool {
         || (args.len() == 4
             && args[0].eq_ignore_ascii_case(b"FUNCTION")
             && args[1].eq_ignore_ascii_case(b"RESTORE"))
+        // Messages travel down the stream (followers deliver them); replaying them reaches
+        // no one.
+        || (args.len() == 3
+            && (args[0].eq_ignore_ascii_case(b"PUBLISH")
+                || args[0].eq_ignore_ascii_case(b"SPUBLISH")))
         || ["SELECT", "MULTI", "EXEC"]
             .iter()
             .any(|n| args[0].eq_ignore_ascii_case(n.as_bytes()))

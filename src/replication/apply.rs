@@ -131,9 +131,12 @@ async fn apply_on(
             && (args[0].eq_ignore_ascii_case(b"PUBLISH")
                 || args[0].eq_ignore_ascii_case(b"SPUBLISH"))
         {
-            // To this node's own subscribers, as a replica does.
-            let shard = args[0].eq_ignore_ascii_case(b"SPUBLISH");
-            server.pubsub.publish(&args[1], &args[2], shard);
+            // To this node's own subscribers, as a replica does; not when loading a file at
+            // start (those messages were delivered long ago).
+            if !every_shard {
+                let shard = args[0].eq_ignore_ascii_case(b"SPUBLISH");
+                server.pubsub.publish(&args[1], &args[2], shard);
+            }
             continue;
         }
         let cmd = match commands::lookup(&args) {
