@@ -237,14 +237,17 @@ pub fn path(server: &Server) -> PathBuf {
 /// Loads the log (if any), then installs the writer. With no log yet, the snapshot file (if
 /// any) is loaded and copied in as the log's beginning, so the log is self-contained from the
 /// start. Errors stop start-up.
-pub async fn start(server: &Arc<Server>) -> Result<(), String> {
+pub async fn start(server: &Arc<Server>) -> Result<&'static str, String> {
     let path = path(server);
     let has_log = std::fs::metadata(&path).is_ok_and(|m| m.len() > 0);
+    let mut source = "none";
     if has_log {
         load(server, &path).await?;
+        source = "aof";
     } else {
         let dump = super::save::path(server);
         if dump.exists() {
+            source = "snapshot";
             super::save::load(server, &dump).await?;
             let (tmp, f) = super::create_tmp(&path, "seed.tmp")?;
             drop(f);
@@ -319,7 +322,7 @@ pub async fn start(server: &Arc<Server>) -> Result<(), String> {
             }
         })
         .map_err(|e| e.to_string())?;
-    Ok(())
+    Ok(source)
 }
 
 /// Makes `file` the stream's sink (called under the stream's lock).

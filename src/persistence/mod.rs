@@ -14,6 +14,7 @@
 //! a log rewrite) runs at a time, as in Redis, and the other is scheduled behind it.
 
 pub mod aof;
+pub mod history;
 pub mod load;
 mod rdb_stream;
 pub mod rdb_value;
@@ -56,6 +57,8 @@ pub struct State {
     pub last_auto_try: AtomicU64,
     /// The runtime background jobs are spawned on (triggers also fire on shard threads).
     pub rt: std::sync::OnceLock<tokio::runtime::Handle>,
+    /// Where the stream was at the cut of the last snapshot file this run wrote.
+    pub last_cut: std::sync::Mutex<Option<history::Position>>,
 }
 
 impl State {
@@ -84,15 +87,21 @@ pub fn lastsave(server: &Server) -> i64 {
     }
 }
 
-/// Loads what is on disk and starts the log if it is on. Errors stop start-up.
-pub async fn start(server: &Arc<Server>) -> Result<(), String> {
+/// Loads what is on disk and starts the log if it is on; `follows`: this node starts as a
+/// follower (see `history`). Errors stop start-up.
+pub async fn start(server: &Arc<Server>, follows: bool) -> Result<(), String> {
     let _ = server.persist.rt.set(tokio::runtime::Handle::current());
     if server.config().appendonly == "yes" {
-        return aof::start(server).await;
+        let source = aof::start(server).await?;
+        history::resume_at_start(server, source, follows);
+        return Ok(());
     }
     let path = save::path(server);
     if path.exists() {
         save::load(server, &path).await?;
+        history::resume_at_start(server, "snapshot", follows);
+    } else {
+        history::resume_at_start(server, "none", follows);
     }
     Ok(())
 }
@@ -103,6 +112,7 @@ pub fn on_exit(server: &Server) {
         aof::flush(server);
         shared.sync_now();
     }
+    history::save_at_exit(server);
 }
 
 /// A handle to spawn background jobs on, from any thread.

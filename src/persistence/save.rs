@@ -44,6 +44,12 @@ pub async fn write_snapshot(server: &Arc<Server>) -> Result<u64, String> {
         .store(pause.as_micros() as u64, Relaxed);
     let path = path(server);
     let keys = cap.keys;
+    let cut = super::history::Position {
+        replid: cap.replid.clone(),
+        offset: cap.offset,
+        db: cap.end_db().unwrap_or(0),
+        source: "snapshot",
+    };
     let bytes = tokio::task::spawn_blocking(move || -> Result<u64, String> {
         let (tmp, f) = create_tmp(&path, "rdb.tmp")?;
         let mut w = std::io::BufWriter::with_capacity(1 << 20, f);
@@ -66,6 +72,9 @@ pub async fn write_snapshot(server: &Arc<Server>) -> Result<u64, String> {
         "snapshot saved"
     );
     server.persist.dirty_at_save.store(dirty_at_cut, Relaxed);
+    if let Ok(mut last) = server.persist.last_cut.lock() {
+        *last = Some(cut);
+    }
     Ok(bytes)
 }
 

@@ -145,14 +145,10 @@ async fn connect_and_sync(
     // The history this node's data is at: the leader's it mirrors, or its own as a leader
     // (a demoted leader, or a follower pointed at a sibling promoted from the same leader, can
     // continue it); a node with no writes at all asks for a full sync.
-    let synced = link.synced.load(Relaxed);
-    let (replid, next) = server.repl.stream.with(|s| {
-        if synced || s.offset > 0 {
-            (s.replid.clone(), (s.offset + 1).to_string())
-        } else {
-            ("?".to_string(), "-1".to_string())
-        }
-    });
+    let (replid, next) = match server.repl.stream.with(|s| s.psync_position()) {
+        Some((replid, next)) => (replid, next.to_string()),
+        None => ("?".to_string(), "-1".to_string()),
+    };
     set_state(link, "sync");
     let line = match handover.take() {
         None => {

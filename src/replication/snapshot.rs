@@ -122,6 +122,11 @@ fn copy_shard(shard: &ShardData, databases: usize) -> Vec<Vec<KeyCopy>> {
 }
 
 impl Capture {
+    /// On a follower, the database its leader's stream was in at the cut.
+    pub fn end_db(&self) -> Option<u16> {
+        self.end_db
+    }
+
     /// Writes the snapshot's commands to `w`; returns the bytes written.
     pub fn write_to(&self, w: &mut impl Write) -> std::io::Result<u64> {
         let mut out = BytesMut::with_capacity(1 << 16);

@@ -77,6 +77,9 @@ pub struct Inner {
     mirroring: bool,
     /// While mirroring: the database the leader's stream selected last.
     mirror_db: u16,
+    /// Whether this node's data is at `offset` of a leader's history (a sync, or a history
+    /// resumed at start), even at offset 0: its next PSYNC names it.
+    synced_history: bool,
     backlog: VecDeque<u8>,
     capacity: usize,
     /// Database of the last command written, `None` when the next one must SELECT.
@@ -114,6 +117,7 @@ impl Stream {
                 second_offset: -1,
                 mirroring: false,
                 mirror_db: 0,
+                synced_history: false,
                 backlog: VecDeque::new(),
                 capacity: capacity.max(1),
                 db: None,
@@ -241,6 +245,7 @@ impl Inner {
     /// `offset`, in database `db`. Its own followers are let go: the data they had is gone.
     pub fn follow_full(&mut self, replid: String, offset: u64, db: u16) {
         self.mirroring = true;
+        self.synced_history = true;
         self.replid = replid;
         self.offset = offset;
         self.replid2 = NO_REPLID.to_string();
@@ -257,6 +262,7 @@ impl Inner {
     /// this node's own followers are let go so that they ask again under it).
     pub fn follow_partial(&mut self, replid: &str) {
         self.start_following();
+        self.synced_history = true;
         if !replid.is_empty() && replid != self.replid {
             self.shift_history(replid.to_string());
             self.subscribers.clear();
@@ -269,7 +275,8 @@ impl Inner {
     pub fn start_following(&mut self) {
         if !self.mirroring {
             self.mirroring = true;
-            self.mirror_db = self.db.unwrap_or(0);
+            // A leader's own database, or the one a resumed history was in.
+            self.mirror_db = self.db.unwrap_or(self.mirror_db);
             self.db = None;
             self.forget_sent();
         }
@@ -381,6 +388,44 @@ impl Inner {
     /// The next command written states its database again (a new reader starts here).
     pub fn reset_db(&mut self) {
         self.db = None;
+    }
+
+    /// What a PSYNC of this node names: its history and the next offset it needs, or `None`
+    /// when its data is at no history a leader could continue (nothing written, never synced).
+    pub fn psync_position(&self) -> Option<(String, u64)> {
+        (self.synced_history || self.offset > 0).then(|| (self.replid.clone(), self.offset + 1))
+    }
+
+    /// Where the stream is: its replid, offset and the database its next unit continues in
+    /// (a follower's: its leader's; a leader's next unit selects its own anyway).
+    pub fn position(&self) -> (String, u64, u16) {
+        let db = self.mirrored_db().or(self.db).unwrap_or(0);
+        (self.replid.clone(), self.offset, db)
+    }
+
+    /// At start, the history the data on disk is at (`persistence::history`), with an empty
+    /// backlog. A follower (`follows`) asks its leader to continue it; a leader continues it
+    /// under a new name, as Redis does, so its followers resume partially only from where the
+    /// data is (one that claims more of the old history than survived is refused).
+    pub fn resume(&mut self, replid: String, offset: u64, db: u16, follows: bool) {
+        self.replid = replid;
+        self.offset = offset;
+        self.replid2 = NO_REPLID.to_string();
+        self.second_offset = -1;
+        self.backlog.clear();
+        self.mirror_db = db;
+        self.db = None;
+        self.synced_history = true;
+        if !follows {
+            self.shift_history(new_replid());
+        }
+    }
+
+    /// Closes the log at a clean exit: what it holds ends here (see `position`).
+    pub fn close_sink(&mut self) {
+        if let Some(mut sink) = self.sink.take() {
+            sink.flush();
+        }
     }
 
     /// While mirroring, the database the leader's stream is in: a snapshot taken now must

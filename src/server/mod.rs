@@ -317,8 +317,18 @@ pub async fn serve(config: Config) -> std::io::Result<()> {
         .chain(std::mem::take(&mut running.more_listeners))
         .map(|l| tokio::spawn(accept_loop(server.clone(), l)))
         .collect();
+    // A cluster replica follows the primary its `cluster-nodes` entry names.
+    let primary = server.cluster.as_ref().and_then(|t| {
+        let p = &t.nodes[t.me().primary?];
+        Some((p.host.clone(), p.port))
+    });
+    let leader = primary.or_else(|| {
+        cfg.replicaof
+            .as_deref()
+            .and_then(crate::config::parse_host_port)
+    });
     // The snapshot or the log.
-    let loaded = crate::persistence::start(&server).await;
+    let loaded = crate::persistence::start(&server, leader.is_some()).await;
     loading.store(false, Relaxed);
     if let Err(e) = loaded {
         tracing::error!(error = %e, "cannot start");
@@ -333,16 +343,7 @@ pub async fn serve(config: Config) -> std::io::Result<()> {
             .bus
             .set(crate::cluster::bus::Bus::start(topo, password));
     }
-    // A cluster replica follows the primary its `cluster-nodes` entry names.
-    let primary = server.cluster.as_ref().and_then(|t| {
-        let p = &t.nodes[t.me().primary?];
-        Some((p.host.clone(), p.port))
-    });
-    if let Some((host, port)) = primary.or_else(|| {
-        cfg.replicaof
-            .as_deref()
-            .and_then(crate::config::parse_host_port)
-    }) {
+    if let Some((host, port)) = leader {
         crate::replication::follower::start(&server, host, port).await;
     }
     server.set_ready(true);
