@@ -5,14 +5,9 @@
 //! that dies mid-hand-over.
 mod common;
 
+use common::transcript::{same_on_both, say, wait_for, Kind};
 use common::{info_field, luagate, redis_reference, Proc, Raw};
 use std::time::{Duration, Instant};
-
-#[derive(Clone, Copy, Debug)]
-enum Kind {
-    Luagate,
-    Redis,
-}
 
 /// A leader and one follower of it, the follower in sync.
 fn pair(kind: Kind) -> (Proc, Proc) {
@@ -38,16 +33,6 @@ fn pair(kind: Kind) -> (Proc, Proc) {
         info_field(r, "slave0").is_some_and(|s| s.contains("state=online"))
     });
     (leader, follower)
-}
-
-/// Polls `cond` every 20 ms for at most 30 s.
-#[track_caller]
-fn wait_for(r: &mut Raw, what: &str, mut cond: impl FnMut(&mut Raw) -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !cond(r) {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 fn role(r: &mut Raw) -> String {
@@ -90,12 +75,6 @@ fn signal(p: &Proc, sig: &str) {
         assert!(Instant::now() < deadline, "process {pid} did not stop");
         std::thread::sleep(Duration::from_millis(5));
     }
-}
-
-/// Sends a command and notes it with its reply.
-fn say(log: &mut Vec<String>, r: &mut Raw, args: &[&str]) {
-    let reply = r.cmd_str(args);
-    log.push(format!("{args:?} -> {reply}"));
 }
 
 /// The scenario, as a transcript of replies and observed states.
@@ -288,12 +267,7 @@ fn scenario(kind: Kind) -> Vec<String> {
 
 #[test]
 fn failover_matches_redis() {
-    let ours = scenario(Kind::Luagate);
-    let theirs = scenario(Kind::Redis);
-    assert_eq!(
-        ours, theirs,
-        "luagate (left) and redis-server (right) differ"
-    );
+    same_on_both(scenario);
 }
 
 /// FAILOVER's argument errors, on a lone server, as Redis answers them.

@@ -9,14 +9,9 @@
 mod common;
 
 use common::proxy::Proxy;
+use common::transcript::{same_on_both, say, wait_for, Kind};
 use common::{digest, info_field, luagate, redis_reference, wait_synced, Proc, Raw};
 use std::time::{Duration, Instant};
-
-#[derive(Clone, Copy, Debug)]
-enum Kind {
-    Luagate,
-    Redis,
-}
 
 /// A server; with `of`, a follower of it. Keepalive PINGs are rare, so that an idle leader's
 /// offset stays where a test read it (a PING would make a later PSYNC of it a full one).
@@ -68,22 +63,6 @@ fn offset(r: &mut Raw) -> u64 {
         .expect("master_repl_offset")
 }
 
-/// Polls `cond` every 20 ms for at most 30 s.
-#[track_caller]
-fn wait_for(r: &mut Raw, what: &str, mut cond: impl FnMut(&mut Raw) -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !cond(r) {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-/// Sends a command and notes it with its reply.
-fn say(log: &mut Vec<String>, r: &mut Raw, args: &[&str]) {
-    let reply = r.cmd_str(args);
-    log.push(format!("{args:?} -> {reply}"));
-}
-
 fn writes(log: &mut Vec<String>, r: &mut Raw) {
     for args in [
         &["SET", "a", "1"][..],
@@ -97,16 +76,22 @@ fn writes(log: &mut Vec<String>, r: &mut Raw) {
     }
 }
 
-/// A leads B and C; B is promoted; C, then A, follow B.
-fn promotion(kind: Kind) -> Vec<String> {
-    let mut log = Vec::new();
+/// A leading B and C, which have A's first writes.
+fn trio(kind: Kind, log: &mut Vec<String>) -> ([Proc; 3], [Raw; 3]) {
     let a = node(kind, None);
     let b = node(kind, Some(&a));
     let c = node(kind, Some(&a));
     let (mut ra, mut rb, mut rc) = (a.raw(), b.raw(), c.raw());
-    writes(&mut log, &mut ra);
+    writes(log, &mut ra);
     wait_synced(&mut ra, &mut rb);
     wait_synced(&mut ra, &mut rc);
+    ([a, b, c], [ra, rb, rc])
+}
+
+/// A leads B and C; B is promoted; C, then A, follow B.
+fn promotion(kind: Kind) -> Vec<String> {
+    let mut log = Vec::new();
+    let ([_a, b, _c], [mut ra, mut rb, mut rc]) = trio(kind, &mut log);
     let a_id = info_field(&mut ra, "master_replid").expect("replid");
     let a_off = offset(&mut ra);
     say(&mut log, &mut rb, &["REPLICAOF", "NO", "ONE"]);
@@ -151,24 +136,13 @@ fn promotion(kind: Kind) -> Vec<String> {
 
 #[test]
 fn promotion_continues_the_history_as_redis_does() {
-    let ours = promotion(Kind::Luagate);
-    let theirs = promotion(Kind::Redis);
-    assert_eq!(
-        ours, theirs,
-        "luagate (left) and redis-server (right) differ"
-    );
+    same_on_both(promotion);
 }
 
 /// A leads B and C; FAILOVER hands over to B; A continues through B, C through A.
 fn failover(kind: Kind) -> Vec<String> {
     let mut log = Vec::new();
-    let a = node(kind, None);
-    let b = node(kind, Some(&a));
-    let c = node(kind, Some(&a));
-    let (mut ra, mut rb, mut rc) = (a.raw(), b.raw(), c.raw());
-    writes(&mut log, &mut ra);
-    wait_synced(&mut ra, &mut rb);
-    wait_synced(&mut ra, &mut rc);
+    let ([_a, b, _c], [mut ra, mut rb, mut rc]) = trio(kind, &mut log);
     let b_port = b.port.to_string();
     say(&mut log, &mut ra, &["FAILOVER", "TO", "127.0.0.1", &b_port]);
     wait_for(&mut ra, "A to follow B", |r| {
@@ -207,12 +181,7 @@ fn failover(kind: Kind) -> Vec<String> {
 
 #[test]
 fn failover_continues_through_the_demoted_leader_as_redis_does() {
-    let ours = failover(Kind::Luagate);
-    let theirs = failover(Kind::Redis);
-    assert_eq!(
-        ours, theirs,
-        "luagate (left) and redis-server (right) differ"
-    );
+    same_on_both(failover);
 }
 
 #[test]
@@ -496,12 +465,7 @@ fn restarts(kind: Kind) -> Vec<String> {
 
 #[test]
 fn clean_restarts_resume_the_history_as_redis_does() {
-    let ours = restarts(Kind::Luagate);
-    let theirs = restarts(Kind::Redis);
-    assert_eq!(
-        ours, theirs,
-        "luagate (left) and redis-server (right) differ"
-    );
+    same_on_both(restarts);
 }
 
 /// With the append-only log instead of a snapshot (Redis 7.0 resyncs in full there): the log,

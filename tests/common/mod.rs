@@ -5,6 +5,7 @@
 pub mod proxy;
 pub mod resp;
 pub mod streams;
+pub mod transcript;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
