@@ -107,8 +107,9 @@ impl ShardStats {
         }
     }
 
-    /// Records a call on a shard's statistics, by the holder of the shard.
-    #[inline]
+    /// Records a call on a shard's statistics, by the holder of the shard. Always inlined:
+    /// it is on every command's path (callgrind: ~14 instructions per call when it is not).
+    #[inline(always)]
     pub fn record_held(&self, id: u16, usec: u64, failures: u32, track: bool) {
         if let Some(s) = self.cmds.get(id as usize) {
             Self::add_call(s, usec, failures, Counter::add_exclusive);
