@@ -289,7 +289,13 @@ fn referenced_metrics_exist_on_the_real_server() {
     c.cmd(&["EVAL", "return 1", "0"]);
     // An error, so the error-reply family has a sample.
     c.cmd(&["LPUSH", "a", "x"]);
-    let body = node::scrape(&node);
+    // A follower of it exports the follower-only families (its link).
+    let follower = node::start(&["--replicaof", &node.proc.addr()], &[]);
+    let linked = node::eventually(10, || {
+        node::scrape(&follower).contains("luagate_replication_link_up 1")
+    });
+    assert!(linked, "the follower never linked");
+    let body = node::scrape(&node) + &node::scrape(&follower);
     let exported: BTreeSet<String> = body
         .lines()
         .filter(|l| !l.starts_with('#') && !l.is_empty())

@@ -1,5 +1,5 @@
 //! The operable server, against the real binary: the HTTP endpoints and the metric values they
-//! expose (checked by `promtool check metrics`), configuration from file / environment / flags
+//! expose (checked by `promtool check metrics`; replication's on a leader and its follower), configuration from file / environment / flags
 //! and its errors, every example file in config/, CONFIG's luagate keys and REWRITE, and the
 //! shutdown paths (SIGTERM, SHUTDOWN).
 
@@ -166,6 +166,59 @@ fn metric_values_follow_commands_and_pass_promtool() {
         "keyspace gauges never reached 21 keys / 1 expiring:\n{last}"
     );
     promtool_check(&last);
+}
+
+/// Replication metrics on a leader and its follower: the same offsets on both (the follower
+/// mirrors the leader's stream), the leader's follower count, lag and syncs served, and the
+/// follower's link, which drops to 0 when the leader goes away.
+#[test]
+fn replication_metrics_follow_the_link() {
+    let leader = start(&["--shards", "2"], &[]);
+    let follower = start(&["--replicaof", &leader.proc.addr()], &[]);
+    let linked = eventually(10, || {
+        sample(&scrape(&follower), "luagate_replication_link_up") == Some(1.0)
+    });
+    assert!(linked, "the follower never linked");
+    // Written after the full sync, so they travel down the stream.
+    let mut c = leader.proc.raw();
+    for i in 0..10 {
+        c.cmd(&["SET", &format!("k{i}"), "v"]);
+    }
+    let mut last = (String::new(), String::new());
+    let synced = eventually(10, || {
+        last = (scrape(&leader), scrape(&follower));
+        let (l, f) = (&last.0, &last.1);
+        let lo = sample(l, "luagate_replication_offset_bytes");
+        lo.is_some_and(|o| o > 0.0)
+            && lo == sample(f, "luagate_replication_offset_bytes")
+            && sample(l, "luagate_replication_follower_lag_bytes") == Some(0.0)
+    });
+    assert!(synced, "offsets never met:\n{}\n{}", last.0, last.1);
+    let (l, f) = &last;
+    assert_eq!(sample(l, "luagate_replication_followers"), Some(1.0));
+    assert_eq!(
+        sample(l, r#"luagate_replication_syncs_total{kind="full"}"#),
+        Some(1.0)
+    );
+    assert_eq!(
+        sample(l, r#"luagate_replication_syncs_total{kind="partial"}"#),
+        Some(0.0)
+    );
+    assert_eq!(
+        sample(l, "luagate_replication_link_up"),
+        None,
+        "a leader has no link"
+    );
+    assert_eq!(sample(f, "luagate_replication_link_up"), Some(1.0));
+    assert_eq!(sample(f, "luagate_replication_followers"), Some(0.0));
+    promtool_check(l);
+    promtool_check(f);
+    drop(c);
+    drop(leader);
+    let down = eventually(10, || {
+        sample(&scrape(&follower), "luagate_replication_link_up") == Some(0.0)
+    });
+    assert!(down, "the follower's link never went down");
 }
 
 fn write_temp(name: &str, text: &str) -> std::path::PathBuf {

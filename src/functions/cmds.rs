@@ -64,14 +64,10 @@ pub fn replicate(server: &crate::server::Server) {
     if !server.effects_wanted() {
         return;
     }
-    let offset = server
+    server
         .repl
         .stream
         .publish_functions(|| Bytes::from(server.scripting.functions.snapshot().dump()));
-    server
-        .counters
-        .replication_offset
-        .store(offset, std::sync::atomic::Ordering::Relaxed);
 }
 
 fn syntax(sub: &Bytes) -> String {

@@ -43,7 +43,6 @@ pub struct Counters {
     scripts: [[AtomicU64; 4]; 3],
     // Script cache size, evictions, re-runs and function libraries are read from
     // `Scripting`, which owns them.
-    pub replication_offset: AtomicU64,
 }
 
 impl Counters {
@@ -348,12 +347,7 @@ pub fn gather(server: &Server) -> Vec<MetricFamily> {
             server.scripting.functions.snapshot().libs.len() as f64,
         )],
     ));
-    fams.push(family(
-        "luagate_replication_offset_bytes",
-        "Offset of the effect stream (master_repl_offset).",
-        MetricType::GAUGE,
-        vec![gauge(&[], c.replication_offset.load(Relaxed) as f64)],
-    ));
+    replication(server, &mut fams);
     fams.push(family(
         "luagate_up",
         "1 while the server runs.",
@@ -368,4 +362,59 @@ pub fn gather(server: &Server) -> Vec<MetricFamily> {
     ));
     fams.retain(|f| !f.get_metric().is_empty());
     fams
+}
+
+/// Replication: the stream's offset (a follower mirrors its leader's, so offsets compare
+/// across a leader and its followers), this node's followers and how far the slowest lags,
+/// the syncs it served, and a follower's link.
+fn replication(server: &Server, fams: &mut Vec<MetricFamily>) {
+    let repl = &server.repl;
+    let offset = repl.stream.offset();
+    fams.push(family(
+        "luagate_replication_offset_bytes",
+        "Offset of the effect stream (master_repl_offset); a follower's is its leader's.",
+        MetricType::GAUGE,
+        vec![gauge(&[], offset as f64)],
+    ));
+    let followers = repl.replicas();
+    let lag = followers
+        .iter()
+        .filter(|r| r.online.load(Relaxed))
+        .map(|r| offset.saturating_sub(r.ack.load(Relaxed)))
+        .max()
+        .unwrap_or(0);
+    fams.push(family(
+        "luagate_replication_followers",
+        "Followers attached to this node.",
+        MetricType::GAUGE,
+        vec![gauge(&[], followers.len() as f64)],
+    ));
+    fams.push(family(
+        "luagate_replication_follower_lag_bytes",
+        "Bytes of the effect stream the slowest online follower has not acknowledged.",
+        MetricType::GAUGE,
+        vec![gauge(&[], lag as f64)],
+    ));
+    fams.push(family(
+        "luagate_replication_syncs_total",
+        "Synchronizations this node served its followers: full, partial, and partial requests it refused.",
+        MetricType::COUNTER,
+        vec![
+            counter(&[("kind", "full")], repl.full_syncs_served.load(Relaxed) as f64),
+            counter(&[("kind", "partial")], repl.partial_syncs_served.load(Relaxed) as f64),
+            counter(
+                &[("kind", "partial_refused")],
+                repl.partial_syncs_refused.load(Relaxed) as f64,
+            ),
+        ],
+    ));
+    let link = repl
+        .link()
+        .map(|l| gauge(&[], l.up.load(Relaxed) as u8 as f64));
+    fams.push(family(
+        "luagate_replication_link_up",
+        "On a follower, 1 while its link with the leader is up (absent on a leader).",
+        MetricType::GAUGE,
+        link.into_iter().collect(),
+    ));
 }

@@ -225,8 +225,7 @@ impl Server {
 
     /// Hands a unit's effects to the effect stream.
     pub fn publish_effects(&self, effects: Vec<crate::commands::Effect>) {
-        let offset = self.repl.stream.publish(&effects);
-        self.counters.replication_offset.store(offset, Relaxed);
+        self.repl.stream.publish(&effects);
     }
 
     /// The shards a command needs, ascending. Keyspace-wide commands need all of them; a
