@@ -513,3 +513,39 @@ fn a_follower_with_a_log_resumes_after_a_clean_exit_only() {
     drop((rf, f));
     let _ = std::fs::remove_dir_all(&df);
 }
+
+/// CLIENT KILL TYPE replica on a leader and TYPE master on a follower drop the replication
+/// link, which comes back with a partial resync; where there is no such link, nothing is
+/// killed.
+fn kills(kind: Kind) -> Vec<String> {
+    let mut log = Vec::new();
+    let a = node(kind, None);
+    let b = node(kind, Some(&a));
+    let (mut ra, mut rb) = (a.raw(), b.raw());
+    writes(&mut log, &mut ra);
+    wait_synced(&mut ra, &mut rb);
+    say(&mut log, &mut ra, &["CLIENT", "KILL", "TYPE", "replica"]);
+    say(&mut log, &mut ra, &["SET", "x", "1"]);
+    wait_synced(&mut ra, &mut rb);
+    say(&mut log, &mut rb, &["GET", "x"]);
+    say(&mut log, &mut rb, &["CLIENT", "KILL", "TYPE", "master"]);
+    say(&mut log, &mut ra, &["SET", "y", "2"]);
+    wait_synced(&mut ra, &mut rb);
+    say(&mut log, &mut rb, &["GET", "y"]);
+    for field in ["sync_full", "sync_partial_ok"] {
+        log.push(format!("A {field}: {}", stat(&mut ra, field)));
+    }
+    say(&mut log, &mut ra, &["CLIENT", "KILL", "TYPE", "master"]);
+    say(&mut log, &mut rb, &["CLIENT", "KILL", "TYPE", "slave"]);
+    say(
+        &mut log,
+        &mut ra,
+        &["CLIENT", "KILL", "TYPE", "replica", "ID", "99999"],
+    );
+    log
+}
+
+#[test]
+fn client_kill_drops_replication_links_as_redis_does() {
+    same_on_both(kills);
+}

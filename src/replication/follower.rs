@@ -105,6 +105,19 @@ pub async fn stop(server: &Arc<Server>, promote: bool) {
     }
 }
 
+/// Drops the current connection to the leader, which the follower task then makes again (a
+/// partial resync where the backlog allows); false when this node follows no leader.
+pub fn reconnect(server: &Server) -> bool {
+    let follow = server.repl.follow.lock();
+    match follow.as_ref().ok().and_then(|f| f.as_ref()) {
+        Some(f) if f.link.up.load(Relaxed) => {
+            f.stop.notify_one();
+            true
+        }
+        _ => false,
+    }
+}
+
 /// One connection to the leader, until it fails. After a FAILOVER demotion, sessions carry
 /// the hand-over until the target answers it, and report that answer.
 async fn session(

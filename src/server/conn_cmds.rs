@@ -561,5 +561,30 @@ fn client_kill(conn: &mut Conn, args: &[Bytes]) -> Result<Reply, CommandError> {
         }
         killed += 1;
     }
+    killed += kill_replication_links(&conn.server, &filters);
     Ok(Reply::Int(killed))
+}
+
+/// CLIENT KILL TYPE replica|slave|master: replication links are not clients here, so a kill
+/// by type drops them itself: this node's followers' links (they reconnect and resync
+/// partially), or this follower's link with its leader (re-established the same way). Only a
+/// kill that names nothing but the type (and USER default) reaches them.
+fn kill_replication_links(server: &super::Server, filters: &[(String, String)]) -> i64 {
+    let mut kind = None;
+    for (k, v) in filters {
+        match k.as_str() {
+            "type" => kind = Some(v.to_ascii_lowercase()),
+            "user" | "skipme" => {}
+            _ => return 0,
+        }
+    }
+    match kind.as_deref() {
+        Some("replica" | "slave") => server.repl.stream.with(|s| {
+            let n = s.subscribers.len() as i64;
+            s.subscribers.clear();
+            n
+        }),
+        Some("master") => i64::from(crate::replication::follower::reconnect(server)),
+        _ => 0,
+    }
 }
