@@ -522,8 +522,28 @@ fn kills(kind: Kind) -> Vec<String> {
     let a = node(kind, None);
     let b = node(kind, Some(&a));
     let (mut ra, mut rb) = (a.raw(), b.raw());
+    // Written once the follower is in sync, so that they reach it down the stream.
+    wait_synced(&mut ra, &mut rb);
     writes(&mut log, &mut ra);
     wait_synced(&mut ra, &mut rb);
+    // The links are listed as clients: flags S on the leader, M on the follower.
+    for (who, r, kind) in [("A", &mut ra, "replica"), ("B", &mut rb, "master")] {
+        let list = r.cmd_str(&["CLIENT", "LIST", "TYPE", kind]);
+        let fields: Vec<&str> = list
+            .split_whitespace()
+            .filter(|f| {
+                ["flags=", "cmd=", "user=", "db="]
+                    .iter()
+                    .any(|p| f.starts_with(p))
+            })
+            .collect();
+        log.push(format!("{who} CLIENT LIST TYPE {kind}: {fields:?}"));
+        let clients = r.cmd_str(&["INFO", "clients"]);
+        let connected = clients
+            .lines()
+            .find(|l| l.starts_with("connected_clients:"));
+        log.push(format!("{who} {connected:?}"));
+    }
     say(&mut log, &mut ra, &["CLIENT", "KILL", "TYPE", "replica"]);
     say(&mut log, &mut ra, &["SET", "x", "1"]);
     wait_synced(&mut ra, &mut rb);

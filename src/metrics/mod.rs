@@ -196,7 +196,7 @@ pub fn gather(server: &Server) -> Vec<MetricFamily> {
         "luagate_connections_current",
         "Connected clients.",
         MetricType::GAUGE,
-        vec![gauge(&[], server.clients.len() as f64)],
+        vec![gauge(&[], server.clients.connected() as f64)],
     ));
     fams.push(family(
         "luagate_connections_received_total",

@@ -8,6 +8,7 @@
 use super::apply::{self, Applier, Fed};
 use super::failover::Handover;
 use super::{Follow, LinkState};
+use crate::server::client::ClientInfo;
 use crate::server::Server;
 use bytes::BytesMut;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
@@ -105,19 +106,6 @@ pub async fn stop(server: &Arc<Server>, promote: bool) {
     }
 }
 
-/// Drops the current connection to the leader, which the follower task then makes again (a
-/// partial resync where the backlog allows); false when this node follows no leader.
-pub fn reconnect(server: &Server) -> bool {
-    let follow = server.repl.follow.lock();
-    match follow.as_ref().ok().and_then(|f| f.as_ref()) {
-        Some(f) if f.link.up.load(Relaxed) => {
-            f.stop.notify_one();
-            true
-        }
-        _ => false,
-    }
-}
-
 /// One connection to the leader, until it fails. After a FAILOVER demotion, sessions carry
 /// the hand-over until the target answers it, and report that answer.
 async fn session(
@@ -146,6 +134,9 @@ async fn connect_and_sync(
         .await
         .map_err(|_| std::io::Error::other("connect timed out"))??;
     let _ = sock.set_nodelay(true);
+    // Listed as a client while it lasts (flag `M`, as Redis lists its master link); CLIENT
+    // KILL drops it and the task connects again.
+    let listed = Listed::new(server, &sock);
     let mut sock = BufReader::new(sock);
     let masterauth = server.config().masterauth.clone();
     if let Some(pass) = masterauth {
@@ -237,7 +228,32 @@ async fn connect_and_sync(
     }
     set_state(link, "connected");
     link.up.store(true, Relaxed);
-    stream(server, sock, link).await
+    tokio::select! {
+        r = stream(server, sock, link, &listed.0) => r,
+        _ = listed.0.killed_signal() => Err(std::io::Error::other("link killed by CLIENT KILL")),
+    }
+}
+
+/// The link's entry in the client list, removed when the link ends.
+struct Listed(Arc<ClientInfo>, Arc<Server>);
+
+impl Listed {
+    fn new(server: &Arc<Server>, sock: &TcpStream) -> Listed {
+        let local = sock.local_addr();
+        let peer = sock.peer_addr();
+        let fallback = std::net::SocketAddr::from(([0, 0, 0, 0], 0));
+        let info = server
+            .clients
+            .register(peer.unwrap_or(fallback), local.unwrap_or(fallback));
+        info.role.store(crate::server::client::MASTER, Relaxed);
+        Listed(info, server.clone())
+    }
+}
+
+impl Drop for Listed {
+    fn drop(&mut self) {
+        self.1.clients.unregister(self.0.id);
+    }
 }
 
 /// Applies the live stream until the link fails.
@@ -245,6 +261,7 @@ async fn stream(
     server: &Arc<Server>,
     mut sock: BufReader<TcpStream>,
     link: &Arc<LinkState>,
+    client: &ClientInfo,
 ) -> std::io::Result<()> {
     let mut applier = Applier::new(link.db.load(Relaxed) as u16);
     let mut decoder = crate::protocol::RequestDecoder::new(i64::MAX);
@@ -282,6 +299,7 @@ async fn stream(
             return Err(std::io::Error::other("leader closed the link"));
         }
         link.last_io_ms.store(crate::clock::unix_ms(), Relaxed);
+        client.touch();
         raw.extend_from_slice(&buf[had..]);
         loop {
             let before = buf.len();
@@ -294,6 +312,10 @@ async fn stream(
                 Ok(None) => break,
                 Err(e) => return Err(bad(&format!("stream does not parse: {e}"))),
             };
+            // CLIENT LIST's `cmd=` for the link: the leader's last command, as Redis shows.
+            if let Some(cmd) = args.first().and_then(|n| crate::commands::table::find(n)) {
+                client.last_cmd.store(u32::from(cmd.id) + 1, Relaxed);
+            }
             if let Fed::Boundary(unit) = applier.feed(args) {
                 let bytes = raw.split_to(pending as usize).freeze();
                 let db = applier.db;

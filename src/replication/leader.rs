@@ -11,6 +11,7 @@
 use super::cmds::PsyncRequest;
 use super::stream::Subscriber;
 use super::{all_shards, run_on, snapshot, ReplicaInfo};
+use crate::server::client::ClientInfo;
 use crate::server::Server;
 use bytes::{Bytes, BytesMut};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
@@ -18,7 +19,14 @@ use std::sync::Arc;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-pub async fn serve_replica(server: Arc<Server>, mut sock: TcpStream, req: PsyncRequest) {
+/// Serves the follower whose connection (`client`, listed as its link) asked `req`, until the
+/// link fails or CLIENT KILL drops it.
+pub async fn serve_replica(
+    server: Arc<Server>,
+    mut sock: TcpStream,
+    req: PsyncRequest,
+    client: Arc<ClientInfo>,
+) {
     let id = server.repl.next_replica_id();
     let ip = sock
         .peer_addr()
@@ -38,7 +46,10 @@ pub async fn serve_replica(server: Arc<Server>, mut sock: TcpStream, req: PsyncR
     }
     server.want_effects();
     super::Replication::start_pinger(&server);
-    let r = link(&server, &mut sock, &req, &info).await;
+    let r = tokio::select! {
+        r = link(&server, &mut sock, &req, &info, &client) => r,
+        _ = client.killed_signal() => Ok(()),
+    };
     if let Err(e) = r {
         tracing::info!(replica = id, error = %e, "follower link closed");
     }
@@ -56,6 +67,7 @@ async fn link(
     sock: &mut TcpStream,
     req: &PsyncRequest,
     info: &Arc<ReplicaInfo>,
+    client: &ClientInfo,
 ) -> std::io::Result<()> {
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Bytes>();
     let id = info.id;
@@ -174,6 +186,10 @@ async fn link(
                         if let Some(off) = crate::commands::parse_i64(&args[2]) {
                             info.ack.store(off.max(0) as u64, Relaxed);
                             info.last_ack_ms.store(crate::clock::unix_ms(), Relaxed);
+                        }
+                        client.touch();
+                        if let Some(cmd) = crate::commands::table::find(&args[0]) {
+                            client.last_cmd.store(u32::from(cmd.id) + 1, Relaxed);
                         }
                         if args.len() == 5 && args[3].eq_ignore_ascii_case(b"FACK") {
                             if let Some(off) = crate::commands::parse_i64(&args[4]) {

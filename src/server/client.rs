@@ -55,6 +55,9 @@ pub struct ClientInfo {
     redir: AtomicI64,
     /// CLIENT NO-TOUCH (flag `T`).
     pub no_touch: AtomicBool,
+    /// A replication link rather than a client connection: `REPLICA` (a follower's link here,
+    /// flag `S`) or `MASTER` (this follower's link to its leader, flag `M`), else `NORMAL`.
+    pub role: AtomicU8,
     /// Invalidations for this connection to write (src/server/tracking/push.rs), queued by
     /// whichever thread ran the write; `pushed` says there are some and wakes the task (through
     /// the kill waker, which the connection always waits on).
@@ -65,6 +68,12 @@ pub struct ClientInfo {
 const TRACKING_ON: u8 = 1;
 const TRACKING_BROKEN: u8 = 2;
 const TRACKING_BCAST: u8 = 4;
+
+/// `ClientInfo::role`: a client, a follower's link (here, on its leader), this follower's link
+/// to its leader.
+pub const NORMAL: u8 = 0;
+pub const REPLICA: u8 = 1;
+pub const MASTER: u8 = 2;
 
 /// What woke a connection waiting on its `ClientInfo`.
 pub enum Wake {
@@ -116,14 +125,20 @@ impl ClientInfo {
         self.subs.iter().any(|s| s.load(Relaxed) > 0)
     }
 
-    /// CLIENT LIST / CLIENT KILL `TYPE`: `normal` or `pubsub` (followers' links are not
-    /// clients here).
+    /// CLIENT LIST / CLIENT KILL `TYPE`: `normal`, `pubsub`, `replica` or `master` (`slave`
+    /// is read as `replica`).
     pub fn kind(&self) -> &'static str {
-        if self.is_pubsub() {
-            "pubsub"
-        } else {
-            "normal"
+        match self.role.load(Relaxed) {
+            REPLICA => "replica",
+            MASTER => "master",
+            _ if self.is_pubsub() => "pubsub",
+            _ => "normal",
         }
+    }
+
+    /// Whether this is a follower's replication link (not counted in `connected_clients`).
+    pub fn is_replica(&self) -> bool {
+        self.role.load(Relaxed) == REPLICA
     }
 
     /// One CLIENT LIST line (without the newline), fields as Redis 7.2 prints them.
@@ -137,6 +152,12 @@ impl ClientInfo {
         let multi = self.multi.load(Relaxed);
         // Redis's letters, in its order, for the states luagate has.
         let mut flags = String::new();
+        let role = self.role.load(Relaxed);
+        match role {
+            REPLICA => flags.push('S'),
+            MASTER => flags.push('M'),
+            _ => {}
+        }
         if self.monitor.load(Relaxed) {
             flags.push('O');
         }
@@ -172,7 +193,7 @@ impl ClientInfo {
             flags.push('N');
         }
         format!(
-            "id={} addr={} laddr={} fd=8 name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=1024 rbp=0 obl=0 oll=0 omem=0 tot-mem=1024 events=r cmd={} user=default redir={} resp={} lib-name={} lib-ver={}",
+            "id={} addr={} laddr={} fd=8 name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=1024 rbp=0 obl=0 oll=0 omem=0 tot-mem=1024 events=r cmd={} user={} redir={} resp={} lib-name={} lib-ver={}",
             self.id,
             self.addr,
             self.laddr,
@@ -186,6 +207,8 @@ impl ClientInfo {
             self.subs[2].load(Relaxed),
             if multi == 0 { -1 } else { multi as i64 - 1 },
             cmd,
+            // A leader's link acts for no user, as Redis's master client.
+            if role == MASTER { "(superuser)" } else { "default" },
             self.redir.load(Relaxed),
             self.resp.load(Relaxed),
             lib_name,
@@ -354,6 +377,7 @@ impl Clients {
             tracking: AtomicU8::new(0),
             redir: AtomicI64::new(-1),
             no_touch: AtomicBool::new(false),
+            role: AtomicU8::new(NORMAL),
             pushes: parking_lot::Mutex::new(Vec::new()),
             pushed: AtomicBool::new(false),
         });
@@ -371,6 +395,14 @@ impl Clients {
 
     pub fn len(&self) -> usize {
         self.map.lock().map(|m| m.len()).unwrap_or(0)
+    }
+
+    /// Clients without the followers' links (INFO `connected_clients`, as Redis counts).
+    pub fn connected(&self) -> usize {
+        self.map
+            .lock()
+            .map(|m| m.values().filter(|c| !c.is_replica()).count())
+            .unwrap_or(0)
     }
 
     pub fn is_empty(&self) -> bool {

@@ -364,8 +364,8 @@ fn client(conn: &mut Conn, cmd: CmdRef, args: &[Bytes]) -> Result<Reply, Command
                     kind = Some(match t.as_str() {
                         "normal" => "normal",
                         "pubsub" => "pubsub",
-                        // Followers' links are not clients here.
-                        _ => return Ok(Reply::Verbatim("txt", Bytes::new())),
+                        "master" => "master",
+                        _ => "replica",
                     });
                     i += 2;
                 } else {
@@ -544,8 +544,12 @@ fn client_kill(conn: &mut Conn, args: &[Bytes]) -> Result<Reply, CommandError> {
             "id" => c.id.to_string() == *v,
             "addr" => c.addr.to_string() == *v,
             "laddr" => c.laddr.to_string() == *v,
-            "user" => v == "default",
-            "type" => v.eq_ignore_ascii_case(c.kind()),
+            // A leader's link acts as no user (Redis: `(superuser)`, which no USER names).
+            "user" => v == "default" && c.role.load(Relaxed) != super::client::MASTER,
+            "type" => {
+                let v = v.to_ascii_lowercase();
+                c.kind() == if v == "slave" { "replica" } else { v.as_str() }
+            }
             _ => true,
         });
         if !matches {
@@ -561,30 +565,5 @@ fn client_kill(conn: &mut Conn, args: &[Bytes]) -> Result<Reply, CommandError> {
         }
         killed += 1;
     }
-    killed += kill_replication_links(&conn.server, &filters);
     Ok(Reply::Int(killed))
-}
-
-/// CLIENT KILL TYPE replica|slave|master: replication links are not clients here, so a kill
-/// by type drops them itself: this node's followers' links (they reconnect and resync
-/// partially), or this follower's link with its leader (re-established the same way). Only a
-/// kill that names nothing but the type (and USER default) reaches them.
-fn kill_replication_links(server: &super::Server, filters: &[(String, String)]) -> i64 {
-    let mut kind = None;
-    for (k, v) in filters {
-        match k.as_str() {
-            "type" => kind = Some(v.to_ascii_lowercase()),
-            "user" | "skipme" => {}
-            _ => return 0,
-        }
-    }
-    match kind.as_deref() {
-        Some("replica" | "slave") => server.repl.stream.with(|s| {
-            let n = s.subscribers.len() as i64;
-            s.subscribers.clear();
-            n
-        }),
-        Some("master") => i64::from(crate::replication::follower::reconnect(server)),
-        _ => 0,
-    }
 }

@@ -260,7 +260,7 @@ fn os_name() -> String {
 
 fn clients(server: &Server) -> Section {
     let mut s = Section::new("Clients");
-    s.f("connected_clients", server.clients.len())
+    s.f("connected_clients", server.clients.connected())
         .f("cluster_connections", 0)
         .f("maxclients", server.config().maxclients)
         .f("client_recent_max_input_buffer", 0)

@@ -169,10 +169,13 @@ pub async fn handle(server: Arc<Server>, stream: TcpStream, peer: SocketAddr) {
     if conn.monitor.is_some() {
         server.monitors.remove(id);
     }
-    server.clients.unregister(id);
     if let Some(req) = conn.psync.take() {
-        crate::replication::leader::serve_replica(server, stream, req).await;
+        // The connection becomes a follower's link; it stays listed (flag `S`) while it lasts.
+        let info = conn.info.clone();
+        info.role.store(super::client::REPLICA, Relaxed);
+        crate::replication::leader::serve_replica(server.clone(), stream, req, info).await;
     }
+    server.clients.unregister(id);
 }
 
 impl Conn {
