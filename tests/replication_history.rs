@@ -569,3 +569,27 @@ fn kills(kind: Kind) -> Vec<String> {
 fn client_kill_drops_replication_links_as_redis_does() {
     same_on_both(kills);
 }
+
+/// REPLCONF ACK and GETACK are never answered (a follower's acknowledgement; from a client it
+/// means nothing), and PSYNC's offset must be an integer, as in Redis.
+#[test]
+fn replconf_ack_gets_no_reply_and_psync_offsets_are_integers_as_in_redis() {
+    let mut d = common::Diff::new();
+    for args in [
+        &["REPLCONF", "ACK", "1"][..],
+        &["REPLCONF", "GETACK", "*"],
+        &["REPLCONF", "capa", "eof", "ack", "5"],
+    ] {
+        let a: Vec<&[u8]> = args.iter().map(|x| x.as_bytes()).collect();
+        let mut bytes = common::encode_cmd(&a);
+        bytes.extend(common::encode_cmd(&[b"PING"]));
+        d.a.send(&bytes);
+        d.b.send(&bytes);
+        let (x, y) = (d.a.read_reply(), d.b.read_reply());
+        assert_eq!(x, y, "{args:?}");
+        assert_eq!(x.as_deref(), Some(&b"+PONG\r\n"[..]), "{args:?}");
+    }
+    d.check(&["PSYNC", "?", "x"]);
+    d.check(&["REPLCONF", "nosuch", "1"]);
+    d.check(&["SYNC", "x"]);
+}

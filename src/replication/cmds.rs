@@ -64,11 +64,16 @@ pub async fn dispatch(conn: &mut Conn, cmd: CmdRef, args: Vec<Bytes>) -> Option<
         "role" => Ok(role(conn)),
         "wait" => wait(conn, &args).await,
         "waitaof" => waitaof(conn, &args).await,
-        "replconf" => replconf(conn, &args),
+        "replconf" => match replconf(conn, &args) {
+            Ok(None) => return None,
+            r => r.map(|r| r.unwrap_or_else(Reply::ok)),
+        },
         "failover" => super::failover::command(&conn.server, &args),
         "psync" | "sync" => {
             let (replid, offset) = if cmd.cmd.name == "psync" {
-                let off = commands::parse_i64(&args[2]).unwrap_or(-1);
+                let Some(off) = commands::parse_i64(&args[2]) else {
+                    return Some(Reply::Error(CommandError::NotInteger.to_string()));
+                };
                 (String::from_utf8_lossy(&args[1]).into_owned(), off)
             } else {
                 ("?".to_string(), -1)
@@ -271,7 +276,10 @@ async fn waitaof(conn: &mut Conn, args: &[Bytes]) -> Result<Reply, CommandError>
     Ok(Reply::Array(vec![Reply::Int(local), Reply::Int(replicas)]))
 }
 
-fn replconf(conn: &mut Conn, args: &[Bytes]) -> Result<Reply, CommandError> {
+/// REPLCONF. `Ok(None)`: no reply at all, as Redis answers ACK and GETACK (a follower's
+/// acknowledgements travel on its link, which `leader.rs` reads; on a client connection they
+/// mean nothing and are dropped).
+fn replconf(conn: &mut Conn, args: &[Bytes]) -> Result<Option<Reply>, CommandError> {
     if args.len().is_multiple_of(2) {
         return Err(CommandError::Syntax);
     }
@@ -279,15 +287,14 @@ fn replconf(conn: &mut Conn, args: &[Bytes]) -> Result<Reply, CommandError> {
         if is(&pair[0], "listening-port") {
             let p = int_arg(&pair[1])?;
             conn.replica_port = p.clamp(0, 65535) as u16;
-        } else if !["capa", "ip-address", "ack", "getack"]
-            .iter()
-            .any(|w| is(&pair[0], w))
-        {
+        } else if is(&pair[0], "ack") || is(&pair[0], "getack") {
+            return Ok(None);
+        } else if !["capa", "ip-address"].iter().any(|w| is(&pair[0], w)) {
             return Err(CommandError::err(format!(
                 "ERR Unrecognized REPLCONF option: {}",
                 String::from_utf8_lossy(&pair[0])
             )));
         }
     }
-    Ok(Reply::ok())
+    Ok(Some(Reply::ok()))
 }
