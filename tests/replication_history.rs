@@ -9,43 +9,13 @@
 mod common;
 
 use common::proxy::Proxy;
-use common::transcript::{same_on_both, say, wait_for, Kind};
-use common::{digest, info_field, luagate, redis_reference, wait_synced, Proc, Raw};
+use common::transcript::{same_on_both, say, server, wait_for, Kind};
+use common::{digest, info_field, luagate, wait_synced, Proc, Raw};
 use std::time::{Duration, Instant};
 
-/// A server; with `of`, a follower of it. Keepalive PINGs are rare, so that an idle leader's
-/// offset stays where a test read it (a PING would make a later PSYNC of it a full one).
+/// A server; with `of`, a follower of it (`transcript::server`, no other settings).
 fn node(kind: Kind, of: Option<&Proc>) -> Proc {
-    match kind {
-        Kind::Luagate => {
-            let mut args = vec![
-                "--repl-ping-replica-period".to_string(),
-                "60".to_string(),
-                "--enable-debug-command".to_string(),
-                "yes".to_string(),
-            ];
-            if let Some(l) = of {
-                args.extend(["--replicaof".to_string(), l.addr()]);
-            }
-            let args: Vec<&str> = args.iter().map(String::as_str).collect();
-            luagate(&args)
-        }
-        Kind::Redis => {
-            let mut args = vec![
-                "--repl-ping-replica-period".to_string(),
-                "60".to_string(),
-                "--repl-diskless-sync-delay".to_string(),
-                "0".to_string(),
-                "--enable-debug-command".to_string(),
-                "yes".to_string(),
-            ];
-            if let Some(l) = of {
-                args.extend(["--replicaof".to_string(), format!("127.0.0.1 {}", l.port)]);
-            }
-            let args: Vec<&str> = args.iter().map(String::as_str).collect();
-            redis_reference(&args)
-        }
-    }
+    server(kind, of, &[])
 }
 
 /// A field of INFO stats.

@@ -83,6 +83,12 @@ pub struct Config {
     pub repl_timeout: u64,
     /// `yes`: a follower whose link is down still answers with its data; `no`: -MASTERDOWN.
     pub replica_serve_stale_data: String,
+    /// A leader refuses writes (-NOREPLICAS) unless this many followers acknowledged within
+    /// `min-replicas-max-lag` seconds; 0 = never refuse.
+    pub min_replicas_to_write: u64,
+    /// Seconds since a follower's last acknowledgement for it to count toward
+    /// `min-replicas-to-write`; 0 = never refuse.
+    pub min_replicas_max_lag: u64,
     /// `yes` writes the effect stream to an append-only log under `dir` and loads it at start.
     pub appendonly: String,
     /// `always`, `everysec` or `no`.
@@ -160,6 +166,8 @@ impl Default for Config {
             repl_ping_replica_period: 10,
             repl_timeout: 60,
             replica_serve_stale_data: "yes".into(),
+            min_replicas_to_write: 0,
+            min_replicas_max_lag: 10,
             appendonly: "no".into(),
             appendfsync: "everysec".into(),
             appendfilename: "appendonly.aof".into(),
@@ -231,6 +239,8 @@ const FLAGS: &[&str] = &[
     "repl-ping-replica-period",
     "repl-timeout",
     "replica-serve-stale-data",
+    "min-replicas-to-write",
+    "min-replicas-max-lag",
     "appendonly",
     "appendfsync",
     "appendfilename",

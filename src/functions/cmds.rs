@@ -277,6 +277,9 @@ fn check(
             "ERR Can not execute a script with write flag using *_ro command.",
         ));
     }
+    if !f.no_writes && !ro_command && server.repl.too_few_replicas() {
+        return Err(Reply::error(crate::replication::NOREPLICAS_ERR));
+    }
     if !f.no_writes && !f.allow_oom && !ro_command && server.oom() {
         return Err(Reply::error(crate::server::OOM_ERR));
     }

@@ -23,6 +23,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 
 pub const READONLY_ERR: &str = "READONLY You can't write against a read only replica.";
+pub const NOREPLICAS_ERR: &str = "NOREPLICAS Not enough good replicas to write.";
 pub const MASTERDOWN_ERR: &str =
     "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.";
 
@@ -89,12 +90,15 @@ pub struct Replication {
     /// Set once the keepalive task runs (started by the first follower).
     pinger: AtomicBool,
     pub failover: failover::Failover,
+    /// `min-replicas-to-write` and `min-replicas-max-lag`, read on every write.
+    min_to_write: AtomicU64,
+    max_lag_secs: AtomicU64,
 }
 
 impl Replication {
-    pub fn new(backlog: usize) -> Replication {
-        Replication {
-            stream: stream::Stream::new(backlog),
+    pub fn new(config: &crate::config::Config) -> Replication {
+        let repl = Replication {
+            stream: stream::Stream::new(config.repl_backlog_size as usize),
             follow: Mutex::new(None),
             is_follower: AtomicBool::new(false),
             replicas: Mutex::new(Vec::new()),
@@ -104,7 +108,44 @@ impl Replication {
             partial_syncs_refused: AtomicU64::new(0),
             pinger: AtomicBool::new(false),
             failover: failover::Failover::default(),
+            min_to_write: AtomicU64::new(0),
+            max_lag_secs: AtomicU64::new(0),
+        };
+        repl.configure(config);
+        repl
+    }
+
+    /// Takes the settings read on every write (CONFIG SET calls it again).
+    pub fn configure(&self, c: &crate::config::Config) {
+        self.min_to_write.store(c.min_replicas_to_write, Relaxed);
+        self.max_lag_secs.store(c.min_replicas_max_lag, Relaxed);
+    }
+
+    /// `min_slaves_good_slaves` of INFO: followers that acknowledged within
+    /// `min-replicas-max-lag` seconds, when `min-replicas-to-write` is on.
+    pub fn good_replicas(&self) -> Option<u64> {
+        let lag = self.max_lag_secs.load(Relaxed);
+        if self.min_to_write.load(Relaxed) == 0 || lag == 0 {
+            return None;
         }
+        let now = crate::clock::unix_ms() / 1000;
+        let good = self
+            .replicas()
+            .iter()
+            .filter(|r| {
+                r.online.load(Relaxed)
+                    && now.saturating_sub(r.last_ack_ms.load(Relaxed) / 1000) <= lag
+            })
+            .count();
+        Some(good as u64)
+    }
+
+    /// Whether a leader must refuse a write now (-NOREPLICAS): `min-replicas-to-write` is on
+    /// and fewer followers than that acknowledged within `min-replicas-max-lag` seconds. One
+    /// relaxed load when it is off.
+    pub fn too_few_replicas(&self) -> bool {
+        let min = self.min_to_write.load(Relaxed);
+        min > 0 && !self.is_follower() && self.good_replicas().is_some_and(|n| n < min)
     }
 
     /// Starts (once) the task that PINGs followers down the stream every
@@ -170,10 +211,12 @@ impl Replication {
     }
 
     /// Why a client command must be refused on this node, if it must (READONLY on a follower,
-    /// MASTERDOWN while its link is down and stale data may not be served).
+    /// MASTERDOWN while its link is down and stale data may not be served, NOREPLICAS on a
+    /// leader short of good followers).
     pub fn refuse(&self, server: &Server, cmd: CmdRef) -> Option<&'static str> {
         if !self.is_follower() {
-            return None;
+            return (cmd.cmd.has(flags::WRITE) && self.too_few_replicas())
+                .then_some(NOREPLICAS_ERR);
         }
         if cmd.cmd.has(flags::WRITE) {
             return Some(READONLY_ERR);

@@ -493,6 +493,9 @@ impl RunState {
         if cmd.cmd.has(flags::WRITE) && self.server().repl.is_follower() {
             return refuse(self, crate::replication::READONLY_ERR);
         }
+        if cmd.cmd.has(flags::WRITE) && self.server().repl.too_few_replicas() {
+            return refuse(self, crate::replication::NOREPLICAS_ERR);
+        }
         if let Some(topo) = self.server().cluster.as_ref() {
             // A replica's scripts read its primary's slots (a write fails above).
             let read_here = topo.me().primary.is_some() && !cmd.cmd.has(flags::WRITE);

@@ -220,6 +220,10 @@ fn check(server: &Server, name: &str, args: &[Bytes]) -> Result<Checked, Reply> 
             "ERR Can not execute a script with write flag using *_ro command.",
         ));
     }
+    // As Redis orders them: too few good followers, then maxmemory.
+    if f.shebang && !f.no_writes && !ro_command && server.repl.too_few_replicas() {
+        return Err(Reply::error(crate::replication::NOREPLICAS_ERR));
+    }
     // A flagged script that may write is refused up front over maxmemory (unflagged ones fail
     // at their first write that needs memory).
     if f.shebang && !f.no_writes && !f.allow_oom && !ro_command && server.oom() {

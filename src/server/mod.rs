@@ -117,6 +117,7 @@ impl Server {
         self.slowlog.configure(&c);
         self.latency.configure(&c);
         self.hot.configure(&c);
+        self.repl.configure(&c);
         self.config.store(Arc::new(c));
     }
 
@@ -462,7 +463,7 @@ pub async fn start(config: Config) -> std::io::Result<(Running, TcpListener)> {
         ready: AtomicBool::new(false),
         aof: std::sync::OnceLock::new(),
         persist: crate::persistence::State::new(),
-        repl: crate::replication::Replication::new(config.repl_backlog_size as usize),
+        repl: crate::replication::Replication::new(&config),
         slowlog: admin::slowlog::SlowLog::new(&config),
         latency: Arc::new(admin::latency::Monitor::new(&config)),
         hot: HotConfig::new(&config),

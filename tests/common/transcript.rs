@@ -1,7 +1,7 @@
 //! Scenarios that run on luagate and on reference redis-servers and are compared as
 //! transcripts: what was sent, what came back, and what was observed.
 
-use super::Raw;
+use super::{luagate, redis_reference, Proc, Raw};
 use std::time::{Duration, Instant};
 
 /// Which server a scenario runs on.
@@ -35,5 +35,32 @@ pub fn wait_for(r: &mut Raw, what: &str, mut cond: impl FnMut(&mut Raw) -> bool)
     while !cond(r) {
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
         std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A server of `kind` with `extra` settings; with `leader`, a follower of it. Keepalive PINGs
+/// are rare, so that an idle leader's offset stays where a test read it (a PING would make a
+/// later PSYNC of it a full one), and DEBUG is allowed (DIGEST).
+pub fn server(kind: Kind, leader: Option<&Proc>, extra: &[&str]) -> Proc {
+    let mut args: Vec<String> = ["--repl-ping-replica-period", "60"]
+        .iter()
+        .chain(&["--enable-debug-command", "yes"])
+        .map(|s| s.to_string())
+        .collect();
+    if let Kind::Redis = kind {
+        args.extend(["--repl-diskless-sync-delay".to_string(), "0".to_string()]);
+    }
+    if let Some(l) = leader {
+        args.push("--replicaof".to_string());
+        args.push(match kind {
+            Kind::Luagate => l.addr(),
+            Kind::Redis => format!("127.0.0.1 {}", l.port),
+        });
+    }
+    args.extend(extra.iter().map(|s| s.to_string()));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    match kind {
+        Kind::Luagate => luagate(&args),
+        Kind::Redis => redis_reference(&args),
     }
 }

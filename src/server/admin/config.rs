@@ -60,6 +60,8 @@ fn value(server: &Server, cfg: &Config, p: &Param) -> String {
         "auto-aof-rewrite-min-size" => cfg.auto_aof_rewrite_min_size.to_string(),
         "auto-aof-rewrite-percentage" => cfg.auto_aof_rewrite_percentage.to_string(),
         "replica-serve-stale-data" => cfg.replica_serve_stale_data.clone(),
+        "min-replicas-to-write" => cfg.min_replicas_to_write.to_string(),
+        "min-replicas-max-lag" => cfg.min_replicas_max_lag.to_string(),
         "repl-backlog-size" => cfg.repl_backlog_size.to_string(),
         "repl-ping-replica-period" => cfg.repl_ping_replica_period.to_string(),
         "repl-timeout" => cfg.repl_timeout.to_string(),
@@ -220,6 +222,8 @@ fn apply(cfg: &mut Config, p: &Param, v: &str) -> Result<(), String> {
         }
         "appendfsync" => cfg.appendfsync = v.to_string(),
         "replica-serve-stale-data" => cfg.replica_serve_stale_data = v.to_string(),
+        "min-replicas-to-write" => cfg.min_replicas_to_write = int()?,
+        "min-replicas-max-lag" => cfg.min_replicas_max_lag = int()?,
         "masterauth" => cfg.masterauth = (!v.is_empty()).then(|| v.to_string()),
         "repl-ping-replica-period" => cfg.repl_ping_replica_period = int()?.max(1),
         "repl-timeout" => cfg.repl_timeout = int()?.max(1),

@@ -400,6 +400,30 @@ pub(super) static PARAMS: &[Param] = &[
     p("masterauth", Str, Mutable, ""),
     aka(
         p(
+            "min-replicas-to-write",
+            Int {
+                min: 0,
+                max: INT_MAX,
+            },
+            Mutable,
+            "0",
+        ),
+        "min-slaves-to-write",
+    ),
+    aka(
+        p(
+            "min-replicas-max-lag",
+            Int {
+                min: 0,
+                max: INT_MAX,
+            },
+            Mutable,
+            "10",
+        ),
+        "min-slaves-max-lag",
+    ),
+    aka(
+        p(
             "repl-ping-replica-period",
             Int {
                 min: 1,

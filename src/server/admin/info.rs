@@ -557,6 +557,9 @@ fn replication(server: &Server) -> Section {
     }
     let replicas: Vec<_> = repl.replicas();
     s.f("connected_slaves", replicas.len());
+    if let Some(good) = repl.good_replicas() {
+        s.f("min_slaves_good_slaves", good);
+    }
     for (i, r) in replicas.iter().enumerate() {
         let state = if r.online.load(Relaxed) {
             "online"

@@ -1,0 +1,102 @@
+//! `min-replicas-to-write` and `min-replicas-max-lag`: a leader short of followers that
+//! acknowledged recently refuses writes with -NOREPLICAS (plain commands, writes inside
+//! scripts, flagged scripts and functions that may write, transactions), serves reads, and
+//! writes again once a follower is back; run on luagate and on redis-server and compared.
+
+mod common;
+
+use common::transcript::{same_on_both, say, server, wait_for, Kind};
+use common::{info_field, Raw};
+
+/// Stops or resumes a process (SIGSTOP / SIGCONT): a follower that cannot acknowledge.
+fn signal(pid: u32, sig: &str) {
+    let ok = std::process::Command::new("kill")
+        .args([sig, &pid.to_string()])
+        .status()
+        .expect("kill")
+        .success();
+    assert!(ok, "kill {sig}");
+}
+
+fn good(r: &mut Raw) -> String {
+    info_field(r, "min_slaves_good_slaves").unwrap_or_default()
+}
+
+fn writes_and_reads(log: &mut Vec<String>, r: &mut Raw) {
+    for args in [
+        &["SET", "a", "1"][..],
+        &["GET", "a"],
+        &["EVAL", "return redis.call('SET', 'a', '2')", "0"],
+        &["EVAL", "return redis.pcall('SET', 'a', '3')", "0"],
+        &["EVAL", "return redis.call('GET', 'a')", "0"],
+        &["EVAL", "#!lua\nreturn 1", "0"],
+        &["EVAL", "#!lua flags=no-writes\nreturn 1", "0"],
+        &["FCALL", "w", "0"],
+        &["FCALL", "r", "0"],
+        &["MULTI"],
+        &["INCR", "n"],
+        &["EXEC"],
+    ] {
+        say(log, r, args);
+    }
+}
+
+const LIBRARY: &str = "#!lua name=lib\n\
+    redis.register_function('w', function() return redis.call('INCR', 'f') end)\n\
+    redis.register_function{function_name='r', callback=function() return 1 end, flags={'no-writes'}}";
+
+fn scenario(kind: Kind) -> Vec<String> {
+    let mut log = Vec::new();
+    let a = server(kind, None, &[]);
+    let mut ra = a.raw();
+    say(&mut log, &mut ra, &["FUNCTION", "LOAD", LIBRARY]);
+    say(
+        &mut log,
+        &mut ra,
+        &["CONFIG", "SET", "min-replicas-to-write", "1"],
+    );
+    // Followers acknowledge every second: 3 s keeps a loaded machine from flapping.
+    say(
+        &mut log,
+        &mut ra,
+        &["CONFIG", "SET", "min-slaves-max-lag", "3"],
+    );
+    say(
+        &mut log,
+        &mut ra,
+        &["CONFIG", "GET", "min-replicas-max-lag"],
+    );
+    log.push(format!("good followers: {}", good(&mut ra)));
+    writes_and_reads(&mut log, &mut ra);
+    // A follower that acknowledges: writes go through.
+    let b = server(kind, Some(&a), &[]);
+    wait_for(&mut ra, "a good follower", |r| good(r) == "1");
+    writes_and_reads(&mut log, &mut ra);
+    // Stopped, it stops acknowledging: after max-lag the leader refuses writes again.
+    signal(b.child.id(), "-STOP");
+    wait_for(&mut ra, "the follower to lag", |r| good(r) == "0");
+    say(&mut log, &mut ra, &["SET", "a", "lagging"]);
+    signal(b.child.id(), "-CONT");
+    wait_for(&mut ra, "the follower to acknowledge again", |r| {
+        good(r) == "1"
+    });
+    say(&mut log, &mut ra, &["SET", "a", "back"]);
+    // Either setting at 0 turns the check off.
+    say(
+        &mut log,
+        &mut ra,
+        &["CONFIG", "SET", "min-replicas-max-lag", "0"],
+    );
+    log.push(format!(
+        "good followers shown: {:?}",
+        info_field(&mut ra, "min_slaves_good_slaves")
+    ));
+    drop(b);
+    say(&mut log, &mut ra, &["SET", "a", "unchecked"]);
+    log
+}
+
+#[test]
+fn too_few_good_followers_refuse_writes_as_redis_does() {
+    same_on_both(scenario);
+}
