@@ -1,7 +1,9 @@
 //! `min-replicas-to-write` and `min-replicas-max-lag`: a leader short of followers that
 //! acknowledged recently refuses writes with -NOREPLICAS (plain commands, writes inside
 //! scripts, flagged scripts and functions that may write, transactions), serves reads, and
-//! writes again once a follower is back; run on luagate and on redis-server and compared.
+//! writes again once a follower is back; and the order of the refusals a flagged script or
+//! function that may write meets (maxmemory, a read-only follower, too few followers, *_RO);
+//! run on luagate and on redis-server and compared.
 
 mod common;
 
@@ -99,4 +101,51 @@ fn scenario(kind: Kind) -> Vec<String> {
 #[test]
 fn too_few_good_followers_refuse_writes_as_redis_does() {
     same_on_both(scenario);
+}
+
+/// Flagged scripts and functions that may write are refused before they run, in Redis's
+/// order: maxmemory, then a read-only follower or too few good followers, then an *_RO
+/// command; `no-writes` ones run.
+fn refusal_order(kind: Kind) -> Vec<String> {
+    let mut log = Vec::new();
+    let a = server(kind, None, &[]);
+    let mut ra = a.raw();
+    say(&mut log, &mut ra, &["FUNCTION", "LOAD", LIBRARY]);
+    let b = server(kind, Some(&a), &[]);
+    let mut rb = b.raw();
+    common::wait_synced(&mut ra, &mut rb);
+    let calls: &[&[&str]] = &[
+        &["FCALL", "w", "0"],
+        &["FCALL_RO", "w", "0"],
+        &["FCALL", "r", "0"],
+        &["FCALL_RO", "r", "0"],
+        &["EVAL", "#!lua\nreturn 1", "0"],
+        &["EVAL_RO", "#!lua\nreturn 1", "0"],
+        &["EVAL_RO", "#!lua flags=no-writes\nreturn 1", "0"],
+    ];
+    log.push("on the follower".into());
+    for args in calls {
+        say(&mut log, &mut rb, args);
+    }
+    log.push("on the leader, short of followers".into());
+    say(
+        &mut log,
+        &mut ra,
+        &["CONFIG", "SET", "min-replicas-to-write", "2"],
+    );
+    for args in calls {
+        say(&mut log, &mut ra, args);
+    }
+    log.push("on the leader, over maxmemory".into());
+    say(&mut log, &mut ra, &["CONFIG", "SET", "maxmemory", "1"]);
+    for args in calls {
+        say(&mut log, &mut ra, args);
+    }
+    say(&mut log, &mut ra, &["CONFIG", "SET", "maxmemory", "0"]);
+    log
+}
+
+#[test]
+fn scripts_that_may_write_are_refused_in_redis_order() {
+    same_on_both(refusal_order);
 }

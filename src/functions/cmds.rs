@@ -269,19 +269,16 @@ fn check(
     let Some(f) = lib.functions.get(index).map(|f| f.flags) else {
         return Err(Reply::error("ERR Function not found"));
     };
+    // Redis's order, as for EVAL (`scripting::eval`): maxmemory, `no-cluster`, then the
+    // refusals of a function that may write.
+    if !f.no_writes && !f.allow_oom && server.oom() {
+        return Err(Reply::error(crate::server::OOM_ERR));
+    }
     if f.no_cluster && server.cluster.is_some() {
         return Err(Reply::error(crate::scripting::eval::NO_CLUSTER));
     }
-    if ro_command && !f.no_writes {
-        return Err(Reply::error(
-            "ERR Can not execute a script with write flag using *_ro command.",
-        ));
-    }
-    if !f.no_writes && !ro_command && server.repl.too_few_replicas() {
-        return Err(Reply::error(crate::replication::NOREPLICAS_ERR));
-    }
-    if !f.no_writes && !f.allow_oom && !ro_command && server.oom() {
-        return Err(Reply::error(crate::server::OOM_ERR));
+    if !f.no_writes {
+        crate::scripting::eval::script_may_write(server, ro_command)?;
     }
     let slot_rule = server.single_slot_scripts();
     // Declared keys must share a slot even with allow-cross-slot-keys, as for EVAL: a

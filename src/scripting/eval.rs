@@ -212,25 +212,18 @@ fn check(server: &Server, name: &str, args: &[Bytes]) -> Result<Checked, Reply> 
         Err(e) => return Err(Reply::Error(e.to_string())),
     };
     let f = script.flags;
+    // Redis's order: maxmemory (checked before the command runs), `no-cluster`, then for a
+    // flagged script that may write: a read-only follower, too few good followers, an *_RO
+    // command. Unflagged scripts meet these at their first write instead.
+    let may_write = f.shebang && !f.no_writes;
+    if may_write && !f.allow_oom && server.oom() {
+        return Err(Reply::error(crate::server::OOM_ERR));
+    }
     if f.shebang && f.no_cluster && server.cluster.is_some() {
         return Err(Reply::error(NO_CLUSTER));
     }
-    if ro_command && f.shebang && !f.no_writes {
-        return Err(Reply::error(
-            "ERR Can not execute a script with write flag using *_ro command.",
-        ));
-    }
-    // As Redis orders them: too few good followers, then maxmemory.
-    if f.shebang && !f.no_writes && !ro_command && server.repl.too_few_replicas() {
-        return Err(Reply::error(crate::replication::NOREPLICAS_ERR));
-    }
-    // A flagged script that may write is refused up front over maxmemory (unflagged ones fail
-    // at their first write that needs memory).
-    if f.shebang && !f.no_writes && !f.allow_oom && !ro_command && server.oom() {
-        return Err(Reply::error(crate::server::OOM_ERR));
-    }
-    if f.shebang && !f.no_writes && server.repl.is_follower() {
-        return Err(Reply::error(crate::replication::READONLY_ERR));
+    if may_write {
+        script_may_write(server, ro_command)?;
     }
     if !by_sha && server.effects_wanted() {
         server.repl.stream.publish_script(script.sha, &script.body);
@@ -431,4 +424,21 @@ fn help() -> Reply {
         "    Prints this help.",
     ];
     Reply::help(LINES)
+}
+
+/// The refusals of a flagged script or function that may write, in Redis's order: on a
+/// read-only follower, with too few good followers, or called by an *_RO command.
+pub fn script_may_write(server: &Server, ro_command: bool) -> Result<(), Reply> {
+    if server.repl.is_follower() {
+        return Err(Reply::error(crate::replication::READONLY_ERR));
+    }
+    if server.repl.too_few_replicas() {
+        return Err(Reply::error(crate::replication::NOREPLICAS_ERR));
+    }
+    if ro_command {
+        return Err(Reply::error(
+            "ERR Can not execute a script with write flag using *_ro command.",
+        ));
+    }
+    Ok(())
 }
