@@ -31,10 +31,18 @@ fn node(dir: &std::path::Path, fsync: &str) -> Proc {
     ])
 }
 
+/// kill -9, then the same node again on the same directory.
+fn restart_after_kill_9(mut p: Proc, dir: &std::path::Path) -> Proc {
+    p.child.kill().expect("kill -9");
+    let _ = p.child.wait();
+    drop(p);
+    node(dir, "always")
+}
+
 #[test]
 fn acknowledged_writes_survive_kill_9() {
     let dir = tmpdir("kill");
-    let mut p = node(&dir, "always");
+    let p = node(&dir, "always");
     let mut r = p.raw();
     let sha = r.cmd_str(&["SCRIPT", "LOAD", "return redis.call('INCR', KEYS[1])"]);
     let sha = sha.lines().nth(1).expect("sha").to_string();
@@ -61,10 +69,7 @@ fn acknowledged_writes_survive_kill_9() {
     }
     r.cmd(&["SET", "ttl", "x", "EX", "1000"]);
     let digest = r.cmd_str(&["DEBUG", "DIGEST"]);
-    p.child.kill().expect("kill -9");
-    let _ = p.child.wait();
-    drop(p);
-    let p = node(&dir, "always");
+    let p = restart_after_kill_9(p, &dir);
     let mut r = p.raw();
     assert_eq!(r.cmd_str(&["DEBUG", "DIGEST"]), digest);
     assert_eq!(r.cmd_str(&["GET", "key299"]), "$3\r\n299\r\n");
@@ -201,7 +206,7 @@ fn bgrewriteaof_compacts_and_still_restores() {
 #[test]
 fn published_messages_in_the_log_do_not_stop_start() {
     let dir = tmpdir("publish");
-    let mut p = node(&dir, "always");
+    let p = node(&dir, "always");
     let mut r = p.raw();
     r.cmd(&["SET", "before", "1"]);
     assert_eq!(r.cmd_str(&["PUBLISH", "ch", "hello"]), ":0\r\n");
@@ -219,10 +224,7 @@ fn published_messages_in_the_log_do_not_stop_start() {
         log.windows(7).any(|w| w.eq_ignore_ascii_case(b"publish")),
         "the log holds the messages"
     );
-    p.child.kill().expect("kill -9");
-    let _ = p.child.wait();
-    drop(p);
-    let p = node(&dir, "always");
+    let p = restart_after_kill_9(p, &dir);
     let mut r = p.raw();
     assert_eq!(r.cmd_str(&["DEBUG", "DIGEST"]), digest);
     assert_eq!(

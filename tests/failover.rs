@@ -5,9 +5,9 @@
 //! that dies mid-hand-over.
 mod common;
 
-use common::transcript::{same_on_both, say, wait_for, Kind};
+use common::transcript::{same_on_both, say, signal, wait_for, Kind};
 use common::{info_field, luagate, redis_reference, Proc, Raw};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// A leader and one follower of it, the follower in sync.
 fn pair(kind: Kind) -> (Proc, Proc) {
@@ -41,40 +41,6 @@ fn role(r: &mut Raw) -> String {
 
 fn state(r: &mut Raw) -> String {
     info_field(r, "master_failover_state").unwrap_or_default()
-}
-
-/// Stops or resumes a server process (SIGSTOP / SIGCONT): a follower that cannot acknowledge.
-/// A stop is waited for: the signal lands asynchronously, and a thread still running could
-/// apply and acknowledge one more write first.
-fn signal(p: &Proc, sig: &str) {
-    let pid = p.child.id();
-    let ok = std::process::Command::new("kill")
-        .args([sig, &pid.to_string()])
-        .status()
-        .expect("kill")
-        .success();
-    assert!(ok, "kill {sig}");
-    if sig != "-STOP" {
-        return;
-    }
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let stopped = std::fs::read_dir(format!("/proc/{pid}/task"))
-            .expect("the process's threads")
-            .flatten()
-            .all(|t| {
-                std::fs::read_to_string(t.path().join("stat")).is_ok_and(|s| {
-                    // The state follows the command name's closing parenthesis.
-                    s.rsplit_once(") ")
-                        .is_some_and(|(_, rest)| rest.starts_with('T'))
-                })
-            });
-        if stopped {
-            return;
-        }
-        assert!(Instant::now() < deadline, "process {pid} did not stop");
-        std::thread::sleep(Duration::from_millis(5));
-    }
 }
 
 /// The scenario, as a transcript of replies and observed states.

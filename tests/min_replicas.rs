@@ -7,18 +7,8 @@
 
 mod common;
 
-use common::transcript::{same_on_both, say, server, wait_for, Kind};
+use common::transcript::{same_on_both, say, server, signal, wait_for, Kind};
 use common::{info_field, Raw};
-
-/// Stops or resumes a process (SIGSTOP / SIGCONT): a follower that cannot acknowledge.
-fn signal(pid: u32, sig: &str) {
-    let ok = std::process::Command::new("kill")
-        .args([sig, &pid.to_string()])
-        .status()
-        .expect("kill")
-        .success();
-    assert!(ok, "kill {sig}");
-}
 
 fn good(r: &mut Raw) -> String {
     info_field(r, "min_slaves_good_slaves").unwrap_or_default()
@@ -75,10 +65,10 @@ fn scenario(kind: Kind) -> Vec<String> {
     wait_for(&mut ra, "a good follower", |r| good(r) == "1");
     writes_and_reads(&mut log, &mut ra);
     // Stopped, it stops acknowledging: after max-lag the leader refuses writes again.
-    signal(b.child.id(), "-STOP");
+    signal(&b, "-STOP");
     wait_for(&mut ra, "the follower to lag", |r| good(r) == "0");
     say(&mut log, &mut ra, &["SET", "a", "lagging"]);
-    signal(b.child.id(), "-CONT");
+    signal(&b, "-CONT");
     wait_for(&mut ra, "the follower to acknowledge again", |r| {
         good(r) == "1"
     });

@@ -27,6 +27,7 @@ pub async fn serve_replica(
     req: PsyncRequest,
     client: Arc<ClientInfo>,
 ) {
+    client.role.store(crate::server::client::REPLICA, Relaxed);
     let id = server.repl.next_replica_id();
     let ip = sock
         .peer_addr()

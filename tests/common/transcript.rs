@@ -64,3 +64,37 @@ pub fn server(kind: Kind, leader: Option<&Proc>, extra: &[&str]) -> Proc {
         Kind::Redis => redis_reference(&args),
     }
 }
+
+/// Stops or resumes a server process (SIGSTOP / SIGCONT): a follower that cannot acknowledge.
+/// A stop is waited for: the signal lands asynchronously, and a thread still running could
+/// apply and acknowledge one more write first.
+pub fn signal(p: &Proc, sig: &str) {
+    let pid = p.child.id();
+    let ok = std::process::Command::new("kill")
+        .args([sig, &pid.to_string()])
+        .status()
+        .expect("kill")
+        .success();
+    assert!(ok, "kill {sig}");
+    if sig != "-STOP" {
+        return;
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let stopped = std::fs::read_dir(format!("/proc/{pid}/task"))
+            .expect("the process's threads")
+            .flatten()
+            .all(|t| {
+                std::fs::read_to_string(t.path().join("stat")).is_ok_and(|s| {
+                    // The state follows the command name's closing parenthesis.
+                    s.rsplit_once(") ")
+                        .is_some_and(|(_, rest)| rest.starts_with('T'))
+                })
+            });
+        if stopped {
+            return;
+        }
+        assert!(Instant::now() < deadline, "process {pid} did not stop");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}

@@ -161,8 +161,7 @@ pub async fn handle(server: Arc<Server>, stream: TcpStream, peer: SocketAddr) {
     if let Err(e) = conn.run(&mut stream).await {
         tracing::debug!(client = id, error = %e, "connection ended");
     }
-    // Watched keys hold waiters on the shards, subscriptions sit in the registry: take them
-    // away.
+    // Watched keys hold waiters on the shards, subscriptions sit in the registry: take them away.
     multi::discard(&mut conn).await;
     super::pubsub_cmds::leave(&mut conn);
     super::tracking::cmds::turn_off(&mut conn);
@@ -170,10 +169,9 @@ pub async fn handle(server: Arc<Server>, stream: TcpStream, peer: SocketAddr) {
         server.monitors.remove(id);
     }
     if let Some(req) = conn.psync.take() {
-        // The connection becomes a follower's link; it stays listed (flag `S`) while it lasts.
-        let info = conn.info.clone();
-        info.role.store(super::client::REPLICA, Relaxed);
-        crate::replication::leader::serve_replica(server.clone(), stream, req, info).await;
+        // The connection becomes a follower's link, still listed while it lasts.
+        crate::replication::leader::serve_replica(server.clone(), stream, req, conn.info.clone())
+            .await;
     }
     server.clients.unregister(id);
 }
