@@ -203,9 +203,16 @@ async fn apply_on(
     super::run_on(server, shards, job).await;
 }
 
-/// Replaces the whole dataset with a snapshot's commands, as one unit holding every shard.
-/// Returns the database the snapshot's commands end in (where its stream continues).
-pub async fn load_snapshot(server: &Arc<Server>, payload: Bytes) -> Result<u16, String> {
+/// Replaces the whole dataset with a snapshot's commands, as one unit holding every shard,
+/// at whose end the stream takes the leader's history `replid` at `offset` (so the data and
+/// the history change together, however the sync ends). Returns the database the snapshot's
+/// commands end in (where its stream continues).
+pub async fn load_snapshot(
+    server: &Arc<Server>,
+    payload: Bytes,
+    replid: String,
+    offset: u64,
+) -> Result<u16, String> {
     let mut decoder = crate::protocol::RequestDecoder::new(i64::MAX);
     decoder.authenticated = true;
     let mut buf = bytes::BytesMut::from(&payload[..]);
@@ -257,6 +264,10 @@ pub async fn load_snapshot(server: &Arc<Server>, payload: Bytes) -> Result<u16, 
             ctx.db = db as usize;
             commands::call(ctx, cmd, &args);
         }
+        ctx.server
+            .repl
+            .stream
+            .with(|s| s.follow_full(replid, offset, end_db));
     })
     .await
     .map(|()| end_db)

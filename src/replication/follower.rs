@@ -189,12 +189,9 @@ async fn connect_and_sync(
             .ok_or_else(|| bad("snapshot length missing"))?;
         let mut payload = vec![0u8; len];
         sock.read_exact(&mut payload).await?;
-        // Mirroring from here: loading the snapshot goes to this node's log only.
-        server
-            .repl
-            .stream
-            .with(|s| s.follow_full(id.clone(), offset, 0));
-        let db = apply::load_snapshot(server, payload.into())
+        // This node mirrors since REPLICAOF (`start_following`), so loading the snapshot goes
+        // to its log only.
+        let db = apply::load_snapshot(server, payload.into(), id.clone(), offset)
             .await
             .map_err(std::io::Error::other)?;
         if let Ok(mut r) = link.master_replid.lock() {
