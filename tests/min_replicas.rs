@@ -139,3 +139,35 @@ fn refusal_order(kind: Kind) -> Vec<String> {
 fn scripts_that_may_write_are_refused_in_redis_order() {
     same_on_both(refusal_order);
 }
+
+/// An EXEC whose queue holds writes is refused as a write: aborted when the leader is short of
+/// good followers by then, or has become a follower.
+fn exec_scenario(kind: Kind) -> Vec<String> {
+    let mut log = Vec::new();
+    let a = server(kind, None, &[]);
+    let (mut tx, mut admin) = (a.raw(), a.raw());
+    for (queued, change) in [
+        (
+            &["SET", "x", "1"][..],
+            &["CONFIG", "SET", "min-replicas-to-write", "1"][..],
+        ),
+        (&["GET", "x"], &["CONFIG", "GET", "min-replicas-to-write"]),
+        (
+            &["INCR", "y"],
+            &["CONFIG", "SET", "min-replicas-to-write", "0"],
+        ),
+        (&["SET", "x", "2"], &["REPLICAOF", "127.0.0.1", "1"]),
+    ] {
+        say(&mut log, &mut tx, &["MULTI"]);
+        say(&mut log, &mut tx, queued);
+        say(&mut log, &mut admin, change);
+        say(&mut log, &mut tx, &["EXEC"]);
+    }
+    say(&mut log, &mut admin, &["REPLICAOF", "NO", "ONE"]);
+    log
+}
+
+#[test]
+fn exec_of_queued_writes_is_refused_as_a_write_as_redis_does() {
+    same_on_both(exec_scenario);
+}

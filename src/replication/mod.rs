@@ -213,12 +213,12 @@ impl Replication {
     /// Why a client command must be refused on this node, if it must (READONLY on a follower,
     /// MASTERDOWN while its link is down and stale data may not be served, NOREPLICAS on a
     /// leader short of good followers).
-    pub fn refuse(&self, server: &Server, cmd: CmdRef) -> Option<&'static str> {
+    /// `writes`: the command writes (or is an EXEC of queued writes, which Redis checks as one).
+    pub fn refuse(&self, server: &Server, cmd: CmdRef, writes: bool) -> Option<&'static str> {
         if !self.is_follower() {
-            return (cmd.cmd.has(flags::WRITE) && self.too_few_replicas())
-                .then_some(NOREPLICAS_ERR);
+            return (writes && self.too_few_replicas()).then_some(NOREPLICAS_ERR);
         }
-        if cmd.cmd.has(flags::WRITE) {
+        if writes {
             return Some(READONLY_ERR);
         }
         if !cmd.cmd.has(flags::STALE) && server.config().replica_serve_stale_data == "no" {

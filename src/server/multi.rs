@@ -54,6 +54,20 @@ impl TxState {
         self.queue.iter().flatten().any(|(c, _)| c.cmd.may_write())
     }
 
+    /// Whether `cmd` counts as a write for the replication checks: it has the `write` flag, or
+    /// it is the EXEC of queued commands that have it (Redis then aborts the transaction, on a
+    /// follower or on a leader short of good followers).
+    pub fn writes(&self, cmd: CmdRef) -> bool {
+        cmd.cmd.has(flags::WRITE)
+            || (self.in_multi()
+                && cmd.cmd.name == "exec"
+                && self
+                    .queue
+                    .iter()
+                    .flatten()
+                    .any(|(c, _)| c.cmd.has(flags::WRITE)))
+    }
+
     /// The queued commands (none outside MULTI).
     pub fn queued(&self) -> &[(CmdRef, Vec<Bytes>)] {
         self.queue.as_deref().unwrap_or_default()

@@ -552,7 +552,11 @@ impl Conn {
                 .reject(Some(cmd), "ERR Replica can't interact with the keyspace")
                 .await;
         }
-        if let Some(e) = self.server.repl.refuse(&self.server, cmd) {
+        if let Some(e) = self
+            .server
+            .repl
+            .refuse(&self.server, cmd, self.tx.writes(cmd))
+        {
             return self.reject(Some(cmd), e).await;
         }
         if self.subs.is_some() && self.resp == 2 && !allowed_when_subscribed(cmd) {
