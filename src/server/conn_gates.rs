@@ -1,6 +1,7 @@
 //! Gates a command passes on its connection before it runs, decided by other subsystems:
 //! cluster mode's routing (`-MOVED`, `-CROSSSLOT`, … before anything else looks at the
-//! command) and making room under `maxmemory` (an eviction unit before a write).
+//! command), making room under `maxmemory` (an eviction unit before a write), and the
+//! commands a RESP2 subscriber or a loading server still serves.
 //!
 //! Invariant: a redirected command runs nowhere, and its transaction fails as Redis Cluster's
 //! would; an eviction is an ordinary unit over every shard, never work on the connection.
@@ -71,4 +72,51 @@ impl Conn {
         })
         .await;
     }
+}
+
+/// What a RESP2 client may run while subscribed.
+pub fn allowed_when_subscribed(cmd: CmdRef) -> bool {
+    super::pubsub_cmds::is_subscription(cmd)
+        || matches!(commands::full_name(cmd.id), "ping" | "quit" | "reset")
+}
+
+pub const LOADING_ERR: &str = "LOADING Redis is loading the dataset in memory";
+
+/// Commands Redis flags `loading` (served while the data loads); everything else gets
+/// `-LOADING`.
+pub fn allowed_while_loading(cmd: CmdRef) -> bool {
+    let full = commands::full_name(cmd.id);
+    matches!(
+        full.split('|').next().unwrap_or(full),
+        "auth"
+            | "hello"
+            | "client"
+            | "info"
+            | "config"
+            | "command"
+            | "select"
+            | "quit"
+            | "reset"
+            | "multi"
+            | "exec"
+            | "discard"
+            | "watch"
+            | "unwatch"
+            | "lastsave"
+            | "slowlog"
+            | "latency"
+            | "role"
+            | "time"
+            | "shutdown"
+            | "debug"
+            | "subscribe"
+            | "unsubscribe"
+            | "psubscribe"
+            | "punsubscribe"
+            | "ssubscribe"
+            | "sunsubscribe"
+            | "publish"
+            | "spublish"
+            | "pubsub"
+    )
 }

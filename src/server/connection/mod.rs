@@ -559,7 +559,8 @@ impl Conn {
         {
             return self.reject(Some(cmd), e).await;
         }
-        if self.subs.is_some() && self.resp == 2 && !allowed_when_subscribed(cmd) {
+        if self.subs.is_some() && self.resp == 2 && !super::conn_gates::allowed_when_subscribed(cmd)
+        {
             let e = pubsub_cmds::subscribed_mode_error(cmd);
             // Redis aborts a refused EXEC, in MULTI or not (`multi::on_reject` words it there).
             let e = if cmd.cmd.name == "exec" && !self.tx.in_multi() {
@@ -572,8 +573,10 @@ impl Conn {
             };
             return self.reject(Some(cmd), e).await;
         }
-        if self.server.persist.progress.loading.load(Relaxed) && !allowed_while_loading(cmd) {
-            return self.reject(Some(cmd), LOADING_ERR).await;
+        if self.server.persist.progress.loading.load(Relaxed)
+            && !super::conn_gates::allowed_while_loading(cmd)
+        {
+            return self.reject(Some(cmd), super::conn_gates::LOADING_ERR).await;
         }
         // Over maxmemory Redis refuses writes that need memory, and inside MULTI everything but
         // EXEC/DISCARD/QUIT/RESET (queueing itself takes memory).
@@ -745,53 +748,6 @@ fn woke_by(w: super::client::Wake) -> Woke {
         super::client::Wake::Killed => Woke::Read(0),
         super::client::Wake::Pushed => Woke::Pushed,
     }
-}
-
-/// What a RESP2 client may run while subscribed.
-fn allowed_when_subscribed(cmd: CmdRef) -> bool {
-    pubsub_cmds::is_subscription(cmd)
-        || matches!(commands::full_name(cmd.id), "ping" | "quit" | "reset")
-}
-
-pub const LOADING_ERR: &str = "LOADING Redis is loading the dataset in memory";
-
-/// Commands Redis flags `loading` (served while the data loads); everything else gets
-/// `-LOADING`.
-fn allowed_while_loading(cmd: CmdRef) -> bool {
-    let full = commands::full_name(cmd.id);
-    matches!(
-        full.split('|').next().unwrap_or(full),
-        "auth"
-            | "hello"
-            | "client"
-            | "info"
-            | "config"
-            | "command"
-            | "select"
-            | "quit"
-            | "reset"
-            | "multi"
-            | "exec"
-            | "discard"
-            | "watch"
-            | "unwatch"
-            | "lastsave"
-            | "slowlog"
-            | "latency"
-            | "role"
-            | "time"
-            | "shutdown"
-            | "debug"
-            | "subscribe"
-            | "unsubscribe"
-            | "psubscribe"
-            | "punsubscribe"
-            | "ssubscribe"
-            | "sunsubscribe"
-            | "publish"
-            | "spublish"
-            | "pubsub"
-    )
 }
 
 /// The command a refused request names, if it exists (for its `rejected_calls`).
