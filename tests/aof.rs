@@ -8,10 +8,7 @@ use common::{luagate, Proc};
 use std::path::PathBuf;
 
 fn tmpdir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("luagate-aof-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).expect("tmp dir");
-    d
+    common::scratch_dir(&format!("aof-{name}"))
 }
 
 fn node(dir: &std::path::Path, fsync: &str) -> Proc {

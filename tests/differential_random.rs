@@ -252,9 +252,7 @@ fn random_sequences_match_redis() {
 /// the same data, and so does the leader restarted from its log after kill -9.
 #[test]
 fn random_sequences_survive_the_log_and_the_followers() {
-    let dir = std::env::temp_dir().join(format!("luagate-diff-log-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("dir");
+    let dir = common::scratch_dir("diff-log");
     let d = dir.to_str().expect("utf-8 path");
     let leader = |extra: &[&str]| {
         let mut args = vec!["--shards", "4", "--enable-debug-command", "yes"];

@@ -5,33 +5,17 @@
 mod common;
 
 use common::proxy::Proxy;
-use common::{digest, info_field, luagate, wait_synced, Proc, Raw};
+use common::{digest, info_field, luagate, luagate_debug, wait_synced, Proc, Raw};
 use rand::{Rng, SeedableRng};
 use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
 fn leader() -> Proc {
-    luagate(&[
-        "--shards",
-        "4",
-        "--enable-debug-command",
-        "yes",
-        "--metrics-port",
-        "0",
-    ])
+    luagate_debug(&[])
 }
 
 fn follower(of: &Proc, shards: &str) -> Proc {
-    luagate(&[
-        "--shards",
-        shards,
-        "--enable-debug-command",
-        "yes",
-        "--metrics-port",
-        "0",
-        "--replicaof",
-        &of.addr(),
-    ])
+    luagate_debug(&["--shards", shards, "--replicaof", &of.addr()])
 }
 
 const SCRIPT: &str = "local n = redis.call('INCR', KEYS[1]) \

@@ -240,9 +240,7 @@ fn chained_followers_mirror_the_leaders_stream() {
 #[test]
 fn a_followers_log_restores_what_it_followed() {
     let a = node(Kind::Luagate, None);
-    let dir = std::env::temp_dir().join(format!("luagate-histlog-{}", common::free_port()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("dir");
+    let dir = common::scratch_dir("histlog");
     let d = dir.to_str().expect("utf-8 path");
     let follower = |of: Option<&Proc>| {
         let mut args = vec![
@@ -364,22 +362,11 @@ fn leader_addr(kind: Kind, port: u16) -> String {
     }
 }
 
-fn scratch(name: &str) -> std::path::PathBuf {
-    let d = std::env::temp_dir().join(format!(
-        "luagate-hist-{name}-{}-{}",
-        std::process::id(),
-        common::free_port()
-    ));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).expect("dir");
-    d
-}
-
 /// A follower, then its leader, shut down with SHUTDOWN SAVE and started again on the same
 /// files: each resumes where it was and the follower resynchronizes partially both times.
 fn restarts(kind: Kind) -> Vec<String> {
     let mut log = Vec::new();
-    let (dl, df) = (scratch("l"), scratch("f"));
+    let (dl, df) = (common::scratch_dir("hist-l"), common::scratch_dir("hist-f"));
     let l = start_at(kind, None, &dl, &[]);
     let lport = l.port;
     let up = leader_addr(kind, lport);
@@ -442,7 +429,7 @@ fn clean_restarts_resume_the_history_as_redis_does() {
 /// closed at a clean exit, is where the follower resumes; after kill -9 it resyncs in full.
 #[test]
 fn a_follower_with_a_log_resumes_after_a_clean_exit_only() {
-    let df = scratch("aof");
+    let df = common::scratch_dir("hist-aof");
     let l = node(Kind::Luagate, None);
     let mut ra = l.raw();
     let log_args = ["--appendonly", "yes", "--replicaof"];

@@ -11,10 +11,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 fn tmpdir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("luagate-snap-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).expect("tmp dir");
-    d
+    common::scratch_dir(&format!("snap-{name}"))
 }
 
 fn node(dir: &Path, extra: &[&str]) -> Proc {

@@ -156,29 +156,12 @@ fn groups_reach_followers_by_snapshot_and_by_effects() {
 
 #[test]
 fn groups_survive_the_log_and_its_rewrite() {
-    let dir = std::env::temp_dir().join(format!("luagate-groups-aof-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("tmp dir");
-    let d = dir.to_str().expect("utf-8 path");
-    let flags = ["--appendonly", "yes", "--appendfsync", "always", "--dir", d];
-    let mut p = node(&flags);
-    let mut r = p.raw();
-    groups_workload(&mut r, 0);
-    groups_workload(&mut r, 1);
-    let state = groups_state(&mut r);
-    p.child.kill().expect("kill -9");
-    let _ = p.child.wait();
-    // Replayed from the log's effects.
-    let mut p = node(&flags);
-    let mut r = p.raw();
-    assert_eq!(groups_state(&mut r), state);
-    // Rewritten into a snapshot, then replayed from it.
-    common::rewrite_log(&mut r, &dir);
-    p.child.kill().expect("kill -9");
-    let _ = p.child.wait();
-    let p = node(&flags);
-    let mut r = p.raw();
-    assert_eq!(groups_state(&mut r), state);
-    drop(p);
-    let _ = std::fs::remove_dir_all(&dir);
+    common::streams::survives_log_and_rewrite(
+        "groups-aof",
+        |r| {
+            groups_workload(r, 0);
+            groups_workload(r, 1);
+        },
+        groups_state,
+    );
 }

@@ -118,30 +118,9 @@ fn streams_reach_followers_by_snapshot_and_by_effects() {
 
 #[test]
 fn streams_survive_the_log_and_its_rewrite() {
-    let dir = std::env::temp_dir().join(format!("luagate-streams-aof-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("tmp dir");
-    let d = dir.to_str().expect("utf-8 path");
-    let flags = ["--appendonly", "yes", "--appendfsync", "always", "--dir", d];
-    let mut p = node(&flags);
-    let mut r = p.raw();
-    stream_workload(&mut r, 0);
-    let state = streams_state(&mut r, STREAM_KEYS);
-    p.child.kill().expect("kill -9");
-    let _ = p.child.wait();
-    // Replayed from the log's effects.
-    let mut p = node(&flags);
-    let mut r = p.raw();
-    assert_eq!(streams_state(&mut r, STREAM_KEYS), state);
-    // Rewritten into a snapshot, then replayed from it (the state digest covers the filler
-    // key the rewrite needs, so it is read again).
-    common::rewrite_log(&mut r, &dir);
-    let state = streams_state(&mut r, STREAM_KEYS);
-    p.child.kill().expect("kill -9");
-    let _ = p.child.wait();
-    let p = node(&flags);
-    let mut r = p.raw();
-    assert_eq!(streams_state(&mut r, STREAM_KEYS), state);
-    drop(p);
-    let _ = std::fs::remove_dir_all(&dir);
+    common::streams::survives_log_and_rewrite(
+        "streams-aof",
+        |r| stream_workload(r, 0),
+        |r| streams_state(r, STREAM_KEYS),
+    );
 }

@@ -589,3 +589,20 @@ pub fn rewrite_log(r: &mut Raw, dir: &std::path::Path) {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// A fresh, empty directory for a test's files, unique to this process and `tag` (the caller
+/// removes it when done).
+pub fn scratch_dir(tag: &str) -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!("luagate-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).expect("scratch dir");
+    d
+}
+
+/// luagate with 4 shards and DEBUG enabled (for DEBUG DIGEST), plus `extra` flags (a later
+/// `--shards` wins).
+pub fn luagate_debug(extra: &[&str]) -> Proc {
+    let mut flags = vec!["--shards", "4", "--enable-debug-command", "yes"];
+    flags.extend_from_slice(extra);
+    luagate(&flags)
+}

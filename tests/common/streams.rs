@@ -3,7 +3,7 @@
 //! masking of what the clock stamps (idle, seen and delivery times) and of the node layout.
 #![allow(dead_code)]
 
-use super::{array_items, luagate, Diff, Proc, Raw};
+use super::{array_items, Diff, Proc, Raw};
 
 /// A reply as text.
 pub fn s(x: &[u8]) -> String {
@@ -26,19 +26,45 @@ pub fn read(c: &mut Raw) -> String {
     s(&c.read_reply().expect("reply"))
 }
 
-/// luagate with 4 shards and DEBUG enabled (for the dataset digest), plus `extra` flags (a
-/// later `--shards` wins): the leaders, followers and restarted nodes of the stream tests.
+/// The leaders, followers and restarted nodes of the stream tests: `luagate_debug`.
 pub fn node(extra: &[&str]) -> Proc {
-    let mut flags = vec![
-        "--shards",
-        "4",
-        "--enable-debug-command",
-        "yes",
-        "--metrics-port",
-        "0",
-    ];
-    flags.extend_from_slice(extra);
-    luagate(&flags)
+    super::luagate_debug(extra)
+}
+
+/// A workload on a luagate with the append-only log, killed (-9) and started again twice:
+/// `state` after replaying the log's effects, and after a rewrite into a snapshot, must be
+/// what it was before each kill.
+pub fn survives_log_and_rewrite(
+    tag: &str,
+    workload: impl Fn(&mut Raw),
+    state: impl Fn(&mut Raw) -> String,
+) {
+    let dir = super::scratch_dir(tag);
+    let d = dir.to_str().expect("utf-8 path");
+    let flags = ["--appendonly", "yes", "--appendfsync", "always", "--dir", d];
+    let restart = |mut p: Proc| {
+        p.child.kill().expect("kill -9");
+        let _ = p.child.wait();
+        drop(p);
+        node(&flags)
+    };
+    let p = node(&flags);
+    let mut r = p.raw();
+    workload(&mut r);
+    let before = state(&mut r);
+    // Replayed from the log's effects.
+    let p = restart(p);
+    let mut r = p.raw();
+    assert_eq!(state(&mut r), before);
+    // Rewritten into a snapshot, then replayed from it (read again: the rewrite adds a
+    // filler key, which a digest of the dataset covers).
+    super::rewrite_log(&mut r, &dir);
+    let before = state(&mut r);
+    let p = restart(p);
+    let mut r = p.raw();
+    assert_eq!(state(&mut r), before);
+    drop(p);
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// A RESP reply with clock-dependent numbers masked: the integer after an `idle` or
