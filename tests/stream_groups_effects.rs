@@ -36,40 +36,16 @@ fn groups_workload(r: &mut common::Raw, round: usize) {
             assert_eq!(r.cmd_str(&["XGROUP", "CREATE", k, "g1", "0"]), "+OK\r\n");
             r.cmd(&["XGROUP", "CREATE", k, "g2", "$", "ENTRIESREAD", "3"]);
         }
-        r.cmd(&[
-            "XREADGROUP",
-            "GROUP",
-            "g1",
-            "alice",
-            "COUNT",
-            "5",
-            "STREAMS",
-            k,
-            ">",
-        ]);
-        r.cmd(&[
-            "XREADGROUP",
-            "GROUP",
-            "g1",
-            "bob",
-            "COUNT",
-            "5",
-            "STREAMS",
-            k,
-            ">",
-        ]);
-        r.cmd(&[
-            "XREADGROUP",
-            "GROUP",
-            "g1",
-            "carol",
-            "NOACK",
-            "COUNT",
-            "3",
-            "STREAMS",
-            k,
-            ">",
-        ]);
+        for reader in [
+            &["alice", "COUNT", "5"][..],
+            &["bob", "COUNT", "5"],
+            &["carol", "NOACK", "COUNT", "3"],
+        ] {
+            let mut args = vec!["XREADGROUP", "GROUP", "g1"];
+            args.extend_from_slice(reader);
+            args.extend(["STREAMS", k, ">"]);
+            r.cmd(&args);
+        }
         r.cmd(&["XREADGROUP", "GROUP", "g1", "alice", "STREAMS", k, "0"]);
         r.cmd(&[
             "XACK",

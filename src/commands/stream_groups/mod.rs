@@ -340,47 +340,12 @@ fn xreadgroup_narrow(args: &[Bytes], keep: &[usize]) -> Vec<Bytes> {
 }
 
 fn xreadgroup(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
-    let mut count = 0usize;
-    let mut noack = false;
-    let mut group: Option<(&Bytes, &Bytes)> = None;
-    let mut streams_at = None;
-    let mut i = 1;
-    while i < args.len() {
-        let more = args.len() - i - 1;
-        let o = &args[i];
-        if is(o, "BLOCK") && more > 0 {
-            if ctx.in_script {
-                return Err(CommandError::err(format!(
-                    "ERR {} command is not allowed with BLOCK option from scripts",
-                    lossy(&args[0])
-                )));
-            }
-            i += 1;
-            timeout_ms_arg(&args[i])?;
-        } else if is(o, "COUNT") && more > 0 {
-            i += 1;
-            count = int_arg(&args[i])?.max(0) as usize;
-        } else if is(o, "STREAMS") && more > 0 {
-            if !more.is_multiple_of(2) {
-                return Err(CommandError::err(
-                    "ERR Unbalanced XREAD list of streams: for each stream key an ID or '$' must be specified.",
-                ));
-            }
-            streams_at = Some(i + 1);
-            break;
-        } else if is(o, "GROUP") && more >= 2 {
-            group = Some((&args[i + 1], &args[i + 2]));
-            i += 2;
-        } else if is(o, "NOACK") {
-            noack = true;
-        } else {
-            return Err(CommandError::Syntax);
-        }
-        i += 1;
-    }
-    let Some(at) = streams_at else {
-        return Err(CommandError::Syntax);
-    };
+    let crate::commands::streams::ReadArgs {
+        count,
+        noack,
+        group,
+        streams_at: at,
+    } = crate::commands::streams::read_args(ctx, args, true)?;
     let Some((gname, cname)) = group else {
         return Err(CommandError::err("ERR Missing GROUP option for XREADGROUP"));
     };

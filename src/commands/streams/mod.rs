@@ -16,7 +16,7 @@ mod info;
 mod read;
 
 use info::{xinfo_help, xinfo_stream};
-pub(crate) use read::{keys_after_streams, narrow_streams, read_reply};
+pub(crate) use read::{keys_after_streams, narrow_streams, read_args, read_reply, ReadArgs};
 use read::{xread, xread_keys};
 pub use read::{xread_resolve_last_ids, BLOCK_SPECS};
 

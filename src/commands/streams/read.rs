@@ -30,9 +30,29 @@ pub(crate) fn keys_after_streams(args: &[Bytes], from: usize) -> Vec<usize> {
     (at + 1..at + 1 + n).collect()
 }
 
-pub(super) fn xread(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
-    let mut count = 0usize;
-    let mut streams_at = None;
+/// The options XREAD and XREADGROUP share, parsed in one pass as Redis parses them.
+pub(crate) struct ReadArgs<'a> {
+    pub count: usize,
+    pub noack: bool,
+    /// XREADGROUP's group and consumer.
+    pub group: Option<(&'a Bytes, &'a Bytes)>,
+    /// Where the keys after STREAMS start.
+    pub streams_at: usize,
+}
+
+/// Parses the options of XREAD, or of XREADGROUP with `grouped` (GROUP and NOACK are refused
+/// for XREAD, naming it).
+pub(crate) fn read_args<'a>(
+    ctx: &Ctx<'_>,
+    args: &'a [Bytes],
+    grouped: bool,
+) -> CmdResult<ReadArgs<'a>> {
+    let mut out = ReadArgs {
+        count: 0,
+        noack: false,
+        group: None,
+        streams_at: 0,
+    };
     let mut i = 1;
     while i < args.len() {
         let more = args.len() - i - 1;
@@ -49,31 +69,44 @@ pub(super) fn xread(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
             timeout_ms_arg(&args[i])?;
         } else if is(o, "COUNT") && more > 0 {
             i += 1;
-            count = int_arg(&args[i])?.max(0) as usize;
+            out.count = int_arg(&args[i])?.max(0) as usize;
         } else if is(o, "STREAMS") && more > 0 {
-            if !(more).is_multiple_of(2) {
+            if !more.is_multiple_of(2) {
                 return Err(CommandError::err(
                     "ERR Unbalanced XREAD list of streams: for each stream key an ID or '$' must be specified.",
                 ));
             }
-            streams_at = Some(i + 1);
-            break;
+            out.streams_at = i + 1;
+            return Ok(out);
         } else if is(o, "GROUP") && more >= 2 {
-            return Err(CommandError::err(
-                "ERR The GROUP option is only supported by XREADGROUP. You called XREAD instead.",
-            ));
+            if !grouped {
+                return Err(CommandError::err(
+                    "ERR The GROUP option is only supported by XREADGROUP. You called XREAD instead.",
+                ));
+            }
+            out.group = Some((&args[i + 1], &args[i + 2]));
+            i += 2;
         } else if is(o, "NOACK") {
-            return Err(CommandError::err(
-                "ERR The NOACK option is only supported by XREADGROUP. You called XREAD instead.",
-            ));
+            if !grouped {
+                return Err(CommandError::err(
+                    "ERR The NOACK option is only supported by XREADGROUP. You called XREAD instead.",
+                ));
+            }
+            out.noack = true;
         } else {
             return Err(CommandError::Syntax);
         }
         i += 1;
     }
-    let Some(at) = streams_at else {
-        return Err(CommandError::Syntax);
-    };
+    Err(CommandError::Syntax)
+}
+
+pub(super) fn xread(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult<Reply> {
+    let ReadArgs {
+        count,
+        streams_at: at,
+        ..
+    } = read_args(ctx, args, false)?;
     let n = (args.len() - at) / 2;
     let mut after = Vec::with_capacity(n);
     for j in 0..n {
