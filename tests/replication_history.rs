@@ -550,3 +550,34 @@ fn replconf_ack_gets_no_reply_and_psync_offsets_are_integers_as_in_redis() {
     d.check(&["REPLCONF", "nosuch", "1"]);
     d.check(&["SYNC", "x"]);
 }
+
+/// A PSYNC naming a history the leader does not have gets a full sync and counts in
+/// `sync_partial_err`; `PSYNC ? -1` (asking for a full sync) does not.
+fn refused_partial(kind: Kind) -> Vec<String> {
+    let mut log = Vec::new();
+    let a = node(kind, None);
+    let mut ra = a.raw();
+    say(&mut log, &mut ra, &["SET", "k", "v"]);
+    for (replid, offset) in [
+        ("?", "-1"),
+        ("0123456789abcdef0123456789abcdef01234567", "5"),
+    ] {
+        let mut link = a.raw();
+        link.send_cmd(&[b"PSYNC", replid.as_bytes(), offset.as_bytes()]);
+        let first = link.read_reply().unwrap_or_default();
+        log.push(format!(
+            "PSYNC {replid} {offset}: full sync {}",
+            first.starts_with(b"+FULLRESYNC ")
+        ));
+        drop(link);
+        for f in ["sync_full", "sync_partial_ok", "sync_partial_err"] {
+            log.push(format!("{f}: {}", stat(&mut ra, f)));
+        }
+    }
+    log
+}
+
+#[test]
+fn refused_partial_resyncs_are_counted_as_redis_does() {
+    same_on_both(refused_partial);
+}
